@@ -1,0 +1,80 @@
+#pragma once
+// The aggregate of one window and key, in the shape of DuckDB's aggregate
+// functions: Update with one event, Combine partials (panes into a sliding
+// window, panes into a day), Finalize into a result with ratios that are
+// null when their denominator is zero.
+
+#include <cstdint>
+#include <optional>
+
+#include "operators/event_record.h"
+
+namespace promowatch {
+
+struct Counters {
+  int64_t impressions = 0;
+  int64_t clicks = 0;
+  int64_t add_to_carts = 0;
+  int64_t page_views = 0;
+  int64_t orders = 0;            // CREATED
+  int64_t paid_orders = 0;       // PAID
+  int64_t cancelled_orders = 0;  // CANCELLED
+  int64_t refunded_orders = 0;   // REFUNDED
+  int64_t gmv_cents = 0;         // sum of PAID amounts
+  int64_t refund_cents = 0;      // sum of REFUNDED amounts
+  int64_t spend_cents = 0;       // sum of spend costs
+
+  // Called once per accepted event per key it counts toward.
+  void Update(const EventRecord& e) {
+    switch (e.kind) {
+      case EventKind::kClick:
+        switch (e.code) {
+          case kImpression: ++impressions; break;
+          case kClick: ++clicks; break;
+          case kAddToCart: ++add_to_carts; break;
+          case kPageView: ++page_views; break;  // counts toward uv only
+          default: break;
+        }
+        break;
+      case EventKind::kOrder:
+        switch (e.code) {
+          case kCreated: ++orders; break;
+          case kPaid: ++paid_orders; gmv_cents += e.amount_cents; break;
+          case kRefunded: ++refunded_orders; refund_cents += e.amount_cents; break;
+          case kCancelled: ++cancelled_orders; break;  // counts toward uv only
+          default: break;
+        }
+        break;
+      case EventKind::kSpend:
+        spend_cents += e.amount_cents;
+        break;
+    }
+  }
+
+  void Combine(const Counters& o) {
+    impressions += o.impressions;
+    clicks += o.clicks;
+    add_to_carts += o.add_to_carts;
+    page_views += o.page_views;
+    orders += o.orders;
+    paid_orders += o.paid_orders;
+    cancelled_orders += o.cancelled_orders;
+    refunded_orders += o.refunded_orders;
+    gmv_cents += o.gmv_cents;
+    refund_cents += o.refund_cents;
+    spend_cents += o.spend_cents;
+  }
+
+  std::optional<double> ctr() const { return Ratio(clicks, impressions); }
+  std::optional<double> cvr() const { return Ratio(paid_orders, clicks); }
+  std::optional<double> roi() const { return Ratio(gmv_cents, spend_cents); }
+
+  static std::optional<double> Ratio(int64_t num, int64_t den) {
+    if (den == 0) return std::nullopt;
+    return static_cast<double>(num) / static_cast<double>(den);
+  }
+
+  bool operator==(const Counters&) const = default;
+};
+
+}  // namespace promowatch

@@ -1,0 +1,38 @@
+#pragma once
+// The event as operators see it: decoded, validated, flattened. Produced by
+// pipeline/decode from a promowatch.v1.Event; never constructed per event on
+// the hot path (batches reuse records, so the strings keep their capacity).
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+namespace promowatch {
+
+enum class EventKind : uint8_t { kClick = 1, kOrder = 2, kSpend = 3 };
+
+// Values of promowatch.v1.EventType / OrderStatus, repeated here so that the
+// operators' hot path needs no generated header.
+enum ClickType : int32_t { kImpression = 1, kClick = 2, kAddToCart = 3, kPageView = 4 };
+enum OrderState : int32_t { kCreated = 1, kPaid = 2, kRefunded = 3, kCancelled = 4 };
+
+inline constexpr int64_t kNoWatermark = std::numeric_limits<int64_t>::min();
+
+struct EventRecord {
+  EventKind kind = EventKind::kClick;
+  int32_t code = 0;              // ClickType for clicks, OrderState for orders, 0 for spend
+  int64_t event_time_ms = 0;     // > 0
+  int64_t amount_cents = 0;      // order amount, or spend cost
+  uint64_t event_id_hash = 0;    // XXH3-64 of event_id
+  uint64_t user_hash = 0;        // XXH3-64 of user_id; 0 for spend events (no user)
+  std::string event_id;
+  std::string user_id;
+  std::string campaign_id;
+  std::string channel;
+  std::string order_id;
+  // The watermark in force when this record arrived (before it). Lateness is
+  // judged against it, so results do not depend on how records are batched.
+  int64_t watermark_ms = kNoWatermark;
+};
+
+}  // namespace promowatch

@@ -1,0 +1,38 @@
+#pragma once
+// The contract between the runtime (pipeline/) and an operator.
+//
+// Lifecycle, all on the pipeline thread:
+//   Restore(state)            once, before the first batch (state may be empty)
+//   { ProcessBatch(events)    admitted events of one input batch, arrival order
+//     OnWatermark(wm) }*      after each batch; wm never decreases
+//   Snapshot(writer)          at a checkpoint, between batches: write dirty state
+//   OnEndOfInput()            replay/backtest only: every open window is final
+// An operator emits through the sinks it was constructed with; it never
+// blocks on I/O and never sees Kafka or RocksDB.
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "operators/event_record.h"
+#include "operators/state.h"
+
+namespace promowatch {
+
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  virtual std::string_view name() const = 0;
+  // Names of the state tables this operator reads and writes.
+  virtual std::vector<std::string> StateTables() const = 0;
+  virtual absl::Status Restore(const StateReader& in) = 0;
+  virtual void ProcessBatch(std::span<const EventRecord* const> events) = 0;
+  virtual void OnWatermark(int64_t watermark_ms) = 0;
+  virtual void OnEndOfInput() = 0;
+  virtual void Snapshot(StateWriter& out) = 0;
+};
+
+}  // namespace promowatch

@@ -1,0 +1,49 @@
+#pragma once
+// Settings of the operators. Every field says what it does and its default;
+// pipeline/config.h reads them from YAML and checks them.
+
+#include <cstdint>
+#include <vector>
+
+namespace promowatch {
+
+enum class LatePolicy : uint8_t {
+  // A record whose minute pane is already final is not counted; it goes to the
+  // late sink. Results are emitted once per window.
+  kDrop,
+  // Within `allowed_lateness_ms` after its pane is final, a record is counted
+  // and every already-emitted window containing it is emitted again with
+  // revision + 1. Beyond that, it goes to the late sink.
+  kCorrect,
+};
+
+struct OperatorOptions {
+  // Bounded out-of-orderness: watermark = max event time seen - this.
+  // Default: 5 s.
+  int64_t max_out_of_orderness_ms = 5'000;
+  // How long after its pane is final a record may still be counted (only with
+  // LatePolicy::kCorrect). Default: 0.
+  int64_t allowed_lateness_ms = 0;
+  // Default: kDrop.
+  LatePolicy late_policy = LatePolicy::kDrop;
+  // Window sizes in minutes, each sliding with a 1-minute hop and ending on
+  // minute boundaries; size 1 is the tumbling 1m window. Default: {1, 5}.
+  std::vector<int> window_minutes = {1, 5};
+  // Emit the cumulative "since start of day" rows. Default: true.
+  bool cumulative = true;
+  // Offset of the zone whose midnight starts a cumulative day. Default: UTC+8
+  // (Double 11 and 618 start at midnight China time).
+  int64_t day_utc_offset_ms = 8 * 3'600'000;
+
+  int max_window_minutes() const {
+    int m = 1;
+    for (int w : window_minutes) m = w > m ? w : m;
+    return m;
+  }
+  // Late records are dropped beyond this much after their pane ends.
+  int64_t effective_lateness_ms() const {
+    return late_policy == LatePolicy::kCorrect ? allowed_lateness_ms : 0;
+  }
+};
+
+}  // namespace promowatch

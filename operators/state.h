@@ -1,0 +1,73 @@
+#pragma once
+// The keyed-state interface operators write to at checkpoints and read from
+// at restore. Operators keep hot state in memory; a checkpoint hands their
+// dirty keys to a StateWriter which the runtime commits atomically (one
+// RocksDB WriteBatch, together with source offsets). Operators never see the
+// backend: pipeline/rocksdb_state implements these for RocksDB, and tests may
+// use MemoryState below.
+//
+// Tables are named (a column family each in RocksDB). Keys order bytewise, so
+// big-endian integer prefixes keep time order and allow range deletes.
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+
+namespace promowatch {
+
+class StateWriter {
+ public:
+  virtual ~StateWriter() = default;
+  virtual void Put(std::string_view table, std::string_view key, std::string_view value) = 0;
+  virtual void Delete(std::string_view table, std::string_view key) = 0;
+  // Deletes every key in [begin, end).
+  virtual void DeleteRange(std::string_view table, std::string_view begin,
+                           std::string_view end) = 0;
+};
+
+class StateReader {
+ public:
+  virtual ~StateReader() = default;
+  using Visitor = std::function<absl::Status(std::string_view key, std::string_view value)>;
+  // Visits every key of `table` in key order; stops at the first error.
+  virtual absl::Status Scan(std::string_view table, const Visitor& visit) const = 0;
+  // NotFound when absent.
+  virtual absl::Status Get(std::string_view table, std::string_view key,
+                           std::string* value) const = 0;
+};
+
+// In-memory state for operator tests: applies writes immediately.
+class MemoryState final : public StateWriter, public StateReader {
+ public:
+  void Put(std::string_view table, std::string_view key, std::string_view value) override;
+  void Delete(std::string_view table, std::string_view key) override;
+  void DeleteRange(std::string_view table, std::string_view begin, std::string_view end) override;
+  absl::Status Scan(std::string_view table, const Visitor& visit) const override;
+  absl::Status Get(std::string_view table, std::string_view key, std::string* value) const override;
+  size_t size(std::string_view table) const;
+
+ private:
+  std::map<std::string, std::map<std::string, std::string>, std::less<>> tables_;
+};
+
+// Key encoding helpers.
+void AppendBigEndian64(std::string* out, int64_t v);  // order-preserving for v >= 0
+void AppendBigEndian32(std::string* out, uint32_t v);
+int64_t ReadBigEndian64(std::string_view in);
+uint32_t ReadBigEndian32(std::string_view in);
+// Packs 64-bit hashes (little-endian) for set chunks, and back.
+void AppendHashes(std::string* out, const uint64_t* hashes, size_t n);
+template <typename F>
+void ForEachHash(std::string_view packed, F&& f) {
+  for (size_t i = 0; i + 8 <= packed.size(); i += 8) {
+    uint64_t h = 0;
+    for (int b = 7; b >= 0; --b) h = (h << 8) | static_cast<unsigned char>(packed[i + b]);
+    f(h);
+  }
+}
+
+}  // namespace promowatch

@@ -1,0 +1,418 @@
+#include "operators/window_operator.h"
+
+#include <algorithm>
+
+#include "operators/time_util.h"
+#include "promowatch/v1/state.pb.h"
+
+namespace promowatch {
+namespace {
+
+void ToState(const Counters& c, v1::AggregateState* s) {
+  s->set_impressions(c.impressions);
+  s->set_clicks(c.clicks);
+  s->set_add_to_carts(c.add_to_carts);
+  s->set_page_views(c.page_views);
+  s->set_orders(c.orders);
+  s->set_paid_orders(c.paid_orders);
+  s->set_cancelled_orders(c.cancelled_orders);
+  s->set_refunded_orders(c.refunded_orders);
+  s->set_gmv_cents(c.gmv_cents);
+  s->set_refund_cents(c.refund_cents);
+  s->set_spend_cents(c.spend_cents);
+}
+
+Counters FromState(const v1::AggregateState& s) {
+  Counters c;
+  c.impressions = s.impressions();
+  c.clicks = s.clicks();
+  c.add_to_carts = s.add_to_carts();
+  c.page_views = s.page_views();
+  c.orders = s.orders();
+  c.paid_orders = s.paid_orders();
+  c.cancelled_orders = s.cancelled_orders();
+  c.refunded_orders = s.refunded_orders();
+  c.gmv_cents = s.gmv_cents();
+  c.refund_cents = s.refund_cents();
+  c.spend_cents = s.spend_cents();
+  return c;
+}
+
+std::string WindowName(int minutes) { return std::to_string(minutes) + "m"; }
+
+}  // namespace
+
+namespace {
+OperatorOptions Normalized(OperatorOptions o) {
+  std::sort(o.window_minutes.begin(), o.window_minutes.end());
+  o.window_minutes.erase(std::unique(o.window_minutes.begin(), o.window_minutes.end()),
+                         o.window_minutes.end());
+  return o;
+}
+}  // namespace
+
+WindowOperator::WindowOperator(OperatorOptions options, WindowResultSink* sink)
+    : options_(Normalized(std::move(options))),
+      max_minutes_(options_.max_window_minutes()),
+      lateness_ms_(options_.effective_lateness_ms()),
+      sink_(sink) {
+  InternKey(kRollupKey, kRollupKey);  // id 0 is ("*", "*")
+}
+
+std::vector<std::string> WindowOperator::StateTables() const {
+  return {std::string(kPanesTable), std::string(kPaneUsersTable), std::string(kDaysTable),
+          std::string(kDayUsersTable), std::string(kMetaTable)};
+}
+
+WindowOperator::KeyId WindowOperator::InternKey(std::string_view campaign,
+                                                std::string_view channel) {
+  scratch_key_.assign(campaign);
+  scratch_key_.push_back('\0');
+  scratch_key_.append(channel);
+  auto it = key_ids_.find(scratch_key_);
+  if (it != key_ids_.end()) return it->second;
+  const KeyId id = static_cast<KeyId>(keys_.size());
+  keys_.push_back(Key{std::string(campaign), std::string(channel), scratch_key_});
+  key_ids_.emplace(scratch_key_, id);
+  return id;
+}
+
+WindowOperator::Aggregate& WindowOperator::PaneFor(int64_t pane, KeyId key) {
+  auto [it, inserted] = panes_.try_emplace(Slot(pane, key));
+  if (inserted) pane_keys_[pane].push_back(key);
+  return it->second;
+}
+
+WindowOperator::Aggregate& WindowOperator::DayFor(int64_t day, KeyId key) {
+  auto [it, inserted] = days_.try_emplace(Slot(day, key));
+  if (inserted) day_keys_[day].push_back(key);
+  return it->second;
+}
+
+void WindowOperator::ProcessBatch(std::span<const EventRecord* const> events) {
+  for (const EventRecord* e : events) Add(*e);
+}
+
+void WindowOperator::Add(const EventRecord& e) {
+  const int64_t pane = PaneOf(e.event_time_ms);
+  // Only possible under LatePolicy::kCorrect: admission lets a record into a
+  // pane whose windows were already emitted. They are emitted again, and the
+  // day total (which already folded this pane in) is updated directly.
+  const bool correction = last_fired_ != INT64_MIN && pane + 1 <= last_fired_;
+  const KeyId keys[3] = {InternKey(e.campaign_id, e.channel), InternKey(e.campaign_id, kRollupKey),
+                         0};
+  for (KeyId k : keys) {
+    Aggregate& p = PaneFor(pane, k);
+    p.counters.Update(e);
+    p.AddUser(e.user_hash);
+    p.dirty = true;
+    if (correction) {
+      corrections_.insert(Slot(pane, k));
+      if (options_.cumulative) {
+        Aggregate& d = DayFor(DayOf(e.event_time_ms, options_.day_utc_offset_ms), k);
+        d.counters.Update(e);
+        d.AddUser(e.user_hash);
+        d.dirty = true;
+      }
+    }
+  }
+}
+
+int64_t WindowOperator::NextBoundary() const {
+  // The first boundary after last_fired_ whose windows hold at least one pane:
+  // boundary e covers panes [e - max_minutes_, e - 1].
+  const int64_t first = last_fired_ == INT64_MIN ? INT64_MIN : last_fired_ + 1;
+  auto it = first == INT64_MIN ? pane_keys_.begin() : pane_keys_.lower_bound(first - max_minutes_);
+  if (it == pane_keys_.end()) return INT64_MAX;
+  return std::max(first, it->first + 1);
+}
+
+void WindowOperator::OnWatermark(int64_t watermark_ms) {
+  if (watermark_ms == kNoWatermark || watermark_ms < watermark_ms_) return;
+  watermark_ms_ = watermark_ms;
+  EmitCorrections();
+  const int64_t fire_upto = FloorDiv(watermark_ms, kMinuteMs);
+  for (int64_t e = NextBoundary(); e <= fire_upto; e = NextBoundary()) {
+    FireBoundary(e);
+    last_fired_ = e;
+  }
+  if (last_fired_ == INT64_MIN || fire_upto > last_fired_) last_fired_ = fire_upto;
+  Expire(watermark_ms);
+}
+
+void WindowOperator::OnEndOfInput() {
+  EmitCorrections();
+  for (int64_t e = NextBoundary(); e != INT64_MAX; e = NextBoundary()) {
+    FireBoundary(e);
+    last_fired_ = e;
+  }
+}
+
+void WindowOperator::SortByKey(std::vector<KeyId>* keys) const {
+  std::sort(keys->begin(), keys->end(),
+            [this](KeyId a, KeyId b) { return keys_[a].encoded < keys_[b].encoded; });
+}
+
+void WindowOperator::FireBoundary(int64_t boundary) {
+  std::vector<KeyId> keys;
+  for (int minutes : options_.window_minutes) {
+    keys.clear();
+    for (auto it = pane_keys_.lower_bound(boundary - minutes);
+         it != pane_keys_.end() && it->first < boundary; ++it) {
+      keys.insert(keys.end(), it->second.begin(), it->second.end());
+    }
+    SortByKey(&keys);
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    for (KeyId k : keys) EmitWindow(minutes, boundary, k, 0);
+  }
+  if (!options_.cumulative) return;
+  auto it = pane_keys_.find(boundary - 1);
+  if (it == pane_keys_.end()) return;
+  keys = it->second;
+  SortByKey(&keys);
+  const int64_t pane_start = (boundary - 1) * kMinuteMs;
+  const int64_t day = DayOf(pane_start, options_.day_utc_offset_ms);
+  for (KeyId k : keys) {
+    const Aggregate& p = panes_.at(Slot(boundary - 1, k));
+    Aggregate& d = DayFor(day, k);
+    d.counters.Combine(p.counters);
+    for (uint64_t h : p.users) d.AddUser(h);
+    d.dirty = true;
+    Emit(kCumulativeWindow, DayStartMs(day, options_.day_utc_offset_ms), boundary * kMinuteMs, k,
+         d.counters, static_cast<int64_t>(d.users.size()), 0);
+  }
+}
+
+void WindowOperator::EmitWindow(int minutes, int64_t boundary, KeyId key, int32_t revision) {
+  Counters sum;
+  size_t uv = 0;
+  if (minutes == 1) {
+    const Aggregate& p = panes_.at(Slot(boundary - 1, key));
+    sum = p.counters;
+    uv = p.users.size();
+  } else {
+    scratch_users_.clear();
+    for (int64_t pane = boundary - minutes; pane < boundary; ++pane) {
+      auto it = panes_.find(Slot(pane, key));
+      if (it == panes_.end()) continue;
+      sum.Combine(it->second.counters);
+      scratch_users_.insert(it->second.users.begin(), it->second.users.end());
+    }
+    uv = scratch_users_.size();
+  }
+  Emit(WindowName(minutes), (boundary - minutes) * kMinuteMs, boundary * kMinuteMs, key, sum,
+       static_cast<int64_t>(uv), revision);
+}
+
+void WindowOperator::Emit(std::string_view window, int64_t start_ms, int64_t end_ms, KeyId key,
+                          const Counters& c, int64_t uv, int32_t revision) {
+  v1::WindowResult& r = result_;
+  r.Clear();
+  r.set_window(std::string(window));
+  r.set_window_start_ms(start_ms);
+  r.set_window_end_ms(end_ms);
+  r.set_campaign_id(keys_[key].campaign);
+  r.set_channel(keys_[key].channel);
+  r.set_impressions(c.impressions);
+  r.set_clicks(c.clicks);
+  r.set_add_to_carts(c.add_to_carts);
+  r.set_page_views(c.page_views);
+  r.set_orders(c.orders);
+  r.set_paid_orders(c.paid_orders);
+  r.set_cancelled_orders(c.cancelled_orders);
+  r.set_refunded_orders(c.refunded_orders);
+  r.set_gmv_cents(c.gmv_cents);
+  r.set_refund_cents(c.refund_cents);
+  r.set_spend_cents(c.spend_cents);
+  if (auto v = c.ctr()) r.set_ctr(*v);
+  if (auto v = c.cvr()) r.set_cvr(*v);
+  if (auto v = c.roi()) r.set_roi(*v);
+  r.set_uv(uv);
+  r.set_revision(revision);
+  if (revision > 0) {
+    ++emitted_.corrections_emitted;
+  } else {
+    ++emitted_.windows_emitted;
+  }
+  sink_->Emit(r);
+}
+
+void WindowOperator::EmitCorrections() {
+  if (corrections_.empty()) return;
+  // Every already-emitted window containing a corrected pane, once each.
+  std::vector<std::tuple<int, int64_t, KeyId>> windows;
+  for (uint64_t slot : corrections_) {
+    const int64_t pane = static_cast<int64_t>(slot >> 32);
+    const KeyId key = static_cast<KeyId>(slot & 0xffffffffu);
+    for (int minutes : options_.window_minutes) {
+      for (int64_t e = pane + 1; e <= pane + minutes && e <= last_fired_; ++e) {
+        windows.emplace_back(minutes, e, key);
+      }
+    }
+  }
+  corrections_.clear();
+  std::sort(windows.begin(), windows.end(), [this](const auto& a, const auto& b) {
+    if (std::get<1>(a) != std::get<1>(b)) return std::get<1>(a) < std::get<1>(b);
+    if (std::get<0>(a) != std::get<0>(b)) return std::get<0>(a) < std::get<0>(b);
+    return keys_[std::get<2>(a)].encoded < keys_[std::get<2>(b)].encoded;
+  });
+  windows.erase(std::unique(windows.begin(), windows.end()), windows.end());
+  for (const auto& w : windows) {
+    EmitWindow(std::get<0>(w), std::get<1>(w), std::get<2>(w), ++revisions_[w]);
+  }
+}
+
+void WindowOperator::Expire(int64_t watermark_ms) {
+  // A pane is needed while a window containing it is unfired, or while a late
+  // record could still correct a window containing it.
+  while (!pane_keys_.empty()) {
+    auto it = pane_keys_.begin();
+    const int64_t pane = it->first;
+    if (pane + max_minutes_ > last_fired_ ||
+        (pane + max_minutes_) * kMinuteMs + lateness_ms_ > watermark_ms) {
+      break;
+    }
+    for (KeyId k : it->second) panes_.erase(Slot(pane, k));
+    pane_keys_.erase(it);
+    panes_expired_below_ = pane + 1;
+  }
+  if (options_.cumulative && last_fired_ != INT64_MIN) {
+    while (!day_keys_.empty()) {
+      auto it = day_keys_.begin();
+      const int64_t day_end = DayStartMs(it->first + 1, options_.day_utc_offset_ms);
+      if (day_end > last_fired_ * kMinuteMs || day_end + lateness_ms_ > watermark_ms) break;
+      for (KeyId k : it->second) days_.erase(Slot(it->first, k));
+      days_expired_below_ = it->first + 1;
+      day_keys_.erase(it);
+    }
+  }
+  if (!revisions_.empty()) {
+    absl::erase_if(revisions_, [&](const auto& kv) {
+      return std::get<1>(kv.first) * kMinuteMs + lateness_ms_ <= watermark_ms;
+    });
+  }
+}
+
+void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
+                                   std::string_view users_table,
+                                   absl::node_hash_map<uint64_t, Aggregate>& aggs,
+                                   int64_t delete_below, int64_t* deleted_below) {
+  std::string key, value;
+  if (delete_below > *deleted_below) {
+    std::string begin, end;
+    AppendBigEndian64(&begin, INT64_MIN);
+    AppendBigEndian64(&end, delete_below);
+    out.DeleteRange(table, begin, end);
+    out.DeleteRange(users_table, begin, end);
+    *deleted_below = delete_below;
+  }
+  v1::AggregateState state;
+  for (auto& [slot, agg] : aggs) {
+    if (!agg.dirty) continue;
+    key.clear();
+    AppendBigEndian64(&key, static_cast<int64_t>(slot >> 32));
+    key.append(keys_[slot & 0xffffffffu].encoded);
+    if (!agg.unsaved_users.empty()) {
+      const size_t base = key.size();
+      key.push_back('\0');
+      AppendBigEndian32(&key, agg.user_chunks++);
+      value.clear();
+      AppendHashes(&value, agg.unsaved_users.data(), agg.unsaved_users.size());
+      out.Put(users_table, key, value);
+      key.resize(base);
+      agg.unsaved_users.clear();
+    }
+    state.Clear();
+    ToState(agg.counters, &state);
+    state.set_revision(agg.revision);
+    state.set_user_chunks(agg.user_chunks);
+    state.SerializeToString(&value);
+    out.Put(table, key, value);
+    agg.dirty = false;
+  }
+}
+
+void WindowOperator::Snapshot(StateWriter& out) {
+  SnapshotTable(out, kPanesTable, kPaneUsersTable, panes_, panes_expired_below_,
+                &panes_deleted_below_);
+  SnapshotTable(out, kDaysTable, kDayUsersTable, days_, days_expired_below_,
+                &days_deleted_below_);
+  v1::OperatorMeta meta;
+  meta.set_watermark_ms(watermark_ms_);
+  meta.set_last_fired_minute(last_fired_);
+  out.Put(kMetaTable, "windows", meta.SerializeAsString());
+}
+
+absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_view table,
+                                          std::string_view users_table,
+                                          absl::node_hash_map<uint64_t, Aggregate>& aggs,
+                                          std::map<int64_t, std::vector<KeyId>>& index) {
+  aggs.clear();
+  index.clear();
+  absl::Status s = in.Scan(table, [&](std::string_view key, std::string_view value) {
+    if (key.size() < 9) return absl::DataLossError(std::string(table) + ": malformed key");
+    const int64_t at = ReadBigEndian64(key.substr(0, 8));
+    const std::string_view encoded = key.substr(8);
+    const size_t sep = encoded.find('\0');
+    if (sep == std::string_view::npos) {
+      return absl::DataLossError(std::string(table) + ": key without channel");
+    }
+    const KeyId k = InternKey(encoded.substr(0, sep), encoded.substr(sep + 1));
+    v1::AggregateState state;
+    if (!state.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      return absl::DataLossError(std::string(table) + ": undecodable aggregate");
+    }
+    auto [it, inserted] = aggs.try_emplace(Slot(at, k));
+    if (inserted) index[at].push_back(k);
+    it->second.counters = FromState(state);
+    it->second.revision = state.revision();
+    it->second.user_chunks = state.user_chunks();
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return in.Scan(users_table, [&](std::string_view key, std::string_view value) {
+    if (key.size() < 8 + 1 + 1 + 4) {
+      return absl::DataLossError(std::string(users_table) + ": malformed key");
+    }
+    const int64_t at = ReadBigEndian64(key.substr(0, 8));
+    const std::string_view encoded = key.substr(8, key.size() - 8 - 5);
+    auto id = key_ids_.find(absl::string_view(encoded.data(), encoded.size()));
+    if (id == key_ids_.end()) {
+      return absl::DataLossError(std::string(users_table) + ": users of an unknown key");
+    }
+    auto it = aggs.find(Slot(at, id->second));
+    if (it == aggs.end()) {
+      return absl::DataLossError(std::string(users_table) + ": users of an unknown aggregate");
+    }
+    ForEachHash(value, [&](uint64_t h) { it->second.users.insert(h); });
+    return absl::OkStatus();
+  });
+}
+
+absl::Status WindowOperator::Restore(const StateReader& in) {
+  absl::Status s = RestoreTable(in, kPanesTable, kPaneUsersTable, panes_, pane_keys_);
+  if (!s.ok()) return s;
+  s = RestoreTable(in, kDaysTable, kDayUsersTable, days_, day_keys_);
+  if (!s.ok()) return s;
+  std::string bytes;
+  s = in.Get(kMetaTable, "windows", &bytes);
+  if (absl::IsNotFound(s)) return absl::OkStatus();
+  if (!s.ok()) return s;
+  v1::OperatorMeta meta;
+  if (!meta.ParseFromString(bytes)) return absl::DataLossError("meta/windows: undecodable");
+  watermark_ms_ = meta.watermark_ms();
+  last_fired_ = meta.last_fired_minute();
+  return absl::OkStatus();
+}
+
+WindowOperator::Stats WindowOperator::stats() const {
+  Stats s = emitted_;
+  s.keys = keys_.size();
+  s.panes = panes_.size();
+  s.days = days_.size();
+  for (const auto& [slot, p] : panes_) s.pane_users += p.users.size();
+  for (const auto& [slot, d] : days_) s.day_users += d.users.size();
+  return s;
+}
+
+}  // namespace promowatch

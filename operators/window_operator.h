@@ -1,0 +1,149 @@
+#pragma once
+// Windowed campaign metrics per (campaign_id, channel), with rollups
+// (campaign_id, "*") and ("*", "*").
+//
+// Time is cut into one-minute panes. An event updates the pane of each of its
+// three keys (counters, and the set of user hashes for uv); nothing else is
+// touched per event. When the watermark passes a minute boundary E:
+//   - every window size s (in minutes; 1 = tumbling) emits [E - s, E) for each
+//     key with a pane in that range, combining those panes (uv: exact union
+//     of the panes' 64-bit user hashes);
+//   - the cumulative window folds the pane [E - 1m, E) into the key's day
+//     total and emits [day start, E) for each key active in that minute.
+// Panes live until no window or late record can need them, then leave memory
+// and, at the next Snapshot, RocksDB (range deletes by time prefix).
+//
+// uv is exact up to 64-bit hash collisions (probability ~ n^2 / 2^65: about
+// 3e-8 for a million users in one window), not HyperLogLog.
+//
+// Threading: single-threaded, driven by the pipeline thread.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/container/node_hash_map.h"
+#include "operators/aggregate.h"
+#include "operators/operator.h"
+#include "operators/options.h"
+#include "promowatch/v1/results.pb.h"
+
+namespace promowatch {
+
+// Receives every emitted window result. Called on the pipeline thread.
+class WindowResultSink {
+ public:
+  virtual ~WindowResultSink() = default;
+  virtual void Emit(const v1::WindowResult& result) = 0;
+};
+
+inline constexpr std::string_view kRollupKey = "*";
+inline constexpr std::string_view kCumulativeWindow = "cumulative";
+
+class WindowOperator final : public Operator {
+ public:
+  static constexpr std::string_view kPanesTable = "window_panes";
+  static constexpr std::string_view kPaneUsersTable = "window_pane_users";
+  static constexpr std::string_view kDaysTable = "cumulative_days";
+  static constexpr std::string_view kDayUsersTable = "cumulative_day_users";
+  static constexpr std::string_view kMetaTable = "meta";
+
+  WindowOperator(OperatorOptions options, WindowResultSink* sink);
+
+  std::string_view name() const override { return "windows"; }
+  std::vector<std::string> StateTables() const override;
+  absl::Status Restore(const StateReader& in) override;
+  void ProcessBatch(std::span<const EventRecord* const> events) override;
+  void OnWatermark(int64_t watermark_ms) override;
+  void OnEndOfInput() override;
+  void Snapshot(StateWriter& out) override;
+
+  // One admitted event (ProcessBatch calls it for each).
+  void Add(const EventRecord& e);
+
+  struct Stats {
+    size_t keys = 0;
+    size_t panes = 0;
+    size_t days = 0;
+    size_t pane_users = 0;  // user hashes held in panes
+    size_t day_users = 0;   // user hashes held in day totals
+    int64_t windows_emitted = 0;
+    int64_t corrections_emitted = 0;
+  };
+  Stats stats() const;
+
+ private:
+  using KeyId = uint32_t;
+  struct Key {
+    std::string campaign;
+    std::string channel;
+    std::string encoded;  // campaign '\0' channel: the state key suffix
+  };
+  struct Aggregate {  // a pane or a day total of one key
+    Counters counters;
+    absl::flat_hash_set<uint64_t> users;
+    std::vector<uint64_t> unsaved_users;  // added since the last Snapshot
+    uint32_t user_chunks = 0;
+    int32_t revision = 0;
+    bool dirty = false;
+
+    void AddUser(uint64_t h) {
+      if (h != 0 && users.insert(h).second) unsaved_users.push_back(h);
+    }
+  };
+
+  static uint64_t Slot(int64_t index, KeyId key) {
+    return (static_cast<uint64_t>(index) << 32) | key;
+  }
+  KeyId InternKey(std::string_view campaign, std::string_view channel);
+  Aggregate& PaneFor(int64_t pane, KeyId key);
+  Aggregate& DayFor(int64_t day, KeyId key);
+  int64_t NextBoundary() const;  // INT64_MAX when nothing is left to fire
+  void FireBoundary(int64_t boundary);
+  void EmitCorrections();
+  void EmitWindow(int minutes, int64_t boundary, KeyId key, int32_t revision);
+  void Emit(std::string_view window, int64_t start_ms, int64_t end_ms, KeyId key,
+            const Counters& c, int64_t uv, int32_t revision);
+  void Expire(int64_t watermark_ms);
+  void SortByKey(std::vector<KeyId>* keys) const;
+  void SnapshotTable(StateWriter& out, std::string_view table, std::string_view users_table,
+                     absl::node_hash_map<uint64_t, Aggregate>& aggs, int64_t delete_below,
+                     int64_t* deleted_below);
+  absl::Status RestoreTable(const StateReader& in, std::string_view table,
+                            std::string_view users_table,
+                            absl::node_hash_map<uint64_t, Aggregate>& aggs,
+                            std::map<int64_t, std::vector<KeyId>>& index);
+
+  const OperatorOptions options_;
+  const int max_minutes_;
+  const int64_t lateness_ms_;
+  WindowResultSink* const sink_;
+
+  std::vector<Key> keys_;
+  absl::flat_hash_map<std::string, KeyId> key_ids_;  // encoded -> id
+  std::string scratch_key_;
+
+  absl::node_hash_map<uint64_t, Aggregate> panes_;     // Slot(pane, key)
+  std::map<int64_t, std::vector<KeyId>> pane_keys_;    // pane -> keys with a pane there
+  absl::node_hash_map<uint64_t, Aggregate> days_;      // Slot(day, key)
+  std::map<int64_t, std::vector<KeyId>> day_keys_;
+
+  int64_t last_fired_ = INT64_MIN;  // windows ending at boundary <= this are emitted
+  int64_t watermark_ms_ = kNoWatermark;
+  absl::flat_hash_set<uint64_t> corrections_;  // Slot(pane, key) changed after firing
+  absl::flat_hash_map<std::tuple<int, int64_t, KeyId>, int32_t> revisions_;
+
+  int64_t panes_expired_below_ = INT64_MIN, panes_deleted_below_ = INT64_MIN;
+  int64_t days_expired_below_ = INT64_MIN, days_deleted_below_ = INT64_MIN;
+
+  absl::flat_hash_set<uint64_t> scratch_users_;
+  v1::WindowResult result_;
+  Stats emitted_;
+};
+
+}  // namespace promowatch

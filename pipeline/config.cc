@@ -1,0 +1,211 @@
+#include "pipeline/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+namespace promowatch {
+
+absl::StatusOr<int64_t> ParseDuration(std::string_view text) {
+  int64_t value = 0;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr == text.data() || value < 0) {
+    return absl::InvalidArgumentError(
+        fmt::format("'{}' is not a duration: write a number and a unit, like 5s", text));
+  }
+  std::string_view unit(ptr, text.data() + text.size() - ptr);
+  int64_t scale = 0;
+  if (unit == "ms") scale = 1;
+  else if (unit == "s") scale = 1000;
+  else if (unit == "m") scale = 60'000;
+  else if (unit == "h") scale = 3'600'000;
+  else if (unit == "d") scale = 86'400'000;
+  else {
+    return absl::InvalidArgumentError(
+        fmt::format("'{}': unknown unit '{}' (use ms, s, m, h or d)", text, unit));
+  }
+  return value * scale;
+}
+
+absl::StatusOr<int64_t> ParseUtcOffset(std::string_view text) {
+  if (text == "Z" || text == "UTC" || text == "+00:00") return 0;
+  int hours = 0, minutes = 0;
+  if (text.size() == 6 && (text[0] == '+' || text[0] == '-') && text[3] == ':') {
+    auto h = std::from_chars(text.data() + 1, text.data() + 3, hours);
+    auto m = std::from_chars(text.data() + 4, text.data() + 6, minutes);
+    if (h.ec == std::errc() && m.ec == std::errc() && hours <= 14 && minutes < 60) {
+      const int64_t ms = (int64_t{hours} * 60 + minutes) * 60'000;
+      return text[0] == '-' ? -ms : ms;
+    }
+  }
+  return absl::InvalidArgumentError(
+      fmt::format("'{}' is not a UTC offset: write it like +08:00", text));
+}
+
+namespace {
+
+class Reader {
+ public:
+  explicit Reader(std::string_view file) : file_(file) {}
+
+  absl::Status Error(const YAML::Node& node, std::string_view what) const {
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}: {}", file_, node.Mark().line + 1, what));
+  }
+
+  // Fails on keys outside `allowed`, naming the ones that are.
+  absl::Status CheckKeys(const YAML::Node& map, std::string_view section,
+                         const std::set<std::string>& allowed) const {
+    if (!map.IsMap()) return Error(map, fmt::format("'{}' must be a mapping", section));
+    for (const auto& kv : map) {
+      const std::string key = kv.first.as<std::string>();
+      if (!allowed.count(key)) {
+        return Error(kv.first, fmt::format("unknown key '{}' in '{}' (known: {})", key, section,
+                                           fmt::join(allowed, ", ")));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Duration(const YAML::Node& node, int64_t* out) const {
+    if (!node.IsScalar()) return Error(node, "expected a duration like 5s");
+    auto d = ParseDuration(node.Scalar());
+    if (!d.ok()) return Error(node, std::string(d.status().message()));
+    *out = *d;
+    return absl::OkStatus();
+  }
+
+  template <typename T>
+  absl::Status Number(const YAML::Node& node, T min, T* out) const {
+    T v{};
+    if (!node.IsScalar() || !YAML::convert<T>::decode(node, v)) {
+      return Error(node, fmt::format("expected a number, got '{}'", node.Scalar()));
+    }
+    if (v < min) return Error(node, fmt::format("must be at least {}", min));
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(const YAML::Node& node, bool* out) const {
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, *out)) {
+      return Error(node, "expected true or false");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string file_;
+};
+
+#define PW_RETURN_IF_ERROR(expr)            \
+  do {                                      \
+    absl::Status _s = (expr);               \
+    if (!_s.ok()) return _s;                \
+  } while (0)
+
+}  // namespace
+
+absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name) {
+  PipelineConfig config;
+  Reader r(file_name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}: not valid YAML: {}", file_name, e.mark.line + 1, e.msg));
+  }
+  if (root.IsNull()) return config;  // an empty file: every default
+  PW_RETURN_IF_ERROR(r.CheckKeys(root, "top level",
+                                 {"watermark", "lateness", "windows", "cumulative", "state",
+                                  "pipeline"}));
+  OperatorOptions& op = config.operators;
+  if (auto w = root["watermark"]) {
+    PW_RETURN_IF_ERROR(r.CheckKeys(w, "watermark", {"max_out_of_orderness"}));
+    if (auto n = w["max_out_of_orderness"]) {
+      PW_RETURN_IF_ERROR(r.Duration(n, &op.max_out_of_orderness_ms));
+    }
+  }
+  if (auto l = root["lateness"]) {
+    PW_RETURN_IF_ERROR(r.CheckKeys(l, "lateness", {"policy", "allowed_lateness"}));
+    if (auto n = l["policy"]) {
+      const std::string p = n.IsScalar() ? n.Scalar() : "";
+      if (p == "drop") op.late_policy = LatePolicy::kDrop;
+      else if (p == "correct") op.late_policy = LatePolicy::kCorrect;
+      else return r.Error(n, fmt::format("policy '{}' is not one of: drop, correct", p));
+    }
+    if (auto n = l["allowed_lateness"]) {
+      PW_RETURN_IF_ERROR(r.Duration(n, &op.allowed_lateness_ms));
+    }
+  }
+  if (auto w = root["windows"]) {
+    PW_RETURN_IF_ERROR(r.CheckKeys(w, "windows", {"sizes"}));
+    if (auto n = w["sizes"]) {
+      if (!n.IsSequence() || n.size() == 0) return r.Error(n, "sizes must be a list like [1m, 5m]");
+      op.window_minutes.clear();
+      for (const auto& item : n) {
+        int64_t ms = 0;
+        PW_RETURN_IF_ERROR(r.Duration(item, &ms));
+        if (ms <= 0 || ms % 60'000 != 0 || ms > 24 * 3'600'000) {
+          return r.Error(item, "a window size must be a whole number of minutes, 1m to 24h");
+        }
+        op.window_minutes.push_back(static_cast<int>(ms / 60'000));
+      }
+    }
+  }
+  if (auto c = root["cumulative"]) {
+    PW_RETURN_IF_ERROR(r.CheckKeys(c, "cumulative", {"enabled", "day_utc_offset"}));
+    if (auto n = c["enabled"]) PW_RETURN_IF_ERROR(r.Bool(n, &op.cumulative));
+    if (auto n = c["day_utc_offset"]) {
+      auto off = ParseUtcOffset(n.IsScalar() ? n.Scalar() : "");
+      if (!off.ok()) return r.Error(n, std::string(off.status().message()));
+      op.day_utc_offset_ms = *off;
+    }
+  }
+  if (auto s = root["state"]) {
+    PW_RETURN_IF_ERROR(r.CheckKeys(s, "state",
+                                   {"dir", "checkpoint_every_records", "checkpoint_interval",
+                                    "block_cache_mb", "write_buffer_mb"}));
+    if (auto n = s["dir"]) config.state_dir = n.Scalar();
+    if (auto n = s["checkpoint_every_records"]) {
+      PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &config.checkpoint_every_records));
+    }
+    if (auto n = s["checkpoint_interval"]) {
+      PW_RETURN_IF_ERROR(r.Duration(n, &config.checkpoint_interval_ms));
+    }
+    if (auto n = s["block_cache_mb"]) {
+      int64_t mb = 0;
+      PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &mb));
+      config.state.block_cache_bytes = static_cast<size_t>(mb) << 20;
+    }
+    if (auto n = s["write_buffer_mb"]) {
+      int64_t mb = 0;
+      PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &mb));
+      config.state.write_buffer_bytes = static_cast<size_t>(mb) << 20;
+    }
+  }
+  if (auto p = root["pipeline"]) {
+    PW_RETURN_IF_ERROR(r.CheckKeys(p, "pipeline", {"batch_size"}));
+    if (auto n = p["batch_size"]) PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &config.batch_size));
+  }
+  return config;
+}
+
+absl::StatusOr<PipelineConfig> LoadConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(
+        fmt::format("cannot read config file {}: check the path given to --config", path));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseConfig(buffer.str(), path);
+}
+
+}  // namespace promowatch

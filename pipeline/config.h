@@ -1,0 +1,37 @@
+#pragma once
+// promowatch's configuration file (YAML). Every key is optional; a key that
+// is unknown, of the wrong type or out of range fails start-up with
+// "FILE:LINE: what is wrong". deploy/promowatch.yaml documents every key.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "operators/options.h"
+#include "pipeline/rocksdb_state.h"
+
+namespace promowatch {
+
+struct PipelineConfig {
+  OperatorOptions operators;
+  RocksStateOptions state;
+  // Where state lives. Default: empty (replay: a temporary directory).
+  std::string state_dir;
+  // Checkpoint after this many input records. Default: 1,000,000.
+  int64_t checkpoint_every_records = 1'000'000;
+  // ... or after this much wall time, whichever comes first. Default: 5 s.
+  int64_t checkpoint_interval_ms = 5'000;
+  // Records decoded and processed together. Default: 4096.
+  int batch_size = 4096;
+};
+
+absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);
+absl::StatusOr<PipelineConfig> LoadConfig(const std::string& path);
+
+// "500ms", "5s", "2m", "1h", "1d" -> milliseconds.
+absl::StatusOr<int64_t> ParseDuration(std::string_view text);
+// "+08:00", "-05:30", "Z", "UTC" -> milliseconds ahead of UTC.
+absl::StatusOr<int64_t> ParseUtcOffset(std::string_view text);
+
+}  // namespace promowatch

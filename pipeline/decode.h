@@ -1,0 +1,54 @@
+#pragma once
+// Decode + validate: raw bytes of one record -> EventRecord, or a reason to
+// reject it. Binary is a serialized promowatch.v1.Event; JSON follows the
+// proto3 JSON mapping as protobuf's own parser reads it (snake_case or
+// lowerCamelCase names, enum names or numbers, int64 as number or string;
+// unknown fields are ignored so that producers can add fields first).
+//
+// One decoder per thread: it reuses one Event message across records.
+
+#include <string>
+#include <string_view>
+
+#include "operators/event_record.h"
+#include "promowatch/v1/events.pb.h"
+#include "promowatch/v1/results.pb.h"
+
+namespace promowatch {
+
+enum class WireFormat : uint8_t { kBinary, kJson };
+
+// A value starting with '{' is JSON, anything else binary protobuf.
+inline WireFormat SniffRecord(std::string_view bytes) {
+  return !bytes.empty() && bytes.front() == '{' ? WireFormat::kJson : WireFormat::kBinary;
+}
+
+// Short snake_case name of a reason ("missing_user_id"), for counters,
+// metric labels and dead-letter records.
+std::string_view RejectReasonName(v1::RejectReason reason);
+// Every reason, for dense per-reason counters.
+inline constexpr int kRejectReasonCount = v1::RejectReason_ARRAYSIZE;
+
+uint64_t HashId(std::string_view id);
+
+// The validation rules of the event contract, on a decoded Event.
+// Returns REJECT_REASON_UNSPECIFIED when the event is valid.
+v1::RejectReason Validate(const v1::Event& event);
+
+class EventDecoder {
+ public:
+  EventDecoder();
+  // Decodes and validates. On success fills *out (reusing its strings) and
+  // returns REJECT_REASON_UNSPECIFIED; otherwise returns the reason and, when
+  // `detail` is given, a message saying what is wrong and what to do.
+  v1::RejectReason Decode(std::string_view bytes, WireFormat format, EventRecord* out,
+                          std::string* detail = nullptr);
+
+ private:
+  v1::Event event_;
+};
+
+// What a user should do about a rejection, for logs and dead-letter records.
+std::string RejectAdvice(v1::RejectReason reason);
+
+}  // namespace promowatch

@@ -1,0 +1,135 @@
+#include "pipeline/engine.h"
+
+#include "promowatch/v1/state.pb.h"
+
+namespace promowatch {
+namespace {
+constexpr std::string_view kRuntimeKey = "runtime";
+}  // namespace
+
+Engine::Engine(const PipelineConfig& config, WindowResultSink* results, RecordSink* dead_letters,
+               RecordSink* late)
+    : config_(config),
+      dead_letters_(dead_letters),
+      late_(late),
+      admission_(config.operators),
+      windows_(config.operators, results),
+      watermark_(config.operators.max_out_of_orderness_ms) {}
+
+std::vector<std::string> Engine::StateTables() const {
+  std::vector<std::string> tables = windows_.StateTables();
+  tables.emplace_back(EventAdmission::kIdsTable);
+  return tables;
+}
+
+absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* position) {
+  backend_ = backend;
+  if (backend == nullptr) return absl::OkStatus();
+  std::string bytes;
+  absl::Status s = backend->Get(WindowOperator::kMetaTable, kRuntimeKey, &bytes);
+  if (absl::IsNotFound(s)) return absl::OkStatus();  // fresh state
+  if (!s.ok()) return s;
+  v1::OperatorMeta meta;
+  if (!meta.ParseFromString(bytes)) return absl::DataLossError("meta/runtime: undecodable");
+  if (s = admission_.Restore(*backend); !s.ok()) return s;
+  if (s = windows_.Restore(*backend); !s.ok()) return s;
+  const auto& c = meta.counters();
+  auto get = [&](const std::string& k) { auto it = c.find(k); return it == c.end() ? 0 : it->second; };
+  counters_.read = get("read");
+  counters_.accepted = get("accepted");
+  counters_.duplicates = get("duplicates");
+  counters_.late = get("late");
+  counters_.checkpoints = get("checkpoints");
+  for (int r = 0; r < kRejectReasonCount; ++r) {
+    counters_.rejected[r] =
+        get("rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(r))));
+  }
+  std::vector<int64_t> max_times;
+  for (int p = 0;; ++p) {
+    auto it = c.find("max_event_time_" + std::to_string(p));
+    if (it == c.end()) break;
+    max_times.push_back(it->second);
+  }
+  watermark_.Restore(std::move(max_times));
+  if (position != nullptr) {
+    position->fingerprint = meta.source_fingerprint();
+    position->offsets.clear();
+    for (const auto& [k, v] : meta.source_offsets()) position->offsets[k] = v;
+    position->restored = true;
+  }
+  return absl::OkStatus();
+}
+
+void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
+                     std::optional<WireFormat> format) {
+  if (records_.size() < batch.size()) records_.resize(batch.size());
+  accepted_.clear();
+  size_t used = 0;
+  for (const RawRecord& raw : batch) {
+    ++counters_.read;
+    EventRecord& rec = records_[used];
+    const WireFormat f = format ? *format : SniffRecord(raw.bytes);
+    const v1::RejectReason reason = decoder_.Decode(raw.bytes, f, &rec, &detail_);
+    if (reason != v1::REJECT_REASON_UNSPECIFIED) {
+      ++counters_.rejected[reason];
+      if (dead_letters_ != nullptr) {
+        dead_letters_->Keep(raw, source, RejectReasonName(reason), detail_);
+      }
+      continue;
+    }
+    rec.watermark_ms = watermark_.current();
+    switch (admission_.Admit(rec)) {
+      case Admission::kDuplicate:
+        ++counters_.duplicates;
+        break;
+      case Admission::kLate:
+        ++counters_.late;
+        if (late_ != nullptr) late_->Keep(raw, source, "late", "event time is behind the watermark");
+        break;
+      case Admission::kAccepted:
+        ++counters_.accepted;
+        watermark_.Observe(raw.partition, rec.event_time_ms);
+        accepted_.push_back(&rec);
+        ++used;
+        break;
+    }
+  }
+  windows_.ProcessBatch(accepted_);
+  const int64_t wm = watermark_.current();
+  admission_.OnWatermark(wm);
+  windows_.OnWatermark(wm);
+}
+
+absl::Status Engine::Checkpoint(const SourcePosition& position) {
+  if (backend_ == nullptr) return absl::OkStatus();
+  auto batch = backend_->NewBatch();
+  admission_.Snapshot(*batch);
+  windows_.Snapshot(*batch);
+  v1::OperatorMeta meta;
+  ++counters_.checkpoints;
+  auto& c = *meta.mutable_counters();
+  c["read"] = counters_.read;
+  c["accepted"] = counters_.accepted;
+  c["duplicates"] = counters_.duplicates;
+  c["late"] = counters_.late;
+  c["checkpoints"] = counters_.checkpoints;
+  for (int r = 0; r < kRejectReasonCount; ++r) {
+    if (counters_.rejected[r] != 0) {
+      c["rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(r)))] =
+          counters_.rejected[r];
+    }
+  }
+  const auto& max_times = watermark_.max_times();
+  for (size_t p = 0; p < max_times.size(); ++p) {
+    c["max_event_time_" + std::to_string(p)] = max_times[p];
+  }
+  meta.set_source_fingerprint(position.fingerprint);
+  for (const auto& [k, v] : position.offsets) (*meta.mutable_source_offsets())[k] = v;
+  batch->Put(WindowOperator::kMetaTable, kRuntimeKey, meta.SerializeAsString());
+  last_checkpoint_bytes_ = batch->byte_size();
+  return backend_->Commit(*batch);
+}
+
+void Engine::Finish() { windows_.OnEndOfInput(); }
+
+}  // namespace promowatch

@@ -1,0 +1,195 @@
+#include "pipeline/file_io.h"
+
+#include <fmt/format.h>
+
+#include <cerrno>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/escaping.h"
+
+namespace promowatch {
+namespace {
+constexpr size_t kReadChunk = size_t{4} << 20;
+constexpr size_t kMaxRecord = size_t{64} << 20;
+
+bool LooksLikeJson(const char* p, size_t n) {
+  size_t i = 0;
+  while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t')) ++i;
+  if (i >= n || p[i] != '{') return false;
+  // A binary record of length 123 also starts with '{'; JSON continues with
+  // whitespace, a quote or '}', a binary Event with a field tag (0x0a/12/1a).
+  if (i + 1 >= n) return true;
+  const char c = p[i + 1];
+  return c == '"' || c == '}' || c == ' ' || c == '\n' || c == '\r' || c == '\t';
+}
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<FileRecordReader>> FileRecordReader::Open(
+    const std::string& path, std::optional<WireFormat> format, int64_t start_offset) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  if (f == nullptr) {
+    return absl::NotFoundError(fmt::format("cannot open input {}: {}", path, std::strerror(errno)));
+  }
+  std::unique_ptr<FileRecordReader> r(new FileRecordReader());
+  r->file_ = f;
+  std::fseek(f, 0, SEEK_END);
+  r->file_size_ = std::ftell(f);
+  std::fseek(f, 0, SEEK_SET);
+  r->buf_.resize(kReadChunk);
+  if (format) {
+    r->format_ = *format;
+  } else {
+    char head[64];
+    size_t n = std::fread(head, 1, sizeof(head), f);
+    r->format_ = LooksLikeJson(head, n) ? WireFormat::kJson : WireFormat::kBinary;
+  }
+  std::fseek(f, start_offset, SEEK_SET);
+  r->consumed_ = start_offset;
+  return r;
+}
+
+FileRecordReader::~FileRecordReader() {
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+bool FileRecordReader::Fill() {
+  if (eof_) return false;
+  if (begin_ > 0) {  // keep the unread tail at the front
+    std::memmove(buf_.data(), buf_.data() + begin_, end_ - begin_);
+    end_ -= begin_;
+    begin_ = 0;
+  }
+  if (end_ == buf_.size()) buf_.resize(std::min(buf_.size() * 2, kMaxRecord + 16));
+  const size_t n = std::fread(buf_.data() + end_, 1, buf_.size() - end_, file_);
+  if (n == 0) {
+    eof_ = true;
+    return false;
+  }
+  end_ += n;
+  return true;
+}
+
+bool FileRecordReader::Next(size_t max, std::vector<RawRecord>* out, bool* truncated) {
+  out->clear();
+  *truncated = false;
+  // Records of the previous batch are views into buf_: only now may it move.
+  while (out->size() < max) {
+    const char* p = buf_.data() + begin_;
+    const size_t avail = end_ - begin_;
+    if (format_ == WireFormat::kJson) {
+      const void* nl = avail ? std::memchr(p, '\n', avail) : nullptr;
+      if (nl == nullptr) {
+        if (!out->empty()) break;  // hand out what we have before moving buf_
+        if (Fill()) continue;
+        if (avail == 0) return false;
+        p = buf_.data() + begin_;  // Fill may have moved the bytes
+        nl = p + avail;  // last line without a newline
+      }
+      size_t len = static_cast<size_t>(static_cast<const char*>(nl) - p);
+      const size_t step = len + (len < avail ? 1 : 0);
+      size_t trimmed = len;
+      if (trimmed > 0 && p[trimmed - 1] == '\r') --trimmed;
+      bool blank = true;
+      for (size_t i = 0; i < trimmed && blank; ++i) blank = p[i] == ' ' || p[i] == '\t';
+      if (!blank) out->push_back(RawRecord{std::string_view(p, trimmed), consumed_, 0});
+      begin_ += step;
+      consumed_ += static_cast<int64_t>(step);
+      continue;
+    }
+    // Binary: varint length, then the message.
+    uint64_t len = 0;
+    int shift = 0;
+    size_t i = 0;
+    bool have_len = false;
+    while (i < avail && i < 10) {
+      const unsigned char b = static_cast<unsigned char>(p[i++]);
+      len |= static_cast<uint64_t>(b & 0x7f) << shift;
+      shift += 7;
+      if ((b & 0x80) == 0) {
+        have_len = true;
+        break;
+      }
+    }
+    if (have_len && len <= kMaxRecord && i + len <= avail) {
+      out->push_back(RawRecord{std::string_view(p + i, len), consumed_, 0});
+      begin_ += i + len;
+      consumed_ += static_cast<int64_t>(i + len);
+      continue;
+    }
+    if (!out->empty()) break;
+    if ((!have_len && i < 10) || (have_len && len <= kMaxRecord)) {
+      if (Fill()) continue;
+    }
+    if (avail == 0) return false;
+    p = buf_.data() + begin_;  // Fill may have moved the bytes
+    // A cut-off tail or a corrupt length: the rest cannot be framed.
+    out->push_back(RawRecord{std::string_view(p, avail), consumed_, 0});
+    *truncated = true;
+    begin_ = end_;
+    consumed_ += static_cast<int64_t>(avail);
+    eof_ = true;
+    break;
+  }
+  return !out->empty();
+}
+
+void AppendWindowResultJson(const v1::WindowResult& r, std::string* out) {
+  auto ratio = [](bool has, double v) { return has ? fmt::format("{}", v) : std::string("null"); };
+  auto it = std::back_inserter(*out);
+  fmt::format_to(it,
+                 "{{\"window\":\"{}\",\"window_start_ms\":{},\"window_end_ms\":{},"
+                 "\"campaign_id\":{},\"channel\":{},",
+                 r.window(), r.window_start_ms(), r.window_end_ms(),
+                 nlohmann::json(r.campaign_id()).dump(), nlohmann::json(r.channel()).dump());
+  fmt::format_to(it,
+                 "\"impressions\":{},\"clicks\":{},\"add_to_carts\":{},\"page_views\":{},"
+                 "\"orders\":{},\"paid_orders\":{},\"cancelled_orders\":{},"
+                 "\"refunded_orders\":{},\"gmv_cents\":{},\"refund_cents\":{},"
+                 "\"spend_cents\":{},\"ctr\":{},\"cvr\":{},\"roi\":{},\"uv\":{},\"revision\":{}}}",
+                 r.impressions(), r.clicks(), r.add_to_carts(), r.page_views(), r.orders(),
+                 r.paid_orders(), r.cancelled_orders(), r.refunded_orders(), r.gmv_cents(),
+                 r.refund_cents(), r.spend_cents(), ratio(r.has_ctr(), r.ctr()),
+                 ratio(r.has_cvr(), r.cvr()), ratio(r.has_roi(), r.roi()), r.uv(), r.revision());
+}
+
+std::string WindowResultToJson(const v1::WindowResult& r) {
+  std::string s;
+  AppendWindowResultJson(r, &s);
+  return s;
+}
+
+void JsonLinesResultWriter::Emit(const v1::WindowResult& r) {
+  AppendWindowResultJson(r, &buf_);
+  buf_.push_back('\n');
+  ++written_;
+  if (buf_.size() > (size_t{1} << 20)) Flush();
+}
+
+void JsonLinesResultWriter::Flush() {
+  if (!buf_.empty()) {
+    std::fwrite(buf_.data(), 1, buf_.size(), out_);
+    buf_.clear();
+  }
+  std::fflush(out_);
+}
+
+void JsonLinesRecordSink::Keep(const RawRecord& record, std::string_view source,
+                               std::string_view reason, std::string_view detail) {
+  nlohmann::json j;
+  j["reason"] = reason;
+  j["detail"] = detail;
+  j["source"] = source;
+  j["offset"] = record.offset;
+  j["record_base64"] = absl::Base64Escape(absl::string_view(record.bytes.data(), record.bytes.size()));
+  if (!record.bytes.empty() && record.bytes.front() == '{') {
+    // Human-readable copy; invalid UTF-8 is replaced, the base64 is exact.
+    j["record"] = std::string(record.bytes);
+  }
+  const std::string line =
+      j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::fwrite(line.data(), 1, line.size(), out_);
+  ++kept_;
+}
+
+}  // namespace promowatch

@@ -1,0 +1,257 @@
+// promowatch replay: the operators over files, with state in RocksDB.
+//
+// Resumable: every checkpoint stores, with the operator state, which input
+// and byte offset comes next and how long the output files were. Run again
+// with the same --state-dir after a crash and replay truncates its outputs to
+// that length and continues from that offset, so the outputs equal those of
+// an uninterrupted run.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+
+#include <spdlog/spdlog.h>
+
+#include <fmt/format.h>
+#include "pipeline/commands.h"
+#include "pipeline/engine.h"
+#include "pipeline/file_io.h"
+#include "pipeline/progress.h"
+
+namespace promowatch {
+namespace {
+
+struct FileCloser {
+  void operator()(std::FILE* f) const {
+    if (f != nullptr) std::fclose(f);
+  }
+};
+using File = std::unique_ptr<std::FILE, FileCloser>;
+
+// Opens for appending after truncating to `keep_bytes` (0: a new file).
+File OpenOutput(const std::string& path, int64_t keep_bytes) {
+  if (keep_bytes > 0) {
+    if (::truncate(path.c_str(), keep_bytes) != 0) return nullptr;
+    return File(std::fopen(path.c_str(), "ab"));
+  }
+  return File(std::fopen(path.c_str(), "wb"));
+}
+
+int64_t Tell(std::FILE* f) {
+  std::fflush(f);
+  return static_cast<int64_t>(std::ftell(f));
+}
+
+std::string Fingerprint(const std::vector<std::string>& inputs) {
+  std::string fp;
+  for (const auto& in : inputs) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(in, ec);
+    fp += fmt::format("{}:{};", in, ec ? 0 : size);
+  }
+  return fp;
+}
+
+}  // namespace
+
+int RunReplay(const ReplayArgs& args) {
+  PipelineConfig config;
+  if (!args.config.empty()) {
+    auto loaded = LoadConfig(args.config);
+    if (!loaded.ok()) {
+      spdlog::error("msg=\"bad config\" error=\"{}\"", std::string(loaded.status().message()));
+      return 2;
+    }
+    config = *loaded;
+  }
+  if (args.max_out_of_orderness_ms) {
+    config.operators.max_out_of_orderness_ms = *args.max_out_of_orderness_ms;
+  }
+  if (!args.state_dir.empty()) config.state_dir = args.state_dir;
+
+  // State: the given directory (kept, resumable) or a temporary one.
+  bool temporary_state = false;
+  std::string state_dir = config.state_dir;
+  if (state_dir.empty()) {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "promowatch-replay-XXXXXX").string();
+    if (::mkdtemp(tmpl.data()) == nullptr) {
+      spdlog::error("msg=\"cannot create a temporary state directory\" hint=\"set --state-dir\"");
+      return 1;
+    }
+    state_dir = tmpl;
+    temporary_state = true;
+  }
+  struct Cleanup {
+    std::string dir;
+    bool enabled;
+    ~Cleanup() {
+      if (enabled) {
+        std::error_code ec;
+        std::filesystem::remove_all(dir, ec);
+      }
+    }
+  } cleanup{state_dir, temporary_state};
+
+  const std::string dead_letter_path =
+      args.dead_letter.empty() ? args.output + ".dead-letter.jsonl" : args.dead_letter;
+  const std::string late_path = args.late_output;
+
+  // Outputs are opened after restore, which says how much of them to keep.
+  File out_file, dead_file, late_file;
+  JsonLinesResultWriter* results_ptr = nullptr;
+  struct DeferredResults final : WindowResultSink {
+    std::unique_ptr<JsonLinesResultWriter> writer;
+    void Emit(const v1::WindowResult& r) override { writer->Emit(r); }
+  } results;
+  struct DeferredRecords final : RecordSink {
+    std::unique_ptr<JsonLinesRecordSink> sink;
+    void Keep(const RawRecord& r, std::string_view s, std::string_view reason,
+              std::string_view detail) override {
+      sink->Keep(r, s, reason, detail);
+    }
+  } dead_letters, late;
+
+  Engine engine(config, &results, &dead_letters, late_path.empty() ? &dead_letters : &late);
+  auto backend = RocksStateBackend::Open(state_dir, engine.StateTables(), config.state);
+  if (!backend.ok()) {
+    spdlog::error("msg=\"cannot open state\" error=\"{}\"", std::string(backend.status().message()));
+    return 1;
+  }
+  SourcePosition position;
+  if (auto s = engine.Restore(backend->get(), &position); !s.ok()) {
+    spdlog::error("msg=\"cannot restore state\" dir={} error=\"{}\" hint=\"remove the directory "
+                  "to start over\"", state_dir, std::string(s.message()));
+    return 1;
+  }
+  const std::string fingerprint = Fingerprint(args.inputs);
+  size_t first_input = 0;
+  int64_t first_offset = 0;
+  auto offset_of = [&](const char* key) {
+    auto it = position.offsets.find(key);
+    return it == position.offsets.end() ? int64_t{0} : it->second;
+  };
+  if (position.restored) {
+    if (position.fingerprint != fingerprint) {
+      spdlog::error("msg=\"state belongs to other inputs\" dir={} hint=\"use a new --state-dir "
+                    "(or remove this one) to replay these inputs\"", state_dir);
+      return 2;
+    }
+    first_input = static_cast<size_t>(offset_of("input_index"));
+    first_offset = offset_of("input_offset");
+    spdlog::info("msg=\"resuming from checkpoint\" dir={} input={} offset={}", state_dir,
+                 first_input, first_offset);
+  }
+  out_file = OpenOutput(args.output, offset_of("output_bytes"));
+  dead_file = OpenOutput(dead_letter_path, offset_of("dead_letter_bytes"));
+  if (!late_path.empty()) late_file = OpenOutput(late_path, offset_of("late_bytes"));
+  if (!out_file || !dead_file || (!late_path.empty() && !late_file)) {
+    spdlog::error("msg=\"cannot write outputs\" output={} dead_letter={} hint=\"check that the "
+                  "directories exist and are writable\"", args.output, dead_letter_path);
+    return 1;
+  }
+  results.writer = std::make_unique<JsonLinesResultWriter>(out_file.get());
+  results_ptr = results.writer.get();
+  dead_letters.sink = std::make_unique<JsonLinesRecordSink>(dead_file.get());
+  if (late_file) late.sink = std::make_unique<JsonLinesRecordSink>(late_file.get());
+
+  int64_t total_bytes = 0;
+  for (const auto& in : args.inputs) {
+    std::error_code ec;
+    total_bytes += static_cast<int64_t>(std::filesystem::file_size(in, ec));
+  }
+  ProgressBar progress("replay", total_bytes);
+  const auto start = std::chrono::steady_clock::now();
+  auto last_checkpoint = start;
+  int64_t since_checkpoint = 0;
+  int64_t bytes_before = 0;
+  const int64_t read_at_start = engine.counters().read;
+
+  auto checkpoint = [&](size_t input_index, int64_t input_offset) -> bool {
+    results_ptr->Flush();
+    SourcePosition p;
+    p.fingerprint = fingerprint;
+    p.offsets["input_index"] = static_cast<int64_t>(input_index);
+    p.offsets["input_offset"] = input_offset;
+    p.offsets["output_bytes"] = Tell(out_file.get());
+    p.offsets["dead_letter_bytes"] = Tell(dead_file.get());
+    if (late_file) p.offsets["late_bytes"] = Tell(late_file.get());
+    // Outputs reach the OS before the state that says they exist.
+    if (auto s = engine.Checkpoint(p); !s.ok()) {
+      spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
+      return false;
+    }
+    since_checkpoint = 0;
+    last_checkpoint = std::chrono::steady_clock::now();
+    return true;
+  };
+
+  std::vector<RawRecord> batch;
+  for (size_t i = 0; i < args.inputs.size(); ++i) {
+    if (i < first_input) {
+      std::error_code ec;
+      bytes_before += static_cast<int64_t>(std::filesystem::file_size(args.inputs[i], ec));
+      continue;
+    }
+    auto reader =
+        FileRecordReader::Open(args.inputs[i], args.format, i == first_input ? first_offset : 0);
+    if (!reader.ok()) {
+      spdlog::error("msg=\"cannot read input\" error=\"{}\"", std::string(reader.status().message()));
+      return 1;
+    }
+    FileRecordReader& r = **reader;
+    spdlog::info("msg=\"reading input\" file={} format={} bytes={}", args.inputs[i],
+                 r.format() == WireFormat::kJson ? "json" : "binary", r.file_size());
+    bool truncated = false;
+    while (r.Next(static_cast<size_t>(config.batch_size), &batch, &truncated)) {
+      if (truncated) {
+        // The cut-off tail is kept whole, with its reason.
+        RawRecord tail = batch.back();
+        batch.pop_back();
+        engine.Process(batch, args.inputs[i], r.format());
+        dead_letters.Keep(tail, args.inputs[i], RejectReasonName(v1::REJECT_REASON_TRUNCATED),
+                          RejectAdvice(v1::REJECT_REASON_TRUNCATED));
+        spdlog::warn("msg=\"input ends inside a record\" file={} offset={}", args.inputs[i],
+                     tail.offset);
+      } else {
+        engine.Process(batch, args.inputs[i], r.format());
+      }
+      since_checkpoint += static_cast<int64_t>(batch.size());
+      progress.Update(bytes_before + r.position(), engine.counters().read - read_at_start);
+      const auto now = std::chrono::steady_clock::now();
+      if (since_checkpoint >= config.checkpoint_every_records ||
+          now - last_checkpoint >= std::chrono::milliseconds(config.checkpoint_interval_ms)) {
+        if (!checkpoint(i, r.position())) return 1;
+      }
+    }
+    bytes_before += r.file_size();
+  }
+  engine.Finish();
+  if (!checkpoint(args.inputs.size(), 0)) return 1;
+  progress.Finish(engine.counters().read - read_at_start);
+
+  const auto& c = engine.counters();
+  const double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string by_reason;
+  for (int r = 1; r < kRejectReasonCount; ++r) {
+    if (c.rejected[r] != 0) {
+      by_reason += fmt::format(" rejected_{}={}",
+                               RejectReasonName(static_cast<v1::RejectReason>(r)), c.rejected[r]);
+    }
+  }
+  const auto ws = engine.windows().stats();
+  spdlog::info(
+      "msg=\"replay finished\" read={} accepted={} rejected={}{} duplicates={} late={} "
+      "windows={} corrections={} elapsed_s={:.3f} events_per_s={:.0f} output={} dead_letter={}",
+      c.read, c.accepted, c.rejected_total(), by_reason, c.duplicates, c.late, ws.windows_emitted,
+      ws.corrections_emitted, secs, static_cast<double>(c.read - read_at_start) / secs,
+      args.output, dead_letter_path);
+  return 0;
+}
+
+}  // namespace promowatch

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs every build and test dependency of promowatch from Debian 12's
+# archive. Idempotent: packages already present are skipped by apt-get, and
+# `apt-get update` only runs when something is missing.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential cmake pkg-config ninja-build
+  protobuf-compiler libprotobuf-dev       # event contract (proto/)
+  librocksdb-dev                          # operator state
+  librdkafka-dev kcat                     # live path (Kafka) and its tests
+  prometheus-cpp-dev                      # /metrics
+  libabsl-dev libxxhash-dev               # flat hash maps, status, base64; id hashing
+  libyaml-cpp-dev libcli11-dev            # config file, command line
+  libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  sqlite3                                 # independent computation in tests
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "install-deps: all ${#PACKAGES[@]} packages present"
+  exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+echo "install-deps: installing ${missing[*]}"
+$SUDO apt-get update -q
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
