@@ -1,0 +1,78 @@
+#include "pipeline/config.h"
+
+#include <gtest/gtest.h>
+
+namespace promowatch {
+namespace {
+
+TEST(Config, EmptyFileMeansDefaults) {
+  auto c = ParseConfig("", "x.yaml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->operators.max_out_of_orderness_ms, 5'000);
+  EXPECT_EQ(c->operators.window_minutes, (std::vector<int>{1, 5}));
+  EXPECT_EQ(c->operators.day_utc_offset_ms, 8 * 3'600'000);
+}
+
+TEST(Config, ReadsEveryKey) {
+  auto c = ParseConfig(R"(
+watermark:
+  max_out_of_orderness: 2s
+lateness:
+  policy: correct
+  allowed_lateness: 1m
+windows:
+  sizes: [1m, 5m, 15m, 60m]
+cumulative:
+  enabled: true
+  day_utc_offset: "-05:30"
+state:
+  dir: /tmp/x
+  checkpoint_every_records: 500
+  checkpoint_interval: 250ms
+  block_cache_mb: 8
+pipeline:
+  batch_size: 128
+)", "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->operators.max_out_of_orderness_ms, 2'000);
+  EXPECT_EQ(c->operators.late_policy, LatePolicy::kCorrect);
+  EXPECT_EQ(c->operators.allowed_lateness_ms, 60'000);
+  EXPECT_EQ(c->operators.window_minutes, (std::vector<int>{1, 5, 15, 60}));
+  EXPECT_EQ(c->operators.day_utc_offset_ms, -(5 * 60 + 30) * 60'000);
+  EXPECT_EQ(c->state_dir, "/tmp/x");
+  EXPECT_EQ(c->checkpoint_every_records, 500);
+  EXPECT_EQ(c->checkpoint_interval_ms, 250);
+  EXPECT_EQ(c->state.block_cache_bytes, size_t{8} << 20);
+  EXPECT_EQ(c->batch_size, 128);
+}
+
+void ExpectError(const std::string& yaml, const std::string& needle) {
+  auto c = ParseConfig(yaml, "bad.yaml");
+  ASSERT_FALSE(c.ok()) << yaml;
+  EXPECT_NE(std::string(c.status().message()).find(needle), std::string::npos)
+      << c.status().message();
+}
+
+TEST(Config, ErrorsNameTheFileAndLine) {
+  ExpectError("watermark:\n  max_out_of_orderness: 5s\n  max_out_of_ordernes: 5s\n",
+              "bad.yaml:3: unknown key 'max_out_of_ordernes' in 'watermark'");
+  ExpectError("lateness:\n  policy: maybe\n", "bad.yaml:2: policy 'maybe'");
+  ExpectError("watermark:\n  max_out_of_orderness: 5 seconds\n", "bad.yaml:2:");
+  ExpectError("windows:\n  sizes: [1m, 90s]\n", "bad.yaml:2: a window size must be");
+  ExpectError("pipeline:\n  batch_size: 0\n", "bad.yaml:2: must be at least 1");
+  ExpectError("cumulative:\n  day_utc_offset: Asia/Shanghai\n", "bad.yaml:2:");
+  ExpectError("state: [\n", "bad.yaml:");
+  ExpectError("kafka:\n  brokers: x\n", "bad.yaml:1: unknown key 'kafka'");
+}
+
+TEST(Config, Durations) {
+  EXPECT_EQ(*ParseDuration("500ms"), 500);
+  EXPECT_EQ(*ParseDuration("2h"), 7'200'000);
+  EXPECT_FALSE(ParseDuration("5").ok());
+  EXPECT_FALSE(ParseDuration("-5s").ok());
+  EXPECT_EQ(*ParseUtcOffset("+08:00"), 28'800'000);
+  EXPECT_EQ(*ParseUtcOffset("Z"), 0);
+}
+
+}  // namespace
+}  // namespace promowatch

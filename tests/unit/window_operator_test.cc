@@ -1,0 +1,237 @@
+#include "operators/window_operator.h"
+
+#include <gtest/gtest.h>
+
+#include "operators/time_util.h"
+#include "unit/test_util.h"
+
+namespace promowatch {
+namespace {
+
+using testing::Click;
+using testing::CollectingSink;
+using testing::kMidnight;
+using testing::Order;
+
+constexpr int64_t kMin = kMinuteMs;
+
+TEST(WindowOperator, TumblingWindowBoundsAreHalfOpen) {
+  CollectingSink sink;
+  OperatorOptions o;
+  o.window_minutes = {1};
+  o.cumulative = false;
+  WindowOperator w(o, &sink);
+  w.Add(Click("a", "u1", "c1", "douyin", kImpression, kMidnight));
+  w.Add(Click("b", "u1", "c1", "douyin", kImpression, kMidnight + kMin - 1));
+  w.Add(Click("c", "u1", "c1", "douyin", kImpression, kMidnight + kMin));
+  w.OnWatermark(kMidnight + kMin - 1);
+  EXPECT_TRUE(sink.results.empty()) << "no window is final before the watermark reaches its end";
+  w.OnWatermark(kMidnight + kMin);
+  auto r = sink.Find("1m", "c1", "douyin");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].window_start_ms(), kMidnight);
+  EXPECT_EQ(r[0].window_end_ms(), kMidnight + kMin);
+  EXPECT_EQ(r[0].impressions(), 2);
+  w.OnEndOfInput();
+  r = sink.Find("1m", "c1", "douyin");
+  ASSERT_EQ(r.size(), 2u);
+  EXPECT_EQ(r[1].window_start_ms(), kMidnight + kMin);
+  EXPECT_EQ(r[1].impressions(), 1);
+}
+
+TEST(WindowOperator, SlidingWindowsCoverEveryEndWithinSize) {
+  CollectingSink sink;
+  OperatorOptions o;
+  o.cumulative = false;
+  WindowOperator w(o, &sink);
+  w.Add(Click("a", "u1", "c1", "douyin", kClick, kMidnight + 30'000));
+  w.OnEndOfInput();
+  auto r = sink.Find("5m", "c1", "douyin");
+  ASSERT_EQ(r.size(), 5u);
+  for (int k = 0; k < 5; ++k) {
+    EXPECT_EQ(r[k].window_end_ms(), kMidnight + (k + 1) * kMin);
+    EXPECT_EQ(r[k].window_start_ms(), kMidnight + (k + 1) * kMin - 5 * kMin);
+    EXPECT_EQ(r[k].clicks(), 1);
+  }
+  EXPECT_EQ(sink.Find("1m", "c1", "douyin").size(), 1u);
+}
+
+TEST(WindowOperator, RollupsAndMetrics) {
+  CollectingSink sink;
+  OperatorOptions o;
+  o.window_minutes = {1};
+  o.cumulative = false;
+  WindowOperator w(o, &sink);
+  const int64_t t = kMidnight + 1'000;
+  for (int i = 0; i < 4; ++i) {
+    w.Add(Click("i" + std::to_string(i), "u" + std::to_string(i % 2), "c1", "douyin",
+                kImpression, t));
+  }
+  w.Add(Click("k1", "u0", "c1", "douyin", kClick, t));
+  w.Add(Click("k2", "u9", "c1", "jd", kClick, t));
+  w.Add(Click("pv", "u7", "c1", "jd", kPageView, t));
+  w.Add(Order("o1", "u0", "c1", "douyin", kPaid, 9'900, t));
+  w.Add(Order("o2", "u0", "c1", "douyin", kRefunded, 900, t));
+  w.Add(Order("o3", "u8", "c2", "jd", kCancelled, 5'000, t));
+  w.Add(Order("o4", "u8", "c2", "jd", kCreated, 5'000, t));
+  w.OnEndOfInput();
+
+  auto d = sink.Find("1m", "c1", "douyin");
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].impressions(), 4);
+  EXPECT_EQ(d[0].clicks(), 1);
+  EXPECT_EQ(d[0].paid_orders(), 1);
+  EXPECT_EQ(d[0].gmv_cents(), 9'900);
+  EXPECT_EQ(d[0].refund_cents(), 900);
+  EXPECT_DOUBLE_EQ(d[0].ctr(), 0.25);
+  EXPECT_DOUBLE_EQ(d[0].cvr(), 1.0);
+  EXPECT_EQ(d[0].uv(), 2);  // u0, u1
+
+  auto jd = sink.Find("1m", "c1", "jd");
+  ASSERT_EQ(jd.size(), 1u);
+  EXPECT_FALSE(jd[0].has_ctr()) << "ctr is null without impressions";
+  EXPECT_TRUE(jd[0].has_cvr());
+  EXPECT_DOUBLE_EQ(jd[0].cvr(), 0.0);
+  EXPECT_EQ(jd[0].uv(), 2);  // u9 and the page view's u7: page views count toward uv only
+  EXPECT_EQ(jd[0].page_views(), 1);
+
+  auto c2 = sink.Find("1m", "c2", "jd");
+  ASSERT_EQ(c2.size(), 1u);
+  EXPECT_EQ(c2[0].orders(), 1);
+  EXPECT_EQ(c2[0].cancelled_orders(), 1);
+  EXPECT_EQ(c2[0].gmv_cents(), 0) << "cancelled and created orders are not GMV";
+  EXPECT_FALSE(c2[0].has_cvr());
+
+  auto camp = sink.Find("1m", "c1", "*");
+  ASSERT_EQ(camp.size(), 1u);
+  EXPECT_EQ(camp[0].impressions(), 4);
+  EXPECT_EQ(camp[0].clicks(), 2);
+  EXPECT_EQ(camp[0].uv(), 4);  // u0 u1 u9 u7
+  auto all = sink.Find("1m", "*", "*");
+  ASSERT_EQ(all.size(), 1u);
+  EXPECT_EQ(all[0].uv(), 5);
+  EXPECT_EQ(all[0].orders(), 1);
+  EXPECT_EQ(all[0].gmv_cents(), 9'900);
+}
+
+TEST(WindowOperator, SlidingUvIsTheUnionNotTheSum) {
+  CollectingSink sink;
+  OperatorOptions o;
+  o.cumulative = false;
+  WindowOperator w(o, &sink);
+  w.Add(Click("a", "u1", "c1", "douyin", kImpression, kMidnight));
+  w.Add(Click("b", "u1", "c1", "douyin", kImpression, kMidnight + kMin));
+  w.Add(Click("c", "u2", "c1", "douyin", kImpression, kMidnight + 2 * kMin));
+  w.OnEndOfInput();
+  auto r = sink.Find("5m", "c1", "douyin");
+  ASSERT_EQ(r.size(), 7u);
+  // The window ending at midnight+3m holds all three panes.
+  EXPECT_EQ(r[2].window_end_ms(), kMidnight + 3 * kMin);
+  EXPECT_EQ(r[2].impressions(), 3);
+  EXPECT_EQ(r[2].uv(), 2);
+}
+
+TEST(WindowOperator, CumulativeRestartsAtLocalMidnight) {
+  CollectingSink sink;
+  OperatorOptions o;
+  o.window_minutes = {1};
+  WindowOperator w(o, &sink);  // day starts at midnight UTC+8 by default
+  w.Add(Order("a", "u1", "c1", "tmall", kPaid, 100, kMidnight - 2 * kMin));
+  w.Add(Order("b", "u2", "c1", "tmall", kPaid, 200, kMidnight - kMin));
+  w.Add(Order("c", "u1", "c1", "tmall", kPaid, 400, kMidnight));
+  w.Add(Order("d", "u3", "c1", "tmall", kPaid, 800, kMidnight + 2 * kMin));
+  w.OnEndOfInput();
+  auto r = sink.Find("cumulative", "c1", "tmall");
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].gmv_cents(), 100);
+  EXPECT_EQ(r[1].gmv_cents(), 300);
+  EXPECT_EQ(r[1].uv(), 2);
+  EXPECT_EQ(r[1].window_end_ms(), kMidnight);
+  EXPECT_EQ(r[2].gmv_cents(), 400) << "a new day starts at 00:00 UTC+8";
+  EXPECT_EQ(r[2].window_start_ms(), kMidnight);
+  EXPECT_EQ(r[3].gmv_cents(), 1200);
+  EXPECT_EQ(r[3].uv(), 2);
+  EXPECT_EQ(r[3].window_end_ms(), kMidnight + 3 * kMin);
+}
+
+TEST(WindowOperator, CorrectionsReEmitEveryWindowHoldingALateRecord) {
+  CollectingSink sink;
+  OperatorOptions o;
+  o.window_minutes = {1, 2};
+  o.cumulative = false;
+  o.late_policy = LatePolicy::kCorrect;
+  o.allowed_lateness_ms = 5 * kMin;
+  WindowOperator w(o, &sink);
+  w.Add(Click("a", "u1", "c1", "douyin", kImpression, kMidnight));
+  w.OnWatermark(kMidnight + 3 * kMin);  // 1m [0,1) and 2m [-1,1), [0,2) are emitted
+  const size_t before = sink.results.size();
+  EventRecord late = Click("b", "u2", "c1", "douyin", kImpression, kMidnight + 10);
+  w.Add(late);
+  w.OnWatermark(kMidnight + 3 * kMin + 1);
+  std::vector<v1::WindowResult> corrections(sink.results.begin() + static_cast<long>(before),
+                                            sink.results.end());
+  // For each of the three keys: 1m [0,1), 2m ending at 1 and at 2.
+  ASSERT_EQ(corrections.size(), 9u);
+  for (const auto& r : corrections) {
+    EXPECT_EQ(r.revision(), 1);
+    EXPECT_EQ(r.impressions(), 2);
+    EXPECT_EQ(r.uv(), 2);
+  }
+  w.Add(Click("c", "u3", "c1", "douyin", kImpression, kMidnight + 20));
+  w.OnWatermark(kMidnight + 3 * kMin + 2);
+  EXPECT_EQ(sink.results.back().revision(), 2);
+  EXPECT_EQ(sink.results.back().impressions(), 3);
+}
+
+TEST(WindowOperator, StateIsBoundedAndLeavesWithItsWindows) {
+  CollectingSink sink;
+  WindowOperator w(OperatorOptions{}, &sink);
+  for (int m = 0; m < 60; ++m) {
+    w.Add(Click("e" + std::to_string(m), "u", "c1", "douyin", kImpression, kMidnight + m * kMin));
+    w.OnWatermark(kMidnight + m * kMin);
+  }
+  const auto s = w.stats();
+  // 5m windows need the last 5 panes per key; 3 keys.
+  EXPECT_LE(s.panes, 3u * 6u);
+  EXPECT_EQ(s.keys, 3u);
+}
+
+// Restoring from a snapshot taken mid-stream and continuing gives exactly
+// the results of an uninterrupted run.
+TEST(WindowOperator, SnapshotRestoreContinuesExactly) {
+  auto events = [] {
+    std::vector<EventRecord> v;
+    for (int i = 0; i < 400; ++i) {
+      const int64_t t = kMidnight - 3 * kMin + i * 1'700;
+      v.push_back(Click("e" + std::to_string(i), "u" + std::to_string(i % 37),
+                        "c" + std::to_string(i % 3), i % 2 ? "douyin" : "jd",
+                        1 + i % 4, t));
+    }
+    return v;
+  }();
+  auto run = [&](bool restart) {
+    CollectingSink sink;
+    MemoryState state;
+    auto op = std::make_unique<WindowOperator>(OperatorOptions{}, &sink);
+    for (size_t i = 0; i < events.size(); ++i) {
+      op->Add(events[i]);
+      if (i % 10 == 9) op->OnWatermark(events[i].event_time_ms - 5'000);
+      if (restart && i % 97 == 0) {
+        op->Snapshot(state);
+        op = std::make_unique<WindowOperator>(OperatorOptions{}, &sink);
+        EXPECT_TRUE(op->Restore(state).ok());
+      }
+    }
+    op->OnEndOfInput();
+    std::vector<std::string> out;
+    for (const auto& r : sink.results) out.push_back(r.SerializeAsString());
+    return out;
+  };
+  const auto plain = run(false);
+  const auto restarted = run(true);
+  ASSERT_GT(plain.size(), 50u);
+  EXPECT_EQ(plain, restarted);
+}
+
+}  // namespace
+}  // namespace promowatch
