@@ -100,6 +100,15 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
   windows_.OnWatermark(wm);
 }
 
+void Engine::RejectUnframed(const RawRecord& record, std::string_view source,
+                            v1::RejectReason reason) {
+  ++counters_.read;
+  ++counters_.rejected[reason];
+  if (dead_letters_ != nullptr) {
+    dead_letters_->Keep(record, source, RejectReasonName(reason), RejectAdvice(reason));
+  }
+}
+
 absl::Status Engine::Checkpoint(const SourcePosition& position) {
   if (backend_ == nullptr) return absl::OkStatus();
   auto batch = backend_->NewBatch();

@@ -119,6 +119,10 @@ class Engine {
   void Process(std::span<const RawRecord> batch, std::string_view source,
                std::optional<WireFormat> format);
 
+  // A record the source could not even frame (a cut-off tail): counted as
+  // read and rejected, and kept.
+  void RejectUnframed(const RawRecord& record, std::string_view source, v1::RejectReason reason);
+
   // Writes dirty state, watermarks, counters and `position` atomically.
   absl::Status Checkpoint(const SourcePosition& position);
 

@@ -23,6 +23,26 @@ bool LooksLikeJson(const char* p, size_t n) {
   const char c = p[i + 1];
   return c == '"' || c == '}' || c == ' ' || c == '\n' || c == '\r' || c == '\t';
 }
+// Valid UTF-8 without control characters other than tab: safe to show as text.
+bool IsText(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (c < 0x20 && c != '\t') return false;
+      ++i;
+      continue;
+    }
+    const int extra = (c & 0xe0) == 0xc0 ? 1 : (c & 0xf0) == 0xe0 ? 2 : (c & 0xf8) == 0xf0 ? 3 : -1;
+    if (extra < 0 || i + static_cast<size_t>(extra) >= s.size()) return false;
+    for (int k = 1; k <= extra; ++k) {
+      if ((static_cast<unsigned char>(s[i + static_cast<size_t>(k)]) & 0xc0) != 0x80) return false;
+    }
+    i += static_cast<size_t>(extra) + 1;
+  }
+  return true;
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<FileRecordReader>> FileRecordReader::Open(
@@ -182,10 +202,7 @@ void JsonLinesRecordSink::Keep(const RawRecord& record, std::string_view source,
   j["source"] = source;
   j["offset"] = record.offset;
   j["record_base64"] = absl::Base64Escape(absl::string_view(record.bytes.data(), record.bytes.size()));
-  if (!record.bytes.empty() && record.bytes.front() == '{') {
-    // Human-readable copy; invalid UTF-8 is replaced, the base64 is exact.
-    j["record"] = std::string(record.bytes);
-  }
+  if (IsText(record.bytes)) j["record"] = std::string(record.bytes);  // for people; base64 is exact
   const std::string line =
       j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
   std::fwrite(line.data(), 1, line.size(), out_);

@@ -76,3 +76,28 @@ TEST(Config, Durations) {
 
 }  // namespace
 }  // namespace promowatch
+
+namespace promowatch {
+namespace {
+
+// The sample config documents every key with its default: it must parse and
+// equal the built-in defaults.
+TEST(Config, SampleConfigIsValidAndStatesTheDefaults) {
+  auto c = LoadConfig(std::string(PROMOWATCH_SOURCE_DIR) + "/deploy/promowatch.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  PipelineConfig d;
+  EXPECT_EQ(c->operators.max_out_of_orderness_ms, d.operators.max_out_of_orderness_ms);
+  EXPECT_EQ(c->operators.allowed_lateness_ms, d.operators.allowed_lateness_ms);
+  EXPECT_EQ(c->operators.late_policy, d.operators.late_policy);
+  EXPECT_EQ(c->operators.window_minutes, d.operators.window_minutes);
+  EXPECT_EQ(c->operators.cumulative, d.operators.cumulative);
+  EXPECT_EQ(c->operators.day_utc_offset_ms, d.operators.day_utc_offset_ms);
+  EXPECT_EQ(c->checkpoint_every_records, d.checkpoint_every_records);
+  EXPECT_EQ(c->checkpoint_interval_ms, d.checkpoint_interval_ms);
+  EXPECT_EQ(c->state.block_cache_bytes, d.state.block_cache_bytes);
+  EXPECT_EQ(c->state.write_buffer_bytes, d.state.write_buffer_bytes);
+  EXPECT_EQ(c->batch_size, d.batch_size);
+}
+
+}  // namespace
+}  // namespace promowatch

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# What a user meets first: --help everywhere, errors that say what to do,
+# malformed config failing fast with the line at fault.
+source "$(dirname "$0")/lib.sh"
+cd "$WORK"
+
+"$PROMOWATCH" --help | grep -q replay || fail "--help does not list replay"
+for cmd in replay gen; do
+  "$PROMOWATCH" $cmd --help > help.txt || fail "$cmd --help exited non-zero"
+  grep -q -- "--output" help.txt || fail "$cmd --help does not document --output"
+done
+
+"$PROMOWATCH" gen --format json -n 2000 --rate 100 -o events.jsonl 2>/dev/null
+
+printf 'watermark:\n  max_out_of_orderness: 5s\nlateness:\n  polcy: drop\n' > bad.yaml
+set +e
+"$PROMOWATCH" replay -i events.jsonl -o out.jsonl -c bad.yaml 2> err.txt
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "a bad config should exit 2, got $rc"
+grep -q "bad.yaml:4: unknown key 'polcy' in 'lateness'" err.txt || fail "config error does not name the line: $(cat err.txt)"
+[ ! -s out.jsonl ] || fail "a bad config must fail before any work is done"
+
+set +e
+"$PROMOWATCH" replay -i missing.jsonl -o out.jsonl 2> err.txt; rc=$?
+set -e
+[ "$rc" != 0 ] || fail "a missing input should fail"
+grep -qi "missing.jsonl" err.txt || fail "missing input error does not name the file"
+
+"$PROMOWATCH" replay -i events.jsonl -o a.jsonl --state-dir st 2>/dev/null || fail "replay failed"
+"$PROMOWATCH" gen --format json -n 100 --rate 100 --seed 2 -o other.jsonl 2>/dev/null
+set +e
+"$PROMOWATCH" replay -i other.jsonl -o b.jsonl --state-dir st 2> err.txt; rc=$?
+set -e
+[ "$rc" = 2 ] || fail "state of other inputs should be refused with exit 2, got $rc"
+grep -q "state belongs to other inputs" err.txt || fail "no hint about the state dir: $(cat err.txt)"
+
+: > empty.jsonl
+"$PROMOWATCH" replay -i empty.jsonl -o e.jsonl 2> e.log || fail "an empty input should be fine"
+[ ! -s e.jsonl ] || fail "an empty input has no windows"
+grep -q 'read=0' e.log || fail "summary of an empty input"
+
+"$PROMOWATCH" replay -i events.jsonl -o c.jsonl 2> c.log
+grep -Eq '^ts=[0-9T:.-]+Z level=info msg="replay finished" read=[0-9]+ ' c.log || fail "summary is not a structured log line"
+pass "help, config errors with line numbers, input and state errors, empty input"
