@@ -8,6 +8,7 @@
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -272,11 +273,15 @@ int RunReplay(const ReplayArgs& args) {
     }
   }
   const auto ws = engine.windows().stats();
+  struct rusage usage {};
+  ::getrusage(RUSAGE_SELF, &usage);
   spdlog::info(
       "msg=\"replay finished\" read={} accepted={} rejected={}{} duplicates={} late={} "
-      "windows={} corrections={} elapsed_s={:.3f} events_per_s={:.0f} output={} dead_letter={}",
+      "windows={} corrections={} elapsed_s={:.3f} events_per_s={:.0f} peak_rss_mb={:.1f} "
+      "state_bytes={} output={} dead_letter={}",
       c.read, c.accepted, c.rejected_total(), by_reason, c.duplicates, c.late, ws.windows_emitted,
       ws.corrections_emitted, secs, static_cast<double>(c.read - read_at_start) / secs,
+      static_cast<double>(usage.ru_maxrss) / 1024.0, (*backend)->ApproximateSizeBytes(),
       args.output, dead_letter_path);
   return 0;
 }
