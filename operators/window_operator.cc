@@ -173,13 +173,13 @@ void WindowOperator::FireBoundary(int64_t boundary) {
   const int64_t pane_start = (boundary - 1) * kMinuteMs;
   const int64_t day = DayOf(pane_start, options_.day_utc_offset_ms);
   for (KeyId k : keys) {
-    const Aggregate& p = panes_.at(Slot(boundary - 1, k));
+    Aggregate& p = panes_.at(Slot(boundary - 1, k));
     Aggregate& d = DayFor(day, k);
     d.counters.Combine(p.counters);
-    for (uint64_t h : p.users) d.AddUser(h);
+    d.users.MergeSorted(p.users.Sorted(), &d.unsaved_users);
     d.dirty = true;
     Emit(kCumulativeWindow, DayStartMs(day, options_.day_utc_offset_ms), boundary * kMinuteMs, k,
-         d.counters, static_cast<int64_t>(d.users.size()), 0);
+         d.counters, static_cast<int64_t>(d.users.CountDistinct()), 0);
   }
 }
 
@@ -187,18 +187,18 @@ void WindowOperator::EmitWindow(int minutes, int64_t boundary, KeyId key, int32_
   Counters sum;
   size_t uv = 0;
   if (minutes == 1) {
-    const Aggregate& p = panes_.at(Slot(boundary - 1, key));
+    Aggregate& p = panes_.at(Slot(boundary - 1, key));
     sum = p.counters;
-    uv = p.users.size();
+    uv = p.users.CountDistinct();
   } else {
-    scratch_users_.clear();
+    scratch_sets_.clear();
     for (int64_t pane = boundary - minutes; pane < boundary; ++pane) {
       auto it = panes_.find(Slot(pane, key));
       if (it == panes_.end()) continue;
       sum.Combine(it->second.counters);
-      scratch_users_.insert(it->second.users.begin(), it->second.users.end());
+      scratch_sets_.push_back(it->second.users.Sorted());
     }
-    uv = scratch_users_.size();
+    uv = CountDistinctUnion(scratch_sets_, &scratch_users_, &scratch_users2_);
   }
   Emit(WindowName(minutes), (boundary - minutes) * kMinuteMs, boundary * kMinuteMs, key, sum,
        static_cast<int64_t>(uv), revision);
@@ -313,6 +313,9 @@ void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
     AppendBigEndian64(&key, static_cast<int64_t>(slot >> 32));
     key.append(keys_[slot & 0xffffffffu].encoded);
     if (!agg.unsaved_users.empty()) {
+      std::sort(agg.unsaved_users.begin(), agg.unsaved_users.end());
+      agg.unsaved_users.erase(std::unique(agg.unsaved_users.begin(), agg.unsaved_users.end()),
+                              agg.unsaved_users.end());
       const size_t base = key.size();
       key.push_back('\0');
       AppendBigEndian32(&key, agg.user_chunks++);
@@ -324,7 +327,6 @@ void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
     }
     state.Clear();
     ToState(agg.counters, &state);
-    state.set_revision(agg.revision);
     state.set_user_chunks(agg.user_chunks);
     state.SerializeToString(&value);
     out.Put(table, key, value);
@@ -365,7 +367,6 @@ absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_vie
     auto [it, inserted] = aggs.try_emplace(Slot(at, k));
     if (inserted) index[at].push_back(k);
     it->second.counters = FromState(state);
-    it->second.revision = state.revision();
     it->second.user_chunks = state.user_chunks();
     return absl::OkStatus();
   });
@@ -384,7 +385,7 @@ absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_vie
     if (it == aggs.end()) {
       return absl::DataLossError(std::string(users_table) + ": users of an unknown aggregate");
     }
-    ForEachHash(value, [&](uint64_t h) { it->second.users.insert(h); });
+    ForEachHash(value, [&](uint64_t h) { it->second.users.Add(h); });
     return absl::OkStatus();
   });
 }
@@ -410,8 +411,8 @@ WindowOperator::Stats WindowOperator::stats() const {
   s.keys = keys_.size();
   s.panes = panes_.size();
   s.days = days_.size();
-  for (const auto& [slot, p] : panes_) s.pane_users += p.users.size();
-  for (const auto& [slot, d] : days_) s.day_users += d.users.size();
+  for (const auto& [slot, p] : panes_) s.pane_users += p.users.raw_size();
+  for (const auto& [slot, d] : days_) s.day_users += d.users.raw_size();
   return s;
 }
 

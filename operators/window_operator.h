@@ -14,7 +14,8 @@
 // and, at the next Snapshot, RocksDB (range deletes by time prefix).
 //
 // uv is exact up to 64-bit hash collisions (probability ~ n^2 / 2^65: about
-// 3e-8 for a million users in one window), not HyperLogLog.
+// 3e-8 for a million users in one window), not HyperLogLog. User sets are
+// append-then-sort (UserSet): no hash-set insert per event.
 //
 // Threading: single-threaded, driven by the pipeline thread.
 
@@ -31,6 +32,7 @@
 #include "operators/aggregate.h"
 #include "operators/operator.h"
 #include "operators/options.h"
+#include "operators/user_set.h"
 #include "promowatch/v1/results.pb.h"
 
 namespace promowatch {
@@ -86,14 +88,15 @@ class WindowOperator final : public Operator {
   };
   struct Aggregate {  // a pane or a day total of one key
     Counters counters;
-    absl::flat_hash_set<uint64_t> users;
-    std::vector<uint64_t> unsaved_users;  // added since the last Snapshot
+    UserSet users;
+    std::vector<uint64_t> unsaved_users;  // added since the last Snapshot (may repeat)
     uint32_t user_chunks = 0;
-    int32_t revision = 0;
     bool dirty = false;
 
     void AddUser(uint64_t h) {
-      if (h != 0 && users.insert(h).second) unsaved_users.push_back(h);
+      if (h == 0) return;  // spend events have no user
+      users.Add(h);
+      unsaved_users.push_back(h);
     }
   };
 
@@ -141,7 +144,8 @@ class WindowOperator final : public Operator {
   int64_t panes_expired_below_ = INT64_MIN, panes_deleted_below_ = INT64_MIN;
   int64_t days_expired_below_ = INT64_MIN, days_deleted_below_ = INT64_MIN;
 
-  absl::flat_hash_set<uint64_t> scratch_users_;
+  std::vector<uint64_t> scratch_users_, scratch_users2_;
+  std::vector<std::span<const uint64_t>> scratch_sets_;
   v1::WindowResult result_;
   Stats emitted_;
 };

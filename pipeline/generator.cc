@@ -89,9 +89,11 @@ std::string SaleGenerator::Malformed() {
   c->set_type(v1::EVENT_TYPE_CLICK);
   c->set_event_time_ms(now_ms_);
   switch (kind) {
-    case 0:  // bytes that do not decode
+    case 0: {  // bytes that do not decode
+      static constexpr char kGarbage[] = "\x0a\xff\xff\xff\xff\x0f garbage";
       return format_ == WireFormat::kJson ? std::string("{\"click\": {\"eventId\": \"x\", oops")
-                                          : std::string("\x0a\xff\xff\xff\xff\x0f garbage", 16);
+                                          : std::string(kGarbage, sizeof(kGarbage) - 1);
+    }
     case 1: c->clear_user_id(); break;
     case 2: c->set_event_time_ms(0); break;
     default: c->set_type(static_cast<v1::EventType>(9)); break;  // unknown type number
