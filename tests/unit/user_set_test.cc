@@ -1,0 +1,45 @@
+#include "operators/user_set.h"
+
+#include <gtest/gtest.h>
+
+#include <random>
+#include <set>
+
+namespace promowatch {
+namespace {
+
+TEST(UserSet, CountsExactlyAcrossCompactions) {
+  std::mt19937_64 rng(1);
+  UserSet s;
+  std::set<uint64_t> truth;
+  for (int i = 0; i < 50'000; ++i) {
+    const uint64_t h = rng() % 7'000;  // many repeats
+    s.Add(h);
+    truth.insert(h);
+    if (i % 9'999 == 0) ASSERT_EQ(s.CountDistinct(), truth.size()) << i;
+  }
+  auto sorted = s.Sorted();
+  EXPECT_TRUE(std::equal(sorted.begin(), sorted.end(), truth.begin(), truth.end()));
+  EXPECT_LE(s.raw_size(), 2 * truth.size() + 256) << "memory stays near the distinct count";
+}
+
+TEST(UserSet, MergeReportsOnlyNewHashes) {
+  UserSet day;
+  for (uint64_t h : {5, 1, 9}) day.Add(h);
+  std::vector<uint64_t> pane = {1, 2, 9, 10};
+  std::vector<uint64_t> added;
+  day.MergeSorted(pane, &added);
+  EXPECT_EQ(added, (std::vector<uint64_t>{2, 10}));
+  EXPECT_EQ(day.CountDistinct(), 5u);
+}
+
+TEST(UserSet, UnionOfPanes) {
+  std::vector<uint64_t> a = {1, 3, 5}, b = {2, 3}, c = {}, d = {5, 8};
+  std::vector<std::span<const uint64_t>> sets = {a, b, c, d};
+  std::vector<uint64_t> s1, s2;
+  EXPECT_EQ(CountDistinctUnion(sets, &s1, &s2), 5u);
+  EXPECT_EQ(CountDistinctUnion({}, &s1, &s2), 0u);
+}
+
+}  // namespace
+}  // namespace promowatch
