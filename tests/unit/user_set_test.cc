@@ -16,7 +16,9 @@ TEST(UserSet, CountsExactlyAcrossCompactions) {
     const uint64_t h = rng() % 7'000;  // many repeats
     s.Add(h);
     truth.insert(h);
-    if (i % 9'999 == 0) ASSERT_EQ(s.CountDistinct(), truth.size()) << i;
+    if (i % 9'999 == 0) {
+      ASSERT_EQ(s.CountDistinct(), truth.size()) << i;
+    }
   }
   auto sorted = s.Sorted();
   EXPECT_TRUE(std::equal(sorted.begin(), sorted.end(), truth.begin(), truth.end()));
