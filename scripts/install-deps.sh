@@ -5,7 +5,7 @@
 set -euo pipefail
 
 PACKAGES=(
-  build-essential cmake pkg-config ninja-build
+  build-essential cmake pkg-config
   protobuf-compiler libprotobuf-dev       # event contract (proto/)
   librocksdb-dev                          # operator state
   librdkafka-dev kcat                     # live path (Kafka) and its tests
