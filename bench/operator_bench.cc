@@ -74,6 +74,12 @@ void OperatorPath(benchmark::State& state, WireFormat format) {
     if (!engine.Checkpoint(SourcePosition{}).ok()) state.SkipWithError("checkpoint");
     processed += static_cast<int64_t>(raw.size());
     benchmark::DoNotOptimize(sink.n);
+    const auto& a = engine.admission();
+    if (a.remembered_ids() > 0) {
+      state.counters["dedup_ids"] = static_cast<double>(a.remembered_ids());
+      state.counters["dedup_bytes_per_id"] =
+          static_cast<double>(a.memory_bytes()) / static_cast<double>(a.remembered_ids());
+    }
   }
   std::filesystem::remove_all(dir);
   state.SetItemsProcessed(processed);

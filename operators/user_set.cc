@@ -2,43 +2,60 @@
 
 namespace promowatch {
 
+void UserSet::MergeInto(std::span<const uint64_t> other) {
+  merge_buffer_.clear();
+  merge_buffer_.reserve(sorted_ + other.size());
+  auto a = items_.begin();
+  const auto a_end = items_.begin() + static_cast<std::ptrdiff_t>(sorted_);
+  auto b = other.begin();
+  while (a != a_end && b != other.end()) {
+    if (*a < *b) {
+      merge_buffer_.push_back(*a++);
+    } else if (*b < *a) {
+      fresh_.push_back(*b);
+      merge_buffer_.push_back(*b++);
+    } else {
+      merge_buffer_.push_back(*a++);
+      ++b;
+    }
+  }
+  merge_buffer_.insert(merge_buffer_.end(), a, a_end);
+  fresh_.insert(fresh_.end(), b, other.end());
+  merge_buffer_.insert(merge_buffer_.end(), b, other.end());
+  items_.swap(merge_buffer_);
+  sorted_ = items_.size();
+  compact_at_ = std::max<size_t>(256, 2 * sorted_);
+  if (merge_buffer_.capacity() > 4 * items_.size() + 1024) {
+    std::vector<uint64_t>().swap(merge_buffer_);  // do not hoard memory after a shrink
+  }
+}
+
 void UserSet::Compact() {
   if (sorted_ == items_.size()) return;
   auto mid = items_.begin() + static_cast<std::ptrdiff_t>(sorted_);
   std::sort(mid, items_.end());
   items_.erase(std::unique(mid, items_.end()), items_.end());
-  if (sorted_ > 0) {
-    std::inplace_merge(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(sorted_),
-                       items_.end());
-    items_.erase(std::unique(items_.begin(), items_.end()), items_.end());
+  if (sorted_ == 0) {
+    fresh_.insert(fresh_.end(), items_.begin(), items_.end());
+    sorted_ = items_.size();
+    compact_at_ = std::max<size_t>(256, 2 * sorted_);
+    return;
   }
-  sorted_ = items_.size();
-  compact_at_ = std::max<size_t>(256, 2 * sorted_);
+  // The tail is sorted and distinct: merge it into the head.
+  std::vector<uint64_t> tail(mid, items_.end());
+  items_.resize(sorted_);
+  MergeInto(tail);
 }
 
-void UserSet::MergeSorted(std::span<const uint64_t> other, std::vector<uint64_t>* added) {
+void UserSet::MergeSorted(std::span<const uint64_t> other) {
   Compact();
-  std::vector<uint64_t> merged;
-  merged.reserve(items_.size() + other.size());
-  auto a = items_.begin();
-  auto b = other.begin();
-  while (a != items_.end() && b != other.end()) {
-    if (*a < *b) {
-      merged.push_back(*a++);
-    } else if (*b < *a) {
-      if (added != nullptr) added->push_back(*b);
-      merged.push_back(*b++);
-    } else {
-      merged.push_back(*a++);
-      ++b;
-    }
-  }
-  merged.insert(merged.end(), a, items_.end());
-  if (added != nullptr) added->insert(added->end(), b, other.end());
-  merged.insert(merged.end(), b, other.end());
-  items_.swap(merged);
-  sorted_ = items_.size();
-  compact_at_ = std::max<size_t>(256, 2 * sorted_);
+  MergeInto(other);
+}
+
+void UserSet::TakeFresh(std::vector<uint64_t>* out) {
+  Compact();
+  out->swap(fresh_);
+  fresh_.clear();
 }
 
 size_t CountDistinctUnion(std::span<const std::span<const uint64_t>> sets,

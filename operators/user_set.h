@@ -30,17 +30,29 @@ class UserSet {
   }
   size_t CountDistinct() { return Sorted().size(); }
 
-  // Adds every hash of a sorted, distinct `other`; appends the ones that were
-  // new to `added` (for incremental checkpoints).
-  void MergeSorted(std::span<const uint64_t> other, std::vector<uint64_t>* added);
+  // Adds every hash of a sorted, distinct `other`.
+  void MergeSorted(std::span<const uint64_t> other);
+
+  // Incremental checkpoints: moves the distinct hashes added since the last
+  // call into `out` (found as a by-product of compaction, so nothing extra is
+  // done per Add). MarkSaved forgets them without taking (after a restore).
+  void TakeFresh(std::vector<uint64_t>* out);
+  void MarkSaved() {
+    Compact();
+    fresh_.clear();
+  }
 
   size_t memory_bytes() const { return items_.capacity() * sizeof(uint64_t); }
   size_t raw_size() const { return items_.size(); }
 
  private:
   void Compact();
+  // items_ = items_ U other (both sorted, distinct); the new ones go to fresh_.
+  void MergeInto(std::span<const uint64_t> other);
 
   std::vector<uint64_t> items_;  // [0, sorted_) sorted and distinct, then appended
+  std::vector<uint64_t> fresh_;  // distinct hashes not yet taken by TakeFresh
+  std::vector<uint64_t> merge_buffer_;
   size_t sorted_ = 0;
   size_t compact_at_ = 256;
 };

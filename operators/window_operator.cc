@@ -176,7 +176,7 @@ void WindowOperator::FireBoundary(int64_t boundary) {
     Aggregate& p = panes_.at(Slot(boundary - 1, k));
     Aggregate& d = DayFor(day, k);
     d.counters.Combine(p.counters);
-    d.users.MergeSorted(p.users.Sorted(), &d.unsaved_users);
+    d.users.MergeSorted(p.users.Sorted());
     d.dirty = true;
     Emit(kCumulativeWindow, DayStartMs(day, options_.day_utc_offset_ms), boundary * kMinuteMs, k,
          d.counters, static_cast<int64_t>(d.users.CountDistinct()), 0);
@@ -312,18 +312,15 @@ void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
     key.clear();
     AppendBigEndian64(&key, static_cast<int64_t>(slot >> 32));
     key.append(keys_[slot & 0xffffffffu].encoded);
-    if (!agg.unsaved_users.empty()) {
-      std::sort(agg.unsaved_users.begin(), agg.unsaved_users.end());
-      agg.unsaved_users.erase(std::unique(agg.unsaved_users.begin(), agg.unsaved_users.end()),
-                              agg.unsaved_users.end());
+    agg.users.TakeFresh(&fresh_users_);
+    if (!fresh_users_.empty()) {
       const size_t base = key.size();
       key.push_back('\0');
       AppendBigEndian32(&key, agg.user_chunks++);
       value.clear();
-      AppendHashes(&value, agg.unsaved_users.data(), agg.unsaved_users.size());
+      AppendHashes(&value, fresh_users_.data(), fresh_users_.size());
       out.Put(users_table, key, value);
       key.resize(base);
-      agg.unsaved_users.clear();
     }
     state.Clear();
     ToState(agg.counters, &state);
@@ -371,7 +368,7 @@ absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_vie
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  return in.Scan(users_table, [&](std::string_view key, std::string_view value) {
+  s = in.Scan(users_table, [&](std::string_view key, std::string_view value) {
     if (key.size() < 8 + 1 + 1 + 4) {
       return absl::DataLossError(std::string(users_table) + ": malformed key");
     }
@@ -388,6 +385,9 @@ absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_vie
     ForEachHash(value, [&](uint64_t h) { it->second.users.Add(h); });
     return absl::OkStatus();
   });
+  if (!s.ok()) return s;
+  for (auto& [slot, agg] : aggs) agg.users.MarkSaved();  // all of it is on disk already
+  return absl::OkStatus();
 }
 
 absl::Status WindowOperator::Restore(const StateReader& in) {

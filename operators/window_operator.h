@@ -89,14 +89,11 @@ class WindowOperator final : public Operator {
   struct Aggregate {  // a pane or a day total of one key
     Counters counters;
     UserSet users;
-    std::vector<uint64_t> unsaved_users;  // added since the last Snapshot (may repeat)
     uint32_t user_chunks = 0;
     bool dirty = false;
 
     void AddUser(uint64_t h) {
-      if (h == 0) return;  // spend events have no user
-      users.Add(h);
-      unsaved_users.push_back(h);
+      if (h != 0) users.Add(h);  // spend events have no user
     }
   };
 
@@ -146,6 +143,7 @@ class WindowOperator final : public Operator {
 
   std::vector<uint64_t> scratch_users_, scratch_users2_;
   std::vector<std::span<const uint64_t>> scratch_sets_;
+  std::vector<uint64_t> fresh_users_;
   v1::WindowResult result_;
   Stats emitted_;
 };

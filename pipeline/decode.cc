@@ -114,10 +114,18 @@ v1::RejectReason Validate(const v1::Event& event) {
 
 EventDecoder::EventDecoder() = default;
 
+v1::Event* EventDecoder::NewEvent() {
+  if (++on_arena_ > kArenaRecords) {
+    arena_.Reset();
+    on_arena_ = 1;
+  }
+  return google::protobuf::Arena::CreateMessage<v1::Event>(&arena_);
+}
+
 v1::RejectReason EventDecoder::Decode(std::string_view bytes, WireFormat format, EventRecord* out,
                                       std::string* detail) {
+  v1::Event& event_ = *NewEvent();
   if (format == WireFormat::kJson) {
-    event_.Clear();
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = true;
     auto status = google::protobuf::util::JsonStringToMessage(

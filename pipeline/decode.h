@@ -5,7 +5,11 @@
 // lowerCamelCase names, enum names or numbers, int64 as number or string;
 // unknown fields are ignored so that producers can add fields first).
 //
-// One decoder per thread: it reuses one Event message across records.
+// One decoder per thread. Messages are parsed on an arena that is reset every
+// kArenaRecords records: a reused Event would still free and reallocate its
+// oneof sub-message on every parse.
+
+#include <google/protobuf/arena.h>
 
 #include <string>
 #include <string_view>
@@ -45,7 +49,11 @@ class EventDecoder {
                           std::string* detail = nullptr);
 
  private:
-  v1::Event event_;
+  static constexpr int kArenaRecords = 1024;
+  v1::Event* NewEvent();
+
+  google::protobuf::Arena arena_;
+  int on_arena_ = 0;
 };
 
 // What a user should do about a rejection, for logs and dead-letter records.

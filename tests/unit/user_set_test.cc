@@ -25,14 +25,43 @@ TEST(UserSet, CountsExactlyAcrossCompactions) {
   EXPECT_LE(s.raw_size(), 2 * truth.size() + 256) << "memory stays near the distinct count";
 }
 
-TEST(UserSet, MergeReportsOnlyNewHashes) {
+TEST(UserSet, FreshHashesAreEachTakenOnce) {
   UserSet day;
-  for (uint64_t h : {5, 1, 9}) day.Add(h);
+  for (uint64_t h : {5, 1, 9, 5}) day.Add(h);
+  std::vector<uint64_t> fresh;
+  day.TakeFresh(&fresh);
+  EXPECT_EQ(fresh, (std::vector<uint64_t>{1, 5, 9}));
   std::vector<uint64_t> pane = {1, 2, 9, 10};
-  std::vector<uint64_t> added;
-  day.MergeSorted(pane, &added);
-  EXPECT_EQ(added, (std::vector<uint64_t>{2, 10}));
-  EXPECT_EQ(day.CountDistinct(), 5u);
+  day.MergeSorted(pane);
+  day.Add(11);
+  day.Add(2);
+  day.TakeFresh(&fresh);
+  std::sort(fresh.begin(), fresh.end());
+  EXPECT_EQ(fresh, (std::vector<uint64_t>{2, 10, 11}));
+  EXPECT_EQ(day.CountDistinct(), 6u);
+  day.TakeFresh(&fresh);
+  EXPECT_TRUE(fresh.empty());
+}
+
+TEST(UserSet, FreshOverManyCompactionsIsExactlyTheDistinctSet) {
+  std::mt19937_64 rng(2);
+  UserSet s;
+  std::vector<uint64_t> all, fresh;
+  std::set<uint64_t> truth;
+  for (int i = 0; i < 30'000; ++i) {
+    const uint64_t h = rng() % 5'000;
+    s.Add(h);
+    truth.insert(h);
+    if (i % 7'000 == 0) {
+      s.TakeFresh(&fresh);
+      all.insert(all.end(), fresh.begin(), fresh.end());
+    }
+  }
+  s.TakeFresh(&fresh);
+  all.insert(all.end(), fresh.begin(), fresh.end());
+  std::sort(all.begin(), all.end());
+  EXPECT_TRUE(std::adjacent_find(all.begin(), all.end()) == all.end()) << "no hash taken twice";
+  EXPECT_TRUE(std::equal(all.begin(), all.end(), truth.begin(), truth.end()));
 }
 
 TEST(UserSet, UnionOfPanes) {
