@@ -3,6 +3,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <xxhash.h>
 
+#include "pipeline/json_fast_path.h"
+
 namespace promowatch {
 
 uint64_t HashId(std::string_view id) { return XXH3_64bits(id.data(), id.size()); }
@@ -112,7 +114,8 @@ v1::RejectReason Validate(const v1::Event& event) {
   }
 }
 
-EventDecoder::EventDecoder() = default;
+EventDecoder::EventDecoder() : json_fast_(std::make_unique<JsonFastPath>()) {}
+EventDecoder::~EventDecoder() = default;
 
 v1::Event* EventDecoder::NewEvent() {
   if (++on_arena_ > kArenaRecords) {
@@ -124,20 +127,23 @@ v1::Event* EventDecoder::NewEvent() {
 
 v1::RejectReason EventDecoder::Decode(std::string_view bytes, WireFormat format, EventRecord* out,
                                       std::string* detail) {
-  v1::Event& event_ = *NewEvent();
-  if (format == WireFormat::kJson) {
+  v1::Event* event = NewEvent();
+  if (format == WireFormat::kJson && !json_fast_->Decode(bytes, event)) {
+    event = NewEvent();  // the fast path may have filled part of it
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = true;
     auto status = google::protobuf::util::JsonStringToMessage(
-        google::protobuf::StringPiece(bytes.data(), bytes.size()), &event_, options);
+        google::protobuf::StringPiece(bytes.data(), bytes.size()), event, options);
     if (!status.ok()) {
       if (detail != nullptr) detail->assign(status.message().data(), status.message().size());
       return v1::REJECT_REASON_DECODE_ERROR;
     }
-  } else if (!event_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  } else if (format == WireFormat::kBinary &&
+             !event->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     if (detail != nullptr) detail->assign("protobuf parse failed");
     return v1::REJECT_REASON_DECODE_ERROR;
   }
+  const v1::Event& event_ = *event;
   const v1::RejectReason reason = Validate(event_);
   if (reason != v1::REJECT_REASON_UNSPECIFIED) {
     if (detail != nullptr) *detail = RejectAdvice(reason);

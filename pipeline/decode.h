@@ -11,6 +11,7 @@
 
 #include <google/protobuf/arena.h>
 
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,8 @@
 #include "promowatch/v1/results.pb.h"
 
 namespace promowatch {
+
+class JsonFastPath;
 
 enum class WireFormat : uint8_t { kBinary, kJson };
 
@@ -42,6 +45,7 @@ v1::RejectReason Validate(const v1::Event& event);
 class EventDecoder {
  public:
   EventDecoder();
+  ~EventDecoder();
   // Decodes and validates. On success fills *out (reusing its strings) and
   // returns REJECT_REASON_UNSPECIFIED; otherwise returns the reason and, when
   // `detail` is given, a message saying what is wrong and what to do.
@@ -54,6 +58,7 @@ class EventDecoder {
 
   google::protobuf::Arena arena_;
   int on_arena_ = 0;
+  std::unique_ptr<JsonFastPath> json_fast_;
 };
 
 // What a user should do about a rejection, for logs and dead-letter records.

@@ -12,7 +12,7 @@ PACKAGES=(
   prometheus-cpp-dev                      # /metrics
   libabsl-dev libxxhash-dev               # flat hash maps, status, base64; id hashing
   libyaml-cpp-dev libcli11-dev            # config file, command line
-  libspdlog-dev libfmt-dev nlohmann-json3-dev
+  libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3                                 # independent computation in tests
 )

@@ -1,0 +1,128 @@
+// Differential test: whenever the simdjson fast path says it decoded a
+// record, protobuf's own JSON parser must accept the same bytes and produce
+// the same message. On everything else the fast path must step aside.
+
+#include "pipeline/json_fast_path.h"
+
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <random>
+
+#include "pipeline/generator.h"
+
+namespace promowatch {
+namespace {
+
+struct Outcome {
+  bool fast = false;
+  bool proto_ok = false;
+  bool same = false;
+};
+
+Outcome Compare(const std::string& line) {
+  Outcome o;
+  JsonFastPath fast;
+  v1::Event a, b;
+  o.fast = fast.Decode(line, &a);
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  o.proto_ok = google::protobuf::util::JsonStringToMessage(line, &b, options).ok();
+  o.same = google::protobuf::util::MessageDifferencer::Equals(a, b);
+  return o;
+}
+
+void ExpectAgreement(const std::string& line) {
+  const Outcome o = Compare(line);
+  if (!o.fast) return;  // protobuf decides: nothing to compare
+  EXPECT_TRUE(o.proto_ok) << "fast path accepted what protobuf rejects: " << line;
+  EXPECT_TRUE(o.same) << "fast path decoded differently from protobuf: " << line;
+}
+
+TEST(JsonFastPath, HandlesTheCommonShapesLikeProtobuf) {
+  const std::vector<std::string> fast_ok = {
+      R"({"click":{"eventId":"e1","userId":"u1","campaignId":"c1","channel":"douyin","type":"EVENT_TYPE_CLICK","eventTimeMs":"1794326400000","skuId":"s","sessionId":"x"}})",
+      R"({"click":{"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":2,"event_time_ms":1794326400000}})",
+      R"({"order":{"event_id":"e","order_id":"o","user_id":"u","campaign_id":"c","channel":"jd","status":"ORDER_STATUS_PAID","amount_cents":"-12","currency":"CNY","event_time_ms":5}})",
+      R"({"spend":{"eventId":"s","campaignId":"c","channel":"x","costCents":"99","eventTimeMs":7}})",
+      R"({"click":{"eventId":"e\u00e9\"q","type":9,"extra":{"deep":[1,{"x":null}]},"eventTimeMs":1}, "meta": [1,2]})",
+      R"({"order":{"type":"whatever","eventId":"e","status":3}})",
+      R"(  {"click" : { "eventId" : "e" } }  )",
+      R"({})",
+  };
+  for (const auto& line : fast_ok) {
+    const Outcome o = Compare(line);
+    EXPECT_TRUE(o.fast) << "expected the fast path to handle: " << line;
+    EXPECT_TRUE(o.proto_ok) << line;
+    EXPECT_TRUE(o.same) << line;
+  }
+}
+
+TEST(JsonFastPath, StepsAsideOnEverythingElse) {
+  const std::vector<std::string> hand_over = {
+      R"({"click":{"eventId":"e1","event_id":"e2"}})",           // the same field twice
+      R"({"click":{"eventId":null}})",                           // null
+      R"({"click":{"eventTimeMs":1.5}})",                        // a float
+      R"({"click":{"eventTimeMs":"1e3"}})",                      // not plain digits
+      R"({"click":{"eventTimeMs":"99999999999999999999"}})",     // out of range
+      R"({"click":{"type":"EVENT_TYPE_NOPE"}})",                 // unknown enum name
+      R"({"click":{"type":"ORDER_STATUS_PAID"}})",               // another enum's name
+      R"({"click":{"eventId":"e"},"order":{"eventId":"o"}})",    // two payloads
+      R"({"click":{"eventId":"e"}} trailing)",
+      R"({"click":{"eventId":"e"})",
+      R"({"click":5})",
+      R"([1,2])",
+      R"(not json)",
+      "",
+  };
+  for (const auto& line : hand_over) {
+    EXPECT_FALSE(Compare(line).fast) << "the fast path should leave this to protobuf: " << line;
+  }
+}
+
+TEST(JsonFastPath, AgreesWithProtobufOnGeneratedAndMutatedRecords) {
+  GeneratorOptions g;
+  g.records = 5'000;
+  g.malformed_rate = 0.05;
+  SaleGenerator gen(g, WireFormat::kJson);
+  std::vector<std::string> lines;
+  std::string rec;
+  int fast = 0;
+  while (gen.Next(&rec)) {
+    lines.push_back(rec);
+    const Outcome o = Compare(rec);
+    if (o.fast) {
+      ++fast;
+      ASSERT_TRUE(o.proto_ok && o.same) << rec;
+    }
+  }
+  EXPECT_GT(fast, 4'700) << "the fast path should take nearly every generated record";
+
+  // Random byte-level mutations: insert, delete or replace one or two bytes.
+  // PROMOWATCH_FUZZ_ITERATIONS / PROMOWATCH_FUZZ_SEED run it longer by hand.
+  const char* iters_env = std::getenv("PROMOWATCH_FUZZ_ITERATIONS");
+  const char* seed_env = std::getenv("PROMOWATCH_FUZZ_SEED");
+  const long iterations = iters_env ? std::atol(iters_env) : 20'000;
+  std::mt19937_64 rng(seed_env ? std::strtoull(seed_env, nullptr, 10) : 42);
+  const std::string alphabet = "{}[]\",:0123456789-.eE nulltrue\\u";
+  for (long i = 0; i < iterations; ++i) {
+    std::string m = lines[rng() % lines.size()];
+    const int edits = 1 + static_cast<int>(rng() % 2);
+    for (int k = 0; k < edits && !m.empty(); ++k) {
+      const size_t pos = rng() % m.size();
+      const char c = alphabet[rng() % alphabet.size()];
+      switch (rng() % 3) {
+        case 0: m.insert(pos, 1, c); break;
+        case 1: m.erase(pos, 1); break;
+        default: m[pos] = c; break;
+      }
+    }
+    ExpectAgreement(m);
+    if (HasFailure()) break;
+  }
+}
+
+}  // namespace
+}  // namespace promowatch
