@@ -42,4 +42,19 @@ grep -q 'read=0' e.log || fail "summary of an empty input"
 
 "$PROMOWATCH" replay -i events.jsonl -o c.jsonl 2> c.log
 grep -Eq '^ts=[0-9T:.-]+Z level=info msg="replay finished" read=[0-9]+ ' c.log || fail "summary is not a structured log line"
+# gen is deterministic for a seed.
+"$PROMOWATCH" gen -n 5000 --seed 9 -o s1.bin 2>/dev/null
+"$PROMOWATCH" gen -n 5000 --seed 9 -o s2.bin 2>/dev/null
+"$PROMOWATCH" gen -n 5000 --seed 10 -o s3.bin 2>/dev/null
+cmp -s s1.bin s2.bin || fail "gen with the same seed wrote different files"
+cmp -s s1.bin s3.bin && fail "gen with different seeds wrote the same file"
+
+# On a terminal (script(1) gives it one) replay draws a progress bar with a rate.
+if command -v script >/dev/null; then
+  script -qec "'$PROMOWATCH' replay -i events.jsonl -o t.jsonl" /dev/null > tty.txt 2>&1 || fail "replay on a tty failed"
+  grep -q "events/s" tty.txt || fail "no progress bar on a terminal: $(head -c 300 tty.txt)"
+  "$PROMOWATCH" replay -i events.jsonl -o t.jsonl 2> notty.txt
+  grep -q "events/s" notty.txt && fail "progress bar drawn although stderr is not a terminal"
+fi
+
 pass "help, config errors with line numbers, input and state errors, empty input"

@@ -196,6 +196,23 @@ TEST(WindowOperator, StateIsBoundedAndLeavesWithItsWindows) {
   EXPECT_EQ(s.keys, 3u);
 }
 
+TEST(WindowOperator, StateOnDiskIsRemovedWithItsWindows) {
+  CollectingSink sink;
+  MemoryState state;
+  WindowOperator w(OperatorOptions{}, &sink);
+  size_t most = 0;
+  for (int m = 0; m < 3 * 24 * 60; m += 7) {  // three days, a pane every 7 minutes
+    w.Add(Click("e" + std::to_string(m), "u" + std::to_string(m % 5), "c1", "douyin", kImpression,
+                kMidnight + m * kMin));
+    w.OnWatermark(kMidnight + m * kMin);
+    w.Snapshot(state);
+    most = std::max(most, state.size(WindowOperator::kPanesTable));
+    EXPECT_LE(state.size(WindowOperator::kDaysTable), 2u * 3u) << "at most two days per key";
+  }
+  EXPECT_LE(most, 3u * 2u) << "panes leave RocksDB once their last window is emitted";
+  EXPECT_LE(state.size(WindowOperator::kPaneUsersTable), 3u * 2u * 2u);
+}
+
 // Restoring from a snapshot taken mid-stream and continuing gives exactly
 // the results of an uninterrupted run.
 TEST(WindowOperator, SnapshotRestoreContinuesExactly) {
