@@ -127,10 +127,11 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
                                   "pipeline"}));
   OperatorOptions& op = config.operators;
   if (auto w = root["watermark"]) {
-    PW_RETURN_IF_ERROR(r.CheckKeys(w, "watermark", {"max_out_of_orderness"}));
+    PW_RETURN_IF_ERROR(r.CheckKeys(w, "watermark", {"max_out_of_orderness", "idle_timeout"}));
     if (auto n = w["max_out_of_orderness"]) {
       PW_RETURN_IF_ERROR(r.Duration(n, &op.max_out_of_orderness_ms));
     }
+    if (auto n = w["idle_timeout"]) PW_RETURN_IF_ERROR(r.Duration(n, &config.idle_partition_timeout_ms));
   }
   if (auto l = root["lateness"]) {
     PW_RETURN_IF_ERROR(r.CheckKeys(l, "lateness", {"policy", "allowed_lateness"}));

@@ -24,6 +24,9 @@ struct PipelineConfig {
   int64_t checkpoint_interval_ms = 5'000;
   // Records decoded and processed together. Default: 4096.
   int batch_size = 4096;
+  // An assigned input partition silent for this long (wall time) stops
+  // holding back the watermark. 0 turns it off. Default: 10 s.
+  int64_t idle_partition_timeout_ms = 10'000;
 };
 
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);

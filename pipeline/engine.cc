@@ -1,5 +1,7 @@
 #include "pipeline/engine.h"
 
+#include <chrono>
+
 #include "promowatch/v1/state.pb.h"
 
 namespace promowatch {
@@ -8,13 +10,23 @@ constexpr std::string_view kRuntimeKey = "runtime";
 }  // namespace
 
 Engine::Engine(const PipelineConfig& config, WindowResultSink* results, RecordSink* dead_letters,
-               RecordSink* late)
+               RecordSink* late, std::function<int64_t()> wall_clock_ms)
     : config_(config),
       dead_letters_(dead_letters),
       late_(late),
       admission_(config.operators),
       windows_(config.operators, results),
-      watermark_(config.operators.max_out_of_orderness_ms) {}
+      watermark_(config.operators.max_out_of_orderness_ms, config.idle_partition_timeout_ms),
+      wall_clock_ms_(std::move(wall_clock_ms)) {
+  if (!wall_clock_ms_) {
+    wall_clock_ms_ = [] {
+      return std::chrono::duration_cast<std::chrono::milliseconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+          .count();
+    };
+  }
+  watermark_.Slot("input");  // slot 0: the single stream of a replay
+}
 
 std::vector<std::string> Engine::StateTables() const {
   std::vector<std::string> tables = windows_.StateTables();
@@ -44,13 +56,12 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
     counters_.rejected[r] =
         get("rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(r))));
   }
-  std::vector<int64_t> max_times;
-  for (int p = 0;; ++p) {
-    auto it = c.find("max_event_time_" + std::to_string(p));
-    if (it == c.end()) break;
-    max_times.push_back(it->second);
+  std::map<std::string, int64_t> max_times;
+  constexpr std::string_view kPrefix = "max_event_time/";
+  for (const auto& [k, v] : c) {
+    if (k.rfind(kPrefix, 0) == 0) max_times[k.substr(kPrefix.size())] = v;
   }
-  watermark_.Restore(std::move(max_times));
+  watermark_.Restore(max_times);
   if (position != nullptr) {
     position->fingerprint = meta.source_fingerprint();
     position->offsets.clear();
@@ -64,6 +75,7 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
                      std::optional<WireFormat> format) {
   if (records_.size() < batch.size()) records_.resize(batch.size());
   accepted_.clear();
+  const int64_t wall_ms = wall_clock_ms_();
   size_t used = 0;
   for (const RawRecord& raw : batch) {
     ++counters_.read;
@@ -88,13 +100,21 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
         break;
       case Admission::kAccepted:
         ++counters_.accepted;
-        watermark_.Observe(raw.partition, rec.event_time_ms);
+        watermark_.Observe(raw.partition, rec.event_time_ms, wall_ms);
         accepted_.push_back(&rec);
         ++used;
         break;
     }
   }
   windows_.ProcessBatch(accepted_);
+  watermark_.CheckIdle(wall_ms);
+  const int64_t wm = watermark_.current();
+  admission_.OnWatermark(wm);
+  windows_.OnWatermark(wm);
+}
+
+void Engine::Tick() {
+  watermark_.CheckIdle(wall_clock_ms_());
   const int64_t wm = watermark_.current();
   admission_.OnWatermark(wm);
   windows_.OnWatermark(wm);
@@ -128,10 +148,7 @@ absl::Status Engine::Checkpoint(const SourcePosition& position) {
           counters_.rejected[r];
     }
   }
-  const auto& max_times = watermark_.max_times();
-  for (size_t p = 0; p < max_times.size(); ++p) {
-    c["max_event_time_" + std::to_string(p)] = max_times[p];
-  }
+  for (const auto& [name, t] : watermark_.Snapshot()) c["max_event_time/" + name] = t;
   meta.set_source_fingerprint(position.fingerprint);
   for (const auto& [k, v] : position.offsets) (*meta.mutable_source_offsets())[k] = v;
   batch->Put(WindowOperator::kMetaTable, kRuntimeKey, meta.SerializeAsString());

@@ -13,6 +13,8 @@
 // Threading: one Engine per pipeline thread; nothing here is shared.
 
 #include <array>
+#include <functional>
+#include <optional>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -27,6 +29,7 @@
 #include "pipeline/config.h"
 #include "pipeline/decode.h"
 #include "pipeline/rocksdb_state.h"
+#include "pipeline/watermarks.h"
 
 namespace promowatch {
 
@@ -34,7 +37,8 @@ namespace promowatch {
 struct RawRecord {
   std::string_view bytes;
   int64_t offset = 0;      // byte offset in a file, or Kafka offset
-  uint32_t partition = 0;  // watermark partition: 0 for a file
+  uint32_t partition = 0;  // watermark slot (WatermarkTracker::Slot); 0 for a file
+  int32_t source_partition = -1;  // Kafka partition, -1 for a file
 };
 
 // Keeps records that were not counted, with their original bytes.
@@ -60,40 +64,6 @@ struct EngineCounters {
   }
 };
 
-// Bounded out-of-orderness per partition; the watermark is the minimum over
-// partitions that have seen data.
-class WatermarkTracker {
- public:
-  explicit WatermarkTracker(int64_t max_out_of_orderness_ms)
-      : out_of_orderness_ms_(max_out_of_orderness_ms) {}
-  void Observe(uint32_t partition, int64_t event_time_ms) {
-    if (partition >= max_time_.size()) max_time_.resize(partition + 1, kNoWatermark);
-    int64_t& m = max_time_[partition];
-    if (event_time_ms > m) {
-      m = event_time_ms;
-      Recompute();
-    }
-  }
-  int64_t current() const { return current_; }
-  const std::vector<int64_t>& max_times() const { return max_time_; }
-  void Restore(std::vector<int64_t> max_times) {
-    max_time_ = std::move(max_times);
-    Recompute();
-  }
-
- private:
-  void Recompute() {
-    int64_t low = INT64_MAX;
-    for (int64_t m : max_time_) {
-      if (m != kNoWatermark && m < low) low = m;
-    }
-    current_ = low == INT64_MAX ? kNoWatermark : low - out_of_orderness_ms_;
-  }
-  int64_t out_of_orderness_ms_;
-  std::vector<int64_t> max_time_;
-  int64_t current_ = kNoWatermark;
-};
-
 // What a checkpoint stored about the sources, returned by Restore.
 struct SourcePosition {
   std::string fingerprint;
@@ -104,8 +74,9 @@ struct SourcePosition {
 class Engine {
  public:
   // The sinks must outlive the Engine. `late` may equal `dead_letters`.
+  // `wall_clock_ms` (default: the system clock) drives idle partitions.
   Engine(const PipelineConfig& config, WindowResultSink* results, RecordSink* dead_letters,
-         RecordSink* late);
+         RecordSink* late, std::function<int64_t()> wall_clock_ms = nullptr);
 
   // Every state table the engine and its operators use.
   std::vector<std::string> StateTables() const;
@@ -130,7 +101,11 @@ class Engine {
   void Finish();
 
   const EngineCounters& counters() const { return counters_; }
-  int64_t watermark_ms() const { return watermark_.current(); }
+  int64_t watermark_ms() { return watermark_.current(); }
+  WatermarkTracker& watermarks() { return watermark_; }
+  // Re-evaluates idle partitions and fires windows if the watermark moved;
+  // call when no records arrive (a quiet stream still needs its windows).
+  void Tick();
   const WindowOperator& windows() const { return windows_; }
   const EventAdmission& admission() const { return admission_; }
   uint64_t last_checkpoint_bytes() const { return last_checkpoint_bytes_; }
@@ -148,6 +123,7 @@ class Engine {
   std::vector<EventRecord> records_;  // reused across batches
   std::vector<const EventRecord*> accepted_;
   std::string detail_;
+  std::function<int64_t()> wall_clock_ms_;
   uint64_t last_checkpoint_bytes_ = 0;
 };
 

@@ -97,6 +97,7 @@ TEST(Config, SampleConfigIsValidAndStatesTheDefaults) {
   EXPECT_EQ(c->state.block_cache_bytes, d.state.block_cache_bytes);
   EXPECT_EQ(c->state.write_buffer_bytes, d.state.write_buffer_bytes);
   EXPECT_EQ(c->batch_size, d.batch_size);
+  EXPECT_EQ(c->idle_partition_timeout_ms, d.idle_partition_timeout_ms);
 }
 
 }  // namespace

@@ -1,0 +1,74 @@
+#include "pipeline/watermarks.h"
+
+#include <algorithm>
+
+namespace promowatch {
+
+uint32_t WatermarkTracker::Slot(const std::string& name) {
+  auto it = slots_.find(name);
+  if (it != slots_.end()) return it->second;
+  const auto slot = static_cast<uint32_t>(parts_.size());
+  parts_.push_back(Partition{name});
+  slots_.emplace(name, slot);
+  dirty_ = true;
+  return slot;
+}
+
+void WatermarkTracker::SetAssigned(uint32_t slot, bool assigned, int64_t wall_ms) {
+  Partition& p = parts_[slot];
+  p.assigned = assigned;
+  p.idle = false;
+  p.last_record_wall_ms = wall_ms;  // a fresh assignment gets a full idle timeout
+  dirty_ = true;
+}
+
+void WatermarkTracker::CheckIdle(int64_t wall_ms) {
+  if (idle_timeout_ms_ <= 0) return;
+  for (Partition& p : parts_) {
+    if (p.assigned && !p.idle && wall_ms - p.last_record_wall_ms >= idle_timeout_ms_) {
+      p.idle = true;
+      dirty_ = true;
+    }
+  }
+}
+
+size_t WatermarkTracker::idle_partitions() const {
+  return static_cast<size_t>(
+      std::count_if(parts_.begin(), parts_.end(), [](const Partition& p) { return p.idle; }));
+}
+
+void WatermarkTracker::Recompute() {
+  dirty_ = false;
+  int64_t low = INT64_MAX;
+  bool any_waiting = false;
+  for (const Partition& p : parts_) {
+    if (!p.assigned || p.idle) continue;
+    if (p.max_event_time_ms == kNoWatermark) {
+      any_waiting = true;  // an active partition that has not spoken yet holds the watermark
+      continue;
+    }
+    low = std::min(low, p.max_event_time_ms);
+  }
+  if (any_waiting || low == INT64_MAX) return;
+  current_ = std::max(current_, low - out_of_orderness_ms_);
+}
+
+std::map<std::string, int64_t> WatermarkTracker::Snapshot() const {
+  std::map<std::string, int64_t> out;
+  for (const Partition& p : parts_) out[p.name] = p.max_event_time_ms;
+  out["\x01watermark"] = current_;
+  return out;
+}
+
+void WatermarkTracker::Restore(const std::map<std::string, int64_t>& max_times) {
+  for (const auto& [name, t] : max_times) {
+    if (name == "\x01watermark") {
+      current_ = t;
+      continue;
+    }
+    parts_[Slot(name)].max_event_time_ms = t;
+  }
+  dirty_ = true;
+}
+
+}  // namespace promowatch

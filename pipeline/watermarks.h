@@ -1,0 +1,82 @@
+#pragma once
+// Event-time watermarks over input partitions.
+//
+// Each partition (a Kafka topic-partition, or "input" for files) tracks the
+// newest event time it delivered; the watermark is the minimum over the
+// partitions that are assigned and not idle, minus the bounded
+// out-of-orderness. It never goes back: a partition that returns from idle
+// or is newly assigned with older data cannot un-finalize a window (its old
+// records are judged late instead).
+//
+// An assigned partition that delivered nothing for `idle_timeout_ms` of wall
+// time is left out of the minimum, so one quiet partition does not stall
+// every window; it counts again with its next record.
+//
+// Not thread-safe; the pipeline thread owns it. Wall time is passed in, so
+// tests drive it.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "operators/event_record.h"
+
+namespace promowatch {
+
+class WatermarkTracker {
+ public:
+  // idle_timeout_ms <= 0: partitions never count as idle.
+  WatermarkTracker(int64_t max_out_of_orderness_ms, int64_t idle_timeout_ms)
+      : out_of_orderness_ms_(max_out_of_orderness_ms), idle_timeout_ms_(idle_timeout_ms) {}
+
+  // A stable small id for a partition name; the partition starts assigned.
+  uint32_t Slot(const std::string& name);
+  const std::string& Name(uint32_t slot) const { return parts_[slot].name; }
+
+  void Observe(uint32_t slot, int64_t event_time_ms, int64_t wall_ms) {
+    Partition& p = parts_[slot];
+    p.last_record_wall_ms = wall_ms;
+    if (p.idle) {
+      p.idle = false;
+      dirty_ = true;
+    }
+    if (event_time_ms > p.max_event_time_ms) {
+      p.max_event_time_ms = event_time_ms;
+      dirty_ = true;
+    }
+  }
+  // Assignment changes (Kafka rebalances).
+  void SetAssigned(uint32_t slot, bool assigned, int64_t wall_ms);
+  // Marks partitions idle whose last record is older than the idle timeout.
+  void CheckIdle(int64_t wall_ms);
+
+  int64_t current() {
+    if (dirty_) Recompute();
+    return current_;
+  }
+  size_t idle_partitions() const;
+
+  // For checkpoints: newest event time per partition name, and back.
+  std::map<std::string, int64_t> Snapshot() const;
+  void Restore(const std::map<std::string, int64_t>& max_times);
+
+ private:
+  struct Partition {
+    std::string name;
+    int64_t max_event_time_ms = kNoWatermark;
+    int64_t last_record_wall_ms = 0;
+    bool assigned = true;
+    bool idle = false;
+  };
+  void Recompute();
+
+  int64_t out_of_orderness_ms_;
+  int64_t idle_timeout_ms_;
+  std::vector<Partition> parts_;
+  std::map<std::string, uint32_t> slots_;
+  int64_t current_ = kNoWatermark;
+  bool dirty_ = false;
+};
+
+}  // namespace promowatch

@@ -1,0 +1,55 @@
+#include "pipeline/watermarks.h"
+
+#include <gtest/gtest.h>
+
+namespace promowatch {
+namespace {
+
+TEST(Watermarks, MinimumOverPartitionsMinusOutOfOrderness) {
+  WatermarkTracker w(5'000, 0);
+  const uint32_t a = w.Slot("clickstream/0"), b = w.Slot("clickstream/1");
+  EXPECT_EQ(w.Slot("clickstream/0"), a) << "slots are stable";
+  w.Observe(a, 100'000, 0);
+  EXPECT_EQ(w.current(), kNoWatermark) << "a partition that has not spoken holds the watermark";
+  w.Observe(b, 60'000, 0);
+  EXPECT_EQ(w.current(), 55'000);
+  w.Observe(b, 200'000, 0);
+  EXPECT_EQ(w.current(), 95'000);
+  w.Observe(a, 90'000, 0);  // older data does not move it back
+  EXPECT_EQ(w.current(), 95'000);
+}
+
+TEST(Watermarks, IdlePartitionStopsHoldingBackAndRejoinsWithoutGoingBack) {
+  WatermarkTracker w(0, 10'000);
+  const uint32_t a = w.Slot("a"), b = w.Slot("b");
+  w.Observe(a, 1'000, 0);
+  w.Observe(b, 50'000, 0);
+  EXPECT_EQ(w.current(), 1'000);
+  w.Observe(b, 90'000, 9'000);
+  w.CheckIdle(9'999);
+  EXPECT_EQ(w.current(), 1'000);
+  w.CheckIdle(10'000);  // "a" silent for 10 s of wall time
+  EXPECT_EQ(w.idle_partitions(), 1u);
+  EXPECT_EQ(w.current(), 90'000);
+  w.Observe(a, 2'000, 11'000);  // back, with old data: the watermark stays
+  EXPECT_EQ(w.idle_partitions(), 0u);
+  EXPECT_EQ(w.current(), 90'000);
+}
+
+TEST(Watermarks, RevokedPartitionsDoNotCountAndStateRoundTrips) {
+  WatermarkTracker w(0, 0);
+  const uint32_t a = w.Slot("a"), b = w.Slot("b");
+  w.Observe(a, 10, 0);
+  w.Observe(b, 500, 0);
+  w.SetAssigned(a, false, 0);
+  EXPECT_EQ(w.current(), 500);
+  WatermarkTracker r(0, 0);
+  r.Restore(w.Snapshot());
+  EXPECT_EQ(r.current(), 500) << "the watermark never goes back, not even across a restart";
+  r.Observe(r.Slot("a"), 700, 0);
+  r.Observe(r.Slot("b"), 900, 0);
+  EXPECT_EQ(r.current(), 700) << "restored partitions count again";
+}
+
+}  // namespace
+}  // namespace promowatch
