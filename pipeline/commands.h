@@ -24,6 +24,21 @@ struct ReplayArgs {
 };
 int RunReplay(const ReplayArgs& args);
 
+struct LiveArgs {
+  std::string config;
+  std::string brokers;
+  std::string group;
+  std::string state_dir;
+  std::string results_format;  // protobuf | json; empty: from the config
+};
+int RunLive(const LiveArgs& args);
+
+struct MockKafkaArgs {
+  int brokers = 1;
+  int partitions = 4;
+};
+int RunMockKafka(const MockKafkaArgs& args);
+
 struct GenArgs {
   std::string output;
   WireFormat format = WireFormat::kBinary;

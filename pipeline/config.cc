@@ -124,7 +124,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
   if (root.IsNull()) return config;  // an empty file: every default
   PW_RETURN_IF_ERROR(r.CheckKeys(root, "top level",
                                  {"watermark", "lateness", "windows", "cumulative", "state",
-                                  "pipeline"}));
+                                  "pipeline", "kafka"}));
   OperatorOptions& op = config.operators;
   if (auto w = root["watermark"]) {
     PW_RETURN_IF_ERROR(r.CheckKeys(w, "watermark", {"max_out_of_orderness", "idle_timeout"}));
@@ -194,6 +194,36 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
   if (auto p = root["pipeline"]) {
     PW_RETURN_IF_ERROR(r.CheckKeys(p, "pipeline", {"batch_size"}));
     if (auto n = p["batch_size"]) PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &config.batch_size));
+  }
+  if (auto k = root["kafka"]) {
+    KafkaOptions& ko = config.kafka;
+    PW_RETURN_IF_ERROR(r.CheckKeys(k, "kafka", {"brokers", "group", "topics", "results_format",
+                                                 "properties"}));
+    if (auto n = k["brokers"]) ko.brokers = n.Scalar();
+    if (auto n = k["group"]) ko.group = n.Scalar();
+    if (auto t = k["topics"]) {
+      PW_RETURN_IF_ERROR(r.CheckKeys(t, "kafka.topics", {"inputs", "results", "dead_letter",
+                                                         "alerts"}));
+      if (auto n = t["inputs"]) {
+        if (!n.IsSequence() || n.size() == 0) return r.Error(n, "inputs must be a list of topics");
+        ko.input_topics.clear();
+        for (const auto& item : n) ko.input_topics.push_back(item.Scalar());
+      }
+      if (auto n = t["results"]) ko.results_topic = n.Scalar();
+      if (auto n = t["dead_letter"]) ko.dead_letter_topic = n.Scalar();
+      if (auto n = t["alerts"]) ko.alerts_topic = n.Scalar();
+    }
+    if (auto n = k["results_format"]) {
+      const std::string f = n.Scalar();
+      if (f != "protobuf" && f != "json") {
+        return r.Error(n, fmt::format("results_format '{}' is not one of: protobuf, json", f));
+      }
+      ko.results_json = f == "json";
+    }
+    if (auto n = k["properties"]) {
+      if (!n.IsMap()) return r.Error(n, "properties must be a mapping of librdkafka properties");
+      for (const auto& kv : n) ko.properties[kv.first.Scalar()] = kv.second.Scalar();
+    }
   }
   return config;
 }

@@ -5,13 +5,32 @@
 
 #include <cstdint>
 #include <string>
+#include <map>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "operators/options.h"
 #include "pipeline/rocksdb_state.h"
 
 namespace promowatch {
+
+struct KafkaOptions {
+  // Default: 127.0.0.1:9092.
+  std::string brokers = "127.0.0.1:9092";
+  // Consumer group. Default: promowatch.
+  std::string group = "promowatch";
+  // Input topics. Default: clickstream, orders, spend.
+  std::vector<std::string> input_topics = {"clickstream", "orders", "spend"};
+  std::string results_topic = "promowatch-metrics";
+  std::string dead_letter_topic = "promowatch-dlq";
+  std::string alerts_topic = "promowatch-alerts";
+  // Results (and alerts) as JSON objects instead of protobuf. Default: false.
+  bool results_json = false;
+  // Any librdkafka property (security.protocol, sasl.*, ssl.*, ...), applied
+  // to the consumer and the producer after promowatch's own settings.
+  std::map<std::string, std::string> properties;
+};
 
 struct PipelineConfig {
   OperatorOptions operators;
@@ -27,6 +46,7 @@ struct PipelineConfig {
   // An assigned input partition silent for this long (wall time) stops
   // holding back the watermark. 0 turns it off. Default: 10 s.
   int64_t idle_partition_timeout_ms = 10'000;
+  KafkaOptions kafka;
 };
 
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);

@@ -25,7 +25,6 @@ Engine::Engine(const PipelineConfig& config, WindowResultSink* results, RecordSi
           .count();
     };
   }
-  watermark_.Slot("input");  // slot 0: the single stream of a replay
 }
 
 std::vector<std::string> Engine::StateTables() const {
@@ -76,6 +75,8 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
   if (records_.size() < batch.size()) records_.resize(batch.size());
   accepted_.clear();
   const int64_t wall_ms = wall_clock_ms_();
+  // A file source does not name partitions: its records are slot 0, "input".
+  if (watermark_.size() == 0) watermark_.Slot("input");
   size_t used = 0;
   for (const RawRecord& raw : batch) {
     ++counters_.read;

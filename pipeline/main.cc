@@ -86,7 +86,32 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   gp->add_flag("!--no-spend", gen.options.spend, "Do not write spend events");
 
+  promowatch::LiveArgs live;
+  auto* run = app.add_subcommand(
+      "run", "The live pipeline: consume clickstream/orders/spend from Kafka, publish final "
+             "windows to promowatch-metrics, rejected records to promowatch-dlq");
+  run->add_option("--config,-c", live.config, "YAML config (see deploy/promowatch.yaml)");
+  run->add_option("--brokers", live.brokers, "Kafka bootstrap servers (overrides kafka.brokers)");
+  run->add_option("--group", live.group, "Consumer group (overrides kafka.group)");
+  run->add_option("--state-dir", live.state_dir,
+                  "RocksDB directory for state and offsets (overrides state.dir; required)");
+  run->add_option("--results-format", live.results_format,
+                  "protobuf (default) or json on the results topic")
+      ->check(CLI::IsMember({"protobuf", "json"}));
+
+  promowatch::MockKafkaArgs mock;
+  auto* mk = app.add_subcommand(
+      "mock-kafka", "An embedded Kafka cluster (librdkafka's mock brokers) on 127.0.0.1 with "
+                    "promowatch's topics; prints its bootstrap address, runs until SIGINT/SIGTERM");
+  mk->add_option("--brokers", mock.brokers, "Number of brokers")->capture_default_str()
+      ->check(CLI::Range(1, 9));
+  mk->add_option("--partitions", mock.partitions, "Partitions per topic")->capture_default_str()
+      ->check(CLI::Range(1, 64));
+
   CLI11_PARSE(app, argc, argv);
+
+  if (run->parsed()) return promowatch::RunLive(live);
+  if (mk->parsed()) return promowatch::RunMockKafka(mock);
 
   if (rp->parsed()) {
     replay.format = ParseFormat(replay_format);

@@ -40,16 +40,18 @@ size_t WatermarkTracker::idle_partitions() const {
 void WatermarkTracker::Recompute() {
   dirty_ = false;
   int64_t low = INT64_MAX;
-  bool any_waiting = false;
+  int64_t newest = kNoWatermark;
+  bool any_active = false;
   for (const Partition& p : parts_) {
-    if (!p.assigned || p.idle) continue;
-    if (p.max_event_time_ms == kNoWatermark) {
-      any_waiting = true;  // an active partition that has not spoken yet holds the watermark
-      continue;
-    }
+    if (!p.assigned) continue;
+    newest = std::max(newest, p.max_event_time_ms);
+    if (p.idle) continue;
+    any_active = true;
+    // An active partition that has not delivered yet holds the watermark.
     low = std::min(low, p.max_event_time_ms);
   }
-  if (any_waiting || low == INT64_MAX) return;
+  if (!any_active) low = newest;  // everything idle: flush up to the newest time seen
+  if (low == kNoWatermark || low == INT64_MAX) return;
   current_ = std::max(current_, low - out_of_orderness_ms_);
 }
 
@@ -66,7 +68,9 @@ void WatermarkTracker::Restore(const std::map<std::string, int64_t>& max_times) 
       current_ = t;
       continue;
     }
-    parts_[Slot(name)].max_event_time_ms = t;
+    Partition& p = parts_[Slot(name)];
+    p.max_event_time_ms = t;
+    p.assigned = false;  // until assigned again, or it delivers
   }
   dirty_ = true;
 }

@@ -10,7 +10,10 @@
 //
 // An assigned partition that delivered nothing for `idle_timeout_ms` of wall
 // time is left out of the minimum, so one quiet partition does not stall
-// every window; it counts again with its next record.
+// every window; it counts again with its next record. When every partition
+// is idle, the watermark moves to the newest time seen anywhere (as Flink's
+// watermark valve does), so the windows of a stream that paused are emitted.
+// Partitions restored from a checkpoint count only once assigned again.
 //
 // Not thread-safe; the pipeline thread owns it. Wall time is passed in, so
 // tests drive it.
@@ -37,8 +40,9 @@ class WatermarkTracker {
   void Observe(uint32_t slot, int64_t event_time_ms, int64_t wall_ms) {
     Partition& p = parts_[slot];
     p.last_record_wall_ms = wall_ms;
-    if (p.idle) {
+    if (p.idle || !p.assigned) {
       p.idle = false;
+      p.assigned = true;  // a partition that delivers is assigned
       dirty_ = true;
     }
     if (event_time_ms > p.max_event_time_ms) {
@@ -56,6 +60,7 @@ class WatermarkTracker {
     return current_;
   }
   size_t idle_partitions() const;
+  size_t size() const { return parts_.size(); }
 
   // For checkpoints: newest event time per partition name, and back.
   std::map<std::string, int64_t> Snapshot() const;

@@ -62,7 +62,8 @@ TEST(Config, ErrorsNameTheFileAndLine) {
   ExpectError("pipeline:\n  batch_size: 0\n", "bad.yaml:2: must be at least 1");
   ExpectError("cumulative:\n  day_utc_offset: Asia/Shanghai\n", "bad.yaml:2:");
   ExpectError("state: [\n", "bad.yaml:");
-  ExpectError("kafka:\n  brokers: x\n", "bad.yaml:1: unknown key 'kafka'");
+  ExpectError("kafka:\n  brokers: x\n  partitions: 3\n", "bad.yaml:3: unknown key 'partitions' in 'kafka'");
+  ExpectError("kafka:\n  results_format: avro\n", "bad.yaml:2: results_format 'avro'");
 }
 
 TEST(Config, Durations) {

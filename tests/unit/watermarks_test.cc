@@ -47,8 +47,23 @@ TEST(Watermarks, RevokedPartitionsDoNotCountAndStateRoundTrips) {
   r.Restore(w.Snapshot());
   EXPECT_EQ(r.current(), 500) << "the watermark never goes back, not even across a restart";
   r.Observe(r.Slot("a"), 700, 0);
+  EXPECT_EQ(r.current(), 700) << "restored partitions count only once assigned: b is not";
+  r.SetAssigned(r.Slot("b"), true, 0);
+  r.Observe(r.Slot("a"), 2'000, 0);
+  EXPECT_EQ(r.current(), 700) << "b, assigned again with its restored time (500), holds it";
   r.Observe(r.Slot("b"), 900, 0);
-  EXPECT_EQ(r.current(), 700) << "restored partitions count again";
+  EXPECT_EQ(r.current(), 900);
+}
+
+TEST(Watermarks, AllIdleFlushesToTheNewestTimeSeen) {
+  WatermarkTracker w(1'000, 5'000);
+  const uint32_t a = w.Slot("a"), b = w.Slot("b"), empty = w.Slot("never");
+  w.Observe(a, 10'000, 0);
+  w.Observe(b, 40'000, 0);
+  EXPECT_EQ(w.current(), kNoWatermark) << "a partition that never delivered holds it";
+  w.CheckIdle(5'000);  // all three idle now
+  EXPECT_EQ(w.current(), 39'000);
+  (void)empty;
 }
 
 }  // namespace
