@@ -41,6 +41,10 @@ int RunMockKafka(const MockKafkaArgs& args);
 
 struct GenArgs {
   std::string output;
+  // Instead of one file: every record in a file of its own in this directory,
+  // named NNNNNNNNN.KIND.{json,bin} (KIND: click, order, spend, bad), for
+  // `kcat -P -t TOPIC FILE...`, which sends each file as one message.
+  std::string split_dir;
   WireFormat format = WireFormat::kBinary;
   GeneratorOptions options;
 };

@@ -3,6 +3,8 @@
 #include <google/protobuf/util/json_util.h>
 #include <xxhash.h>
 
+#include <algorithm>
+
 #include "pipeline/json_fast_path.h"
 
 namespace promowatch {
@@ -135,7 +137,12 @@ v1::RejectReason EventDecoder::Decode(std::string_view bytes, WireFormat format,
     auto status = google::protobuf::util::JsonStringToMessage(
         google::protobuf::StringPiece(bytes.data(), bytes.size()), event, options);
     if (!status.ok()) {
-      if (detail != nullptr) detail->assign(status.message().data(), status.message().size());
+      if (detail != nullptr) {
+        // protobuf's message quotes the input on a second line: keep one line
+        // (it goes to logs and Kafka headers).
+        detail->assign(status.message().data(), status.message().size());
+        std::replace(detail->begin(), detail->end(), '\n', ' ');
+      }
       return v1::REJECT_REASON_DECODE_ERROR;
     }
   } else if (format == WireFormat::kBinary &&

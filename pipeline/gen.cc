@@ -2,6 +2,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
+
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
 
 #include <spdlog/spdlog.h>
 
@@ -10,7 +14,41 @@
 
 namespace promowatch {
 
+namespace {
+
+int RunGenSplit(const GenArgs& args) {
+  std::error_code ec;
+  std::filesystem::create_directories(args.split_dir, ec);
+  SaleGenerator gen(args.options, args.format);
+  std::string record;
+  v1::Event event;
+  int64_t n = 0;
+  const char* ext = args.format == WireFormat::kJson ? "json" : "bin";
+  while (gen.Next(&record)) {
+    const char* kind = "bad";
+    bool ok = args.format == WireFormat::kJson
+                  ? google::protobuf::util::JsonStringToMessage(record, &event).ok()
+                  : event.ParseFromString(record);
+    if (ok && event.has_click()) kind = "click";
+    if (ok && event.has_order()) kind = "order";
+    if (ok && event.has_spend()) kind = "spend";
+    const std::string path = fmt::format("{}/{:09d}.{}.{}", args.split_dir, n++, kind, ext);
+    std::FILE* f = std::fopen(path.c_str(), "wb");
+    if (f == nullptr || std::fwrite(record.data(), 1, record.size(), f) != record.size()) {
+      spdlog::error("msg=\"cannot write\" file={}", path);
+      if (f != nullptr) std::fclose(f);
+      return 1;
+    }
+    std::fclose(f);
+  }
+  spdlog::info("msg=\"gen finished\" records={} dir={}", n, args.split_dir);
+  return 0;
+}
+
+}  // namespace
+
 int RunGen(const GenArgs& args) {
+  if (!args.split_dir.empty()) return RunGenSplit(args);
   std::FILE* out = args.output == "-" ? stdout : std::fopen(args.output.c_str(), "wb");
   if (out == nullptr) {
     spdlog::error("msg=\"cannot write output\" file={} hint=\"check the directory exists\"",

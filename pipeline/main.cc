@@ -60,7 +60,10 @@ int main(int argc, char** argv) {
   std::string gen_format = "binary";
   auto* gp = app.add_subcommand("gen", "Write a seeded synthetic sale (Double 11 midnight peak, "
                                        "duplicates, out-of-order, late and malformed records)");
-  gp->add_option("--output,-o", gen.output, "File to write ('-' for stdout)")->required();
+  auto* gen_out = gp->add_option("--output,-o", gen.output, "File to write ('-' for stdout)");
+  gp->add_option("--split", gen.split_dir, "Write every record to a file of its own in this "
+                 "directory, named N.KIND.json|bin (for kcat -P -t TOPIC FILE...)")
+      ->excludes(gen_out);
   gp->add_option("--format", gen_format, "json (one proto3 JSON object per line) or binary "
                  "(length-delimited protobuf)")
       ->check(CLI::IsMember({"json", "binary"}))->capture_default_str();
@@ -126,6 +129,10 @@ int main(int argc, char** argv) {
     return promowatch::RunReplay(replay);
   }
   if (gp->parsed()) {
+    if (gen.output.empty() && gen.split_dir.empty()) {
+      spdlog::error("msg=\"gen needs --output FILE or --split DIR\"");
+      return 2;
+    }
     gen.format = *ParseFormat(gen_format);
     return promowatch::RunGen(gen);
   }

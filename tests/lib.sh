@@ -5,8 +5,35 @@ PROMOWATCH=${1:?usage: $0 path/to/promowatch}
 PROMOWATCH=$(readlink -f "$PROMOWATCH")
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/promowatch-e2e-XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+[ -n "${KEEP_WORK:-}" ] && trap 'for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; echo "kept $WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "PASS: $*"; }
 # The value of key=... in the "replay finished" log line of file $1.
 summary_value() { grep 'msg="replay finished"' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 0.2 s until it
+# succeeds; fails the test with DESCRIPTION when SECONDS pass.
+wait_for() {
+  local limit=$1 what=$2; shift 2
+  local deadline=$(( $(date +%s) + limit ))
+  until "$@"; do
+    [ "$(date +%s)" -lt "$deadline" ] || fail "timed out after ${limit}s waiting for: $what"
+    sleep 0.2
+  done
+}
+
+# Starts `promowatch mock-kafka` and sets BROKERS to its bootstrap address.
+start_mock_kafka() {
+  "$PROMOWATCH" mock-kafka "$@" > "$WORK/mock.out" 2> "$WORK/mock.log" &
+  MOCK_PID=$!
+  PIDS+=($MOCK_PID)
+  disown $MOCK_PID  # no "Killed" notice from the shell at cleanup
+  wait_for 20 "mock-kafka to print its bootstrap address" test -s "$WORK/mock.out"
+  BROKERS=$(head -n 1 "$WORK/mock.out")
+}
