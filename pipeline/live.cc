@@ -23,6 +23,7 @@
 
 #include "pipeline/commands.h"
 #include "pipeline/engine.h"
+#include "pipeline/fault_injection.h"
 #include "pipeline/kafka.h"
 
 namespace promowatch {
@@ -101,10 +102,12 @@ class LiveRunner final : public KafkaSource::Listener {
     while (!g_stop.load()) {
       source->Poll(static_cast<size_t>(config_.batch_size), 100, &pending_);
       since_checkpoint += static_cast<int64_t>(pending_.size());
+      read_here_ += static_cast<int64_t>(pending_.size());
       if (pending_.empty()) {
         engine_.Tick();  // a quiet stream still closes its windows (idle partitions)
       } else {
         ProcessPending();
+        kill_point_.AfterRecords(read_here_);
       }
       sink_->Poll();
       const auto now = std::chrono::steady_clock::now();
@@ -161,6 +164,7 @@ class LiveRunner final : public KafkaSource::Listener {
     // Results emitted so far must be in Kafka before the state that says
     // they were emitted.
     if (auto s = sink_->Flush(30'000); !s.ok()) return s;
+    kill_point_.BeforeCheckpointCommit();
     SourcePosition p;
     p.fingerprint = Fingerprint();
     p.offsets = next_offsets_;
@@ -191,6 +195,8 @@ class LiveRunner final : public KafkaSource::Listener {
   std::map<std::string, uint32_t> slots_;
   std::map<std::string, int64_t> next_offsets_;
   double last_checkpoint_ms_ = 0;
+  KillPoint kill_point_ = KillPoint::FromEnv();
+  int64_t read_here_ = 0;
 };
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include "pipeline/commands.h"
 #include "pipeline/engine.h"
+#include "pipeline/fault_injection.h"
 #include "pipeline/file_io.h"
 #include "pipeline/progress.h"
 
@@ -60,31 +61,10 @@ std::string Fingerprint(const std::vector<std::string>& inputs) {
   return fp;
 }
 
-// Fault injection for the crash tests, in the spirit of RocksDB's kill
-// points: PROMOWATCH_FAULT_KILL=records:N kills the process (SIGKILL) after
-// the batch that reads its N-th record; checkpoint:N just before the N-th
-// checkpoint is committed. Unset in production.
-struct KillPoint {
-  int64_t records = -1;
-  int64_t checkpoint = -1;
-  static KillPoint FromEnv() {
-    KillPoint k;
-    const char* v = std::getenv("PROMOWATCH_FAULT_KILL");
-    if (v == nullptr) return k;
-    std::string s(v);
-    auto value = [&](size_t prefix) { return std::strtoll(s.c_str() + prefix, nullptr, 10); };
-    if (s.rfind("records:", 0) == 0) k.records = value(8);
-    if (s.rfind("checkpoint:", 0) == 0) k.checkpoint = value(11);
-    return k;
-  }
-  static void Die() { ::kill(::getpid(), SIGKILL); }
-};
-
 }  // namespace
 
 int RunReplay(const ReplayArgs& args) {
-  const KillPoint kill_point = KillPoint::FromEnv();
-  int64_t checkpoints_here = 0;
+  KillPoint kill_point = KillPoint::FromEnv();
   PipelineConfig config;
   if (!args.config.empty()) {
     auto loaded = LoadConfig(args.config);
@@ -206,7 +186,7 @@ int RunReplay(const ReplayArgs& args) {
     p.offsets["dead_letter_bytes"] = Tell(dead_file.get());
     if (late_file) p.offsets["late_bytes"] = Tell(late_file.get());
     // Outputs reach the OS before the state that says they exist.
-    if (++checkpoints_here == kill_point.checkpoint) KillPoint::Die();
+    kill_point.BeforeCheckpointCommit();
     if (auto s = engine.Checkpoint(p); !s.ok()) {
       spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
       return false;
@@ -246,9 +226,7 @@ int RunReplay(const ReplayArgs& args) {
         engine.Process(batch, args.inputs[i], r.format());
       }
       since_checkpoint += static_cast<int64_t>(batch.size());
-      if (kill_point.records >= 0 && engine.counters().read - read_at_start >= kill_point.records) {
-        KillPoint::Die();
-      }
+      kill_point.AfterRecords(engine.counters().read - read_at_start);
       progress.Update(bytes_before + r.position(), engine.counters().read - read_at_start);
       const auto now = std::chrono::steady_clock::now();
       if (since_checkpoint >= config.checkpoint_every_records ||

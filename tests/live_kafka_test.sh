@@ -6,6 +6,7 @@
 # SQL reference computation as the replay test. Malformed records must land
 # in promowatch-dlq with their origin in headers.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/live_lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/install-deps.sh installs it)"
 cd "$WORK"
 
@@ -13,19 +14,8 @@ start_mock_kafka --partitions 3
 
 # No late events: lateness across partitions would depend on fetch timing.
 # Out-of-order arrivals (within 3 s), duplicates and malformed records stay.
-GEN=(-n 12000 --rate 60 --seed 21 --late-rate 0 --malformed-rate 0.01 --duplicate-rate 0.03)
-"$PROMOWATCH" gen --format json "${GEN[@]}" -o events.jsonl 2>/dev/null
-"$PROMOWATCH" gen --format binary "${GEN[@]}" --split bin 2>/dev/null
-# The same seed gives the same events in both formats: clicks go as JSON,
-# orders as binary protobuf, spend as JSON; malformed JSON and binary too.
-grep '"click"' events.jsonl > clicks.jsonl
-grep '"spend"' events.jsonl > spend.jsonl
-grep -v '"click"' events.jsonl | grep -v '"spend"' | grep -v '"order"' > bad.jsonl || true
-kcat -b "$BROKERS" -P -t clickstream -l clicks.jsonl
-kcat -b "$BROKERS" -P -t spend -l spend.jsonl
-kcat -b "$BROKERS" -P -t clickstream -l bad.jsonl
-(cd bin && ls | grep -E '\.(order|bad)\.bin$' | xargs kcat -b "$BROKERS" -P -t orders)
-produced=$(( $(wc -l < clicks.jsonl) + $(wc -l < spend.jsonl) + $(wc -l < bad.jsonl) + $(ls bin | grep -cE '\.(order|bad)\.bin$') ))
+produce_sale -n 12000 --rate 60 --seed 21 --late-rate 0 --malformed-rate 0.01 --duplicate-rate 0.03
+produced=$PRODUCED
 
 printf 'watermark:\n  idle_timeout: 3s\nstate:\n  checkpoint_interval: 500ms\n' > live.yaml
 "$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group itest --state-dir state \
@@ -47,29 +37,8 @@ kcat -b "$BROKERS" -C -t promowatch-dlq -e -q -f '%h\n' > dlq.txt
 kcat -b "$BROKERS" -C -t promowatch-dlq -e -q -f '%h\t%s\n' | grep -a 'source.topic=clickstream' > dlq_clicks.txt
 [ -s results.jsonl ] || fail "no results on promowatch-metrics"
 
-{
-  echo "BEGIN; CREATE TABLE raw(seq INTEGER PRIMARY KEY, line TEXT);"
-  sed "s/'/''/g; s/.*/INSERT INTO raw(line) VALUES('&');/" events.jsonl
-  echo "CREATE TABLE got_raw(line TEXT);"
-  sed "s/'/''/g; s/.*/INSERT INTO got_raw(line) VALUES('&');/" results.jsonl
-  echo "COMMIT;"
-} > load.sql
-sqlite3 db.sqlite < load.sql
-watermark=$(grep 'msg="stopped"' run.log | tr ' ' '\n' | sed -n 's/^watermark_ms=//p' | tail -1)
-sqlite3 db.sqlite > check.out <<SQL
-.read $TESTS_DIR/sql/reference.sql
--- Live windows are emitted once the watermark passes their end.
-DELETE FROM expected WHERE wend > $watermark;
-.read $TESTS_DIR/sql/compare.sql
-SQL
+check_against_sql "$(final_watermark run.log)" results.jsonl
 cat check.out
-val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' check.out; }
-[ "$(val late)" = 0 ] || fail "the test input should have no late events"
-[ "$(val rows_expected)" -gt 300 ] || fail "too few expected rows ($(val rows_expected))"
-[ "$(val rows_missing)" = 0 ] || fail "$(val rows_missing) rows computed by SQL are missing or differ on promowatch-metrics"
-[ "$(val rows_unexpected)" = 0 ] || fail "$(val rows_unexpected) rows on promowatch-metrics are not in the SQL result"
-[ "$(val rows_expected)" = "$(val rows_got)" ] || fail "row counts differ: SQL $(val rows_expected), promowatch $(val rows_got)"
-[ "$(val bad_ratios)" = 0 ] || fail "ctr/cvr/roi inconsistent with their counts"
 
 # Dead letters: one per rejected record, with origin and reason in headers
 # (the SQL input is the JSON stream; the binary garbage sent to orders comes on top).
