@@ -30,6 +30,7 @@ struct LiveArgs {
   std::string group;
   std::string state_dir;
   std::string results_format;  // protobuf | json; empty: from the config
+  std::string metrics_address;  // empty: from the config
 };
 int RunLive(const LiveArgs& args);
 

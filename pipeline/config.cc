@@ -124,7 +124,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
   if (root.IsNull()) return config;  // an empty file: every default
   PW_RETURN_IF_ERROR(r.CheckKeys(root, "top level",
                                  {"watermark", "lateness", "windows", "cumulative", "state",
-                                  "pipeline", "kafka"}));
+                                  "pipeline", "kafka", "metrics"}));
   OperatorOptions& op = config.operators;
   if (auto w = root["watermark"]) {
     PW_RETURN_IF_ERROR(r.CheckKeys(w, "watermark", {"max_out_of_orderness", "idle_timeout"}));
@@ -224,6 +224,14 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
       if (!n.IsMap()) return r.Error(n, "properties must be a mapping of librdkafka properties");
       for (const auto& kv : n) ko.properties[kv.first.Scalar()] = kv.second.Scalar();
     }
+  }
+  if (auto m = root["metrics"]) {
+    PW_RETURN_IF_ERROR(r.CheckKeys(m, "metrics", {"address", "max_campaigns", "max_channels",
+                                                   "campaign_ttl"}));
+    if (auto n = m["address"]) config.metrics.address = n.Scalar();
+    if (auto n = m["max_campaigns"]) PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &config.metrics.max_campaigns));
+    if (auto n = m["max_channels"]) PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &config.metrics.max_channels));
+    if (auto n = m["campaign_ttl"]) PW_RETURN_IF_ERROR(r.Duration(n, &config.metrics.campaign_ttl_ms));
   }
   return config;
 }

@@ -32,6 +32,16 @@ struct KafkaOptions {
   std::map<std::string, std::string> properties;
 };
 
+struct MetricsOptions {
+  // Where /metrics is served. Default: 127.0.0.1:9464.
+  std::string address = "127.0.0.1:9464";
+  // Distinct campaign / channel label values before folding into "other".
+  int max_campaigns = 200;
+  int max_channels = 50;
+  // A campaign without results for this long loses its series. Default: 30 min.
+  int64_t campaign_ttl_ms = 30 * 60'000;
+};
+
 struct PipelineConfig {
   OperatorOptions operators;
   RocksStateOptions state;
@@ -47,6 +57,7 @@ struct PipelineConfig {
   // holding back the watermark. 0 turns it off. Default: 10 s.
   int64_t idle_partition_timeout_ms = 10'000;
   KafkaOptions kafka;
+  MetricsOptions metrics;
 };
 
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);

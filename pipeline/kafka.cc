@@ -243,6 +243,14 @@ void KafkaSource::CommitForMonitoring(const std::map<std::string, int64_t>& next
   RdKafka::TopicPartition::destroy(tps);
 }
 
+int64_t KafkaSource::HighWatermark(const std::string& topic, int32_t partition) {
+  int64_t low = -1, high = -1;
+  if (consumer_->get_watermark_offsets(topic, partition, &low, &high) != RdKafka::ERR_NO_ERROR) {
+    return -1;
+  }
+  return high;
+}
+
 void KafkaSource::Close() {
   if (closed_ || !consumer_) return;
   closed_ = true;

@@ -102,6 +102,8 @@ class KafkaSource {
   void Poll(size_t max, int timeout_ms, std::vector<std::unique_ptr<RdKafka::Message>>* out);
   // Commits offsets to Kafka, asynchronously, for lag tools only.
   void CommitForMonitoring(const std::map<std::string, int64_t>& next_offsets);
+  // The partition's end offset as last seen by the consumer (-1: unknown).
+  int64_t HighWatermark(const std::string& topic, int32_t partition);
   // Leaves the group (revoking, hence a last checkpoint through the listener).
   void Close();
   int64_t errors() const { return errors_; }

@@ -25,6 +25,7 @@
 #include "pipeline/engine.h"
 #include "pipeline/fault_injection.h"
 #include "pipeline/kafka.h"
+#include "pipeline/metrics.h"
 
 namespace promowatch {
 namespace {
@@ -49,8 +50,12 @@ int64_t NowMs() {
 // Drives one Engine from a KafkaSource into a KafkaSink, and checkpoints.
 class LiveRunner final : public KafkaSource::Listener {
  public:
-  LiveRunner(const PipelineConfig& config, KafkaSink* sink)
-      : config_(config), sink_(sink), engine_(config, sink, sink, sink) {}
+  LiveRunner(const PipelineConfig& config, KafkaSink* sink, LiveMetrics* metrics)
+      : config_(config),
+        sink_(sink),
+        metrics_(metrics),
+        metered_(sink, metrics),
+        engine_(config, &metered_, sink, sink) {}
 
   absl::Status Open(const std::string& state_dir) {
     auto backend = RocksStateBackend::Open(state_dir, engine_.StateTables(), config_.state);
@@ -98,6 +103,7 @@ class LiveRunner final : public KafkaSource::Listener {
     source_ = source;
     auto last_checkpoint = std::chrono::steady_clock::now();
     auto last_report = last_checkpoint;
+    auto last_metrics = last_checkpoint;
     int64_t since_checkpoint = 0;
     while (!g_stop.load()) {
       source->Poll(static_cast<size_t>(config_.batch_size), 100, &pending_);
@@ -121,8 +127,13 @@ class LiveRunner final : public KafkaSource::Listener {
         }
         last_checkpoint = now;
       }
+      if (now - last_metrics >= std::chrono::seconds(1)) {
+        UpdateGauges();
+        last_metrics = now;
+      }
       if (now - last_report >= std::chrono::seconds(10)) {
         Report("progress");
+        metrics_->ExpireCampaigns(NowMs());
         last_report = now;
       }
     }
@@ -155,7 +166,11 @@ class LiveRunner final : public KafkaSource::Listener {
       by_topic_[topic].push_back(r);
       next_offsets_[name] = m->offset() + 1;
     }
-    for (auto& [topic, records] : by_topic_) engine_.Process(records, topic, std::nullopt);
+    for (auto& [topic, records] : by_topic_) {
+      const EngineCounters before = engine_.counters();
+      engine_.Process(records, topic, std::nullopt);
+      metrics_->RecordBatch(topic, before, engine_.counters());
+    }
     pending_.clear();
   }
 
@@ -163,16 +178,36 @@ class LiveRunner final : public KafkaSource::Listener {
     const auto start = std::chrono::steady_clock::now();
     // Results emitted so far must be in Kafka before the state that says
     // they were emitted.
-    if (auto s = sink_->Flush(30'000); !s.ok()) return s;
+    if (auto s = sink_->Flush(30'000); !s.ok()) {
+      metrics_->CheckpointFailed();
+      return s;
+    }
     kill_point_.BeforeCheckpointCommit();
     SourcePosition p;
     p.fingerprint = Fingerprint();
     p.offsets = next_offsets_;
-    if (auto s = engine_.Checkpoint(p); !s.ok()) return s;
+    if (auto s = engine_.Checkpoint(p); !s.ok()) {
+      metrics_->CheckpointFailed();
+      return s;
+    }
     if (source_ != nullptr) source_->CommitForMonitoring(next_offsets_);
     last_checkpoint_ms_ = std::chrono::duration<double, std::milli>(
                               std::chrono::steady_clock::now() - start).count();
+    metrics_->CheckpointDone(last_checkpoint_ms_ / 1000.0, engine_.last_checkpoint_bytes(),
+                             backend_->ApproximateSizeBytes());
     return absl::OkStatus();
+  }
+
+  void UpdateGauges() {
+    metrics_->SetWatermark(engine_.watermark_ms(), NowMs());
+    if (source_ == nullptr) return;
+    for (const auto& [name, next] : next_offsets_) {
+      const size_t slash = name.rfind('/');
+      const std::string topic = name.substr(0, slash);
+      const int32_t partition = std::stoi(name.substr(slash + 1));
+      const int64_t high = source_->HighWatermark(topic, partition);
+      if (high >= 0) metrics_->SetLag(topic, partition, std::max<int64_t>(0, high - next));
+    }
   }
 
   void Report(const char* what) {
@@ -187,6 +222,8 @@ class LiveRunner final : public KafkaSource::Listener {
 
   PipelineConfig config_;
   KafkaSink* sink_;
+  LiveMetrics* metrics_;
+  MeteredResultSink metered_;
   Engine engine_;
   std::unique_ptr<RocksStateBackend> backend_;
   KafkaSource* source_ = nullptr;
@@ -227,7 +264,14 @@ int RunLive(const LiveArgs& args) {
                   std::string(sink.status().message()));
     return 2;
   }
-  LiveRunner runner(config, sink->get());
+  if (!args.metrics_address.empty()) config.metrics.address = args.metrics_address;
+  auto metrics = LiveMetrics::Start(config.metrics);
+  if (!metrics.ok()) {
+    spdlog::error("msg=\"cannot serve metrics\" error=\"{}\"",
+                  std::string(metrics.status().message()));
+    return 2;
+  }
+  LiveRunner runner(config, sink->get(), metrics->get());
   if (auto s = runner.Open(config.state_dir); !s.ok()) {
     spdlog::error("msg=\"cannot open state\" error=\"{}\"", std::string(s.message()));
     return 1;
@@ -238,9 +282,9 @@ int RunLive(const LiveArgs& args) {
                   std::string(source.status().message()));
     return 2;
   }
-  spdlog::info("msg=\"running\" brokers={} group={} state_dir={} results={}",
+  spdlog::info("msg=\"running\" brokers={} group={} state_dir={} results={} metrics=http://{}/metrics",
                config.kafka.brokers, config.kafka.group, config.state_dir,
-               config.kafka.results_json ? "json" : "protobuf");
+               config.kafka.results_json ? "json" : "protobuf", config.metrics.address);
   return runner.Run(source->get());
 }
 

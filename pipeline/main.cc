@@ -98,6 +98,8 @@ int main(int argc, char** argv) {
   run->add_option("--group", live.group, "Consumer group (overrides kafka.group)");
   run->add_option("--state-dir", live.state_dir,
                   "RocksDB directory for state and offsets (overrides state.dir; required)");
+  run->add_option("--metrics-address", live.metrics_address,
+                  "HOST:PORT serving /metrics (overrides metrics.address; default 127.0.0.1:9464)");
   run->add_option("--results-format", live.results_format,
                   "protobuf (default) or json on the results topic")
       ->check(CLI::IsMember({"protobuf", "json"}));

@@ -15,6 +15,7 @@ PACKAGES=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3                                 # independent computation in tests
+  prometheus curl                         # promtool check metrics, scraping in tests
 )
 
 missing=()

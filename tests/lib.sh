@@ -37,3 +37,13 @@ start_mock_kafka() {
   wait_for 20 "mock-kafka to print its bootstrap address" test -s "$WORK/mock.out"
   BROKERS=$(head -n 1 "$WORK/mock.out")
 }
+
+# A TCP port on 127.0.0.1 that nothing listens on now.
+free_port() {
+  local port
+  for _ in $(seq 50); do
+    port=$(( 20000 + RANDOM % 30000 ))
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
+  done
+  fail "no free port found"
+}

@@ -31,7 +31,7 @@ kills=0
 for point in records:9000 checkpoint:2 records:14000 checkpoint:1 records:6000 records:21000; do
   set +e
   PROMOWATCH_FAULT_KILL=$point "$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group crash \
-    --state-dir state --results-format json 2>> crash.log
+    --state-dir state --results-format json --metrics-address 127.0.0.1:$(free_port) 2>> crash.log
   rc=$?
   set -e
   [ "$rc" = 137 ] || fail "run at kill point $point exited $rc, expected to be killed: $(tail -3 crash.log)"
@@ -40,7 +40,7 @@ done
 grep -q 'msg="restored checkpoint"' crash.log || fail "no restart restored a checkpoint"
 
 "$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group crash --state-dir state \
-  --results-format json 2> run.log &
+  --results-format json --metrics-address 127.0.0.1:$(free_port) 2> run.log &
 RUN_PID=$!
 PIDS+=($RUN_PID)
 consumed() { grep -q "read=$PRODUCED " run.log 2>/dev/null || { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 run.log)"; return 1; }; }

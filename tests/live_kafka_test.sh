@@ -18,14 +18,27 @@ produce_sale -n 12000 --rate 60 --seed 21 --late-rate 0 --malformed-rate 0.01 --
 produced=$PRODUCED
 
 printf 'watermark:\n  idle_timeout: 3s\nstate:\n  checkpoint_interval: 500ms\n' > live.yaml
+METRICS=127.0.0.1:$(free_port)
 "$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group itest --state-dir state \
-  --results-format json 2> run.log &
+  --results-format json --metrics-address "$METRICS" 2> run.log &
 RUN_PID=$!
 PIDS+=($RUN_PID)
 
 # Bounded wait: everything consumed, and the watermark flushed by idleness.
 consumed() { grep -q "read=$produced " run.log 2>/dev/null || { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 run.log)"; return 1; }; }
 wait_for 60 "promowatch to report read=$produced" consumed
+
+# /metrics over HTTP: valid exposition format and names (promtool), and the
+# counters agree with what was consumed.
+scraped() { curl -sf "http://$METRICS/metrics" > metrics.txt && grep -q 'promowatch_window_ctr_ratio{' metrics.txt; }
+wait_for 30 "/metrics to show window gauges" scraped
+promtool check metrics < metrics.txt > promtool.out 2>&1 || fail "promtool check metrics: $(cat promtool.out)"
+metric_sum() { awk -v re="$1" '$0 ~ re && $1 !~ /^#/ { s += $NF } END { printf "%d", s }' metrics.txt; }
+[ "$(metric_sum '^promowatch_records_total')" = "$produced" ] || fail "promowatch_records_total sums to $(metric_sum '^promowatch_records_total'), want $produced"
+grep -q 'promowatch_consumer_lag_records{partition="0",topic="clickstream"} 0' metrics.txt || fail "no lag gauge of 0 for clickstream/0 after consuming everything"
+grep -q '^promowatch_build_info{version=' metrics.txt || fail "no build info"
+grep -Eq '="u[0-9]+"' metrics.txt && fail "a user id leaked into metric labels"
+
 kill -TERM $RUN_PID
 wait_for 30 "promowatch run to stop on SIGTERM" bash -c "! kill -0 $RUN_PID 2>/dev/null"
 wait $RUN_PID && rc=0 || rc=$?
@@ -39,6 +52,9 @@ kcat -b "$BROKERS" -C -t promowatch-dlq -e -q -f '%h\t%s\n' | grep -a 'source.to
 
 check_against_sql "$(final_watermark run.log)" results.jsonl
 cat check.out
+
+accepted_metric=$(metric_sum '^promowatch_records_total.*outcome="accepted"')
+[ "$accepted_metric" = "$(val accepted)" ] || fail "promowatch_records_total{outcome=accepted} is $accepted_metric, SQL accepts $(val accepted)"
 
 # Dead letters: one per rejected record, with origin and reason in headers
 # (the SQL input is the JSON stream; the binary garbage sent to orders comes on top).

@@ -1,0 +1,242 @@
+#include "pipeline/metrics.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/exposer.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <cmath>
+#include <limits>
+
+namespace promowatch {
+
+using prometheus::BuildCounter;
+using prometheus::BuildGauge;
+using prometheus::BuildHistogram;
+
+struct LiveMetrics::Families {
+  prometheus::Family<prometheus::Counter>* records;
+  prometheus::Family<prometheus::Counter>* rejected;
+  prometheus::Family<prometheus::Gauge>* lag;
+  prometheus::Gauge* watermark_delay;
+  prometheus::Gauge* watermark;
+  prometheus::Histogram* result_latency;
+  prometheus::Histogram* checkpoint_duration;
+  prometheus::Gauge* checkpoint_bytes;
+  prometheus::Counter* checkpoint_failures;
+  prometheus::Gauge* state_bytes;
+  prometheus::Family<prometheus::Counter>* c_impressions;
+  prometheus::Family<prometheus::Counter>* c_clicks;
+  prometheus::Family<prometheus::Counter>* c_orders;
+  prometheus::Family<prometheus::Counter>* c_paid;
+  prometheus::Family<prometheus::Counter>* c_gmv;
+  prometheus::Family<prometheus::Counter>* c_refunds;
+  prometheus::Family<prometheus::Gauge>* g_ctr;
+  prometheus::Family<prometheus::Gauge>* g_cvr;
+  prometheus::Family<prometheus::Gauge>* g_gmv;
+};
+
+// Every series of one campaign label, so that they can be removed together.
+struct LiveMetrics::CampaignSeries {
+  int64_t last_seen_wall_ms = 0;
+  std::vector<std::pair<prometheus::Family<prometheus::Counter>*, prometheus::Counter*>> counters;
+  std::vector<std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>> gauges;
+  std::map<std::string, prometheus::Counter*> counter_by_key;
+  std::map<std::string, prometheus::Gauge*> gauge_by_key;
+};
+
+absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOptions& options) {
+  std::unique_ptr<LiveMetrics> m(new LiveMetrics());
+  m->options_ = options;
+  m->registry_ = std::make_shared<prometheus::Registry>();
+  auto& r = *m->registry_;
+  m->f_ = std::make_unique<Families>();
+  Families& f = *m->f_;
+  f.records = &BuildCounter().Name("promowatch_records_total")
+                   .Help("Input records by topic and outcome (accepted, duplicate, late, rejected)")
+                   .Register(r);
+  f.rejected = &BuildCounter().Name("promowatch_records_rejected_total")
+                    .Help("Rejected input records by topic and reason (kept in the dead-letter topic)")
+                    .Register(r);
+  f.lag = &BuildGauge().Name("promowatch_consumer_lag_records")
+               .Help("Records between the partition's end and the next offset to process")
+               .Register(r);
+  f.watermark_delay = &BuildGauge().Name("promowatch_watermark_delay_seconds")
+                           .Help("Wall clock minus the event-time watermark")
+                           .Register(r).Add({});
+  f.watermark = &BuildGauge().Name("promowatch_watermark_timestamp_seconds")
+                     .Help("The event-time watermark, as a Unix time")
+                     .Register(r).Add({});
+  f.result_latency = &BuildHistogram().Name("promowatch_result_latency_seconds")
+                          .Help("Wall clock at emission minus the end of the window (event time)")
+                          .Register(r).Add({}, prometheus::Histogram::BucketBoundaries{
+                                                   0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
+                                                   300});
+  f.checkpoint_duration = &BuildHistogram().Name("promowatch_checkpoint_duration_seconds")
+                               .Help("Time to flush results and commit one checkpoint")
+                               .Register(r).Add({}, prometheus::Histogram::BucketBoundaries{
+                                                        0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1,
+                                                        5, 30});
+  f.checkpoint_bytes = &BuildGauge().Name("promowatch_checkpoint_size_bytes")
+                            .Help("Bytes written by the last checkpoint")
+                            .Register(r).Add({});
+  f.checkpoint_failures = &BuildCounter().Name("promowatch_checkpoint_failures_total")
+                               .Help("Checkpoints that failed (retried at the next interval)")
+                               .Register(r).Add({});
+  f.state_bytes = &BuildGauge().Name("promowatch_state_size_bytes")
+                       .Help("RocksDB live data and memtables of the operator state")
+                       .Register(r).Add({});
+  BuildGauge().Name("promowatch_build_info").Help("promowatch version; always 1")
+      .Register(r).Add({{"version", "0.1.0"}}).Set(1);
+  f.c_impressions = &BuildCounter().Name("promowatch_campaign_impressions_total")
+                         .Help("Impressions in final 1m windows").Register(r);
+  f.c_clicks = &BuildCounter().Name("promowatch_campaign_clicks_total")
+                    .Help("Clicks in final 1m windows").Register(r);
+  f.c_orders = &BuildCounter().Name("promowatch_campaign_orders_total")
+                    .Help("Orders created, in final 1m windows").Register(r);
+  f.c_paid = &BuildCounter().Name("promowatch_campaign_paid_orders_total")
+                  .Help("Paid orders in final 1m windows").Register(r);
+  f.c_gmv = &BuildCounter().Name("promowatch_campaign_gmv_total")
+                 .Help("Sum of paid order amounts in currency units (yuan), final 1m windows")
+                 .Register(r);
+  f.c_refunds = &BuildCounter().Name("promowatch_campaign_refunds_total")
+                     .Help("Sum of refunded amounts in currency units (yuan), final 1m windows")
+                     .Register(r);
+  f.g_ctr = &BuildGauge().Name("promowatch_window_ctr_ratio")
+                 .Help("Clicks / impressions of the latest final window (NaN without impressions)")
+                 .Register(r);
+  f.g_cvr = &BuildGauge().Name("promowatch_window_cvr_ratio")
+                 .Help("Paid orders / clicks of the latest final window (NaN without clicks)")
+                 .Register(r);
+  f.g_gmv = &BuildGauge().Name("promowatch_window_gmv")
+                 .Help("GMV in currency units (yuan) of the latest final window").Register(r);
+  try {
+    m->exposer_ = std::make_unique<prometheus::Exposer>(options.address);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError("cannot serve /metrics on " + options.address + ": " + e.what() +
+                                  " (is the port in use? set --metrics-address)");
+  }
+  m->exposer_->RegisterCollectable(m->registry_);
+  return m;
+}
+
+LiveMetrics::~LiveMetrics() = default;
+
+void LiveMetrics::RecordBatch(const std::string& topic, const EngineCounters& before,
+                              const EngineCounters& after) {
+  auto add = [&](const char* outcome, int64_t n) {
+    if (n > 0) f_->records->Add({{"topic", topic}, {"outcome", outcome}}).Increment(static_cast<double>(n));
+  };
+  add("accepted", after.accepted - before.accepted);
+  add("duplicate", after.duplicates - before.duplicates);
+  add("late", after.late - before.late);
+  add("rejected", after.rejected_total() - before.rejected_total());
+  for (int r = 1; r < kRejectReasonCount; ++r) {
+    const int64_t n = after.rejected[r] - before.rejected[r];
+    if (n > 0) {
+      f_->rejected
+          ->Add({{"topic", topic},
+                 {"reason", std::string(RejectReasonName(static_cast<v1::RejectReason>(r)))}})
+          .Increment(static_cast<double>(n));
+    }
+  }
+}
+
+void LiveMetrics::SetWatermark(int64_t watermark_ms, int64_t wall_ms) {
+  if (watermark_ms == kNoWatermark) return;
+  f_->watermark->Set(static_cast<double>(watermark_ms) / 1000.0);
+  f_->watermark_delay->Set(static_cast<double>(wall_ms - watermark_ms) / 1000.0);
+}
+
+void LiveMetrics::SetLag(const std::string& topic, int32_t partition, int64_t lag) {
+  f_->lag->Add({{"topic", topic}, {"partition", std::to_string(partition)}})
+      .Set(static_cast<double>(lag));
+}
+
+void LiveMetrics::CheckpointDone(double seconds, uint64_t bytes, uint64_t state_bytes) {
+  f_->checkpoint_duration->Observe(seconds);
+  f_->checkpoint_bytes->Set(static_cast<double>(bytes));
+  f_->state_bytes->Set(static_cast<double>(state_bytes));
+}
+
+void LiveMetrics::CheckpointFailed() { f_->checkpoint_failures->Increment(); }
+
+std::string LiveMetrics::CampaignLabel(const std::string& campaign) {
+  if (campaigns_.count(campaign) != 0 || campaign == "*") return campaign;
+  if (static_cast<int>(campaigns_.size()) >= options_.max_campaigns) return "other";
+  return campaign;
+}
+
+std::string LiveMetrics::ChannelLabel(const std::string& channel) {
+  if (channels_.count(channel) != 0 || channel == "*") return channel;
+  if (static_cast<int>(channels_.size()) >= options_.max_channels) return "other";
+  channels_[channel] = true;
+  return channel;
+}
+
+void LiveMetrics::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
+  const std::string campaign = CampaignLabel(r.campaign_id());
+  const std::string channel = ChannelLabel(r.channel());
+  auto& series = campaigns_[campaign];
+  if (!series) series = std::make_unique<CampaignSeries>();
+  CampaignSeries& s = *series;
+  s.last_seen_wall_ms = wall_ms;
+  f_->result_latency->Observe(static_cast<double>(wall_ms - r.window_end_ms()) / 1000.0);
+
+  auto gauge = [&](prometheus::Family<prometheus::Gauge>* fam, double v) {
+    const std::string key = fam->GetName() + "|" + channel + "|" + r.window();
+    auto it = s.gauge_by_key.find(key);
+    if (it == s.gauge_by_key.end()) {
+      auto* g = &fam->Add({{"campaign", campaign}, {"channel", channel}, {"window", r.window()}});
+      it = s.gauge_by_key.emplace(key, g).first;
+      s.gauges.emplace_back(fam, g);
+    }
+    it->second->Set(v);
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (campaign != "other" && channel != "other") {  // folded series would mix windows
+    gauge(f_->g_ctr, r.has_ctr() ? r.ctr() : nan);
+    gauge(f_->g_cvr, r.has_cvr() ? r.cvr() : nan);
+    gauge(f_->g_gmv, static_cast<double>(r.gmv_cents()) / 100.0);
+  }
+  if (r.window() != "1m" || r.revision() != 0) return;  // counters: each event once
+  auto counter = [&](prometheus::Family<prometheus::Counter>* fam, double v) {
+    const std::string key = fam->GetName() + "|" + channel;
+    auto it = s.counter_by_key.find(key);
+    if (it == s.counter_by_key.end()) {
+      auto* c = &fam->Add({{"campaign", campaign}, {"channel", channel}});
+      it = s.counter_by_key.emplace(key, c).first;
+      s.counters.emplace_back(fam, c);
+    }
+    if (v > 0) it->second->Increment(v);
+  };
+  counter(f_->c_impressions, static_cast<double>(r.impressions()));
+  counter(f_->c_clicks, static_cast<double>(r.clicks()));
+  counter(f_->c_orders, static_cast<double>(r.orders()));
+  counter(f_->c_paid, static_cast<double>(r.paid_orders()));
+  counter(f_->c_gmv, static_cast<double>(r.gmv_cents()) / 100.0);
+  counter(f_->c_refunds, static_cast<double>(r.refund_cents()) / 100.0);
+}
+
+void LiveMetrics::ExpireCampaigns(int64_t wall_ms) {
+  for (auto it = campaigns_.begin(); it != campaigns_.end();) {
+    if (wall_ms - it->second->last_seen_wall_ms < options_.campaign_ttl_ms) {
+      ++it;
+      continue;
+    }
+    for (auto& [fam, c] : it->second->counters) fam->Remove(c);
+    for (auto& [fam, g] : it->second->gauges) fam->Remove(g);
+    it = campaigns_.erase(it);
+  }
+}
+
+void MeteredResultSink::Emit(const v1::WindowResult& r) {
+  next_->Emit(r);
+  metrics_->ResultEmitted(r, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 std::chrono::system_clock::now().time_since_epoch())
+                                 .count());
+}
+
+}  // namespace promowatch

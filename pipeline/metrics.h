@@ -1,0 +1,78 @@
+#pragma once
+// promowatch's /metrics (prometheus-cpp), as one probe object that the live
+// runner updates per batch, per checkpoint and per emitted window; business
+// code never touches the metrics library.
+//
+// Cardinality: campaign and channel label values are capped (the rest is
+// folded into "other") so that a bad producer cannot explode the series, and
+// the series of a campaign with no results for `campaign_ttl_ms` are
+// removed. No user ids are ever labels.
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "operators/window_operator.h"
+#include "pipeline/config.h"
+#include "pipeline/engine.h"
+
+namespace prometheus {
+class Registry;
+class Exposer;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace promowatch {
+
+class LiveMetrics {
+ public:
+  static absl::StatusOr<std::unique_ptr<LiveMetrics>> Start(const MetricsOptions& options);
+  ~LiveMetrics();
+
+  // Per processed batch of one topic: the engine's counters before and after.
+  void RecordBatch(const std::string& topic, const EngineCounters& before,
+                   const EngineCounters& after);
+  void SetWatermark(int64_t watermark_ms, int64_t wall_ms);
+  void SetLag(const std::string& topic, int32_t partition, int64_t lag);
+  void CheckpointDone(double seconds, uint64_t bytes, uint64_t state_bytes);
+  void CheckpointFailed();
+  // Every emitted window: campaign gauges and counters, result latency.
+  void ResultEmitted(const v1::WindowResult& r, int64_t wall_ms);
+  // Removes the series of campaigns idle for campaign_ttl_ms.
+  void ExpireCampaigns(int64_t wall_ms);
+
+ private:
+  LiveMetrics() = default;
+  struct Families;
+  struct CampaignSeries;
+  std::string CampaignLabel(const std::string& campaign);
+  std::string ChannelLabel(const std::string& channel);
+
+  MetricsOptions options_;
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<Families> f_;
+  std::map<std::string, std::unique_ptr<CampaignSeries>> campaigns_;  // by campaign label
+  std::map<std::string, bool> channels_;
+};
+
+// Forwards results to another sink and reports them to LiveMetrics.
+class MeteredResultSink final : public WindowResultSink {
+ public:
+  MeteredResultSink(WindowResultSink* next, LiveMetrics* metrics) : next_(next), metrics_(metrics) {}
+  void Emit(const v1::WindowResult& r) override;
+
+ private:
+  WindowResultSink* next_;
+  LiveMetrics* metrics_;
+};
+
+}  // namespace promowatch
