@@ -40,15 +40,31 @@ struct MockKafkaArgs {
 };
 int RunMockKafka(const MockKafkaArgs& args);
 
+struct DemoArgs {
+  std::string config;           // optional; alert rules default to the demo's
+  double duration_s = 0;        // 0: until Ctrl-C
+  double rate = 3'000;          // events per second of wall time
+  double speed = 10;            // event time runs this many times faster than wall time
+  double anomaly_after_s = 30;  // wall seconds until douyin's CTR collapses
+  std::string metrics_address = "127.0.0.1:9464";
+};
+int RunDemo(const DemoArgs& args);
+
 struct GenArgs {
   std::string output;
   // Instead of one file: every record in a file of its own in this directory,
   // named NNNNNNNNN.KIND.{json,bin} (KIND: click, order, spend, bad), for
   // `kcat -P -t TOPIC FILE...`, which sends each file as one message.
   std::string split_dir;
+  // Produce to Kafka instead of a file: clicks to clickstream, orders to
+  // orders, spend to spend, keyed by user; at most `rate_limit` records per
+  // second of wall time (0: unlimited).
+  std::string brokers;
+  double rate_limit = 0;
   WireFormat format = WireFormat::kBinary;
   GeneratorOptions options;
 };
 int RunGen(const GenArgs& args);
+int RunGenToKafka(const GenArgs& args);
 
 }  // namespace promowatch

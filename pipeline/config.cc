@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <charconv>
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -124,7 +126,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
   if (root.IsNull()) return config;  // an empty file: every default
   PW_RETURN_IF_ERROR(r.CheckKeys(root, "top level",
                                  {"watermark", "lateness", "windows", "cumulative", "state",
-                                  "pipeline", "kafka", "metrics"}));
+                                  "pipeline", "kafka", "metrics", "alerts"}));
   OperatorOptions& op = config.operators;
   if (auto w = root["watermark"]) {
     PW_RETURN_IF_ERROR(r.CheckKeys(w, "watermark", {"max_out_of_orderness", "idle_timeout"}));
@@ -232,6 +234,58 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     if (auto n = m["max_campaigns"]) PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &config.metrics.max_campaigns));
     if (auto n = m["max_channels"]) PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &config.metrics.max_channels));
     if (auto n = m["campaign_ttl"]) PW_RETURN_IF_ERROR(r.Duration(n, &config.metrics.campaign_ttl_ms));
+  }
+  if (auto a = root["alerts"]) {
+    PW_RETURN_IF_ERROR(r.CheckKeys(a, "alerts", {"rules"}));
+    if (auto rules = a["rules"]) {
+      if (!rules.IsSequence()) return r.Error(rules, "rules must be a list");
+      for (const auto& n : rules) {
+        PW_RETURN_IF_ERROR(r.CheckKeys(n, "alerts.rules[]", {"name", "kind", "metric", "window",
+                                                              "scope", "op", "threshold",
+                                                              "min_volume", "severity"}));
+        ThresholdRule rule;
+        if (!n["name"] || !n["metric"] || !n["threshold"] || !n["op"]) {
+          return r.Error(n, "a rule needs name, metric, op and threshold");
+        }
+        rule.name = n["name"].Scalar();
+        if (auto k = n["kind"]; k && k.Scalar() != "threshold") {
+          return r.Error(k, fmt::format("kind '{}' is not supported yet (threshold only)",
+                                        k.Scalar()));
+        }
+        rule.metric = n["metric"].Scalar();
+        int64_t ignored = 0;
+        v1::WindowResult probe;
+        if (!MetricValue(probe, rule.metric, &ignored) && rule.metric != "ctr" &&
+            rule.metric != "cvr" && rule.metric != "roi") {
+          return r.Error(n["metric"], fmt::format("unknown metric '{}'", rule.metric));
+        }
+        if (auto w = n["window"]) rule.window = w.Scalar();
+        if (rule.window != "cumulative" &&
+            std::find(config.operators.window_minutes.begin(), config.operators.window_minutes.end(),
+                      std::atoi(rule.window.c_str())) == config.operators.window_minutes.end()) {
+          return r.Error(n["window"] ? n["window"] : n,
+                         fmt::format("window '{}' is not computed: add it to windows.sizes",
+                                     rule.window));
+        }
+        if (auto sc = n["scope"]) {
+          const std::string v = sc.Scalar();
+          if (v == "overall") rule.scope = ThresholdRule::Scope::kOverall;
+          else if (v == "campaign") rule.scope = ThresholdRule::Scope::kCampaign;
+          else if (v == "campaign_channel") rule.scope = ThresholdRule::Scope::kCampaignChannel;
+          else return r.Error(sc, fmt::format("scope '{}' is not one of: overall, campaign, campaign_channel", v));
+        }
+        const std::string cmp = n["op"].Scalar();
+        if (cmp == "<") rule.op = ThresholdRule::Op::kLess;
+        else if (cmp == "<=") rule.op = ThresholdRule::Op::kLessEqual;
+        else if (cmp == ">") rule.op = ThresholdRule::Op::kGreater;
+        else if (cmp == ">=") rule.op = ThresholdRule::Op::kGreaterEqual;
+        else return r.Error(n["op"], fmt::format("op '{}' is not one of: < <= > >=", cmp));
+        PW_RETURN_IF_ERROR(r.Number<double>(n["threshold"], -1e300, &rule.threshold));
+        if (auto mv = n["min_volume"]) PW_RETURN_IF_ERROR(r.Number<int64_t>(mv, 0, &rule.min_volume));
+        if (auto sv = n["severity"]) rule.severity = sv.Scalar();
+        config.alert_rules.push_back(rule);
+      }
+    }
   }
   return config;
 }

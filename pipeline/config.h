@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "operators/options.h"
+#include "operators/threshold_alerts.h"
 #include "pipeline/rocksdb_state.h"
 
 namespace promowatch {
@@ -58,6 +59,8 @@ struct PipelineConfig {
   int64_t idle_partition_timeout_ms = 10'000;
   KafkaOptions kafka;
   MetricsOptions metrics;
+  // alerts.rules: threshold rules on final windows. Default: none.
+  std::vector<ThresholdRule> alert_rules;
 };
 
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);

@@ -143,8 +143,11 @@ void SaleGenerator::StartSession() {
 
   if (unit_(rng_) < 0.3) Produce(click(v1::EVENT_TYPE_PAGE_VIEW, t), t);
   Produce(click(v1::EVENT_TYPE_IMPRESSION, t), t);
-  // CTR differs by channel: 2% to 9%.
-  const double ctr = 0.02 + 0.01 * static_cast<double>(channel);
+  // CTR differs by channel: 3% to 10%.
+  double ctr = 0.03 + 0.01 * static_cast<double>(channel);
+  if (ch == options_.anomaly_channel && t >= options_.anomaly_start_ms && t < options_.anomaly_end_ms) {
+    ctr *= options_.anomaly_ctr_factor;  // a broken landing page, a dead ad
+  }
   if (unit_(rng_) >= ctr) return;
   const int64_t t_click = t + 500 + static_cast<int64_t>(unit_(rng_) * 5'000);
   schedule(click(v1::EVENT_TYPE_CLICK, t_click), t_click);

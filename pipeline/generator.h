@@ -31,6 +31,12 @@ struct GeneratorOptions {
   double disorder_rate = 0.3;     // share of events that arrive out of order
   double late_rate = 0.001;       // share that arrive 1-3 minutes late
   bool spend = true;              // one spend event per campaign/channel per minute
+  // An injected anomaly: the CTR of this channel is multiplied by
+  // anomaly_ctr_factor for event times in [anomaly_start_ms, anomaly_end_ms).
+  std::string anomaly_channel;
+  int64_t anomaly_start_ms = 0;
+  int64_t anomaly_end_ms = 0;
+  double anomaly_ctr_factor = 0.1;
 };
 
 // Produces records (serialized, in arrival order) one at a time.

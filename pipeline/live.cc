@@ -14,17 +14,26 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <filesystem>
+#include <fmt/format.h>
+#include <functional>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <map>
 #include <thread>
 
+#include "pipeline/generator.h"
+
 #include "pipeline/commands.h"
 #include "pipeline/engine.h"
 #include "pipeline/fault_injection.h"
 #include "pipeline/kafka.h"
+#include "operators/threshold_alerts.h"
 #include "pipeline/metrics.h"
 
 namespace promowatch {
@@ -50,12 +59,21 @@ int64_t NowMs() {
 // Drives one Engine from a KafkaSource into a KafkaSink, and checkpoints.
 class LiveRunner final : public KafkaSource::Listener {
  public:
-  LiveRunner(const PipelineConfig& config, KafkaSink* sink, LiveMetrics* metrics)
+  // `tap` (optional) sees every result before it goes to Kafka (the demo view).
+  LiveRunner(const PipelineConfig& config, KafkaSink* sink, LiveMetrics* metrics,
+             WindowResultSink* tap = nullptr)
       : config_(config),
         sink_(sink),
         metrics_(metrics),
-        metered_(sink, metrics),
-        engine_(config, &metered_, sink, sink) {}
+        tee_(tap, sink),
+        metered_(tap != nullptr ? static_cast<WindowResultSink*>(&tee_) : sink, metrics),
+        alerts_(config.alert_rules, &metered_, [this](const AlertEvent& a) { OnAlert(a); }),
+        engine_(config, &alerts_, sink, sink) {
+    metrics_->SetAlertsFiring(alerts_.FiringByRule());
+  }
+
+  const ThresholdAlerts& alerts() const { return alerts_; }
+  const EngineCounters& counters() const { return engine_.counters(); }
 
   absl::Status Open(const std::string& state_dir) {
     auto backend = RocksStateBackend::Open(state_dir, engine_.StateTables(), config_.state);
@@ -99,7 +117,8 @@ class LiveRunner final : public KafkaSource::Listener {
     }
   }
 
-  int Run(KafkaSource* source) {
+  // `on_second` (optional) runs about once a second on this thread.
+  int Run(KafkaSource* source, const std::function<void()>& on_second = nullptr) {
     source_ = source;
     auto last_checkpoint = std::chrono::steady_clock::now();
     auto last_report = last_checkpoint;
@@ -129,6 +148,7 @@ class LiveRunner final : public KafkaSource::Listener {
       }
       if (now - last_metrics >= std::chrono::seconds(1)) {
         UpdateGauges();
+        if (on_second) on_second();
         last_metrics = now;
       }
       if (now - last_report >= std::chrono::seconds(10)) {
@@ -198,6 +218,32 @@ class LiveRunner final : public KafkaSource::Listener {
     return absl::OkStatus();
   }
 
+  void OnAlert(const AlertEvent& a) {
+    const std::string json = AlertToJson(a);
+    if (a.state == "firing") {
+      spdlog::warn("msg=\"alert firing\" alert={}", json);
+    } else {
+      spdlog::info("msg=\"alert resolved\" alert={}", json);
+    }
+    if (config_.kafka.results_json) {
+      sink_->Produce(config_.kafka.alerts_topic, a.campaign_id, json);
+    } else {
+      v1::Alert p;
+      p.set_rule(a.rule);
+      p.set_state(a.state);
+      p.set_campaign_id(a.campaign_id);
+      p.set_channel(a.channel);
+      p.set_metric(a.metric);
+      p.set_value(a.value);
+      p.set_threshold(a.threshold);
+      p.set_window(a.window);
+      p.set_event_time_ms(a.window_end_ms);
+      p.set_severity(a.severity);
+      sink_->Produce(config_.kafka.alerts_topic, a.campaign_id, p.SerializeAsString());
+    }
+    metrics_->SetAlertsFiring(alerts_.FiringByRule());
+  }
+
   void UpdateGauges() {
     metrics_->SetWatermark(engine_.watermark_ms(), NowMs());
     if (source_ == nullptr) return;
@@ -223,7 +269,17 @@ class LiveRunner final : public KafkaSource::Listener {
   PipelineConfig config_;
   KafkaSink* sink_;
   LiveMetrics* metrics_;
+  struct Tee final : WindowResultSink {
+    Tee(WindowResultSink* a, WindowResultSink* b) : first(a), second(b) {}
+    void Emit(const v1::WindowResult& r) override {
+      if (first != nullptr) first->Emit(r);
+      second->Emit(r);
+    }
+    WindowResultSink* first;
+    WindowResultSink* second;
+  } tee_;
   MeteredResultSink metered_;
+  ThresholdAlerts alerts_;
   Engine engine_;
   std::unique_ptr<RocksStateBackend> backend_;
   KafkaSource* source_ = nullptr;
@@ -234,6 +290,82 @@ class LiveRunner final : public KafkaSource::Listener {
   double last_checkpoint_ms_ = 0;
   KillPoint kill_point_ = KillPoint::FromEnv();
   int64_t read_here_ = 0;
+};
+
+
+// Produces a generated sale to Kafka: each record to its payload's topic,
+// keyed by user id (as upstream teams do); garbage to clickstream. `pace`
+// is called before each record and may sleep; returns false to stop.
+int64_t ProduceSale(SaleGenerator& gen, KafkaSink& sink, const KafkaOptions& topics,
+                    const std::function<bool(int64_t n)>& pace) {
+  std::string record;
+  v1::Event event;
+  int64_t n = 0;
+  while (pace(n) && gen.Next(&record)) {
+    const std::string* topic = &topics.input_topics[0];
+    std::string_view key;
+    if (event.ParseFromString(record)) {
+      if (event.has_order() && topics.input_topics.size() > 1) topic = &topics.input_topics[1];
+      if (event.has_spend() && topics.input_topics.size() > 2) topic = &topics.input_topics[2];
+      if (event.has_click()) key = event.click().user_id();
+      if (event.has_order()) key = event.order().user_id();
+    }
+    sink.Produce(*topic, key, record);
+    if ((++n & 0xff) == 0) sink.Poll();
+  }
+  return n;
+}
+
+// The demo's terminal view: top campaigns by GMV since midnight, CTR and CVR
+// of their latest minute, firing alerts, throughput.
+class DemoView final : public WindowResultSink {
+ public:
+  void Emit(const v1::WindowResult& r) override {
+    if (r.channel() != "*" || r.campaign_id() == "*") {
+      if (r.campaign_id() == "*" && r.channel() == "*" && r.window() == "cumulative") total_ = r;
+      return;
+    }
+    if (r.window() == "cumulative") cumulative_[r.campaign_id()] = r;
+    if (r.window() == "1m") minute_[r.campaign_id()] = r;
+  }
+  void Draw(const ThresholdAlerts& alerts, const EngineCounters& c, double events_per_s,
+            int64_t produced, bool tty) {
+    std::vector<const v1::WindowResult*> top;
+    for (const auto& [id, r] : cumulative_) top.push_back(&r);
+    std::sort(top.begin(), top.end(), [](auto* a, auto* b) { return a->gmv_cents() > b->gmv_cents(); });
+    std::string out = tty ? "\x1b[H\x1b[2J" : "";
+    out += fmt::format("promowatch demo  produced={} consumed={} accepted={} rejected={} "
+                       "duplicates={} late={}  {:.0f} events/s  (Ctrl-C stops)\n\n",
+                       produced, c.read, c.accepted, c.rejected_total(), c.duplicates, c.late,
+                       events_per_s);
+    out += fmt::format("{:<10} {:>14} {:>8} {:>8} {:>9}\n", "campaign", "GMV since 0:00", "CTR 1m",
+                       "CVR 1m", "UV");
+    for (size_t i = 0; i < top.size() && i < 10; ++i) {
+      const auto& cum = *top[i];
+      auto m = minute_.find(cum.campaign_id());
+      auto pct = [](bool has, double v) { return has ? fmt::format("{:.2f}%", v * 100) : std::string("-"); };
+      out += fmt::format("{:<10} {:>14.2f} {:>8} {:>8} {:>9}\n", cum.campaign_id(),
+                         static_cast<double>(cum.gmv_cents()) / 100.0,
+                         m == minute_.end() ? "-" : pct(m->second.has_ctr(), m->second.ctr()),
+                         m == minute_.end() ? "-" : pct(m->second.has_cvr(), m->second.cvr()),
+                         cum.uv());
+    }
+    out += fmt::format("{:<10} {:>14.2f}\n\nfiring alerts:\n", "all",
+                       static_cast<double>(total_.gmv_cents()) / 100.0);
+    const auto firing = alerts.Firing();
+    if (firing.empty()) out += "  (none)\n";
+    for (const auto& a : firing) {
+      out += fmt::format("  [{}] {} {}/{}: {} {} = {:.4f} (threshold {:.4f})\n", a.severity,
+                         a.rule, a.campaign_id, a.channel, a.window, a.metric, a.value,
+                         a.threshold);
+    }
+    std::fputs(out.c_str(), stdout);
+    std::fflush(stdout);
+  }
+
+ private:
+  std::map<std::string, v1::WindowResult> cumulative_, minute_;
+  v1::WindowResult total_;
 };
 
 }  // namespace
@@ -315,6 +447,157 @@ int RunMockKafka(const MockKafkaArgs& args) {
   sigwait(&set, &sig);
   spdlog::info("msg=\"mock kafka stopping\" signal={}", sig);
   return 0;
+}
+
+}  // namespace promowatch
+
+namespace promowatch {
+
+int RunDemo(const DemoArgs& args) {
+  PipelineConfig config;
+  if (!args.config.empty()) {
+    auto loaded = LoadConfig(args.config);
+    if (!loaded.ok()) {
+      spdlog::error("msg=\"bad config\" error=\"{}\"", std::string(loaded.status().message()));
+      return 2;
+    }
+    config = *loaded;
+  }
+  if (config.alert_rules.empty()) {
+    ThresholdRule rule;  // the planning sheet's "Douyin CTR >= 1.5%"
+    rule.name = "low_ctr";
+    rule.metric = "ctr";
+    rule.window = "1m";
+    rule.scope = ThresholdRule::Scope::kCampaignChannel;
+    rule.op = ThresholdRule::Op::kLess;
+    rule.threshold = 0.015;
+    rule.min_volume = 1000;
+    config.alert_rules.push_back(rule);
+  }
+  config.metrics.address = args.metrics_address;
+  config.checkpoint_interval_ms = 2'000;
+  config.idle_partition_timeout_ms = 2'000;
+  char tmpl[] = "/tmp/promowatch-demo-state-XXXXXX";
+  if (::mkdtemp(tmpl) == nullptr) return 1;
+  config.state_dir = tmpl;
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{config.state_dir};
+
+  InstallStopHandlers();
+  auto cluster = MockKafkaCluster::Start(1, 4, {"clickstream", "orders", "spend",
+                                                "promowatch-metrics", "promowatch-dlq",
+                                                "promowatch-alerts"});
+  if (!cluster.ok()) {
+    spdlog::error("msg=\"cannot start the embedded cluster\" error=\"{}\"",
+                  std::string(cluster.status().message()));
+    return 1;
+  }
+  config.kafka.brokers = (*cluster)->bootstrap_servers();
+  config.kafka.group = "promowatch-demo";
+  config.kafka.results_json = true;
+  config.kafka.properties["session.timeout.ms"] = "6000";
+  auto results_sink = KafkaSink::Create(config.kafka);
+  auto producer_sink = KafkaSink::Create(config.kafka);
+  auto metrics = LiveMetrics::Start(config.metrics);
+  if (!results_sink.ok() || !producer_sink.ok() || !metrics.ok()) {
+    spdlog::error("msg=\"cannot start the demo\" error=\"{}\"",
+                  std::string(!metrics.ok() ? metrics.status().message()
+                                            : "kafka client setup failed"));
+    return 2;
+  }
+
+  // The generator: a sale in (sped-up) real time, with the CTR of douyin
+  // collapsing after --anomaly-after seconds for 3 minutes of event time.
+  const int64_t start_ms = NowMs();
+  GeneratorOptions g;
+  g.records = INT64_MAX;
+  g.start_ms = start_ms;
+  g.events_per_second = args.rate / args.speed;  // per second of event time
+  g.peak_factor = 1;
+  g.anomaly_channel = "douyin";
+  g.anomaly_start_ms = start_ms + static_cast<int64_t>(args.anomaly_after_s * 1000 * args.speed);
+  g.anomaly_end_ms = g.anomaly_start_ms + 3 * 60'000;
+  std::atomic<int64_t> produced{0};
+  std::atomic<bool> producer_stop{false};
+  std::thread producer([&] {
+    SaleGenerator gen(g, WireFormat::kBinary);
+    ProduceSale(gen, **producer_sink, config.kafka, [&](int64_t n) {
+      produced.store(n);
+      // Event time may run ahead of wall time by `speed`, no further.
+      while (!producer_stop.load() &&
+             static_cast<double>(gen.clock_ms() - start_ms) > static_cast<double>(NowMs() - start_ms) * args.speed) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      return !producer_stop.load();
+    });
+    (*producer_sink)->Flush(5'000).IgnoreError();
+  });
+
+  DemoView view;
+  LiveRunner runner(config, results_sink->get(), metrics->get(), &view);
+  auto stop_all = [&] {
+    producer_stop.store(true);
+    if (producer.joinable()) producer.join();
+  };
+  if (auto st = runner.Open(config.state_dir); !st.ok()) {
+    stop_all();
+    spdlog::error("msg=\"cannot open state\" error=\"{}\"", std::string(st.message()));
+    return 1;
+  }
+  auto source = KafkaSource::Create(config.kafka, &runner);
+  if (!source.ok()) {
+    stop_all();
+    return 2;
+  }
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  const auto begin = std::chrono::steady_clock::now();
+  int64_t last_read = 0;
+  auto last = begin;
+  std::printf("promowatch demo: embedded Kafka at %s, /metrics at http://%s/metrics\n",
+              config.kafka.brokers.c_str(), config.metrics.address.c_str());
+  const int rc = runner.Run(source->get(), [&] {
+    const auto now = std::chrono::steady_clock::now();
+    const double secs = std::chrono::duration<double>(now - last).count();
+    const int64_t read = runner.counters().read;
+    view.Draw(runner.alerts(), runner.counters(), secs > 0 ? static_cast<double>(read - last_read) / secs : 0,
+              produced.load(), tty);
+    last_read = read;
+    last = now;
+    if (args.duration_s > 0 && std::chrono::duration<double>(now - begin).count() >= args.duration_s) {
+      g_stop.store(true);
+    }
+  });
+  stop_all();
+  return rc;
+}
+
+int RunGenToKafka(const GenArgs& args) {
+  InstallStopHandlers();
+  KafkaOptions k;
+  k.brokers = args.brokers;
+  auto sink = KafkaSink::Create(k);
+  if (!sink.ok()) {
+    spdlog::error("msg=\"cannot create the producer\" error=\"{}\"", std::string(sink.status().message()));
+    return 2;
+  }
+  SaleGenerator gen(args.options, WireFormat::kBinary);
+  const auto start = std::chrono::steady_clock::now();
+  const int64_t n = ProduceSale(gen, **sink, k, [&](int64_t i) {
+    if (args.rate_limit > 0) {
+      const auto due = start + std::chrono::duration<double>(static_cast<double>(i) / args.rate_limit);
+      std::this_thread::sleep_until(std::chrono::time_point_cast<std::chrono::steady_clock::duration>(due));
+    }
+    return !g_stop.load();
+  });
+  auto flushed = (*sink)->Flush(30'000);
+  spdlog::info("msg=\"gen finished\" records={} brokers={} failed_deliveries={}", n, args.brokers,
+               (*sink)->failed_deliveries());
+  return flushed.ok() && (*sink)->failed_deliveries() == 0 ? 0 : 1;
 }
 
 }  // namespace promowatch

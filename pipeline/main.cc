@@ -88,6 +88,15 @@ int main(int argc, char** argv) {
                  "Share of events arriving out of order (within a few seconds)")
       ->capture_default_str();
   gp->add_flag("!--no-spend", gen.options.spend, "Do not write spend events");
+  gp->add_option("--brokers", gen.brokers, "Produce to Kafka at these bootstrap servers (binary "
+                 "protobuf; clicks to clickstream, orders to orders, spend to spend)")
+      ->excludes(gen_out);
+  gp->add_option("--rate-limit", gen.rate_limit, "With --brokers: records per second of wall "
+                 "time (0: as fast as possible)")->capture_default_str();
+  gp->add_option("--anomaly-channel", gen.options.anomaly_channel,
+                 "Channel whose CTR collapses between --anomaly-start-ms and --anomaly-end-ms");
+  gp->add_option("--anomaly-start-ms", gen.options.anomaly_start_ms, "Start of the anomaly (event time)");
+  gp->add_option("--anomaly-end-ms", gen.options.anomaly_end_ms, "End of the anomaly (event time)");
 
   promowatch::LiveArgs live;
   auto* run = app.add_subcommand(
@@ -113,7 +122,26 @@ int main(int argc, char** argv) {
   mk->add_option("--partitions", mock.partitions, "Partitions per topic")->capture_default_str()
       ->check(CLI::Range(1, 64));
 
+  promowatch::DemoArgs demo;
+  auto* dp = app.add_subcommand(
+      "demo", "The embedded default: an in-process Kafka cluster, a generated sale with an "
+              "injected anomaly (douyin's CTR collapses), the live pipeline, /metrics and a "
+              "live view in the terminal");
+  dp->add_option("--duration", demo.duration_s, "Stop after this many seconds (0: on Ctrl-C)")
+      ->capture_default_str();
+  dp->add_option("--rate", demo.rate, "Generated events per second of wall time")
+      ->capture_default_str();
+  dp->add_option("--speed", demo.speed, "Event time runs this many times faster than wall time "
+                 "(windows close sooner)")->capture_default_str();
+  dp->add_option("--anomaly-after", demo.anomaly_after_s,
+                 "Wall seconds until the injected anomaly (douyin's CTR collapses)")
+      ->capture_default_str();
+  dp->add_option("--metrics-address", demo.metrics_address, "HOST:PORT serving /metrics")
+      ->capture_default_str();
+  dp->add_option("--config,-c", demo.config, "YAML config (alert rules etc.)");
+
   CLI11_PARSE(app, argc, argv);
+  if (dp->parsed()) return promowatch::RunDemo(demo);
 
   if (run->parsed()) return promowatch::RunLive(live);
   if (mk->parsed()) return promowatch::RunMockKafka(mock);
@@ -131,11 +159,12 @@ int main(int argc, char** argv) {
     return promowatch::RunReplay(replay);
   }
   if (gp->parsed()) {
-    if (gen.output.empty() && gen.split_dir.empty()) {
-      spdlog::error("msg=\"gen needs --output FILE or --split DIR\"");
+    if (gen.output.empty() && gen.split_dir.empty() && gen.brokers.empty()) {
+      spdlog::error("msg=\"gen needs --output FILE, --split DIR or --brokers ADDR\"");
       return 2;
     }
     gen.format = *ParseFormat(gen_format);
+    if (!gen.brokers.empty()) return promowatch::RunGenToKafka(gen);
     return promowatch::RunGen(gen);
   }
   return 0;

@@ -36,6 +36,7 @@ struct LiveMetrics::Families {
   prometheus::Family<prometheus::Gauge>* g_ctr;
   prometheus::Family<prometheus::Gauge>* g_cvr;
   prometheus::Family<prometheus::Gauge>* g_gmv;
+  prometheus::Family<prometheus::Gauge>* alerts_firing;
 };
 
 // Every series of one campaign label, so that they can be removed together.
@@ -112,6 +113,8 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
                  .Register(r);
   f.g_gmv = &BuildGauge().Name("promowatch_window_gmv")
                  .Help("GMV in currency units (yuan) of the latest final window").Register(r);
+  f.alerts_firing = &BuildGauge().Name("promowatch_alerts_firing")
+                         .Help("Threshold alerts currently firing, by rule").Register(r);
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(options.address);
   } catch (const std::exception& e) {
@@ -159,6 +162,10 @@ void LiveMetrics::CheckpointDone(double seconds, uint64_t bytes, uint64_t state_
   f_->checkpoint_duration->Observe(seconds);
   f_->checkpoint_bytes->Set(static_cast<double>(bytes));
   f_->state_bytes->Set(static_cast<double>(state_bytes));
+}
+
+void LiveMetrics::SetAlertsFiring(const std::map<std::string, int>& by_rule) {
+  for (const auto& [rule, n] : by_rule) f_->alerts_firing->Add({{"rule", rule}}).Set(n);
 }
 
 void LiveMetrics::CheckpointFailed() { f_->checkpoint_failures->Increment(); }

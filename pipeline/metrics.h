@@ -46,6 +46,8 @@ class LiveMetrics {
   void CheckpointFailed();
   // Every emitted window: campaign gauges and counters, result latency.
   void ResultEmitted(const v1::WindowResult& r, int64_t wall_ms);
+  // Alerts currently firing, by rule.
+  void SetAlertsFiring(const std::map<std::string, int>& by_rule);
   // Removes the series of campaigns idle for campaign_ttl_ms.
   void ExpireCampaigns(int64_t wall_ms);
 
