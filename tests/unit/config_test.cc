@@ -66,6 +66,44 @@ TEST(Config, ErrorsNameTheFileAndLine) {
   ExpectError("kafka:\n  results_format: avro\n", "bad.yaml:2: results_format 'avro'");
 }
 
+TEST(Config, KafkaMetricsAndAlertRules) {
+  auto c = ParseConfig(R"(
+kafka:
+  brokers: b:9092
+  group: g
+  results_format: json
+  properties:
+    security.protocol: SASL_SSL
+metrics:
+  max_campaigns: 3
+alerts:
+  rules:
+    - name: low_ctr_douyin
+      kind: threshold
+      metric: ctr
+      window: 5m
+      scope: campaign_channel
+      op: "<"
+      threshold: 0.015
+      min_volume: 1000
+      severity: page
+)", "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kafka.brokers, "b:9092");
+  EXPECT_TRUE(c->kafka.results_json);
+  EXPECT_EQ(c->kafka.properties.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(c->metrics.max_campaigns, 3);
+  ASSERT_EQ(c->alert_rules.size(), 1u);
+  EXPECT_EQ(c->alert_rules[0].min_volume, 1000);
+  EXPECT_EQ(c->alert_rules[0].op, ThresholdRule::Op::kLess);
+  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n      window: 15m\n",
+              "bad.yaml:7: window '15m' is not computed");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"=\"\n      threshold: 1\n",
+              "bad.yaml:5: op '='");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n      for: 2m\n",
+              "bad.yaml:7: unknown key 'for'");
+}
+
 TEST(Config, Durations) {
   EXPECT_EQ(*ParseDuration("500ms"), 500);
   EXPECT_EQ(*ParseDuration("2h"), 7'200'000);
