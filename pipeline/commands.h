@@ -12,6 +12,11 @@
 
 namespace promowatch {
 
+struct PipelineConfig;
+// Loads `path` into *config (defaults when empty); logs the error with the
+// file and line at fault and returns false when the file is bad.
+bool LoadConfigForCommand(const std::string& path, PipelineConfig* config);
+
 struct ReplayArgs {
   std::vector<std::string> inputs;
   std::string output;

@@ -372,14 +372,7 @@ class DemoView final : public WindowResultSink {
 
 int RunLive(const LiveArgs& args) {
   PipelineConfig config;
-  if (!args.config.empty()) {
-    auto loaded = LoadConfig(args.config);
-    if (!loaded.ok()) {
-      spdlog::error("msg=\"bad config\" error=\"{}\"", std::string(loaded.status().message()));
-      return 2;
-    }
-    config = *loaded;
-  }
+  if (!LoadConfigForCommand(args.config, &config)) return 2;
   if (!args.brokers.empty()) config.kafka.brokers = args.brokers;
   if (!args.group.empty()) config.kafka.group = args.group;
   if (!args.state_dir.empty()) config.state_dir = args.state_dir;
@@ -455,14 +448,7 @@ namespace promowatch {
 
 int RunDemo(const DemoArgs& args) {
   PipelineConfig config;
-  if (!args.config.empty()) {
-    auto loaded = LoadConfig(args.config);
-    if (!loaded.ok()) {
-      spdlog::error("msg=\"bad config\" error=\"{}\"", std::string(loaded.status().message()));
-      return 2;
-    }
-    config = *loaded;
-  }
+  if (!LoadConfigForCommand(args.config, &config)) return 2;
   if (config.alert_rules.empty()) {
     ThresholdRule rule;  // the planning sheet's "Douyin CTR >= 1.5%"
     rule.name = "low_ctr";

@@ -63,17 +63,21 @@ std::string Fingerprint(const std::vector<std::string>& inputs) {
 
 }  // namespace
 
+bool LoadConfigForCommand(const std::string& path, PipelineConfig* config) {
+  if (path.empty()) return true;
+  auto loaded = LoadConfig(path);
+  if (!loaded.ok()) {
+    spdlog::error("msg=\"bad config\" error=\"{}\"", std::string(loaded.status().message()));
+    return false;
+  }
+  *config = *loaded;
+  return true;
+}
+
 int RunReplay(const ReplayArgs& args) {
   KillPoint kill_point = KillPoint::FromEnv();
   PipelineConfig config;
-  if (!args.config.empty()) {
-    auto loaded = LoadConfig(args.config);
-    if (!loaded.ok()) {
-      spdlog::error("msg=\"bad config\" error=\"{}\"", std::string(loaded.status().message()));
-      return 2;
-    }
-    config = *loaded;
-  }
+  if (!LoadConfigForCommand(args.config, &config)) return 2;
   if (args.max_out_of_orderness_ms) {
     config.operators.max_out_of_orderness_ms = *args.max_out_of_orderness_ms;
   }
