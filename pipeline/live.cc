@@ -457,7 +457,7 @@ int RunDemo(const DemoArgs& args) {
     rule.scope = ThresholdRule::Scope::kCampaignChannel;
     rule.op = ThresholdRule::Op::kLess;
     rule.threshold = 0.015;
-    rule.min_volume = 1000;
+    rule.min_volume = 500;
     config.alert_rules.push_back(rule);
   }
   config.metrics.address = args.metrics_address;

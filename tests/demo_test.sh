@@ -5,7 +5,7 @@
 # at --duration with exit 0.
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
-timeout 120 "$PROMOWATCH" demo --duration 30 --speed 30 --rate 6000 --anomaly-after 4 \
+timeout 150 "$PROMOWATCH" demo --duration 40 --speed 20 --rate 6000 --anomaly-after 4 \
   --metrics-address "127.0.0.1:$(free_port)" > demo.out 2> demo.err \
   || fail "demo exited non-zero: $(tail -5 demo.err)"
 grep -q 'promowatch demo  produced=' demo.out || fail "no live view on stdout"
