@@ -22,6 +22,17 @@ absl::Status SetAll(RdKafka::Conf* conf, const std::map<std::string, std::string
   return absl::OkStatus();
 }
 
+// promowatch's own settings first, then the user's kafka.properties, so that
+// a user can override any of them (the same rule for consumer and producer).
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(
+    const std::map<std::string, std::string>& ours,
+    const std::map<std::string, std::string>& user) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  if (auto st = SetAll(conf.get(), ours); !st.ok()) return st;
+  if (auto st = SetAll(conf.get(), user); !st.ok()) return st;
+  return conf;
+}
+
 }  // namespace
 
 std::string PartitionName(const std::string& topic, int32_t partition) {
@@ -77,18 +88,15 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaOptions&
   std::unique_ptr<KafkaSink> s(new KafkaSink());
   s->options_ = options;
   s->reports_ = std::make_unique<DeliveryReports>();
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  auto conf = MakeConf({{"bootstrap.servers", options.brokers},
+                        {"enable.idempotence", "true"},
+                        {"linger.ms", "5"},
+                        {"compression.type", "lz4"}},
+                       options.properties);
+  if (!conf.ok()) return conf.status();
   std::string err;
-  if (auto st = SetAll(conf.get(), {{"bootstrap.servers", options.brokers},
-                                    {"enable.idempotence", "true"},
-                                    {"linger.ms", "5"},
-                                    {"compression.type", "lz4"}});
-      !st.ok()) {
-    return st;
-  }
-  if (auto st = SetAll(conf.get(), options.properties); !st.ok()) return st;
-  conf->set("dr_cb", s->reports_.get(), err);
-  s->producer_.reset(RdKafka::Producer::create(conf.get(), err));
+  (*conf)->set("dr_cb", s->reports_.get(), err);
+  s->producer_.reset(RdKafka::Producer::create(conf->get(), err));
   if (!s->producer_) return absl::InvalidArgumentError("kafka producer: " + err);
   return s;
 }
@@ -189,20 +197,17 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
   std::unique_ptr<KafkaSource> s(new KafkaSource());
   s->rebalance_ = std::make_unique<Rebalance>();
   s->rebalance_->listener = listener;
-  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  auto conf = MakeConf({{"bootstrap.servers", options.brokers},
+                        {"group.id", options.group},
+                        {"enable.auto.commit", "false"},
+                        {"enable.auto.offset.store", "false"},
+                        {"enable.partition.eof", "false"},
+                        {"auto.offset.reset", "earliest"}},
+                       options.properties);
+  if (!conf.ok()) return conf.status();
   std::string err;
-  if (auto st = SetAll(conf.get(), {{"bootstrap.servers", options.brokers},
-                                    {"group.id", options.group},
-                                    {"enable.auto.commit", "false"},
-                                    {"enable.auto.offset.store", "false"},
-                                    {"enable.partition.eof", "false"},
-                                    {"auto.offset.reset", "earliest"}});
-      !st.ok()) {
-    return st;
-  }
-  if (auto st = SetAll(conf.get(), options.properties); !st.ok()) return st;
-  conf->set("rebalance_cb", s->rebalance_.get(), err);
-  s->consumer_.reset(RdKafka::KafkaConsumer::create(conf.get(), err));
+  (*conf)->set("rebalance_cb", s->rebalance_.get(), err);
+  s->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
   if (!s->consumer_) return absl::InvalidArgumentError("kafka consumer: " + err);
   RdKafka::ErrorCode e = s->consumer_->subscribe(options.input_topics);
   if (e != RdKafka::ERR_NO_ERROR) {
