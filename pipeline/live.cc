@@ -25,6 +25,7 @@
 #include <csignal>
 #include <cstdio>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "pipeline/generator.h"
@@ -98,6 +99,7 @@ class LiveRunner final : public KafkaSource::Listener {
     const std::string name = PartitionName(p.topic, p.partition);
     const uint32_t slot = engine_.watermarks().Slot(name);
     engine_.watermarks().SetAssigned(slot, true, NowMs());
+    assigned_.insert(name);
     auto it = next_offsets_.find(name);
     return it == next_offsets_.end() ? -1 : it->second;
   }
@@ -112,6 +114,7 @@ class LiveRunner final : public KafkaSource::Listener {
                     std::string(s.message()));
     }
     for (const auto& p : partitions) {
+      assigned_.erase(PartitionName(p.topic, p.partition));
       engine_.watermarks().SetAssigned(engine_.watermarks().Slot(PartitionName(p.topic, p.partition)),
                                        false, NowMs());
     }
@@ -136,13 +139,16 @@ class LiveRunner final : public KafkaSource::Listener {
       }
       sink_->Poll();
       const auto now = std::chrono::steady_clock::now();
+      // A quiet stream (nothing read, watermark still) has nothing to save.
+      const bool changed = since_checkpoint > 0 || engine_.watermark_ms() != checkpointed_watermark_;
       if (since_checkpoint >= config_.checkpoint_every_records ||
-          now - last_checkpoint >= std::chrono::milliseconds(config_.checkpoint_interval_ms)) {
+          (changed && now - last_checkpoint >= std::chrono::milliseconds(config_.checkpoint_interval_ms))) {
         if (auto s = Checkpoint(); !s.ok()) {
           spdlog::error("msg=\"checkpoint failed, will retry\" error=\"{}\"",
                         std::string(s.message()));
         } else {
           since_checkpoint = 0;
+          checkpointed_watermark_ = engine_.watermark_ms();
         }
         last_checkpoint = now;
       }
@@ -176,6 +182,22 @@ class LiveRunner final : public KafkaSource::Listener {
     for (const auto& m : pending_) {
       const std::string& topic = m->topic_name();
       const std::string name = PartitionName(topic, m->partition());
+      auto next = next_offsets_.find(name);
+      if (next != next_offsets_.end() && m->offset() != next->second) {
+        if (m->offset() < next->second) {
+          // Already in state (a fetch from before a seek): counting it again
+          // would break exactly-once, so it is dropped.
+          metrics_->RecordsRefetched(topic, 1);
+          continue;
+        }
+        const int64_t skipped = m->offset() - next->second;
+        metrics_->OffsetsSkipped(topic, skipped);
+        spdlog::warn("msg=\"offsets skipped\" partition={} from={} to={} count={} hint=\"Kafka no "
+                     "longer holds them: retention deleted records before promowatch read them "
+                     "(raise the topic's retention or fix the lag), or they were compacted away "
+                     "or are transaction markers\"",
+                     name, next->second, m->offset(), skipped);
+      }
       auto slot = slots_.find(name);
       if (slot == slots_.end()) slot = slots_.emplace(name, engine_.watermarks().Slot(name)).first;
       RawRecord r;
@@ -210,7 +232,15 @@ class LiveRunner final : public KafkaSource::Listener {
       metrics_->CheckpointFailed();
       return s;
     }
-    if (source_ != nullptr) source_->CommitForMonitoring(next_offsets_);
+    // Only the partitions this member owns: a commit for others (or before
+    // the first assignment) is refused by the group coordinator.
+    if (source_ != nullptr && !assigned_.empty()) {
+      std::map<std::string, int64_t> owned;
+      for (const auto& name : assigned_) {
+        if (auto it = next_offsets_.find(name); it != next_offsets_.end()) owned.emplace(name, it->second);
+      }
+      source_->CommitForMonitoring(owned);
+    }
     last_checkpoint_ms_ = std::chrono::duration<double, std::milli>(
                               std::chrono::steady_clock::now() - start).count();
     metrics_->CheckpointDone(last_checkpoint_ms_ / 1000.0, engine_.last_checkpoint_bytes(),
@@ -287,6 +317,8 @@ class LiveRunner final : public KafkaSource::Listener {
   std::map<std::string, std::vector<RawRecord>> by_topic_;
   std::map<std::string, uint32_t> slots_;
   std::map<std::string, int64_t> next_offsets_;
+  std::set<std::string> assigned_;  // partitions this member owns now
+  int64_t checkpointed_watermark_ = kNoWatermark;
   double last_checkpoint_ms_ = 0;
   KillPoint kill_point_ = KillPoint::FromEnv();
   int64_t read_here_ = 0;

@@ -116,7 +116,9 @@ int main(int argc, char** argv) {
   promowatch::MockKafkaArgs mock;
   auto* mk = app.add_subcommand(
       "mock-kafka", "An embedded Kafka cluster (librdkafka's mock brokers) on 127.0.0.1 with "
-                    "promowatch's topics; prints its bootstrap address, runs until SIGINT/SIGTERM");
+                    "promowatch's topics; prints its bootstrap address, runs until SIGINT/SIGTERM. "
+                    "It keeps the newest 5 MiB of each partition (librdkafka's limit) and deletes "
+                    "older records, as retention would");
   mk->add_option("--brokers", mock.brokers, "Number of brokers")->capture_default_str()
       ->check(CLI::Range(1, 9));
   mk->add_option("--partitions", mock.partitions, "Partitions per topic")->capture_default_str()

@@ -19,6 +19,8 @@ using prometheus::BuildHistogram;
 struct LiveMetrics::Families {
   prometheus::Family<prometheus::Counter>* records;
   prometheus::Family<prometheus::Counter>* rejected;
+  prometheus::Family<prometheus::Counter>* offsets_skipped;
+  prometheus::Family<prometheus::Counter>* refetched;
   prometheus::Family<prometheus::Gauge>* lag;
   prometheus::Gauge* watermark_delay;
   prometheus::Gauge* watermark;
@@ -61,6 +63,14 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
   f.rejected = &BuildCounter().Name("promowatch_records_rejected_total")
                     .Help("Rejected input records by topic and reason (kept in the dead-letter topic)")
                     .Register(r);
+  f.offsets_skipped = &BuildCounter().Name("promowatch_offsets_skipped_total")
+                           .Help("Offsets a partition jumped over between the position in state and the next "
+                                 "record Kafka returned (retention deleted unread records, compaction, "
+                                 "transaction markers)")
+                           .Register(r);
+  f.refetched = &BuildCounter().Name("promowatch_records_refetched_total")
+                     .Help("Records fetched again below the position already in state; dropped, not counted twice")
+                     .Register(r);
   f.lag = &BuildGauge().Name("promowatch_consumer_lag_records")
                .Help("Records between the partition's end and the next offset to process")
                .Register(r);
@@ -145,6 +155,14 @@ void LiveMetrics::RecordBatch(const std::string& topic, const EngineCounters& be
           .Increment(static_cast<double>(n));
     }
   }
+}
+
+void LiveMetrics::OffsetsSkipped(const std::string& topic, int64_t n) {
+  f_->offsets_skipped->Add({{"topic", topic}}).Increment(static_cast<double>(n));
+}
+
+void LiveMetrics::RecordsRefetched(const std::string& topic, int64_t n) {
+  f_->refetched->Add({{"topic", topic}}).Increment(static_cast<double>(n));
 }
 
 void LiveMetrics::SetWatermark(int64_t watermark_ms, int64_t wall_ms) {

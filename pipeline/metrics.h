@@ -40,6 +40,11 @@ class LiveMetrics {
   // Per processed batch of one topic: the engine's counters before and after.
   void RecordBatch(const std::string& topic, const EngineCounters& before,
                    const EngineCounters& after);
+  // Offsets a partition jumped over (records deleted by retention before
+  // they were read, compacted away, or transaction markers).
+  void OffsetsSkipped(const std::string& topic, int64_t n);
+  // Records fetched again below the position already in state, dropped.
+  void RecordsRefetched(const std::string& topic, int64_t n);
   void SetWatermark(int64_t watermark_ms, int64_t wall_ms);
   void SetLag(const std::string& topic, int32_t partition, int64_t lag);
   void CheckpointDone(double seconds, uint64_t bytes, uint64_t state_bytes);

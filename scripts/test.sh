@@ -19,5 +19,4 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ./build-asan/tests/unit_tests -
 
 echo "== all tests"
 cd build
-# Everything but the quarantined test (see tests/CMakeLists.txt).
-ctest --output-on-failure -j"$jobs" -LE quarantine
+ctest --output-on-failure -j"$jobs"

@@ -10,7 +10,10 @@ source "$(dirname "$0")/live_lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/install-deps.sh installs it)"
 cd "$WORK"
 
-start_mock_kafka --partitions 3
+# 6 partitions: the input stays well inside the embedded cluster's 5 MiB per
+# partition (checked by produce_sale).
+PARTITIONS=6
+start_mock_kafka --partitions $PARTITIONS
 produce_sale -n 60000 --rate 250 --seed 33 --late-rate 0 --malformed-rate 0.005 --duplicate-rate 0.03
 cat > live.yaml <<'YAML'
 watermark:
@@ -23,8 +26,8 @@ pipeline:
 kafka:
   properties:
     # A killed member leaves the group after this, not librdkafka's default 45 s.
-    session.timeout.ms: "6000"
-    heartbeat.interval.ms: "500"
+    session.timeout.ms: "3000"
+    heartbeat.interval.ms: "300"
 YAML
 
 kills=0

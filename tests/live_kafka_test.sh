@@ -10,14 +10,25 @@ source "$(dirname "$0")/live_lib.sh"
 command -v kcat >/dev/null || fail "kcat is not installed (scripts/install-deps.sh installs it)"
 cd "$WORK"
 
-start_mock_kafka --partitions 3
+PARTITIONS=3
+start_mock_kafka --partitions $PARTITIONS
 
 # No late events: lateness across partitions would depend on fetch timing.
 # Out-of-order arrivals (within 3 s), duplicates and malformed records stay.
 produce_sale -n 12000 --rate 60 --seed 21 --late-rate 0 --malformed-rate 0.01 --duplicate-rate 0.03
 produced=$PRODUCED
 
-printf 'watermark:\n  idle_timeout: 3s\nstate:\n  checkpoint_interval: 500ms\n' > live.yaml
+cat > live.yaml <<'YAML'
+watermark:
+  idle_timeout: 3s
+state:
+  checkpoint_interval: 500ms
+kafka:
+  properties:
+    # The embedded cluster's group coordinator waits session.timeout.ms - 1 s
+    # after a member leaves before it lets the next one in (45 s by default).
+    session.timeout.ms: "6000"
+YAML
 METRICS=127.0.0.1:$(free_port)
 "$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group itest --state-dir state \
   --results-format json --metrics-address "$METRICS" 2> run.log &
@@ -69,4 +80,25 @@ cut -f2- dlq_clicks.txt | sort > got_bad_clicks.txt
 sqlite3 db.sqlite "SELECT line FROM judged WHERE reason IS NOT NULL AND line IN (SELECT line FROM raw WHERE line LIKE '%\"click\"%')" | sort > want_bad_clicks.txt
 [ -s want_bad_clicks.txt ] || fail "the input has no rejected clicks: the check would be empty"
 cmp -s got_bad_clicks.txt want_bad_clicks.txt || fail "rejected clicks in promowatch-dlq differ from the records sent ($(wc -l < got_bad_clicks.txt) vs $(wc -l < want_bad_clicks.txt))"
-pass "live path: $(val rows_got) windows from $produced records via kcat match SQL; $got_dlq dead letters with headers and original bytes"
+# Retention deleted records before promowatch read them: the restart must
+# say so (log and counter), not skip them silently. clickstream/0 gets more
+# than the embedded cluster's 5 MiB per partition while promowatch is down.
+stored_next=$(( $(kcat -C -b "$BROKERS" -t clickstream -p 0 -o -1 -c 1 -e -q -f '%o\n') + 1 ))
+for _ in 1 2 3 4 5 6; do cat clicks.jsonl; done | kcat -b "$BROKERS" -P -t clickstream -p 0
+log_start=$(kcat -C -b "$BROKERS" -t clickstream -p 0 -o beginning -c 1 -e -q -f '%o\n')
+[ "$log_start" -gt "$stored_next" ] || fail "the embedded cluster kept clickstream/0 from $log_start: the retention case was not set up"
+"$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group itest --state-dir state \
+  --results-format json --metrics-address "$METRICS" 2> rerun.log &
+RUN_PID=$!
+PIDS+=($RUN_PID)
+skipped_metric() { curl -sf "http://$METRICS/metrics" | awk '/^promowatch_offsets_skipped_total\{topic="clickstream"\}/ { print $NF }'; }
+skip_reported() { grep -q 'msg="offsets skipped" partition=clickstream/0' rerun.log && [ -n "$(skipped_metric)" ]; }
+wait_for 60 "the restart to report offsets skipped on clickstream/0" skip_reported
+[ "$(skipped_metric)" = "$(( log_start - stored_next ))" ] ||
+  fail "promowatch_offsets_skipped_total is $(skipped_metric), want $(( log_start - stored_next )) (from $stored_next to $log_start)"
+grep -q "msg=\"offsets skipped\" partition=clickstream/0 from=$stored_next to=$log_start " rerun.log ||
+  fail "the skip log line does not name the offsets: $(grep 'offsets skipped' rerun.log)"
+kill -TERM $RUN_PID
+wait $RUN_PID || fail "the restarted run did not exit 0 on SIGTERM"
+
+pass "live path: $(val rows_got) windows from $produced records via kcat match SQL; $got_dlq dead letters with headers and original bytes; $(( log_start - stored_next )) offsets deleted by retention reported"
