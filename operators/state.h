@@ -14,6 +14,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 
@@ -38,6 +39,17 @@ class StateReader {
   // NotFound when absent.
   virtual absl::Status Get(std::string_view table, std::string_view key,
                            std::string* value) const = 0;
+};
+
+// Something besides the operators whose state is checkpointed with theirs in
+// the same atomic write (alert instances): the runtime restores it after the
+// operators and snapshots it at every checkpoint.
+class Checkpointed {
+ public:
+  virtual ~Checkpointed() = default;
+  virtual std::vector<std::string> StateTables() const = 0;
+  virtual absl::Status Restore(const StateReader& in) = 0;
+  virtual void Snapshot(StateWriter& out) = 0;
 };
 
 // In-memory state for operator tests: applies writes immediately.

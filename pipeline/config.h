@@ -11,7 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "operators/options.h"
-#include "operators/threshold_alerts.h"
+#include "operators/alert_engine.h"
 #include "pipeline/rocksdb_state.h"
 
 namespace promowatch {
@@ -60,7 +60,7 @@ struct PipelineConfig {
   KafkaOptions kafka;
   MetricsOptions metrics;
   // alerts.rules: threshold rules on final windows. Default: none.
-  std::vector<ThresholdRule> alert_rules;
+  std::vector<AlertRule> alert_rules;
 };
 
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);

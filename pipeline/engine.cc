@@ -30,6 +30,9 @@ Engine::Engine(const PipelineConfig& config, WindowResultSink* results, RecordSi
 std::vector<std::string> Engine::StateTables() const {
   std::vector<std::string> tables = windows_.StateTables();
   tables.emplace_back(EventAdmission::kIdsTable);
+  for (const Checkpointed* a : attached_) {
+    for (auto& t : a->StateTables()) tables.push_back(std::move(t));
+  }
   return tables;
 }
 
@@ -44,6 +47,9 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
   if (!meta.ParseFromString(bytes)) return absl::DataLossError("meta/runtime: undecodable");
   if (s = admission_.Restore(*backend); !s.ok()) return s;
   if (s = windows_.Restore(*backend); !s.ok()) return s;
+  for (Checkpointed* a : attached_) {
+    if (s = a->Restore(*backend); !s.ok()) return s;
+  }
   const auto& c = meta.counters();
   auto get = [&](const std::string& k) { auto it = c.find(k); return it == c.end() ? 0 : it->second; };
   counters_.read = get("read");
@@ -135,6 +141,7 @@ absl::Status Engine::Checkpoint(const SourcePosition& position) {
   auto batch = backend_->NewBatch();
   admission_.Snapshot(*batch);
   windows_.Snapshot(*batch);
+  for (Checkpointed* a : attached_) a->Snapshot(*batch);
   v1::OperatorMeta meta;
   ++counters_.checkpoints;
   auto& c = *meta.mutable_counters();

@@ -78,7 +78,11 @@ class Engine {
   Engine(const PipelineConfig& config, WindowResultSink* results, RecordSink* dead_letters,
          RecordSink* late, std::function<int64_t()> wall_clock_ms = nullptr);
 
-  // Every state table the engine and its operators use.
+  // State checkpointed together with the operators' (call before
+  // StateTables and Restore; `state` must outlive the Engine).
+  void Attach(Checkpointed* state) { attached_.push_back(state); }
+
+  // Every state table the engine, its operators and attached state use.
   std::vector<std::string> StateTables() const;
 
   // Reads state back from `backend` (which the Engine then checkpoints to;
@@ -125,6 +129,7 @@ class Engine {
   std::string detail_;
   std::function<int64_t()> wall_clock_ms_;
   uint64_t last_checkpoint_bytes_ = 0;
+  std::vector<Checkpointed*> attached_;
 };
 
 }  // namespace promowatch

@@ -34,7 +34,7 @@
 #include "pipeline/engine.h"
 #include "pipeline/fault_injection.h"
 #include "pipeline/kafka.h"
-#include "operators/threshold_alerts.h"
+#include "operators/alert_engine.h"
 #include "pipeline/metrics.h"
 
 namespace promowatch {
@@ -70,10 +70,11 @@ class LiveRunner final : public KafkaSource::Listener {
         metered_(tap != nullptr ? static_cast<WindowResultSink*>(&tee_) : sink, metrics),
         alerts_(config.alert_rules, &metered_, [this](const AlertEvent& a) { OnAlert(a); }),
         engine_(config, &alerts_, sink, sink) {
+    engine_.Attach(&alerts_);  // alert instances are checkpointed with the windows
     metrics_->SetAlertsFiring(alerts_.FiringByRule());
   }
 
-  const ThresholdAlerts& alerts() const { return alerts_; }
+  const AlertEngine& alerts() const { return alerts_; }
   const EngineCounters& counters() const { return engine_.counters(); }
 
   absl::Status Open(const std::string& state_dir) {
@@ -89,6 +90,7 @@ class LiveRunner final : public KafkaSource::Listener {
             ", not " + Fingerprint() + ": use another --state-dir for another group");
       }
       next_offsets_ = position.offsets;
+      metrics_->SetAlertsFiring(alerts_.FiringByRule());
       spdlog::info("msg=\"restored checkpoint\" dir={} partitions={}", state_dir,
                    next_offsets_.size());
     }
@@ -250,6 +252,11 @@ class LiveRunner final : public KafkaSource::Listener {
 
   void OnAlert(const AlertEvent& a) {
     const std::string json = AlertToJson(a);
+    if (a.state == "pending") {
+      // Not a notification: the rule's `for` has not elapsed yet.
+      spdlog::info("msg=\"alert pending\" alert={}", json);
+      return;
+    }
     if (a.state == "firing") {
       spdlog::warn("msg=\"alert firing\" alert={}", json);
     } else {
@@ -309,7 +316,7 @@ class LiveRunner final : public KafkaSource::Listener {
     WindowResultSink* second;
   } tee_;
   MeteredResultSink metered_;
-  ThresholdAlerts alerts_;
+  AlertEngine alerts_;
   Engine engine_;
   std::unique_ptr<RocksStateBackend> backend_;
   KafkaSource* source_ = nullptr;
@@ -360,7 +367,7 @@ class DemoView final : public WindowResultSink {
     if (r.window() == "cumulative") cumulative_[r.campaign_id()] = r;
     if (r.window() == "1m") minute_[r.campaign_id()] = r;
   }
-  void Draw(const ThresholdAlerts& alerts, const EngineCounters& c, double events_per_s,
+  void Draw(const AlertEngine& alerts, const EngineCounters& c, double events_per_s,
             int64_t produced, bool tty) {
     std::vector<const v1::WindowResult*> top;
     for (const auto& [id, r] : cumulative_) top.push_back(&r);
@@ -482,12 +489,12 @@ int RunDemo(const DemoArgs& args) {
   PipelineConfig config;
   if (!LoadConfigForCommand(args.config, &config)) return 2;
   if (config.alert_rules.empty()) {
-    ThresholdRule rule;  // the planning sheet's "Douyin CTR >= 1.5%"
+    AlertRule rule;  // the planning sheet's "Douyin CTR >= 1.5%"
     rule.name = "low_ctr";
     rule.metric = "ctr";
     rule.window = "1m";
-    rule.scope = ThresholdRule::Scope::kCampaignChannel;
-    rule.op = ThresholdRule::Op::kLess;
+    rule.scope = AlertRule::Scope::kCampaignChannel;
+    rule.op = AlertRule::Op::kLess;
     rule.threshold = 0.015;
     rule.min_volume = 500;
     config.alert_rules.push_back(rule);

@@ -87,6 +87,13 @@ alerts:
       threshold: 0.015
       min_volume: 1000
       severity: page
+      for: 2m
+      keep_firing_for: 3m
+      resolve_threshold: 0.02
+      campaigns: [c1, c2]
+      labels: {team: growth}
+      annotations:
+        summary: "CTR of {{campaign}} on {{channel}} is {{value}}"
 )", "x.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->kafka.brokers, "b:9092");
@@ -95,13 +102,29 @@ alerts:
   EXPECT_EQ(c->metrics.max_campaigns, 3);
   ASSERT_EQ(c->alert_rules.size(), 1u);
   EXPECT_EQ(c->alert_rules[0].min_volume, 1000);
-  EXPECT_EQ(c->alert_rules[0].op, ThresholdRule::Op::kLess);
+  EXPECT_EQ(c->alert_rules[0].op, AlertRule::Op::kLess);
+  EXPECT_EQ(c->alert_rules[0].for_ms, 120'000);
+  EXPECT_EQ(c->alert_rules[0].keep_firing_for_ms, 180'000);
+  EXPECT_EQ(c->alert_rules[0].resolve_threshold, 0.02);
+  EXPECT_EQ(c->alert_rules[0].campaigns, (std::set<std::string>{"c1", "c2"}));
+  EXPECT_EQ(c->alert_rules[0].labels.at("team"), "growth");
+  EXPECT_EQ(c->alert_rules[0].annotations.at("summary"), "CTR of {{campaign}} on {{channel}} is {{value}}");
   ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n      window: 15m\n",
               "bad.yaml:7: window '15m' is not computed");
   ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"=\"\n      threshold: 1\n",
               "bad.yaml:5: op '='");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n      for: 2m\n",
-              "bad.yaml:7: unknown key 'for'");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n      for: 2 minutes\n",
+              "bad.yaml:7:");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 0.02\n"
+              "      resolve_threshold: 0.01\n",
+              "bad.yaml:7: resolve_threshold 0.01 is on the firing side of threshold 0.02");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n"
+              "    - name: x\n      metric: cvr\n      op: \"<\"\n      threshold: 1\n",
+              "bad.yaml:7: rule name 'x' is used twice");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: pacing\n      metric: gmv\n      op: \"<\"\n      threshold: 1\n",
+              "bad.yaml:4: kind 'pacing' is not supported yet");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n      labels: [a]\n",
+              "bad.yaml:7: labels must be a map");
 }
 
 TEST(Config, Durations) {

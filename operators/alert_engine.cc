@@ -1,0 +1,305 @@
+#include "operators/alert_engine.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+
+#include "promowatch/v1/state.pb.h"
+
+namespace promowatch {
+namespace {
+
+double Cents(int64_t c) { return static_cast<double>(c) / 100.0; }
+double Count(int64_t c) { return static_cast<double>(c); }
+
+struct MetricDef {
+  const char* name;
+  // Fills the denominator (INT64_MAX: none) and returns the value if defined.
+  std::optional<double> (*get)(const v1::WindowResult& r, int64_t* volume);
+};
+
+const MetricDef kMetrics[] = {
+    {"ctr", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
+       *v = r.impressions();
+       return r.has_ctr() ? std::optional<double>(r.ctr()) : std::nullopt;
+     }},
+    {"cvr", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
+       *v = r.clicks();
+       return r.has_cvr() ? std::optional<double>(r.cvr()) : std::nullopt;
+     }},
+    {"roi", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
+       *v = r.spend_cents();
+       return r.has_roi() ? std::optional<double>(r.roi()) : std::nullopt;
+     }},
+    {"aov", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
+       *v = r.paid_orders();
+       if (r.paid_orders() == 0) return std::nullopt;
+       return Cents(r.gmv_cents()) / Count(r.paid_orders());
+     }},
+    {"gmv", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Cents(r.gmv_cents()); }},
+    {"refunds", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Cents(r.refund_cents()); }},
+    {"spend", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Cents(r.spend_cents()); }},
+    {"paid_orders", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.paid_orders()); }},
+    {"orders", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.orders()); }},
+    {"cancelled_orders", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.cancelled_orders()); }},
+    {"refunded_orders", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.refunded_orders()); }},
+    {"impressions", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.impressions()); }},
+    {"clicks", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.clicks()); }},
+    {"add_to_carts", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.add_to_carts()); }},
+    {"page_views", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.page_views()); }},
+    {"uv", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.uv()); }},
+};
+
+bool Compare(AlertRule::Op op, double value, double threshold) {
+  switch (op) {
+    case AlertRule::Op::kLess: return value < threshold;
+    case AlertRule::Op::kLessEqual: return value <= threshold;
+    case AlertRule::Op::kGreater: return value > threshold;
+    case AlertRule::Op::kGreaterEqual: return value >= threshold;
+  }
+  return false;
+}
+
+// Back past the resolve threshold: for "<" rules the value must reach it.
+bool Cleared(const AlertRule& rule, double value) {
+  const double line = rule.resolve_threshold.value_or(rule.threshold);
+  switch (rule.op) {
+    case AlertRule::Op::kLess:
+    case AlertRule::Op::kLessEqual: return rule.resolve_threshold ? value >= line : !Compare(rule.op, value, line);
+    case AlertRule::Op::kGreater:
+    case AlertRule::Op::kGreaterEqual: return rule.resolve_threshold ? value <= line : !Compare(rule.op, value, line);
+  }
+  return true;
+}
+
+std::string FormatNumber(double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.6g", v);
+  return buf;
+}
+
+std::string Render(std::string text, const AlertEvent& a) {
+  const std::pair<const char*, std::string> vars[] = {
+      {"{{rule}}", a.rule},         {"{{campaign}}", a.campaign_id},
+      {"{{channel}}", a.channel},   {"{{metric}}", a.metric},
+      {"{{value}}", FormatNumber(a.value)}, {"{{threshold}}", FormatNumber(a.threshold)},
+      {"{{window}}", a.window},     {"{{severity}}", a.severity}};
+  for (const auto& [name, value] : vars) {
+    for (size_t at = text.find(name); at != std::string::npos; at = text.find(name, at + value.size())) {
+      text.replace(at, std::string_view(name).size(), value);
+    }
+  }
+  return text;
+}
+
+std::string StateKey(const std::string& rule, const std::string& campaign, const std::string& channel) {
+  std::string k = rule;
+  k.push_back('\0');
+  k += campaign;
+  k.push_back('\0');
+  k += channel;
+  return k;
+}
+
+}  // namespace
+
+std::optional<double> MetricValue(const v1::WindowResult& r, const std::string& metric,
+                                  int64_t* volume) {
+  for (const MetricDef& m : kMetrics) {
+    if (metric == m.name) return m.get(r, volume);
+  }
+  *volume = 0;
+  return std::nullopt;
+}
+
+const std::vector<std::string>& AlertMetricNames() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> n;
+    for (const MetricDef& m : kMetrics) n.emplace_back(m.name);
+    return n;
+  }();
+  return names;
+}
+
+AlertEngine::AlertEngine(std::vector<AlertRule> rules, WindowResultSink* next, AlertCallback on_alert)
+    : rules_(std::move(rules)), next_(next), on_alert_(std::move(on_alert)) {
+  for (size_t i = 0; i < rules_.size(); ++i) rule_index_[rules_[i].name] = i;
+}
+
+bool AlertEngine::InScope(const AlertRule& rule, const v1::WindowResult& r) const {
+  if (r.window() != rule.window) return false;
+  const bool overall = r.campaign_id() == "*";
+  const bool campaign_rollup = !overall && r.channel() == "*";
+  using S = AlertRule::Scope;
+  switch (rule.scope) {
+    case S::kOverall: return overall && r.channel() == "*";
+    case S::kCampaign: if (!campaign_rollup) return false; break;
+    case S::kCampaignChannel: if (overall || campaign_rollup) return false; break;
+  }
+  return rule.campaigns.empty() || rule.campaigns.count(r.campaign_id()) > 0;
+}
+
+AlertEvent AlertEngine::MakeEvent(const AlertRule& rule, const v1::WindowResult& r, double value,
+                                  const char* state, int64_t since_ms) const {
+  AlertEvent a;
+  a.rule = rule.name;
+  a.state = state;
+  a.campaign_id = r.campaign_id();
+  a.channel = r.channel();
+  a.metric = rule.metric;
+  a.value = value;
+  a.threshold = rule.threshold;
+  a.window = rule.window;
+  a.window_end_ms = r.window_end_ms();
+  a.severity = rule.severity;
+  a.active_since_ms = since_ms;
+  a.labels = rule.labels;
+  for (const auto& [k, v] : rule.annotations) a.annotations[k] = Render(v, a);
+  return a;
+}
+
+void AlertEngine::Send(Instance& inst, const char* state) {
+  inst.last.state = state;
+  if (on_alert_) on_alert_(inst.last);
+}
+
+void AlertEngine::Emit(const v1::WindowResult& r) {
+  if (next_ != nullptr) next_->Emit(r);
+  for (const AlertRule& rule : rules_) {
+    if (!InScope(rule, r)) continue;
+    int64_t volume = 0;
+    const std::optional<double> v = MetricValue(r, rule.metric, &volume);
+    const bool judged = v.has_value() && volume >= rule.min_volume;
+    const bool breach = judged && Compare(rule.op, *v, rule.threshold);
+    // Too little data to judge counts as clear: a campaign that stopped
+    // resolves its alerts instead of firing forever.
+    const bool clear = !judged || Cleared(rule, *v);
+    const int64_t now = r.window_end_ms();
+    const Key key{rule.name, r.campaign_id(), r.channel()};
+    auto it = active_.find(key);
+    if (it == active_.end()) {
+      if (!breach) continue;
+      Instance inst;
+      inst.since_ms = now;
+      inst.last = MakeEvent(rule, r, *v, "pending", now);
+      it = active_.emplace(key, std::move(inst)).first;
+      dirty_.insert(key);
+      if (rule.for_ms > 0) {
+        Send(it->second, "pending");
+        continue;
+      }
+      it->second.phase = Phase::kFiring;
+      Send(it->second, "firing");
+      continue;
+    }
+    Instance& inst = it->second;
+    dirty_.insert(key);
+    const double shown = v.value_or(inst.last.value);
+    inst.last = MakeEvent(rule, r, shown, inst.phase == Phase::kFiring ? "firing" : "pending",
+                          inst.since_ms);
+    if (inst.phase == Phase::kPending) {
+      if (!breach) {
+        active_.erase(it);  // never fired: nothing to resolve
+      } else if (now - inst.since_ms >= rule.for_ms) {
+        inst.phase = Phase::kFiring;
+        Send(inst, "firing");
+      }
+      continue;
+    }
+    // Firing.
+    if (!clear) {
+      inst.clear_since_ms = 0;
+      continue;
+    }
+    if (inst.clear_since_ms == 0) inst.clear_since_ms = now;
+    if (now - inst.clear_since_ms >= rule.keep_firing_for_ms) {
+      Send(inst, "resolved");
+      active_.erase(it);
+    }
+  }
+}
+
+absl::Status AlertEngine::Restore(const StateReader& in) {
+  return in.Scan(kStateTable, [&](std::string_view, std::string_view value) -> absl::Status {
+    v1::AlertInstanceState s;
+    if (!s.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      return absl::DataLossError("alerts: undecodable alert state");
+    }
+    auto rule = rule_index_.find(s.rule());
+    if (rule == rule_index_.end()) return absl::OkStatus();  // the rule was removed
+    const AlertRule& r = rules_[rule->second];
+    Instance inst;
+    inst.phase = s.phase() == v1::AlertInstanceState::PHASE_FIRING ? Phase::kFiring : Phase::kPending;
+    inst.since_ms = s.since_ms();
+    inst.clear_since_ms = s.cleared_at_ms();
+    v1::WindowResult w;
+    w.set_campaign_id(s.campaign_id());
+    w.set_channel(s.channel());
+    w.set_window_end_ms(s.last_eval_ms());
+    inst.last = MakeEvent(r, w, s.value(), inst.phase == Phase::kFiring ? "firing" : "pending",
+                          s.since_ms());
+    active_.emplace(Key{s.rule(), s.campaign_id(), s.channel()}, std::move(inst));
+    return absl::OkStatus();
+  });
+}
+
+void AlertEngine::Snapshot(StateWriter& out) {
+  for (const Key& key : dirty_) {
+    const auto& [rule, campaign, channel] = key;
+    const std::string k = StateKey(rule, campaign, channel);
+    auto it = active_.find(key);
+    if (it == active_.end()) {
+      out.Delete(kStateTable, k);
+      continue;
+    }
+    v1::AlertInstanceState s;
+    s.set_rule(rule);
+    s.set_campaign_id(campaign);
+    s.set_channel(channel);
+    s.set_phase(it->second.phase == Phase::kFiring ? v1::AlertInstanceState::PHASE_FIRING
+                                                   : v1::AlertInstanceState::PHASE_PENDING);
+    s.set_since_ms(it->second.since_ms);
+    s.set_cleared_at_ms(it->second.clear_since_ms);
+    s.set_value(it->second.last.value);
+    s.set_last_eval_ms(it->second.last.window_end_ms);
+    out.Put(kStateTable, k, s.SerializeAsString());
+  }
+  dirty_.clear();
+}
+
+std::map<std::string, int> AlertEngine::FiringByRule() const {
+  std::map<std::string, int> out;
+  for (const auto& r : rules_) out[r.name] = 0;
+  for (const auto& [key, inst] : active_) {
+    if (inst.phase == Phase::kFiring) ++out[std::get<0>(key)];
+  }
+  return out;
+}
+
+std::vector<AlertEvent> AlertEngine::Firing() const {
+  std::vector<AlertEvent> out;
+  for (const auto& [key, inst] : active_) {
+    if (inst.phase == Phase::kFiring) out.push_back(inst.last);
+  }
+  return out;
+}
+
+std::string AlertToJson(const AlertEvent& a) {
+  nlohmann::json j = {{"rule", a.rule},
+                      {"state", a.state},
+                      {"campaign_id", a.campaign_id},
+                      {"channel", a.channel},
+                      {"metric", a.metric},
+                      {"value", a.value},
+                      {"threshold", a.threshold},
+                      {"window", a.window},
+                      {"event_time_ms", a.window_end_ms},
+                      {"severity", a.severity},
+                      {"active_since_ms", a.active_since_ms}};
+  if (!a.labels.empty()) j["labels"] = a.labels;
+  if (!a.annotations.empty()) j["annotations"] = a.annotations;
+  // Invalid UTF-8 in a campaign id must not throw on the pipeline thread.
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace promowatch

@@ -1,0 +1,127 @@
+#pragma once
+// Alert rules judged on final window results, in event time: the same code
+// serves replay, backtest and live, so all three give the same alerts.
+//
+// Each rule is evaluated per instance (rule x campaign x channel of its
+// scope) on every window result of its window size. Lifecycle of an
+// instance, in event time (a judgement's time is its window's end):
+//
+//   inactive --breach--> pending --breach held `for`--> firing
+//   pending  --clear--> inactive (nothing is sent: it never fired)
+//   firing   --clear held `keep_firing_for`--> resolved -> inactive
+//
+// "breach" is the comparison against `threshold` with at least `min_volume`
+// of the metric's denominator; "clear" is the value back past
+// `resolve_threshold` (hysteresis; default: the threshold itself), or too
+// little volume to judge (a campaign that stopped resolves its alerts). A
+// value between threshold and resolve_threshold changes nothing, so a value
+// hovering around the line fires once.
+//
+// Transitions (pending, firing, resolved) go to a callback; instances that
+// are pending or firing are state, checkpointed with the operators (a restart
+// neither repeats a notification nor forgets a firing alert).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "operators/state.h"
+#include "operators/window_operator.h"
+
+namespace promowatch {
+
+struct AlertRule {
+  std::string name;
+  std::string metric = "ctr";  // see MetricValue
+  std::string window = "5m";
+  enum class Scope { kOverall, kCampaign, kCampaignChannel } scope = Scope::kCampaignChannel;
+  std::set<std::string> campaigns;  // empty: every campaign
+  enum class Op { kLess, kLessEqual, kGreater, kGreaterEqual } op = Op::kLess;
+  double threshold = 0;
+  std::optional<double> resolve_threshold;  // hysteresis; unset: threshold
+  int64_t min_volume = 0;  // of the denominator: impressions (ctr), clicks (cvr), spend (roi), paid orders (aov)
+  int64_t for_ms = 0;              // breach held this long (event time) before firing
+  int64_t keep_firing_for_ms = 0;  // clear held this long before resolving
+  std::string severity = "warning";
+  // Extra labels (team, ...) and annotations (summary, description,
+  // runbook_url, dashboard); annotation values are templates: {{rule}}
+  // {{campaign}} {{channel}} {{metric}} {{value}} {{threshold}} {{window}}.
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+};
+
+struct AlertEvent {
+  std::string rule;
+  std::string state;  // "pending" | "firing" | "resolved"
+  std::string campaign_id;
+  std::string channel;
+  std::string metric;
+  double value = 0;
+  double threshold = 0;
+  std::string window;
+  int64_t window_end_ms = 0;  // event time of the judgement
+  std::string severity;
+  int64_t active_since_ms = 0;  // event time the condition started
+  std::map<std::string, std::string> labels;       // the rule's extra labels
+  std::map<std::string, std::string> annotations;  // rendered
+};
+// One JSON object: the backtest/alerts-topic contract (rule, state,
+// campaign_id, channel, metric, value, threshold, window, event_time_ms,
+// severity, active_since_ms, labels, annotations).
+std::string AlertToJson(const AlertEvent& a);
+
+// Evaluates every rule on every emitted window and forwards the window.
+class AlertEngine final : public WindowResultSink, public Checkpointed {
+ public:
+  static constexpr std::string_view kStateTable = "alerts";
+  using AlertCallback = std::function<void(const AlertEvent&)>;
+  AlertEngine(std::vector<AlertRule> rules, WindowResultSink* next, AlertCallback on_alert);
+  void Emit(const v1::WindowResult& r) override;
+
+  // Pending and firing instances survive restarts through these.
+  std::vector<std::string> StateTables() const override { return {std::string(kStateTable)}; }
+  absl::Status Restore(const StateReader& in) override;
+  void Snapshot(StateWriter& out) override;
+
+  // Firing alerts by rule name (every rule listed), for gauges and the demo.
+  std::map<std::string, int> FiringByRule() const;
+  std::vector<AlertEvent> Firing() const;
+  const std::vector<AlertRule>& rules() const { return rules_; }
+
+ private:
+  enum class Phase { kPending, kFiring };
+  struct Instance {
+    Phase phase = Phase::kPending;
+    int64_t since_ms = 0;
+    int64_t clear_since_ms = 0;  // 0: not clear
+    AlertEvent last;             // the latest judgement, as an event
+  };
+  using Key = std::tuple<std::string, std::string, std::string>;  // rule, campaign, channel
+  bool InScope(const AlertRule& rule, const v1::WindowResult& r) const;
+  AlertEvent MakeEvent(const AlertRule& rule, const v1::WindowResult& r, double value,
+                       const char* state, int64_t since_ms) const;
+  void Send(Instance& inst, const char* state);
+
+  std::vector<AlertRule> rules_;
+  std::map<std::string, size_t> rule_index_;
+  WindowResultSink* next_;
+  AlertCallback on_alert_;
+  std::map<Key, Instance> active_;
+  std::set<Key> dirty_;  // changed since the last snapshot (deleted if no longer active)
+};
+
+// The value a rule looks at, and its denominator for min_volume (INT64_MAX
+// for plain counts); nullopt when undefined (ctr without impressions) or the
+// metric is unknown.
+std::optional<double> MetricValue(const v1::WindowResult& r, const std::string& metric,
+                                  int64_t* volume);
+// Every metric name MetricValue knows.
+const std::vector<std::string>& AlertMetricNames();
+
+}  // namespace promowatch
