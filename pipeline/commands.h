@@ -3,6 +3,7 @@
 // runtime. main.cc parses flags into these structs.
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 namespace promowatch {
 
 struct PipelineConfig;
+struct AlertEvent;
 // Loads `path` into *config (defaults when empty); logs the error with the
 // file and line at fault and returns false when the file is bad.
 bool LoadConfigForCommand(const std::string& path, PipelineConfig* config);
@@ -26,8 +28,22 @@ struct ReplayArgs {
   std::string state_dir;               // empty: a temporary directory, removed at the end
   std::optional<WireFormat> format;    // unset: detected per file
   std::optional<int64_t> max_out_of_orderness_ms;
+  std::string rules;                   // a rules file replacing alerts.rules
+  std::string alerts_output;           // alert transitions as JSON lines (empty: log only)
+  // Sees every alert transition (backtest's summary).
+  std::function<void(const AlertEvent&)> on_alert;
 };
 int RunReplay(const ReplayArgs& args);
+
+// Replays events through alert rules and reports what would have fired.
+struct BacktestArgs {
+  std::vector<std::string> inputs;
+  std::string rules;
+  std::string output;  // transitions as JSON lines (optional)
+  std::string config;
+  std::optional<WireFormat> format;
+};
+int RunBacktest(const BacktestArgs& args);
 
 struct LiveArgs {
   std::string config;

@@ -114,6 +114,99 @@ class Reader {
 
 }  // namespace
 
+// alerts.rules (config) or rules (a --rules file): the same contract.
+absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineConfig* out) {
+  PipelineConfig& config = *out;
+  if (!rules.IsSequence()) return r.Error(rules, "rules must be a list");
+  for (const auto& n : rules) {
+    PW_RETURN_IF_ERROR(r.CheckKeys(
+        n, "alerts.rules[]",
+        {"name", "kind", "metric", "window", "scope", "campaigns", "op", "threshold",
+         "resolve_threshold", "min_volume", "for", "keep_firing_for", "severity", "labels",
+         "annotations"}));
+    AlertRule rule;
+    if (!n["name"] || !n["metric"] || !n["threshold"] || !n["op"]) {
+      return r.Error(n, "a rule needs name, metric, op and threshold");
+    }
+    rule.name = n["name"].Scalar();
+    for (const auto& other : config.alert_rules) {
+      if (other.name == rule.name) return r.Error(n["name"], fmt::format("rule name '{}' is used twice", rule.name));
+    }
+    if (auto k = n["kind"]; k && k.Scalar() != "threshold") {
+      return r.Error(k, fmt::format("kind '{}' is not supported yet (threshold only; relative_drop, "
+                                    "pacing and no_data are planned)", k.Scalar()));
+    }
+    rule.metric = n["metric"].Scalar();
+    const auto& names = AlertMetricNames();
+    if (std::find(names.begin(), names.end(), rule.metric) == names.end()) {
+      return r.Error(n["metric"], fmt::format("unknown metric '{}': one of {}", rule.metric,
+                                              fmt::join(names, ", ")));
+    }
+    if (auto w = n["window"]) rule.window = w.Scalar();
+    if (rule.window != "cumulative" &&
+        std::find(config.operators.window_minutes.begin(), config.operators.window_minutes.end(),
+                  std::atoi(rule.window.c_str())) == config.operators.window_minutes.end()) {
+      return r.Error(n["window"] ? n["window"] : n,
+                     fmt::format("window '{}' is not computed: add it to windows.sizes",
+                                 rule.window));
+    }
+    if (auto sc = n["scope"]) {
+      const std::string v = sc.Scalar();
+      if (v == "overall") rule.scope = AlertRule::Scope::kOverall;
+      else if (v == "campaign") rule.scope = AlertRule::Scope::kCampaign;
+      else if (v == "campaign_channel") rule.scope = AlertRule::Scope::kCampaignChannel;
+      else return r.Error(sc, fmt::format("scope '{}' is not one of: overall, campaign, campaign_channel", v));
+    }
+    if (auto cs = n["campaigns"]) {
+      if (!cs.IsSequence() || cs.size() == 0) return r.Error(cs, "campaigns must be a non-empty list of campaign ids");
+      if (rule.scope == AlertRule::Scope::kOverall) return r.Error(cs, "campaigns needs scope campaign or campaign_channel");
+      for (const auto& c : cs) rule.campaigns.insert(c.Scalar());
+    }
+    const std::string cmp = n["op"].Scalar();
+    if (cmp == "<") rule.op = AlertRule::Op::kLess;
+    else if (cmp == "<=") rule.op = AlertRule::Op::kLessEqual;
+    else if (cmp == ">") rule.op = AlertRule::Op::kGreater;
+    else if (cmp == ">=") rule.op = AlertRule::Op::kGreaterEqual;
+    else return r.Error(n["op"], fmt::format("op '{}' is not one of: < <= > >=", cmp));
+    PW_RETURN_IF_ERROR(r.Number<double>(n["threshold"], -1e300, &rule.threshold));
+    if (auto rt = n["resolve_threshold"]) {
+      double v = 0;
+      PW_RETURN_IF_ERROR(r.Number<double>(rt, -1e300, &v));
+      const bool below = rule.op == AlertRule::Op::kLess || rule.op == AlertRule::Op::kLessEqual;
+      if (below ? v < rule.threshold : v > rule.threshold) {
+        return r.Error(rt, fmt::format("resolve_threshold {} is on the firing side of threshold {}: "
+                                       "for op '{}' it must be {} the threshold",
+                                       v, rule.threshold, cmp, below ? "at or above" : "at or below"));
+      }
+      rule.resolve_threshold = v;
+    }
+    if (auto mv = n["min_volume"]) PW_RETURN_IF_ERROR(r.Number<int64_t>(mv, 0, &rule.min_volume));
+    if (auto f = n["for"]) PW_RETURN_IF_ERROR(r.Duration(f, &rule.for_ms));
+    if (auto k = n["keep_firing_for"]) PW_RETURN_IF_ERROR(r.Duration(k, &rule.keep_firing_for_ms));
+    if (auto sv = n["severity"]) rule.severity = sv.Scalar();
+    for (const char* section : {"labels", "annotations"}) {
+      auto m = n[section];
+      if (!m) continue;
+      if (!m.IsMap()) return r.Error(m, fmt::format("{} must be a map of names to strings", section));
+      for (const auto& kv : m) {
+        const std::string key = kv.first.Scalar();
+        const bool valid = !key.empty() && !std::isdigit(static_cast<unsigned char>(key[0])) &&
+                           std::all_of(key.begin(), key.end(), [](char c) {
+                             return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+                           });
+        if (!valid) {
+          return r.Error(kv.first, fmt::format("{} name '{}' must match [a-zA-Z_][a-zA-Z0-9_]* "
+                                               "(Alertmanager's rule for label names)", section, key));
+        }
+        auto& dest = std::string_view(section) == "labels" ? rule.labels : rule.annotations;
+        dest[kv.first.Scalar()] = kv.second.Scalar();
+      }
+    }
+    config.alert_rules.push_back(rule);
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name) {
   PipelineConfig config;
   Reader r(file_name);
@@ -238,95 +331,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
   }
   if (auto a = root["alerts"]) {
     PW_RETURN_IF_ERROR(r.CheckKeys(a, "alerts", {"rules"}));
-    if (auto rules = a["rules"]) {
-      if (!rules.IsSequence()) return r.Error(rules, "rules must be a list");
-      for (const auto& n : rules) {
-        PW_RETURN_IF_ERROR(r.CheckKeys(
-            n, "alerts.rules[]",
-            {"name", "kind", "metric", "window", "scope", "campaigns", "op", "threshold",
-             "resolve_threshold", "min_volume", "for", "keep_firing_for", "severity", "labels",
-             "annotations"}));
-        AlertRule rule;
-        if (!n["name"] || !n["metric"] || !n["threshold"] || !n["op"]) {
-          return r.Error(n, "a rule needs name, metric, op and threshold");
-        }
-        rule.name = n["name"].Scalar();
-        for (const auto& other : config.alert_rules) {
-          if (other.name == rule.name) return r.Error(n["name"], fmt::format("rule name '{}' is used twice", rule.name));
-        }
-        if (auto k = n["kind"]; k && k.Scalar() != "threshold") {
-          return r.Error(k, fmt::format("kind '{}' is not supported yet (threshold only; relative_drop, "
-                                        "pacing and no_data are planned)", k.Scalar()));
-        }
-        rule.metric = n["metric"].Scalar();
-        const auto& names = AlertMetricNames();
-        if (std::find(names.begin(), names.end(), rule.metric) == names.end()) {
-          return r.Error(n["metric"], fmt::format("unknown metric '{}': one of {}", rule.metric,
-                                                  fmt::join(names, ", ")));
-        }
-        if (auto w = n["window"]) rule.window = w.Scalar();
-        if (rule.window != "cumulative" &&
-            std::find(config.operators.window_minutes.begin(), config.operators.window_minutes.end(),
-                      std::atoi(rule.window.c_str())) == config.operators.window_minutes.end()) {
-          return r.Error(n["window"] ? n["window"] : n,
-                         fmt::format("window '{}' is not computed: add it to windows.sizes",
-                                     rule.window));
-        }
-        if (auto sc = n["scope"]) {
-          const std::string v = sc.Scalar();
-          if (v == "overall") rule.scope = AlertRule::Scope::kOverall;
-          else if (v == "campaign") rule.scope = AlertRule::Scope::kCampaign;
-          else if (v == "campaign_channel") rule.scope = AlertRule::Scope::kCampaignChannel;
-          else return r.Error(sc, fmt::format("scope '{}' is not one of: overall, campaign, campaign_channel", v));
-        }
-        if (auto cs = n["campaigns"]) {
-          if (!cs.IsSequence() || cs.size() == 0) return r.Error(cs, "campaigns must be a non-empty list of campaign ids");
-          if (rule.scope == AlertRule::Scope::kOverall) return r.Error(cs, "campaigns needs scope campaign or campaign_channel");
-          for (const auto& c : cs) rule.campaigns.insert(c.Scalar());
-        }
-        const std::string cmp = n["op"].Scalar();
-        if (cmp == "<") rule.op = AlertRule::Op::kLess;
-        else if (cmp == "<=") rule.op = AlertRule::Op::kLessEqual;
-        else if (cmp == ">") rule.op = AlertRule::Op::kGreater;
-        else if (cmp == ">=") rule.op = AlertRule::Op::kGreaterEqual;
-        else return r.Error(n["op"], fmt::format("op '{}' is not one of: < <= > >=", cmp));
-        PW_RETURN_IF_ERROR(r.Number<double>(n["threshold"], -1e300, &rule.threshold));
-        if (auto rt = n["resolve_threshold"]) {
-          double v = 0;
-          PW_RETURN_IF_ERROR(r.Number<double>(rt, -1e300, &v));
-          const bool below = rule.op == AlertRule::Op::kLess || rule.op == AlertRule::Op::kLessEqual;
-          if (below ? v < rule.threshold : v > rule.threshold) {
-            return r.Error(rt, fmt::format("resolve_threshold {} is on the firing side of threshold {}: "
-                                           "for op '{}' it must be {} the threshold",
-                                           v, rule.threshold, cmp, below ? "at or above" : "at or below"));
-          }
-          rule.resolve_threshold = v;
-        }
-        if (auto mv = n["min_volume"]) PW_RETURN_IF_ERROR(r.Number<int64_t>(mv, 0, &rule.min_volume));
-        if (auto f = n["for"]) PW_RETURN_IF_ERROR(r.Duration(f, &rule.for_ms));
-        if (auto k = n["keep_firing_for"]) PW_RETURN_IF_ERROR(r.Duration(k, &rule.keep_firing_for_ms));
-        if (auto sv = n["severity"]) rule.severity = sv.Scalar();
-        for (const char* section : {"labels", "annotations"}) {
-          auto m = n[section];
-          if (!m) continue;
-          if (!m.IsMap()) return r.Error(m, fmt::format("{} must be a map of names to strings", section));
-          for (const auto& kv : m) {
-            const std::string key = kv.first.Scalar();
-            const bool valid = !key.empty() && !std::isdigit(static_cast<unsigned char>(key[0])) &&
-                               std::all_of(key.begin(), key.end(), [](char c) {
-                                 return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
-                               });
-            if (!valid) {
-              return r.Error(kv.first, fmt::format("{} name '{}' must match [a-zA-Z_][a-zA-Z0-9_]* "
-                                                   "(Alertmanager's rule for label names)", section, key));
-            }
-            auto& dest = std::string_view(section) == "labels" ? rule.labels : rule.annotations;
-            dest[kv.first.Scalar()] = kv.second.Scalar();
-          }
-        }
-        config.alert_rules.push_back(rule);
-      }
-    }
+    if (auto rules = a["rules"]) PW_RETURN_IF_ERROR(ParseAlertRules(r, rules, &config));
   }
   return config;
 }
@@ -340,6 +345,35 @@ absl::StatusOr<PipelineConfig> LoadConfig(const std::string& path) {
   std::stringstream buffer;
   buffer << in.rdbuf();
   return ParseConfig(buffer.str(), path);
+}
+
+absl::Status ParseAlertRulesFile(std::string_view yaml, std::string_view file_name,
+                                 PipelineConfig* config) {
+  Reader r(file_name);
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}: not valid YAML: {}", file_name, e.mark.line + 1, e.msg));
+  }
+  if (!root.IsMap() || !root["rules"]) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}:1: a rules file is a map with a 'rules' list (see README, Alerts)", file_name));
+  }
+  PW_RETURN_IF_ERROR(r.CheckKeys(root, "top level", {"rules"}));
+  config->alert_rules.clear();
+  return ParseAlertRules(r, root["rules"], config);
+}
+
+absl::Status LoadAlertRules(const std::string& path, PipelineConfig* config) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(fmt::format("cannot read rules file {}: check the path given to --rules", path));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return ParseAlertRulesFile(buffer.str(), path, config);
 }
 
 }  // namespace promowatch

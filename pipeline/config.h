@@ -65,6 +65,11 @@ struct PipelineConfig {
 
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);
 absl::StatusOr<PipelineConfig> LoadConfig(const std::string& path);
+// A rules file (top-level `rules:`, the alerts.rules contract) replaces
+// config->alert_rules; window sizes are checked against *config.
+absl::Status ParseAlertRulesFile(std::string_view yaml, std::string_view file_name,
+                                 PipelineConfig* config);
+absl::Status LoadAlertRules(const std::string& path, PipelineConfig* config);
 
 // "500ms", "5s", "2m", "1h", "1d" -> milliseconds.
 absl::StatusOr<int64_t> ParseDuration(std::string_view text);

@@ -55,6 +55,27 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"auto", "json", "binary"}))->capture_default_str();
   rp->add_option("--max-out-of-orderness", replay_ooo,
                  "Watermark delay behind the newest event, like 5s (overrides the config)");
+  rp->add_option("--rules", replay.rules,
+                 "Alert rules file (top-level 'rules:', as alerts.rules); replaces the config's rules")
+      ->check(CLI::ExistingFile);
+  rp->add_option("--alerts-output", replay.alerts_output,
+                 "Alert transitions (pending, firing, resolved), one JSON object per line");
+
+  promowatch::BacktestArgs backtest;
+  std::string backtest_format = "auto";
+  auto* bt = app.add_subcommand(
+      "backtest", "Replay events through alert rules and report which alerts would have fired, "
+                  "when, for how long and how often they flapped (a table per rule on stdout)");
+  bt->add_option("--rules", backtest.rules, "Alert rules file (top-level 'rules:')")
+      ->required()->check(CLI::ExistingFile);
+  bt->add_option("--input,-i", backtest.inputs, "Event files, as for replay (repeatable)")
+      ->required()->check(CLI::ExistingFile);
+  bt->add_option("--output,-o", backtest.output,
+                 "Every transition as a JSON line: rule, state, campaign_id, channel, metric, "
+                 "value, threshold, window, event_time_ms, severity");
+  bt->add_option("--config,-c", backtest.config, "YAML config (windows, watermark, lateness)");
+  bt->add_option("--format", backtest_format, "Input format: auto, json or binary")
+      ->check(CLI::IsMember({"auto", "json", "binary"}))->capture_default_str();
 
   promowatch::GenArgs gen;
   std::string gen_format = "binary";
@@ -159,6 +180,10 @@ int main(int argc, char** argv) {
       replay.max_out_of_orderness_ms = *d;
     }
     return promowatch::RunReplay(replay);
+  }
+  if (bt->parsed()) {
+    backtest.format = ParseFormat(backtest_format);
+    return promowatch::RunBacktest(backtest);
   }
   if (gp->parsed()) {
     if (gen.output.empty() && gen.split_dir.empty() && gen.brokers.empty()) {

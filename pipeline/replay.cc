@@ -21,6 +21,7 @@
 #include <spdlog/spdlog.h>
 
 #include <fmt/format.h>
+#include "operators/alert_engine.h"
 #include "pipeline/commands.h"
 #include "pipeline/engine.h"
 #include "pipeline/fault_injection.h"
@@ -82,6 +83,12 @@ int RunReplay(const ReplayArgs& args) {
     config.operators.max_out_of_orderness_ms = *args.max_out_of_orderness_ms;
   }
   if (!args.state_dir.empty()) config.state_dir = args.state_dir;
+  if (!args.rules.empty()) {
+    if (auto st = LoadAlertRules(args.rules, &config); !st.ok()) {
+      spdlog::error("msg=\"bad rules file\" error=\"{}\"", std::string(st.message()));
+      return 2;
+    }
+  }
 
   // State: the given directory (kept, resumable) or a temporary one.
   bool temporary_state = false;
@@ -125,7 +132,19 @@ int RunReplay(const ReplayArgs& args) {
     }
   } dead_letters, late;
 
-  Engine engine(config, &results, &dead_letters, late_path.empty() ? &dead_letters : &late);
+  // Alert rules judge the final windows on their way out (the same engine
+  // as live); transitions go to --alerts-output, the log and args.on_alert.
+  File alerts_file;
+  int64_t alert_transitions = 0;
+  AlertEngine alerts(config.alert_rules, &results, [&](const AlertEvent& a) {
+    ++alert_transitions;
+    const std::string json = AlertToJson(a);
+    if (alerts_file) std::fprintf(alerts_file.get(), "%s\n", json.c_str());
+    if (a.state == "firing") spdlog::debug("msg=\"alert firing\" alert={}", json);
+    if (args.on_alert) args.on_alert(a);
+  });
+  Engine engine(config, &alerts, &dead_letters, late_path.empty() ? &dead_letters : &late);
+  engine.Attach(&alerts);
   auto backend = RocksStateBackend::Open(state_dir, engine.StateTables(), config.state);
   if (!backend.ok()) {
     spdlog::error("msg=\"cannot open state\" error=\"{}\"", std::string(backend.status().message()));
@@ -158,6 +177,14 @@ int RunReplay(const ReplayArgs& args) {
   out_file = OpenOutput(args.output, offset_of("output_bytes"));
   dead_file = OpenOutput(dead_letter_path, offset_of("dead_letter_bytes"));
   if (!late_path.empty()) late_file = OpenOutput(late_path, offset_of("late_bytes"));
+  if (!args.alerts_output.empty()) {
+    alerts_file = OpenOutput(args.alerts_output, offset_of("alerts_bytes"));
+    if (!alerts_file) {
+      spdlog::error("msg=\"cannot write alerts\" output={} hint=\"check that the directory exists "
+                    "and is writable\"", args.alerts_output);
+      return 1;
+    }
+  }
   if (!out_file || !dead_file || (!late_path.empty() && !late_file)) {
     spdlog::error("msg=\"cannot write outputs\" output={} dead_letter={} hint=\"check that the "
                   "directories exist and are writable\"", args.output, dead_letter_path);
@@ -189,6 +216,10 @@ int RunReplay(const ReplayArgs& args) {
     p.offsets["output_bytes"] = Tell(out_file.get());
     p.offsets["dead_letter_bytes"] = Tell(dead_file.get());
     if (late_file) p.offsets["late_bytes"] = Tell(late_file.get());
+    if (alerts_file) {
+      std::fflush(alerts_file.get());
+      p.offsets["alerts_bytes"] = Tell(alerts_file.get());
+    }
     // Outputs reach the OS before the state that says they exist.
     kill_point.BeforeCheckpointCommit();
     if (auto s = engine.Checkpoint(p); !s.ok()) {
@@ -260,11 +291,11 @@ int RunReplay(const ReplayArgs& args) {
   spdlog::info(
       "msg=\"replay finished\" read={} accepted={} rejected={}{} duplicates={} late={} "
       "windows={} corrections={} elapsed_s={:.3f} events_per_s={:.0f} peak_rss_mb={:.1f} "
-      "state_bytes={} output={} dead_letter={}",
+      "state_bytes={} alert_transitions={} output={} dead_letter={}",
       c.read, c.accepted, c.rejected_total(), by_reason, c.duplicates, c.late, ws.windows_emitted,
       ws.corrections_emitted, secs, static_cast<double>(c.read - read_at_start) / secs,
       static_cast<double>(usage.ru_maxrss) / 1024.0, (*backend)->ApproximateSizeBytes(),
-      args.output, dead_letter_path);
+      alert_transitions, args.output, dead_letter_path);
   return 0;
 }
 
