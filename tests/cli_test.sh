@@ -5,7 +5,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$WORK"
 
 "$PROMOWATCH" --help | grep -q replay || fail "--help does not list replay"
-for cmd in replay gen; do
+for cmd in replay gen backtest; do
   "$PROMOWATCH" $cmd --help > help.txt || fail "$cmd --help exited non-zero"
   grep -q -- "--output" help.txt || fail "$cmd --help does not document --output"
 done
@@ -56,5 +56,21 @@ if command -v script >/dev/null; then
   "$PROMOWATCH" replay -i events.jsonl -o t.jsonl 2> notty.txt
   grep -q "events/s" notty.txt && fail "progress bar drawn although stderr is not a terminal"
 fi
+
+# backtest: a rules file error names its line; a rule that must fire fires,
+# in the table and in the transitions file.
+printf 'rules:\n  - name: any_gmv\n    metric: gmv\n    window: 1m\n    scope: overall\n    op: "="\n    threshold: 0\n' > bad_rules.yaml
+set +e
+"$PROMOWATCH" backtest --rules bad_rules.yaml -i events.jsonl > bt.txt 2> err.txt
+rc=$?
+set -e
+[ "$rc" = 2 ] || fail "a bad rules file should exit 2, got $rc"
+grep -q "bad_rules.yaml:6: op '='" err.txt || fail "the rules error does not name the line: $(cat err.txt)"
+sed -i 's/op: "="/op: ">="/' bad_rules.yaml
+"$PROMOWATCH" backtest --rules bad_rules.yaml -i events.jsonl -o transitions.jsonl > bt.txt 2> err.txt ||
+  fail "backtest failed: $(tail -3 err.txt)"
+[ "$(awk '$1 == "any_gmv" { print $3 }' bt.txt)" = 1 ] || fail "any_gmv should fire once: $(cat bt.txt)"
+grep -q '"rule":"any_gmv"' transitions.jsonl && grep -q '"state":"firing"' transitions.jsonl ||
+  fail "no firing transition in the output: $(head -2 transitions.jsonl)"
 
 pass "help, config errors with line numbers, input and state errors, empty input"
