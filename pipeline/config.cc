@@ -114,6 +114,28 @@ class Reader {
 
 }  // namespace
 
+// The YAML document, or the line at which it stops being YAML.
+absl::StatusOr<YAML::Node> ParseYaml(std::string_view yaml, std::string_view file_name) {
+  try {
+    return YAML::Load(std::string(yaml));
+  } catch (const YAML::ParserException& e) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}: not valid YAML: {}", file_name, e.mark.line + 1, e.msg));
+  }
+}
+
+// The whole file, or an error naming the flag that gave its path.
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_view what,
+                                          std::string_view flag) {
+  std::ifstream in(path);
+  if (!in) {
+    return absl::NotFoundError(fmt::format("cannot read {} {}: check the path given to {}", what, path, flag));
+  }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
 // alerts.rules (config) or rules (a --rules file): the same contract.
 absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineConfig* out) {
   PipelineConfig& config = *out;
@@ -210,13 +232,9 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name) {
   PipelineConfig config;
   Reader r(file_name);
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::ParserException& e) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}:{}: not valid YAML: {}", file_name, e.mark.line + 1, e.msg));
-  }
+  auto parsed = ParseYaml(yaml, file_name);
+  if (!parsed.ok()) return parsed.status();
+  const YAML::Node root = *parsed;
   if (root.IsNull()) return config;  // an empty file: every default
   PW_RETURN_IF_ERROR(r.CheckKeys(root, "top level",
                                  {"watermark", "lateness", "windows", "cumulative", "state",
@@ -337,26 +355,17 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
 }
 
 absl::StatusOr<PipelineConfig> LoadConfig(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(
-        fmt::format("cannot read config file {}: check the path given to --config", path));
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseConfig(buffer.str(), path);
+  auto text = ReadWholeFile(path, "config file", "--config");
+  if (!text.ok()) return text.status();
+  return ParseConfig(*text, path);
 }
 
 absl::Status ParseAlertRulesFile(std::string_view yaml, std::string_view file_name,
                                  PipelineConfig* config) {
   Reader r(file_name);
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(yaml));
-  } catch (const YAML::ParserException& e) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}:{}: not valid YAML: {}", file_name, e.mark.line + 1, e.msg));
-  }
+  auto parsed = ParseYaml(yaml, file_name);
+  if (!parsed.ok()) return parsed.status();
+  const YAML::Node root = *parsed;
   if (!root.IsMap() || !root["rules"]) {
     return absl::InvalidArgumentError(
         fmt::format("{}:1: a rules file is a map with a 'rules' list (see README, Alerts)", file_name));
@@ -367,13 +376,9 @@ absl::Status ParseAlertRulesFile(std::string_view yaml, std::string_view file_na
 }
 
 absl::Status LoadAlertRules(const std::string& path, PipelineConfig* config) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(fmt::format("cannot read rules file {}: check the path given to --rules", path));
-  }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return ParseAlertRulesFile(buffer.str(), path, config);
+  auto text = ReadWholeFile(path, "rules file", "--rules");
+  if (!text.ok()) return text.status();
+  return ParseAlertRulesFile(*text, path, config);
 }
 
 }  // namespace promowatch
