@@ -285,7 +285,8 @@ std::vector<AlertEvent> AlertEngine::Firing() const {
 }
 
 std::string AlertToJson(const AlertEvent& a) {
-  nlohmann::json j = {{"rule", a.rule},
+  // ordered_json: keys in the contract's order (rule, state, ...), as consumers and logs read them.
+  nlohmann::ordered_json j = {{"rule", a.rule},
                       {"state", a.state},
                       {"campaign_id", a.campaign_id},
                       {"channel", a.channel},
@@ -299,7 +300,7 @@ std::string AlertToJson(const AlertEvent& a) {
   if (!a.labels.empty()) j["labels"] = a.labels;
   if (!a.annotations.empty()) j["annotations"] = a.annotations;
   // Invalid UTF-8 in a campaign id must not throw on the pipeline thread.
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace promowatch

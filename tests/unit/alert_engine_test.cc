@@ -59,8 +59,9 @@ TEST(AlertEngine, FiresOnceResolvesOnceAndRespectsMinVolume) {
   EXPECT_DOUBLE_EQ(rec.events[0].value, 0.005);
   EXPECT_EQ(rec.events[0].active_since_ms, 2 * kMin);
   EXPECT_TRUE(alerts.Firing().empty());
-  EXPECT_NE(AlertToJson(rec.events[0]).find(R"("rule":"low_ctr")"), std::string::npos);
-  EXPECT_NE(AlertToJson(rec.events[0]).find(R"("state":"firing")"), std::string::npos);
+  // The contract's key order: log greps and consumers read rule and state first.
+  EXPECT_EQ(AlertToJson(rec.events[0]).rfind(R"({"rule":"low_ctr","state":"firing","campaign_id":"c1","channel":"douyin")", 0), 0u)
+      << AlertToJson(rec.events[0]);
 }
 
 TEST(AlertEngine, ForHoldsPendingUntilTheBreachLastedThatLong) {
