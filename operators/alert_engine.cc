@@ -276,6 +276,44 @@ std::map<std::string, int> AlertEngine::FiringByRule() const {
   return out;
 }
 
+std::vector<AlertEngine::FiringCount> AlertEngine::FiringCounts() const {
+  std::vector<FiringCount> out;
+  const auto by_rule = FiringByRule();
+  for (const auto& r : rules_) out.push_back({r.name, r.severity, by_rule.at(r.name)});
+  return out;
+}
+
+void AlertEngine::ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_ms) {
+  std::map<std::string, size_t> index;
+  for (size_t i = 0; i < rules.size(); ++i) index[rules[i].name] = i;
+  for (auto it = active_.begin(); it != active_.end();) {
+    const auto& [rule, campaign, channel] = it->first;
+    auto kept = index.find(rule);
+    if (kept != index.end()) {
+      // Same instance, the new rule's labels, severity and annotations.
+      Instance& inst = it->second;
+      v1::WindowResult w;
+      w.set_campaign_id(campaign);
+      w.set_channel(channel);
+      w.set_window_end_ms(inst.last.window_end_ms);
+      inst.last = MakeEvent(rules[kept->second], w, inst.last.value, inst.last.state.c_str(),
+                            inst.last.active_since_ms);
+      dirty_.insert(it->first);
+      ++it;
+      continue;
+    }
+    if (it->second.phase == Phase::kFiring) {
+      it->second.last.window_end_ms = std::max(it->second.last.window_end_ms, event_time_ms);
+      it->second.last.annotations["resolved_by"] = "rule removed";
+      Send(it->second, "resolved");
+    }
+    dirty_.insert(it->first);
+    it = active_.erase(it);
+  }
+  rules_ = std::move(rules);
+  rule_index_ = std::move(index);
+}
+
 std::vector<AlertEvent> AlertEngine::Firing() const {
   std::vector<AlertEvent> out;
   for (const auto& [key, inst] : active_) {

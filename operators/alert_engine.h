@@ -91,6 +91,18 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
 
   // Firing alerts by rule name (every rule listed), for gauges and the demo.
   std::map<std::string, int> FiringByRule() const;
+  struct FiringCount {
+    std::string rule;
+    std::string severity;
+    int firing = 0;
+  };
+  std::vector<FiringCount> FiringCounts() const;
+
+  // New rules (a reload) without losing alert state: pending and firing
+  // instances of rules that keep their name stay as they are and are judged
+  // by the new definition from the next window on; firing instances of
+  // removed rules are resolved at `event_time_ms` (the watermark).
+  void ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_ms);
   std::vector<AlertEvent> Firing() const;
   const std::vector<AlertRule>& rules() const { return rules_; }
 

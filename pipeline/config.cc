@@ -348,16 +348,65 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     if (auto n = m["campaign_ttl"]) PW_RETURN_IF_ERROR(r.Duration(n, &config.metrics.campaign_ttl_ms));
   }
   if (auto a = root["alerts"]) {
-    PW_RETURN_IF_ERROR(r.CheckKeys(a, "alerts", {"rules"}));
+    PW_RETURN_IF_ERROR(r.CheckKeys(a, "alerts", {"rules", "rules_file", "alertmanager"}));
     if (auto rules = a["rules"]) PW_RETURN_IF_ERROR(ParseAlertRules(r, rules, &config));
+    if (auto f = a["rules_file"]) {
+      if (a["rules"]) return r.Error(f, "use either alerts.rules or alerts.rules_file, not both");
+      if (!f.IsScalar() || f.Scalar().empty()) return r.Error(f, "rules_file must be a path");
+      config.alert_rules_file = f.Scalar();
+      // Relative to the config file, so that a config and its rules move together.
+      if (config.alert_rules_file[0] != '/') {
+        const std::string dir(file_name.substr(0, file_name.find_last_of('/') == std::string_view::npos
+                                                      ? 0 : file_name.find_last_of('/') + 1));
+        config.alert_rules_file = dir + config.alert_rules_file;
+      }
+    }
+    if (auto am = a["alertmanager"]) {
+      AlertmanagerOptions& o = config.alertmanager;
+      PW_RETURN_IF_ERROR(r.CheckKeys(am, "alerts.alertmanager",
+                                     {"urls", "resend_interval", "timeout", "max_alerts",
+                                      "generator_url"}));
+      if (auto u = am["urls"]) {
+        if (!u.IsSequence()) {
+          return r.Error(u, "urls must be a list like [\"http://127.0.0.1:9093\"]");
+        }
+        for (const auto& item : u) {
+          const std::string url = item.IsScalar() ? item.Scalar() : "";
+          if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
+            return r.Error(item, fmt::format("'{}' is not an http:// or https:// URL of Alertmanager", url));
+          }
+          o.urls.push_back(url);
+        }
+      }
+      if (auto n = am["resend_interval"]) {
+        PW_RETURN_IF_ERROR(r.Duration(n, &o.resend_interval_ms));
+        if (o.resend_interval_ms < 100) return r.Error(n, "resend_interval must be at least 100ms");
+      }
+      if (auto n = am["timeout"]) {
+        PW_RETURN_IF_ERROR(r.Duration(n, &o.timeout_ms));
+        if (o.timeout_ms < 1) return r.Error(n, "timeout must be positive");
+      }
+      if (auto n = am["max_alerts"]) {
+        int64_t v = 0;
+        PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &v));
+        o.max_alerts = static_cast<size_t>(v);
+      }
+      if (auto n = am["generator_url"]) o.generator_url = n.Scalar();
+    }
   }
+
   return config;
 }
 
 absl::StatusOr<PipelineConfig> LoadConfig(const std::string& path) {
   auto text = ReadWholeFile(path, "config file", "--config");
   if (!text.ok()) return text.status();
-  return ParseConfig(*text, path);
+  auto config = ParseConfig(*text, path);
+  if (!config.ok() || config->alert_rules_file.empty()) return config;
+  auto rules = ReadWholeFile(config->alert_rules_file, "rules file", "alerts.rules_file");
+  if (!rules.ok()) return rules.status();
+  PW_RETURN_IF_ERROR(ParseAlertRulesFile(*rules, config->alert_rules_file, &*config));
+  return config;
 }
 
 absl::Status ParseAlertRulesFile(std::string_view yaml, std::string_view file_name,

@@ -43,6 +43,20 @@ struct MetricsOptions {
   int64_t campaign_ttl_ms = 30 * 60'000;
 };
 
+struct AlertmanagerOptions {
+  // Alertmanager base URLs (http://host:9093); every alert goes to each
+  // (an HA pair deduplicates between its members). Empty: no delivery.
+  std::vector<std::string> urls;
+  // A firing alert is re-sent this often. Default: 1 min (Prometheus's).
+  int64_t resend_interval_ms = 60'000;
+  // Connect and read timeout of one POST. Default: 10 s.
+  int64_t timeout_ms = 10'000;
+  // Alerts held per Alertmanager (firing, plus undelivered resolutions).
+  size_t max_alerts = 10'000;
+  // generatorURL of every alert. Default: http://<metrics.address>/metrics.
+  std::string generator_url;
+};
+
 struct PipelineConfig {
   OperatorOptions operators;
   RocksStateOptions state;
@@ -61,6 +75,10 @@ struct PipelineConfig {
   MetricsOptions metrics;
   // alerts.rules: threshold rules on final windows. Default: none.
   std::vector<AlertRule> alert_rules;
+  // alerts.rules_file: where alert_rules came from, re-read on SIGHUP.
+  std::string alert_rules_file;
+  // alerts.alertmanager: delivery of firing and resolved alerts.
+  AlertmanagerOptions alertmanager;
 };
 
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);

@@ -82,7 +82,7 @@ std::string SaleGenerator::Malformed() {
   const int kind = static_cast<int>(unit_(rng_) * 4);
   v1::Event e;
   auto* c = e.mutable_click();
-  c->set_event_id("bad-" + std::to_string(event_seq_++));
+  c->set_event_id(options_.id_prefix + "bad-" + std::to_string(event_seq_++));
   c->set_user_id("u1");
   c->set_campaign_id("c0");
   c->set_channel("douyin");
@@ -117,7 +117,7 @@ void SaleGenerator::StartSession() {
   auto click = [&](v1::EventType type, int64_t at) {
     v1::Event e;
     auto* c = e.mutable_click();
-    c->set_event_id("e" + std::to_string(event_seq_++));
+    c->set_event_id(options_.id_prefix + "e" + std::to_string(event_seq_++));
     c->set_user_id(user_id);
     c->set_campaign_id(campaign_id);
     c->set_channel(ch);
@@ -157,18 +157,18 @@ void SaleGenerator::StartSession() {
   if (unit_(rng_) >= 0.6) return;
   v1::Event order;
   auto* o = order.mutable_order();
-  o->set_order_id("o" + std::to_string(event_seq_));
+  o->set_order_id(options_.id_prefix + "o" + std::to_string(event_seq_));
   o->set_user_id(user_id);
   o->set_campaign_id(campaign_id);
   o->set_channel(ch);
   o->set_currency("CNY");
   o->set_amount_cents(1'900 + static_cast<int64_t>(unit_(rng_) * 60'000));
   const int64_t t_order = t_cart + static_cast<int64_t>(unit_(rng_) * 30'000);
-  o->set_event_id("e" + std::to_string(event_seq_++));
+  o->set_event_id(options_.id_prefix + "e" + std::to_string(event_seq_++));
   o->set_status(v1::ORDER_STATUS_CREATED);
   schedule(order, t_order);
   const int64_t t_pay = t_order + 2'000 + static_cast<int64_t>(unit_(rng_) * 60'000);
-  o->set_event_id("e" + std::to_string(event_seq_++));
+  o->set_event_id(options_.id_prefix + "e" + std::to_string(event_seq_++));
   if (unit_(rng_) < 0.12) {
     o->set_status(v1::ORDER_STATUS_CANCELLED);
     schedule(order, t_pay);
@@ -177,7 +177,7 @@ void SaleGenerator::StartSession() {
   o->set_status(v1::ORDER_STATUS_PAID);
   schedule(order, t_pay);
   if (unit_(rng_) < 0.05) {
-    o->set_event_id("e" + std::to_string(event_seq_++));
+    o->set_event_id(options_.id_prefix + "e" + std::to_string(event_seq_++));
     o->set_status(v1::ORDER_STATUS_REFUNDED);
     schedule(order, t_pay + 60'000 + static_cast<int64_t>(unit_(rng_) * 300'000));
   }
@@ -188,7 +188,7 @@ void SaleGenerator::EmitSpend(int64_t minute_start_ms) {
     for (int k = 0; k < 2; ++k) {
       v1::Event e;
       auto* s = e.mutable_spend();
-      s->set_event_id("sp" + std::to_string(event_seq_++));
+      s->set_event_id(options_.id_prefix + "sp" + std::to_string(event_seq_++));
       s->set_campaign_id("c" + std::to_string(c));
       s->set_channel(channels_[(c * 3 + k) % channels_.size()]);
       s->set_cost_cents(static_cast<int64_t>(10'000 * Rate(minute_start_ms) /

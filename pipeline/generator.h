@@ -37,6 +37,9 @@ struct GeneratorOptions {
   int64_t anomaly_start_ms = 0;
   int64_t anomaly_end_ms = 0;
   double anomaly_ctr_factor = 0.1;
+  // Prepended to event and order ids, so that several generators can feed
+  // the same topics without their ids colliding (deduplication).
+  std::string id_prefix;
 };
 
 // Produces records (serialized, in arrival order) one at a time.

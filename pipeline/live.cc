@@ -34,6 +34,7 @@
 #include "pipeline/engine.h"
 #include "pipeline/fault_injection.h"
 #include "pipeline/kafka.h"
+#include "pipeline/alertmanager.h"
 #include "operators/alert_engine.h"
 #include "pipeline/metrics.h"
 
@@ -41,7 +42,9 @@ namespace promowatch {
 namespace {
 
 std::atomic<bool> g_stop{false};
+std::atomic<bool> g_reload{false};
 void OnSignal(int) { g_stop.store(true); }
+void OnHangup(int) { g_reload.store(true); }
 
 void InstallStopHandlers() {
   struct sigaction sa {};
@@ -49,6 +52,17 @@ void InstallStopHandlers() {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  struct sigaction hup {};
+  hup.sa_handler = OnHangup;
+  sigemptyset(&hup.sa_mask);
+  sigaction(SIGHUP, &hup, nullptr);
+}
+
+// Modification time of a file (0 when it cannot be read).
+int64_t MtimeNs(const std::string& path) {
+  std::error_code ec;
+  const auto t = std::filesystem::last_write_time(path, ec);
+  return ec ? 0 : static_cast<int64_t>(t.time_since_epoch().count());
 }
 
 int64_t NowMs() {
@@ -71,10 +85,22 @@ class LiveRunner final : public KafkaSource::Listener {
         alerts_(config.alert_rules, &metered_, [this](const AlertEvent& a) { OnAlert(a); }),
         engine_(config, &alerts_, sink, sink) {
     engine_.Attach(&alerts_);  // alert instances are checkpointed with the windows
-    metrics_->SetAlertsFiring(alerts_.FiringByRule());
+    metrics_->SetAlertsFiring(alerts_.FiringCounts());
+    AlertmanagerOptions am = config.alertmanager;
+    if (am.generator_url.empty()) am.generator_url = "http://" + config.metrics.address + "/metrics";
+    for (const auto& url : am.urls) {
+      notifiers_.push_back(std::make_unique<AlertmanagerNotifier>(url, am, metrics));
+    }
   }
 
   const AlertEngine& alerts() const { return alerts_; }
+
+  // The config file whose alert rules (inline or its alerts.rules_file) are
+  // reloaded on SIGHUP or when either file changes.
+  void WatchRules(const std::string& config_path) {
+    rules_config_path_ = config_path;
+    rules_mtime_ = RulesMtime();
+  }
   const EngineCounters& counters() const { return engine_.counters(); }
 
   absl::Status Open(const std::string& state_dir) {
@@ -90,7 +116,13 @@ class LiveRunner final : public KafkaSource::Listener {
             ", not " + Fingerprint() + ": use another --state-dir for another group");
       }
       next_offsets_ = position.offsets;
-      metrics_->SetAlertsFiring(alerts_.FiringByRule());
+      metrics_->SetAlertsFiring(alerts_.FiringCounts());
+      // Firing alerts outlive the process: Alertmanager gets them again
+      // (same labels, same startsAt: one alert, no new page).
+      for (const AlertEvent& a : alerts_.Firing()) {
+        spdlog::info("msg=\"alert still firing after restart\" alert={}", AlertToJson(a));
+        for (auto& n : notifiers_) n->Notify(a, NowMs());
+      }
       spdlog::info("msg=\"restored checkpoint\" dir={} partitions={}", state_dir,
                    next_offsets_.size());
     }
@@ -154,7 +186,9 @@ class LiveRunner final : public KafkaSource::Listener {
         }
         last_checkpoint = now;
       }
+      if (g_reload.exchange(false)) ReloadRules("SIGHUP");
       if (now - last_metrics >= std::chrono::seconds(1)) {
+        if (!rules_config_path_.empty() && RulesMtime() != rules_mtime_) ReloadRules("file changed");
         UpdateGauges();
         if (on_second) on_second();
         last_metrics = now;
@@ -169,6 +203,9 @@ class LiveRunner final : public KafkaSource::Listener {
     ProcessPending();
     absl::Status s = Checkpoint();
     source->Close();  // revokes: processes and checkpoints again, then leaves the group
+    // What Alertmanager has not acknowledged yet gets a few seconds; firing
+    // alerts are in the checkpoint and are sent again after a restart.
+    for (auto& n : notifiers_) n->Stop(std::min<int64_t>(5'000, config_.alertmanager.timeout_ms));
     Report("stopped");
     return s.ok() ? 0 : 1;
   }
@@ -246,8 +283,50 @@ class LiveRunner final : public KafkaSource::Listener {
     last_checkpoint_ms_ = std::chrono::duration<double, std::milli>(
                               std::chrono::steady_clock::now() - start).count();
     metrics_->CheckpointDone(last_checkpoint_ms_ / 1000.0, engine_.last_checkpoint_bytes(),
-                             backend_->ApproximateSizeBytes());
+                             backend_->ApproximateSizeBytes(), engine_.watermark_ms());
     return absl::OkStatus();
+  }
+
+  int64_t RulesMtime() const {
+    return MtimeNs(rules_config_path_) ^ (config_.alert_rules_file.empty() ? 0 : MtimeNs(config_.alert_rules_file));
+  }
+
+  // New rules without losing alert state; a file that does not load (or
+  // needs a restart) is rejected and the running rules stay.
+  void ReloadRules(const char* why) {
+    rules_mtime_ = RulesMtime();
+    if (rules_config_path_.empty()) {
+      spdlog::warn("msg=\"nothing to reload\" reason={} hint=\"start with --config FILE to reload its alert rules\"", why);
+      return;
+    }
+    auto loaded = LoadConfig(rules_config_path_);
+    absl::Status status = loaded.status();
+    if (loaded.ok()) {
+      for (const AlertRule& rule : loaded->alert_rules) {
+        const auto& sizes = config_.operators.window_minutes;
+        if (rule.window != "cumulative" &&
+            std::find(sizes.begin(), sizes.end(), std::atoi(rule.window.c_str())) == sizes.end()) {
+          status = absl::FailedPreconditionError(
+              fmt::format("rule '{}' needs window {}, which this process does not compute: "
+                          "windows.sizes changes need a restart", rule.name, rule.window));
+          break;
+        }
+      }
+    }
+    if (!status.ok()) {
+      metrics_->RulesReloaded(false);
+      spdlog::error("msg=\"alert rules rejected, the running rules stay\" reason={} error=\"{}\"", why,
+                    std::string(status.message()));
+      return;
+    }
+    std::vector<AlertRule> rules = loaded->alert_rules;
+    config_.alert_rules = rules;
+    config_.alert_rules_file = loaded->alert_rules_file;
+    alerts_.ReplaceRules(std::move(rules), engine_.watermark_ms());
+    metrics_->RulesReloaded(true);
+    metrics_->SetAlertsFiring(alerts_.FiringCounts());
+    spdlog::info("msg=\"alert rules reloaded\" reason={} rules={} firing={}", why,
+                 config_.alert_rules.size(), alerts_.Firing().size());
   }
 
   void OnAlert(const AlertEvent& a) {
@@ -262,6 +341,7 @@ class LiveRunner final : public KafkaSource::Listener {
     } else {
       spdlog::info("msg=\"alert resolved\" alert={}", json);
     }
+    for (auto& n : notifiers_) n->Notify(a, NowMs());
     if (config_.kafka.results_json) {
       sink_->Produce(config_.kafka.alerts_topic, a.campaign_id, json);
     } else {
@@ -278,7 +358,7 @@ class LiveRunner final : public KafkaSource::Listener {
       p.set_severity(a.severity);
       sink_->Produce(config_.kafka.alerts_topic, a.campaign_id, p.SerializeAsString());
     }
-    metrics_->SetAlertsFiring(alerts_.FiringByRule());
+    metrics_->SetAlertsFiring(alerts_.FiringCounts());
   }
 
   void UpdateGauges() {
@@ -320,6 +400,9 @@ class LiveRunner final : public KafkaSource::Listener {
   Engine engine_;
   std::unique_ptr<RocksStateBackend> backend_;
   KafkaSource* source_ = nullptr;
+  std::vector<std::unique_ptr<AlertmanagerNotifier>> notifiers_;
+  std::string rules_config_path_;
+  int64_t rules_mtime_ = 0;
   std::vector<std::unique_ptr<RdKafka::Message>> pending_;
   std::map<std::string, std::vector<RawRecord>> by_topic_;
   std::map<std::string, uint32_t> slots_;
@@ -436,6 +519,7 @@ int RunLive(const LiveArgs& args) {
     return 2;
   }
   LiveRunner runner(config, sink->get(), metrics->get());
+  runner.WatchRules(args.config);
   if (auto s = runner.Open(config.state_dir); !s.ok()) {
     spdlog::error("msg=\"cannot open state\" error=\"{}\"", std::string(s.message()));
     return 1;

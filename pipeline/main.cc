@@ -118,6 +118,8 @@ int main(int argc, char** argv) {
                  "Channel whose CTR collapses between --anomaly-start-ms and --anomaly-end-ms");
   gp->add_option("--anomaly-start-ms", gen.options.anomaly_start_ms, "Start of the anomaly (event time)");
   gp->add_option("--anomaly-end-ms", gen.options.anomaly_end_ms, "End of the anomaly (event time)");
+  gp->add_option("--id-prefix", gen.options.id_prefix,
+                 "Prefix of event and order ids (several generators feeding the same topics)");
 
   promowatch::LiveArgs live;
   auto* run = app.add_subcommand(

@@ -8,6 +8,7 @@
 #include <prometheus/registry.h>
 
 #include <cmath>
+#include <set>
 #include <limits>
 
 namespace promowatch {
@@ -27,6 +28,7 @@ struct LiveMetrics::Families {
   prometheus::Histogram* result_latency;
   prometheus::Histogram* checkpoint_duration;
   prometheus::Gauge* checkpoint_bytes;
+  prometheus::Gauge* checkpoint_watermark;
   prometheus::Counter* checkpoint_failures;
   prometheus::Gauge* state_bytes;
   prometheus::Family<prometheus::Counter>* c_impressions;
@@ -39,6 +41,13 @@ struct LiveMetrics::Families {
   prometheus::Family<prometheus::Gauge>* g_cvr;
   prometheus::Family<prometheus::Gauge>* g_gmv;
   prometheus::Family<prometheus::Gauge>* alerts_firing;
+  prometheus::Family<prometheus::Counter>* notifications_sent;
+  prometheus::Family<prometheus::Counter>* notifications_failed;
+  prometheus::Family<prometheus::Counter>* notifications_dropped;
+  prometheus::Family<prometheus::Gauge>* notifications_queue;
+  prometheus::Family<prometheus::Counter>* rule_reloads;
+  prometheus::Gauge* rules_reload_ok;
+  std::set<std::pair<std::string, std::string>> firing_series;  // (rule, severity)
 };
 
 // Every series of one campaign label, so that they can be removed together.
@@ -93,6 +102,11 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
   f.checkpoint_bytes = &BuildGauge().Name("promowatch_checkpoint_size_bytes")
                             .Help("Bytes written by the last checkpoint")
                             .Register(r).Add({});
+  f.checkpoint_watermark = &BuildGauge().Name("promowatch_checkpoint_watermark_timestamp_seconds")
+                                .Help("The watermark stored by the last checkpoint; equal to "
+                                      "promowatch_watermark_timestamp_seconds when all processed "
+                                      "input is checkpointed")
+                                .Register(r).Add({});
   f.checkpoint_failures = &BuildCounter().Name("promowatch_checkpoint_failures_total")
                                .Help("Checkpoints that failed (retried at the next interval)")
                                .Register(r).Add({});
@@ -124,7 +138,28 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
   f.g_gmv = &BuildGauge().Name("promowatch_window_gmv")
                  .Help("GMV in currency units (yuan) of the latest final window").Register(r);
   f.alerts_firing = &BuildGauge().Name("promowatch_alerts_firing")
-                         .Help("Threshold alerts currently firing, by rule").Register(r);
+                         .Help("Alerts currently firing, by rule and severity").Register(r);
+  f.notifications_sent = &BuildCounter().Name("promowatch_notifications_sent_total")
+                              .Help("Alerts delivered to Alertmanager (firing, re-sent, resolved)")
+                              .Register(r);
+  f.notifications_failed = &BuildCounter().Name("promowatch_notifications_failed_total")
+                                .Help("Alerts in POSTs Alertmanager did not accept (kept and retried "
+                                      "unless it answered 4xx)")
+                                .Register(r);
+  f.notifications_dropped = &BuildCounter().Name("promowatch_notifications_dropped_total")
+                                 .Help("Alert states not kept because alerts.alertmanager.max_alerts "
+                                       "was reached")
+                                 .Register(r);
+  f.notifications_queue = &BuildGauge().Name("promowatch_notifications_queue_length")
+                               .Help("Alerts held for an Alertmanager (firing, or awaiting delivery)")
+                               .Register(r);
+  f.rule_reloads = &BuildCounter().Name("promowatch_rule_reloads_total")
+                        .Help("Reloads of the alert rules (SIGHUP or file change), by outcome")
+                        .Register(r);
+  f.rules_reload_ok = &BuildGauge().Name("promowatch_rules_last_reload_successful")
+                           .Help("1 if the last reload of the alert rules succeeded (or none happened)")
+                           .Register(r).Add({});
+  f.rules_reload_ok->Set(1);
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(options.address);
   } catch (const std::exception& e) {
@@ -176,14 +211,44 @@ void LiveMetrics::SetLag(const std::string& topic, int32_t partition, int64_t la
       .Set(static_cast<double>(lag));
 }
 
-void LiveMetrics::CheckpointDone(double seconds, uint64_t bytes, uint64_t state_bytes) {
+void LiveMetrics::CheckpointDone(double seconds, uint64_t bytes, uint64_t state_bytes,
+                                 int64_t watermark_ms) {
   f_->checkpoint_duration->Observe(seconds);
+  if (watermark_ms > 0) f_->checkpoint_watermark->Set(static_cast<double>(watermark_ms) / 1000.0);
   f_->checkpoint_bytes->Set(static_cast<double>(bytes));
   f_->state_bytes->Set(static_cast<double>(state_bytes));
 }
 
-void LiveMetrics::SetAlertsFiring(const std::map<std::string, int>& by_rule) {
-  for (const auto& [rule, n] : by_rule) f_->alerts_firing->Add({{"rule", rule}}).Set(n);
+void LiveMetrics::SetAlertsFiring(const std::vector<AlertEngine::FiringCount>& counts) {
+  std::set<std::pair<std::string, std::string>> now;
+  for (const auto& c : counts) {
+    f_->alerts_firing->Add({{"rule", c.rule}, {"severity", c.severity}}).Set(c.firing);
+    now.emplace(c.rule, c.severity);
+  }
+  // A rule removed or re-labelled by a reload loses its old series.
+  for (const auto& [rule, severity] : f_->firing_series) {
+    if (now.count({rule, severity}) == 0) {
+      f_->alerts_firing->Remove(&f_->alerts_firing->Add({{"rule", rule}, {"severity", severity}}));
+    }
+  }
+  f_->firing_series = std::move(now);
+}
+
+void LiveMetrics::AlertsSent(const std::string& url, int n) {
+  f_->notifications_sent->Add({{"alertmanager", url}}).Increment(n);
+}
+void LiveMetrics::AlertsFailed(const std::string& url, int n) {
+  f_->notifications_failed->Add({{"alertmanager", url}}).Increment(n);
+}
+void LiveMetrics::AlertsDropped(const std::string& url, int n) {
+  f_->notifications_dropped->Add({{"alertmanager", url}}).Increment(n);
+}
+void LiveMetrics::QueueLength(const std::string& url, int n) {
+  f_->notifications_queue->Add({{"alertmanager", url}}).Set(n);
+}
+void LiveMetrics::RulesReloaded(bool ok) {
+  f_->rule_reloads->Add({{"outcome", ok ? "success" : "failure"}}).Increment();
+  f_->rules_reload_ok->Set(ok ? 1 : 0);
 }
 
 void LiveMetrics::CheckpointFailed() { f_->checkpoint_failures->Increment(); }

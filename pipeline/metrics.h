@@ -17,7 +17,9 @@
 
 #include "absl/status/statusor.h"
 #include "operators/window_operator.h"
+#include "operators/alert_engine.h"
 #include "pipeline/config.h"
+#include "pipeline/notifier_probe.h"
 #include "pipeline/engine.h"
 
 namespace prometheus {
@@ -32,7 +34,7 @@ class Family;
 
 namespace promowatch {
 
-class LiveMetrics {
+class LiveMetrics final : public NotifierProbe {
  public:
   static absl::StatusOr<std::unique_ptr<LiveMetrics>> Start(const MetricsOptions& options);
   ~LiveMetrics();
@@ -47,12 +49,19 @@ class LiveMetrics {
   void RecordsRefetched(const std::string& topic, int64_t n);
   void SetWatermark(int64_t watermark_ms, int64_t wall_ms);
   void SetLag(const std::string& topic, int32_t partition, int64_t lag);
-  void CheckpointDone(double seconds, uint64_t bytes, uint64_t state_bytes);
+  void CheckpointDone(double seconds, uint64_t bytes, uint64_t state_bytes, int64_t watermark_ms);
   void CheckpointFailed();
   // Every emitted window: campaign gauges and counters, result latency.
   void ResultEmitted(const v1::WindowResult& r, int64_t wall_ms);
-  // Alerts currently firing, by rule.
-  void SetAlertsFiring(const std::map<std::string, int>& by_rule);
+  // Alerts currently firing, by rule and severity (every rule listed).
+  void SetAlertsFiring(const std::vector<AlertEngine::FiringCount>& counts);
+  // Alertmanager delivery (NotifierProbe; called from sender threads).
+  void AlertsSent(const std::string& url, int n) override;
+  void AlertsFailed(const std::string& url, int n) override;
+  void AlertsDropped(const std::string& url, int n) override;
+  void QueueLength(const std::string& url, int n) override;
+  // A reload of the alert rules, and whether it was accepted.
+  void RulesReloaded(bool ok);
   // Removes the series of campaigns idle for campaign_ttl_ms.
   void ExpireCampaigns(int64_t wall_ms);
 

@@ -15,7 +15,9 @@ PACKAGES=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3                                 # independent computation in tests
+  libcpp-httplib-dev                      # Alertmanager delivery (HTTP client)
   prometheus curl                         # promtool check metrics, scraping in tests
+  prometheus-alertmanager jq              # the real Alertmanager in delivery tests; its JSON
 )
 
 missing=()

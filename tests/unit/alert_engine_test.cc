@@ -169,6 +169,44 @@ TEST(AlertEngine, StateSurvivesARestartWithoutRepeatingANotification) {
   EXPECT_TRUE(without.Firing().empty());
 }
 
+TEST(AlertEngine, ReloadKeepsTheStateOfKeptRulesAndResolvesRemovedOnes) {
+  AlertRule low = LowCtr();
+  AlertRule other = LowCtr();
+  other.name = "other";
+  other.severity = "info";
+  Recorder rec;
+  AlertEngine alerts({low, other}, nullptr, rec.cb());
+  alerts.Emit(Ctr(1.0, 1 * kMin));  // both fire
+  ASSERT_EQ(rec.states(), "firing@1 firing@1 ");
+  rec.events.clear();
+
+  // low_ctr stays with a new severity and annotation; `other` is removed.
+  low.severity = "page";
+  low.annotations["summary"] = "{{channel}} at {{value}}";
+  alerts.ReplaceRules({low}, 2 * kMin);
+  ASSERT_EQ(rec.events.size(), 1u);
+  EXPECT_EQ(rec.events[0].rule, "other");
+  EXPECT_EQ(rec.events[0].state, "resolved");
+  EXPECT_EQ(rec.events[0].window_end_ms, 2 * kMin);
+  ASSERT_EQ(alerts.Firing().size(), 1u);
+  EXPECT_EQ(alerts.Firing()[0].severity, "page");
+  EXPECT_EQ(alerts.Firing()[0].active_since_ms, 1 * kMin);  // not a new alert
+  EXPECT_EQ(alerts.Firing()[0].annotations.at("summary"), "douyin at 0.01");
+  const auto counts = alerts.FiringCounts();
+  ASSERT_EQ(counts.size(), 1u);
+  EXPECT_EQ(counts[0].rule, "low_ctr");
+  EXPECT_EQ(counts[0].severity, "page");
+  EXPECT_EQ(counts[0].firing, 1);
+
+  // The removed rule's instance leaves the checkpoint too.
+  MemoryState state;
+  alerts.Snapshot(state);
+  EXPECT_EQ(state.size(AlertEngine::kStateTable), 1u);
+  rec.events.clear();
+  alerts.Emit(Ctr(1.0, 3 * kMin));  // still firing under the kept rule: nothing new
+  EXPECT_TRUE(rec.events.empty()) << rec.states();
+}
+
 TEST(AlertEngine, MetricValues) {
   v1::WindowResult r;
   r.set_gmv_cents(123'456);

@@ -127,6 +127,32 @@ alerts:
               "bad.yaml:7: labels must be a map");
 }
 
+TEST(Config, AlertmanagerDeliveryAndRulesFile) {
+  auto c = ParseConfig(R"(
+alerts:
+  rules_file: rules/sale.yaml
+  alertmanager:
+    urls: ["http://am-1:9093", "https://am-2:9093/alertmanager"]
+    resend_interval: 30s
+    timeout: 2s
+    max_alerts: 50
+    generator_url: http://grafana/d/war-room
+)", "/etc/promowatch/promowatch.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->alertmanager.urls, (std::vector<std::string>{"http://am-1:9093", "https://am-2:9093/alertmanager"}));
+  EXPECT_EQ(c->alertmanager.resend_interval_ms, 30'000);
+  EXPECT_EQ(c->alertmanager.timeout_ms, 2'000);
+  EXPECT_EQ(c->alertmanager.max_alerts, 50u);
+  EXPECT_EQ(c->alertmanager.generator_url, "http://grafana/d/war-room");
+  // Relative to the config file: a config and its rules move together.
+  EXPECT_EQ(c->alert_rules_file, "/etc/promowatch/rules/sale.yaml");
+  ExpectError("alerts:\n  alertmanager:\n    urls: [am:9093]\n",
+              "bad.yaml:3: 'am:9093' is not an http:// or https:// URL");
+  ExpectError("alerts:\n  alertmanager:\n    resend: 1m\n", "bad.yaml:3: unknown key 'resend'");
+  ExpectError("alerts:\n  rules: []\n  rules_file: r.yaml\n",
+              "bad.yaml:3: use either alerts.rules or alerts.rules_file");
+}
+
 TEST(Config, Durations) {
   EXPECT_EQ(*ParseDuration("500ms"), 500);
   EXPECT_EQ(*ParseDuration("2h"), 7'200'000);
@@ -160,6 +186,10 @@ TEST(Config, SampleConfigIsValidAndStatesTheDefaults) {
   EXPECT_EQ(c->state.write_buffer_bytes, d.state.write_buffer_bytes);
   EXPECT_EQ(c->batch_size, d.batch_size);
   EXPECT_EQ(c->idle_partition_timeout_ms, d.idle_partition_timeout_ms);
+  EXPECT_EQ(c->alertmanager.urls, d.alertmanager.urls);
+  EXPECT_EQ(c->alertmanager.resend_interval_ms, d.alertmanager.resend_interval_ms);
+  EXPECT_EQ(c->alertmanager.timeout_ms, d.alertmanager.timeout_ms);
+  EXPECT_EQ(c->alertmanager.max_alerts, d.alertmanager.max_alerts);
 }
 
 }  // namespace
