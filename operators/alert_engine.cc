@@ -176,6 +176,16 @@ void AlertEngine::Emit(const v1::WindowResult& r) {
     const bool clear = !judged || Cleared(rule, *v);
     const int64_t now = r.window_end_ms();
     const Key key{rule.name, r.campaign_id(), r.channel()};
+    if (!incomplete_reason_.empty()) {
+      // Not judged: "GMV dropped" on half the data would page for nothing.
+      if (incomplete_.insert(key).second && on_alert_) {
+        AlertEvent a = MakeEvent(rule, r, v.value_or(0), "data_incomplete", now);
+        a.annotations["data_incomplete_reason"] = incomplete_reason_;
+        on_alert_(a);
+      }
+      continue;
+    }
+    incomplete_.erase(key);
     auto it = active_.find(key);
     if (it == active_.end()) {
       if (!breach) continue;
@@ -309,6 +319,9 @@ void AlertEngine::ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_
     }
     dirty_.insert(it->first);
     it = active_.erase(it);
+  }
+  for (auto it = incomplete_.begin(); it != incomplete_.end();) {
+    it = index.count(std::get<0>(*it)) ? std::next(it) : incomplete_.erase(it);
   }
   rules_ = std::move(rules);
   rule_index_ = std::move(index);

@@ -58,7 +58,7 @@ struct AlertRule {
 
 struct AlertEvent {
   std::string rule;
-  std::string state;  // "pending" | "firing" | "resolved"
+  std::string state;  // "pending" | "firing" | "resolved" | "data_incomplete"
   std::string campaign_id;
   std::string channel;
   std::string metric;
@@ -83,6 +83,17 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   using AlertCallback = std::function<void(const AlertEvent&)>;
   AlertEngine(std::vector<AlertRule> rules, WindowResultSink* next, AlertCallback on_alert);
   void Emit(const v1::WindowResult& r) override;
+
+  // Whether the windows emitted from now on have complete inputs. While a
+  // reason is set (a partition silent or lagging past its bound, no
+  // partitions assigned), rules are not judged: a pending alert does not
+  // fire, a firing one does not resolve, and each instance in scope reports
+  // one "data_incomplete" transition per incomplete period instead (never
+  // a page). Replay and backtest read complete files and never set it.
+  void SetDataIncomplete(std::string reason) { incomplete_reason_ = std::move(reason); }
+  const std::string& data_incomplete_reason() const { return incomplete_reason_; }
+  // Instances (rule x scope) whose latest window was not judged.
+  size_t data_incomplete_instances() const { return incomplete_.size(); }
 
   // Pending and firing instances survive restarts through these.
   std::vector<std::string> StateTables() const override { return {std::string(kStateTable)}; }
@@ -126,6 +137,8 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   AlertCallback on_alert_;
   std::map<Key, Instance> active_;
   std::set<Key> dirty_;  // changed since the last snapshot (deleted if no longer active)
+  std::string incomplete_reason_;
+  std::set<Key> incomplete_;  // reported data_incomplete, not judged since
 };
 
 // The value a rule looks at, and its denominator for min_volume (INT64_MAX

@@ -348,7 +348,18 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     if (auto n = m["campaign_ttl"]) PW_RETURN_IF_ERROR(r.Duration(n, &config.metrics.campaign_ttl_ms));
   }
   if (auto a = root["alerts"]) {
-    PW_RETURN_IF_ERROR(r.CheckKeys(a, "alerts", {"rules", "rules_file", "alertmanager"}));
+    PW_RETURN_IF_ERROR(r.CheckKeys(a, "alerts", {"rules", "rules_file", "alertmanager",
+                                                 "data_incomplete_when"}));
+    if (auto d = a["data_incomplete_when"]) {
+      PW_RETURN_IF_ERROR(r.CheckKeys(d, "alerts.data_incomplete_when",
+                                     {"partition_silent_for", "lag_records_above"}));
+      if (auto n = d["partition_silent_for"]) {
+        PW_RETURN_IF_ERROR(r.Duration(n, &config.completeness.max_partition_silence_ms));
+      }
+      if (auto n = d["lag_records_above"]) {
+        PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 0, &config.completeness.max_lag_records));
+      }
+    }
     if (auto rules = a["rules"]) PW_RETURN_IF_ERROR(ParseAlertRules(r, rules, &config));
     if (auto f = a["rules_file"]) {
       if (a["rules"]) return r.Error(f, "use either alerts.rules or alerts.rules_file, not both");

@@ -57,6 +57,18 @@ struct AlertmanagerOptions {
   std::string generator_url;
 };
 
+// When the inputs of a window count as incomplete (live only): alert rules
+// are not judged on it (see AlertEngine::SetDataIncomplete).
+struct DataCompletenessOptions {
+  // An assigned input partition without a record for this long (wall
+  // time). 0: never. Default: 5 min (sparse topics such as spend deliver
+  // about once a minute).
+  int64_t max_partition_silence_ms = 5 * 60'000;
+  // An assigned partition with more unread records than this (catching up
+  // after an outage or a restart). 0: never. Default: 100,000.
+  int64_t max_lag_records = 100'000;
+};
+
 struct PipelineConfig {
   OperatorOptions operators;
   RocksStateOptions state;
@@ -79,6 +91,8 @@ struct PipelineConfig {
   std::string alert_rules_file;
   // alerts.alertmanager: delivery of firing and resolved alerts.
   AlertmanagerOptions alertmanager;
+  // alerts.data_incomplete_when: bounds past which rules are not judged.
+  DataCompletenessOptions completeness;
 };
 
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);

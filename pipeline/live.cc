@@ -163,6 +163,7 @@ class LiveRunner final : public KafkaSource::Listener {
     int64_t since_checkpoint = 0;
     while (!g_stop.load()) {
       source->Poll(static_cast<size_t>(config_.batch_size), 100, &pending_);
+      if (pending_.empty()) UpdateCompleteness();  // else in ProcessPending
       since_checkpoint += static_cast<int64_t>(pending_.size());
       read_here_ += static_cast<int64_t>(pending_.size());
       if (pending_.empty()) {
@@ -218,6 +219,7 @@ class LiveRunner final : public KafkaSource::Listener {
     // One Engine batch per topic (the source name goes to dead letters);
     // order within each partition is kept.
     by_topic_.clear();
+    delivering_.clear();
     for (const auto& m : pending_) {
       const std::string& topic = m->topic_name();
       const std::string name = PartitionName(topic, m->partition());
@@ -243,10 +245,12 @@ class LiveRunner final : public KafkaSource::Listener {
       r.bytes = std::string_view(static_cast<const char*>(m->payload()), m->len());
       r.offset = m->offset();
       r.partition = slot->second;
+      if (delivering_.empty() || delivering_.back() != slot->second) delivering_.push_back(slot->second);
       r.source_partition = m->partition();
       by_topic_[topic].push_back(r);
       next_offsets_[name] = m->offset() + 1;
     }
+    UpdateCompleteness();  // before the windows these records close are judged
     for (auto& [topic, records] : by_topic_) {
       const EngineCounters before = engine_.counters();
       engine_.Process(records, topic, std::nullopt);
@@ -285,6 +289,74 @@ class LiveRunner final : public KafkaSource::Listener {
     metrics_->CheckpointDone(last_checkpoint_ms_ / 1000.0, engine_.last_checkpoint_bytes(),
                              backend_->ApproximateSizeBytes(), engine_.watermark_ms());
     return absl::OkStatus();
+  }
+
+  // Whether windows emitted now have complete inputs (see
+  // DataCompletenessOptions); judged before each batch. Changes are logged,
+  // exported, and sent to Alertmanager as an info alert of their own.
+  void UpdateCompleteness() {
+    const DataCompletenessOptions& o = config_.completeness;
+    std::string kind, detail;
+    const int64_t wall = NowMs();
+    if (assigned_.empty()) {
+      kind = "unassigned";
+      detail = "no input partition is assigned (a rebalance in progress, or more members than partitions)";
+    }
+    if (kind.empty() && o.max_lag_records > 0 && source_ != nullptr) {
+      for (const auto& name : assigned_) {
+        auto next = next_offsets_.find(name);
+        if (next == next_offsets_.end()) continue;
+        const size_t slash = name.rfind('/');
+        const int64_t high = source_->HighWatermark(name.substr(0, slash), std::stoi(name.substr(slash + 1)));
+        if (high - next->second > o.max_lag_records) {
+          kind = "lagging";
+          detail = fmt::format("{} is {} records behind (catching up; bound {})", name,
+                               high - next->second, o.max_lag_records);
+          break;
+        }
+      }
+    }
+    if (kind.empty() && o.max_partition_silence_ms > 0) {
+      const auto [name, silent_ms] = engine_.watermarks().LongestSilence(wall, delivering_);
+      if (silent_ms > o.max_partition_silence_ms && assigned_.count(name) != 0) {
+        kind = "partition_silent";
+        detail = fmt::format("{} delivered nothing for {} s (bound {} s)", name, silent_ms / 1000,
+                             o.max_partition_silence_ms / 1000);
+      }
+    }
+    if (!ever_assigned_) {
+      // Joining the group at start-up: nothing to judge yet, nothing to say.
+      if (assigned_.empty()) {
+        alerts_.SetDataIncomplete("starting: no partition assigned yet");
+        return;
+      }
+      ever_assigned_ = true;
+      alerts_.SetDataIncomplete("");
+    }
+    if (kind == incomplete_kind_) return;
+    AlertEvent a;
+    a.rule = "promowatch_data_incomplete";
+    a.campaign_id = "*";
+    a.channel = "*";
+    a.metric = "data_complete";
+    a.window = "live";
+    a.severity = "info";
+    a.window_end_ms = wall;
+    if (!kind.empty()) {
+      spdlog::warn("msg=\"data incomplete: alert rules are not judged\" reason={} detail=\"{}\"", kind, detail);
+      incomplete_since_ms_ = wall;
+      a.state = "firing";
+    } else {
+      spdlog::info("msg=\"data complete again: alert rules are judged\" was={}", incomplete_kind_);
+      a.state = "resolved";
+    }
+    a.active_since_ms = incomplete_since_ms_;
+    a.annotations = {{"summary", kind.empty() ? "input data complete again" : "input data incomplete: " + detail},
+                     {"reason", kind.empty() ? incomplete_kind_ : kind}};
+    incomplete_kind_ = kind;
+    alerts_.SetDataIncomplete(kind.empty() ? "" : kind + ": " + detail);
+    metrics_->SetDataComplete(kind.empty());
+    for (auto& n : notifiers_) n->Notify(a, wall);
   }
 
   int64_t RulesMtime() const {
@@ -331,6 +403,10 @@ class LiveRunner final : public KafkaSource::Listener {
 
   void OnAlert(const AlertEvent& a) {
     const std::string json = AlertToJson(a);
+    if (a.state == "data_incomplete") {
+      spdlog::debug("msg=\"alert not judged: data incomplete\" alert={}", json);
+      return;
+    }
     if (a.state == "pending") {
       // Not a notification: the rule's `for` has not elapsed yet.
       spdlog::info("msg=\"alert pending\" alert={}", json);
@@ -402,10 +478,14 @@ class LiveRunner final : public KafkaSource::Listener {
   KafkaSource* source_ = nullptr;
   std::vector<std::unique_ptr<AlertmanagerNotifier>> notifiers_;
   std::string rules_config_path_;
+  std::string incomplete_kind_;  // empty: complete
+  bool ever_assigned_ = false;
+  int64_t incomplete_since_ms_ = 0;
   int64_t rules_mtime_ = 0;
   std::vector<std::unique_ptr<RdKafka::Message>> pending_;
   std::map<std::string, std::vector<RawRecord>> by_topic_;
   std::map<std::string, uint32_t> slots_;
+  std::vector<uint32_t> delivering_;  // partitions with records in the batch at hand
   std::map<std::string, int64_t> next_offsets_;
   std::set<std::string> assigned_;  // partitions this member owns now
   int64_t checkpointed_watermark_ = kNoWatermark;

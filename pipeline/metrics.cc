@@ -47,6 +47,7 @@ struct LiveMetrics::Families {
   prometheus::Family<prometheus::Gauge>* notifications_queue;
   prometheus::Family<prometheus::Counter>* rule_reloads;
   prometheus::Gauge* rules_reload_ok;
+  prometheus::Gauge* data_complete;
   std::set<std::pair<std::string, std::string>> firing_series;  // (rule, severity)
 };
 
@@ -160,6 +161,11 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
                            .Help("1 if the last reload of the alert rules succeeded (or none happened)")
                            .Register(r).Add({});
   f.rules_reload_ok->Set(1);
+  f.data_complete = &BuildGauge().Name("promowatch_data_complete")
+                         .Help("1 while window inputs are complete; 0 while alert rules are not "
+                               "judged (a partition silent or lagging past its bound, none assigned)")
+                         .Register(r).Add({});
+  f.data_complete->Set(1);
   try {
     m->exposer_ = std::make_unique<prometheus::Exposer>(options.address);
   } catch (const std::exception& e) {
@@ -246,6 +252,8 @@ void LiveMetrics::AlertsDropped(const std::string& url, int n) {
 void LiveMetrics::QueueLength(const std::string& url, int n) {
   f_->notifications_queue->Add({{"alertmanager", url}}).Set(n);
 }
+void LiveMetrics::SetDataComplete(bool complete) { f_->data_complete->Set(complete ? 1 : 0); }
+
 void LiveMetrics::RulesReloaded(bool ok) {
   f_->rule_reloads->Add({{"outcome", ok ? "success" : "failure"}}).Increment();
   f_->rules_reload_ok->Set(ok ? 1 : 0);

@@ -62,6 +62,8 @@ class LiveMetrics final : public NotifierProbe {
   void QueueLength(const std::string& url, int n) override;
   // A reload of the alert rules, and whether it was accepted.
   void RulesReloaded(bool ok);
+  // Whether alert rules are judged (inputs complete) or not.
+  void SetDataComplete(bool complete);
   // Removes the series of campaigns idle for campaign_ttl_ms.
   void ExpireCampaigns(int64_t wall_ms);
 

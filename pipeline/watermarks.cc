@@ -32,6 +32,19 @@ void WatermarkTracker::CheckIdle(int64_t wall_ms) {
   }
 }
 
+std::pair<std::string, int64_t> WatermarkTracker::LongestSilence(
+    int64_t wall_ms, const std::vector<uint32_t>& delivering) const {
+  std::pair<std::string, int64_t> longest{"", 0};
+  for (uint32_t slot = 0; slot < parts_.size(); ++slot) {
+    const Partition& p = parts_[slot];
+    if (std::find(delivering.begin(), delivering.end(), slot) != delivering.end()) continue;
+    if (p.assigned && wall_ms - p.last_record_wall_ms > longest.second) {
+      longest = {p.name, wall_ms - p.last_record_wall_ms};
+    }
+  }
+  return longest;
+}
+
 size_t WatermarkTracker::idle_partitions() const {
   return static_cast<size_t>(
       std::count_if(parts_.begin(), parts_.end(), [](const Partition& p) { return p.idle; }));

@@ -60,6 +60,11 @@ class WatermarkTracker {
     return current_;
   }
   size_t idle_partitions() const;
+  // The assigned partition silent longest (wall time), and for how long;
+  // {"", 0} when none is. Partitions in `delivering` (records in hand, not
+  // observed yet) are not silent.
+  std::pair<std::string, int64_t> LongestSilence(int64_t wall_ms,
+                                                 const std::vector<uint32_t>& delivering) const;
   size_t size() const { return parts_.size(); }
 
   // For checkpoints: newest event time per partition name, and back.

@@ -200,4 +200,38 @@ pass "reload: a broken file rejected with its line, a removed rule resolved"
 kill -TERM $RUN_PID
 wait $RUN_PID && rc=0 || rc=$?
 [ "$rc" = 0 ] || fail "promowatch run exited $rc on SIGTERM (want 0): $(tail -5 run2.log)"
+
+# 5. Incomplete data: with partitions silent past a 4 s bound, rules are not
+# judged, and that is an info alert of its own; data in every partition ends it.
+sed 's/^alerts:$/alerts:\n  data_incomplete_when: {partition_silent_for: 4s}/' live.yaml > live2.yaml
+grep -q 'partition_silent_for' live2.yaml || fail "could not write live2.yaml"
+"$PROMOWATCH" run -c live2.yaml --brokers "$BROKERS" --group amtest --state-dir state \
+  --results-format json --metrics-address "$METRICS" 2> run3.log &
+RUN_PID=$!; PIDS+=($RUN_PID); RUN_LOG=run3.log
+am_info() {
+  alive; am_alerts
+  jq -e 'any(.[]; .labels.alertname == "promowatch_data_incomplete" and .labels.severity == "info")' am_alerts.json >/dev/null
+}
+wait_for 40 "the data_incomplete info alert in Alertmanager" am_info
+grep -q 'msg="data incomplete: alert rules are not judged" reason=partition_silent' run3.log \
+  || fail "no log line for incomplete data"
+[ "$(metric '^promowatch_data_complete ')" = 0 ] || fail "promowatch_data_complete is not 0 while partitions are silent"
+"$PROMOWATCH" gen --format json -n 40000 --rate 400 --peak-factor 1 --campaigns 2 --seed 7 --id-prefix c \
+  --late-rate 0 --malformed-rate 0 --start-ms $((T0 + 18 * M)) -o sale3.jsonl 2>/dev/null
+for kind_topic in click:clickstream order:orders spend:spend; do
+  for p in 0 1 2 3; do
+    grep "\"${kind_topic%%:*}\"" sale3.jsonl | awk -v p=$p 'NR % 4 == p' |
+      kcat -b "$BROKERS" -P -t "${kind_topic#*:}" -p $p &
+  done
+done
+wait_jobs() { for j in $(jobs -p); do [ "$j" = "$RUN_PID" ] || wait "$j"; done; }
+wait_jobs
+wait_for 30 "the pipeline to log complete data again" grep -q 'msg="data complete again' run3.log
+am_info_gone() { alive; am_alerts; ! jq -e 'any(.[]; .labels.alertname == "promowatch_data_incomplete")' am_alerts.json >/dev/null; }
+wait_for 15 "the data_incomplete info alert to resolve" am_info_gone
+pass "incomplete data: not judged, an info alert of its own, resolved when data flows"
+
+kill -TERM $RUN_PID
+wait $RUN_PID && rc=0 || rc=$?
+[ "$rc" = 0 ] || fail "promowatch run exited $rc on SIGTERM (want 0): $(tail -5 run3.log)"
 pass "alert delivery to Alertmanager"

@@ -207,6 +207,36 @@ TEST(AlertEngine, ReloadKeepsTheStateOfKeptRulesAndResolvesRemovedOnes) {
   EXPECT_TRUE(rec.events.empty()) << rec.states();
 }
 
+TEST(AlertEngine, IncompleteDataIsNotJudgedAndReportedOncePerInstance) {
+  AlertRule rule = LowCtr();
+  rule.for_ms = kMin;
+  Recorder rec;
+  AlertEngine alerts({rule}, nullptr, rec.cb());
+  alerts.Emit(Ctr(1.0, 1 * kMin));  // pending
+  alerts.SetDataIncomplete("lagging: orders/0 is 200000 records behind");
+  alerts.Emit(Ctr(1.0, 2 * kMin));  // would fire: not judged
+  alerts.Emit(Ctr(1.0, 3 * kMin));  // still incomplete: reported once
+  alerts.Emit(Ctr(0.5, 3 * kMin, "c2"));  // another instance: its own report
+  EXPECT_EQ(rec.states(), "pending@1 data_incomplete@2 data_incomplete@3 ");
+  EXPECT_EQ(rec.events[1].annotations.at("data_incomplete_reason"),
+            "lagging: orders/0 is 200000 records behind");
+  EXPECT_EQ(rec.events[1].severity, "warning");
+  EXPECT_TRUE(alerts.Firing().empty());
+  EXPECT_EQ(alerts.data_incomplete_instances(), 2u);
+  alerts.SetDataIncomplete("");
+  alerts.Emit(Ctr(1.0, 4 * kMin));  // judged again: pending since 1 -> fires
+  EXPECT_EQ(rec.events.back().state, "firing");
+  EXPECT_EQ(rec.events.back().active_since_ms, 1 * kMin);
+  EXPECT_EQ(alerts.data_incomplete_instances(), 1u);
+
+  // A firing alert does not resolve on incomplete data either.
+  rec.events.clear();
+  alerts.SetDataIncomplete("partition_silent: orders/1");
+  alerts.Emit(Window("douyin", 10, 0, 5 * kMin));  // too little volume would resolve it
+  EXPECT_EQ(rec.states(), "data_incomplete@5 ");
+  EXPECT_EQ(alerts.Firing().size(), 1u);
+}
+
 TEST(AlertEngine, MetricValues) {
   v1::WindowResult r;
   r.set_gmv_cents(123'456);

@@ -19,6 +19,18 @@ TEST(Watermarks, MinimumOverPartitionsMinusOutOfOrderness) {
   EXPECT_EQ(w.current(), 95'000);
 }
 
+TEST(Watermarks, LongestSilenceSkipsUnassignedAndDeliveringPartitions) {
+  WatermarkTracker w(0, 10'000);
+  const uint32_t a = w.Slot("orders/0"), b = w.Slot("orders/1"), c = w.Slot("orders/2");
+  w.Observe(a, 1'000, 1'000);
+  w.Observe(b, 1'000, 5'000);
+  w.Observe(c, 1'000, 0);
+  w.SetAssigned(c, false, 0);
+  EXPECT_EQ(w.LongestSilence(61'000, {}), (std::pair<std::string, int64_t>{"orders/0", 60'000}));
+  EXPECT_EQ(w.LongestSilence(61'000, {a}), (std::pair<std::string, int64_t>{"orders/1", 56'000}));
+  EXPECT_EQ(w.LongestSilence(61'000, {a, b}).second, 0) << "orders/2 is not assigned";
+}
+
 TEST(Watermarks, IdlePartitionStopsHoldingBackAndRejoinsWithoutGoingBack) {
   WatermarkTracker w(0, 10'000);
   const uint32_t a = w.Slot("a"), b = w.Slot("b");
