@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "promowatch/v1/state.pb.h"
 
@@ -60,16 +62,30 @@ bool Compare(AlertRule::Op op, double value, double threshold) {
   return false;
 }
 
-// Back past the resolve threshold: for "<" rules the value must reach it.
-bool Cleared(const AlertRule& rule, double value) {
-  const double line = rule.resolve_threshold.value_or(rule.threshold);
+// Back past the resolve line: for "<" rules the value must reach it. The
+// resolve line keeps its distance from the threshold when a campaign
+// override moves the threshold.
+bool Cleared(const AlertRule& rule, double value, double line) {
+  const bool hysteresis = rule.resolve_threshold.has_value();
+  const double resolve = hysteresis ? *rule.resolve_threshold + (line - rule.threshold) : line;
   switch (rule.op) {
     case AlertRule::Op::kLess:
-    case AlertRule::Op::kLessEqual: return rule.resolve_threshold ? value >= line : !Compare(rule.op, value, line);
+    case AlertRule::Op::kLessEqual: return hysteresis ? value >= resolve : !Compare(rule.op, value, resolve);
     case AlertRule::Op::kGreater:
-    case AlertRule::Op::kGreaterEqual: return rule.resolve_threshold ? value <= line : !Compare(rule.op, value, line);
+    case AlertRule::Op::kGreaterEqual: return hysteresis ? value <= resolve : !Compare(rule.op, value, resolve);
   }
   return true;
+}
+
+// Any event at all in a window (no_data).
+bool HasEvents(const v1::WindowResult& r) {
+  return r.impressions() + r.clicks() + r.page_views() + r.add_to_carts() + r.orders() +
+             r.paid_orders() + r.cancelled_orders() + r.refunded_orders() > 0 ||
+         r.spend_cents() != 0;
+}
+
+int64_t WindowMs(const std::string& window) {
+  return static_cast<int64_t>(std::atoi(window.c_str())) * 60'000;
 }
 
 std::string FormatNumber(double v) {
@@ -83,7 +99,8 @@ std::string Render(std::string text, const AlertEvent& a) {
       {"{{rule}}", a.rule},         {"{{campaign}}", a.campaign_id},
       {"{{channel}}", a.channel},   {"{{metric}}", a.metric},
       {"{{value}}", FormatNumber(a.value)}, {"{{threshold}}", FormatNumber(a.threshold)},
-      {"{{window}}", a.window},     {"{{severity}}", a.severity}};
+      {"{{window}}", a.window},     {"{{severity}}", a.severity},
+      {"{{baseline}}", a.baseline ? FormatNumber(*a.baseline) : std::string("none")}};
   for (const auto& [name, value] : vars) {
     for (size_t at = text.find(name); at != std::string::npos; at = text.find(name, at + value.size())) {
       text.replace(at, std::string_view(name).size(), value);
@@ -140,7 +157,8 @@ bool AlertEngine::InScope(const AlertRule& rule, const v1::WindowResult& r) cons
 }
 
 AlertEvent AlertEngine::MakeEvent(const AlertRule& rule, const v1::WindowResult& r, double value,
-                                  const char* state, int64_t since_ms) const {
+                                  const char* state, int64_t since_ms, double line,
+                                  std::optional<double> baseline) const {
   AlertEvent a;
   a.rule = rule.name;
   a.state = state;
@@ -148,7 +166,8 @@ AlertEvent AlertEngine::MakeEvent(const AlertRule& rule, const v1::WindowResult&
   a.channel = r.channel();
   a.metric = rule.metric;
   a.value = value;
-  a.threshold = rule.threshold;
+  a.threshold = line;
+  a.baseline = baseline;
   a.window = rule.window;
   a.window_end_ms = r.window_end_ms();
   a.severity = rule.severity;
@@ -163,74 +182,212 @@ void AlertEngine::Send(Instance& inst, const char* state) {
   if (on_alert_) on_alert_(inst.last);
 }
 
+AlertEngine::Judgement AlertEngine::Judge(const AlertRule& rule, const v1::WindowResult& r,
+                                          const Key& key) {
+  using K = AlertRule::Kind;
+  Judgement j;
+  int64_t volume = 0;
+  const std::optional<double> v = MetricValue(r, rule.metric, &volume);
+  const bool measured = v.has_value() && volume >= rule.min_volume;
+  j.value = v.value_or(0);
+  const int64_t end = r.window_end_ms();
+  switch (rule.kind) {
+    case K::kThreshold:
+      j.line = rule.ThresholdFor(r.campaign_id());
+      j.judged = measured;
+      j.breach = measured && Compare(rule.op, j.value, j.line);
+      j.clear = !measured || Cleared(rule, j.value, j.line);
+      return j;
+    case K::kRelativeDrop: {
+      History& h = history_[key];
+      history_dirty_.insert(key);
+      std::optional<double> baseline;
+      if (rule.against_ms > 0) {
+        if (auto it = h.values.find(end - rule.against_ms); it != h.values.end()) baseline = it->second;
+      } else if (rule.median_of > 0 && static_cast<int>(h.values.size()) >= rule.median_of) {
+        std::vector<double> recent;
+        for (auto it = h.values.rbegin(); it != h.values.rend() && static_cast<int>(recent.size()) < rule.median_of; ++it) {
+          if (it->first < end) recent.push_back(it->second);
+        }
+        if (static_cast<int>(recent.size()) == rule.median_of) {
+          std::nth_element(recent.begin(), recent.begin() + static_cast<long>(recent.size() / 2), recent.end());
+          baseline = recent[recent.size() / 2];
+          if (recent.size() % 2 == 0) {
+            const double upper = *baseline;
+            const double lower = *std::max_element(recent.begin(), recent.begin() + static_cast<long>(recent.size() / 2));
+            baseline = (lower + upper) / 2;
+          }
+        }
+      }
+      // Remember this window; keep only what a later baseline can use.
+      if (measured) h.values[end] = j.value;
+      if (rule.against_ms > 0) {
+        while (!h.values.empty() && h.values.begin()->first < end - rule.against_ms) h.values.erase(h.values.begin());
+      } else {
+        while (static_cast<int>(h.values.size()) > rule.median_of) h.values.erase(h.values.begin());
+      }
+      j.baseline = baseline;
+      // A missing or too small baseline is not a drop, nor a recovery: a
+      // firing alert holds until a baseline judges it.
+      j.judged = measured && baseline.has_value() && *baseline >= rule.min_baseline && *baseline > 0;
+      if (!j.judged) {
+        j.clear = !measured;
+        return j;
+      }
+      j.line = (1 - rule.drop) * *baseline;
+      j.breach = j.value <= j.line;
+      j.clear = j.value > (1 - rule.resolve_drop.value_or(rule.drop)) * *baseline;
+      return j;
+    }
+    case K::kPacing: {
+      const double target = rule.ThresholdFor(r.campaign_id());
+      const int64_t elapsed = end - r.window_start_ms();
+      j.baseline = target;
+      j.line = (1 - rule.below_target) * target;
+      j.judged = v.has_value() && elapsed >= rule.min_elapsed_ms && elapsed > 0;
+      if (!j.judged) return j;
+      // Straight-line projection of the rate so far to the deadline.
+      const double remaining = static_cast<double>(std::max<int64_t>(0, rule.deadline_ms - end));
+      j.value = j.value + j.value / static_cast<double>(elapsed) * remaining;
+      j.breach = j.value <= j.line;
+      j.clear = !j.breach;
+      return j;
+    }
+    case K::kNoData: {
+      // A window with events: the scope is alive.
+      j.line = static_cast<double>(rule.silence_ms) / 1000.0;
+      if (!HasEvents(r)) return j;
+      History& h = history_[key];
+      h.last_data_ms = std::max(h.last_data_ms, end);
+      history_dirty_.insert(key);
+      j.judged = true;
+      j.value = 0;
+      return j;
+    }
+  }
+  return j;
+}
+
+void AlertEngine::CheckSilence(const AlertRule& rule, const v1::WindowResult& clock) {
+  const int64_t now = clock.window_end_ms();
+  for (auto it = history_.lower_bound(Key{rule.name, "", ""});
+       it != history_.end() && std::get<0>(it->first) == rule.name;) {
+    const Key key = it->first;
+    const int64_t silent = now - it->second.last_data_ms;
+    ++it;
+    if (silent <= WindowMs(rule.window)) continue;  // judged by its own window
+    v1::WindowResult w;
+    w.set_campaign_id(std::get<1>(key));
+    w.set_channel(std::get<2>(key));
+    w.set_window_start_ms(now - WindowMs(rule.window));
+    w.set_window_end_ms(now);
+    Judgement j;
+    j.judged = true;
+    j.value = static_cast<double>(silent) / 1000.0;
+    j.line = static_cast<double>(rule.silence_ms) / 1000.0;
+    j.breach = silent >= rule.silence_ms;
+    j.clear = !j.breach;
+    if (silent >= rule.forget_after_ms) {
+      // The campaign ended: resolve and forget it.
+      j.breach = false;
+      j.clear = true;
+      auto active = active_.find(key);
+      if (active != active_.end() && active->second.phase == Phase::kFiring) {
+        active->second.clear_since_ms = now - rule.keep_firing_for_ms;
+      }
+      Advance(rule, w, key, j);
+      history_.erase(key);
+      history_dirty_.insert(key);
+      continue;
+    }
+    Advance(rule, w, key, j);
+  }
+}
+
 void AlertEngine::Emit(const v1::WindowResult& r) {
   if (next_ != nullptr) next_->Emit(r);
   for (const AlertRule& rule : rules_) {
+    if (rule.kind == AlertRule::Kind::kNoData && r.window() == rule.window &&
+        incomplete_reason_.empty()) {
+      // Any window of the rule's size moves event time: check the silent
+      // scopes once per window end.
+      int64_t& checked = silence_checked_[rule.name];
+      if (r.window_end_ms() > checked) {
+        checked = r.window_end_ms();
+        CheckSilence(rule, r);
+      }
+    }
     if (!InScope(rule, r)) continue;
-    int64_t volume = 0;
-    const std::optional<double> v = MetricValue(r, rule.metric, &volume);
-    const bool judged = v.has_value() && volume >= rule.min_volume;
-    const bool breach = judged && Compare(rule.op, *v, rule.threshold);
-    // Too little data to judge counts as clear: a campaign that stopped
-    // resolves its alerts instead of firing forever.
-    const bool clear = !judged || Cleared(rule, *v);
     const int64_t now = r.window_end_ms();
     const Key key{rule.name, r.campaign_id(), r.channel()};
     if (!incomplete_reason_.empty()) {
       // Not judged: "GMV dropped" on half the data would page for nothing.
       if (incomplete_.insert(key).second && on_alert_) {
-        AlertEvent a = MakeEvent(rule, r, v.value_or(0), "data_incomplete", now);
+        int64_t volume = 0;
+        AlertEvent a = MakeEvent(rule, r, MetricValue(r, rule.metric, &volume).value_or(0),
+                                 "data_incomplete", now, rule.ThresholdFor(r.campaign_id()));
         a.annotations["data_incomplete_reason"] = incomplete_reason_;
         on_alert_(a);
       }
       continue;
     }
     incomplete_.erase(key);
-    auto it = active_.find(key);
-    if (it == active_.end()) {
-      if (!breach) continue;
-      Instance inst;
-      inst.since_ms = now;
-      inst.last = MakeEvent(rule, r, *v, "pending", now);
-      it = active_.emplace(key, std::move(inst)).first;
-      dirty_.insert(key);
-      if (rule.for_ms > 0) {
-        Send(it->second, "pending");
-        continue;
-      }
-      it->second.phase = Phase::kFiring;
-      Send(it->second, "firing");
-      continue;
-    }
-    Instance& inst = it->second;
+    const Judgement j = Judge(rule, r, key);
+    if (rule.kind == AlertRule::Kind::kNoData && !j.judged) continue;
+    Advance(rule, r, key, j);
+  }
+}
+
+void AlertEngine::Advance(const AlertRule& rule, const v1::WindowResult& r, const Key& key,
+                          const Judgement& j) {
+  const int64_t now = r.window_end_ms();
+  auto it = active_.find(key);
+  if (it == active_.end()) {
+    if (!j.breach) return;
+    Instance inst;
+    inst.since_ms = now;
+    inst.last = MakeEvent(rule, r, j.value, "pending", now, j.line, j.baseline);
+    it = active_.emplace(key, std::move(inst)).first;
     dirty_.insert(key);
-    const double shown = v.value_or(inst.last.value);
-    inst.last = MakeEvent(rule, r, shown, inst.phase == Phase::kFiring ? "firing" : "pending",
-                          inst.since_ms);
-    if (inst.phase == Phase::kPending) {
-      if (!breach) {
-        active_.erase(it);  // never fired: nothing to resolve
-      } else if (now - inst.since_ms >= rule.for_ms) {
-        inst.phase = Phase::kFiring;
-        Send(inst, "firing");
-      }
-      continue;
+    if (rule.for_ms > 0) {
+      Send(it->second, "pending");
+      return;
     }
-    // Firing.
-    if (!clear) {
-      inst.clear_since_ms = 0;
-      continue;
+    it->second.phase = Phase::kFiring;
+    Send(it->second, "firing");
+    return;
+  }
+  Instance& inst = it->second;
+  dirty_.insert(key);
+  // Too little data to judge counts as clear: a campaign that stopped
+  // resolves its alerts instead of firing forever. The event keeps the last
+  // judged value then.
+  inst.last = MakeEvent(rule, r, j.judged ? j.value : inst.last.value,
+                        inst.phase == Phase::kFiring ? "firing" : "pending", inst.since_ms,
+                        j.judged ? j.line : inst.last.threshold, j.judged ? j.baseline : inst.last.baseline);
+  if (inst.phase == Phase::kPending) {
+    if (!j.breach) {
+      active_.erase(it);  // never fired: nothing to resolve
+    } else if (now - inst.since_ms >= rule.for_ms) {
+      inst.phase = Phase::kFiring;
+      Send(inst, "firing");
     }
-    if (inst.clear_since_ms == 0) inst.clear_since_ms = now;
-    if (now - inst.clear_since_ms >= rule.keep_firing_for_ms) {
-      Send(inst, "resolved");
-      active_.erase(it);
-    }
+    return;
+  }
+  // Firing.
+  if (!j.clear) {
+    inst.clear_since_ms = 0;
+    return;
+  }
+  if (inst.clear_since_ms == 0) inst.clear_since_ms = now;
+  if (now - inst.clear_since_ms >= rule.keep_firing_for_ms) {
+    Send(inst, "resolved");
+    active_.erase(it);
   }
 }
 
 absl::Status AlertEngine::Restore(const StateReader& in) {
-  return in.Scan(kStateTable, [&](std::string_view, std::string_view value) -> absl::Status {
+  absl::Status st = in.Scan(kStateTable, [&](std::string_view, std::string_view value) -> absl::Status {
     v1::AlertInstanceState s;
     if (!s.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
       return absl::DataLossError("alerts: undecodable alert state");
@@ -247,8 +404,22 @@ absl::Status AlertEngine::Restore(const StateReader& in) {
     w.set_channel(s.channel());
     w.set_window_end_ms(s.last_eval_ms());
     inst.last = MakeEvent(r, w, s.value(), inst.phase == Phase::kFiring ? "firing" : "pending",
-                          s.since_ms());
+                          s.since_ms(), r.ThresholdFor(s.campaign_id()));
     active_.emplace(Key{s.rule(), s.campaign_id(), s.channel()}, std::move(inst));
+    return absl::OkStatus();
+  });
+  if (!st.ok()) return st;
+  return in.Scan(kHistoryTable, [&](std::string_view, std::string_view value) -> absl::Status {
+    v1::AlertHistoryState s;
+    if (!s.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      return absl::DataLossError("alert_history: undecodable history");
+    }
+    if (rule_index_.count(s.rule()) == 0) return absl::OkStatus();
+    History& h = history_[Key{s.rule(), s.campaign_id(), s.channel()}];
+    for (int i = 0; i < s.window_end_ms_size() && i < s.value_size(); ++i) {
+      h.values[s.window_end_ms(i)] = s.value(i);
+    }
+    h.last_data_ms = s.last_data_ms();
     return absl::OkStatus();
   });
 }
@@ -275,6 +446,26 @@ void AlertEngine::Snapshot(StateWriter& out) {
     out.Put(kStateTable, k, s.SerializeAsString());
   }
   dirty_.clear();
+  for (const Key& key : history_dirty_) {
+    const auto& [rule, campaign, channel] = key;
+    const std::string k = StateKey(rule, campaign, channel);
+    auto it = history_.find(key);
+    if (it == history_.end()) {
+      out.Delete(kHistoryTable, k);
+      continue;
+    }
+    v1::AlertHistoryState s;
+    s.set_rule(rule);
+    s.set_campaign_id(campaign);
+    s.set_channel(channel);
+    for (const auto& [end, value] : it->second.values) {
+      s.add_window_end_ms(end);
+      s.add_value(value);
+    }
+    s.set_last_data_ms(it->second.last_data_ms);
+    out.Put(kHistoryTable, k, s.SerializeAsString());
+  }
+  history_dirty_.clear();
 }
 
 std::map<std::string, int> AlertEngine::FiringByRule() const {
@@ -307,7 +498,8 @@ void AlertEngine::ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_
       w.set_channel(channel);
       w.set_window_end_ms(inst.last.window_end_ms);
       inst.last = MakeEvent(rules[kept->second], w, inst.last.value, inst.last.state.c_str(),
-                            inst.last.active_since_ms);
+                            inst.last.active_since_ms, rules[kept->second].ThresholdFor(campaign),
+                            inst.last.baseline);
       dirty_.insert(it->first);
       ++it;
       continue;
@@ -319,6 +511,14 @@ void AlertEngine::ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_
     }
     dirty_.insert(it->first);
     it = active_.erase(it);
+  }
+  for (auto it = history_.begin(); it != history_.end();) {
+    if (index.count(std::get<0>(it->first)) != 0) {
+      ++it;
+    } else {
+      history_dirty_.insert(it->first);
+      it = history_.erase(it);
+    }
   }
   for (auto it = incomplete_.begin(); it != incomplete_.end();) {
     it = index.count(std::get<0>(*it)) ? std::next(it) : incomplete_.erase(it);
@@ -348,6 +548,7 @@ std::string AlertToJson(const AlertEvent& a) {
                       {"event_time_ms", a.window_end_ms},
                       {"severity", a.severity},
                       {"active_since_ms", a.active_since_ms}};
+  if (a.baseline) j["baseline"] = *a.baseline;  // relative_drop's baseline, pacing's target
   if (!a.labels.empty()) j["labels"] = a.labels;
   if (!a.annotations.empty()) j["annotations"] = a.annotations;
   // Invalid UTF-8 in a campaign id must not throw on the pipeline thread.

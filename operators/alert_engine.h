@@ -38,6 +38,17 @@ namespace promowatch {
 
 struct AlertRule {
   std::string name;
+  // threshold: the metric against `threshold`.
+  // relative_drop: the metric against a baseline, the same window
+  //   `against_ms` earlier or the median of the previous `median_of`
+  //   windows; breach when value <= (1 - drop) x baseline. Baselines under
+  //   `min_baseline` (or missing) are not judged.
+  // pacing: cumulative gmv projected to `deadline_ms` at the rate since the
+  //   day's start; breach when projected <= (1 - below_target) x target.
+  // no_data: a scope that had events shows none for `silence_ms` of event
+  //   time (judged on every window of its size, so the stream must flow;
+  //   a silent pipeline is promowatch_data_complete's and Prometheus's job).
+  enum class Kind { kThreshold, kRelativeDrop, kPacing, kNoData } kind = Kind::kThreshold;
   std::string metric = "ctr";  // see MetricValue
   std::string window = "5m";
   enum class Scope { kOverall, kCampaign, kCampaignChannel } scope = Scope::kCampaignChannel;
@@ -54,6 +65,32 @@ struct AlertRule {
   // {{campaign}} {{channel}} {{metric}} {{value}} {{threshold}} {{window}}.
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
+  // Per-campaign overrides of `threshold` (threshold kind) or `target`
+  // (pacing): the planning sheet's targets in one place.
+  std::map<std::string, double> campaign_thresholds;
+
+  // relative_drop
+  int64_t against_ms = 0;   // > 0: the same window this long before
+  int median_of = 0;        // > 0: the median of this many previous windows
+  double drop = 0.5;
+  std::optional<double> resolve_drop;  // hysteresis; unset: drop
+  double min_baseline = 0;
+  // pacing
+  double target = 0;
+  int64_t deadline_ms = 0;  // Unix ms
+  double below_target = 0.3;
+  int64_t min_elapsed_ms = 15 * 60'000;  // no projection from the first minutes
+  // no_data
+  int64_t silence_ms = 0;
+  int64_t forget_after_ms = 6 * 3'600'000;  // a scope silent this long ended: resolved, forgotten
+
+  // The threshold for one campaign (overrides, else `threshold`/`target`).
+  double ThresholdFor(const std::string& campaign) const {
+    auto it = campaign_thresholds.find(campaign);
+    return it != campaign_thresholds.end() ? it->second
+           : kind == Kind::kPacing         ? target
+                                           : threshold;
+  }
 };
 
 struct AlertEvent {
@@ -63,7 +100,8 @@ struct AlertEvent {
   std::string channel;
   std::string metric;
   double value = 0;
-  double threshold = 0;
+  double threshold = 0;     // the line the value was judged against
+  std::optional<double> baseline;  // relative_drop: the baseline; pacing: the target
   std::string window;
   int64_t window_end_ms = 0;  // event time of the judgement
   std::string severity;
@@ -80,6 +118,7 @@ std::string AlertToJson(const AlertEvent& a);
 class AlertEngine final : public WindowResultSink, public Checkpointed {
  public:
   static constexpr std::string_view kStateTable = "alerts";
+  static constexpr std::string_view kHistoryTable = "alert_history";
   using AlertCallback = std::function<void(const AlertEvent&)>;
   AlertEngine(std::vector<AlertRule> rules, WindowResultSink* next, AlertCallback on_alert);
   void Emit(const v1::WindowResult& r) override;
@@ -96,7 +135,9 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   size_t data_incomplete_instances() const { return incomplete_.size(); }
 
   // Pending and firing instances survive restarts through these.
-  std::vector<std::string> StateTables() const override { return {std::string(kStateTable)}; }
+  std::vector<std::string> StateTables() const override {
+    return {std::string(kStateTable), std::string(kHistoryTable)};
+  }
   absl::Status Restore(const StateReader& in) override;
   void Snapshot(StateWriter& out) override;
 
@@ -126,9 +167,27 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
     AlertEvent last;             // the latest judgement, as an event
   };
   using Key = std::tuple<std::string, std::string, std::string>;  // rule, campaign, channel
+  struct History {
+    std::map<int64_t, double> values;  // by window end (relative_drop)
+    int64_t last_data_ms = 0;          // no_data
+  };
+  struct Judgement {
+    bool judged = false;  // enough data to say breach or clear
+    bool breach = false;
+    bool clear = true;
+    double value = 0;
+    double line = 0;  // the threshold the value was judged against
+    std::optional<double> baseline;
+  };
   bool InScope(const AlertRule& rule, const v1::WindowResult& r) const;
+  Judgement Judge(const AlertRule& rule, const v1::WindowResult& r, const Key& key);
+  // One judgement through the lifecycle.
+  void Advance(const AlertRule& rule, const v1::WindowResult& r, const Key& key, const Judgement& j);
+  // no_data: scopes of `rule` with no events since `now - silence`.
+  void CheckSilence(const AlertRule& rule, const v1::WindowResult& clock);
   AlertEvent MakeEvent(const AlertRule& rule, const v1::WindowResult& r, double value,
-                       const char* state, int64_t since_ms) const;
+                       const char* state, int64_t since_ms, double line,
+                       std::optional<double> baseline = std::nullopt) const;
   void Send(Instance& inst, const char* state);
 
   std::vector<AlertRule> rules_;
@@ -137,6 +196,9 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   AlertCallback on_alert_;
   std::map<Key, Instance> active_;
   std::set<Key> dirty_;  // changed since the last snapshot (deleted if no longer active)
+  std::map<Key, History> history_;
+  std::set<Key> history_dirty_;
+  std::map<std::string, int64_t> silence_checked_;  // no_data: latest window end checked, by rule
   std::string incomplete_reason_;
   std::set<Key> incomplete_;  // reported data_incomplete, not judged since
 };

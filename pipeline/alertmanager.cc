@@ -82,6 +82,7 @@ std::string AlertmanagerAlertJson(const AlertEvent& a, int64_t ends_at_ms,
   for (const auto& [k, v] : context) {
     if (!annotations.contains(k)) annotations[k] = v;
   }
+  if (a.baseline && !annotations.contains("baseline")) annotations["baseline"] = Number(*a.baseline);
   if (!annotations.contains("summary")) {
     annotations["summary"] = a.rule + ": " + a.metric + " " + Number(a.value) + " (threshold " +
                              Number(a.threshold) + ") on " + a.campaign_id + "/" + a.channel +

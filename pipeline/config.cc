@@ -6,6 +6,8 @@
 #include <charconv>
 #include <algorithm>
 #include <cstdlib>
+#include <cstdio>
+#include <ctime>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -137,28 +139,109 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_v
 }
 
 // alerts.rules (config) or rules (a --rules file): the same contract.
+// "2026-11-12T00:00:00+08:00" (or Z) -> Unix ms.
+absl::StatusOr<int64_t> ParseTimestamp(std::string_view text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
+  char tail[16] = {0};
+  const std::string t(text);
+  if (std::sscanf(t.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%15s", &y, &mo, &d, &h, &mi, &sec, tail) != 7 ||
+      mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60) {
+    return absl::InvalidArgumentError(
+        fmt::format("'{}' is not a time: write it like 2026-11-12T00:00:00+08:00", text));
+  }
+  auto offset = ParseUtcOffset(tail);
+  if (!offset.ok()) return offset.status();
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  return static_cast<int64_t>(timegm(&tm)) * 1000 - *offset;
+}
+
+namespace {
+
+absl::Status ParseThresholdKeys(const Reader& r, const YAML::Node& n, AlertRule& rule) {
+  if (!n["op"] || !n["threshold"]) return r.Error(n, "a threshold rule needs op and threshold");
+  const std::string cmp = n["op"].Scalar();
+  if (cmp == "<") rule.op = AlertRule::Op::kLess;
+  else if (cmp == "<=") rule.op = AlertRule::Op::kLessEqual;
+  else if (cmp == ">") rule.op = AlertRule::Op::kGreater;
+  else if (cmp == ">=") rule.op = AlertRule::Op::kGreaterEqual;
+  else return r.Error(n["op"], fmt::format("op '{}' is not one of: < <= > >=", cmp));
+  PW_RETURN_IF_ERROR(r.Number<double>(n["threshold"], -1e300, &rule.threshold));
+  if (auto rt = n["resolve_threshold"]) {
+    double v = 0;
+    PW_RETURN_IF_ERROR(r.Number<double>(rt, -1e300, &v));
+    const bool below = rule.op == AlertRule::Op::kLess || rule.op == AlertRule::Op::kLessEqual;
+    if (below ? v < rule.threshold : v > rule.threshold) {
+      return r.Error(rt, fmt::format("resolve_threshold {} is on the firing side of threshold {}: "
+                                     "for op '{}' it must be {} the threshold",
+                                     v, rule.threshold, cmp, below ? "at or above" : "at or below"));
+    }
+    rule.resolve_threshold = v;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Fraction(const Reader& r, const YAML::Node& n, double* out) {
+  PW_RETURN_IF_ERROR(r.Number<double>(n, 0.0, out));
+  if (*out <= 0 || *out >= 1) return r.Error(n, fmt::format("{} must be a fraction between 0 and 1 (0.5 = 50%)", *out));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// alerts.rules (config) or rules (a --rules file): the same contract.
 absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineConfig* out) {
+  using Kind = AlertRule::Kind;
   PipelineConfig& config = *out;
   if (!rules.IsSequence()) return r.Error(rules, "rules must be a list");
+  // Keys every kind takes, and each kind's own.
+  const std::set<std::string> common = {"name", "kind", "metric", "window", "scope", "campaigns",
+                                        "min_volume", "for", "keep_firing_for", "severity",
+                                        "labels", "annotations", "overrides"};
+  const std::map<std::string, std::pair<Kind, std::set<std::string>>> kinds = {
+      {"threshold", {Kind::kThreshold, {"op", "threshold", "resolve_threshold"}}},
+      {"relative_drop", {Kind::kRelativeDrop, {"against", "median_of", "drop", "resolve_drop", "min_baseline"}}},
+      {"pacing", {Kind::kPacing, {"target", "deadline", "below_target", "min_elapsed"}}},
+      {"no_data", {Kind::kNoData, {"silence", "forget_after"}}}};
   for (const auto& n : rules) {
-    PW_RETURN_IF_ERROR(r.CheckKeys(
-        n, "alerts.rules[]",
-        {"name", "kind", "metric", "window", "scope", "campaigns", "op", "threshold",
-         "resolve_threshold", "min_volume", "for", "keep_firing_for", "severity", "labels",
-         "annotations"}));
-    AlertRule rule;
-    if (!n["name"] || !n["metric"] || !n["threshold"] || !n["op"]) {
-      return r.Error(n, "a rule needs name, metric, op and threshold");
+    if (!n.IsMap()) return r.Error(n, "a rule is a mapping with name, kind, metric, ...");
+    const std::string kind_name = n["kind"] ? n["kind"].Scalar() : "threshold";
+    auto kind = kinds.find(kind_name);
+    if (kind == kinds.end()) {
+      return r.Error(n["kind"], fmt::format("kind '{}' is not one of: threshold, relative_drop, pacing, no_data",
+                                            kind_name));
     }
+    std::set<std::string> allowed = common;
+    allowed.insert(kind->second.second.begin(), kind->second.second.end());
+    PW_RETURN_IF_ERROR(r.CheckKeys(n, fmt::format("alerts.rules[] of kind {}", kind_name), allowed));
+    AlertRule rule;
+    rule.kind = kind->second.first;
+    if (!n["name"]) return r.Error(n, "a rule needs a name");
     rule.name = n["name"].Scalar();
     for (const auto& other : config.alert_rules) {
       if (other.name == rule.name) return r.Error(n["name"], fmt::format("rule name '{}' is used twice", rule.name));
     }
-    if (auto k = n["kind"]; k && k.Scalar() != "threshold") {
-      return r.Error(k, fmt::format("kind '{}' is not supported yet (threshold only; relative_drop, "
-                                    "pacing and no_data are planned)", k.Scalar()));
+    // Defaults by kind: pacing is about cumulative GMV; no_data about any events.
+    if (rule.kind == Kind::kPacing) {
+      rule.metric = "gmv";
+      rule.window = "cumulative";
+      rule.scope = AlertRule::Scope::kCampaign;
     }
-    rule.metric = n["metric"].Scalar();
+    if (rule.kind == Kind::kNoData) {
+      rule.metric = "impressions";
+      rule.window = "1m";
+      rule.scope = AlertRule::Scope::kCampaign;
+    }
+    if (auto m = n["metric"]) {
+      rule.metric = m.Scalar();
+    } else if (rule.kind == Kind::kThreshold || rule.kind == Kind::kRelativeDrop) {
+      return r.Error(n, "a rule needs a metric");
+    }
     const auto& names = AlertMetricNames();
     if (std::find(names.begin(), names.end(), rule.metric) == names.end()) {
       return r.Error(n["metric"], fmt::format("unknown metric '{}': one of {}", rule.metric,
@@ -172,6 +255,12 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
                      fmt::format("window '{}' is not computed: add it to windows.sizes",
                                  rule.window));
     }
+    if (rule.kind == Kind::kPacing && rule.window != "cumulative") {
+      return r.Error(n["window"], "a pacing rule projects the cumulative window: window: cumulative");
+    }
+    if (rule.kind == Kind::kNoData && rule.window == "cumulative") {
+      return r.Error(n["window"], "a no_data rule needs a window size like 1m, not cumulative");
+    }
     if (auto sc = n["scope"]) {
       const std::string v = sc.Scalar();
       if (v == "overall") rule.scope = AlertRule::Scope::kOverall;
@@ -184,23 +273,70 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
       if (rule.scope == AlertRule::Scope::kOverall) return r.Error(cs, "campaigns needs scope campaign or campaign_channel");
       for (const auto& c : cs) rule.campaigns.insert(c.Scalar());
     }
-    const std::string cmp = n["op"].Scalar();
-    if (cmp == "<") rule.op = AlertRule::Op::kLess;
-    else if (cmp == "<=") rule.op = AlertRule::Op::kLessEqual;
-    else if (cmp == ">") rule.op = AlertRule::Op::kGreater;
-    else if (cmp == ">=") rule.op = AlertRule::Op::kGreaterEqual;
-    else return r.Error(n["op"], fmt::format("op '{}' is not one of: < <= > >=", cmp));
-    PW_RETURN_IF_ERROR(r.Number<double>(n["threshold"], -1e300, &rule.threshold));
-    if (auto rt = n["resolve_threshold"]) {
-      double v = 0;
-      PW_RETURN_IF_ERROR(r.Number<double>(rt, -1e300, &v));
-      const bool below = rule.op == AlertRule::Op::kLess || rule.op == AlertRule::Op::kLessEqual;
-      if (below ? v < rule.threshold : v > rule.threshold) {
-        return r.Error(rt, fmt::format("resolve_threshold {} is on the firing side of threshold {}: "
-                                       "for op '{}' it must be {} the threshold",
-                                       v, rule.threshold, cmp, below ? "at or above" : "at or below"));
+    switch (rule.kind) {
+      case Kind::kThreshold:
+        PW_RETURN_IF_ERROR(ParseThresholdKeys(r, n, rule));
+        break;
+      case Kind::kRelativeDrop:
+        if (!n["drop"]) return r.Error(n, "a relative_drop rule needs drop (0.5 = fires at half the baseline)");
+        PW_RETURN_IF_ERROR(Fraction(r, n["drop"], &rule.drop));
+        if (auto d = n["resolve_drop"]) {
+          double v = 0;
+          PW_RETURN_IF_ERROR(Fraction(r, d, &v));
+          if (v > rule.drop) return r.Error(d, fmt::format("resolve_drop {} must be at most drop {} (the value recovers past it)", v, rule.drop));
+          rule.resolve_drop = v;
+        }
+        if (n["against"].IsDefined() == n["median_of"].IsDefined()) {
+          return r.Error(n, "a relative_drop rule needs one baseline: against: 1h (the same window "
+                            "that long ago) or median_of: 6 (the previous windows)");
+        }
+        if (auto a = n["against"]) {
+          PW_RETURN_IF_ERROR(r.Duration(a, &rule.against_ms));
+          if (rule.against_ms <= 0 || rule.against_ms % 60'000 != 0) {
+            return r.Error(a, "against must be a whole number of minutes, like 1h or 1d");
+          }
+        }
+        if (auto m = n["median_of"]) {
+          PW_RETURN_IF_ERROR(r.Number<int>(m, 1, &rule.median_of));
+          if (rule.median_of > 1440) return r.Error(m, "median_of is at most 1440 windows");
+        }
+        if (auto mb = n["min_baseline"]) PW_RETURN_IF_ERROR(r.Number<double>(mb, 0.0, &rule.min_baseline));
+        break;
+      case Kind::kPacing: {
+        if (!n["target"] || !n["deadline"]) return r.Error(n, "a pacing rule needs target and deadline");
+        PW_RETURN_IF_ERROR(r.Number<double>(n["target"], 0.0, &rule.target));
+        auto t = ParseTimestamp(n["deadline"].Scalar());
+        if (!t.ok()) return r.Error(n["deadline"], std::string(t.status().message()));
+        rule.deadline_ms = *t;
+        if (auto b = n["below_target"]) PW_RETURN_IF_ERROR(Fraction(r, b, &rule.below_target));
+        if (auto m = n["min_elapsed"]) PW_RETURN_IF_ERROR(r.Duration(m, &rule.min_elapsed_ms));
+        break;
       }
-      rule.resolve_threshold = v;
+      case Kind::kNoData:
+        if (!n["silence"]) return r.Error(n, "a no_data rule needs silence (like 5m)");
+        PW_RETURN_IF_ERROR(r.Duration(n["silence"], &rule.silence_ms));
+        if (rule.silence_ms <= 0) return r.Error(n["silence"], "silence must be positive");
+        if (auto f = n["forget_after"]) PW_RETURN_IF_ERROR(r.Duration(f, &rule.forget_after_ms));
+        if (rule.forget_after_ms <= rule.silence_ms) {
+          return r.Error(n["forget_after"] ? n["forget_after"] : n["silence"],
+                         "forget_after must be longer than silence");
+        }
+        if (rule.scope == AlertRule::Scope::kOverall) {
+          return r.Error(n["scope"], "no_data judges campaigns or campaign_channel scopes; a silent "
+                                     "stream is promowatch_data_complete and Prometheus's absent()");
+        }
+        break;
+    }
+    if (auto o = n["overrides"]) {
+      if (rule.kind != Kind::kThreshold && rule.kind != Kind::kPacing) {
+        return r.Error(o, "overrides set per-campaign thresholds (threshold rules) or targets (pacing rules)");
+      }
+      if (!o.IsMap()) return r.Error(o, "overrides must map campaign ids to thresholds, like {c1: 0.02}");
+      for (const auto& kv : o) {
+        double v = 0;
+        PW_RETURN_IF_ERROR(r.Number<double>(kv.second, -1e300, &v));
+        rule.campaign_thresholds[kv.first.Scalar()] = v;
+      }
     }
     if (auto mv = n["min_volume"]) PW_RETURN_IF_ERROR(r.Number<int64_t>(mv, 0, &rule.min_volume));
     if (auto f = n["for"]) PW_RETURN_IF_ERROR(r.Duration(f, &rule.for_ms));

@@ -105,6 +105,8 @@ absl::Status LoadAlertRules(const std::string& path, PipelineConfig* config);
 
 // "500ms", "5s", "2m", "1h", "1d" -> milliseconds.
 absl::StatusOr<int64_t> ParseDuration(std::string_view text);
+// "2026-11-12T00:00:00+08:00" (or ...Z) -> Unix milliseconds.
+absl::StatusOr<int64_t> ParseTimestamp(std::string_view text);
 // "+08:00", "-05:30", "Z", "UTC" -> milliseconds ahead of UTC.
 absl::StatusOr<int64_t> ParseUtcOffset(std::string_view text);
 

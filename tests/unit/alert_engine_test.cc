@@ -237,6 +237,133 @@ TEST(AlertEngine, IncompleteDataIsNotJudgedAndReportedOncePerInstance) {
   EXPECT_EQ(alerts.Firing().size(), 1u);
 }
 
+v1::WindowResult Gmv(double yuan, int64_t end, const std::string& window = "1m",
+                     const std::string& channel = "douyin") {
+  v1::WindowResult r = Window(channel, 0, 0, end);
+  r.set_window(window);
+  r.set_gmv_cents(static_cast<int64_t>(yuan * 100));
+  r.set_paid_orders(yuan > 0 ? 1 : 0);
+  return r;
+}
+
+AlertRule GmvDrop() {
+  AlertRule rule;
+  rule.name = "gmv_drop";
+  rule.kind = AlertRule::Kind::kRelativeDrop;
+  rule.metric = "gmv";
+  rule.window = "1m";
+  rule.against_ms = 3 * kMin;
+  rule.drop = 0.5;
+  rule.min_baseline = 100;
+  return rule;
+}
+
+TEST(AlertEngine, RelativeDropAgainstTheSameWindowEarlier) {
+  Recorder rec;
+  AlertEngine alerts({GmvDrop()}, nullptr, rec.cb());
+  // No baseline for the first 3 minutes: a zero GMV is not a drop yet.
+  alerts.Emit(Gmv(1000, 1 * kMin));
+  alerts.Emit(Gmv(50, 2 * kMin));   // baseline would be minute -1: missing
+  alerts.Emit(Gmv(1000, 3 * kMin));
+  EXPECT_TRUE(rec.events.empty()) << rec.states();
+  alerts.Emit(Gmv(500, 4 * kMin));  // against minute 1 (1000): exactly half -> fires
+  alerts.Emit(Gmv(60, 5 * kMin));   // against minute 2 (50): under min_baseline, holds
+  alerts.Emit(Gmv(600, 6 * kMin));  // against minute 3 (1000): 60% -> clear, resolves
+  EXPECT_EQ(rec.states(), "firing@4 resolved@6 ");
+  ASSERT_EQ(rec.events.size(), 2u);
+  EXPECT_DOUBLE_EQ(*rec.events[0].baseline, 1000);
+  EXPECT_DOUBLE_EQ(rec.events[0].threshold, 500);
+  EXPECT_DOUBLE_EQ(rec.events[0].value, 500);
+}
+
+TEST(AlertEngine, RelativeDropAgainstTheRecentMedianWithHysteresis) {
+  AlertRule rule = GmvDrop();
+  rule.against_ms = 0;
+  rule.median_of = 3;
+  rule.resolve_drop = 0.2;  // resolves only back at 80% of the baseline
+  Recorder rec;
+  AlertEngine alerts({rule}, nullptr, rec.cb());
+  alerts.Emit(Gmv(900, 1 * kMin));
+  alerts.Emit(Gmv(1000, 2 * kMin));
+  alerts.Emit(Gmv(5000, 3 * kMin));  // an outlier does not move the median
+  alerts.Emit(Gmv(400, 4 * kMin));   // median(900, 1000, 5000) = 1000: fires
+  alerts.Emit(Gmv(700, 5 * kMin));   // median(1000, 5000, 400) = 1000: 70% is between the lines
+  alerts.Emit(Gmv(4000, 6 * kMin));  // median(5000, 400, 700) = 700: clear
+  EXPECT_EQ(rec.states(), "firing@4 resolved@6 ");
+  EXPECT_DOUBLE_EQ(*rec.events[0].baseline, 1000);
+}
+
+TEST(AlertEngine, PacingProjectsTheCumulativeRateToTheDeadline) {
+  AlertRule rule;
+  rule.name = "pacing";
+  rule.kind = AlertRule::Kind::kPacing;
+  rule.metric = "gmv";
+  rule.window = "cumulative";
+  rule.scope = AlertRule::Scope::kCampaign;
+  rule.target = 10'000;
+  rule.campaign_thresholds["c2"] = 4'000;
+  rule.deadline_ms = 100 * kMin;
+  rule.below_target = 0.3;
+  rule.min_elapsed_ms = 10 * kMin;
+  Recorder rec;
+  AlertEngine alerts({rule}, nullptr, rec.cb());
+  auto cumulative = [](const std::string& campaign, double yuan, int64_t end) {
+    v1::WindowResult r = Gmv(yuan, end, "cumulative", "*");
+    r.set_campaign_id(campaign);
+    r.set_window_start_ms(0);
+    return r;
+  };
+  alerts.Emit(cumulative("c1", 10, 5 * kMin));     // too early to project
+  alerts.Emit(cumulative("c1", 1'000, 20 * kMin));  // 1000 in 20 min -> 5000 at 100: < 7000, fires
+  alerts.Emit(cumulative("c2", 1'000, 20 * kMin));  // c2's own target 4000: 5000 >= 2800, fine
+  alerts.Emit(cumulative("c1", 4'000, 50 * kMin));  // -> 8000: back on pace
+  EXPECT_EQ(rec.states(), "firing@20 resolved@50 ");
+  EXPECT_EQ(rec.events[0].campaign_id, "c1");
+  EXPECT_DOUBLE_EQ(rec.events[0].value, 5'000);
+  EXPECT_DOUBLE_EQ(rec.events[0].threshold, 7'000);
+  EXPECT_DOUBLE_EQ(*rec.events[0].baseline, 10'000);
+}
+
+TEST(AlertEngine, NoDataFiresForASilentCampaignWhileOthersFlow) {
+  AlertRule rule;
+  rule.name = "silent";
+  rule.kind = AlertRule::Kind::kNoData;
+  rule.metric = "impressions";
+  rule.window = "1m";
+  rule.scope = AlertRule::Scope::kCampaignChannel;
+  rule.silence_ms = 3 * kMin;
+  rule.forget_after_ms = 10 * kMin;
+  Recorder rec;
+  AlertEngine alerts({rule}, nullptr, rec.cb());
+  for (int m = 1; m <= 20; ++m) {
+    alerts.Emit(Window("douyin", 100, 1, m * kMin, "c1"));            // the clock
+    if (m <= 2 || (m >= 8 && m <= 9)) alerts.Emit(Window("jd", 100, 1, m * kMin, "c2"));
+  }
+  // c2/jd: data until 2, silent 3 min at 5 -> fires; data at 8 resolves;
+  // silent again from 9: fires at 12, forgotten (resolved) at 19.
+  EXPECT_EQ(rec.states(), "firing@5 resolved@8 firing@12 resolved@19 ");
+  EXPECT_EQ(rec.events[0].campaign_id, "c2");
+  EXPECT_DOUBLE_EQ(rec.events[0].value, 180);  // seconds silent
+  // History is checkpointed: a restart still knows when c2 last had data.
+  MemoryState state;
+  alerts.Snapshot(state);
+  EXPECT_EQ(state.size(AlertEngine::kHistoryTable), 1u) << "c2 was forgotten, c1 remains";
+}
+
+TEST(AlertEngine, CampaignOverrideMovesTheThresholdAndItsResolveLine) {
+  AlertRule rule = LowCtr();
+  rule.resolve_threshold = 0.02;
+  rule.campaign_thresholds["launch"] = 0.03;  // resolve line moves with it: 0.035
+  Recorder rec;
+  AlertEngine alerts({rule}, nullptr, rec.cb());
+  alerts.Emit(Ctr(2.5, 1 * kMin, "launch"));  // 2.5% < 3%: fires
+  alerts.Emit(Ctr(2.5, 1 * kMin, "other"));   // 2.5% >= 1.5%: fine
+  alerts.Emit(Ctr(3.2, 2 * kMin, "launch"));  // between 3% and 3.5%: holds
+  alerts.Emit(Ctr(3.6, 3 * kMin, "launch"));  // resolves
+  EXPECT_EQ(rec.states(), "firing@1 resolved@3 ");
+  EXPECT_DOUBLE_EQ(rec.events[0].threshold, 0.03);
+}
+
 TEST(AlertEngine, MetricValues) {
   v1::WindowResult r;
   r.set_gmv_cents(123'456);

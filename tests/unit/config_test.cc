@@ -121,8 +121,17 @@ alerts:
   ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n"
               "    - name: x\n      metric: cvr\n      op: \"<\"\n      threshold: 1\n",
               "bad.yaml:7: rule name 'x' is used twice");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: pacing\n      metric: gmv\n      op: \"<\"\n      threshold: 1\n",
-              "bad.yaml:4: kind 'pacing' is not supported yet");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: pacing\n      target: 1\n      deadline: 2026-11-12T00:00:00+08:00\n      op: \"<\"\n",
+              "bad.yaml:7: unknown key 'op' in 'alerts.rules[] of kind pacing'");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: spike\n", "bad.yaml:4: kind 'spike' is not one of");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: relative_drop\n      metric: gmv\n      drop: 0.5\n",
+              "bad.yaml:3: a relative_drop rule needs one baseline");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: relative_drop\n      metric: gmv\n      drop: 50\n      against: 1h\n",
+              "bad.yaml:6: 50 must be a fraction");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: pacing\n      target: 1\n      deadline: tomorrow\n",
+              "bad.yaml:6: 'tomorrow' is not a time");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: no_data\n      silence: 10m\n      forget_after: 5m\n",
+              "bad.yaml:6: forget_after must be longer than silence");
   ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n      labels: [a]\n",
               "bad.yaml:7: labels must be a map");
 }
@@ -151,6 +160,61 @@ alerts:
   ExpectError("alerts:\n  alertmanager:\n    resend: 1m\n", "bad.yaml:3: unknown key 'resend'");
   ExpectError("alerts:\n  rules: []\n  rules_file: r.yaml\n",
               "bad.yaml:3: use either alerts.rules or alerts.rules_file");
+}
+
+TEST(Config, RuleKindsAndOverrides) {
+  auto c = ParseConfig(R"(
+alerts:
+  rules:
+    - name: gmv_drop
+      kind: relative_drop
+      metric: gmv
+      window: 5m
+      against: 1h
+      drop: 0.5
+      resolve_drop: 0.3
+      min_baseline: 1000
+    - name: paid_median
+      kind: relative_drop
+      metric: paid_orders
+      window: 1m
+      median_of: 6
+      drop: 0.4
+    - name: pacing
+      kind: pacing
+      target: 5000000
+      deadline: 2026-11-12T00:00:00+08:00
+      below_target: 0.3
+      overrides: {c1: 8000000}
+    - name: silent
+      kind: no_data
+      silence: 5m
+    - name: low_ctr
+      metric: ctr
+      op: "<"
+      threshold: 0.015
+      overrides: {c_douyin_launch: 0.02}
+)", "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->alert_rules.size(), 5u);
+  const auto& drop = c->alert_rules[0];
+  EXPECT_EQ(drop.kind, AlertRule::Kind::kRelativeDrop);
+  EXPECT_EQ(drop.against_ms, 3'600'000);
+  EXPECT_EQ(drop.resolve_drop, 0.3);
+  EXPECT_EQ(drop.min_baseline, 1000);
+  EXPECT_EQ(c->alert_rules[1].median_of, 6);
+  const auto& pacing = c->alert_rules[2];
+  EXPECT_EQ(pacing.kind, AlertRule::Kind::kPacing);
+  EXPECT_EQ(pacing.window, "cumulative");
+  EXPECT_EQ(pacing.metric, "gmv");
+  EXPECT_EQ(pacing.deadline_ms, 1'794'412'800'000);  // 2026-11-11T16:00Z
+  EXPECT_EQ(pacing.ThresholdFor("c1"), 8'000'000);
+  EXPECT_EQ(pacing.ThresholdFor("c2"), 5'000'000);
+  EXPECT_EQ(c->alert_rules[3].kind, AlertRule::Kind::kNoData);
+  EXPECT_EQ(c->alert_rules[3].silence_ms, 300'000);
+  EXPECT_EQ(c->alert_rules[3].scope, AlertRule::Scope::kCampaign);
+  EXPECT_EQ(c->alert_rules[4].ThresholdFor("c_douyin_launch"), 0.02);
+  EXPECT_EQ(*ParseTimestamp("2026-11-11T00:00:00Z"), 1'794'355'200'000);
 }
 
 TEST(Config, Durations) {
