@@ -307,8 +307,8 @@ void AlertEngine::CheckSilence(const AlertRule& rule, const v1::WindowResult& cl
 void AlertEngine::Emit(const v1::WindowResult& r) {
   if (next_ != nullptr) next_->Emit(r);
   for (const AlertRule& rule : rules_) {
-    if (rule.kind == AlertRule::Kind::kNoData && r.window() == rule.window &&
-        incomplete_reason_.empty()) {
+    const bool incomplete = !incomplete_reason_.empty() && r.window_end_ms() > incomplete_after_ms_;
+    if (rule.kind == AlertRule::Kind::kNoData && r.window() == rule.window && !incomplete) {
       // Any window of the rule's size moves event time: check the silent
       // scopes once per window end.
       int64_t& checked = silence_checked_[rule.name];
@@ -320,7 +320,7 @@ void AlertEngine::Emit(const v1::WindowResult& r) {
     if (!InScope(rule, r)) continue;
     const int64_t now = r.window_end_ms();
     const Key key{rule.name, r.campaign_id(), r.channel()};
-    if (!incomplete_reason_.empty()) {
+    if (incomplete) {
       // Not judged: "GMV dropped" on half the data would page for nothing.
       if (incomplete_.insert(key).second && on_alert_) {
         int64_t volume = 0;

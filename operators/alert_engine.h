@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -128,8 +129,14 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   // partitions assigned), rules are not judged: a pending alert does not
   // fire, a firing one does not resolve, and each instance in scope reports
   // one "data_incomplete" transition per incomplete period instead (never
-  // a page). Replay and backtest read complete files and never set it.
-  void SetDataIncomplete(std::string reason) { incomplete_reason_ = std::move(reason); }
+  // a page). With `windows_ending_after_ms`, only windows ending after it
+  // are incomplete: replay and backtest mark the windows the end of input
+  // cuts short (ending after the newest event), whose data simply stops.
+  void SetDataIncomplete(std::string reason,
+                         int64_t windows_ending_after_ms = std::numeric_limits<int64_t>::min()) {
+    incomplete_reason_ = std::move(reason);
+    incomplete_after_ms_ = windows_ending_after_ms;
+  }
   const std::string& data_incomplete_reason() const { return incomplete_reason_; }
   // Instances (rule x scope) whose latest window was not judged.
   size_t data_incomplete_instances() const { return incomplete_.size(); }
@@ -200,6 +207,7 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   std::set<Key> history_dirty_;
   std::map<std::string, int64_t> silence_checked_;  // no_data: latest window end checked, by rule
   std::string incomplete_reason_;
+  int64_t incomplete_after_ms_ = std::numeric_limits<int64_t>::min();
   std::set<Key> incomplete_;  // reported data_incomplete, not judged since
 };
 

@@ -42,6 +42,10 @@ struct BacktestArgs {
   std::string output;  // transitions as JSON lines (optional)
   std::string config;
   std::optional<WireFormat> format;
+  // Known incidents (JSON lines: name, campaign_id, channel, start_ms,
+  // end_ms) to score the rules against: detection delay, precision, recall.
+  std::string incidents;
+  int64_t grace_ms = 10 * 60'000;  // a firing this long after an incident's end still counts
 };
 int RunBacktest(const BacktestArgs& args);
 

@@ -148,13 +148,19 @@ void SaleGenerator::StartSession() {
   if (ch == options_.anomaly_channel && t >= options_.anomaly_start_ms && t < options_.anomaly_end_ms) {
     ctr *= options_.anomaly_ctr_factor;  // a broken landing page, a dead ad
   }
+  double order_share = 0.6;
+  for (const auto& a : options_.anomalies) {
+    if (a.channel != ch || t < a.start_ms || t >= a.end_ms) continue;
+    if (a.kind == "ctr") ctr *= a.factor;
+    else order_share *= a.factor;  // a broken checkout: carts no longer become orders
+  }
   if (unit_(rng_) >= ctr) return;
   const int64_t t_click = t + 500 + static_cast<int64_t>(unit_(rng_) * 5'000);
   schedule(click(v1::EVENT_TYPE_CLICK, t_click), t_click);
   if (unit_(rng_) >= 0.4) return;
   const int64_t t_cart = t_click + static_cast<int64_t>(unit_(rng_) * 20'000);
   schedule(click(v1::EVENT_TYPE_ADD_TO_CART, t_cart), t_cart);
-  if (unit_(rng_) >= 0.6) return;
+  if (unit_(rng_) >= order_share) return;
   v1::Event order;
   auto* o = order.mutable_order();
   o->set_order_id(options_.id_prefix + "o" + std::to_string(event_seq_));

@@ -37,6 +37,17 @@ struct GeneratorOptions {
   int64_t anomaly_start_ms = 0;
   int64_t anomaly_end_ms = 0;
   double anomaly_ctr_factor = 0.1;
+  // More anomalies of known times (backtests): `kind` ctr multiplies the
+  // CTR of `channel`, orders the share of carts that become orders (GMV
+  // falls), both by `factor`, for event times in [start_ms, end_ms).
+  struct Anomaly {
+    std::string kind = "ctr";  // ctr | orders
+    std::string channel;
+    int64_t start_ms = 0;
+    int64_t end_ms = 0;
+    double factor = 0.1;
+  };
+  std::vector<Anomaly> anomalies;
   // Prepended to event and order ids, so that several generators can feed
   // the same topics without their ids colliding (deduplication).
   std::string id_prefix;

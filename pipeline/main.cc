@@ -1,6 +1,7 @@
 // promowatch: one binary, one subcommand per job. Each subcommand is a thin
 // function in pipeline/commands.h over the same runtime.
 
+#include <cstdio>
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
@@ -74,6 +75,14 @@ int main(int argc, char** argv) {
                  "Every transition as a JSON line: rule, state, campaign_id, channel, metric, "
                  "value, threshold, window, event_time_ms, severity");
   bt->add_option("--config,-c", backtest.config, "YAML config (windows, watermark, lateness)");
+  bt->add_option("--incidents", backtest.incidents,
+                 "Known incidents to score the rules against, JSON lines {\"name\", \"campaign_id\", "
+                 "\"channel\", \"start_ms\", \"end_ms\"} (campaign and channel optional): detection "
+                 "delay per incident, precision and recall");
+  bt->add_option("--grace-minutes", backtest.grace_ms,
+                 "A firing up to this long after an incident's end is still that incident's")
+      ->transform([](std::string v) { return std::to_string(std::stoll(v) * 60'000); })
+      ->default_str("10");
   bt->add_option("--format", backtest_format, "Input format: auto, json or binary")
       ->check(CLI::IsMember({"auto", "json", "binary"}))->capture_default_str();
 
@@ -118,6 +127,10 @@ int main(int argc, char** argv) {
                  "Channel whose CTR collapses between --anomaly-start-ms and --anomaly-end-ms");
   gp->add_option("--anomaly-start-ms", gen.options.anomaly_start_ms, "Start of the anomaly (event time)");
   gp->add_option("--anomaly-end-ms", gen.options.anomaly_end_ms, "End of the anomaly (event time)");
+  std::vector<std::string> gen_anomalies;
+  gp->add_option("--anomaly", gen_anomalies,
+                 "KIND:CHANNEL:START_MS:END_MS[:FACTOR], repeatable: kind ctr multiplies the "
+                 "channel's CTR, orders its orders per cart (GMV falls), by FACTOR (default 0.1)");
   gp->add_option("--id-prefix", gen.options.id_prefix,
                  "Prefix of event and order ids (several generators feeding the same topics)");
 
@@ -193,6 +206,24 @@ int main(int argc, char** argv) {
       return 2;
     }
     gen.format = *ParseFormat(gen_format);
+    for (const std::string& spec : gen_anomalies) {
+      promowatch::GeneratorOptions::Anomaly a;
+      char kind[16] = {0}, channel[64] = {0};
+      long long start = 0, end = 0;
+      double factor = 0.1;
+      const int n = std::sscanf(spec.c_str(), "%15[^:]:%63[^:]:%lld:%lld:%lf", kind, channel, &start, &end, &factor);
+      a.kind = kind;
+      if (n < 4 || (a.kind != "ctr" && a.kind != "orders") || end <= start || factor < 0) {
+        spdlog::error("msg=\"bad --anomaly\" value=\"{}\" hint=\"write KIND:CHANNEL:START_MS:END_MS[:FACTOR] "
+                      "with KIND ctr or orders, like ctr:douyin:1794326400000:1794327300000\"", spec);
+        return 2;
+      }
+      a.channel = channel;
+      a.start_ms = start;
+      a.end_ms = end;
+      a.factor = factor;
+      gen.options.anomalies.push_back(a);
+    }
     if (!gen.brokers.empty()) return promowatch::RunGenToKafka(gen);
     return promowatch::RunGen(gen);
   }

@@ -271,6 +271,12 @@ int RunReplay(const ReplayArgs& args) {
     }
     bytes_before += r.file_size();
   }
+  // The end of input closes every open window; those ending after the
+  // newest event are cut short (the data stops, it did not drop) and are
+  // not judged by alert rules.
+  int64_t newest = std::numeric_limits<int64_t>::min();
+  for (const auto& [name, t] : engine.watermarks().Snapshot()) newest = std::max(newest, t);
+  alerts.SetDataIncomplete("end of input: the window ends after the newest event", newest);
   engine.Finish();
   if (!checkpoint(args.inputs.size(), 0)) return 1;
   progress.Finish(engine.counters().read - read_at_start);
