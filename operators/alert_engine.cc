@@ -332,10 +332,62 @@ void AlertEngine::Emit(const v1::WindowResult& r) {
       continue;
     }
     incomplete_.erase(key);
+    if (r.revision() > 0) {
+      Rejudge(rule, r, key);
+      continue;
+    }
     const Judgement j = Judge(rule, r, key);
     if (rule.kind == AlertRule::Kind::kNoData && !j.judged) continue;
     Advance(rule, r, key, j);
   }
+}
+
+void AlertEngine::Rejudge(const AlertRule& rule, const v1::WindowResult& r, const Key& key) {
+  auto it = active_.find(key);
+  if (it == active_.end() || it->second.phase != Phase::kFiring ||
+      it->second.fired_on_ms != r.window_end_ms()) {
+    if (rule.kind == AlertRule::Kind::kRelativeDrop) {
+      // Keep the corrected value as a future baseline.
+      int64_t volume = 0;
+      auto v = MetricValue(r, rule.metric, &volume);
+      auto h = history_.find(key);
+      if (v && volume >= rule.min_volume && h != history_.end() && h->second.values.count(r.window_end_ms())) {
+        h->second.values[r.window_end_ms()] = *v;
+        history_dirty_.insert(key);
+      }
+    }
+    return;
+  }
+  Instance& inst = it->second;
+  // Judge the corrected window without recording it again as history.
+  History saved;
+  auto h = history_.find(key);
+  if (h != history_.end()) {
+    saved = h->second;
+    h->second.values.erase(r.window_end_ms());
+  }
+  const Judgement j = Judge(rule, r, key);
+  if (h != history_.end()) {
+    auto& values = history_[key].values;
+    values = saved.values;
+    if (j.judged) values[r.window_end_ms()] = j.value;
+  }
+  dirty_.insert(key);
+  const double uncorrected = inst.last.value;
+  inst.last = MakeEvent(rule, r, j.judged ? j.value : inst.last.value, "firing", inst.since_ms,
+                        j.judged ? j.line : inst.last.threshold, j.judged ? j.baseline : inst.last.baseline);
+  inst.last.annotations["uncorrected_value"] = FormatNumber(uncorrected);
+  inst.last.annotations["corrected_revision"] = std::to_string(r.revision());
+  if (j.breach) {
+    inst.last.correction = true;
+    Send(inst, "firing");
+    inst.last.correction = false;
+    return;
+  }
+  // Fired on a value that late data corrected away.
+  inst.last.annotations["resolved_by"] = "late data corrected the window it fired on";
+  Send(inst, "resolved");
+  active_.erase(it);
 }
 
 void AlertEngine::Advance(const AlertRule& rule, const v1::WindowResult& r, const Key& key,
@@ -354,6 +406,7 @@ void AlertEngine::Advance(const AlertRule& rule, const v1::WindowResult& r, cons
       return;
     }
     it->second.phase = Phase::kFiring;
+    it->second.fired_on_ms = now;
     Send(it->second, "firing");
     return;
   }
@@ -370,6 +423,7 @@ void AlertEngine::Advance(const AlertRule& rule, const v1::WindowResult& r, cons
       active_.erase(it);  // never fired: nothing to resolve
     } else if (now - inst.since_ms >= rule.for_ms) {
       inst.phase = Phase::kFiring;
+      inst.fired_on_ms = now;
       Send(inst, "firing");
     }
     return;
@@ -399,6 +453,7 @@ absl::Status AlertEngine::Restore(const StateReader& in) {
     inst.phase = s.phase() == v1::AlertInstanceState::PHASE_FIRING ? Phase::kFiring : Phase::kPending;
     inst.since_ms = s.since_ms();
     inst.clear_since_ms = s.cleared_at_ms();
+    inst.fired_on_ms = s.fired_on_ms();
     v1::WindowResult w;
     w.set_campaign_id(s.campaign_id());
     w.set_channel(s.channel());
@@ -443,6 +498,7 @@ void AlertEngine::Snapshot(StateWriter& out) {
     s.set_cleared_at_ms(it->second.clear_since_ms);
     s.set_value(it->second.last.value);
     s.set_last_eval_ms(it->second.last.window_end_ms);
+    s.set_fired_on_ms(it->second.fired_on_ms);
     out.Put(kStateTable, k, s.SerializeAsString());
   }
   dirty_.clear();
@@ -548,6 +604,7 @@ std::string AlertToJson(const AlertEvent& a) {
                       {"event_time_ms", a.window_end_ms},
                       {"severity", a.severity},
                       {"active_since_ms", a.active_since_ms}};
+  if (a.correction) j["correction"] = true;
   if (a.baseline) j["baseline"] = *a.baseline;  // relative_drop's baseline, pacing's target
   if (!a.labels.empty()) j["labels"] = a.labels;
   if (!a.annotations.empty()) j["annotations"] = a.annotations;

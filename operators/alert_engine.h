@@ -107,6 +107,9 @@ struct AlertEvent {
   int64_t window_end_ms = 0;  // event time of the judgement
   std::string severity;
   int64_t active_since_ms = 0;  // event time the condition started
+  // A firing alert re-judged on a window corrected by late data: the
+  // corrected value still breaches (not a new alert, an update).
+  bool correction = false;
   std::map<std::string, std::string> labels;       // the rule's extra labels
   std::map<std::string, std::string> annotations;  // rendered
 };
@@ -169,6 +172,7 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   enum class Phase { kPending, kFiring };
   struct Instance {
     Phase phase = Phase::kPending;
+    int64_t fired_on_ms = 0;     // end of the window it went firing on
     int64_t since_ms = 0;
     int64_t clear_since_ms = 0;  // 0: not clear
     AlertEvent last;             // the latest judgement, as an event
@@ -188,6 +192,11 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   };
   bool InScope(const AlertRule& rule, const v1::WindowResult& r) const;
   Judgement Judge(const AlertRule& rule, const v1::WindowResult& r, const Key& key);
+  // A window corrected by late data (revision > 0): an alert that fired on
+  // its first value is re-judged, resolved if the corrected value clears,
+  // else updated with it. Other corrections change nothing (the lifecycle
+  // does not go back in time).
+  void Rejudge(const AlertRule& rule, const v1::WindowResult& r, const Key& key);
   // One judgement through the lifecycle.
   void Advance(const AlertRule& rule, const v1::WindowResult& r, const Key& key, const Judgement& j);
   // no_data: scopes of `rule` with no events since `now - silence`.

@@ -89,6 +89,7 @@ int RunBacktest(const BacktestArgs& args) {
   replay.rules = args.rules;
   replay.alerts_output = args.output;
   replay.on_alert = [&](const AlertEvent& a) {
+    if (a.correction) return;  // an update of a firing alert, not a new one
     RuleSummary& s = summary[a.rule];
     const auto key = std::make_tuple(a.rule, a.campaign_id, a.channel);
     if (a.state == "pending") {

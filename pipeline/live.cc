@@ -412,7 +412,9 @@ class LiveRunner final : public KafkaSource::Listener {
       spdlog::info("msg=\"alert pending\" alert={}", json);
       return;
     }
-    if (a.state == "firing") {
+    if (a.state == "firing" && a.correction) {
+      spdlog::info("msg=\"alert corrected by late data\" alert={}", json);
+    } else if (a.state == "firing") {
       spdlog::warn("msg=\"alert firing\" alert={}", json);
     } else {
       spdlog::info("msg=\"alert resolved\" alert={}", json);

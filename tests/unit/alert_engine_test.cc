@@ -364,6 +364,32 @@ TEST(AlertEngine, CampaignOverrideMovesTheThresholdAndItsResolveLine) {
   EXPECT_DOUBLE_EQ(rec.events[0].threshold, 0.03);
 }
 
+TEST(AlertEngine, LateDataCorrectingTheWindowAnAlertFiredOnRejudgesIt) {
+  Recorder rec;
+  AlertEngine alerts({LowCtr()}, nullptr, rec.cb());
+  alerts.Emit(Ctr(1.0, 1 * kMin));  // fires on 1.0%
+  v1::WindowResult corrected = Ctr(1.2, 1 * kMin);
+  corrected.set_revision(1);
+  alerts.Emit(corrected);  // still under 1.5%: the firing alert carries the corrected value
+  ASSERT_EQ(rec.states(), "firing@1 firing@1 ");
+  EXPECT_TRUE(rec.events[1].correction);
+  EXPECT_DOUBLE_EQ(rec.events[1].value, 0.012);
+  EXPECT_EQ(rec.events[1].annotations.at("uncorrected_value"), "0.01");
+  // A correction of a window it did not fire on changes nothing.
+  v1::WindowResult older = Ctr(5.0, 0);
+  older.set_revision(1);
+  alerts.Emit(older);
+  EXPECT_EQ(rec.events.size(), 2u);
+  // Late clicks lift the window over the line: resolved, saying why.
+  corrected = Ctr(2.0, 1 * kMin);
+  corrected.set_revision(2);
+  alerts.Emit(corrected);
+  ASSERT_EQ(rec.states(), "firing@1 firing@1 resolved@1 ");
+  EXPECT_EQ(rec.events[2].annotations.at("resolved_by"), "late data corrected the window it fired on");
+  EXPECT_TRUE(alerts.Firing().empty());
+  EXPECT_EQ(AlertToJson(rec.events[1]).find("\"correction\":true") != std::string::npos, true);
+}
+
 TEST(AlertEngine, MetricValues) {
   v1::WindowResult r;
   r.set_gmv_cents(123'456);
