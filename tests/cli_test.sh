@@ -67,6 +67,16 @@ set -e
 [ "$rc" = 2 ] || fail "a bad rules file should exit 2, got $rc"
 grep -q "bad_rules.yaml:6: op '='" err.txt || fail "the rules error does not name the line: $(cat err.txt)"
 sed -i 's/op: "="/op: ">="/' bad_rules.yaml
+# The README's rule file for a real sale is valid and every rule is judged.
+awk '/^```yaml$/ { inblock = 1; next } /^```$/ { inblock = 0 } inblock' "$TESTS_DIR/../README.md" |
+  awk '/^rules:$/ { keep = 1 } keep' > readme_rules.yaml
+grep -q '^  - name: gmv_pacing' readme_rules.yaml || fail "could not extract the README's rule file"
+printf 'windows:\n  sizes: [1m, 5m, 15m]\n' > w15.yaml
+"$PROMOWATCH" backtest -c w15.yaml --rules readme_rules.yaml -i events.jsonl > readme_bt.txt 2> err.txt ||
+  fail "the README's rule file does not load: $(tail -2 err.txt)"
+for rule in low_ctr low_cvr_douyin gmv_drop gmv_pacing campaign_silent; do
+  grep -q "^$rule " readme_bt.txt || fail "README rule $rule missing from the backtest table"
+done
 # Four minutes of events: windows cut short by the end of input are not judged.
 "$PROMOWATCH" gen --format json -n 2000 --rate 8 -o bt_events.jsonl 2>/dev/null
 "$PROMOWATCH" backtest --rules bad_rules.yaml -i bt_events.jsonl -o transitions.jsonl > bt.txt 2> err.txt ||

@@ -254,6 +254,8 @@ TEST(Config, SampleConfigIsValidAndStatesTheDefaults) {
   EXPECT_EQ(c->alertmanager.resend_interval_ms, d.alertmanager.resend_interval_ms);
   EXPECT_EQ(c->alertmanager.timeout_ms, d.alertmanager.timeout_ms);
   EXPECT_EQ(c->alertmanager.max_alerts, d.alertmanager.max_alerts);
+  EXPECT_EQ(c->completeness.max_partition_silence_ms, d.completeness.max_partition_silence_ms);
+  EXPECT_EQ(c->completeness.max_lag_records, d.completeness.max_lag_records);
 }
 
 }  // namespace
