@@ -173,6 +173,7 @@ AlertEvent AlertEngine::MakeEvent(const AlertRule& rule, const v1::WindowResult&
   a.severity = rule.severity;
   a.active_since_ms = since_ms;
   a.labels = rule.labels;
+  if (!rule.topic.empty()) a.labels["topic"] = rule.topic;
   for (const auto& [k, v] : rule.annotations) a.annotations[k] = Render(v, a);
   return a;
 }
@@ -304,9 +305,30 @@ void AlertEngine::CheckSilence(const AlertRule& rule, const v1::WindowResult& cl
   }
 }
 
+void AlertEngine::CheckTopicSilence(const std::map<std::string, int64_t>& silent_ms, int64_t wall_ms) {
+  for (const AlertRule& rule : rules_) {
+    if (rule.topic.empty()) continue;
+    auto s = silent_ms.find(rule.topic);
+    if (s == silent_ms.end()) continue;
+    v1::WindowResult w;  // the scope: the whole topic
+    w.set_campaign_id("*");
+    w.set_channel("*");
+    w.set_window_start_ms(wall_ms - s->second);
+    w.set_window_end_ms(wall_ms);
+    Judgement j;
+    j.judged = true;
+    j.value = static_cast<double>(s->second) / 1000.0;
+    j.line = static_cast<double>(rule.silence_ms) / 1000.0;
+    j.breach = s->second >= rule.silence_ms;
+    j.clear = !j.breach;
+    Advance(rule, w, Key{rule.name, "*", "*"}, j);
+  }
+}
+
 void AlertEngine::Emit(const v1::WindowResult& r) {
   if (next_ != nullptr) next_->Emit(r);
   for (const AlertRule& rule : rules_) {
+    if (!rule.topic.empty()) continue;  // judged in wall time, CheckTopicSilence
     const bool incomplete = !incomplete_reason_.empty() && r.window_end_ms() > incomplete_after_ms_;
     if (rule.kind == AlertRule::Kind::kNoData && r.window() == rule.window && !incomplete) {
       // Any window of the rule's size moves event time: check the silent

@@ -47,8 +47,9 @@ struct AlertRule {
   // pacing: cumulative gmv projected to `deadline_ms` at the rate since the
   //   day's start; breach when projected <= (1 - below_target) x target.
   // no_data: a scope that had events shows none for `silence_ms` of event
-  //   time (judged on every window of its size, so the stream must flow;
-  //   a silent pipeline is promowatch_data_complete's and Prometheus's job).
+  //   time (judged on every window of its size, so the stream must flow).
+  //   With `topic` set: the input topic delivered no record for
+  //   `silence_ms` of wall time (live only; see CheckTopicSilence).
   enum class Kind { kThreshold, kRelativeDrop, kPacing, kNoData } kind = Kind::kThreshold;
   std::string metric = "ctr";  // see MetricValue
   std::string window = "5m";
@@ -84,6 +85,7 @@ struct AlertRule {
   // no_data
   int64_t silence_ms = 0;
   int64_t forget_after_ms = 6 * 3'600'000;  // a scope silent this long ended: resolved, forgotten
+  std::string topic;  // no_data on an input topic, in wall time
 
   // The threshold for one campaign (overrides, else `threshold`/`target`).
   double ThresholdFor(const std::string& campaign) const {
@@ -150,6 +152,11 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   }
   absl::Status Restore(const StateReader& in) override;
   void Snapshot(StateWriter& out) override;
+
+  // no_data rules on topics, judged in wall time (live, about once a
+  // second): `silent_ms` per input topic since its last record; topics not
+  // listed (no partition assigned) are not judged.
+  void CheckTopicSilence(const std::map<std::string, int64_t>& silent_ms, int64_t wall_ms);
 
   // Firing alerts by rule name (every rule listed), for gauges and the demo.
   std::map<std::string, int> FiringByRule() const;

@@ -16,6 +16,7 @@
 
 #include "operators/alert_engine.h"
 #include "pipeline/commands.h"
+#include "pipeline/config.h"
 
 namespace promowatch {
 namespace {
@@ -126,6 +127,15 @@ int RunBacktest(const BacktestArgs& args) {
   };
   const int rc = RunReplay(replay);
   if (rc != 0) return rc;
+  // Every rule gets a row, also those that never changed state.
+  std::vector<std::string> live_only;
+  PipelineConfig config;
+  if (LoadConfigForCommand(args.config, &config) && LoadAlertRules(args.rules, &config).ok()) {
+    for (const AlertRule& rule : config.alert_rules) {
+      summary[rule.name];
+      if (!rule.topic.empty()) live_only.push_back(rule.name);
+    }
+  }
 
   std::printf("%-28s %7s %7s %9s %7s %7s %14s %s\n", "rule", "pending", "fired", "resolved",
               "flaps", "scopes", "firing_minutes", "still_firing");
@@ -139,7 +149,10 @@ int RunBacktest(const BacktestArgs& args) {
                 static_cast<long long>(s.resolved), static_cast<long long>(s.refired),
                 s.instances.size(), Minutes(s.firing_ms).c_str(), static_cast<long long>(open));
   }
-  if (summary.empty()) std::printf("(no rule changed state)\n");
+  if (summary.empty()) std::printf("(no rules)\n");
+  for (const std::string& rule : live_only) {
+    std::printf("%s: no_data on a topic is judged in wall time, in `run` only\n", rule.c_str());
+  }
   if (args.incidents.empty()) return 0;
 
   // Scored against the known incidents.

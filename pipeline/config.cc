@@ -207,7 +207,7 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
       {"threshold", {Kind::kThreshold, {"op", "threshold", "resolve_threshold"}}},
       {"relative_drop", {Kind::kRelativeDrop, {"against", "median_of", "drop", "resolve_drop", "min_baseline"}}},
       {"pacing", {Kind::kPacing, {"target", "deadline", "below_target", "min_elapsed"}}},
-      {"no_data", {Kind::kNoData, {"silence", "forget_after"}}}};
+      {"no_data", {Kind::kNoData, {"silence", "forget_after", "topic"}}}};
   for (const auto& n : rules) {
     if (!n.IsMap()) return r.Error(n, "a rule is a mapping with name, kind, metric, ...");
     const std::string kind_name = n["kind"] ? n["kind"].Scalar() : "threshold";
@@ -321,9 +321,18 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
           return r.Error(n["forget_after"] ? n["forget_after"] : n["silence"],
                          "forget_after must be longer than silence");
         }
-        if (rule.scope == AlertRule::Scope::kOverall) {
-          return r.Error(n["scope"], "no_data judges campaigns or campaign_channel scopes; a silent "
-                                     "stream is promowatch_data_complete and Prometheus's absent()");
+        if (auto t = n["topic"]) {
+          rule.topic = t.Scalar();
+          const auto& inputs = config.kafka.input_topics;
+          if (std::find(inputs.begin(), inputs.end(), rule.topic) == inputs.end()) {
+            return r.Error(t, fmt::format("topic '{}' is not an input topic ({})", rule.topic,
+                                          fmt::join(inputs, ", ")));
+          }
+          if (n["scope"] || n["campaigns"]) return r.Error(t, "a no_data rule on a topic has no scope or campaigns");
+          rule.scope = AlertRule::Scope::kOverall;
+        } else if (rule.scope == AlertRule::Scope::kOverall) {
+          return r.Error(n["scope"], "no_data judges campaign or campaign_channel scopes, or a whole "
+                                     "input topic (topic: orders)");
         }
         break;
     }

@@ -190,6 +190,7 @@ class LiveRunner final : public KafkaSource::Listener {
       if (g_reload.exchange(false)) ReloadRules("SIGHUP");
       if (now - last_metrics >= std::chrono::seconds(1)) {
         if (!rules_config_path_.empty() && RulesMtime() != rules_mtime_) ReloadRules("file changed");
+        if (ever_assigned_) alerts_.CheckTopicSilence(engine_.watermarks().TopicSilence(NowMs()), NowMs());
         UpdateGauges();
         if (on_second) on_second();
         last_metrics = now;

@@ -45,6 +45,18 @@ std::pair<std::string, int64_t> WatermarkTracker::LongestSilence(
   return longest;
 }
 
+std::map<std::string, int64_t> WatermarkTracker::TopicSilence(int64_t wall_ms) const {
+  std::map<std::string, int64_t> newest;
+  for (const Partition& p : parts_) {
+    if (!p.assigned) continue;
+    const std::string topic = p.name.substr(0, p.name.rfind('/'));
+    auto [it, inserted] = newest.emplace(topic, p.last_record_wall_ms);
+    if (!inserted) it->second = std::max(it->second, p.last_record_wall_ms);
+  }
+  for (auto& [topic, t] : newest) t = std::max<int64_t>(0, wall_ms - t);
+  return newest;
+}
+
 size_t WatermarkTracker::idle_partitions() const {
   return static_cast<size_t>(
       std::count_if(parts_.begin(), parts_.end(), [](const Partition& p) { return p.idle; }));

@@ -60,6 +60,9 @@ class WatermarkTracker {
     return current_;
   }
   size_t idle_partitions() const;
+  // Per topic ("topic/partition" names), wall time since the newest record
+  // of any of its assigned partitions.
+  std::map<std::string, int64_t> TopicSilence(int64_t wall_ms) const;
   // The assigned partition silent longest (wall time), and for how long;
   // {"", 0} when none is. Partitions in `delivering` (records in hand, not
   // observed yet) are not silent.

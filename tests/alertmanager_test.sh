@@ -201,9 +201,18 @@ kill -TERM $RUN_PID
 wait $RUN_PID && rc=0 || rc=$?
 [ "$rc" = 0 ] || fail "promowatch run exited $rc on SIGTERM (want 0): $(tail -5 run2.log)"
 
-# 5. Incomplete data: with partitions silent past a 4 s bound, rules are not
-# judged, and that is an info alert of its own; data in every partition ends it.
-sed 's/^alerts:$/alerts:\n  data_incomplete_when: {partition_silent_for: 4s}/' live.yaml > live2.yaml
+# 5. Incomplete data: with partitions silent past an 8 s bound, rules are not
+# judged, and that is an info alert of its own; data in every partition ends
+# it. A no_data rule on the orders topic fires meanwhile (wall time).
+sed 's/^alerts:$/alerts:\n  data_incomplete_when: {partition_silent_for: 8s}/' live.yaml > live2.yaml
+cat > rules.yaml <<'YAML'
+rules:
+  - name: orders_silent
+    kind: no_data
+    topic: orders
+    silence: 8s
+    severity: page
+YAML
 grep -q 'partition_silent_for' live2.yaml || fail "could not write live2.yaml"
 "$PROMOWATCH" run -c live2.yaml --brokers "$BROKERS" --group amtest --state-dir state \
   --results-format json --metrics-address "$METRICS" 2> run3.log &
@@ -213,6 +222,8 @@ am_info() {
   jq -e 'any(.[]; .labels.alertname == "promowatch_data_incomplete" and .labels.severity == "info")' am_alerts.json >/dev/null
 }
 wait_for 40 "the data_incomplete info alert in Alertmanager" am_info
+am_topic() { alive; am_alerts; jq -e 'any(.[]; .labels.alertname == "orders_silent" and .labels.topic == "orders")' am_alerts.json >/dev/null; }
+wait_for 20 "orders_silent (no_data on the orders topic) in Alertmanager" am_topic
 grep -q 'msg="data incomplete: alert rules are not judged" reason=partition_silent' run3.log \
   || fail "no log line for incomplete data"
 [ "$(metric '^promowatch_data_complete ')" = 0 ] || fail "promowatch_data_complete is not 0 while partitions are silent"
@@ -228,7 +239,9 @@ wait_jobs() { for j in $(jobs -p); do [ "$j" = "$RUN_PID" ] || wait "$j"; done; 
 wait_jobs
 wait_for 30 "the pipeline to log complete data again" grep -q 'msg="data complete again' run3.log
 am_info_gone() { alive; am_alerts; ! jq -e 'any(.[]; .labels.alertname == "promowatch_data_incomplete")' am_alerts.json >/dev/null; }
-wait_for 15 "the data_incomplete info alert to resolve" am_info_gone
+# Within the 8 s before the partitions count as silent again.
+wait_for 6 "the data_incomplete info alert to resolve" am_info_gone
+wait_for 10 "orders_silent to resolve once orders flow" grep -q 'msg="alert resolved".*"rule":"orders_silent"' run3.log
 pass "incomplete data: not judged, an info alert of its own, resolved when data flows"
 
 kill -TERM $RUN_PID

@@ -74,7 +74,7 @@ grep -q '^  - name: gmv_pacing' readme_rules.yaml || fail "could not extract the
 printf 'windows:\n  sizes: [1m, 5m, 15m]\n' > w15.yaml
 "$PROMOWATCH" backtest -c w15.yaml --rules readme_rules.yaml -i events.jsonl > readme_bt.txt 2> err.txt ||
   fail "the README's rule file does not load: $(tail -2 err.txt)"
-for rule in low_ctr low_cvr_douyin gmv_drop gmv_pacing campaign_silent; do
+for rule in low_ctr low_cvr_douyin gmv_drop gmv_pacing campaign_silent orders_silent; do
   grep -q "^$rule " readme_bt.txt || fail "README rule $rule missing from the backtest table"
 done
 # Four minutes of events: windows cut short by the end of input are not judged.

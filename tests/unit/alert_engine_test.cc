@@ -350,6 +350,32 @@ TEST(AlertEngine, NoDataFiresForASilentCampaignWhileOthersFlow) {
   EXPECT_EQ(state.size(AlertEngine::kHistoryTable), 1u) << "c2 was forgotten, c1 remains";
 }
 
+TEST(AlertEngine, NoDataOnATopicIsJudgedInWallTime) {
+  AlertRule rule;
+  rule.name = "orders_silent";
+  rule.kind = AlertRule::Kind::kNoData;
+  rule.topic = "orders";
+  rule.scope = AlertRule::Scope::kOverall;
+  rule.silence_ms = 120'000;
+  rule.for_ms = 30'000;
+  Recorder rec;
+  AlertEngine alerts({rule}, nullptr, rec.cb());
+  alerts.Emit(Ctr(1.0, 1 * kMin));  // windows do not judge it
+  alerts.CheckTopicSilence({{"orders", 119'999}, {"clickstream", 999'999}}, 1'000'000);
+  EXPECT_TRUE(rec.events.empty()) << rec.states();
+  alerts.CheckTopicSilence({{"orders", 120'000}}, 1'000'000);  // pending
+  alerts.CheckTopicSilence({{"orders", 149'999}}, 1'029'999);  // `for` not yet over
+  alerts.CheckTopicSilence({{"orders", 150'000}}, 1'030'000);  // fires
+  alerts.CheckTopicSilence({}, 1'040'000);                     // topic unassigned: no judgement
+  alerts.CheckTopicSilence({{"orders", 0}}, 1'050'000);        // a record: resolved
+  ASSERT_EQ(rec.events.size(), 3u);
+  EXPECT_EQ(rec.events[0].state, "pending");
+  EXPECT_EQ(rec.events[1].state, "firing");
+  EXPECT_EQ(rec.events[1].labels.at("topic"), "orders");
+  EXPECT_DOUBLE_EQ(rec.events[1].value, 150);
+  EXPECT_EQ(rec.events[2].state, "resolved");
+}
+
 TEST(AlertEngine, CampaignOverrideMovesTheThresholdAndItsResolveLine) {
   AlertRule rule = LowCtr();
   rule.resolve_threshold = 0.02;

@@ -132,6 +132,8 @@ alerts:
               "bad.yaml:6: 'tomorrow' is not a time");
   ExpectError("alerts:\n  rules:\n    - name: x\n      kind: no_data\n      silence: 10m\n      forget_after: 5m\n",
               "bad.yaml:6: forget_after must be longer than silence");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: no_data\n      silence: 10m\n      topic: order\n",
+              "bad.yaml:6: topic 'order' is not an input topic (clickstream, orders, spend)");
   ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n      labels: [a]\n",
               "bad.yaml:7: labels must be a map");
 }

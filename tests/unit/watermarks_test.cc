@@ -31,6 +31,15 @@ TEST(Watermarks, LongestSilenceSkipsUnassignedAndDeliveringPartitions) {
   EXPECT_EQ(w.LongestSilence(61'000, {a, b}).second, 0) << "orders/2 is not assigned";
 }
 
+TEST(Watermarks, TopicSilenceIsSinceTheNewestRecordOfAnyAssignedPartition) {
+  WatermarkTracker w(0, 10'000);
+  w.Observe(w.Slot("orders/0"), 1, 1'000);
+  w.Observe(w.Slot("orders/1"), 1, 4'000);
+  w.Observe(w.Slot("spend/0"), 1, 2'000);
+  w.SetAssigned(w.Slot("spend/0"), false, 2'000);
+  EXPECT_EQ(w.TopicSilence(10'000), (std::map<std::string, int64_t>{{"orders", 6'000}}));
+}
+
 TEST(Watermarks, IdlePartitionStopsHoldingBackAndRejoinsWithoutGoingBack) {
   WatermarkTracker w(0, 10'000);
   const uint32_t a = w.Slot("a"), b = w.Slot("b");
