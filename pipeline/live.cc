@@ -134,6 +134,7 @@ class LiveRunner final : public KafkaSource::Listener {
     const uint32_t slot = engine_.watermarks().Slot(name);
     engine_.watermarks().SetAssigned(slot, true, NowMs());
     assigned_.insert(name);
+    metrics_->SetReady(true, "ok: consuming " + std::to_string(assigned_.size()) + " partitions");
     auto it = next_offsets_.find(name);
     return it == next_offsets_.end() ? -1 : it->second;
   }
@@ -189,6 +190,7 @@ class LiveRunner final : public KafkaSource::Listener {
       }
       if (g_reload.exchange(false)) ReloadRules("SIGHUP");
       if (now - last_metrics >= std::chrono::seconds(1)) {
+        metrics_->Heartbeat(NowMs());
         if (!rules_config_path_.empty() && RulesMtime() != rules_mtime_) ReloadRules("file changed");
         if (ever_assigned_) alerts_.CheckTopicSilence(engine_.watermarks().TopicSilence(NowMs()), NowMs());
         UpdateGauges();
@@ -202,6 +204,7 @@ class LiveRunner final : public KafkaSource::Listener {
       }
     }
     spdlog::info("msg=\"stopping: final checkpoint\"");
+    metrics_->SetReady(false, "stopping: final checkpoint");
     ProcessPending();
     absl::Status s = Checkpoint();
     source->Close();  // revokes: processes and checkpoints again, then leaves the group

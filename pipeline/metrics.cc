@@ -1,13 +1,16 @@
 #include "pipeline/metrics.h"
 
 #include <prometheus/counter.h>
-#include <prometheus/exposer.h>
+#include <httplib.h>
+#include <prometheus/text_serializer.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <charconv>
 #include <cmath>
+#include <sstream>
 #include <set>
 #include <limits>
 
@@ -166,17 +169,68 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
                                "judged (a partition silent or lagging past its bound, none assigned)")
                          .Register(r).Add({});
   f.data_complete->Set(1);
-  try {
-    m->exposer_ = std::make_unique<prometheus::Exposer>(options.address);
-  } catch (const std::exception& e) {
-    return absl::UnavailableError("cannot serve /metrics on " + options.address + ": " + e.what() +
+  // One HTTP server for /metrics and the probes (cpp-httplib): the
+  // orchestrator's liveness and readiness checks ask the same port
+  // Prometheus scrapes.
+  const size_t colon = options.address.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      std::from_chars(options.address.data() + colon + 1, options.address.data() + options.address.size(), port).ec !=
+          std::errc() ||
+      port <= 0 || port > 65535) {
+    return absl::InvalidArgumentError("metrics address '" + options.address +
+                                      "' is not HOST:PORT (like 0.0.0.0:9464)");
+  }
+  std::string host = options.address.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  m->http_ = std::make_unique<httplib::Server>();
+  LiveMetrics* self = m.get();
+  m->http_->Get("/metrics", [self](const httplib::Request&, httplib::Response& res) {
+    std::ostringstream out;
+    prometheus::TextSerializer().Serialize(out, self->registry_->Collect());
+    res.set_content(out.str(), "text/plain; version=0.0.4; charset=utf-8");
+  });
+  m->http_->Get("/healthz", [self](const httplib::Request&, httplib::Response& res) {
+    const auto [ok, why] = self->Health();
+    res.status = ok ? 200 : 503;
+    res.set_content(why + "\n", "text/plain");
+  });
+  m->http_->Get("/readyz", [self](const httplib::Request&, httplib::Response& res) {
+    std::lock_guard lock(self->probe_mu_);
+    res.status = self->ready_ ? 200 : 503;
+    res.set_content(self->ready_reason_ + "\n", "text/plain");
+  });
+  if (!m->http_->bind_to_port(host, port)) {
+    return absl::UnavailableError("cannot serve /metrics on " + options.address +
                                   " (is the port in use? set --metrics-address)");
   }
-  m->exposer_->RegisterCollectable(m->registry_);
+  m->http_thread_ = std::thread([server = m->http_.get()] { server->listen_after_bind(); });
   return m;
 }
 
-LiveMetrics::~LiveMetrics() = default;
+LiveMetrics::~LiveMetrics() {
+  if (http_) http_->stop();
+  if (http_thread_.joinable()) http_thread_.join();
+}
+
+void LiveMetrics::Heartbeat(int64_t wall_ms) { heartbeat_ms_.store(wall_ms); }
+
+void LiveMetrics::SetReady(bool ready, std::string reason) {
+  std::lock_guard lock(probe_mu_);
+  ready_ = ready;
+  ready_reason_ = std::move(reason);
+}
+
+std::pair<bool, std::string> LiveMetrics::Health() const {
+  const int64_t beat = heartbeat_ms_.load();
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch()).count();
+  if (beat == 0) return {true, "starting"};
+  if (now - beat > kStuckAfterMs) {
+    return {false, "the pipeline thread has not come round for " + std::to_string((now - beat) / 1000) + " s"};
+  }
+  return {true, "ok"};
+}
 
 void LiveMetrics::RecordBatch(const std::string& topic, const EngineCounters& before,
                               const EngineCounters& after) {

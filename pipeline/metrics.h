@@ -8,7 +8,10 @@
 // the series of a campaign with no results for `campaign_ttl_ms` are
 // removed. No user ids are ever labels.
 
+#include <atomic>
 #include <chrono>
+#include <mutex>
+#include <thread>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -24,13 +27,17 @@
 
 namespace prometheus {
 class Registry;
-class Exposer;
+
 class Counter;
 class Gauge;
 class Histogram;
 template <typename T>
 class Family;
 }  // namespace prometheus
+
+namespace httplib {
+class Server;
+}
 
 namespace promowatch {
 
@@ -64,6 +71,14 @@ class LiveMetrics final : public NotifierProbe {
   void RulesReloaded(bool ok);
   // Whether alert rules are judged (inputs complete) or not.
   void SetDataComplete(bool complete);
+  // Probes served next to /metrics. /healthz (liveness): 503 once the
+  // pipeline thread has not called Heartbeat for kStuckAfterMs. /readyz
+  // (readiness): 503 until SetReady(true), e.g. while state is restored.
+  static constexpr int64_t kStuckAfterMs = 60'000;
+  void Heartbeat(int64_t wall_ms);
+  void SetReady(bool ready, std::string reason);
+  std::pair<bool, std::string> Health() const;
+
   // Removes the series of campaigns idle for campaign_ttl_ms.
   void ExpireCampaigns(int64_t wall_ms);
 
@@ -76,7 +91,12 @@ class LiveMetrics final : public NotifierProbe {
 
   MetricsOptions options_;
   std::shared_ptr<prometheus::Registry> registry_;
-  std::unique_ptr<prometheus::Exposer> exposer_;
+  std::unique_ptr<httplib::Server> http_;
+  std::thread http_thread_;
+  std::atomic<int64_t> heartbeat_ms_{0};
+  mutable std::mutex probe_mu_;
+  bool ready_ = false;
+  std::string ready_reason_ = "starting: restoring state and joining the consumer group";
   std::unique_ptr<Families> f_;
   std::map<std::string, std::unique_ptr<CampaignSeries>> campaigns_;  // by campaign label
   std::map<std::string, bool> channels_;

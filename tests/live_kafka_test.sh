@@ -48,6 +48,10 @@ metric_sum() { awk -v re="$1" '$0 ~ re && $1 !~ /^#/ { s += $NF } END { printf "
 [ "$(metric_sum '^promowatch_records_total')" = "$produced" ] || fail "promowatch_records_total sums to $(metric_sum '^promowatch_records_total'), want $produced"
 grep -q 'promowatch_consumer_lag_records{partition="0",topic="clickstream"} 0' metrics.txt || fail "no lag gauge of 0 for clickstream/0 after consuming everything"
 grep -q '^promowatch_build_info{version=' metrics.txt || fail "no build info"
+# Probes on the same port (Kubernetes liveness and readiness).
+[ "$(curl -s -o probe.txt -w '%{http_code}' "http://$METRICS/healthz")" = 200 ] || fail "/healthz is not 200: $(cat probe.txt)"
+[ "$(curl -s -o probe.txt -w '%{http_code}' "http://$METRICS/readyz")" = 200 ] || fail "/readyz is not 200 while consuming: $(cat probe.txt)"
+grep -q '^ok: consuming 9 partitions' probe.txt || fail "/readyz does not say what it consumes: $(cat probe.txt)"
 grep -Eq '="u[0-9]+"' metrics.txt && fail "a user id leaked into metric labels"
 
 kill -TERM $RUN_PID
