@@ -40,6 +40,7 @@ struct LiveMetrics::Families {
   prometheus::Family<prometheus::Counter>* c_paid;
   prometheus::Family<prometheus::Counter>* c_gmv;
   prometheus::Family<prometheus::Counter>* c_refunds;
+  prometheus::Family<prometheus::Counter>* c_spend;
   prometheus::Family<prometheus::Gauge>* g_ctr;
   prometheus::Family<prometheus::Gauge>* g_cvr;
   prometheus::Family<prometheus::Gauge>* g_gmv;
@@ -130,6 +131,9 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
   f.c_gmv = &BuildCounter().Name("promowatch_campaign_gmv_total")
                  .Help("Sum of paid order amounts in currency units (yuan), final 1m windows")
                  .Register(r);
+  f.c_spend = &BuildCounter().Name("promowatch_campaign_spend_total")
+                  .Help("Marketing spend in currency units (yuan), final 1m windows (ROI = gmv / spend)")
+                  .Register(r);
   f.c_refunds = &BuildCounter().Name("promowatch_campaign_refunds_total")
                      .Help("Sum of refunded amounts in currency units (yuan), final 1m windows")
                      .Register(r);
@@ -370,6 +374,7 @@ void LiveMetrics::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
   counter(f_->c_paid, static_cast<double>(r.paid_orders()));
   counter(f_->c_gmv, static_cast<double>(r.gmv_cents()) / 100.0);
   counter(f_->c_refunds, static_cast<double>(r.refund_cents()) / 100.0);
+  counter(f_->c_spend, static_cast<double>(r.spend_cents()) / 100.0);
 }
 
 void LiveMetrics::ExpireCampaigns(int64_t wall_ms) {
