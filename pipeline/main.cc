@@ -134,6 +134,12 @@ int main(int argc, char** argv) {
   gp->add_option("--id-prefix", gen.options.id_prefix,
                  "Prefix of event and order ids (several generators feeding the same topics)");
 
+  std::string check_config;
+  auto* cc = app.add_subcommand(
+      "check-config", "Load a config file (and its alerts.rules_file) as `run` would and report "
+                      "the first error with its file and line; exit 0 when valid");
+  cc->add_option("--config,-c", check_config, "YAML config to check")->required();
+
   promowatch::LiveArgs live;
   auto* run = app.add_subcommand(
       "run", "The live pipeline: consume clickstream/orders/spend from Kafka, publish final "
@@ -182,6 +188,16 @@ int main(int argc, char** argv) {
   if (dp->parsed()) return promowatch::RunDemo(demo);
 
   if (run->parsed()) return promowatch::RunLive(live);
+  if (cc->parsed()) {
+    auto loaded = promowatch::LoadConfig(check_config);
+    if (!loaded.ok()) {
+      spdlog::error("msg=\"bad config\" error=\"{}\"", std::string(loaded.status().message()));
+      return 2;
+    }
+    std::printf("%s: valid (%zu alert rules%s%s)\n", check_config.c_str(), loaded->alert_rules.size(),
+                loaded->alert_rules_file.empty() ? "" : " from ", loaded->alert_rules_file.c_str());
+    return 0;
+  }
   if (mk->parsed()) return promowatch::RunMockKafka(mock);
 
   if (rp->parsed()) {

@@ -18,12 +18,18 @@ PACKAGES=(
   libcpp-httplib-dev                      # Alertmanager delivery (HTTP client)
   prometheus curl                         # promtool check metrics, scraping in tests
   prometheus-alertmanager jq              # the real Alertmanager in delivery tests; its JSON
+  python3-yaml                            # deploy/: compose and Kubernetes files parsed in tests
 )
 
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node.js and npm (Grafana's dashboard builders in deploy/grafana/src): any
+# install will do; Debian's packages only when the commands are missing, so
+# a machine's own Node.js (e.g. from NodeSource) is not replaced.
+command -v node >/dev/null || missing+=(nodejs)
+command -v npm >/dev/null || missing+=(npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
