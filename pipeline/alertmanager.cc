@@ -73,7 +73,9 @@ std::map<std::string, std::string> AlertmanagerLabels(const AlertEvent& a) {
 }
 
 std::string AlertmanagerAlertJson(const AlertEvent& a, int64_t ends_at_ms,
-                                  const std::string& generator_url) {
+                                  const std::string& generator_url, int64_t now_ms) {
+  const int64_t starts_at_ms = std::min(a.active_since_ms, now_ms);
+  ends_at_ms = std::max(ends_at_ms, starts_at_ms + 1);
   nlohmann::json annotations(a.annotations);
   // The judged value and its context, unless the rule words them itself.
   const std::pair<const char*, std::string> context[] = {
@@ -90,7 +92,7 @@ std::string AlertmanagerAlertJson(const AlertEvent& a, int64_t ends_at_ms,
   }
   const nlohmann::json j = {{"labels", AlertmanagerLabels(a)},
                             {"annotations", annotations},
-                            {"startsAt", Rfc3339Ms(a.active_since_ms)},
+                            {"startsAt", Rfc3339Ms(starts_at_ms)},
                             {"endsAt", Rfc3339Ms(ends_at_ms)},
                             {"generatorURL", generator_url}};
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
@@ -226,7 +228,7 @@ void AlertmanagerNotifier::Loop() {
       const Entry& e = alerts_.at(key);
       if (body.size() > 1) body.push_back(',');
       body += AlertmanagerAlertJson(e.alert, e.resolved ? e.ends_at_ms : firing_ends,
-                                    options_.generator_url);
+                                    options_.generator_url, wall);
     }
     body.push_back(']');
     lock.unlock();

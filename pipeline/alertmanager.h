@@ -41,8 +41,11 @@ namespace promowatch {
 
 // The Alertmanager form of one alert: {"labels", "annotations", "startsAt",
 // "endsAt", "generatorURL"}. Times are wall-clock RFC 3339 (UTC, ms).
+// startsAt is when the condition began in event time, but never after
+// `now_ms` (event time ahead of the clock: skew, a sped-up replay), and
+// endsAt is after startsAt, or Alertmanager rejects the alert.
 std::string AlertmanagerAlertJson(const AlertEvent& a, int64_t ends_at_ms,
-                                  const std::string& generator_url);
+                                  const std::string& generator_url, int64_t now_ms);
 // The label set that identifies an alert in Alertmanager.
 std::map<std::string, std::string> AlertmanagerLabels(const AlertEvent& a);
 // "2026-11-11T00:00:00.000Z".

@@ -48,7 +48,8 @@ TEST(Alertmanager, LabelsIdentifyTheAlertAndAnnotationsCarryTheValue) {
   EXPECT_EQ(AlertmanagerLabels(overall).count("campaign"), 0u);
   EXPECT_EQ(AlertmanagerLabels(overall).count("channel"), 0u);
 
-  const auto j = nlohmann::json::parse(AlertmanagerAlertJson(a, kDouble11 + 900'000, "http://pw/metrics"));
+  const auto j = nlohmann::json::parse(
+      AlertmanagerAlertJson(a, kDouble11 + 900'000, "http://pw/metrics", kDouble11 + 700'000));
   EXPECT_EQ(j["startsAt"], "2026-11-11T00:05:00.000Z");
   EXPECT_EQ(j["endsAt"], "2026-11-11T00:15:00.000Z");
   EXPECT_EQ(j["generatorURL"], "http://pw/metrics");
@@ -58,6 +59,12 @@ TEST(Alertmanager, LabelsIdentifyTheAlertAndAnnotationsCarryTheValue) {
   EXPECT_EQ(j["annotations"]["threshold"], "0.015");
   EXPECT_EQ(j["annotations"]["summary"],
             "low_ctr: ctr 0.004 (threshold 0.015) on c1/douyin, 5m window");
+
+  // Event time ahead of the clock: startsAt is now, endsAt after it.
+  const auto ahead = nlohmann::json::parse(
+      AlertmanagerAlertJson(a, kDouble11 + 100'000, "http://pw/metrics", kDouble11 + 100'000));
+  EXPECT_EQ(ahead["startsAt"], "2026-11-11T00:01:40.000Z");
+  EXPECT_EQ(ahead["endsAt"], "2026-11-11T00:01:40.001Z");
 }
 
 struct CountingProbe final : NotifierProbe {
