@@ -30,6 +30,7 @@ struct ReplayArgs {
   std::optional<int64_t> max_out_of_orderness_ms;
   std::string rules;                   // a rules file replacing alerts.rules
   std::string alerts_output;           // alert transitions as JSON lines (empty: log only)
+  std::string tags_output;             // user tag changes as JSON lines (turns profiles on)
   // Sees every alert transition (backtest's summary).
   std::function<void(const AlertEvent&)> on_alert;
 };

@@ -383,7 +383,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
   if (root.IsNull()) return config;  // an empty file: every default
   PW_RETURN_IF_ERROR(r.CheckKeys(root, "top level",
                                  {"watermark", "lateness", "windows", "cumulative", "state",
-                                  "pipeline", "kafka", "metrics", "alerts"}));
+                                  "pipeline", "kafka", "metrics", "alerts", "profiles"}));
   OperatorOptions& op = config.operators;
   if (auto w = root["watermark"]) {
     PW_RETURN_IF_ERROR(r.CheckKeys(w, "watermark", {"max_out_of_orderness", "idle_timeout"}));
@@ -491,6 +491,61 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     if (auto n = m["max_campaigns"]) PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &config.metrics.max_campaigns));
     if (auto n = m["max_channels"]) PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &config.metrics.max_channels));
     if (auto n = m["campaign_ttl"]) PW_RETURN_IF_ERROR(r.Duration(n, &config.metrics.campaign_ttl_ms));
+  }
+  if (auto pr = root["profiles"]) {
+    PW_RETURN_IF_ERROR(r.CheckKeys(pr, "profiles", {"enabled", "expire_after", "tags"}));
+    TagRules& t = config.tag_rules;
+    if (auto n = pr["enabled"]) PW_RETURN_IF_ERROR(r.Bool(n, &config.profiles_enabled));
+    if (auto n = pr["expire_after"]) PW_RETURN_IF_ERROR(r.Duration(n, &t.expire_after_ms));
+    if (auto tags = pr["tags"]) {
+      PW_RETURN_IF_ERROR(r.CheckKeys(tags, "profiles.tags",
+                                     {"new_for", "active_days", "active_min_paid_orders",
+                                      "active_min_aov", "dormant_after", "high_value_spend",
+                                      "high_value_repeat_orders", "rfm", "tiers"}));
+      auto yuan = [&](const YAML::Node& n, int64_t* cents) -> absl::Status {
+        double v = 0;
+        PW_RETURN_IF_ERROR(r.Number<double>(n, 0.0, &v));
+        *cents = static_cast<int64_t>(v * 100 + 0.5);
+        return absl::OkStatus();
+      };
+      if (auto n = tags["new_for"]) PW_RETURN_IF_ERROR(r.Duration(n, &t.new_for_ms));
+      if (auto n = tags["active_days"]) {
+        PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &t.active_days));
+        if (t.active_days > 365) return r.Error(n, "active_days is at most 365");
+      }
+      if (auto n = tags["active_min_paid_orders"]) PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &t.active_min_paid_orders));
+      if (auto n = tags["active_min_aov"]) PW_RETURN_IF_ERROR(yuan(n, &t.active_min_aov_cents));
+      if (auto n = tags["dormant_after"]) PW_RETURN_IF_ERROR(r.Duration(n, &t.dormant_after_ms));
+      if (auto n = tags["high_value_spend"]) PW_RETURN_IF_ERROR(yuan(n, &t.high_value_spend_cents));
+      if (auto n = tags["high_value_repeat_orders"]) PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &t.high_value_repeat_orders));
+      if (auto rfm = tags["rfm"]) {
+        PW_RETURN_IF_ERROR(r.CheckKeys(rfm, "profiles.tags.rfm", {"recency_days", "frequency", "monetary"}));
+        const std::pair<const char*, std::vector<int64_t>*> lists[] = {
+            {"recency_days", &t.rfm_recency_days}, {"frequency", &t.rfm_frequency}, {"monetary", &t.rfm_monetary_cents}};
+        for (const auto& [key, dest] : lists) {
+          auto n = rfm[key];
+          if (!n) continue;
+          if (!n.IsSequence() || n.size() != 4) return r.Error(n, fmt::format("rfm.{} must be 4 ascending cut points (scores 1-5)", key));
+          dest->clear();
+          for (const auto& item : n) {
+            int64_t v = 0;
+            if (std::string_view(key) == "monetary") PW_RETURN_IF_ERROR(yuan(item, &v));
+            else PW_RETURN_IF_ERROR(r.Number<int64_t>(item, 0, &v));
+            if (!dest->empty() && v <= dest->back()) return r.Error(item, fmt::format("rfm.{} cut points must ascend", key));
+            dest->push_back(v);
+          }
+        }
+      }
+      if (auto tiers = tags["tiers"]) {
+        PW_RETURN_IF_ERROR(r.CheckKeys(tiers, "profiles.tags.tiers", {"silver", "gold", "diamond"}));
+        if (auto n = tiers["silver"]) PW_RETURN_IF_ERROR(yuan(n, &t.tier_silver_cents));
+        if (auto n = tiers["gold"]) PW_RETURN_IF_ERROR(yuan(n, &t.tier_gold_cents));
+        if (auto n = tiers["diamond"]) PW_RETURN_IF_ERROR(yuan(n, &t.tier_diamond_cents));
+        if (!(t.tier_silver_cents < t.tier_gold_cents && t.tier_gold_cents < t.tier_diamond_cents)) {
+          return r.Error(tiers, "tiers must ascend: silver < gold < diamond");
+        }
+      }
+    }
   }
   if (auto a = root["alerts"]) {
     PW_RETURN_IF_ERROR(r.CheckKeys(a, "alerts", {"rules", "rules_file", "alertmanager",

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "operators/options.h"
 #include "operators/alert_engine.h"
+#include "operators/user_profiles.h"
 #include "pipeline/rocksdb_state.h"
 
 namespace promowatch {
@@ -93,6 +94,11 @@ struct PipelineConfig {
   AlertmanagerOptions alertmanager;
   // alerts.data_incomplete_when: bounds past which rules are not judged.
   DataCompletenessOptions completeness;
+  // profiles.enabled: per-user profiles and tags in RocksDB. Default: false
+  // (replay --tags-output turns them on).
+  bool profiles_enabled = false;
+  // profiles.tags: the thresholds of the tags.
+  TagRules tag_rules;
 };
 
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);

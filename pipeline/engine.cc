@@ -33,6 +33,9 @@ std::vector<std::string> Engine::StateTables() const {
   for (const Checkpointed* a : attached_) {
     for (auto& t : a->StateTables()) tables.push_back(std::move(t));
   }
+  for (const Operator* op : operators_) {
+    for (auto& t : op->StateTables()) tables.push_back(std::move(t));
+  }
   return tables;
 }
 
@@ -49,6 +52,9 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
   if (s = windows_.Restore(*backend); !s.ok()) return s;
   for (Checkpointed* a : attached_) {
     if (s = a->Restore(*backend); !s.ok()) return s;
+  }
+  for (Operator* op : operators_) {
+    if (s = op->Restore(*backend); !s.ok()) return s;
   }
   const auto& c = meta.counters();
   auto get = [&](const std::string& k) { auto it = c.find(k); return it == c.end() ? 0 : it->second; };
@@ -113,11 +119,13 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
         break;
     }
   }
+  for (Operator* op : operators_) op->ProcessBatch(accepted_);
   windows_.ProcessBatch(accepted_);
   watermark_.CheckIdle(wall_ms);
   const int64_t wm = watermark_.current();
   admission_.OnWatermark(wm);
   windows_.OnWatermark(wm);
+  for (Operator* op : operators_) op->OnWatermark(wm);
 }
 
 void Engine::Tick() {
@@ -125,6 +133,7 @@ void Engine::Tick() {
   const int64_t wm = watermark_.current();
   admission_.OnWatermark(wm);
   windows_.OnWatermark(wm);
+  for (Operator* op : operators_) op->OnWatermark(wm);
 }
 
 void Engine::RejectUnframed(const RawRecord& record, std::string_view source,
@@ -142,6 +151,7 @@ absl::Status Engine::Checkpoint(const SourcePosition& position) {
   admission_.Snapshot(*batch);
   windows_.Snapshot(*batch);
   for (Checkpointed* a : attached_) a->Snapshot(*batch);
+  for (Operator* op : operators_) op->Snapshot(*batch);
   v1::OperatorMeta meta;
   ++counters_.checkpoints;
   auto& c = *meta.mutable_counters();
@@ -164,6 +174,9 @@ absl::Status Engine::Checkpoint(const SourcePosition& position) {
   return backend_->Commit(*batch);
 }
 
-void Engine::Finish() { windows_.OnEndOfInput(); }
+void Engine::Finish() {
+  windows_.OnEndOfInput();
+  for (Operator* op : operators_) op->OnEndOfInput();
+}
 
 }  // namespace promowatch

@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "operators/admission.h"
+#include "operators/operator.h"
 #include "operators/window_operator.h"
 #include "pipeline/config.h"
 #include "pipeline/decode.h"
@@ -81,6 +82,10 @@ class Engine {
   // State checkpointed together with the operators' (call before
   // StateTables and Restore; `state` must outlive the Engine).
   void Attach(Checkpointed* state) { attached_.push_back(state); }
+  // More operators (user profiles), fed the admitted events before the
+  // windows, given the watermark after them, checkpointed with them.
+  // Call before StateTables and Restore; `op` must outlive the Engine.
+  void AddOperator(Operator* op) { operators_.push_back(op); }
 
   // Every state table the engine, its operators and attached state use.
   std::vector<std::string> StateTables() const;
@@ -130,6 +135,7 @@ class Engine {
   std::function<int64_t()> wall_clock_ms_;
   uint64_t last_checkpoint_bytes_ = 0;
   std::vector<Checkpointed*> attached_;
+  std::vector<Operator*> operators_;
 };
 
 }  // namespace promowatch

@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   rp->add_option("--alerts-output", replay.alerts_output,
                  "Alert transitions (pending, firing, resolved), one JSON object per line");
+  rp->add_option("--tags-output", replay.tags_output,
+                 "User tag changes (new, active, dormant, high_value, rfm, tier), one JSON object "
+                 "per line {user_id, tag, from, to, reason, event_time_ms}; turns profiles on");
 
   promowatch::BacktestArgs backtest;
   std::string backtest_format = "auto";

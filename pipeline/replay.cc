@@ -22,6 +22,7 @@
 
 #include <fmt/format.h>
 #include "operators/alert_engine.h"
+#include "operators/user_profiles.h"
 #include "pipeline/commands.h"
 #include "pipeline/engine.h"
 #include "pipeline/fault_injection.h"
@@ -145,6 +146,20 @@ int RunReplay(const ReplayArgs& args) {
   });
   Engine engine(config, &alerts, &dead_letters, late_path.empty() ? &dead_letters : &late);
   engine.Attach(&alerts);
+  // User profiles and tags (profiles.enabled, or asked for by --tags-output).
+  File tags_file;
+  int64_t tag_changes = 0;
+  std::unique_ptr<UserProfileOperator> profiles;
+  if (config.profiles_enabled || !args.tags_output.empty()) {
+    profiles = std::make_unique<UserProfileOperator>(config.tag_rules, [&](const TagChange& c) {
+      ++tag_changes;
+      if (tags_file) {
+        const std::string json = TagChangeToJson(c);
+        std::fprintf(tags_file.get(), "%s\n", json.c_str());
+      }
+    });
+    engine.AddOperator(profiles.get());
+  }
   auto backend = RocksStateBackend::Open(state_dir, engine.StateTables(), config.state);
   if (!backend.ok()) {
     spdlog::error("msg=\"cannot open state\" error=\"{}\"", std::string(backend.status().message()));
@@ -185,6 +200,14 @@ int RunReplay(const ReplayArgs& args) {
       return 1;
     }
   }
+  if (!args.tags_output.empty()) {
+    tags_file = OpenOutput(args.tags_output, offset_of("tags_bytes"));
+    if (!tags_file) {
+      spdlog::error("msg=\"cannot write tag changes\" output={} hint=\"check that the directory "
+                    "exists and is writable\"", args.tags_output);
+      return 1;
+    }
+  }
   if (!out_file || !dead_file || (!late_path.empty() && !late_file)) {
     spdlog::error("msg=\"cannot write outputs\" output={} dead_letter={} hint=\"check that the "
                   "directories exist and are writable\"", args.output, dead_letter_path);
@@ -219,6 +242,10 @@ int RunReplay(const ReplayArgs& args) {
     if (alerts_file) {
       std::fflush(alerts_file.get());
       p.offsets["alerts_bytes"] = Tell(alerts_file.get());
+    }
+    if (tags_file) {
+      std::fflush(tags_file.get());
+      p.offsets["tags_bytes"] = Tell(tags_file.get());
     }
     // Outputs reach the OS before the state that says they exist.
     kill_point.BeforeCheckpointCommit();
@@ -294,14 +321,21 @@ int RunReplay(const ReplayArgs& args) {
   const auto ws = engine.windows().stats();
   struct rusage usage {};
   ::getrusage(RUSAGE_SELF, &usage);
+  std::string profile_summary;
+  if (profiles) {
+    profile_summary = fmt::format(" users={} tag_changes={}", profiles->users(), tag_changes);
+    for (const auto& [tag, n] : profiles->tag_counts()) profile_summary += fmt::format(" users_{}={}", tag, n);
+    // "tier:gold" -> users_tier_gold
+    std::replace(profile_summary.begin(), profile_summary.end(), ':', '_');
+  }
   spdlog::info(
       "msg=\"replay finished\" read={} accepted={} rejected={}{} duplicates={} late={} "
       "windows={} corrections={} elapsed_s={:.3f} events_per_s={:.0f} peak_rss_mb={:.1f} "
-      "state_bytes={} alert_transitions={} output={} dead_letter={}",
+      "state_bytes={} alert_transitions={} output={} dead_letter={}{}",
       c.read, c.accepted, c.rejected_total(), by_reason, c.duplicates, c.late, ws.windows_emitted,
       ws.corrections_emitted, secs, static_cast<double>(c.read - read_at_start) / secs,
       static_cast<double>(usage.ru_maxrss) / 1024.0, (*backend)->ApproximateSizeBytes(),
-      alert_transitions, args.output, dead_letter_path);
+      alert_transitions, args.output, dead_letter_path, profile_summary);
   return 0;
 }
 

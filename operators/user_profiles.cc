@@ -1,0 +1,289 @@
+#include "operators/user_profiles.h"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <limits>
+
+namespace promowatch {
+namespace {
+
+constexpr int64_t kDayMs = 86'400'000;
+constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+constexpr int kHighValueDays = 365;
+constexpr size_t kLastClicks = 4;
+
+int32_t Day(int64_t t) { return static_cast<int32_t>(t >= 0 ? t / kDayMs : (t - kDayMs + 1) / kDayMs); }
+
+// Score 1-5 by ascending cut points; `higher_is_better` false for recency.
+int Score(int64_t v, const std::vector<int64_t>& cuts, bool higher_is_better) {
+  int above = 0;  // cut points at or below v
+  for (int64_t c : cuts) above += v >= c ? 1 : 0;
+  return higher_is_better ? 1 + above : 5 - above;
+}
+
+const char* Bool(bool b) { return b ? "true" : "false"; }
+
+v1::UserProfile::DayBucket* BucketFor(v1::UserProfile& p, int32_t day) {
+  auto* days = p.mutable_days();
+  for (int i = days->size() - 1; i >= 0; --i) {
+    if (days->Get(i).day() == day) return days->Mutable(i);
+    if (days->Get(i).day() < day) break;
+  }
+  // Insert in order (events are nearly ordered: usually at the end).
+  auto* b = days->Add();
+  b->set_day(day);
+  for (int i = days->size() - 1; i > 0 && days->Get(i - 1).day() > day; --i) days->SwapElements(i, i - 1);
+  for (auto& d : *days) {
+    if (d.day() == day) return &d;
+  }
+  return b;
+}
+
+}  // namespace
+
+std::string TagChangeToJson(const TagChange& c) {
+  nlohmann::ordered_json j = {{"user_id", c.user_id}, {"tag", c.tag},       {"from", c.from},
+                              {"to", c.to},           {"reason", c.reason}, {"event_time_ms", c.event_time_ms}};
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+UserProfileOperator::UserProfileOperator(TagRules rules, ChangeCallback on_change)
+    : rules_(std::move(rules)), on_change_(std::move(on_change)) {}
+
+const v1::UserProfile* UserProfileOperator::Find(const std::string& user_id) const {
+  auto it = profiles_.find(user_id);
+  return it == profiles_.end() ? nullptr : &it->second;
+}
+
+void UserProfileOperator::Count(const std::string& key, int delta) {
+  if (key.empty()) return;
+  auto& n = counts_[key];
+  n += delta;
+}
+
+void UserProfileOperator::ProcessBatch(std::span<const EventRecord* const> events) {
+  for (const EventRecord* e : events) {
+    // Timers fire at the watermark in force when each record arrived, not
+    // at batch ends: the order of changes does not depend on batching (a
+    // resumed replay writes the same bytes).
+    if (!timers_.empty() && e->watermark_ms != kNoWatermark && timers_.begin()->first <= e->watermark_ms) {
+      OnWatermark(e->watermark_ms);
+    }
+    if (e->kind == EventKind::kSpend || e->user_id.empty()) continue;
+    OnEvent(*e);
+  }
+}
+
+void UserProfileOperator::OnEvent(const EventRecord& e) {
+  const int64_t t = e.event_time_ms;
+  auto found = profiles_.find(e.user_id);
+  // Changes that time made before this event happened first, at their own
+  // time (the watermark may not have passed them yet).
+  if (found != profiles_.end() && found->second.timer_ms() != 0 && found->second.timer_ms() <= t) {
+    FireDue(e.user_id, t);
+  }
+  auto [it, inserted] = profiles_.try_emplace(e.user_id);
+  v1::UserProfile& p = it->second;
+  if (inserted || p.first_seen_ms() == 0 || t < p.first_seen_ms()) p.set_first_seen_ms(t);
+  p.set_last_seen_ms(std::max(p.last_seen_ms(), t));
+  const char* reason = "click";
+  if (e.kind == EventKind::kClick && e.code == kClick && !e.campaign_id.empty()) {
+    // Last clicks per campaign/channel, newest first (attribution).
+    auto* clicks = p.mutable_last_clicks();
+    for (int i = 0; i < clicks->size(); ++i) {
+      if (clicks->Get(i).campaign_id() == e.campaign_id && clicks->Get(i).channel() == e.channel) {
+        clicks->DeleteSubrange(i, 1);
+        break;
+      }
+    }
+    v1::UserProfile::LastClick c;
+    c.set_campaign_id(e.campaign_id);
+    c.set_channel(e.channel);
+    c.set_time_ms(t);
+    clicks->Add(std::move(c));
+    for (int i = clicks->size() - 1; i > 0 && clicks->Get(i - 1).time_ms() < clicks->Get(i).time_ms(); --i) {
+      clicks->SwapElements(i, i - 1);
+    }
+    while (clicks->size() > static_cast<int>(kLastClicks)) clicks->RemoveLast();
+  } else if (e.kind == EventKind::kOrder && e.code == kPaid) {
+    reason = "paid order";
+    if (p.first_paid_ms() == 0 || t < p.first_paid_ms()) p.set_first_paid_ms(t);
+    p.set_last_paid_ms(std::max(p.last_paid_ms(), t));
+    p.set_lifetime_paid_orders(p.lifetime_paid_orders() + 1);
+    p.set_lifetime_spend_cents(p.lifetime_spend_cents() + e.amount_cents);
+    auto* b = BucketFor(p, Day(t));
+    b->set_paid_orders(b->paid_orders() + 1);
+    b->set_spend_cents(b->spend_cents() + e.amount_cents);
+  } else if (e.kind == EventKind::kOrder && e.code == kRefunded) {
+    reason = "refund";
+    p.set_refunds(p.refunds() + 1);
+    p.set_refund_cents(p.refund_cents() + e.amount_cents);
+    p.set_lifetime_spend_cents(p.lifetime_spend_cents() - e.amount_cents);
+    // The refund lowers the spend of the day it happens (orders keep their count).
+    auto* b = BucketFor(p, Day(t));
+    b->set_spend_cents(b->spend_cents() - e.amount_cents);
+  } else if (e.kind == EventKind::kOrder) {
+    reason = "order";
+  }
+  dirty_.insert(it->first);
+  Evaluate(it->first, p, std::max(t, p.evaluated_ms()), reason);
+}
+
+void UserProfileOperator::Evaluate(const std::string& user, v1::UserProfile& p, int64_t t,
+                                   const char* reason) {
+  p.set_evaluated_ms(t);
+  const int32_t today = Day(t);
+  // Forget days that left the longest window.
+  auto* days = p.mutable_days();
+  int drop = 0;
+  while (drop < days->size() && days->Get(drop).day() <= today - kHighValueDays) ++drop;
+  if (drop > 0) days->DeleteSubrange(0, drop);
+  int64_t orders30 = 0, cents30 = 0, orders365 = 0, cents365 = 0;
+  for (const auto& d : *days) {
+    if (d.day() > today) continue;  // (an out-of-order judgement time)
+    orders365 += d.paid_orders();
+    cents365 += d.spend_cents();
+    if (d.day() > today - rules_.active_days) {
+      orders30 += d.paid_orders();
+      cents30 += d.spend_cents();
+    }
+  }
+  const bool paid = p.last_paid_ms() > 0;
+  const bool is_new = !paid && t < p.first_seen_ms() + rules_.new_for_ms;
+  const bool active = orders30 >= rules_.active_min_paid_orders && orders30 > 0 &&
+                      cents30 > rules_.active_min_aov_cents * orders30;
+  const bool dormant = paid && t >= p.last_paid_ms() + rules_.dormant_after_ms;
+  const bool high_value = cents365 > rules_.high_value_spend_cents ||
+                          orders365 - 1 >= rules_.high_value_repeat_orders;
+  std::string rfm;
+  if (paid) {
+    const int64_t days_since = (t - p.last_paid_ms()) / kDayMs;
+    rfm = "R" + std::to_string(Score(days_since, rules_.rfm_recency_days, false)) + "F" +
+          std::to_string(Score(orders365, rules_.rfm_frequency, true)) + "M" +
+          std::to_string(Score(cents365, rules_.rfm_monetary_cents, true));
+  }
+  std::string tier;
+  if (cents365 >= rules_.tier_diamond_cents) tier = "diamond";
+  else if (cents365 >= rules_.tier_gold_cents) tier = "gold";
+  else if (cents365 >= rules_.tier_silver_cents) tier = "silver";
+
+  auto flag = [&](const char* tag, bool now, bool before, auto setter) {
+    if (now == before) return;
+    (p.*setter)(now);
+    Count(tag, now ? 1 : -1);
+    if (on_change_) on_change_({user, tag, Bool(before), Bool(now), reason, t});
+  };
+  flag("new", is_new, p.tag_new(), &v1::UserProfile::set_tag_new);
+  flag("active", active, p.tag_active(), &v1::UserProfile::set_tag_active);
+  flag("dormant", dormant, p.tag_dormant(), &v1::UserProfile::set_tag_dormant);
+  flag("high_value", high_value, p.tag_high_value(), &v1::UserProfile::set_tag_high_value);
+  if (rfm != p.tag_rfm()) {
+    if (on_change_) on_change_({user, "rfm", p.tag_rfm(), rfm, reason, t});
+    p.set_tag_rfm(rfm);
+  }
+  if (tier != p.tag_tier()) {
+    Count(p.tag_tier().empty() ? "" : "tier:" + p.tag_tier(), -1);
+    Count(tier.empty() ? "" : "tier:" + tier, 1);
+    if (on_change_) on_change_({user, "tier", p.tag_tier(), tier, reason, t});
+    p.set_tag_tier(tier);
+  }
+  SetTimer(user, p, NextTimer(p, t));
+}
+
+// The earliest time after `t` at which a tag may change with no event.
+int64_t UserProfileOperator::NextTimer(const v1::UserProfile& p, int64_t t) const {
+  int64_t next = kNever;
+  auto consider = [&](int64_t at) {
+    if (at > t) next = std::min(next, at);
+  };
+  if (p.tag_new()) consider(p.first_seen_ms() + rules_.new_for_ms);
+  if (p.last_paid_ms() > 0) {
+    consider(p.last_paid_ms() + rules_.dormant_after_ms);
+    for (int64_t d : rules_.rfm_recency_days) consider(p.last_paid_ms() + d * kDayMs);
+  }
+  // A day leaves the 30- or 365-day window at the start of day + N.
+  const int32_t today = Day(t);
+  for (const auto& d : p.days()) {
+    if (d.day() > today - rules_.active_days) consider(static_cast<int64_t>(d.day() + rules_.active_days) * kDayMs);
+    consider(static_cast<int64_t>(d.day() + kHighValueDays) * kDayMs);
+  }
+  consider(p.last_seen_ms() + rules_.expire_after_ms);
+  return next == kNever ? 0 : next;
+}
+
+void UserProfileOperator::SetTimer(const std::string& user, v1::UserProfile& p, int64_t at) {
+  if (p.timer_ms() == at) return;
+  if (p.timer_ms() != 0) timers_.erase({p.timer_ms(), user});
+  p.set_timer_ms(at);
+  if (at != 0) timers_.emplace(at, user);
+}
+
+void UserProfileOperator::OnWatermark(int64_t watermark_ms) {
+  while (!timers_.empty() && timers_.begin()->first <= watermark_ms) {
+    const auto due = *timers_.begin();
+    FireDue(due.second, watermark_ms);
+    timers_.erase(due);  // (already gone unless its profile was)
+  }
+}
+
+void UserProfileOperator::FireDue(const std::string& user_ref, int64_t upto) {
+  const std::string user = user_ref;  // the reference may point into timers_
+  while (true) {
+    auto it = profiles_.find(user);
+    if (it == profiles_.end()) return;
+    v1::UserProfile& p = it->second;
+    const int64_t at = p.timer_ms();
+    if (at == 0 || at > upto) return;
+    timers_.erase({at, user});
+    p.set_timer_ms(0);
+    dirty_.insert(user);
+    if (at >= p.last_seen_ms() + rules_.expire_after_ms) {
+      // Unseen for the expiry time: forgotten, its tags with it (no change
+      // events: the user is gone, not re-segmented).
+      Count(p.tag_new() ? "new" : "", -1);
+      Count(p.tag_active() ? "active" : "", -1);
+      Count(p.tag_dormant() ? "dormant" : "", -1);
+      Count(p.tag_high_value() ? "high_value" : "", -1);
+      Count(p.tag_tier().empty() ? "" : "tier:" + p.tag_tier(), -1);
+      profiles_.erase(it);
+      return;
+    }
+    Evaluate(user, p, std::max(at, p.evaluated_ms()), "time passed");
+  }
+}
+
+absl::Status UserProfileOperator::Restore(const StateReader& in) {
+  return in.Scan(kTable, [&](std::string_view key, std::string_view value) -> absl::Status {
+    v1::UserProfile p;
+    if (!p.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      return absl::DataLossError("profiles: undecodable profile");
+    }
+    const std::string user(key);
+    if (p.tag_new()) Count("new", 1);
+    if (p.tag_active()) Count("active", 1);
+    if (p.tag_dormant()) Count("dormant", 1);
+    if (p.tag_high_value()) Count("high_value", 1);
+    if (!p.tag_tier().empty()) Count("tier:" + p.tag_tier(), 1);
+    if (p.timer_ms() != 0) timers_.emplace(p.timer_ms(), user);
+    profiles_.emplace(user, std::move(p));
+    return absl::OkStatus();
+  });
+}
+
+void UserProfileOperator::Snapshot(StateWriter& out) {
+  std::string buf;
+  for (const std::string& user : dirty_) {
+    auto it = profiles_.find(user);
+    if (it == profiles_.end()) {
+      out.Delete(kTable, user);
+      continue;
+    }
+    buf.clear();
+    it->second.SerializeToString(&buf);
+    out.Put(kTable, user, buf);
+  }
+  dirty_.clear();
+}
+
+}  // namespace promowatch

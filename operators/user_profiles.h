@@ -1,0 +1,115 @@
+#pragma once
+// Per-user profiles and the tags derived from them (new, active, dormant,
+// high_value, rfm, tier), in event time.
+//
+// A profile is updated by each of the user's clicks and orders. Tags are
+// judged "as of" a time: the event's time when an event arrives, and, for
+// tags that change with no event (new expires after 7 days, dormant starts
+// 90 days after the last paid order, orders leave the 30/365-day windows,
+// the recency score ages), at a per-user event-time timer that fires when
+// the watermark passes it - like Flink's keyed timer service: one timer per
+// user, kept in the profile itself (so it is checkpointed with it), never a
+// scan of every user.
+//
+// Windows of N days are whole UTC days: "the last 30 days" at time T are the
+// days day(T)-29 .. day(T), day(t) = floor(t / 86,400,000). Judgement times
+// never go back for a user (an out-of-order event is judged at the latest
+// time already judged).
+//
+// Every change goes to a callback as a TagChange; profiles are state
+// (table "profiles", only dirty ones written at a checkpoint).
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/node_hash_map.h"
+#include "operators/operator.h"
+#include "promowatch/v1/state.pb.h"
+
+namespace promowatch {
+
+// Thresholds of the tags (../shared/DOMAIN.md's examples as defaults).
+struct TagRules {
+  // new: first seen less than this long ago and no paid order yet.
+  int64_t new_for_ms = 7 * 86'400'000LL;
+  // active: at least this many paid orders in the last `active_days` days,
+  // with an average order value above active_min_aov_cents.
+  int active_days = 30;
+  int64_t active_min_paid_orders = 2;
+  int64_t active_min_aov_cents = 15'000;
+  // dormant: a paying user with no paid order for this long.
+  int64_t dormant_after_ms = 90 * 86'400'000LL;
+  // high_value: spend over the last 365 days above this, or at least this
+  // many repeat purchases (paid orders after the first) in those days.
+  int64_t high_value_spend_cents = 500'000;
+  int64_t high_value_repeat_orders = 5;
+  // RFM, each scored 1-5 by ascending cut points (4 each): recency in days
+  // since the last paid order (fewer is better), frequency in paid orders
+  // and monetary in spend cents over the last 365 days.
+  std::vector<int64_t> rfm_recency_days = {7, 30, 90, 180};
+  std::vector<int64_t> rfm_frequency = {2, 3, 5, 8};
+  std::vector<int64_t> rfm_monetary_cents = {50'000, 200'000, 500'000, 1'000'000};
+  // Member tier by spend over the last 365 days.
+  int64_t tier_silver_cents = 100'000;
+  int64_t tier_gold_cents = 500'000;
+  int64_t tier_diamond_cents = 2'000'000;
+  // Profiles of users unseen for this long are removed.
+  int64_t expire_after_ms = 400 * 86'400'000LL;
+};
+
+struct TagChange {
+  std::string user_id;
+  std::string tag;     // new | active | dormant | high_value | rfm | tier
+  std::string from;    // "true"/"false" for segment tags; the value for rfm and tier
+  std::string to;
+  std::string reason;  // what made it change: click, paid order, refund, time passed
+  int64_t event_time_ms = 0;
+};
+// {"user_id", "tag", "from", "to", "reason", "event_time_ms"}.
+std::string TagChangeToJson(const TagChange& c);
+
+class UserProfileOperator final : public Operator {
+ public:
+  static constexpr std::string_view kTable = "profiles";
+  using ChangeCallback = std::function<void(const TagChange&)>;
+  UserProfileOperator(TagRules rules, ChangeCallback on_change);
+
+  std::string_view name() const override { return "profiles"; }
+  std::vector<std::string> StateTables() const override { return {std::string(kTable)}; }
+  absl::Status Restore(const StateReader& in) override;
+  void ProcessBatch(std::span<const EventRecord* const> events) override;
+  void OnWatermark(int64_t watermark_ms) override;
+  void OnEndOfInput() override {}
+  void Snapshot(StateWriter& out) override;
+
+  // Users per segment tag and tier (never ids): "new", "active", "dormant",
+  // "high_value", "tier:silver", ...
+  const std::map<std::string, int64_t>& tag_counts() const { return counts_; }
+  size_t users() const { return profiles_.size(); }
+  const v1::UserProfile* Find(const std::string& user_id) const;
+  const TagRules& rules() const { return rules_; }
+
+ private:
+  void OnEvent(const EventRecord& e);
+  // Judges every tag as of `t`, emits the changes, sets the next timer.
+  void Evaluate(const std::string& user, v1::UserProfile& p, int64_t t, const char* reason);
+  int64_t NextTimer(const v1::UserProfile& p, int64_t t) const;
+  // Fires `user`'s timers due at or before `upto`, in time order.
+  void FireDue(const std::string& user, int64_t upto);
+  void SetTimer(const std::string& user, v1::UserProfile& p, int64_t at);
+  void Count(const std::string& key, int delta);
+
+  TagRules rules_;
+  ChangeCallback on_change_;
+  absl::node_hash_map<std::string, v1::UserProfile> profiles_;
+  std::set<std::pair<int64_t, std::string>> timers_;  // (fire at, user)
+  std::set<std::string> dirty_;                       // written at the next checkpoint
+  std::map<std::string, int64_t> counts_;
+};
+
+}  // namespace promowatch
