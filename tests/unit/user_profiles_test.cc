@@ -1,0 +1,192 @@
+#include "operators/user_profiles.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "operators/state.h"
+
+namespace promowatch {
+namespace {
+
+constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kT0 = 1'794'355'200'000;  // 2026-11-11T00:00:00Z, a day boundary
+
+struct Harness {
+  std::vector<TagChange> changes;
+  std::deque<EventRecord> records;  // stable addresses
+  UserProfileOperator op;
+  explicit Harness(TagRules rules = {})
+      : op(std::move(rules), [this](const TagChange& c) { changes.push_back(c); }) {}
+
+  void Event(EventKind kind, int32_t code, const std::string& user, int64_t t, int64_t cents = 0,
+             int64_t watermark = kNoWatermark) {
+    EventRecord& r = records.emplace_back();
+    r.kind = kind;
+    r.code = code;
+    r.user_id = user;
+    r.event_time_ms = t;
+    r.amount_cents = cents;
+    r.campaign_id = "c1";
+    r.channel = "douyin";
+    r.watermark_ms = watermark;
+    const EventRecord* p = &r;
+    op.ProcessBatch(std::span<const EventRecord* const>(&p, 1));
+  }
+  void Click(const std::string& user, int64_t t) { Event(EventKind::kClick, kClick, user, t); }
+  void Paid(const std::string& user, int64_t t, int64_t yuan) { Event(EventKind::kOrder, kPaid, user, t, yuan * 100); }
+  void Refund(const std::string& user, int64_t t, int64_t yuan) { Event(EventKind::kOrder, kRefunded, user, t, yuan * 100); }
+  // The latest value of `tag` for `user` ("false"/"" if it never changed).
+  std::string Tag(const std::string& user, const std::string& tag) const {
+    std::string v = tag == "rfm" || tag == "tier" ? "" : "false";
+    for (const auto& c : changes) {
+      if (c.user_id == user && c.tag == tag) v = c.to;
+    }
+    return v;
+  }
+  int Count(const std::string& user, const std::string& tag, const std::string& to) const {
+    int n = 0;
+    for (const auto& c : changes) n += c.user_id == user && c.tag == tag && c.to == to ? 1 : 0;
+    return n;
+  }
+};
+
+TEST(UserProfiles, NewUntilTheFirstPaidOrderOrSevenDays) {
+  Harness h;
+  h.Click("u1", kT0);
+  EXPECT_EQ(h.Tag("u1", "new"), "true");
+  h.Paid("u1", kT0 + kDay, 100);  // a paid order ends it
+  EXPECT_EQ(h.Tag("u1", "new"), "false");
+  EXPECT_EQ(h.changes.back().reason, "paid order");
+  h.Click("u2", kT0);
+  h.op.OnWatermark(kT0 + 7 * kDay - 1);
+  EXPECT_EQ(h.Tag("u2", "new"), "true");
+  h.op.OnWatermark(kT0 + 7 * kDay);  // exactly 7 days: no longer new
+  EXPECT_EQ(h.Tag("u2", "new"), "false");
+  EXPECT_EQ(h.changes.back().reason, "time passed");
+  EXPECT_EQ(h.changes.back().event_time_ms, kT0 + 7 * kDay);
+}
+
+TEST(UserProfiles, ActiveAtExactlyTwoPaidOrdersWithTheAverageAboveTheLine) {
+  Harness h;
+  h.Paid("u1", kT0, 200);
+  EXPECT_EQ(h.Tag("u1", "active"), "false");  // one order
+  h.Paid("u1", kT0 + kDay, 101);             // two, AOV 150.5 > 150
+  EXPECT_EQ(h.Tag("u1", "active"), "true");
+  Harness low;
+  low.Paid("u2", kT0, 150);
+  low.Paid("u2", kT0 + kDay, 150);  // AOV exactly 150: not above
+  EXPECT_EQ(low.Tag("u2", "active"), "false");
+  // Orders leave the 30-day window on whole days: the first at day 30.
+  h.op.OnWatermark(kT0 + 30 * kDay - 1);
+  EXPECT_EQ(h.Tag("u1", "active"), "true");
+  h.op.OnWatermark(kT0 + 30 * kDay);
+  EXPECT_EQ(h.Tag("u1", "active"), "false");
+}
+
+TEST(UserProfiles, DormantAtExactlyNinetyDaysOnce) {
+  Harness h;
+  h.Paid("u1", kT0, 300);
+  h.op.OnWatermark(kT0 + 90 * kDay - 1);
+  EXPECT_EQ(h.Tag("u1", "dormant"), "false");
+  h.op.OnWatermark(kT0 + 90 * kDay);
+  EXPECT_EQ(h.Tag("u1", "dormant"), "true");
+  h.Paid("u1", kT0 + 100 * kDay, 50);  // back: not dormant
+  EXPECT_EQ(h.Tag("u1", "dormant"), "false");
+  EXPECT_EQ(h.Count("u1", "dormant", "true"), 1);
+}
+
+TEST(UserProfiles, TimerFiresTheDormantChangeExactlyOnceWithNoEventOfThatUser) {
+  Harness h;
+  const int64_t watermark = kT0 + 200 * kDay;
+  h.Paid("quiet", watermark - 89 * kDay, 300);  // last order 89 days before the watermark
+  h.op.OnWatermark(watermark);
+  EXPECT_EQ(h.Count("quiet", "dormant", "true"), 0);
+  // Two days of other users' traffic move the watermark; "quiet" sends nothing.
+  for (int64_t t = watermark; t <= watermark + 2 * kDay; t += kDay / 4) {
+    h.Event(EventKind::kClick, kClick, "busy", t, 0, t - 5'000);
+    h.op.OnWatermark(t - 5'000);
+  }
+  EXPECT_EQ(h.Count("quiet", "dormant", "true"), 1);
+  const TagChange* change = nullptr;
+  for (const auto& c : h.changes) {
+    if (c.user_id == "quiet" && c.tag == "dormant") change = &c;
+  }
+  ASSERT_NE(change, nullptr);
+  EXPECT_EQ(change->event_time_ms, watermark + kDay);  // when it happened, not when noticed
+  EXPECT_EQ(change->reason, "time passed");
+  EXPECT_EQ(h.op.tag_counts().at("dormant"), 1);
+}
+
+TEST(UserProfiles, ARefundThatDropsSpendUnderTheLineEndsHighValueAndTier) {
+  Harness h;
+  h.Paid("u1", kT0, 3'000);
+  h.Paid("u1", kT0 + kDay, 2'001);  // 5,001 yuan: high value, gold (>= 5,000)
+  EXPECT_EQ(h.Tag("u1", "high_value"), "true");
+  EXPECT_EQ(h.Tag("u1", "tier"), "gold");
+  h.Refund("u1", kT0 + 2 * kDay, 2);  // 4,999
+  EXPECT_EQ(h.Tag("u1", "high_value"), "false");
+  EXPECT_EQ(h.Tag("u1", "tier"), "silver");
+  EXPECT_EQ(h.changes.back().reason, "refund");
+  // Repeat purchases: the 6th paid order is the 5th repeat.
+  Harness r;
+  for (int i = 0; i < 5; ++i) r.Paid("u2", kT0 + i * kDay, 10);
+  EXPECT_EQ(r.Tag("u2", "high_value"), "false");
+  r.Paid("u2", kT0 + 5 * kDay, 10);
+  EXPECT_EQ(r.Tag("u2", "high_value"), "true");
+}
+
+TEST(UserProfiles, RfmScoresAgeWithTime) {
+  Harness h;
+  h.Paid("u1", kT0, 600);  // F1 (1 order), M2 (>= 500 yuan)
+  EXPECT_EQ(h.Tag("u1", "rfm"), "R5F1M2");
+  h.op.OnWatermark(kT0 + 7 * kDay);
+  EXPECT_EQ(h.Tag("u1", "rfm"), "R4F1M2");
+  h.op.OnWatermark(kT0 + 180 * kDay);
+  EXPECT_EQ(h.Tag("u1", "rfm"), "R1F1M2");
+  EXPECT_EQ(h.Count("u1", "rfm", "R3F1M2"), 1);  // every step on the way, once
+}
+
+TEST(UserProfiles, ThresholdsAreConfigurable) {
+  TagRules rules;
+  rules.dormant_after_ms = 30 * kDay;
+  rules.active_min_paid_orders = 1;
+  rules.active_min_aov_cents = 0;
+  Harness h(rules);
+  h.Paid("u1", kT0, 1);
+  EXPECT_EQ(h.Tag("u1", "active"), "true");
+  h.op.OnWatermark(kT0 + 30 * kDay);
+  EXPECT_EQ(h.Tag("u1", "dormant"), "true");
+}
+
+TEST(UserProfiles, StateSurvivesARestartTimersIncluded) {
+  MemoryState state;
+  {
+    Harness h;
+    h.Paid("u1", kT0, 300);
+    h.op.Snapshot(state);
+  }
+  Harness h;
+  ASSERT_TRUE(h.op.Restore(state).ok());
+  EXPECT_EQ(h.op.users(), 1u);
+  ASSERT_NE(h.op.Find("u1"), nullptr);
+  EXPECT_EQ(h.op.Find("u1")->lifetime_paid_orders(), 1);
+  h.op.OnWatermark(kT0 + 90 * kDay);  // the restored timer fires
+  EXPECT_EQ(h.Tag("u1", "dormant"), "true");
+  EXPECT_EQ(h.Count("u1", "rfm", "R2F1M1"), 1);
+}
+
+TEST(UserProfiles, UnseenUsersExpire) {
+  TagRules rules;
+  rules.expire_after_ms = 400 * kDay;
+  Harness h(rules);
+  h.Click("u1", kT0);
+  h.op.OnWatermark(kT0 + 400 * kDay);
+  EXPECT_EQ(h.op.users(), 0u);
+  MemoryState state;
+  h.op.Snapshot(state);
+  EXPECT_EQ(state.size(UserProfileOperator::kTable), 0u);
+}
+
+}  // namespace
+}  // namespace promowatch
