@@ -462,7 +462,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     if (auto n = k["group"]) ko.group = n.Scalar();
     if (auto t = k["topics"]) {
       PW_RETURN_IF_ERROR(r.CheckKeys(t, "kafka.topics", {"inputs", "results", "dead_letter",
-                                                         "alerts"}));
+                                                         "alerts", "user_tags"}));
       if (auto n = t["inputs"]) {
         if (!n.IsSequence() || n.size() == 0) return r.Error(n, "inputs must be a list of topics");
         ko.input_topics.clear();
@@ -471,6 +471,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
       if (auto n = t["results"]) ko.results_topic = n.Scalar();
       if (auto n = t["dead_letter"]) ko.dead_letter_topic = n.Scalar();
       if (auto n = t["alerts"]) ko.alerts_topic = n.Scalar();
+      if (auto n = t["user_tags"]) ko.user_tags_topic = n.Scalar();
     }
     if (auto n = k["results_format"]) {
       const std::string f = n.Scalar();

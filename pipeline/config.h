@@ -27,6 +27,8 @@ struct KafkaOptions {
   std::string results_topic = "promowatch-metrics";
   std::string dead_letter_topic = "promowatch-dlq";
   std::string alerts_topic = "promowatch-alerts";
+  // User tag changes (profiles.enabled), keyed by user_id.
+  std::string user_tags_topic = "promowatch-user-tags";
   // Results (and alerts) as JSON objects instead of protobuf. Default: false.
   bool results_json = false;
   // Any librdkafka property (security.protocol, sasl.*, ssl.*, ...), applied

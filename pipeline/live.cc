@@ -36,6 +36,7 @@
 #include "pipeline/kafka.h"
 #include "pipeline/alertmanager.h"
 #include "operators/alert_engine.h"
+#include "operators/user_profiles.h"
 #include "pipeline/metrics.h"
 
 namespace promowatch {
@@ -85,6 +86,26 @@ class LiveRunner final : public KafkaSource::Listener {
         alerts_(config.alert_rules, &metered_, [this](const AlertEvent& a) { OnAlert(a); }),
         engine_(config, &alerts_, sink, sink) {
     engine_.Attach(&alerts_);  // alert instances are checkpointed with the windows
+    if (config.profiles_enabled) {
+      // Profiles and tags: checkpointed with the windows; every change goes
+      // to the user-tags topic, keyed by user id (after a crash, changes
+      // after the last checkpoint may be published again, like results).
+      profiles_ = std::make_unique<UserProfileOperator>(config.tag_rules, [this](const TagChange& c) {
+        if (config_.kafka.results_json) {
+          sink_->Produce(config_.kafka.user_tags_topic, c.user_id, TagChangeToJson(c));
+        } else {
+          v1::UserTagChange p;
+          p.set_user_id(c.user_id);
+          p.set_tag(c.tag);
+          p.set_from(c.from);
+          p.set_to(c.to);
+          p.set_reason(c.reason);
+          p.set_event_time_ms(c.event_time_ms);
+          sink_->Produce(config_.kafka.user_tags_topic, c.user_id, p.SerializeAsString());
+        }
+      });
+      engine_.AddOperator(profiles_.get());
+    }
     metrics_->SetAlertsFiring(alerts_.FiringCounts());
     AlertmanagerOptions am = config.alertmanager;
     if (am.generator_url.empty()) am.generator_url = "http://" + config.metrics.address + "/metrics";
@@ -445,6 +466,7 @@ class LiveRunner final : public KafkaSource::Listener {
 
   void UpdateGauges() {
     metrics_->SetWatermark(engine_.watermark_ms(), NowMs());
+    if (profiles_) metrics_->SetUserTags(profiles_->users(), profiles_->tag_counts());
     if (source_ == nullptr) return;
     for (const auto& [name, next] : next_offsets_) {
       const size_t slash = name.rfind('/');
@@ -483,6 +505,7 @@ class LiveRunner final : public KafkaSource::Listener {
   std::unique_ptr<RocksStateBackend> backend_;
   KafkaSource* source_ = nullptr;
   std::vector<std::unique_ptr<AlertmanagerNotifier>> notifiers_;
+  std::unique_ptr<UserProfileOperator> profiles_;
   std::string rules_config_path_;
   std::string incomplete_kind_;  // empty: complete
   bool ever_assigned_ = false;
@@ -635,6 +658,7 @@ int RunMockKafka(const MockKafkaArgs& args) {
   topics.push_back(defaults.results_topic);
   topics.push_back(defaults.dead_letter_topic);
   topics.push_back(defaults.alerts_topic);
+  topics.push_back(defaults.user_tags_topic);
   auto cluster = MockKafkaCluster::Start(args.brokers, args.partitions, topics);
   if (!cluster.ok()) {
     spdlog::error("msg=\"cannot start the mock cluster\" error=\"{}\"",

@@ -52,6 +52,9 @@ struct LiveMetrics::Families {
   prometheus::Family<prometheus::Counter>* rule_reloads;
   prometheus::Gauge* rules_reload_ok;
   prometheus::Gauge* data_complete;
+  prometheus::Family<prometheus::Gauge>* users_by_tag;
+  prometheus::Family<prometheus::Gauge>* users_by_tier;
+  prometheus::Gauge* users;
   std::set<std::pair<std::string, std::string>> firing_series;  // (rule, severity)
 };
 
@@ -173,6 +176,15 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
                                "judged (a partition silent or lagging past its bound, none assigned)")
                          .Register(r).Add({});
   f.data_complete->Set(1);
+  f.users_by_tag = &BuildGauge().Name("promowatch_users_tagged")
+                        .Help("Users carrying a segment tag (new, active, dormant, high_value); "
+                              "counts only, never ids")
+                        .Register(r);
+  f.users_by_tier = &BuildGauge().Name("promowatch_users_by_tier")
+                         .Help("Users per member tier (silver, gold, diamond) by 365-day spend")
+                         .Register(r);
+  f.users = &BuildGauge().Name("promowatch_user_profiles").Help("User profiles held (profiles.enabled)")
+                 .Register(r).Add({});
   // One HTTP server for /metrics and the probes (cpp-httplib): the
   // orchestrator's liveness and readiness checks ask the same port
   // Prometheus scrapes.
@@ -310,6 +322,18 @@ void LiveMetrics::AlertsDropped(const std::string& url, int n) {
 void LiveMetrics::QueueLength(const std::string& url, int n) {
   f_->notifications_queue->Add({{"alertmanager", url}}).Set(n);
 }
+void LiveMetrics::SetUserTags(size_t users, const std::map<std::string, int64_t>& counts) {
+  f_->users->Set(static_cast<double>(users));
+  for (const char* tag : {"new", "active", "dormant", "high_value"}) {
+    auto it = counts.find(tag);
+    f_->users_by_tag->Add({{"tag", tag}}).Set(it == counts.end() ? 0 : static_cast<double>(it->second));
+  }
+  for (const char* tier : {"silver", "gold", "diamond"}) {
+    auto it = counts.find(std::string("tier:") + tier);
+    f_->users_by_tier->Add({{"tier", tier}}).Set(it == counts.end() ? 0 : static_cast<double>(it->second));
+  }
+}
+
 void LiveMetrics::SetDataComplete(bool complete) { f_->data_complete->Set(complete ? 1 : 0); }
 
 void LiveMetrics::RulesReloaded(bool ok) {

@@ -69,6 +69,8 @@ class LiveMetrics final : public NotifierProbe {
   void QueueLength(const std::string& url, int n) override;
   // A reload of the alert rules, and whether it was accepted.
   void RulesReloaded(bool ok);
+  // Users held and per tag / tier (profiles.enabled).
+  void SetUserTags(size_t users, const std::map<std::string, int64_t>& counts);
   // Whether alert rules are judged (inputs complete) or not.
   void SetDataComplete(bool complete);
   // Probes served next to /metrics. /healthz (liveness): 503 once the

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# User tags on the live path: `promowatch run` with profiles on, a generated
+# year produced with kcat into the embedded cluster, the changes read back
+# from promowatch-user-tags (keyed by user id) and checked against the same
+# SQL computation as the replay test; /metrics has the users per tag gauges
+# and no user id.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/live_lib.sh"
+cd "$WORK"
+PARTITIONS=16
+start_mock_kafka --partitions $PARTITIONS
+"$PROMOWATCH" gen --format json -n 150000 --rate 0.005 --users 1500 --campaigns 3 --peak-factor 1 --no-spend \
+  --late-rate 0 --disorder-rate 0 --duplicate-rate 0 --malformed-rate 0 -o year.jsonl 2>/dev/null
+grep '"click"' year.jsonl | awk '{ k = ""; if (match($0, /"userId":"[^"]*"/)) k = substr($0, RSTART + 10, RLENGTH - 11);
+  print k "\t" $0 }' | kcat -b "$BROKERS" -P -t clickstream -K '\t'
+grep '"order"' year.jsonl | awk '{ k = ""; if (match($0, /"userId":"[^"]*"/)) k = substr($0, RSTART + 10, RLENGTH - 11);
+  print k "\t" $0 }' | kcat -b "$BROKERS" -P -t orders -K '\t'
+assert_all_retained
+produced=$(wc -l < year.jsonl)
+cat > live.yaml <<'YAML'
+watermark:
+  idle_timeout: 1s
+windows:
+  sizes: [1m]
+cumulative:
+  enabled: false
+profiles:
+  enabled: true
+kafka:
+  properties:
+    session.timeout.ms: "6000"
+YAML
+METRICS=127.0.0.1:$(free_port)
+"$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group tags --state-dir state --results-format json \
+  --metrics-address "$METRICS" 2> run.log &
+RUN_PID=$!
+PIDS+=($RUN_PID)
+consumed() { grep -q "read=$produced " run.log 2>/dev/null || { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 run.log)"; return 1; }; }
+wait_for 120 "promowatch to read all $produced records" consumed
+gauged() { curl -sf "http://$METRICS/metrics" > metrics.txt && grep -q '^promowatch_users_tagged{tag="dormant"} [1-9]' metrics.txt; }
+wait_for 30 "/metrics to count dormant users" gauged
+kill -TERM $RUN_PID
+wait $RUN_PID || fail "promowatch run did not exit 0 on SIGTERM"
+promtool check metrics < metrics.txt > promtool.out 2>&1 || fail "promtool check metrics: $(cat promtool.out)"
+grep -Eq '="u[0-9]+"' metrics.txt && fail "a user id leaked into metric labels"
+grep -q '^promowatch_user_profiles 1500' metrics.txt || fail "promowatch_user_profiles is not 1500: $(grep user_profiles metrics.txt)"
+
+kcat -b "$BROKERS" -C -t promowatch-user-tags -e -q -f '%k\t%s\n' > tags_keyed.tsv
+[ -s tags_keyed.tsv ] || fail "nothing on promowatch-user-tags"
+awk -F'\t' '{ if (index($2, "\"user_id\":\"" $1 "\"") == 0) bad++ } END { exit bad > 0 }' tags_keyed.tsv \
+  || fail "user-tag records are not keyed by their user id"
+cut -f2- tags_keyed.tsv > tags.jsonl
+{
+  echo "BEGIN; CREATE TABLE raw(line TEXT); CREATE TABLE got(line TEXT);"
+  sed "s/'/''/g; s/.*/INSERT INTO raw VALUES('&');/" year.jsonl
+  sed "s/'/''/g; s/.*/INSERT INTO got VALUES('&');/" tags.jsonl
+  echo "COMMIT;"
+} > load.sql
+sqlite3 db.sqlite < load.sql
+sqlite3 db.sqlite < "$TESTS_DIR/sql/profiles.sql" > check.out
+val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' check.out; }
+[ "$(val tags_differ)" = 0 ] || fail "$(val tags_differ) users' final tags from the topic differ from SQL: $(grep differ_example check.out)"
+[ "$(val bad_chain)" = 0 ] || fail "$(val bad_chain) changes on the topic do not follow the previous value"
+grep "^promowatch_users_tagged{tag=\"dormant\"} $(val with_tag_dormant)\$" metrics.txt >/dev/null \
+  || fail "dormant gauge $(grep 'tag="dormant"' metrics.txt) != SQL $(val with_tag_dormant)"
+pass "live tags: $(wc -l < tags.jsonl) changes on promowatch-user-tags, final tags of $(val users) users match SQL"
