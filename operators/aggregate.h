@@ -23,6 +23,7 @@ struct Counters {
   int64_t gmv_cents = 0;         // sum of PAID amounts
   int64_t refund_cents = 0;      // sum of REFUNDED amounts
   int64_t spend_cents = 0;       // sum of spend costs
+  int64_t new_customer_orders = 0;  // PAID orders that were the user's first (profiles on)
 
   // Called once per accepted event per key it counts toward.
   void Update(const EventRecord& e) {
@@ -39,7 +40,11 @@ struct Counters {
       case EventKind::kOrder:
         switch (e.code) {
           case kCreated: ++orders; break;
-          case kPaid: ++paid_orders; gmv_cents += e.amount_cents; break;
+          case kPaid:
+            ++paid_orders;
+            gmv_cents += e.amount_cents;
+            new_customer_orders += e.first_paid_order ? 1 : 0;
+            break;
           case kRefunded: ++refunded_orders; refund_cents += e.amount_cents; break;
           case kCancelled: ++cancelled_orders; break;  // counts toward uv only
           default: break;
@@ -63,6 +68,7 @@ struct Counters {
     gmv_cents += o.gmv_cents;
     refund_cents += o.refund_cents;
     spend_cents += o.spend_cents;
+    new_customer_orders += o.new_customer_orders;
   }
 
   std::optional<double> ctr() const { return Ratio(clicks, impressions); }

@@ -50,6 +50,15 @@ const MetricDef kMetrics[] = {
     {"add_to_carts", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.add_to_carts()); }},
     {"page_views", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.page_views()); }},
     {"uv", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.uv()); }},
+    // With user profiles on (absent otherwise).
+    {"new_customer_orders", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
+       *v = INT64_MAX;
+       return r.has_new_customer_orders() ? std::optional<double>(Count(r.new_customer_orders())) : std::nullopt;
+     }},
+    {"new_customer_share", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
+       *v = r.paid_orders();
+       return r.has_new_customer_share() ? std::optional<double>(r.new_customer_share()) : std::nullopt;
+     }},
 };
 
 bool Compare(AlertRule::Op op, double value, double threshold) {

@@ -33,6 +33,10 @@ struct EventRecord {
   // The watermark in force when this record arrived (before it). Lateness is
   // judged against it, so results do not depend on how records are batched.
   int64_t watermark_ms = kNoWatermark;
+  // A PAID order that is the user's first paid order, as the user-profile
+  // operator (which sees each batch before the windows) found it. Mutable:
+  // that operator annotates the records it is handed as const.
+  mutable bool first_paid_order = false;
 };
 
 }  // namespace promowatch

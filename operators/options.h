@@ -34,6 +34,9 @@ struct OperatorOptions {
   // Offset of the zone whose midnight starts a cumulative day. Default: UTC+8
   // (Double 11 and 618 start at midnight China time).
   int64_t day_utc_offset_ms = 8 * 3'600'000;
+  // Results carry new_customer_orders / new_customer_share (set when user
+  // profiles run, which mark each user's first paid order). Default: false.
+  bool count_new_customers = false;
 
   int max_window_minutes() const {
     int m = 1;

@@ -108,6 +108,7 @@ void UserProfileOperator::OnEvent(const EventRecord& e) {
     while (clicks->size() > static_cast<int>(kLastClicks)) clicks->RemoveLast();
   } else if (e.kind == EventKind::kOrder && e.code == kPaid) {
     reason = "paid order";
+    e.first_paid_order = p.lifetime_paid_orders() == 0;  // for the windows' new_customer_orders
     if (p.first_paid_ms() == 0 || t < p.first_paid_ms()) p.set_first_paid_ms(t);
     p.set_last_paid_ms(std::max(p.last_paid_ms(), t));
     p.set_lifetime_paid_orders(p.lifetime_paid_orders() + 1);

@@ -497,6 +497,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     PW_RETURN_IF_ERROR(r.CheckKeys(pr, "profiles", {"enabled", "expire_after", "tags"}));
     TagRules& t = config.tag_rules;
     if (auto n = pr["enabled"]) PW_RETURN_IF_ERROR(r.Bool(n, &config.profiles_enabled));
+    config.operators.count_new_customers = config.profiles_enabled;
     if (auto n = pr["expire_after"]) PW_RETURN_IF_ERROR(r.Duration(n, &t.expire_after_ms));
     if (auto tags = pr["tags"]) {
       PW_RETURN_IF_ERROR(r.CheckKeys(tags, "profiles.tags",

@@ -171,6 +171,11 @@ void AppendWindowResultJson(const v1::WindowResult& r, std::string* out) {
                  r.paid_orders(), r.cancelled_orders(), r.refunded_orders(), r.gmv_cents(),
                  r.refund_cents(), r.spend_cents(), ratio(r.has_ctr(), r.ctr()),
                  ratio(r.has_cvr(), r.cvr()), ratio(r.has_roi(), r.roi()), r.uv(), r.revision());
+  if (r.has_new_customer_orders()) {
+    out->pop_back();  // the closing brace
+    fmt::format_to(it, ",\"new_customer_orders\":{},\"new_customer_share\":{}}}", r.new_customer_orders(),
+                   ratio(r.has_new_customer_share(), r.new_customer_share()));
+  }
 }
 
 std::string WindowResultToJson(const v1::WindowResult& r) {

@@ -41,6 +41,7 @@ struct LiveMetrics::Families {
   prometheus::Family<prometheus::Counter>* c_gmv;
   prometheus::Family<prometheus::Counter>* c_refunds;
   prometheus::Family<prometheus::Counter>* c_spend;
+  prometheus::Family<prometheus::Counter>* c_new_customers;
   prometheus::Family<prometheus::Gauge>* g_ctr;
   prometheus::Family<prometheus::Gauge>* g_cvr;
   prometheus::Family<prometheus::Gauge>* g_gmv;
@@ -137,6 +138,10 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
   f.c_spend = &BuildCounter().Name("promowatch_campaign_spend_total")
                   .Help("Marketing spend in currency units (yuan), final 1m windows (ROI = gmv / spend)")
                   .Register(r);
+  f.c_new_customers = &BuildCounter().Name("promowatch_campaign_new_customer_orders_total")
+                          .Help("Paid orders from users with no earlier paid order, final 1m windows "
+                                "(profiles.enabled)")
+                          .Register(r);
   f.c_refunds = &BuildCounter().Name("promowatch_campaign_refunds_total")
                      .Help("Sum of refunded amounts in currency units (yuan), final 1m windows")
                      .Register(r);
@@ -399,6 +404,7 @@ void LiveMetrics::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
   counter(f_->c_gmv, static_cast<double>(r.gmv_cents()) / 100.0);
   counter(f_->c_refunds, static_cast<double>(r.refund_cents()) / 100.0);
   counter(f_->c_spend, static_cast<double>(r.spend_cents()) / 100.0);
+  if (r.has_new_customer_orders()) counter(f_->c_new_customers, static_cast<double>(r.new_customer_orders()));
 }
 
 void LiveMetrics::ExpireCampaigns(int64_t wall_ms) {

@@ -135,6 +135,8 @@ int RunReplay(const ReplayArgs& args) {
 
   // Alert rules judge the final windows on their way out (the same engine
   // as live); transitions go to --alerts-output, the log and args.on_alert.
+  if (!args.tags_output.empty()) config.profiles_enabled = true;
+  config.operators.count_new_customers = config.profiles_enabled;
   File alerts_file;
   int64_t alert_transitions = 0;
   AlertEngine alerts(config.alert_rules, &results, [&](const AlertEvent& a) {
@@ -150,7 +152,7 @@ int RunReplay(const ReplayArgs& args) {
   File tags_file;
   int64_t tag_changes = 0;
   std::unique_ptr<UserProfileOperator> profiles;
-  if (config.profiles_enabled || !args.tags_output.empty()) {
+  if (config.profiles_enabled) {
     profiles = std::make_unique<UserProfileOperator>(config.tag_rules, [&](const TagChange& c) {
       ++tag_changes;
       if (tags_file) {

@@ -52,6 +52,41 @@ done
 [ "$(summary_value replay.log users_active)" = "$(val with_tag_active)" ] || fail "users_active differs from SQL"
 pass "profiles: final tags of 2000 users and new/dormant change counts match SQL"
 
+# new_customer_orders in the 1-minute windows: each user's first paid order,
+# counted in its campaign, channel and minute (SQL), against the results.
+{
+  echo "BEGIN; CREATE TABLE win(line TEXT);"
+  grep '"window":"1m"' windows.jsonl | grep -v '"campaign_id":"\*"' | grep -v '"channel":"\*"' |
+    sed "s/'/''/g; s/.*/INSERT INTO win VALUES('&');/"
+  echo "COMMIT;"
+} > win.sql
+sqlite3 db.sqlite < win.sql
+sqlite3 db.sqlite > nc.out <<'SQL'
+CREATE TABLE firsts AS
+SELECT json_extract(line, '$.order.campaignId') AS c, json_extract(line, '$.order.channel') AS ch,
+       CAST(json_extract(line, '$.order.eventTimeMs') AS INTEGER) / 60000 * 60000 + 60000 AS wend,
+       json_extract(line, '$.order.userId') AS u, CAST(json_extract(line, '$.order.eventTimeMs') AS INTEGER) AS t
+FROM raw WHERE json_extract(line, '$.order.status') = 'ORDER_STATUS_PAID';
+CREATE TABLE want AS
+SELECT c, ch, wend, COUNT(*) AS n FROM firsts f
+WHERE t = (SELECT MIN(t) FROM firsts f2 WHERE f2.u = f.u) GROUP BY c, ch, wend;
+CREATE TABLE have AS
+SELECT json_extract(line, '$.campaign_id') AS c, json_extract(line, '$.channel') AS ch,
+       json_extract(line, '$.window_end_ms') AS wend, json_extract(line, '$.new_customer_orders') AS n,
+       json_extract(line, '$.new_customer_share') AS share, json_extract(line, '$.paid_orders') AS paid
+FROM win WHERE json_extract(line, '$.new_customer_orders') > 0;
+SELECT 'want|' || COALESCE(SUM(n), 0) FROM want;
+SELECT 'have|' || COALESCE(SUM(n), 0) FROM have;
+SELECT 'differ|' || COUNT(*) FROM want w LEFT JOIN have h USING (c, ch, wend) WHERE h.n IS NULL OR h.n != w.n;
+SELECT 'bad_share|' || COUNT(*) FROM have WHERE abs(share - CAST(n AS REAL) / paid) > 1e-9;
+SQL
+ncval() { awk -F'|' -v k="$1" '$1 == k { print $2 }' nc.out; }
+[ "$(ncval want)" -gt 1000 ] || fail "too few first paid orders: $(ncval want)"
+[ "$(ncval want)" = "$(ncval have)" ] || fail "new_customer_orders: SQL $(ncval want), windows $(ncval have)"
+[ "$(ncval differ)" = 0 ] || fail "$(ncval differ) windows differ on new_customer_orders"
+[ "$(ncval bad_share)" = 0 ] || fail "new_customer_share inconsistent with its counts"
+pass "new_customer_orders in $(ncval want) first paid orders match SQL by campaign, channel and minute"
+
 # Crash consistency: kill -9 at several points, resume, same tag changes.
 kills=0
 for point in records:50000 checkpoint:2 records:170000 checkpoint:1 records:260000; do

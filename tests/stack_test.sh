@@ -70,6 +70,8 @@ rules:
     labels: {team: growth}
 YAML
 cat > live.yaml <<YAML
+profiles:
+  enabled: true
 watermark:
   idle_timeout: 2s
 state:
@@ -103,7 +105,8 @@ pass "Prometheus scrapes promowatch"
 wait_for 120 "the recording rule campaign_channel:promowatch_ctr:ratio_rate5m for c0/douyin" \
   has_data 'campaign_channel:promowatch_ctr:ratio_rate5m{campaign="c0",channel="douyin"}'
 for rule in campaign_channel:promowatch_cvr:ratio_rate5m campaign:promowatch_gmv:per_minute \
-            campaign_channel:promowatch_aov:ratio_rate5m topic:promowatch_records:rate1m \
+            campaign_channel:promowatch_aov:ratio_rate5m campaign:promowatch_new_customer_share:ratio_rate5m \
+            topic:promowatch_records:rate1m \
             topic:promowatch_consumer_lag_records:sum promowatch:result_latency_seconds:p99_rate5m; do
   wait_for 30 "recording rule $rule to have a value" has_data "$rule"
 done

@@ -219,6 +219,21 @@ alerts:
   EXPECT_EQ(*ParseTimestamp("2026-11-11T00:00:00Z"), 1'794'355'200'000);
 }
 
+TEST(Config, ProfilesAndTagThresholds) {
+  auto c = ParseConfig("profiles:\n  enabled: true\n  tags:\n    dormant_after: 60d\n    active_min_aov: 99.5\n"
+                       "    tiers: {silver: 500, gold: 3000, diamond: 10000}\n", "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->profiles_enabled);
+  EXPECT_TRUE(c->operators.count_new_customers);
+  EXPECT_EQ(c->tag_rules.dormant_after_ms, 60LL * 86'400'000);
+  EXPECT_EQ(c->tag_rules.active_min_aov_cents, 9'950);
+  EXPECT_EQ(c->tag_rules.tier_silver_cents, 50'000);
+  ExpectError("profiles:\n  tags:\n    tiers: {silver: 5000, gold: 3000, diamond: 10000}\n",
+              "bad.yaml:3: tiers must ascend");
+  ExpectError("profiles:\n  tags:\n    rfm:\n      frequency: [1, 2, 3]\n", "bad.yaml:4: rfm.frequency must be 4");
+  ExpectError("profiles:\n  tags:\n    dormant: 90d\n", "bad.yaml:3: unknown key 'dormant'");
+}
+
 TEST(Config, Durations) {
   EXPECT_EQ(*ParseDuration("500ms"), 500);
   EXPECT_EQ(*ParseDuration("2h"), 7'200'000);
@@ -258,6 +273,14 @@ TEST(Config, SampleConfigIsValidAndStatesTheDefaults) {
   EXPECT_EQ(c->alertmanager.max_alerts, d.alertmanager.max_alerts);
   EXPECT_EQ(c->completeness.max_partition_silence_ms, d.completeness.max_partition_silence_ms);
   EXPECT_EQ(c->completeness.max_lag_records, d.completeness.max_lag_records);
+  EXPECT_EQ(c->profiles_enabled, d.profiles_enabled);
+  EXPECT_EQ(c->tag_rules.new_for_ms, d.tag_rules.new_for_ms);
+  EXPECT_EQ(c->tag_rules.active_min_aov_cents, d.tag_rules.active_min_aov_cents);
+  EXPECT_EQ(c->tag_rules.dormant_after_ms, d.tag_rules.dormant_after_ms);
+  EXPECT_EQ(c->tag_rules.high_value_spend_cents, d.tag_rules.high_value_spend_cents);
+  EXPECT_EQ(c->tag_rules.rfm_monetary_cents, d.tag_rules.rfm_monetary_cents);
+  EXPECT_EQ(c->tag_rules.tier_diamond_cents, d.tag_rules.tier_diamond_cents);
+  EXPECT_EQ(c->tag_rules.expire_after_ms, d.tag_rules.expire_after_ms);
 }
 
 }  // namespace

@@ -67,7 +67,7 @@ const PIPELINE = { uid: 'promowatch-pipeline', title: 'promowatch: pipeline heal
 function warRoom() {
   const b = new DashboardBuilder(WAR_ROOM.title).uid(WAR_ROOM.uid).tags(['promowatch', 'generated'])
     .refresh('30s').time({ from: 'now-3h', to: 'now' }).timezone('browser')
-    .description('Live sale: GMV against target, GMV per minute, CTR/CVR by channel and campaign, top campaigns, firing alerts. Built by deploy/grafana/src/build.mjs.');
+    .description('Live sale: GMV against target, GMV per minute, CTR/CVR by channel and campaign, new-customer share, top campaigns, firing alerts. Built by deploy/grafana/src/build.mjs.');
   variables(b);
   b.withVariable(new CustomVariableBuilder('target').label('GMV target (yuan)').values('50000000'));
   links(PIPELINE).forEach((l) => b.link(l));
@@ -89,6 +89,9 @@ function warRoom() {
   b.withPanel(series(6, 'CTR and CVR by campaign', 'percentunit', grid(0, 14, 12, 8),
     [['campaign:promowatch_ctr:ratio_rate5m{campaign=~"$campaign"}', 'CTR {{campaign}}'],
      ['campaign:promowatch_cvr:ratio_rate5m{campaign=~"$campaign"}', 'CVR {{campaign}}']]));
+  b.withPanel(series(9, 'New-customer share by campaign', 'percentunit', grid(12, 17, 12, 5),
+    [['campaign:promowatch_new_customer_share:ratio_rate5m{campaign=~"$campaign"}', '{{campaign}}']],
+    "Paid orders from users' first paid order / paid orders (needs profiles.enabled)."));
   b.withRow(new RowBuilder('Who and what').id(101).gridPos(grid(0, 22, 24, 1)));
   b.withPanel(new table.PanelBuilder().id(7).title('Top campaigns by GMV').datasource(DS)
     .gridPos(grid(0, 23, 12, 8)).unit('currencyCNY')
