@@ -383,7 +383,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
   if (root.IsNull()) return config;  // an empty file: every default
   PW_RETURN_IF_ERROR(r.CheckKeys(root, "top level",
                                  {"watermark", "lateness", "windows", "cumulative", "state",
-                                  "pipeline", "kafka", "metrics", "alerts", "profiles"}));
+                                  "pipeline", "kafka", "metrics", "alerts", "profiles", "api"}));
   OperatorOptions& op = config.operators;
   if (auto w = root["watermark"]) {
     PW_RETURN_IF_ERROR(r.CheckKeys(w, "watermark", {"max_out_of_orderness", "idle_timeout"}));
@@ -492,6 +492,15 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     if (auto n = m["max_campaigns"]) PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &config.metrics.max_campaigns));
     if (auto n = m["max_channels"]) PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &config.metrics.max_channels));
     if (auto n = m["campaign_ttl"]) PW_RETURN_IF_ERROR(r.Duration(n, &config.metrics.campaign_ttl_ms));
+  }
+  if (auto api = root["api"]) {
+    PW_RETURN_IF_ERROR(r.CheckKeys(api, "api", {"enabled", "token"}));
+    if (auto n = api["enabled"]) PW_RETURN_IF_ERROR(r.Bool(n, &config.api.enabled));
+    if (auto n = api["token"]) config.api.token = n.Scalar();
+    if (config.api.enabled && config.api.token.size() < 16) {
+      return r.Error(api, "api.enabled needs api.token, at least 16 characters (clients send "
+                          "Authorization: Bearer <token>)");
+    }
   }
   if (auto pr = root["profiles"]) {
     PW_RETURN_IF_ERROR(r.CheckKeys(pr, "profiles", {"enabled", "expire_after", "tags"}));

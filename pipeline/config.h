@@ -72,6 +72,14 @@ struct DataCompletenessOptions {
   int64_t max_lag_records = 100'000;
 };
 
+// api: the query API (pipeline/query_api.h) on the metrics address.
+struct ApiOptions {
+  // Default: false (reads of user profiles are personal data).
+  bool enabled = false;
+  // Bearer token every request must carry; required when enabled.
+  std::string token;
+};
+
 struct PipelineConfig {
   OperatorOptions operators;
   RocksStateOptions state;
@@ -101,6 +109,7 @@ struct PipelineConfig {
   bool profiles_enabled = false;
   // profiles.tags: the thresholds of the tags.
   TagRules tag_rules;
+  ApiOptions api;
 };
 
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);

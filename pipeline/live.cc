@@ -38,6 +38,7 @@
 #include "operators/alert_engine.h"
 #include "operators/user_profiles.h"
 #include "pipeline/metrics.h"
+#include "pipeline/query_api.h"
 
 namespace promowatch {
 namespace {
@@ -114,6 +115,11 @@ class LiveRunner final : public KafkaSource::Listener {
     }
   }
 
+  ~LiveRunner() {
+    // The HTTP threads stop using the API (and the state under it) first.
+    if (api_) metrics_->SetApiHandler(nullptr);
+  }
+
   const AlertEngine& alerts() const { return alerts_; }
 
   // The config file whose alert rules (inline or its alerts.rules_file) are
@@ -130,6 +136,13 @@ class LiveRunner final : public KafkaSource::Listener {
     backend_ = std::move(*backend);
     SourcePosition position;
     if (auto s = engine_.Restore(backend_.get(), &position); !s.ok()) return s;
+    if (config_.api.enabled) {
+      api_ = std::make_unique<QueryApi>(config_.api, backend_.get(), metrics_);
+      metrics_->SetApiHandler([api = api_.get()](const std::string& path, const std::string& auth) {
+        return api->Handle(path, auth);
+      });
+      spdlog::info("msg=\"query api on\" url=http://{}/v1/", config_.metrics.address);
+    }
     if (position.restored) {
       if (!position.fingerprint.empty() && position.fingerprint != Fingerprint()) {
         return absl::FailedPreconditionError(
@@ -506,6 +519,7 @@ class LiveRunner final : public KafkaSource::Listener {
   KafkaSource* source_ = nullptr;
   std::vector<std::unique_ptr<AlertmanagerNotifier>> notifiers_;
   std::unique_ptr<UserProfileOperator> profiles_;
+  std::unique_ptr<QueryApi> api_;
   std::string rules_config_path_;
   std::string incomplete_kind_;  // empty: complete
   bool ever_assigned_ = false;

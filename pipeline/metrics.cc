@@ -221,6 +221,22 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
     res.status = self->ready_ ? 200 : 503;
     res.set_content(self->ready_reason_ + "\n", "text/plain");
   });
+  m->http_->Get(R"(/v1/.*)", [self](const httplib::Request& req, httplib::Response& res) {
+    ApiHandler handler;
+    {
+      std::lock_guard lock(self->api_mu_);
+      handler = self->api_;
+    }
+    if (!handler) {
+      res.status = 404;
+      res.set_content("{\"error\":\"the query API is off: set api.enabled and api.token\"}", "application/json");
+      return;
+    }
+    const HttpReply reply = handler(req.path, req.get_header_value("Authorization"));
+    res.status = reply.status;
+    if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"promowatch\"");
+    res.set_content(reply.body, reply.content_type);
+  });
   if (!m->http_->bind_to_port(host, port)) {
     return absl::UnavailableError("cannot serve /metrics on " + options.address +
                                   " (is the port in use? set --metrics-address)");
@@ -327,7 +343,30 @@ void LiveMetrics::AlertsDropped(const std::string& url, int n) {
 void LiveMetrics::QueueLength(const std::string& url, int n) {
   f_->notifications_queue->Add({{"alertmanager", url}}).Set(n);
 }
+void LiveMetrics::SetApiHandler(ApiHandler handler) {
+  std::lock_guard lock(api_mu_);
+  api_ = std::move(handler);
+}
+
+std::vector<v1::WindowResult> LiveMetrics::LatestWindows(const std::string& campaign_id) const {
+  std::lock_guard lock(api_mu_);
+  std::vector<v1::WindowResult> out;
+  auto it = latest_.find(campaign_id);
+  if (it == latest_.end()) return out;
+  for (const auto& [key, r] : it->second) out.push_back(r);
+  return out;
+}
+
+std::map<std::string, int64_t> LiveMetrics::UserTagCounts() const {
+  std::lock_guard lock(api_mu_);
+  return tag_counts_;
+}
+
 void LiveMetrics::SetUserTags(size_t users, const std::map<std::string, int64_t>& counts) {
+  {
+    std::lock_guard lock(api_mu_);
+    tag_counts_ = counts;
+  }
   f_->users->Set(static_cast<double>(users));
   for (const char* tag : {"new", "active", "dormant", "high_value"}) {
     auto it = counts.find(tag);
@@ -369,6 +408,11 @@ void LiveMetrics::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
   CampaignSeries& s = *series;
   s.last_seen_wall_ms = wall_ms;
   f_->result_latency->Observe(static_cast<double>(wall_ms - r.window_end_ms()) / 1000.0);
+  if (campaign != "other") {
+    // For the query API (bounded like the series: capped campaigns, expired with them).
+    std::lock_guard lock(api_mu_);
+    latest_[r.campaign_id()][r.channel() + "|" + r.window()] = r;
+  }
 
   auto gauge = [&](prometheus::Family<prometheus::Gauge>* fam, double v) {
     const std::string key = fam->GetName() + "|" + channel + "|" + r.window();
@@ -415,6 +459,10 @@ void LiveMetrics::ExpireCampaigns(int64_t wall_ms) {
     }
     for (auto& [fam, c] : it->second->counters) fam->Remove(c);
     for (auto& [fam, g] : it->second->gauges) fam->Remove(g);
+    {
+      std::lock_guard lock(api_mu_);
+      latest_.erase(it->first);
+    }
     it = campaigns_.erase(it);
   }
 }

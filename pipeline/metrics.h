@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <cstdint>
@@ -69,6 +70,20 @@ class LiveMetrics final : public NotifierProbe {
   void QueueLength(const std::string& url, int n) override;
   // A reload of the alert rules, and whether it was accepted.
   void RulesReloaded(bool ok);
+  // The query API (pipeline/query_api.h) answers GET /v1/... on this
+  // server when a handler is set; until then /v1/ answers 404.
+  struct HttpReply {
+    int status = 200;
+    std::string body;
+    std::string content_type = "application/json";
+  };
+  using ApiHandler = std::function<HttpReply(const std::string& path, const std::string& authorization)>;
+  void SetApiHandler(ApiHandler handler);
+  // The latest final windows of a campaign (every channel and size), copies.
+  std::vector<v1::WindowResult> LatestWindows(const std::string& campaign_id) const;
+  // Users per tag as last reported by SetUserTags ("new", "tier:gold", ...).
+  std::map<std::string, int64_t> UserTagCounts() const;
+
   // Users held and per tag / tier (profiles.enabled).
   void SetUserTags(size_t users, const std::map<std::string, int64_t>& counts);
   // Whether alert rules are judged (inputs complete) or not.
@@ -99,6 +114,10 @@ class LiveMetrics final : public NotifierProbe {
   mutable std::mutex probe_mu_;
   bool ready_ = false;
   std::string ready_reason_ = "starting: restoring state and joining the consumer group";
+  mutable std::mutex api_mu_;  // the handler, latest windows and tag counts (read by HTTP threads)
+  ApiHandler api_;
+  std::map<std::string, std::map<std::string, v1::WindowResult>> latest_;  // campaign -> channel|window
+  std::map<std::string, int64_t> tag_counts_;
   std::unique_ptr<Families> f_;
   std::map<std::string, std::unique_ptr<CampaignSeries>> campaigns_;  // by campaign label
   std::map<std::string, bool> channels_;

@@ -26,6 +26,11 @@ cumulative:
   enabled: false
 profiles:
   enabled: true
+state:
+  checkpoint_interval: 500ms
+api:
+  enabled: true
+  token: test-token-0123456789
 kafka:
   properties:
     session.timeout.ms: "6000"
@@ -39,6 +44,34 @@ consumed() { grep -q "read=$produced " run.log 2>/dev/null || { kill -0 $RUN_PID
 wait_for 120 "promowatch to read all $produced records" consumed
 gauged() { curl -sf "http://$METRICS/metrics" > metrics.txt && grep -q '^promowatch_users_tagged{tag="dormant"} [1-9]' metrics.txt; }
 wait_for 30 "/metrics to count dormant users" gauged
+
+# The query API (reads the last checkpoint): wait until it holds everything.
+checkpointed() {
+  curl -sf "http://$METRICS/metrics" > m2.txt &&
+  [ "$(awk '/^promowatch_checkpoint_watermark_timestamp_seconds / {print $NF}' m2.txt)" = \
+    "$(awk '/^promowatch_watermark_timestamp_seconds / {print $NF}' m2.txt)" ]
+}
+wait_for 30 "the last checkpoint to hold all input" checkpointed
+API=http://$METRICS/v1
+AUTH="Authorization: Bearer test-token-0123456789"
+code() { curl -s -o body.json -w '%{http_code}' "$@"; }
+user=$(grep -m1 '"ORDER_STATUS_PAID"' year.jsonl | sed 's/.*"userId":"\([^"]*\)".*/\1/')
+[ "$(code "$API/users/$user")" = 401 ] || fail "no token should be 401"
+[ "$(code -H 'Authorization: Bearer wrong-token-0123456789' "$API/users/$user")" = 401 ] || fail "a wrong token should be 401"
+[ "$(code -H "$AUTH" "$API/users/nobody-here")" = 404 ] || fail "an unknown user should be 404: $(cat body.json)"
+[ "$(code -H "$AUTH" "$API/users/bad%20id")" = 400 ] || fail "a malformed id should be 400: $(cat body.json)"
+[ "$(code -H "$AUTH" "$API/users/$user")" = 200 ] || fail "GET /v1/users/$user: $(cat body.json)"
+cp body.json user.json
+paid=$(grep "\"userId\":\"$user\"" year.jsonl | grep -c '"ORDER_STATUS_PAID"')
+[ "$(jq -r '.profile.lifetime_paid_orders | tonumber' user.json)" = "$paid" ] \
+  || fail "profile of $user has $(jq .profile.lifetime_paid_orders user.json) paid orders, the events $paid"
+jq -e '.tags | has("dormant") and has("rfm") and has("tier")' user.json >/dev/null || fail "no tags in $(cat user.json)"
+[ "$(code -H "$AUTH" "$API/tags/dormant/count")" = 200 ] || fail "tag count: $(cat body.json)"
+cp body.json dormant_count.json
+[ "$(code -H "$AUTH" "$API/tags/bogus/count")" = 400 ] || fail "an unknown tag should be 400"
+[ "$(code -H "$AUTH" "$API/campaigns/c0")" = 200 ] || fail "GET /v1/campaigns/c0: $(cat body.json)"
+jq -e '.windows | length > 0 and all(.[]; .campaign_id == "c0")' body.json >/dev/null || fail "campaign windows: $(head -c 300 body.json)"
+[ "$(code -H "$AUTH" "$API/campaigns/no-such-campaign")" = 404 ] || fail "an unknown campaign should be 404"
 kill -TERM $RUN_PID
 wait $RUN_PID || fail "promowatch run did not exit 0 on SIGTERM"
 promtool check metrics < metrics.txt > promtool.out 2>&1 || fail "promtool check metrics: $(cat promtool.out)"
@@ -63,4 +96,6 @@ val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' check.out; }
 [ "$(val bad_chain)" = 0 ] || fail "$(val bad_chain) changes on the topic do not follow the previous value"
 grep "^promowatch_users_tagged{tag=\"dormant\"} $(val with_tag_dormant)\$" metrics.txt >/dev/null \
   || fail "dormant gauge $(grep 'tag="dormant"' metrics.txt) != SQL $(val with_tag_dormant)"
+[ "$(jq .users dormant_count.json)" = "$(val with_tag_dormant)" ] || fail "GET /v1/tags/dormant/count says $(jq .users dormant_count.json), SQL $(val with_tag_dormant)"
+pass "query API: 401 without or with a wrong token, 404 unknown, 400 malformed; profile, campaign windows and tag counts agree"
 pass "live tags: $(wc -l < tags.jsonl) changes on promowatch-user-tags, final tags of $(val users) users match SQL"

@@ -232,6 +232,10 @@ TEST(Config, ProfilesAndTagThresholds) {
               "bad.yaml:3: tiers must ascend");
   ExpectError("profiles:\n  tags:\n    rfm:\n      frequency: [1, 2, 3]\n", "bad.yaml:4: rfm.frequency must be 4");
   ExpectError("profiles:\n  tags:\n    dormant: 90d\n", "bad.yaml:3: unknown key 'dormant'");
+  ExpectError("api:\n  enabled: true\n  token: short\n", "bad.yaml:2: api.enabled needs api.token");
+  auto api = ParseConfig("api:\n  enabled: true\n  token: 0123456789abcdef\n", "x.yaml");
+  ASSERT_TRUE(api.ok()) << api.status();
+  EXPECT_TRUE(api->api.enabled);
 }
 
 TEST(Config, Durations) {
