@@ -24,6 +24,7 @@ struct Counters {
   int64_t refund_cents = 0;      // sum of REFUNDED amounts
   int64_t spend_cents = 0;       // sum of spend costs
   int64_t new_customer_orders = 0;  // PAID orders that were the user's first (profiles on)
+  int64_t attributed_orders = 0;    // PAID orders attributed to the user's last click
 
   // Called once per accepted event per key it counts toward.
   void Update(const EventRecord& e) {
@@ -44,6 +45,7 @@ struct Counters {
             ++paid_orders;
             gmv_cents += e.amount_cents;
             new_customer_orders += e.first_paid_order ? 1 : 0;
+            attributed_orders += e.attributed ? 1 : 0;
             break;
           case kRefunded: ++refunded_orders; refund_cents += e.amount_cents; break;
           case kCancelled: ++cancelled_orders; break;  // counts toward uv only
@@ -69,6 +71,7 @@ struct Counters {
     refund_cents += o.refund_cents;
     spend_cents += o.spend_cents;
     new_customer_orders += o.new_customer_orders;
+    attributed_orders += o.attributed_orders;
   }
 
   std::optional<double> ctr() const { return Ratio(clicks, impressions); }

@@ -27,8 +27,10 @@ struct EventRecord {
   uint64_t user_hash = 0;        // XXH3-64 of user_id; 0 for spend events (no user)
   std::string event_id;
   std::string user_id;
-  std::string campaign_id;
-  std::string channel;
+  // Mutable: the user-profile operator attributes orders without them to the
+  // user's last click before the windows see the batch.
+  mutable std::string campaign_id;
+  mutable std::string channel;
   std::string order_id;
   // The watermark in force when this record arrived (before it). Lateness is
   // judged against it, so results do not depend on how records are batched.
@@ -37,6 +39,8 @@ struct EventRecord {
   // operator (which sees each batch before the windows) found it. Mutable:
   // that operator annotates the records it is handed as const.
   mutable bool first_paid_order = false;
+  // The campaign and channel came from the user's last click (attribution).
+  mutable bool attributed = false;
 };
 
 }  // namespace promowatch

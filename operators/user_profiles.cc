@@ -85,6 +85,7 @@ void UserProfileOperator::OnEvent(const EventRecord& e) {
   }
   auto [it, inserted] = profiles_.try_emplace(e.user_id);
   v1::UserProfile& p = it->second;
+  if (e.kind == EventKind::kOrder && (e.campaign_id.empty() || e.channel.empty())) Attribute(e, p);
   if (inserted || p.first_seen_ms() == 0 || t < p.first_seen_ms()) p.set_first_seen_ms(t);
   p.set_last_seen_ms(std::max(p.last_seen_ms(), t));
   const char* reason = "click";
@@ -129,6 +130,22 @@ void UserProfileOperator::OnEvent(const EventRecord& e) {
   }
   dirty_.insert(it->first);
   Evaluate(it->first, p, std::max(t, p.evaluated_ms()), reason);
+}
+
+void UserProfileOperator::Attribute(const EventRecord& e, const v1::UserProfile& p) {
+  // last_clicks is newest first: the first one not after the order wins.
+  for (const auto& c : p.last_clicks()) {
+    if (c.time_ms() > e.event_time_ms) continue;
+    if (e.event_time_ms - c.time_ms() > rules_.attribution_window_ms) break;
+    e.campaign_id = c.campaign_id();
+    e.channel = c.channel();
+    e.attributed = true;
+    ++attributed_;
+    return;
+  }
+  e.campaign_id = kUnattributed;
+  e.channel = kUnattributed;
+  ++unattributed_;
 }
 
 void UserProfileOperator::Evaluate(const std::string& user, v1::UserProfile& p, int64_t t,

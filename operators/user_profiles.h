@@ -60,6 +60,10 @@ struct TagRules {
   int64_t tier_diamond_cents = 2'000'000;
   // Profiles of users unseen for this long are removed.
   int64_t expire_after_ms = 400 * 86'400'000LL;
+  // An order without campaign or channel goes to the user's last click at
+  // most this long before it (last-click attribution); with none, to
+  // campaign and channel "(unattributed)".
+  int64_t attribution_window_ms = 24 * 3'600'000LL;
 };
 
 struct TagChange {
@@ -76,6 +80,7 @@ std::string TagChangeToJson(const TagChange& c);
 class UserProfileOperator final : public Operator {
  public:
   static constexpr std::string_view kTable = "profiles";
+  static constexpr const char* kUnattributed = "(unattributed)";
   using ChangeCallback = std::function<void(const TagChange&)>;
   UserProfileOperator(TagRules rules, ChangeCallback on_change);
 
@@ -93,9 +98,13 @@ class UserProfileOperator final : public Operator {
   size_t users() const { return profiles_.size(); }
   const v1::UserProfile* Find(const std::string& user_id) const;
   const TagRules& rules() const { return rules_; }
+  // Order events attributed to a last click, and those with none in the window.
+  int64_t attributed() const { return attributed_; }
+  int64_t unattributed() const { return unattributed_; }
 
  private:
   void OnEvent(const EventRecord& e);
+  void Attribute(const EventRecord& e, const v1::UserProfile& p);
   // Judges every tag as of `t`, emits the changes, sets the next timer.
   void Evaluate(const std::string& user, v1::UserProfile& p, int64_t t, const char* reason);
   int64_t NextTimer(const v1::UserProfile& p, int64_t t) const;
@@ -110,6 +119,8 @@ class UserProfileOperator final : public Operator {
   std::set<std::pair<int64_t, std::string>> timers_;  // (fire at, user)
   std::set<std::string> dirty_;                       // written at the next checkpoint
   std::map<std::string, int64_t> counts_;
+  int64_t attributed_ = 0;
+  int64_t unattributed_ = 0;
 };
 
 }  // namespace promowatch

@@ -16,6 +16,7 @@ void ToState(const Counters& c, v1::AggregateState* s) {
   s->set_orders(c.orders);
   s->set_paid_orders(c.paid_orders);
   s->set_new_customer_orders(c.new_customer_orders);
+  s->set_attributed_orders(c.attributed_orders);
   s->set_cancelled_orders(c.cancelled_orders);
   s->set_refunded_orders(c.refunded_orders);
   s->set_gmv_cents(c.gmv_cents);
@@ -32,6 +33,7 @@ Counters FromState(const v1::AggregateState& s) {
   c.orders = s.orders();
   c.paid_orders = s.paid_orders();
   c.new_customer_orders = s.new_customer_orders();
+  c.attributed_orders = s.attributed_orders();
   c.cancelled_orders = s.cancelled_orders();
   c.refunded_orders = s.refunded_orders();
   c.gmv_cents = s.gmv_cents();
@@ -231,6 +233,7 @@ void WindowOperator::Emit(std::string_view window, int64_t start_ms, int64_t end
   if (auto v = c.roi()) r.set_roi(*v);
   if (options_.count_new_customers) {
     r.set_new_customer_orders(c.new_customer_orders);
+    r.set_attributed_orders(c.attributed_orders);
     if (auto v = Counters::Ratio(c.new_customer_orders, c.paid_orders)) r.set_new_customer_share(*v);
   }
   r.set_uv(uv);

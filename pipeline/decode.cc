@@ -73,7 +73,7 @@ v1::RejectReason CheckKey(std::string_view campaign, std::string_view channel) {
 
 }  // namespace
 
-v1::RejectReason Validate(const v1::Event& event) {
+v1::RejectReason Validate(const v1::Event& event, bool orders_may_lack_campaign) {
   switch (event.payload_case()) {
     case v1::Event::kClick: {
       const v1::ClickEvent& c = event.click();
@@ -92,7 +92,8 @@ v1::RejectReason Validate(const v1::Event& event) {
       if (o.event_id().empty()) return v1::REJECT_REASON_MISSING_EVENT_ID;
       if (o.user_id().empty()) return v1::REJECT_REASON_MISSING_USER_ID;
       if (auto r = CheckKey(o.campaign_id(), o.channel()); r != v1::REJECT_REASON_UNSPECIFIED) {
-        return r;
+        const bool unattributed = r == v1::REJECT_REASON_MISSING_CAMPAIGN_ID || r == v1::REJECT_REASON_MISSING_CHANNEL;
+        if (!(orders_may_lack_campaign && unattributed && o.campaign_id() != "*" && o.channel() != "*")) return r;
       }
       if (o.event_time_ms() <= 0) return v1::REJECT_REASON_BAD_EVENT_TIME;
       if (o.status() == v1::ORDER_STATUS_UNSPECIFIED) return v1::REJECT_REASON_UNSPECIFIED_TYPE;
@@ -151,7 +152,7 @@ v1::RejectReason EventDecoder::Decode(std::string_view bytes, WireFormat format,
     return v1::REJECT_REASON_DECODE_ERROR;
   }
   const v1::Event& event_ = *event;
-  const v1::RejectReason reason = Validate(event_);
+  const v1::RejectReason reason = Validate(event_, orders_may_lack_campaign_);
   if (reason != v1::REJECT_REASON_UNSPECIFIED) {
     if (detail != nullptr) *detail = RejectAdvice(reason);
     return reason;
@@ -199,6 +200,9 @@ v1::RejectReason EventDecoder::Decode(std::string_view bytes, WireFormat format,
   }
   out->event_id_hash = HashId(out->event_id);
   out->user_hash = out->user_id.empty() ? 0 : HashId(out->user_id);
+  // Records are reused across batches: annotations of the last use go.
+  out->first_paid_order = false;
+  out->attributed = false;
   return v1::REJECT_REASON_UNSPECIFIED;
 }
 

@@ -40,7 +40,9 @@ uint64_t HashId(std::string_view id);
 
 // The validation rules of the event contract, on a decoded Event.
 // Returns REJECT_REASON_UNSPECIFIED when the event is valid.
-v1::RejectReason Validate(const v1::Event& event);
+// `orders_may_lack_campaign`: an order with an empty campaign_id or channel
+// is valid (the user-profile operator attributes it to the user's last click).
+v1::RejectReason Validate(const v1::Event& event, bool orders_may_lack_campaign = false);
 
 class EventDecoder {
  public:
@@ -51,9 +53,12 @@ class EventDecoder {
   // `detail` is given, a message saying what is wrong and what to do.
   v1::RejectReason Decode(std::string_view bytes, WireFormat format, EventRecord* out,
                           std::string* detail = nullptr);
+  // Orders without campaign or channel pass (profiles on: attribution).
+  void set_orders_may_lack_campaign(bool v) { orders_may_lack_campaign_ = v; }
 
  private:
   static constexpr int kArenaRecords = 1024;
+  bool orders_may_lack_campaign_ = false;
   v1::Event* NewEvent();
 
   google::protobuf::Arena arena_;

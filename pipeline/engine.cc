@@ -18,6 +18,8 @@ Engine::Engine(const PipelineConfig& config, WindowResultSink* results, RecordSi
       windows_(config.operators, results),
       watermark_(config.operators.max_out_of_orderness_ms, config.idle_partition_timeout_ms),
       wall_clock_ms_(std::move(wall_clock_ms)) {
+  // With profiles, orders without a campaign are attributed, not rejected.
+  decoder_.set_orders_may_lack_campaign(config.profiles_enabled);
   if (!wall_clock_ms_) {
     wall_clock_ms_ = [] {
       return std::chrono::duration_cast<std::chrono::milliseconds>(

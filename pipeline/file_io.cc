@@ -173,8 +173,9 @@ void AppendWindowResultJson(const v1::WindowResult& r, std::string* out) {
                  ratio(r.has_cvr(), r.cvr()), ratio(r.has_roi(), r.roi()), r.uv(), r.revision());
   if (r.has_new_customer_orders()) {
     out->pop_back();  // the closing brace
-    fmt::format_to(it, ",\"new_customer_orders\":{},\"new_customer_share\":{}}}", r.new_customer_orders(),
-                   ratio(r.has_new_customer_share(), r.new_customer_share()));
+    fmt::format_to(it, ",\"new_customer_orders\":{},\"new_customer_share\":{},\"attributed_orders\":{}}}",
+                   r.new_customer_orders(), ratio(r.has_new_customer_share(), r.new_customer_share()),
+                   r.attributed_orders());
   }
 }
 

@@ -325,7 +325,8 @@ int RunReplay(const ReplayArgs& args) {
   ::getrusage(RUSAGE_SELF, &usage);
   std::string profile_summary;
   if (profiles) {
-    profile_summary = fmt::format(" users={} tag_changes={}", profiles->users(), tag_changes);
+    profile_summary = fmt::format(" users={} tag_changes={} attributed_order_events={} unattributed_order_events={}",
+                                  profiles->users(), tag_changes, profiles->attributed(), profiles->unattributed());
     for (const auto& [tag, n] : profiles->tag_counts()) profile_summary += fmt::format(" users_{}={}", tag, n);
     // "tier:gold" -> users_tier_gold
     std::replace(profile_summary.begin(), profile_summary.end(), ':', '_');

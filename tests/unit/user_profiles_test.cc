@@ -176,6 +176,40 @@ TEST(UserProfiles, StateSurvivesARestartTimersIncluded) {
   EXPECT_EQ(h.Count("u1", "rfm", "R2F1M1"), 1);
 }
 
+TEST(UserProfiles, OrdersWithoutACampaignGoToTheLastClickWithin24Hours) {
+  Harness h;
+  h.Event(EventKind::kClick, kClick, "u1", kT0);  // c1/douyin (the harness default)
+  EventRecord& late_click = h.records.emplace_back();
+  late_click.kind = EventKind::kClick;
+  late_click.code = kClick;
+  late_click.user_id = "u1";
+  late_click.campaign_id = "c2";
+  late_click.channel = "jd";
+  late_click.event_time_ms = kT0 + 3'600'000;
+  const EventRecord* p = &late_click;
+  h.op.ProcessBatch(std::span<const EventRecord* const>(&p, 1));
+  auto order = [&](int64_t t) -> const EventRecord& {
+    EventRecord& r = h.records.emplace_back();
+    r.kind = EventKind::kOrder;
+    r.code = kPaid;
+    r.user_id = "u1";
+    r.event_time_ms = t;
+    r.amount_cents = 100;
+    const EventRecord* q = &r;
+    h.op.ProcessBatch(std::span<const EventRecord* const>(&q, 1));
+    return r;
+  };
+  const EventRecord& a = order(kT0 + 2 * 3'600'000);  // last click: c2/jd, an hour before
+  EXPECT_EQ(a.campaign_id, "c2");
+  EXPECT_EQ(a.channel, "jd");
+  EXPECT_TRUE(a.attributed);
+  const EventRecord& b = order(kT0 + 3'600'000 + 24 * 3'600'000 + 1);  // 24 h and 1 ms after it
+  EXPECT_EQ(b.campaign_id, UserProfileOperator::kUnattributed);
+  EXPECT_FALSE(b.attributed);
+  EXPECT_EQ(h.op.attributed(), 1);
+  EXPECT_EQ(h.op.unattributed(), 1);
+}
+
 TEST(UserProfiles, UnseenUsersExpire) {
   TagRules rules;
   rules.expire_after_ms = 400 * kDay;
