@@ -19,7 +19,9 @@ assert_all_retained
 produced=$(wc -l < year.jsonl)
 cat > live.yaml <<'YAML'
 watermark:
-  idle_timeout: 1s
+  # Long enough that a partition slow to fetch on a busy machine is not
+  # declared idle (its records would then be late, and SQL counts them).
+  idle_timeout: 5s
 windows:
   sizes: [1m]
 cumulative:
@@ -44,6 +46,13 @@ consumed() { grep -q "read=$produced " run.log 2>/dev/null || { kill -0 $RUN_PID
 wait_for 120 "promowatch to read all $produced records" consumed
 gauged() { curl -sf "http://$METRICS/metrics" > metrics.txt && grep -q '^promowatch_users_tagged{tag="dormant"} [1-9]' metrics.txt; }
 wait_for 30 "/metrics to count dormant users" gauged
+# All partitions idle: the watermark reaches the newest event (Flink's valve).
+newest=$(tail -n 1 year.jsonl | sed 's/.*"eventTimeMs":"\([0-9]*\)".*/\1/')
+at_end() {
+  curl -sf "http://$METRICS/metrics" > m1.txt &&
+  awk -v want=$(( (newest - 5000) / 1000 )) '/^promowatch_watermark_timestamp_seconds / { exit !($NF >= want) }' m1.txt
+}
+wait_for 60 "the watermark to reach the end of the input" at_end
 
 # The query API (reads the last checkpoint): wait until it holds everything.
 checkpointed() {
@@ -72,8 +81,11 @@ cp body.json dormant_count.json
 [ "$(code -H "$AUTH" "$API/campaigns/c0")" = 200 ] || fail "GET /v1/campaigns/c0: $(cat body.json)"
 jq -e '.windows | length > 0 and all(.[]; .campaign_id == "c0")' body.json >/dev/null || fail "campaign windows: $(head -c 300 body.json)"
 [ "$(code -H "$AUTH" "$API/campaigns/no-such-campaign")" = 404 ] || fail "an unknown campaign should be 404"
+rescrape() { curl -sf "http://$METRICS/metrics" > metrics.txt; }
+wait_for 10 "a final scrape of /metrics" rescrape
 kill -TERM $RUN_PID
 wait $RUN_PID || fail "promowatch run did not exit 0 on SIGTERM"
+grep 'msg="stopped"' run.log | grep -q ' late=0 ' || fail "records were late (a partition judged idle while it still had data): $(grep 'msg="stopped"' run.log)"
 promtool check metrics < metrics.txt > promtool.out 2>&1 || fail "promtool check metrics: $(cat promtool.out)"
 grep -Eq '="u[0-9]+"' metrics.txt && fail "a user id leaked into metric labels"
 grep -q '^promowatch_user_profiles 1500' metrics.txt || fail "promowatch_user_profiles is not 1500: $(grep user_profiles metrics.txt)"
@@ -84,9 +96,10 @@ awk -F'\t' '{ if (index($2, "\"user_id\":\"" $1 "\"") == 0) bad++ } END { exit b
   || fail "user-tag records are not keyed by their user id"
 cut -f2- tags_keyed.tsv > tags.jsonl
 {
-  echo "BEGIN; CREATE TABLE raw(line TEXT); CREATE TABLE got(line TEXT);"
+  echo "BEGIN; CREATE TABLE raw(line TEXT); CREATE TABLE got(line TEXT); CREATE TABLE w_override(w INTEGER);"
   sed "s/'/''/g; s/.*/INSERT INTO raw VALUES('&');/" year.jsonl
   sed "s/'/''/g; s/.*/INSERT INTO got VALUES('&');/" tags.jsonl
+  echo "INSERT INTO w_override VALUES($(final_watermark run.log));"
   echo "COMMIT;"
 } > load.sql
 sqlite3 db.sqlite < load.sql

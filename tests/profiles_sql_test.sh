@@ -25,7 +25,7 @@ jq -e -s 'any(.[]; .tag == "dormant" and .to == "true" and .reason == "time pass
   || fail "no dormant change fired by a timer (time passing, no event of the user)"
 
 {
-  echo "BEGIN; CREATE TABLE raw(line TEXT); CREATE TABLE got(line TEXT);"
+  echo "BEGIN; CREATE TABLE raw(line TEXT); CREATE TABLE got(line TEXT); CREATE TABLE w_override(w INTEGER);"
   sed "s/'/''/g; s/.*/INSERT INTO raw VALUES('&');/" year.jsonl
   sed "s/'/''/g; s/.*/INSERT INTO got VALUES('&');/" tags.jsonl
   echo "COMMIT;"

@@ -4,7 +4,7 @@
 -- records), got(line) promowatch's tag changes. Times in ms; a day is a
 -- whole UTC day, day(t) = t / 86400000; "the last N days" at T are the days
 -- day(T)-N+1 .. day(T). Each user is judged as of T_u = max(W, the user's
--- last event), W the final watermark (max event time - 5 s).
+-- last event), W the final watermark (max event time - 5 s in replay).
 CREATE TABLE e AS
 SELECT json_extract(line, '$.click.userId') AS u, CAST(json_extract(line, '$.click.eventTimeMs') AS INTEGER) AS t,
        'click' AS kind, 0 AS amount
@@ -13,7 +13,8 @@ UNION ALL
 SELECT json_extract(line, '$.order.userId'), CAST(json_extract(line, '$.order.eventTimeMs') AS INTEGER),
        json_extract(line, '$.order.status'), CAST(json_extract(line, '$.order.amountCents') AS INTEGER)
 FROM raw WHERE json_type(line, '$.order') = 'object';
-CREATE TABLE w AS SELECT MAX(t) - 5000 AS w FROM e;
+-- W: the final watermark; the caller may state it in w_override (live).
+CREATE TABLE w AS SELECT COALESCE((SELECT MAX(w) FROM w_override), MAX(t) - 5000) AS w FROM e;
 CREATE TABLE users AS
 SELECT u, MIN(t) AS first_seen, MAX(MAX(t), (SELECT w FROM w)) AS tu,
        MAX(CASE WHEN kind = 'ORDER_STATUS_PAID' THEN t END) AS last_paid,
