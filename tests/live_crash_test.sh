@@ -38,7 +38,7 @@ for point in records:9000 checkpoint:2 records:8000 checkpoint:1 records:6000 re
     --state-dir state --results-format json --metrics-address 127.0.0.1:$(free_port) 2>> crash.log
   rc=$?
   set -e
-  [ "$rc" = 137 ] || fail "run at kill point $point exited $rc, expected to be killed: $(tail -3 crash.log)"
+  [ "$rc" = 137 ] || fail "run at kill point $point exited $rc, expected to be killed: $(grep 'level=error' crash.log | tail -2)"
   kills=$((kills + 1))
 done
 grep -q 'msg="restored checkpoint"' crash.log || fail "no restart restored a checkpoint"
