@@ -9,13 +9,18 @@ produce_sale() {
   "$PROMOWATCH" gen --format binary "$@" --split bin 2>/dev/null
   grep '"click"' events.jsonl > clicks.jsonl
   grep '"spend"' events.jsonl > spend.jsonl
-  # Keyed by user id, as upstream producers do: partitions fill evenly.
-  awk '{ k = ""; if (match($0, /"userId":"[^"]*"/)) k = substr($0, RSTART + 10, RLENGTH - 11);
-         print k "\t" $0 }' clicks.jsonl | kcat -b "$BROKERS" -P -t clickstream -K '\t'
+  produce_keyed clickstream < clicks.jsonl
   kcat -b "$BROKERS" -P -t spend -l spend.jsonl
   (cd bin && ls | grep -E '\.(order|bad)\.bin$' | xargs kcat -b "$BROKERS" -P -t orders)
   PRODUCED=$(( $(wc -l < clicks.jsonl) + $(wc -l < spend.jsonl) + $(ls bin | grep -cE '\.(order|bad)\.bin$') ))
   assert_all_retained
+}
+
+# produce_keyed TOPIC < JSON_LINES: each line to TOPIC keyed by its userId,
+# as upstream producers do (partitions fill evenly; a user's events stay in order).
+produce_keyed() {
+  awk '{ k = ""; if (match($0, /"userId":"[^"]*"/)) k = substr($0, RSTART + 10, RLENGTH - 11);
+         print k "\t" $0 }' | kcat -b "$BROKERS" -P -t "$1" -K '\t'
 }
 
 # The embedded cluster keeps the newest 5 MiB of each partition (librdkafka's

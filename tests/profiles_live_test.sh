@@ -11,10 +11,8 @@ PARTITIONS=16
 start_mock_kafka --partitions $PARTITIONS
 "$PROMOWATCH" gen --format json -n 150000 --rate 0.005 --users 1500 --campaigns 3 --peak-factor 1 --no-spend \
   --late-rate 0 --disorder-rate 0 --duplicate-rate 0 --malformed-rate 0 -o year.jsonl 2>/dev/null
-grep '"click"' year.jsonl | awk '{ k = ""; if (match($0, /"userId":"[^"]*"/)) k = substr($0, RSTART + 10, RLENGTH - 11);
-  print k "\t" $0 }' | kcat -b "$BROKERS" -P -t clickstream -K '\t'
-grep '"order"' year.jsonl | awk '{ k = ""; if (match($0, /"userId":"[^"]*"/)) k = substr($0, RSTART + 10, RLENGTH - 11);
-  print k "\t" $0 }' | kcat -b "$BROKERS" -P -t orders -K '\t'
+grep '"click"' year.jsonl | produce_keyed clickstream
+grep '"order"' year.jsonl | produce_keyed orders
 assert_all_retained
 produced=$(wc -l < year.jsonl)
 cat > live.yaml <<'YAML'
