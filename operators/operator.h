@@ -2,7 +2,10 @@
 // The contract between the runtime (pipeline/) and an operator.
 //
 // Lifecycle, all on the pipeline thread:
-//   Restore(state)            once, before the first batch (state may be empty)
+//   Restore(state)            once, before the first batch (state may be empty);
+//                             `state` stays valid for the operator's life, so
+//                             state larger than memory can be read on demand
+//                             (it reflects every committed Snapshot)
 //   { ProcessBatch(events)    admitted events of one input batch, arrival order
 //     OnWatermark(wm) }*      after each batch; wm never decreases
 //   Snapshot(writer)          at a checkpoint, between batches: write dirty state
@@ -33,6 +36,13 @@ class Operator {
   virtual void OnWatermark(int64_t watermark_ms) = 0;
   virtual void OnEndOfInput() = 0;
   virtual void Snapshot(StateWriter& out) = 0;
+  // True when the operator needs a checkpoint soon to stay within its
+  // memory bound (only checkpointed state can be evicted); the runtime
+  // checkpoints after the current batch.
+  virtual bool WantsCheckpoint() const { return false; }
+  // The first error reading state on demand; the runtime refuses to
+  // checkpoint past it (state and outputs would disagree).
+  virtual absl::Status status() const { return absl::OkStatus(); }
 };
 
 }  // namespace promowatch

@@ -42,6 +42,16 @@ absl::Status MemoryState::Get(std::string_view table, std::string_view key,
   return absl::NotFoundError(std::string(key));
 }
 
+absl::Status MemoryState::ScanFrom(std::string_view table, std::string_view begin,
+                                   const RangeVisitor& visit) const {
+  auto t = tables_.find(table);
+  if (t == tables_.end()) return absl::OkStatus();
+  for (auto it = t->second.lower_bound(std::string(begin)); it != t->second.end(); ++it) {
+    if (!visit(it->first, it->second)) break;
+  }
+  return absl::OkStatus();
+}
+
 size_t MemoryState::size(std::string_view table) const {
   auto t = tables_.find(table);
   return t == tables_.end() ? 0 : t->second.size();

@@ -39,6 +39,11 @@ class StateReader {
   // NotFound when absent.
   virtual absl::Status Get(std::string_view table, std::string_view key,
                            std::string* value) const = 0;
+  // Visits the keys of `table` from `begin` on, in key order, until `visit`
+  // returns false (state larger than memory: timers due, read in order).
+  using RangeVisitor = std::function<bool(std::string_view key, std::string_view value)>;
+  virtual absl::Status ScanFrom(std::string_view table, std::string_view begin,
+                                const RangeVisitor& visit) const = 0;
 };
 
 // Something besides the operators whose state is checkpointed with theirs in
@@ -60,6 +65,8 @@ class MemoryState final : public StateWriter, public StateReader {
   void DeleteRange(std::string_view table, std::string_view begin, std::string_view end) override;
   absl::Status Scan(std::string_view table, const Visitor& visit) const override;
   absl::Status Get(std::string_view table, std::string_view key, std::string* value) const override;
+  absl::Status ScanFrom(std::string_view table, std::string_view begin,
+                        const RangeVisitor& visit) const override;
   size_t size(std::string_view table) const;
 
  private:

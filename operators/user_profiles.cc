@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <limits>
 
+#include "operators/state.h"
+
 namespace promowatch {
 namespace {
 
@@ -12,6 +14,15 @@ constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 constexpr int kHighValueDays = 365;
 constexpr size_t kLastClicks = 4;
+constexpr std::string_view kTotalsKey = "totals";
+
+std::string TimerKey(int64_t at, std::string_view user) {
+  std::string key;
+  key.reserve(8 + user.size());
+  AppendBigEndian64(&key, at);
+  key.append(user);
+  return key;
+}
 
 int32_t Day(int64_t t) { return static_cast<int32_t>(t >= 0 ? t / kDayMs : (t - kDayMs + 1) / kDayMs); }
 
@@ -48,12 +59,106 @@ std::string TagChangeToJson(const TagChange& c) {
   return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
-UserProfileOperator::UserProfileOperator(TagRules rules, ChangeCallback on_change)
-    : rules_(std::move(rules)), on_change_(std::move(on_change)) {}
+UserProfileOperator::UserProfileOperator(TagRules rules, ChangeCallback on_change,
+                                         size_t max_users_in_memory)
+    : rules_(std::move(rules)), on_change_(std::move(on_change)), capacity_(max_users_in_memory) {}
 
-const v1::UserProfile* UserProfileOperator::Find(const std::string& user_id) const {
-  auto it = profiles_.find(user_id);
-  return it == profiles_.end() ? nullptr : &it->second;
+std::optional<v1::UserProfile> UserProfileOperator::Lookup(const std::string& user_id) const {
+  auto it = cache_.find(user_id);
+  if (it != cache_.end()) {
+    if (it->second.gone) return std::nullopt;
+    return it->second.profile;
+  }
+  std::string bytes;
+  v1::UserProfile p;
+  if (state_ == nullptr || !state_->Get(kTable, user_id, &bytes).ok() || !p.ParseFromString(bytes)) {
+    return std::nullopt;
+  }
+  return p;
+}
+
+UserProfileOperator::Entry* UserProfileOperator::Load(const std::string& user) {
+  auto it = cache_.find(user);
+  if (it != cache_.end()) {
+    it->second.referenced = true;
+    return &it->second;
+  }
+  if (state_ == nullptr) return nullptr;
+  const absl::Status s = state_->Get(kTable, user, &buffer_);
+  if (absl::IsNotFound(s)) return nullptr;
+  v1::UserProfile p;
+  if (s.ok() && !p.ParseFromString(buffer_)) {
+    if (status_.ok()) status_ = absl::DataLossError("profiles: undecodable profile of a user");
+    return nullptr;
+  }
+  if (!s.ok()) {
+    if (status_.ok()) status_ = s;
+    return nullptr;
+  }
+  auto [pos, inserted] = cache_.try_emplace(user);
+  Entry& e = pos->second;
+  e.profile = std::move(p);
+  e.stored = true;
+  e.stored_timer_ms = e.profile.timer_ms();
+  if (e.stored_timer_ms != 0) timers_.emplace(e.stored_timer_ms, user);
+  return &e;
+}
+
+void UserProfileOperator::MarkDirty(const std::string& key, Entry& e) {
+  if (e.dirty) return;
+  e.dirty = true;
+  dirty_.push_back(&key);
+}
+
+bool UserProfileOperator::WantsCheckpoint() const {
+  return capacity_ != 0 && state_ != nullptr && dirty_.size() >= capacity_ / 2;
+}
+
+void UserProfileOperator::Evict() {
+  if (capacity_ == 0 || state_ == nullptr || cache_.size() <= capacity_) return;
+  const size_t target = capacity_ - capacity_ / 10;
+  // Two passes: the first clears the reference bits it passes.
+  for (int pass = 0; pass < 2 && cache_.size() > target; ++pass) {
+    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > target;) {
+      Entry& e = it->second;
+      if (e.dirty) {
+        ++it;
+      } else if (e.referenced) {
+        e.referenced = false;
+        ++it;
+      } else {
+        if (e.profile.timer_ms() != 0) timers_.erase({e.profile.timer_ms(), it->first});
+        cache_.erase(it++);
+      }
+    }
+  }
+}
+
+void UserProfileOperator::PullStoredTimers(int64_t upto) {
+  if (state_ == nullptr || next_stored_timer_ > upto) return;
+  std::vector<std::string> due;
+  int64_t next = kNever;
+  std::string last;
+  const absl::Status s = state_->ScanFrom(kTimersTable, stored_cursor_, [&](std::string_view key, std::string_view) {
+    if (key.size() < 8) return true;
+    const int64_t at = ReadBigEndian64(key.substr(0, 8));
+    if (at > upto) {
+      next = at;
+      return false;
+    }
+    due.emplace_back(key.substr(8));
+    last.assign(key);
+    return true;
+  });
+  if (!s.ok()) {
+    if (status_.ok()) status_ = s;
+    return;
+  }
+  if (!last.empty()) stored_cursor_ = last + '\0';
+  next_stored_timer_ = next;
+  // A user in memory has its current timer in timers_ already (the index
+  // entry may be stale until the next checkpoint).
+  for (const std::string& user : due) Load(user);
 }
 
 void UserProfileOperator::Count(const std::string& key, int delta) {
@@ -63,11 +168,14 @@ void UserProfileOperator::Count(const std::string& key, int delta) {
 }
 
 void UserProfileOperator::ProcessBatch(std::span<const EventRecord* const> events) {
+  Evict();  // (between batches: the last checkpoint is committed)
   for (const EventRecord* e : events) {
     // Timers fire at the watermark in force when each record arrived, not
     // at batch ends: the order of changes does not depend on batching (a
     // resumed replay writes the same bytes).
-    if (!timers_.empty() && e->watermark_ms != kNoWatermark && timers_.begin()->first <= e->watermark_ms) {
+    if (e->watermark_ms != kNoWatermark &&
+        ((!timers_.empty() && timers_.begin()->first <= e->watermark_ms) ||
+         next_stored_timer_ <= e->watermark_ms)) {
       OnWatermark(e->watermark_ms);
     }
     if (e->kind == EventKind::kSpend || e->user_id.empty()) continue;
@@ -77,16 +185,24 @@ void UserProfileOperator::ProcessBatch(std::span<const EventRecord* const> event
 
 void UserProfileOperator::OnEvent(const EventRecord& e) {
   const int64_t t = e.event_time_ms;
-  auto found = profiles_.find(e.user_id);
+  Entry* entry = Load(e.user_id);
   // Changes that time made before this event happened first, at their own
   // time (the watermark may not have passed them yet).
-  if (found != profiles_.end() && found->second.timer_ms() != 0 && found->second.timer_ms() <= t) {
+  if (entry != nullptr && !entry->gone && entry->profile.timer_ms() != 0 && entry->profile.timer_ms() <= t) {
     FireDue(e.user_id, t);
   }
-  auto [it, inserted] = profiles_.try_emplace(e.user_id);
-  v1::UserProfile& p = it->second;
+  if (entry == nullptr) {
+    entry = &cache_.try_emplace(e.user_id).first->second;
+    ++users_;
+  } else if (entry->gone) {  // expired earlier in this checkpoint interval: a new profile
+    entry->gone = false;
+    ++users_;
+  }
+  auto it = cache_.find(e.user_id);
+  MarkDirty(it->first, *entry);
+  v1::UserProfile& p = entry->profile;
   if (e.kind == EventKind::kOrder && (e.campaign_id.empty() || e.channel.empty())) Attribute(e, p);
-  if (inserted || p.first_seen_ms() == 0 || t < p.first_seen_ms()) p.set_first_seen_ms(t);
+  if (p.first_seen_ms() == 0 || t < p.first_seen_ms()) p.set_first_seen_ms(t);
   p.set_last_seen_ms(std::max(p.last_seen_ms(), t));
   const char* reason = "click";
   if (e.kind == EventKind::kClick && e.code == kClick && !e.campaign_id.empty()) {
@@ -128,7 +244,6 @@ void UserProfileOperator::OnEvent(const EventRecord& e) {
   } else if (e.kind == EventKind::kOrder) {
     reason = "order";
   }
-  dirty_.insert(it->first);
   Evaluate(it->first, p, std::max(t, p.evaluated_ms()), reason);
 }
 
@@ -238,24 +353,27 @@ void UserProfileOperator::SetTimer(const std::string& user, v1::UserProfile& p, 
 }
 
 void UserProfileOperator::OnWatermark(int64_t watermark_ms) {
+  PullStoredTimers(watermark_ms);
   while (!timers_.empty() && timers_.begin()->first <= watermark_ms) {
     const auto due = *timers_.begin();
     FireDue(due.second, watermark_ms);
     timers_.erase(due);  // (already gone unless its profile was)
   }
+  Evict();  // users loaded for timers that did not change
 }
 
 void UserProfileOperator::FireDue(const std::string& user_ref, int64_t upto) {
   const std::string user = user_ref;  // the reference may point into timers_
   while (true) {
-    auto it = profiles_.find(user);
-    if (it == profiles_.end()) return;
-    v1::UserProfile& p = it->second;
+    auto it = cache_.find(user);
+    if (it == cache_.end() || it->second.gone) return;
+    Entry& e = it->second;
+    v1::UserProfile& p = e.profile;
     const int64_t at = p.timer_ms();
     if (at == 0 || at > upto) return;
     timers_.erase({at, user});
     p.set_timer_ms(0);
-    dirty_.insert(user);
+    MarkDirty(it->first, e);
     if (at >= p.last_seen_ms() + rules_.expire_after_ms) {
       // Unseen for the expiry time: forgotten, its tags with it (no change
       // events: the user is gone, not re-segmented).
@@ -264,44 +382,63 @@ void UserProfileOperator::FireDue(const std::string& user_ref, int64_t upto) {
       Count(p.tag_dormant() ? "dormant" : "", -1);
       Count(p.tag_high_value() ? "high_value" : "", -1);
       Count(p.tag_tier().empty() ? "" : "tier:" + p.tag_tier(), -1);
-      profiles_.erase(it);
+      p.Clear();
+      e.gone = true;  // deleted from state at the next checkpoint
+      --users_;
       return;
     }
-    Evaluate(user, p, std::max(at, p.evaluated_ms()), "time passed");
+    Evaluate(it->first, p, std::max(at, p.evaluated_ms()), "time passed");
   }
 }
 
 absl::Status UserProfileOperator::Restore(const StateReader& in) {
-  return in.Scan(kTable, [&](std::string_view key, std::string_view value) -> absl::Status {
-    v1::UserProfile p;
-    if (!p.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      return absl::DataLossError("profiles: undecodable profile");
-    }
-    const std::string user(key);
-    if (p.tag_new()) Count("new", 1);
-    if (p.tag_active()) Count("active", 1);
-    if (p.tag_dormant()) Count("dormant", 1);
-    if (p.tag_high_value()) Count("high_value", 1);
-    if (!p.tag_tier().empty()) Count("tier:" + p.tag_tier(), 1);
-    if (p.timer_ms() != 0) timers_.emplace(p.timer_ms(), user);
-    profiles_.emplace(user, std::move(p));
-    return absl::OkStatus();
-  });
+  state_ = &in;
+  next_stored_timer_ = std::numeric_limits<int64_t>::min();  // look once
+  std::string bytes;
+  const absl::Status s = in.Get(kTotalsTable, kTotalsKey, &bytes);
+  if (absl::IsNotFound(s)) return absl::OkStatus();  // no profiles yet
+  if (!s.ok()) return s;
+  v1::ProfileTotals totals;
+  if (!totals.ParseFromString(bytes)) return absl::DataLossError("profile_totals: undecodable");
+  users_ = totals.users();
+  attributed_ = totals.attributed();
+  unattributed_ = totals.unattributed();
+  counts_.clear();
+  for (const auto& [tag, n] : totals.tag_counts()) counts_[tag] = n;
+  return absl::OkStatus();
 }
 
 void UserProfileOperator::Snapshot(StateWriter& out) {
-  std::string buf;
-  for (const std::string& user : dirty_) {
-    auto it = profiles_.find(user);
-    if (it == profiles_.end()) {
-      out.Delete(kTable, user);
+  for (const std::string* key : dirty_) {
+    auto it = cache_.find(*key);
+    Entry& e = it->second;
+    const int64_t timer = e.gone ? 0 : e.profile.timer_ms();
+    if (timer != e.stored_timer_ms) {
+      if (e.stored_timer_ms != 0) out.Delete(kTimersTable, TimerKey(e.stored_timer_ms, it->first));
+      if (timer != 0) {
+        out.Put(kTimersTable, TimerKey(timer, it->first), "");
+        if (state_ != nullptr) next_stored_timer_ = std::min(next_stored_timer_, timer);
+      }
+    }
+    if (e.gone) {
+      if (e.stored) out.Delete(kTable, it->first);
+      cache_.erase(it);
       continue;
     }
-    buf.clear();
-    it->second.SerializeToString(&buf);
-    out.Put(kTable, user, buf);
+    buffer_.clear();
+    e.profile.SerializeToString(&buffer_);
+    out.Put(kTable, it->first, buffer_);
+    e.stored = true;
+    e.stored_timer_ms = timer;
+    e.dirty = false;
   }
   dirty_.clear();
+  v1::ProfileTotals totals;
+  totals.set_users(users_);
+  totals.set_attributed(attributed_);
+  totals.set_unattributed(unattributed_);
+  for (const auto& [tag, n] : counts_) (*totals.mutable_tag_counts())[tag] = n;
+  out.Put(kTotalsTable, kTotalsKey, totals.SerializeAsString());
 }
 
 }  // namespace promowatch

@@ -17,16 +17,24 @@
 // time already judged).
 //
 // Every change goes to a callback as a TagChange; profiles are state
-// (table "profiles", only dirty ones written at a checkpoint).
+// (table "profiles", only changed ones written at a checkpoint). Memory is
+// bounded: profiles live in a cache of at most `max_users_in_memory`
+// users with the state backend (RocksDB) behind it, and the timers of
+// users not in memory live in an index table ordered by due time, read
+// from the position of the last due timer on as the watermark passes it
+// (as Flink's RocksDB timer service keeps them).
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/node_hash_map.h"
 #include "operators/operator.h"
 #include "promowatch/v1/state.pb.h"
@@ -79,30 +87,57 @@ std::string TagChangeToJson(const TagChange& c);
 
 class UserProfileOperator final : public Operator {
  public:
-  static constexpr std::string_view kTable = "profiles";
+  static constexpr std::string_view kTable = "profiles";             // user id -> UserProfile
+  static constexpr std::string_view kTimersTable = "profile_timers";  // BE64(time) + user id -> ""
+  static constexpr std::string_view kTotalsTable = "profile_totals";  // "totals" -> ProfileTotals
   static constexpr const char* kUnattributed = "(unattributed)";
   using ChangeCallback = std::function<void(const TagChange&)>;
-  UserProfileOperator(TagRules rules, ChangeCallback on_change);
+  // `max_users_in_memory` bounds the profiles held in memory (0: no bound);
+  // the rest stay in the state backend and are read back on demand. Only
+  // checkpointed profiles can be dropped, so past half the bound in changed
+  // profiles the operator asks for a checkpoint (WantsCheckpoint).
+  UserProfileOperator(TagRules rules, ChangeCallback on_change, size_t max_users_in_memory = 0);
 
   std::string_view name() const override { return "profiles"; }
-  std::vector<std::string> StateTables() const override { return {std::string(kTable)}; }
+  std::vector<std::string> StateTables() const override {
+    return {std::string(kTable), std::string(kTimersTable), std::string(kTotalsTable)};
+  }
+  // Reads only the totals: profiles and timers are read when needed.
   absl::Status Restore(const StateReader& in) override;
   void ProcessBatch(std::span<const EventRecord* const> events) override;
   void OnWatermark(int64_t watermark_ms) override;
   void OnEndOfInput() override {}
+  // Writes the profiles changed since the last checkpoint, their timers'
+  // index entries and the totals.
   void Snapshot(StateWriter& out) override;
+  bool WantsCheckpoint() const override;
+  absl::Status status() const override { return status_; }
 
   // Users per segment tag and tier (never ids): "new", "active", "dormant",
   // "high_value", "tier:silver", ...
   const std::map<std::string, int64_t>& tag_counts() const { return counts_; }
-  size_t users() const { return profiles_.size(); }
-  const v1::UserProfile* Find(const std::string& user_id) const;
+  // Profiles in all, and those held in memory now.
+  int64_t users() const { return users_; }
+  size_t users_in_memory() const { return cache_.size(); }
+  // A user's profile as the operator sees it now (memory, else state).
+  std::optional<v1::UserProfile> Lookup(const std::string& user_id) const;
   const TagRules& rules() const { return rules_; }
   // Order events attributed to a last click, and those with none in the window.
   int64_t attributed() const { return attributed_; }
   int64_t unattributed() const { return unattributed_; }
 
  private:
+  // A profile held in memory.
+  struct Entry {
+    v1::UserProfile profile;
+    int64_t stored_timer_ms = 0;  // its timer as of the last checkpoint (index key)
+    bool stored = false;          // in the state backend as of the last checkpoint
+    bool dirty = false;           // changed since the last checkpoint: cannot be dropped
+    bool gone = false;            // expired; deleted at the next checkpoint
+    bool referenced = true;       // used since the eviction sweep last passed (CLOCK)
+  };
+  using Cache = absl::node_hash_map<std::string, Entry>;
+
   void OnEvent(const EventRecord& e);
   void Attribute(const EventRecord& e, const v1::UserProfile& p);
   // Judges every tag as of `t`, emits the changes, sets the next timer.
@@ -112,13 +147,32 @@ class UserProfileOperator final : public Operator {
   void FireDue(const std::string& user, int64_t upto);
   void SetTimer(const std::string& user, v1::UserProfile& p, int64_t at);
   void Count(const std::string& key, int delta);
+  // The user's entry from memory or state (loading it); nullptr if the
+  // user has no profile. A gone entry is returned as is.
+  Entry* Load(const std::string& user);
+  void MarkDirty(const std::string& key, Entry& e);
+  // Loads the users whose checkpointed timers are due at `upto`, so that
+  // every due timer is in `timers_`.
+  void PullStoredTimers(int64_t upto);
+  // Drops unchanged profiles least recently used (CLOCK) down to 90% of
+  // the bound.
+  void Evict();
 
   TagRules rules_;
   ChangeCallback on_change_;
-  absl::node_hash_map<std::string, v1::UserProfile> profiles_;
-  std::set<std::pair<int64_t, std::string>> timers_;  // (fire at, user)
-  std::set<std::string> dirty_;                       // written at the next checkpoint
+  size_t capacity_;
+  const StateReader* state_ = nullptr;  // from Restore; nullptr: everything stays in memory
+  absl::Status status_;
+  Cache cache_;
+  // Due times of the timers of users in memory (the others are in
+  // kTimersTable), in firing order.
+  absl::btree_set<std::pair<int64_t, std::string>> timers_;
+  std::vector<const std::string*> dirty_;  // keys in cache_ (stable in a node map)
+  std::string stored_cursor_;             // kTimersTable keys before this were loaded
+  int64_t next_stored_timer_ = std::numeric_limits<int64_t>::max();  // earliest checkpointed timer at or after the cursor
+  std::string buffer_;
   std::map<std::string, int64_t> counts_;
+  int64_t users_ = 0;
   int64_t attributed_ = 0;
   int64_t unattributed_ = 0;
 };

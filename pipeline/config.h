@@ -107,6 +107,9 @@ struct PipelineConfig {
   // profiles.enabled: per-user profiles and tags in RocksDB. Default: false
   // (replay --tags-output turns them on).
   bool profiles_enabled = false;
+  // profiles.max_users_in_memory: profiles held in memory; the rest are read
+  // back from RocksDB when their user shows up. Default: 1,000,000.
+  int64_t profiles_max_users_in_memory = 1'000'000;
   // profiles.tags: the thresholds of the tags.
   TagRules tag_rules;
   ApiOptions api;

@@ -46,7 +46,12 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
   if (backend == nullptr) return absl::OkStatus();
   std::string bytes;
   absl::Status s = backend->Get(WindowOperator::kMetaTable, kRuntimeKey, &bytes);
-  if (absl::IsNotFound(s)) return absl::OkStatus();  // fresh state
+  if (absl::IsNotFound(s)) {  // fresh state; operators may still read it on demand later
+    for (Operator* op : operators_) {
+      if (s = op->Restore(*backend); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
   if (!s.ok()) return s;
   v1::OperatorMeta meta;
   if (!meta.ParseFromString(bytes)) return absl::DataLossError("meta/runtime: undecodable");
@@ -147,8 +152,20 @@ void Engine::RejectUnframed(const RawRecord& record, std::string_view source,
   }
 }
 
+bool Engine::checkpoint_wanted() const {
+  for (const Operator* op : operators_) {
+    if (op->WantsCheckpoint()) return true;
+  }
+  return false;
+}
+
 absl::Status Engine::Checkpoint(const SourcePosition& position) {
   if (backend_ == nullptr) return absl::OkStatus();
+  for (const Operator* op : operators_) {
+    // State an operator could not read: outputs since may be wrong; stop
+    // before making them the committed truth.
+    if (absl::Status s = op->status(); !s.ok()) return s;
+  }
   auto batch = backend_->NewBatch();
   admission_.Snapshot(*batch);
   windows_.Snapshot(*batch);

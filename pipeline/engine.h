@@ -106,6 +106,10 @@ class Engine {
   // Writes dirty state, watermarks, counters and `position` atomically.
   absl::Status Checkpoint(const SourcePosition& position);
 
+  // An operator needs a checkpoint to stay within its memory bound: the
+  // caller should checkpoint after this batch.
+  bool checkpoint_wanted() const;
+
   // End of a finite input: every open window is final.
   void Finish();
 

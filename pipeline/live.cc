@@ -104,7 +104,7 @@ class LiveRunner final : public KafkaSource::Listener {
           p.set_event_time_ms(c.event_time_ms);
           sink_->Produce(config_.kafka.user_tags_topic, c.user_id, p.SerializeAsString());
         }
-      });
+      }, static_cast<size_t>(config.profiles_max_users_in_memory));
       engine_.AddOperator(profiles_.get());
     }
     metrics_->SetAlertsFiring(alerts_.FiringCounts());
@@ -211,7 +211,7 @@ class LiveRunner final : public KafkaSource::Listener {
       const auto now = std::chrono::steady_clock::now();
       // A quiet stream (nothing read, watermark still) has nothing to save.
       const bool changed = since_checkpoint > 0 || engine_.watermark_ms() != checkpointed_watermark_;
-      if (since_checkpoint >= config_.checkpoint_every_records ||
+      if (since_checkpoint >= config_.checkpoint_every_records || engine_.checkpoint_wanted() ||
           (changed && now - last_checkpoint >= std::chrono::milliseconds(config_.checkpoint_interval_ms))) {
         if (auto s = Checkpoint(); !s.ok()) {
           spdlog::error("msg=\"checkpoint failed, will retry\" error=\"{}\"",

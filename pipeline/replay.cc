@@ -153,13 +153,16 @@ int RunReplay(const ReplayArgs& args) {
   int64_t tag_changes = 0;
   std::unique_ptr<UserProfileOperator> profiles;
   if (config.profiles_enabled) {
-    profiles = std::make_unique<UserProfileOperator>(config.tag_rules, [&](const TagChange& c) {
-      ++tag_changes;
-      if (tags_file) {
-        const std::string json = TagChangeToJson(c);
-        std::fprintf(tags_file.get(), "%s\n", json.c_str());
-      }
-    });
+    profiles = std::make_unique<UserProfileOperator>(
+        config.tag_rules,
+        [&](const TagChange& c) {
+          ++tag_changes;
+          if (tags_file) {
+            const std::string json = TagChangeToJson(c);
+            std::fprintf(tags_file.get(), "%s\n", json.c_str());
+          }
+        },
+        static_cast<size_t>(config.profiles_max_users_in_memory));
     engine.AddOperator(profiles.get());
   }
   auto backend = RocksStateBackend::Open(state_dir, engine.StateTables(), config.state);
@@ -293,7 +296,7 @@ int RunReplay(const ReplayArgs& args) {
       kill_point.AfterRecords(engine.counters().read - read_at_start);
       progress.Update(bytes_before + r.position(), engine.counters().read - read_at_start);
       const auto now = std::chrono::steady_clock::now();
-      if (since_checkpoint >= config.checkpoint_every_records ||
+      if (since_checkpoint >= config.checkpoint_every_records || engine.checkpoint_wanted() ||
           now - last_checkpoint >= std::chrono::milliseconds(config.checkpoint_interval_ms)) {
         if (!checkpoint(i, r.position())) return 1;
       }
@@ -325,8 +328,8 @@ int RunReplay(const ReplayArgs& args) {
   ::getrusage(RUSAGE_SELF, &usage);
   std::string profile_summary;
   if (profiles) {
-    profile_summary = fmt::format(" users={} tag_changes={} attributed_order_events={} unattributed_order_events={}",
-                                  profiles->users(), tag_changes, profiles->attributed(), profiles->unattributed());
+    profile_summary = fmt::format(" users={} users_in_memory={} tag_changes={} attributed_order_events={} unattributed_order_events={}",
+                                  profiles->users(), profiles->users_in_memory(), tag_changes, profiles->attributed(), profiles->unattributed());
     for (const auto& [tag, n] : profiles->tag_counts()) profile_summary += fmt::format(" users_{}={}", tag, n);
     // "tier:gold" -> users_tier_gold
     std::replace(profile_summary.begin(), profile_summary.end(), ':', '_');
@@ -334,11 +337,11 @@ int RunReplay(const ReplayArgs& args) {
   spdlog::info(
       "msg=\"replay finished\" read={} accepted={} rejected={}{} duplicates={} late={} "
       "windows={} corrections={} elapsed_s={:.3f} events_per_s={:.0f} peak_rss_mb={:.1f} "
-      "state_bytes={} alert_transitions={} output={} dead_letter={}{}",
+      "state_bytes={} checkpoints={} alert_transitions={} output={} dead_letter={}{}",
       c.read, c.accepted, c.rejected_total(), by_reason, c.duplicates, c.late, ws.windows_emitted,
       ws.corrections_emitted, secs, static_cast<double>(c.read - read_at_start) / secs,
       static_cast<double>(usage.ru_maxrss) / 1024.0, (*backend)->ApproximateSizeBytes(),
-      alert_transitions, args.output, dead_letter_path, profile_summary);
+      c.checkpoints, alert_transitions, args.output, dead_letter_path, profile_summary);
   return 0;
 }
 

@@ -141,6 +141,20 @@ absl::Status RocksStateBackend::Get(std::string_view table, std::string_view key
                    "reading " + std::string(table));
 }
 
+absl::Status RocksStateBackend::ScanFrom(std::string_view table, std::string_view begin,
+                                         const RangeVisitor& visit) const {
+  rocksdb::ColumnFamilyHandle* h = Table(table);
+  if (h == nullptr) return absl::InvalidArgumentError("unknown state table " + std::string(table));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), h));
+  for (it->Seek(ToSlice(begin)); it->Valid(); it->Next()) {
+    if (!visit(std::string_view(it->key().data(), it->key().size()),
+               std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "scanning " + std::string(table));
+}
+
 uint64_t RocksStateBackend::ApproximateSizeBytes() const {
   uint64_t total = 0;
   for (auto* h : handles_) {

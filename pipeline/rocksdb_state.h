@@ -1,7 +1,8 @@
 #pragma once
 // The state backend on RocksDB: one column family per state table, writes
 // staged in a WriteBatch and committed atomically at a checkpoint (operator
-// state, watermarks and source offsets together), reads only at restore.
+// state, watermarks and source offsets together), reads at restore and, for state larger than memory (user profiles),
+// point reads of keys evicted from the operators' caches.
 //
 // Durability: the WAL is on and not fsynced per commit; a killed process
 // (kill -9) loses nothing that was committed, a power loss may lose the last
@@ -68,6 +69,8 @@ class RocksStateBackend final : public StateReader {
   absl::Status Scan(std::string_view table, const Visitor& visit) const override;
   absl::Status Get(std::string_view table, std::string_view key,
                    std::string* value) const override;
+  absl::Status ScanFrom(std::string_view table, std::string_view begin,
+                        const RangeVisitor& visit) const override;
 
   // Live SST + memtable bytes, for metrics and benchmarks.
   uint64_t ApproximateSizeBytes() const;

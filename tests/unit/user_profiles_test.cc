@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <map>
+#include <memory>
 
 #include "operators/state.h"
 
@@ -168,9 +170,9 @@ TEST(UserProfiles, StateSurvivesARestartTimersIncluded) {
   }
   Harness h;
   ASSERT_TRUE(h.op.Restore(state).ok());
-  EXPECT_EQ(h.op.users(), 1u);
-  ASSERT_NE(h.op.Find("u1"), nullptr);
-  EXPECT_EQ(h.op.Find("u1")->lifetime_paid_orders(), 1);
+  EXPECT_EQ(h.op.users(), 1);
+  ASSERT_TRUE(h.op.Lookup("u1").has_value());
+  EXPECT_EQ(h.op.Lookup("u1")->lifetime_paid_orders(), 1);
   h.op.OnWatermark(kT0 + 90 * kDay);  // the restored timer fires
   EXPECT_EQ(h.Tag("u1", "dormant"), "true");
   EXPECT_EQ(h.Count("u1", "rfm", "R2F1M1"), 1);
@@ -216,10 +218,115 @@ TEST(UserProfiles, UnseenUsersExpire) {
   Harness h(rules);
   h.Click("u1", kT0);
   h.op.OnWatermark(kT0 + 400 * kDay);
-  EXPECT_EQ(h.op.users(), 0u);
+  EXPECT_EQ(h.op.users(), 0);
   MemoryState state;
   h.op.Snapshot(state);
   EXPECT_EQ(state.size(UserProfileOperator::kTable), 0u);
+}
+
+// A year-long workload of a few hundred users run through the operator in
+// batches with the watermark behind the newest event, checkpointing to
+// `state` every 400 events and whenever the operator asks; with `restart_at`,
+// the operator is replaced by a new one restored from the state there (as
+// after a crash right after a checkpoint).
+struct Workload {
+  std::vector<TagChange> changes;
+  int64_t users = 0;
+  std::map<std::string, int64_t> counts;
+  size_t max_in_memory = 0;
+  size_t checkpoints = 0;
+};
+
+Workload RunWorkload(size_t max_users_in_memory, size_t restart_at = 0) {
+  Workload w;
+  MemoryState state;
+  auto make = [&] {
+    auto op = std::make_unique<UserProfileOperator>(
+        TagRules{}, [&](const TagChange& c) { w.changes.push_back(c); }, max_users_in_memory);
+    EXPECT_TRUE(op->Restore(state).ok());
+    return op;
+  };
+  auto op = make();
+  uint64_t rng = 42;
+  auto next = [&](uint64_t n) {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (rng >> 33) % n;
+  };
+  std::vector<EventRecord> batch(50);
+  std::vector<const EventRecord*> ptrs;
+  int64_t t = kT0;
+  size_t since = 0;
+  for (size_t i = 0; i < 20'000; i += batch.size()) {
+    ptrs.clear();
+    for (auto& r : batch) {
+      t += static_cast<int64_t>(next(3'000'000'000ULL / 2'000));  // ~a year over 20,000 events
+      r = EventRecord{};
+      r.user_id = "u" + std::to_string(next(300));
+      r.event_time_ms = t - static_cast<int64_t>(next(60'000));  // a little out of order
+      r.watermark_ms = t - 120'000;
+      r.campaign_id = "c1";
+      r.channel = "douyin";
+      const uint64_t k = next(10);
+      if (k < 6) {
+        r.kind = EventKind::kClick;
+        r.code = kClick;
+      } else {
+        r.kind = EventKind::kOrder;
+        r.code = k < 9 ? kPaid : kRefunded;
+        r.amount_cents = static_cast<int64_t>(1'000 + next(400'000));
+      }
+      ptrs.push_back(&r);
+    }
+    op->ProcessBatch(ptrs);
+    op->OnWatermark(t - 120'000);
+    w.max_in_memory = std::max(w.max_in_memory, op->users_in_memory());
+    since += batch.size();
+    if (since >= 400 || op->WantsCheckpoint()) {
+      op->Snapshot(state);
+      ++w.checkpoints;
+      since = 0;
+      if (restart_at != 0 && i >= restart_at) {
+        restart_at = 0;
+        op = make();
+      }
+    }
+  }
+  w.users = op->users();
+  w.counts = op->tag_counts();
+  return w;
+}
+
+TEST(UserProfiles, ABoundedCacheGivesTheSameChangesAsAllInMemory) {
+  const Workload all = RunWorkload(0);
+  ASSERT_GT(all.changes.size(), 1'000u);
+  ASSERT_GE(all.max_in_memory, 300u);  // every user, all the time
+  const Workload bounded = RunWorkload(40);
+  // The bound, plus the users one batch changed (its 50 events and the
+  // timers its watermark fired) that wait in memory for the checkpoint.
+  EXPECT_LE(bounded.max_in_memory, 40u + 2 * 50u);
+  EXPECT_LT(bounded.max_in_memory, all.max_in_memory / 2);
+  EXPECT_GT(bounded.checkpoints, all.checkpoints);  // asked for early checkpoints
+  ASSERT_EQ(bounded.changes.size(), all.changes.size());
+  for (size_t i = 0; i < all.changes.size(); ++i) {
+    const TagChange& a = all.changes[i];
+    const TagChange& b = bounded.changes[i];
+    ASSERT_TRUE(a.user_id == b.user_id && a.tag == b.tag && a.from == b.from && a.to == b.to &&
+                a.reason == b.reason && a.event_time_ms == b.event_time_ms)
+        << "change " << i << " differs: " << TagChangeToJson(a) << " vs " << TagChangeToJson(b);
+  }
+  EXPECT_EQ(bounded.users, all.users);
+  EXPECT_EQ(bounded.counts, all.counts);
+}
+
+TEST(UserProfiles, ARestartReadsOnlyTotalsAndLoadsUsersAndTimersOnDemand) {
+  const Workload all = RunWorkload(0);
+  const Workload restarted = RunWorkload(40, 10'000);
+  ASSERT_EQ(restarted.changes.size(), all.changes.size());
+  for (size_t i = 0; i < all.changes.size(); ++i) {
+    ASSERT_EQ(TagChangeToJson(restarted.changes[i]), TagChangeToJson(all.changes[i])) << "change " << i;
+  }
+  EXPECT_EQ(restarted.users, all.users);
+  EXPECT_EQ(restarted.counts, all.counts);
 }
 
 }  // namespace
