@@ -150,7 +150,7 @@ class UserProfileOperator final : public Operator {
   // The user's entry from memory or state (loading it); nullptr if the
   // user has no profile. A gone entry is returned as is.
   Entry* Load(const std::string& user);
-  void MarkDirty(const std::string& key, Entry& e);
+  void MarkDirty(Cache::value_type& node);
   // Loads the users whose checkpointed timers are due at `upto`, so that
   // every due timer is in `timers_`.
   void PullStoredTimers(int64_t upto);
@@ -167,7 +167,7 @@ class UserProfileOperator final : public Operator {
   // Due times of the timers of users in memory (the others are in
   // kTimersTable), in firing order.
   absl::btree_set<std::pair<int64_t, std::string>> timers_;
-  std::vector<const std::string*> dirty_;  // keys in cache_ (stable in a node map)
+  std::vector<Cache::value_type*> dirty_;  // in cache_ (nodes do not move in a node map)
   std::string stored_cursor_;             // kTimersTable keys before this were loaded
   int64_t next_stored_timer_ = std::numeric_limits<int64_t>::max();  // earliest checkpointed timer at or after the cursor
   std::string buffer_;

@@ -34,6 +34,11 @@ absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
   cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
   cf_options.write_buffer_size = options.write_buffer_bytes;
   cf_options.level_compaction_dynamic_level_bytes = true;
+  // A Bloom filter over the memtable's whole keys: a point read of a key
+  // that is not there (a user seen for the first time) skips the skiplist
+  // search of every memtable.
+  cf_options.memtable_prefix_bloom_size_ratio = 0.1;
+  cf_options.memtable_whole_key_filtering = true;
   cf_options.compression = rocksdb::kLZ4Compression;  // Debian's RocksDB is built with LZ4
 
   rocksdb::DBOptions db_options;

@@ -9,7 +9,7 @@
 // checkpoints, which replay from the offsets stored with the older state.
 //
 // Tuning (see docs in README "State"): block cache `block_cache_bytes`, bloom
-// filters (10 bits/key) on every table, level compaction with dynamic level
+// filters (10 bits/key) on every table and on memtables (whole keys), level compaction with dynamic level
 // sizes, LZ4 when available.
 
 #include <memory>
