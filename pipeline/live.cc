@@ -479,7 +479,7 @@ class LiveRunner final : public KafkaSource::Listener {
 
   void UpdateGauges() {
     metrics_->SetWatermark(engine_.watermark_ms(), NowMs());
-    if (profiles_) metrics_->SetUserTags(profiles_->users(), profiles_->tag_counts());
+    if (profiles_) metrics_->SetUserTags(profiles_->users(), profiles_->users_in_memory(), profiles_->tag_counts());
     if (source_ == nullptr) return;
     for (const auto& [name, next] : next_offsets_) {
       const size_t slash = name.rfind('/');

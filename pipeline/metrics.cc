@@ -56,6 +56,7 @@ struct LiveMetrics::Families {
   prometheus::Family<prometheus::Gauge>* users_by_tag;
   prometheus::Family<prometheus::Gauge>* users_by_tier;
   prometheus::Gauge* users;
+  prometheus::Gauge* users_in_memory;
   std::set<std::pair<std::string, std::string>> firing_series;  // (rule, severity)
 };
 
@@ -188,8 +189,11 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
   f.users_by_tier = &BuildGauge().Name("promowatch_users_by_tier")
                          .Help("Users per member tier (silver, gold, diamond) by 365-day spend")
                          .Register(r);
-  f.users = &BuildGauge().Name("promowatch_user_profiles").Help("User profiles held (profiles.enabled)")
+  f.users = &BuildGauge().Name("promowatch_user_profiles").Help("User profiles kept, in memory and in RocksDB (profiles.enabled)")
                  .Register(r).Add({});
+  f.users_in_memory = &BuildGauge().Name("promowatch_user_profiles_in_memory")
+                           .Help("User profiles held in memory (bounded by profiles.max_users_in_memory)")
+                           .Register(r).Add({});
   // One HTTP server for /metrics and the probes (cpp-httplib): the
   // orchestrator's liveness and readiness checks ask the same port
   // Prometheus scrapes.
@@ -362,12 +366,13 @@ std::map<std::string, int64_t> LiveMetrics::UserTagCounts() const {
   return tag_counts_;
 }
 
-void LiveMetrics::SetUserTags(size_t users, const std::map<std::string, int64_t>& counts) {
+void LiveMetrics::SetUserTags(int64_t users, size_t in_memory, const std::map<std::string, int64_t>& counts) {
   {
     std::lock_guard lock(api_mu_);
     tag_counts_ = counts;
   }
   f_->users->Set(static_cast<double>(users));
+  f_->users_in_memory->Set(static_cast<double>(in_memory));
   for (const char* tag : {"new", "active", "dormant", "high_value"}) {
     auto it = counts.find(tag);
     f_->users_by_tag->Add({{"tag", tag}}).Set(it == counts.end() ? 0 : static_cast<double>(it->second));

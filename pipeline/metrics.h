@@ -84,8 +84,8 @@ class LiveMetrics final : public NotifierProbe {
   // Users per tag as last reported by SetUserTags ("new", "tier:gold", ...).
   std::map<std::string, int64_t> UserTagCounts() const;
 
-  // Users held and per tag / tier (profiles.enabled).
-  void SetUserTags(size_t users, const std::map<std::string, int64_t>& counts);
+  // Users kept, held in memory, and per tag / tier (profiles.enabled).
+  void SetUserTags(int64_t users, size_t in_memory, const std::map<std::string, int64_t>& counts);
   // Whether alert rules are judged (inputs complete) or not.
   void SetDataComplete(bool complete);
   // Probes served next to /metrics. /healthz (liveness): 503 once the

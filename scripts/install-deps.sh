@@ -19,6 +19,7 @@ PACKAGES=(
   prometheus curl                         # promtool check metrics, scraping in tests
   prometheus-alertmanager jq              # the real Alertmanager in delivery tests; its JSON
   python3-yaml                            # deploy/: compose and Kubernetes files parsed in tests
+  valgrind                                # callgrind: the hot path's instructions-per-event budget
 )
 
 missing=()
