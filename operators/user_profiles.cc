@@ -91,8 +91,7 @@ UserProfileOperator::Entry* UserProfileOperator::Load(const std::string& user) {
   Entry& e = pos->second;
   e.profile = std::move(p);
   e.stored = true;
-  e.stored_timer_ms = e.profile.timer_ms();
-  if (e.stored_timer_ms != 0) timers_.emplace(e.stored_timer_ms, user);
+  e.stored_timer_ms = e.profile.timer_ms();  // due in the index, ahead of its cursor
   return &e;
 }
 
@@ -119,7 +118,7 @@ void UserProfileOperator::Evict() {
         e.referenced = false;
         ++it;
       } else {
-        if (e.profile.timer_ms() != 0) timers_.erase({e.profile.timer_ms(), it->first});
+        Untrack(*it);
         cache_.erase(it++);
       }
     }
@@ -128,7 +127,7 @@ void UserProfileOperator::Evict() {
 
 void UserProfileOperator::PullStoredTimers(int64_t upto) {
   if (state_ == nullptr || next_stored_timer_ > upto) return;
-  std::vector<std::string> due;
+  std::vector<std::pair<int64_t, std::string>> due;
   int64_t next = kNever;
   std::string last;
   const absl::Status s = state_->ScanFrom(kTimersTable, stored_cursor_, [&](std::string_view key, std::string_view) {
@@ -138,7 +137,7 @@ void UserProfileOperator::PullStoredTimers(int64_t upto) {
       next = at;
       return false;
     }
-    due.emplace_back(key.substr(8));
+    due.emplace_back(at, key.substr(8));
     last.assign(key);
     return true;
   });
@@ -148,9 +147,28 @@ void UserProfileOperator::PullStoredTimers(int64_t upto) {
   }
   if (!last.empty()) stored_cursor_ = last + '\0';
   next_stored_timer_ = next;
-  // A user in memory has its current timer in timers_ already (the index
-  // entry may be stale until the next checkpoint).
-  for (const std::string& user : due) Load(user);
+  // An index entry is current when it matches the profile's timer and that
+  // timer is not in memory already; else it is stale until the next
+  // checkpoint rewrites it.
+  for (const auto& [at, user] : due) {
+    Entry* e = Load(user);
+    if (e == nullptr || e->gone || e->timer_in_memory || e->profile.timer_ms() != at) continue;
+    Track(*cache_.find(user));
+  }
+}
+
+void UserProfileOperator::Track(Cache::value_type& node) {
+  Entry& e = node.second;
+  if (e.timer_in_memory || e.profile.timer_ms() == 0) return;
+  timers_.emplace(e.profile.timer_ms(), node.first);
+  e.timer_in_memory = true;
+}
+
+void UserProfileOperator::Untrack(Cache::value_type& node) {
+  Entry& e = node.second;
+  if (!e.timer_in_memory) return;
+  timers_.erase({e.profile.timer_ms(), node.first});
+  e.timer_in_memory = false;
 }
 
 void UserProfileOperator::Count(const std::string& key, int delta) {
@@ -236,7 +254,7 @@ void UserProfileOperator::OnEvent(const EventRecord& e) {
   } else if (e.kind == EventKind::kOrder) {
     reason = "order";
   }
-  Evaluate(it->first, p, std::max(t, p.evaluated_ms()), reason);
+  Evaluate(*it, std::max(t, p.evaluated_ms()), reason);
 }
 
 void UserProfileOperator::Attribute(const EventRecord& e, const v1::UserProfile& p) {
@@ -255,8 +273,9 @@ void UserProfileOperator::Attribute(const EventRecord& e, const v1::UserProfile&
   ++unattributed_;
 }
 
-void UserProfileOperator::Evaluate(const std::string& user, v1::UserProfile& p, int64_t t,
-                                   const char* reason) {
+void UserProfileOperator::Evaluate(Cache::value_type& node, int64_t t, const char* reason) {
+  const std::string& user = node.first;
+  v1::UserProfile& p = node.second.profile;
   p.set_evaluated_ms(t);
   const int32_t today = Day(t);
   // Forget days that left the longest window.
@@ -313,7 +332,7 @@ void UserProfileOperator::Evaluate(const std::string& user, v1::UserProfile& p, 
     if (on_change_) on_change_({user, "tier", p.tag_tier(), tier, reason, t});
     p.set_tag_tier(tier);
   }
-  SetTimer(user, p, NextTimer(p, t));
+  SetTimer(node, NextTimer(p, t));
 }
 
 // The earliest time after `t` at which a tag may change with no event.
@@ -337,11 +356,12 @@ int64_t UserProfileOperator::NextTimer(const v1::UserProfile& p, int64_t t) cons
   return next == kNever ? 0 : next;
 }
 
-void UserProfileOperator::SetTimer(const std::string& user, v1::UserProfile& p, int64_t at) {
+void UserProfileOperator::SetTimer(Cache::value_type& node, int64_t at) {
+  v1::UserProfile& p = node.second.profile;
   if (p.timer_ms() == at) return;
-  if (p.timer_ms() != 0) timers_.erase({p.timer_ms(), user});
+  Untrack(node);
   p.set_timer_ms(at);
-  if (at != 0) timers_.emplace(at, user);
+  Track(node);  // in memory until a checkpoint writes it to the index
 }
 
 void UserProfileOperator::OnWatermark(int64_t watermark_ms) {
@@ -349,7 +369,10 @@ void UserProfileOperator::OnWatermark(int64_t watermark_ms) {
   while (!timers_.empty() && timers_.begin()->first <= watermark_ms) {
     const auto due = *timers_.begin();
     FireDue(due.second, watermark_ms);
-    timers_.erase(due);  // (already gone unless its profile was)
+    if (!timers_.empty() && *timers_.begin() == due) {  // (cannot happen: FireDue untracks it)
+      timers_.erase(timers_.begin());
+      if (auto it = cache_.find(due.second); it != cache_.end()) it->second.timer_in_memory = false;
+    }
   }
   Evict();  // users loaded for timers that did not change
 }
@@ -363,7 +386,7 @@ void UserProfileOperator::FireDue(const std::string& user_ref, int64_t upto) {
     v1::UserProfile& p = e.profile;
     const int64_t at = p.timer_ms();
     if (at == 0 || at > upto) return;
-    timers_.erase({at, user});
+    Untrack(*it);
     p.set_timer_ms(0);
     MarkDirty(*it);
     if (at >= p.last_seen_ms() + rules_.expire_after_ms) {
@@ -379,7 +402,7 @@ void UserProfileOperator::FireDue(const std::string& user_ref, int64_t upto) {
       --users_;
       return;
     }
-    Evaluate(it->first, p, std::max(at, p.evaluated_ms()), "time passed");
+    Evaluate(*it, std::max(at, p.evaluated_ms()), "time passed");
   }
 }
 
@@ -435,6 +458,9 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
     e.stored = true;
     e.stored_timer_ms = timer;
     e.dirty = false;
+    // The index now holds the timer (due after the watermark, so ahead of
+    // its cursor): memory need not.
+    if (state_ != nullptr) Untrack(*node);
   }
   std::sort(timer_writes.begin(), timer_writes.end());
   std::string key;

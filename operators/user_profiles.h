@@ -135,17 +135,23 @@ class UserProfileOperator final : public Operator {
     bool dirty = false;           // changed since the last checkpoint: cannot be dropped
     bool gone = false;            // expired; deleted at the next checkpoint
     bool referenced = true;       // used since the eviction sweep last passed (CLOCK)
+    // The timer is in `timers_`; else it is the index entry written by the
+    // last checkpoint (stored_timer_ms), found when the watermark reaches it.
+    bool timer_in_memory = false;
   };
   using Cache = absl::node_hash_map<std::string, Entry>;
 
   void OnEvent(const EventRecord& e);
   void Attribute(const EventRecord& e, const v1::UserProfile& p);
   // Judges every tag as of `t`, emits the changes, sets the next timer.
-  void Evaluate(const std::string& user, v1::UserProfile& p, int64_t t, const char* reason);
+  void Evaluate(Cache::value_type& node, int64_t t, const char* reason);
   int64_t NextTimer(const v1::UserProfile& p, int64_t t) const;
   // Fires `user`'s timers due at or before `upto`, in time order.
   void FireDue(const std::string& user, int64_t upto);
-  void SetTimer(const std::string& user, v1::UserProfile& p, int64_t at);
+  void SetTimer(Cache::value_type& node, int64_t at);
+  // A user's timer into / out of `timers_` (else the index holds it).
+  void Track(Cache::value_type& node);
+  void Untrack(Cache::value_type& node);
   void Count(const std::string& key, int delta);
   // The user's entry from memory or state (loading it); nullptr if the
   // user has no profile. A gone entry is returned as is.
@@ -164,8 +170,9 @@ class UserProfileOperator final : public Operator {
   const StateReader* state_ = nullptr;  // from Restore; nullptr: everything stays in memory
   absl::Status status_;
   Cache cache_;
-  // Due times of the timers of users in memory (the others are in
-  // kTimersTable), in firing order.
+  // Due times of the timers set since the last checkpoint and of those
+  // read back from kTimersTable as due (the others are only there), in
+  // firing order.
   absl::btree_set<std::pair<int64_t, std::string>> timers_;
   std::vector<Cache::value_type*> dirty_;  // in cache_ (nodes do not move in a node map)
   std::string stored_cursor_;             // kTimersTable keys before this were loaded

@@ -27,7 +27,12 @@ SaleGenerator::SaleGenerator(const GeneratorOptions& options, WireFormat format)
       steps_order_(std::make_unique<std::remove_reference_t<decltype(*steps_order_)>>()) {
   double total = 0;
   for (int i = 0; i < options_.campaigns; ++i) {
-    total += 1.0 / std::pow(i + 1, 1.2);
+    if (options_.hot_campaign_share > 0 && options_.campaigns > 1) {
+      total += i == 0 ? options_.hot_campaign_share
+                      : (1.0 - options_.hot_campaign_share) / (options_.campaigns - 1);
+    } else {
+      total += 1.0 / std::pow(i + 1, options_.campaign_zipf);
+    }
     campaign_cdf_.push_back(total);
   }
   for (double& c : campaign_cdf_) c /= total;

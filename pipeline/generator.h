@@ -24,6 +24,11 @@ struct GeneratorOptions {
   double events_per_second = 5'000;      // before the midnight peak
   double peak_factor = 6.0;              // at midnight UTC+8, decaying over ~5 minutes
   int campaigns = 20;
+  // Share of sessions per campaign: Zipf with this exponent (0: uniform),
+  // or, with hot_campaign_share > 0, campaign c0 gets that share and the
+  // others split the rest evenly (skew benchmarks).
+  double campaign_zipf = 1.2;
+  double hot_campaign_share = 0;
   int users = 200'000;
   double duplicate_rate = 0.01;   // share of records re-sent with the same event_id
   double malformed_rate = 0.001;  // share of records that are not valid events

@@ -108,6 +108,13 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   gp->add_option("--campaigns", gen.options.campaigns, "Number of campaigns (Zipf-skewed)")
       ->capture_default_str();
+  gp->add_option("--campaign-zipf", gen.options.campaign_zipf,
+                 "Zipf exponent of the campaigns' shares of sessions (0: uniform)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 10.0));
+  gp->add_option("--hot-campaign-share", gen.options.hot_campaign_share,
+                 "Share of sessions for campaign c0, the rest split evenly (0: Zipf)")
+      ->check(CLI::Range(0.0, 0.99));
   gp->add_option("--users", gen.options.users, "Number of distinct users")->capture_default_str();
   gp->add_option("--start-ms", gen.options.start_ms, "Event time of the first event (UTC ms)")
       ->capture_default_str();

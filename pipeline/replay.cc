@@ -235,6 +235,8 @@ int RunReplay(const ReplayArgs& args) {
   int64_t bytes_before = 0;
   const int64_t read_at_start = engine.counters().read;
 
+  double checkpoint_max_ms = 0;
+  double checkpoint_total_ms = 0;
   auto checkpoint = [&](size_t input_index, int64_t input_offset) -> bool {
     results_ptr->Flush();
     SourcePosition p;
@@ -254,10 +256,15 @@ int RunReplay(const ReplayArgs& args) {
     }
     // Outputs reach the OS before the state that says they exist.
     kill_point.BeforeCheckpointCommit();
+    const auto started = std::chrono::steady_clock::now();
     if (auto s = engine.Checkpoint(p); !s.ok()) {
       spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
       return false;
     }
+    // Processing stops while a checkpoint is taken (snapshot and commit).
+    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
+    checkpoint_max_ms = std::max(checkpoint_max_ms, ms);
+    checkpoint_total_ms += ms;
     since_checkpoint = 0;
     last_checkpoint = std::chrono::steady_clock::now();
     return true;
@@ -337,11 +344,11 @@ int RunReplay(const ReplayArgs& args) {
   spdlog::info(
       "msg=\"replay finished\" read={} accepted={} rejected={}{} duplicates={} late={} "
       "windows={} corrections={} elapsed_s={:.3f} events_per_s={:.0f} peak_rss_mb={:.1f} "
-      "state_bytes={} checkpoints={} alert_transitions={} output={} dead_letter={}{}",
+      "state_bytes={} checkpoints={} checkpoint_max_ms={:.0f} checkpoint_total_ms={:.0f} alert_transitions={} output={} dead_letter={}{}",
       c.read, c.accepted, c.rejected_total(), by_reason, c.duplicates, c.late, ws.windows_emitted,
       ws.corrections_emitted, secs, static_cast<double>(c.read - read_at_start) / secs,
       static_cast<double>(usage.ru_maxrss) / 1024.0, (*backend)->ApproximateSizeBytes(),
-      c.checkpoints, alert_transitions, args.output, dead_letter_path, profile_summary);
+      c.checkpoints, checkpoint_max_ms, checkpoint_total_ms, alert_transitions, args.output, dead_letter_path, profile_summary);
   return 0;
 }
 
