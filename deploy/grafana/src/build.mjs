@@ -135,6 +135,10 @@ function pipeline() {
   b.withPanel(series(8, 'RocksDB state and checkpoint size', 'bytes', grid(12, 27, 12, 8),
     [['promowatch_state_size_bytes', 'state {{instance}}'],
      ['promowatch_checkpoint_size_bytes', 'last checkpoint {{instance}}']]));
+  b.withPanel(series(10, 'User profiles: kept and held in memory', 'short', grid(12, 35, 12, 8),
+    [['promowatch_user_profiles', 'kept {{instance}}'],
+     ['promowatch_user_profiles_in_memory', 'in memory {{instance}}']],
+    'profiles.enabled: profiles in all (RocksDB) and in the memory cache bounded by profiles.max_users_in_memory.'));
   b.withPanel(series(9, 'Alert notifications', 'short', grid(0, 35, 12, 8),
     [['sum by (alertmanager) (rate(promowatch_notifications_sent_total[$__rate_interval])) or vector(0)', 'sent {{alertmanager}}'],
      ['sum by (alertmanager) (rate(promowatch_notifications_failed_total[$__rate_interval])) or vector(0)', 'failed {{alertmanager}}']]));
