@@ -9,6 +9,11 @@
 //   { ProcessBatch(events)    admitted events of one input batch, arrival order
 //     OnWatermark(wm) }*      after each batch; wm never decreases
 //   Snapshot(writer)          at a checkpoint, between batches: write dirty state
+//   OnCheckpointCommitted()   later, on the same thread: that snapshot is
+//                             durable (the runtime may commit in the
+//                             background while batches go on), so state it
+//                             wrote may now be dropped from memory and read
+//                             back (Flink's notifyCheckpointComplete)
 //   OnEndOfInput()            replay/backtest only: every open window is final
 // An operator emits through the sinks it was constructed with; it never
 // blocks on I/O and never sees Kafka or RocksDB.
@@ -40,6 +45,7 @@ class Operator {
   // memory bound (only checkpointed state can be evicted); the runtime
   // checkpoints after the current batch.
   virtual bool WantsCheckpoint() const { return false; }
+  virtual void OnCheckpointCommitted() {}
   // The first error reading state on demand; the runtime refuses to
   // checkpoint past it (state and outputs would disagree).
   virtual absl::Status status() const { return absl::OkStatus(); }

@@ -101,12 +101,33 @@ void UserProfileOperator::MarkDirty(Cache::value_type& node) {
   dirty_.push_back(&node);
 }
 
+void UserProfileOperator::OnCheckpointCommitted() {
+  commit_pending_ = false;
+  if (state_ != nullptr) {
+    // The index holds these timers now (due after the watermark of the
+    // snapshot, so ahead of its cursor): memory need not, unless they
+    // changed since.
+    for (Cache::value_type* node : written_timers_) {
+      Entry& e = node->second;
+      if (e.dirty || e.gone || !e.timer_in_memory || e.profile.timer_ms() != e.stored_timer_ms) continue;
+      next_stored_timer_ = std::min(next_stored_timer_, e.stored_timer_ms);
+      Untrack(*node);
+    }
+  }
+  written_timers_.clear();
+  for (Cache::value_type* node : written_gone_) {
+    if (node->second.gone && !node->second.dirty) cache_.erase(std::string(node->first));  // (not back since)
+  }
+  written_gone_.clear();
+  Evict();
+}
+
 bool UserProfileOperator::WantsCheckpoint() const {
   return capacity_ != 0 && state_ != nullptr && dirty_.size() >= capacity_ / 2;
 }
 
 void UserProfileOperator::Evict() {
-  if (capacity_ == 0 || state_ == nullptr || cache_.size() <= capacity_) return;
+  if (capacity_ == 0 || state_ == nullptr || commit_pending_ || cache_.size() <= capacity_) return;
   const size_t target = capacity_ - capacity_ / 10;
   // Two passes: the first clears the reference bits it passes.
   for (int pass = 0; pass < 2 && cache_.size() > target; ++pass) {
@@ -424,6 +445,9 @@ absl::Status UserProfileOperator::Restore(const StateReader& in) {
 }
 
 void UserProfileOperator::Snapshot(StateWriter& out) {
+  // A new snapshot comes only after the previous one is durable (the
+  // runtime waits for it); a caller that commits synchronously may not say so.
+  if (commit_pending_) OnCheckpointCommitted();
   // In key order per table: RocksDB's memtable inserts ascending keys with
   // a cached position (a random order made the commit 35% of replay time).
   std::sort(dirty_.begin(), dirty_.end(),
@@ -435,7 +459,6 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
     bool operator<(const TimerWrite& o) const { return at != o.at ? at < o.at : *user < *o.user; }
   };
   std::vector<TimerWrite> timer_writes;
-  std::vector<const std::string*> erased;
   for (Cache::value_type* node : dirty_) {
     const std::string& user = node->first;
     Entry& e = node->second;
@@ -449,7 +472,10 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
     }
     if (e.gone) {
       if (e.stored) out.Delete(kTable, user);
-      erased.push_back(&user);
+      e.stored = false;
+      e.stored_timer_ms = 0;
+      e.dirty = false;
+      written_gone_.push_back(node);  // forgotten once the delete is durable
       continue;
     }
     buffer_.clear();
@@ -458,9 +484,7 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
     e.stored = true;
     e.stored_timer_ms = timer;
     e.dirty = false;
-    // The index now holds the timer (due after the watermark, so ahead of
-    // its cursor): memory need not.
-    if (state_ != nullptr) Untrack(*node);
+    if (timer != 0 && e.timer_in_memory) written_timers_.push_back(node);
   }
   std::sort(timer_writes.begin(), timer_writes.end());
   std::string key;
@@ -474,7 +498,7 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
       out.Delete(kTimersTable, key);
     }
   }
-  for (const std::string* user : erased) cache_.erase(std::string(*user));
+  commit_pending_ = true;
   dirty_.clear();
   v1::ProfileTotals totals;
   totals.set_users(users_);

@@ -111,6 +111,9 @@ class UserProfileOperator final : public Operator {
   // index entries and the totals.
   void Snapshot(StateWriter& out) override;
   bool WantsCheckpoint() const override;
+  // Until then, what the last Snapshot wrote may not be readable yet: no
+  // profile leaves memory and its timers stay in `timers_`.
+  void OnCheckpointCommitted() override;
   absl::Status status() const override { return status_; }
 
   // Users per segment tag and tier (never ids): "new", "active", "dormant",
@@ -175,6 +178,11 @@ class UserProfileOperator final : public Operator {
   // firing order.
   absl::btree_set<std::pair<int64_t, std::string>> timers_;
   std::vector<Cache::value_type*> dirty_;  // in cache_ (nodes do not move in a node map)
+  // Written by the last Snapshot, acted on when its commit is durable:
+  // timers now in the index, expired users to forget.
+  bool commit_pending_ = false;
+  std::vector<Cache::value_type*> written_timers_;
+  std::vector<Cache::value_type*> written_gone_;
   std::string stored_cursor_;             // kTimersTable keys before this were loaded
   int64_t next_stored_timer_ = std::numeric_limits<int64_t>::max();  // earliest checkpointed timer at or after the cursor
   std::string buffer_;

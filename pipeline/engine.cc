@@ -91,6 +91,7 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
 
 void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
                      std::optional<WireFormat> format) {
+  CollectCommit(false);
   if (records_.size() < batch.size()) records_.resize(batch.size());
   accepted_.clear();
   const int64_t wall_ms = wall_clock_ms_();
@@ -136,6 +137,7 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
 }
 
 void Engine::Tick() {
+  CollectCommit(false);
   watermark_.CheckIdle(wall_clock_ms_());
   const int64_t wm = watermark_.current();
   admission_.OnWatermark(wm);
@@ -159,8 +161,34 @@ bool Engine::checkpoint_wanted() const {
   return false;
 }
 
-absl::Status Engine::Checkpoint(const SourcePosition& position) {
+void Engine::CollectCommit(bool block) {
+  if (!inflight_.valid()) return;
+  if (!block && inflight_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+  const absl::Status s = inflight_.get();
+  inflight_batch_.reset();
+  if (!s.ok()) {
+    if (commit_error_.ok()) commit_error_ = s;
+    return;
+  }
+  committed_watermark_ms_ = inflight_watermark_ms_;
+  for (Operator* op : operators_) op->OnCheckpointCommitted();
+}
+
+absl::Status Engine::WaitForCommit() {
+  CollectCommit(true);
+  return commit_error_;
+}
+
+int64_t Engine::committed_watermark_ms() {
+  CollectCommit(false);
+  return committed_watermark_ms_;
+}
+
+absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait) {
   if (backend_ == nullptr) return absl::OkStatus();
+  // Operators marked the previous snapshot's state clean: a failed commit of
+  // it leaves memory and disk apart, so nothing is committed after it.
+  if (absl::Status s = WaitForCommit(); !s.ok()) return s;
   for (const Operator* op : operators_) {
     // State an operator could not read: outputs since may be wrong; stop
     // before making them the committed truth.
@@ -190,7 +218,13 @@ absl::Status Engine::Checkpoint(const SourcePosition& position) {
   for (const auto& [k, v] : position.offsets) (*meta.mutable_source_offsets())[k] = v;
   batch->Put(WindowOperator::kMetaTable, kRuntimeKey, meta.SerializeAsString());
   last_checkpoint_bytes_ = batch->byte_size();
-  return backend_->Commit(*batch);
+  inflight_watermark_ms_ = watermark_.current();
+  inflight_batch_ = std::move(batch);
+  RocksStateBackend* backend = backend_;
+  RocksStateBackend::Batch* pending = inflight_batch_.get();
+  inflight_ = std::async(std::launch::async, [backend, pending] { return backend->Commit(*pending); });
+  if (!wait) return absl::OkStatus();
+  return WaitForCommit();
 }
 
 void Engine::Finish() {

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <functional>
+#include <future>
 #include <optional>
 #include <cstdint>
 #include <map>
@@ -103,8 +104,18 @@ class Engine {
   // read and rejected, and kept.
   void RejectUnframed(const RawRecord& record, std::string_view source, v1::RejectReason reason);
 
-  // Writes dirty state, watermarks, counters and `position` atomically.
-  absl::Status Checkpoint(const SourcePosition& position);
+  // Snapshots dirty state, watermarks, counters and `position` now (the only
+  // pause in processing) and commits them atomically: before returning with
+  // `wait`, else on a background thread while batches go on. One commit is
+  // in flight at a time: the next Checkpoint waits for the previous one and
+  // returns its error.
+  absl::Status Checkpoint(const SourcePosition& position, bool wait = true);
+  // Waits for the commit in flight, if any: OK once every checkpoint taken
+  // is durable (an error sticks: later checkpoints are refused).
+  absl::Status WaitForCommit();
+  // The watermark stored by the newest durable checkpoint (kNoWatermark:
+  // none yet in this process).
+  int64_t committed_watermark_ms();
 
   // An operator needs a checkpoint to stay within its memory bound: the
   // caller should checkpoint after this batch.
@@ -140,6 +151,15 @@ class Engine {
   uint64_t last_checkpoint_bytes_ = 0;
   std::vector<Checkpointed*> attached_;
   std::vector<Operator*> operators_;
+
+  // Collects the background commit if it is done (or `block`): operators
+  // hear of it, an error sticks in commit_error_.
+  void CollectCommit(bool block);
+  std::unique_ptr<RocksStateBackend::Batch> inflight_batch_;  // (before the future: outlives it)
+  int64_t inflight_watermark_ms_ = kNoWatermark;
+  std::future<absl::Status> inflight_;
+  absl::Status commit_error_;
+  int64_t committed_watermark_ms_ = kNoWatermark;
 };
 
 }  // namespace promowatch

@@ -213,7 +213,7 @@ class LiveRunner final : public KafkaSource::Listener {
       const bool changed = since_checkpoint > 0 || engine_.watermark_ms() != checkpointed_watermark_;
       if (since_checkpoint >= config_.checkpoint_every_records || engine_.checkpoint_wanted() ||
           (changed && now - last_checkpoint >= std::chrono::milliseconds(config_.checkpoint_interval_ms))) {
-        if (auto s = Checkpoint(); !s.ok()) {
+        if (auto s = Checkpoint(/*wait=*/false); !s.ok()) {
           spdlog::error("msg=\"checkpoint failed, will retry\" error=\"{}\"",
                         std::string(s.message()));
         } else {
@@ -297,7 +297,9 @@ class LiveRunner final : public KafkaSource::Listener {
     pending_.clear();
   }
 
-  absl::Status Checkpoint() {
+  // `wait`: durable before returning (before a revoke or a stop); else the
+  // commit runs in the background while the next batches are processed.
+  absl::Status Checkpoint(bool wait = true) {
     const auto start = std::chrono::steady_clock::now();
     // Results emitted so far must be in Kafka before the state that says
     // they were emitted.
@@ -309,7 +311,7 @@ class LiveRunner final : public KafkaSource::Listener {
     SourcePosition p;
     p.fingerprint = Fingerprint();
     p.offsets = next_offsets_;
-    if (auto s = engine_.Checkpoint(p); !s.ok()) {
+    if (auto s = engine_.Checkpoint(p, wait); !s.ok()) {
       metrics_->CheckpointFailed();
       return s;
     }
@@ -324,8 +326,10 @@ class LiveRunner final : public KafkaSource::Listener {
     }
     last_checkpoint_ms_ = std::chrono::duration<double, std::milli>(
                               std::chrono::steady_clock::now() - start).count();
+    // The duration is the pause in processing; the watermark gauge follows
+    // durable checkpoints only (UpdateGauges).
     metrics_->CheckpointDone(last_checkpoint_ms_ / 1000.0, engine_.last_checkpoint_bytes(),
-                             backend_->ApproximateSizeBytes(), engine_.watermark_ms());
+                             backend_->ApproximateSizeBytes(), engine_.committed_watermark_ms());
     return absl::OkStatus();
   }
 
@@ -479,6 +483,7 @@ class LiveRunner final : public KafkaSource::Listener {
 
   void UpdateGauges() {
     metrics_->SetWatermark(engine_.watermark_ms(), NowMs());
+    metrics_->SetCheckpointWatermark(engine_.committed_watermark_ms());
     if (profiles_) metrics_->SetUserTags(profiles_->users(), profiles_->users_in_memory(), profiles_->tag_counts());
     if (source_ == nullptr) return;
     for (const auto& [name, next] : next_offsets_) {
@@ -514,8 +519,8 @@ class LiveRunner final : public KafkaSource::Listener {
   } tee_;
   MeteredResultSink metered_;
   AlertEngine alerts_;
+  std::unique_ptr<RocksStateBackend> backend_;  // (before engine_: outlives its commit in flight)
   Engine engine_;
-  std::unique_ptr<RocksStateBackend> backend_;
   KafkaSource* source_ = nullptr;
   std::vector<std::unique_ptr<AlertmanagerNotifier>> notifiers_;
   std::unique_ptr<UserProfileOperator> profiles_;

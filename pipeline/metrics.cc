@@ -320,6 +320,10 @@ void LiveMetrics::CheckpointDone(double seconds, uint64_t bytes, uint64_t state_
   f_->state_bytes->Set(static_cast<double>(state_bytes));
 }
 
+void LiveMetrics::SetCheckpointWatermark(int64_t watermark_ms) {
+  if (watermark_ms > 0) f_->checkpoint_watermark->Set(static_cast<double>(watermark_ms) / 1000.0);
+}
+
 void LiveMetrics::SetAlertsFiring(const std::vector<AlertEngine::FiringCount>& counts) {
   std::set<std::pair<std::string, std::string>> now;
   for (const auto& c : counts) {

@@ -58,6 +58,9 @@ class LiveMetrics final : public NotifierProbe {
   void SetWatermark(int64_t watermark_ms, int64_t wall_ms);
   void SetLag(const std::string& topic, int32_t partition, int64_t lag);
   void CheckpointDone(double seconds, uint64_t bytes, uint64_t state_bytes, int64_t watermark_ms);
+  // The watermark of the newest durable checkpoint (commits may finish
+  // after CheckpointDone, in the background).
+  void SetCheckpointWatermark(int64_t watermark_ms);
   void CheckpointFailed();
   // Every emitted window: campaign gauges and counters, result latency.
   void ResultEmitted(const v1::WindowResult& r, int64_t wall_ms);

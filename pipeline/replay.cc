@@ -170,6 +170,11 @@ int RunReplay(const ReplayArgs& args) {
     spdlog::error("msg=\"cannot open state\" error=\"{}\"", std::string(backend.status().message()));
     return 1;
   }
+  // A commit in flight finishes before the state closes, whatever the exit.
+  struct CommitBeforeClose {
+    Engine& engine;
+    ~CommitBeforeClose() { (void)engine.WaitForCommit(); }
+  } commit_before_close{engine};
   SourcePosition position;
   if (auto s = engine.Restore(backend->get(), &position); !s.ok()) {
     spdlog::error("msg=\"cannot restore state\" dir={} error=\"{}\" hint=\"remove the directory "
@@ -237,7 +242,9 @@ int RunReplay(const ReplayArgs& args) {
 
   double checkpoint_max_ms = 0;
   double checkpoint_total_ms = 0;
-  auto checkpoint = [&](size_t input_index, int64_t input_offset) -> bool {
+  // `wait`: durable before returning (the last one); else committed in the
+  // background while the next batches are processed.
+  auto checkpoint = [&](size_t input_index, int64_t input_offset, bool wait) -> bool {
     results_ptr->Flush();
     SourcePosition p;
     p.fingerprint = fingerprint;
@@ -257,11 +264,12 @@ int RunReplay(const ReplayArgs& args) {
     // Outputs reach the OS before the state that says they exist.
     kill_point.BeforeCheckpointCommit();
     const auto started = std::chrono::steady_clock::now();
-    if (auto s = engine.Checkpoint(p); !s.ok()) {
+    if (auto s = engine.Checkpoint(p, wait); !s.ok()) {
       spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
       return false;
     }
-    // Processing stops while a checkpoint is taken (snapshot and commit).
+    // Processing stops while a checkpoint is taken (the snapshot; and the
+    // commit of the previous one if it is still running).
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     checkpoint_max_ms = std::max(checkpoint_max_ms, ms);
     checkpoint_total_ms += ms;
@@ -305,7 +313,7 @@ int RunReplay(const ReplayArgs& args) {
       const auto now = std::chrono::steady_clock::now();
       if (since_checkpoint >= config.checkpoint_every_records || engine.checkpoint_wanted() ||
           now - last_checkpoint >= std::chrono::milliseconds(config.checkpoint_interval_ms)) {
-        if (!checkpoint(i, r.position())) return 1;
+        if (!checkpoint(i, r.position(), /*wait=*/false)) return 1;
       }
     }
     bytes_before += r.file_size();
@@ -317,7 +325,7 @@ int RunReplay(const ReplayArgs& args) {
   for (const auto& [name, t] : engine.watermarks().Snapshot()) newest = std::max(newest, t);
   alerts.SetDataIncomplete("end of input: the window ends after the newest event", newest);
   engine.Finish();
-  if (!checkpoint(args.inputs.size(), 0)) return 1;
+  if (!checkpoint(args.inputs.size(), 0, /*wait=*/true)) return 1;
   progress.Finish(engine.counters().read - read_at_start);
 
   const auto& c = engine.counters();

@@ -239,7 +239,10 @@ struct Workload {
 
 // `stateless`: no state backend at all (never restored or checkpointed):
 // every profile and timer in memory, the reference.
-Workload RunWorkload(size_t max_users_in_memory, size_t restart_at = 0, bool stateless = false) {
+// `ack_late`: each checkpoint is acknowledged only after the next batch, as
+// when the runtime commits in the background while processing goes on.
+Workload RunWorkload(size_t max_users_in_memory, size_t restart_at = 0, bool stateless = false,
+                     bool ack_late = false) {
   Workload w;
   MemoryState state;
   auto make = [&] {
@@ -260,6 +263,7 @@ Workload RunWorkload(size_t max_users_in_memory, size_t restart_at = 0, bool sta
   std::vector<const EventRecord*> ptrs;
   int64_t t = kT0;
   size_t since = 0;
+  bool unacked = false;
   for (size_t i = 0; i < 20'000; i += batch.size()) {
     ptrs.clear();
     for (auto& r : batch) {
@@ -283,10 +287,19 @@ Workload RunWorkload(size_t max_users_in_memory, size_t restart_at = 0, bool sta
     }
     op->ProcessBatch(ptrs);
     op->OnWatermark(t - 120'000);
+    if (ack_late && unacked) {
+      op->OnCheckpointCommitted();
+      unacked = false;
+    }
     w.max_in_memory = std::max(w.max_in_memory, op->users_in_memory());
     since += batch.size();
     if (!stateless && (since >= 400 || op->WantsCheckpoint())) {
-      op->Snapshot(state);
+      op->Snapshot(state);  // (MemoryState: durable at once)
+      if (ack_late) {
+        unacked = true;
+      } else {
+        op->OnCheckpointCommitted();
+      }
       ++w.checkpoints;
       since = 0;
       if (restart_at != 0 && i >= restart_at) {
@@ -334,6 +347,14 @@ TEST(UserProfiles, ABoundedCacheGivesTheSameChangesAsAllInMemory) {
   }
   EXPECT_EQ(bounded.users, all.users);
   EXPECT_EQ(bounded.counts, all.counts);
+}
+
+TEST(UserProfiles, CommitsAcknowledgedLateGiveTheSameChanges) {
+  // Nothing written by a checkpoint is dropped from memory before its
+  // commit is durable; processing goes on meanwhile.
+  const Workload late = RunWorkload(40, 0, false, /*ack_late=*/true);
+  ExpectSameChanges(RunWorkload(0, 0, /*stateless=*/true), late);
+  EXPECT_LE(late.max_in_memory, 40u + 3 * 50u);
 }
 
 TEST(UserProfiles, ARestartReadsOnlyTotalsAndLoadsUsersAndTimersOnDemand) {
