@@ -52,8 +52,11 @@ std::string TagChangeToJson(const TagChange& c) {
 }
 
 UserProfileOperator::UserProfileOperator(TagRules rules, ChangeCallback on_change,
-                                         size_t max_users_in_memory)
-    : rules_(std::move(rules)), on_change_(std::move(on_change)), capacity_(max_users_in_memory) {}
+                                         size_t max_users_in_memory, size_t checkpoint_every_changed)
+    : rules_(std::move(rules)),
+      on_change_(std::move(on_change)),
+      capacity_(max_users_in_memory),
+      checkpoint_every_changed_(checkpoint_every_changed) {}
 
 std::optional<v1::UserProfile> UserProfileOperator::Lookup(const std::string& user_id) const {
   auto it = cache_.find(user_id);
@@ -123,7 +126,9 @@ void UserProfileOperator::OnCheckpointCommitted() {
 }
 
 bool UserProfileOperator::WantsCheckpoint() const {
-  return capacity_ != 0 && state_ != nullptr && dirty_.size() >= capacity_ / 2;
+  if (state_ == nullptr) return false;
+  if (checkpoint_every_changed_ != 0 && dirty_.size() >= checkpoint_every_changed_) return true;
+  return capacity_ != 0 && dirty_.size() >= capacity_ / 2;
 }
 
 void UserProfileOperator::Evict() {

@@ -95,8 +95,11 @@ class UserProfileOperator final : public Operator {
   // `max_users_in_memory` bounds the profiles held in memory (0: no bound);
   // the rest stay in the state backend and are read back on demand. Only
   // checkpointed profiles can be dropped, so past half the bound in changed
-  // profiles the operator asks for a checkpoint (WantsCheckpoint).
-  UserProfileOperator(TagRules rules, ChangeCallback on_change, size_t max_users_in_memory = 0);
+  // profiles the operator asks for a checkpoint (WantsCheckpoint); also
+  // once `checkpoint_every_changed` profiles changed (0: no such limit), as
+  // the pause of a checkpoint grows with the profiles it writes.
+  UserProfileOperator(TagRules rules, ChangeCallback on_change, size_t max_users_in_memory = 0,
+                      size_t checkpoint_every_changed = 0);
 
   std::string_view name() const override { return "profiles"; }
   std::vector<std::string> StateTables() const override {
@@ -170,6 +173,7 @@ class UserProfileOperator final : public Operator {
   TagRules rules_;
   ChangeCallback on_change_;
   size_t capacity_;
+  size_t checkpoint_every_changed_;
   const StateReader* state_ = nullptr;  // from Restore; nullptr: everything stays in memory
   absl::Status status_;
   Cache cache_;

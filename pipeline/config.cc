@@ -503,12 +503,16 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     }
   }
   if (auto pr = root["profiles"]) {
-    PW_RETURN_IF_ERROR(r.CheckKeys(pr, "profiles", {"enabled", "max_users_in_memory", "expire_after", "attribution_window", "tags"}));
+    PW_RETURN_IF_ERROR(r.CheckKeys(pr, "profiles", {"enabled", "max_users_in_memory", "checkpoint_every_changed", "expire_after",
+                                    "attribution_window", "tags"}));
     TagRules& t = config.tag_rules;
     if (auto n = pr["enabled"]) PW_RETURN_IF_ERROR(r.Bool(n, &config.profiles_enabled));
     config.operators.count_new_customers = config.profiles_enabled;
     if (auto n = pr["max_users_in_memory"]) {
       PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1000, &config.profiles_max_users_in_memory));
+    }
+    if (auto n = pr["checkpoint_every_changed"]) {
+      PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1000, &config.profiles_checkpoint_every_changed));
     }
     if (auto n = pr["expire_after"]) PW_RETURN_IF_ERROR(r.Duration(n, &t.expire_after_ms));
     if (auto n = pr["attribution_window"]) PW_RETURN_IF_ERROR(r.Duration(n, &t.attribution_window_ms));

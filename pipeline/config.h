@@ -110,6 +110,9 @@ struct PipelineConfig {
   // profiles.max_users_in_memory: profiles held in memory; the rest are read
   // back from RocksDB when their user shows up. Default: 1,000,000.
   int64_t profiles_max_users_in_memory = 1'000'000;
+  // profiles.checkpoint_every_changed: a checkpoint once this many profiles
+  // changed since the last one (bounds its pause). Default: 100,000.
+  int64_t profiles_checkpoint_every_changed = 100'000;
   // profiles.tags: the thresholds of the tags.
   TagRules tag_rules;
   ApiOptions api;

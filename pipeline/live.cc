@@ -104,7 +104,8 @@ class LiveRunner final : public KafkaSource::Listener {
           p.set_event_time_ms(c.event_time_ms);
           sink_->Produce(config_.kafka.user_tags_topic, c.user_id, p.SerializeAsString());
         }
-      }, static_cast<size_t>(config.profiles_max_users_in_memory));
+      }, static_cast<size_t>(config.profiles_max_users_in_memory),
+         static_cast<size_t>(config.profiles_checkpoint_every_changed));
       engine_.AddOperator(profiles_.get());
     }
     metrics_->SetAlertsFiring(alerts_.FiringCounts());

@@ -162,7 +162,8 @@ int RunReplay(const ReplayArgs& args) {
             std::fprintf(tags_file.get(), "%s\n", json.c_str());
           }
         },
-        static_cast<size_t>(config.profiles_max_users_in_memory));
+        static_cast<size_t>(config.profiles_max_users_in_memory),
+        static_cast<size_t>(config.profiles_checkpoint_every_changed));
     engine.AddOperator(profiles.get());
   }
   auto backend = RocksStateBackend::Open(state_dir, engine.StateTables(), config.state);
