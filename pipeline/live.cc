@@ -178,8 +178,10 @@ class LiveRunner final : public KafkaSource::Listener {
     // Records already fetched from these partitions are processed and
     // checkpointed before they are given up, so the next owner starts
     // exactly where this instance's state ends.
-    ProcessPending();
-    if (auto s = Checkpoint(); !s.ok()) {
+    // (After a state failure nothing can be saved: the next owner starts
+    // from the last durable checkpoint.)
+    if (!state_failed_) ProcessPending();
+    if (auto s = state_failed_ ? absl::OkStatus() : Checkpoint(); !s.ok()) {
       spdlog::error("msg=\"checkpoint before revoke failed\" error=\"{}\"",
                     std::string(s.message()));
     }
@@ -237,6 +239,15 @@ class LiveRunner final : public KafkaSource::Listener {
         metrics_->ExpireCampaigns(NowMs());
         last_report = now;
       }
+    }
+    if (state_failed_) {
+      spdlog::error("msg=\"state could not be written; stopping without a final checkpoint\" "
+                    "hint=\"fix the state directory (space, permissions, disk) and restart: promowatch "
+                    "resumes from the last durable checkpoint and reads the records after it again\"");
+      metrics_->SetReady(false, "stopping: state could not be written");
+      source->Close();
+      Report("stopped");
+      return 1;
     }
     spdlog::info("msg=\"stopping: final checkpoint\"");
     metrics_->SetReady(false, "stopping: final checkpoint");
@@ -313,7 +324,12 @@ class LiveRunner final : public KafkaSource::Listener {
     p.fingerprint = Fingerprint();
     p.offsets = next_offsets_;
     if (auto s = engine_.Checkpoint(p, wait); !s.ok()) {
+      // The state backend failed (disk full, I/O error): operators already
+      // consider what they handed over saved, so no later checkpoint can be
+      // trusted. Stop; a restart resumes from the last durable checkpoint.
       metrics_->CheckpointFailed();
+      state_failed_ = true;
+      g_stop.store(true);
       return s;
     }
     // Only the partitions this member owns: a commit for others (or before
@@ -521,6 +537,7 @@ class LiveRunner final : public KafkaSource::Listener {
   MeteredResultSink metered_;
   AlertEngine alerts_;
   std::unique_ptr<RocksStateBackend> backend_;  // (before engine_: outlives its commit in flight)
+  bool state_failed_ = false;  // a checkpoint could not be written: stop
   Engine engine_;
   KafkaSource* source_ = nullptr;
   std::vector<std::unique_ptr<AlertmanagerNotifier>> notifiers_;
