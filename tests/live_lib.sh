@@ -69,3 +69,51 @@ val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' check.out; }
 
 # The watermark in the last "stopped" report of a run log.
 final_watermark() { grep 'msg="stopped"' "$1" | tr ' ' '\n' | sed -n 's/^watermark_ms=//p' | tail -1; }
+
+# produce_year N RATE USERS: a clean generated year (no duplicates, disorder,
+# lateness or malformed records, so that SQL sees what promowatch sees) in
+# year.jsonl, clicks and orders produced keyed by user id. Sets PRODUCED.
+produce_year() {
+  "$PROMOWATCH" gen --format json -n "$1" --rate "$2" --users "$3" --campaigns 3 --peak-factor 1 --no-spend \
+    --late-rate 0 --disorder-rate 0 --duplicate-rate 0 --malformed-rate 0 -o year.jsonl 2>/dev/null
+  grep '"click"' year.jsonl | produce_keyed clickstream
+  grep '"order"' year.jsonl | produce_keyed orders
+  assert_all_retained
+  PRODUCED=$(wc -l < year.jsonl)
+}
+
+# check_tags_against_sql TAGS_JSONL RUN_LOG: tests/sql/profiles.sql over
+# year.jsonl and the tag changes read from the topic, as of the run's final
+# watermark; leaves check.out for val().
+check_tags_against_sql() {
+  rm -f db.sqlite
+  {
+    echo "BEGIN; CREATE TABLE raw(line TEXT); CREATE TABLE got(line TEXT); CREATE TABLE w_override(w INTEGER);"
+    sed "s/'/''/g; s/.*/INSERT INTO raw VALUES('&');/" year.jsonl
+    sed "s/'/''/g; s/.*/INSERT INTO got VALUES('&');/" "$1"
+    echo "INSERT INTO w_override VALUES($(final_watermark "$2"));"
+    echo "COMMIT;"
+  } > load.sql
+  sqlite3 db.sqlite < load.sql
+  sqlite3 db.sqlite < "$TESTS_DIR/sql/profiles.sql" > check.out
+}
+
+# kill_at_points CONFIG GROUP POINT...: `promowatch run` killed (SIGKILL, by
+# the PROMOWATCH_FAULT_KILL hook) at each point in turn, on the same
+# --state-dir state; fails unless every run was killed and a restart
+# restored a checkpoint. Sets KILLS.
+kill_at_points() {
+  local config=$1 group=$2 point rc
+  shift 2
+  KILLS=0
+  for point in "$@"; do
+    set +e
+    PROMOWATCH_FAULT_KILL=$point timeout -s KILL 120 "$PROMOWATCH" run -c "$config" --brokers "$BROKERS" \
+      --group "$group" --state-dir state --results-format json --metrics-address 127.0.0.1:$(free_port) 2>> crash.log
+    rc=$?
+    set -e
+    [ "$rc" = 137 ] || fail "run at kill point $point exited $rc, expected to be killed: $(grep 'level=error' crash.log | tail -2)"
+    KILLS=$((KILLS + 1))
+  done
+  grep -q 'msg="restored checkpoint"' crash.log || fail "no restart restored a checkpoint"
+}

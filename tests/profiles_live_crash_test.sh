@@ -16,12 +16,8 @@ command -v sqlite3 >/dev/null || fail "sqlite3 is not installed (scripts/install
 cd "$WORK"
 PARTITIONS=16
 start_mock_kafka --partitions $PARTITIONS
-"$PROMOWATCH" gen --format json -n 100000 --rate 0.004 --users 1500 --campaigns 3 --peak-factor 1 --no-spend \
-  --late-rate 0 --disorder-rate 0 --duplicate-rate 0 --malformed-rate 0 -o year.jsonl 2>/dev/null
-grep '"click"' year.jsonl | produce_keyed clickstream
-grep '"order"' year.jsonl | produce_keyed orders
-assert_all_retained
-produced=$(wc -l < year.jsonl)
+produce_year 100000 0.004 1500
+produced=$PRODUCED
 cat > live.yaml <<'YAML'
 watermark:
   idle_timeout: 5s
@@ -44,18 +40,9 @@ kafka:
     heartbeat.interval.ms: "300"
 YAML
 
-kills=0
 # Together the kill points read at most ~50k of the 100k records.
-for point in records:12000 checkpoint:2 records:9000 checkpoint:1 records:7000; do
-  set +e
-  PROMOWATCH_FAULT_KILL=$point timeout -s KILL 120 "$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group tags \
-    --state-dir state --results-format json --metrics-address 127.0.0.1:$(free_port) 2>> crash.log
-  rc=$?
-  set -e
-  [ "$rc" = 137 ] || fail "run at kill point $point exited $rc, expected to be killed: $(grep 'level=error' crash.log | tail -2)"
-  kills=$((kills + 1))
-done
-grep -q 'msg="restored checkpoint"' crash.log || fail "no restart restored a checkpoint"
+kill_at_points live.yaml tags records:12000 checkpoint:2 records:9000 checkpoint:1 records:7000
+kills=$KILLS
 
 METRICS=127.0.0.1:$(free_port)
 "$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group tags --state-dir state --results-format json \
@@ -77,16 +64,7 @@ grep 'msg="stopped"' run.log | grep -q ' late=0 ' || fail "records were late: $(
 
 kcat -b "$BROKERS" -C -t promowatch-user-tags -e -q > tags.jsonl
 [ -s tags.jsonl ] || fail "nothing on promowatch-user-tags"
-{
-  echo "BEGIN; CREATE TABLE raw(line TEXT); CREATE TABLE got(line TEXT); CREATE TABLE w_override(w INTEGER);"
-  sed "s/'/''/g; s/.*/INSERT INTO raw VALUES('&');/" year.jsonl
-  sed "s/'/''/g; s/.*/INSERT INTO got VALUES('&');/" tags.jsonl
-  echo "INSERT INTO w_override VALUES($(final_watermark run.log));"
-  echo "COMMIT;"
-} > load.sql
-sqlite3 db.sqlite < load.sql
-sqlite3 db.sqlite < "$TESTS_DIR/sql/profiles.sql" > check.out
-val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' check.out; }
+check_tags_against_sql tags.jsonl run.log
 [ "$(val tags_differ)" = 0 ] || fail "after $kills kills, $(val tags_differ) users' final tags differ from SQL: $(grep differ_example check.out)"
 for tag in dormant active high_value; do
   grep -q "^promowatch_users_tagged{tag=\"$tag\"} $(val with_tag_$tag)\$" metrics.txt \
