@@ -58,6 +58,12 @@ void InstallStopHandlers() {
   hup.sa_handler = OnHangup;
   sigemptyset(&hup.sa_mask);
   sigaction(SIGHUP, &hup, nullptr);
+  // A file-size limit reached (ulimit -f) fails the write with EFBIG, which
+  // the state backend reports, instead of killing the process unannounced.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  sigemptyset(&ignore.sa_mask);
+  sigaction(SIGXFSZ, &ignore, nullptr);
 }
 
 // Modification time of a file (0 when it cannot be read).
@@ -217,7 +223,7 @@ class LiveRunner final : public KafkaSource::Listener {
       if (since_checkpoint >= config_.checkpoint_every_records || engine_.checkpoint_wanted() ||
           (changed && now - last_checkpoint >= std::chrono::milliseconds(config_.checkpoint_interval_ms))) {
         if (auto s = Checkpoint(/*wait=*/false); !s.ok()) {
-          spdlog::error("msg=\"checkpoint failed, will retry\" error=\"{}\"",
+          spdlog::error("msg=\"checkpoint failed{}\" error=\"{}\"", state_failed_ ? "" : ", will retry",
                         std::string(s.message()));
         } else {
           since_checkpoint = 0;

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The state cannot be written (here: a file-size limit, as a full disk
+# would): `promowatch run` must stop with exit 1 and say what to do, not
+# retry forever or keep processing past state it could not save; after the
+# cause is gone, a restart resumes from the last durable checkpoint and
+# counts every record once.
+source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/live_lib.sh"
+command -v kcat >/dev/null || fail "kcat is not installed (scripts/install-deps.sh installs it)"
+cd "$WORK"
+PARTITIONS=6
+start_mock_kafka --partitions $PARTITIONS
+produce_sale -n 60000 --rate 250 --seed 5 --late-rate 0 --malformed-rate 0 --duplicate-rate 0
+cat > live.yaml <<'YAML'
+watermark:
+  idle_timeout: 3s
+state:
+  checkpoint_every_records: 2000
+  checkpoint_interval: 60s
+  # Small memtables: state files grow past the limit below within the input.
+  write_buffer_mb: 1
+pipeline:
+  batch_size: 500
+kafka:
+  properties:
+    session.timeout.ms: "3000"
+    heartbeat.interval.ms: "300"
+YAML
+# 512 KiB per file: the write-ahead log outgrows it within the input.
+set +e
+( ulimit -f 512; exec timeout -s KILL 60 "$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group sf \
+    --state-dir state --results-format json --metrics-address 127.0.0.1:$(free_port) ) 2> limited.log
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "with state writes failing, run exited $rc (expected 1): $(grep 'level=error' limited.log | tail -3)"
+grep -q 'msg="state could not be written; stopping without a final checkpoint"' limited.log ||
+  fail "no message saying the state could not be written: $(grep 'level=error' limited.log | tail -3)"
+grep -q 'hint="fix the state directory' limited.log || fail "the message does not say what to do"
+read_before=$(grep 'msg="stopped"' limited.log | tr ' ' '\n' | sed -n 's/^read=//p' | tail -1)
+[ "${read_before:-0}" -lt "$PRODUCED" ] || fail "the limited run read everything ($read_before): the limit never bit"
+
+"$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group sf --state-dir state \
+  --results-format json --metrics-address 127.0.0.1:$(free_port) 2> run.log &
+RUN_PID=$!
+PIDS+=($RUN_PID)
+consumed() { grep -q "read=$PRODUCED " run.log 2>/dev/null || { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 run.log)"; return 1; }; }
+wait_for 90 "the restarted run to report read=$PRODUCED (every record counted once)" consumed
+kill -TERM $RUN_PID
+wait $RUN_PID || fail "promowatch run did not exit 0 on SIGTERM"
+grep 'msg="stopped"' run.log | grep -q " read=$PRODUCED " || fail "records read after the restart != produced: $(grep stopped run.log)"
+pass "state write failure: exit 1 with a hint after $read_before records; the restart counted all $PRODUCED once"
