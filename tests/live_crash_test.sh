@@ -34,15 +34,9 @@ YAML
 kill_at_points live.yaml crash records:9000 checkpoint:2 records:8000 checkpoint:1 records:6000 records:7000
 kills=$KILLS
 
-"$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group crash --state-dir state \
-  --results-format json --metrics-address 127.0.0.1:$(free_port) 2> run.log &
-RUN_PID=$!
-PIDS+=($RUN_PID)
-consumed() { grep -q "read=$PRODUCED " run.log 2>/dev/null || { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 run.log)"; return 1; }; }
-wait_for 90 "the restarted run to report read=$PRODUCED (every record counted once)" consumed
-kill -TERM $RUN_PID
-wait $RUN_PID || fail "promowatch run did not exit 0 on SIGTERM"
-grep -q "msg=\"stopped\" read=$PRODUCED " run.log || fail "records read after restarts != records produced: $(grep stopped run.log)"
+start_run live.yaml crash --metrics-address 127.0.0.1:$(free_port)
+wait_read "$PRODUCED" 90
+stop_run "$PRODUCED"
 
 kcat -b "$BROKERS" -C -t promowatch-metrics -e -q > results.jsonl
 published=$(wc -l < results.jsonl)

@@ -117,3 +117,28 @@ kill_at_points() {
   done
   grep -q 'msg="restored checkpoint"' crash.log || fail "no restart restored a checkpoint"
 }
+
+# start_run CONFIG GROUP ARGS...: `promowatch run` on --state-dir state in
+# the background (results as JSON, log in run.log); sets RUN_PID.
+start_run() {
+  local config=$1 group=$2
+  shift 2
+  "$PROMOWATCH" run -c "$config" --brokers "$BROKERS" --group "$group" --state-dir state \
+    --results-format json "$@" 2> run.log &
+  RUN_PID=$!
+  PIDS+=($RUN_PID)
+}
+
+# wait_read N SECONDS: until the run's progress reports read=N (fails if it dies).
+wait_read() {
+  local n=$1
+  run_read() { grep -q "read=$n " run.log 2>/dev/null || { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 run.log)"; return 1; }; }
+  wait_for "$2" "promowatch run to report read=$n (every record counted once)" run_read
+}
+
+# stop_run N: SIGTERM; the run must exit 0 with read=N in its last report.
+stop_run() {
+  kill -TERM $RUN_PID
+  wait $RUN_PID || fail "promowatch run did not exit 0 on SIGTERM"
+  grep 'msg="stopped"' run.log | grep -q " read=$1 " || fail "records read != $1: $(grep 'msg="stopped"' run.log)"
+}

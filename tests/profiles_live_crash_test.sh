@@ -45,21 +45,15 @@ kill_at_points live.yaml tags records:12000 checkpoint:2 records:9000 checkpoint
 kills=$KILLS
 
 METRICS=127.0.0.1:$(free_port)
-"$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group tags --state-dir state --results-format json \
-  --metrics-address "$METRICS" 2> run.log &
-RUN_PID=$!
-PIDS+=($RUN_PID)
-consumed() { grep -q "read=$produced " run.log 2>/dev/null || { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 run.log)"; return 1; }; }
-wait_for 120 "the restarted run to report read=$produced (every record counted once)" consumed
+start_run live.yaml tags --metrics-address "$METRICS"
+wait_read "$produced" 120
 newest=$(tail -n 1 year.jsonl | sed 's/.*"eventTimeMs":"\([0-9]*\)".*/\1/')
 at_end() {
   curl -sf "http://$METRICS/metrics" > metrics.txt &&
   awk -v want=$(( (newest - 5000) / 1000 )) '/^promowatch_watermark_timestamp_seconds / { exit !($NF >= want) }' metrics.txt
 }
 wait_for 60 "the watermark to reach the end of the input" at_end
-kill -TERM $RUN_PID
-wait $RUN_PID || fail "promowatch run did not exit 0 on SIGTERM"
-grep 'msg="stopped"' run.log | grep -q " read=$produced " || fail "records read after restarts != produced: $(grep stopped run.log)"
+stop_run "$produced"
 grep 'msg="stopped"' run.log | grep -q ' late=0 ' || fail "records were late: $(grep 'msg="stopped"' run.log)"
 
 kcat -b "$BROKERS" -C -t promowatch-user-tags -e -q > tags.jsonl

@@ -32,12 +32,8 @@ kafka:
     session.timeout.ms: "6000"
 YAML
 METRICS=127.0.0.1:$(free_port)
-"$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group tags --state-dir state --results-format json \
-  --metrics-address "$METRICS" 2> run.log &
-RUN_PID=$!
-PIDS+=($RUN_PID)
-consumed() { grep -q "read=$produced " run.log 2>/dev/null || { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 run.log)"; return 1; }; }
-wait_for 120 "promowatch to read all $produced records" consumed
+start_run live.yaml tags --metrics-address "$METRICS"
+wait_read "$produced" 120
 gauged() { curl -sf "http://$METRICS/metrics" > metrics.txt && grep -q '^promowatch_users_tagged{tag="dormant"} [1-9]' metrics.txt; }
 wait_for 30 "/metrics to count dormant users" gauged
 # All partitions idle: the watermark reaches the newest event (Flink's valve).

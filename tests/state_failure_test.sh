@@ -39,13 +39,7 @@ grep -q 'hint="fix the state directory' limited.log || fail "the message does no
 read_before=$(grep 'msg="stopped"' limited.log | tr ' ' '\n' | sed -n 's/^read=//p' | tail -1)
 [ "${read_before:-0}" -lt "$PRODUCED" ] || fail "the limited run read everything ($read_before): the limit never bit"
 
-"$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group sf --state-dir state \
-  --results-format json --metrics-address 127.0.0.1:$(free_port) 2> run.log &
-RUN_PID=$!
-PIDS+=($RUN_PID)
-consumed() { grep -q "read=$PRODUCED " run.log 2>/dev/null || { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 run.log)"; return 1; }; }
-wait_for 90 "the restarted run to report read=$PRODUCED (every record counted once)" consumed
-kill -TERM $RUN_PID
-wait $RUN_PID || fail "promowatch run did not exit 0 on SIGTERM"
-grep 'msg="stopped"' run.log | grep -q " read=$PRODUCED " || fail "records read after the restart != produced: $(grep stopped run.log)"
+start_run live.yaml sf --metrics-address 127.0.0.1:$(free_port)
+wait_read "$PRODUCED" 90
+stop_run "$PRODUCED"
 pass "state write failure: exit 1 with a hint after $read_before records; the restart counted all $PRODUCED once"
