@@ -5,6 +5,7 @@
 #include <librdkafka/rdkafkacpp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "pipeline/file_io.h"
@@ -76,10 +77,20 @@ std::string MockKafkaCluster::bootstrap_servers() const {
 
 struct KafkaSink::DeliveryReports final : RdKafka::DeliveryReportCb {
   std::atomic<int64_t> failed{0};
+  std::function<void(double)> on_result_published;
   void dr_cb(RdKafka::Message& m) override {
     if (m.err() != RdKafka::ERR_NO_ERROR) {
       ++failed;
       spdlog::warn("msg=\"delivery failed\" topic={} error=\"{}\"", m.topic_name(), m.errstr());
+      return;
+    }
+    // A result's opaque is 1 + microseconds from "due" to produce(); the
+    // message's latency is produce() to the broker's acknowledgement, taken
+    // when the acknowledgement arrived (not when this callback is served).
+    if (m.msg_opaque() != nullptr && on_result_published) {
+      const int64_t before_produce_us = reinterpret_cast<intptr_t>(m.msg_opaque()) - 1;
+      const int64_t in_kafka_us = std::max<int64_t>(m.latency(), 0);
+      on_result_published(static_cast<double>(before_produce_us + in_kafka_us) / 1e6);
     }
   }
 };
@@ -105,11 +116,28 @@ KafkaSink::~KafkaSink() {
   if (producer_) producer_->flush(5'000);
 }
 
-void KafkaSink::Produce(const std::string& topic, std::string_view key, std::string_view value) {
+void KafkaSink::FetchOutputMetadata() {
+  std::string err;
+  for (const std::string& topic : {options_.results_topic, options_.dead_letter_topic,
+                                   options_.alerts_topic, options_.user_tags_topic}) {
+    std::unique_ptr<RdKafka::Topic> handle(RdKafka::Topic::create(producer_.get(), topic, nullptr, err));
+    RdKafka::Metadata* metadata = nullptr;
+    if (handle && producer_->metadata(false, handle.get(), &metadata, 5'000) == RdKafka::ERR_NO_ERROR) {
+      delete metadata;
+    }
+  }
+}
+
+void KafkaSink::OnResultPublished(std::function<void(double seconds)> f) {
+  reports_->on_result_published = std::move(f);
+}
+
+void KafkaSink::Produce(const std::string& topic, std::string_view key, std::string_view value,
+                        void* opaque) {
   for (int attempt = 0;; ++attempt) {
     RdKafka::ErrorCode e = producer_->produce(
         topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, nullptr);
+        const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, opaque);
     if (e == RdKafka::ERR__QUEUE_FULL && attempt < 100) {
       producer_->poll(100);  // back-pressure: wait for deliveries
       continue;
@@ -131,7 +159,13 @@ void KafkaSink::Emit(const v1::WindowResult& r) {
   } else {
     r.SerializeToString(&buffer_);
   }
-  Produce(options_.results_topic, r.campaign_id(), buffer_);
+  void* opaque = nullptr;
+  if (due_since_ != std::chrono::steady_clock::time_point{}) {
+    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - due_since_).count();
+    opaque = reinterpret_cast<void*>(static_cast<intptr_t>(std::max<int64_t>(us, 0) + 1));
+  }
+  Produce(options_.results_topic, r.campaign_id(), buffer_, opaque);
 }
 
 void KafkaSink::Keep(const RawRecord& record, std::string_view source, std::string_view reason,
@@ -202,7 +236,15 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
                         {"enable.auto.commit", "false"},
                         {"enable.auto.offset.store", "false"},
                         {"enable.partition.eof", "false"},
-                        {"auto.offset.reset", "earliest"}},
+                        {"auto.offset.reset", "earliest"},
+                        // Freshness: librdkafka's 500 ms default lets a fetch wait
+                        // that long for data; the embedded cluster then answers
+                        // only after the wait even when data arrived, which put
+                        // p99 arrival-to-/metrics at ~0.9 s at 20k-150k events/s
+                        // (BENCHMARKS.md, section 4d). A real broker answers as
+                        // soon as fetch.min.bytes is there; idle, 50 ms costs 20
+                        // fetches per second per broker.
+                        {"fetch.wait.max.ms", "50"}},
                        options.properties);
   if (!conf.ok()) return conf.status();
   std::string err;

@@ -8,6 +8,7 @@
 // each assigned partition to the offset stored in RocksDB with the state
 // (see pipeline/live.cc), and commits to Kafka only for lag monitoring.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -56,10 +57,24 @@ class KafkaSink final : public WindowResultSink, public RecordSink {
   static absl::StatusOr<std::unique_ptr<KafkaSink>> Create(const KafkaOptions& options);
   ~KafkaSink() override;
   void Emit(const v1::WindowResult& r) override;
+  // Results emitted from now on were made due by work that started at `t`
+  // (the batch or idle tick that moved the watermark past their window's
+  // end). Their publish delay, from `t` to Kafka's acknowledgement, goes to
+  // the callback set below.
+  void SetResultsDueSince(std::chrono::steady_clock::time_point t) { due_since_ = t; }
+  // Called, on the thread that polls or flushes, with each acknowledged
+  // result's publish delay in seconds.
+  void OnResultPublished(std::function<void(double seconds)> f);
   void Keep(const RawRecord& record, std::string_view source, std::string_view reason,
             std::string_view detail) override;
+  // The first message to a topic waits for the topic's metadata (about 1 s
+  // on the embedded cluster): `run` fetches it for its output topics before
+  // it starts, so the first results and alerts are not late. Best effort.
+  void FetchOutputMetadata();
   // Produces an opaque value to a topic (alerts).
-  void Produce(const std::string& topic, std::string_view key, std::string_view value);
+  void Produce(const std::string& topic, std::string_view key, std::string_view value) {
+    Produce(topic, key, value, nullptr);
+  }
   // Serves delivery reports; call often.
   void Poll();
   // Waits until everything produced so far is acknowledged.
@@ -69,7 +84,10 @@ class KafkaSink final : public WindowResultSink, public RecordSink {
 
  private:
   KafkaSink() = default;
+  // `opaque` comes back in the delivery report.
+  void Produce(const std::string& topic, std::string_view key, std::string_view value, void* opaque);
   struct DeliveryReports;
+  std::chrono::steady_clock::time_point due_since_{};
   KafkaOptions options_;
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<DeliveryReports> reports_;

@@ -115,6 +115,7 @@ class LiveRunner final : public KafkaSource::Listener {
       engine_.AddOperator(profiles_.get());
     }
     metrics_->SetAlertsFiring(alerts_.FiringCounts());
+    sink_->OnResultPublished([metrics](double seconds) { metrics->ResultPublished(seconds); });
     AlertmanagerOptions am = config.alertmanager;
     if (am.generator_url.empty()) am.generator_url = "http://" + config.metrics.address + "/metrics";
     for (const auto& url : am.urls) {
@@ -211,6 +212,7 @@ class LiveRunner final : public KafkaSource::Listener {
       since_checkpoint += static_cast<int64_t>(pending_.size());
       read_here_ += static_cast<int64_t>(pending_.size());
       if (pending_.empty()) {
+        sink_->SetResultsDueSince(std::chrono::steady_clock::now());
         engine_.Tick();  // a quiet stream still closes its windows (idle partitions)
       } else {
         ProcessPending();
@@ -276,6 +278,7 @@ class LiveRunner final : public KafkaSource::Listener {
     // order within each partition is kept.
     by_topic_.clear();
     delivering_.clear();
+    kafka_timestamps_ms_.clear();
     for (const auto& m : pending_) {
       const std::string& topic = m->topic_name();
       const std::string name = PartitionName(topic, m->partition());
@@ -305,13 +308,21 @@ class LiveRunner final : public KafkaSource::Listener {
       r.source_partition = m->partition();
       by_topic_[topic].push_back(r);
       next_offsets_[name] = m->offset() + 1;
+      const RdKafka::MessageTimestamp ts = m->timestamp();
+      if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
+        kafka_timestamps_ms_.push_back(ts.timestamp);
+      }
     }
+    // Windows these records close are due from now: publish delay counts
+    // this batch's processing too.
+    sink_->SetResultsDueSince(std::chrono::steady_clock::now());
     UpdateCompleteness();  // before the windows these records close are judged
     for (auto& [topic, records] : by_topic_) {
       const EngineCounters before = engine_.counters();
       engine_.Process(records, topic, std::nullopt);
       metrics_->RecordBatch(topic, before, engine_.counters());
     }
+    metrics_->RecordsVisible(kafka_timestamps_ms_, NowMs());
     pending_.clear();
   }
 
@@ -558,6 +569,7 @@ class LiveRunner final : public KafkaSource::Listener {
   std::map<std::string, std::vector<RawRecord>> by_topic_;
   std::map<std::string, uint32_t> slots_;
   std::vector<uint32_t> delivering_;  // partitions with records in the batch at hand
+  std::vector<int64_t> kafka_timestamps_ms_;  // of the batch at hand (freshness)
   std::map<std::string, int64_t> next_offsets_;
   std::set<std::string> assigned_;  // partitions this member owns now
   int64_t checkpointed_watermark_ = kNoWatermark;
@@ -663,6 +675,7 @@ int RunLive(const LiveArgs& args) {
                   std::string(sink.status().message()));
     return 2;
   }
+  (*sink)->FetchOutputMetadata();
   if (!args.metrics_address.empty()) config.metrics.address = args.metrics_address;
   auto metrics = LiveMetrics::Start(config.metrics);
   if (!metrics.ok()) {
@@ -772,6 +785,7 @@ int RunDemo(const DemoArgs& args) {
                                             : "kafka client setup failed"));
     return 2;
   }
+  (*results_sink)->FetchOutputMetadata();
 
   // The generator: a sale in (sped-up) real time, with the CTR of douyin
   // collapsing after --anomaly-after seconds for 3 minutes of event time.

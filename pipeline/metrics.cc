@@ -8,6 +8,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <sstream>
@@ -20,6 +21,9 @@ using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
+const std::vector<double> kRecordVisibleBuckets = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                   1,    2.5,   5,    10,  30,   60};
+
 struct LiveMetrics::Families {
   prometheus::Family<prometheus::Counter>* records;
   prometheus::Family<prometheus::Counter>* rejected;
@@ -29,6 +33,8 @@ struct LiveMetrics::Families {
   prometheus::Gauge* watermark_delay;
   prometheus::Gauge* watermark;
   prometheus::Histogram* result_latency;
+  prometheus::Histogram* result_publish;
+  prometheus::Histogram* record_visible;
   prometheus::Histogram* checkpoint_duration;
   prometheus::Gauge* checkpoint_bytes;
   prometheus::Gauge* checkpoint_watermark;
@@ -104,6 +110,16 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
                           .Register(r).Add({}, prometheus::Histogram::BucketBoundaries{
                                                    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
                                                    300});
+  f.result_publish = &BuildHistogram().Name("promowatch_result_publish_seconds")
+                          .Help("From the batch (or idle tick) that moved the watermark past a "
+                                "window's end to Kafka acknowledging the window's result")
+                          .Register(r).Add({}, prometheus::Histogram::BucketBoundaries{
+                                                   0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+                                                   2.5, 5});
+  f.record_visible = &BuildHistogram().Name("promowatch_record_visible_seconds")
+                          .Help("From a record's Kafka timestamp to its count in "
+                                "promowatch_records_total (arrival to effect in /metrics)")
+                          .Register(r).Add({}, kRecordVisibleBuckets);
   f.checkpoint_duration = &BuildHistogram().Name("promowatch_checkpoint_duration_seconds")
                                .Help("Time to flush results and commit one checkpoint")
                                .Register(r).Add({}, prometheus::Histogram::BucketBoundaries{
@@ -292,6 +308,23 @@ void LiveMetrics::RecordBatch(const std::string& topic, const EngineCounters& be
     }
   }
 }
+
+void LiveMetrics::RecordsVisible(std::span<const int64_t> kafka_timestamps_ms, int64_t wall_ms) {
+  // One histogram update per batch, not per record.
+  std::vector<double> increments(kRecordVisibleBuckets.size() + 1, 0.0);
+  double sum = 0;
+  for (const int64_t t : kafka_timestamps_ms) {
+    const double seconds = static_cast<double>(std::max<int64_t>(wall_ms - t, 0)) / 1000.0;
+    sum += seconds;
+    const size_t bucket = static_cast<size_t>(
+        std::lower_bound(kRecordVisibleBuckets.begin(), kRecordVisibleBuckets.end(), seconds) -
+        kRecordVisibleBuckets.begin());
+    increments[bucket] += 1;
+  }
+  if (!kafka_timestamps_ms.empty()) f_->record_visible->ObserveMultiple(increments, sum);
+}
+
+void LiveMetrics::ResultPublished(double seconds) { f_->result_publish->Observe(seconds); }
 
 void LiveMetrics::OffsetsSkipped(const std::string& topic, int64_t n) {
   f_->offsets_skipped->Add({{"topic", topic}}).Increment(static_cast<double>(n));

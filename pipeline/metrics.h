@@ -15,6 +15,7 @@
 #include <thread>
 #include <cstdint>
 #include <map>
+#include <span>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,12 @@ class LiveMetrics final : public NotifierProbe {
   // Per processed batch of one topic: the engine's counters before and after.
   void RecordBatch(const std::string& topic, const EngineCounters& before,
                    const EngineCounters& after);
+  // Records just counted (after RecordBatch): their Kafka timestamps (ms;
+  // the producer's clock, or the broker's for LogAppendTime topics).
+  void RecordsVisible(std::span<const int64_t> kafka_timestamps_ms, int64_t wall_ms);
+  // A result acknowledged by Kafka, `seconds` after it became due
+  // (KafkaSink::OnResultPublished).
+  void ResultPublished(double seconds);
   // Offsets a partition jumped over (records deleted by retention before
   // they were read, compacted away, or transaction markers).
   void OffsetsSkipped(const std::string& topic, int64_t n);

@@ -53,6 +53,17 @@ grep -q '^promowatch_build_info{version=' metrics.txt || fail "no build info"
 [ "$(curl -s -o probe.txt -w '%{http_code}' "http://$METRICS/readyz")" = 200 ] || fail "/readyz is not 200 while consuming: $(cat probe.txt)"
 grep -q '^ok: consuming 9 partitions' probe.txt || fail "/readyz does not say what it consumes: $(cat probe.txt)"
 grep -Eq '="u[0-9]+"' metrics.txt && fail "a user id leaked into metric labels"
+# Freshness histograms: every counted record observed once, from its Kafka
+# timestamp (all were produced before promowatch started, within a minute);
+# results observed from the watermark passing their window to Kafka's ack.
+visible_count=$(metric_sum '^promowatch_record_visible_seconds_count')
+[ "$visible_count" = "$produced" ] || fail "promowatch_record_visible_seconds_count is $visible_count, want $produced"
+[ "$(metric_sum '^promowatch_record_visible_seconds_bucket\{le="60"\}')" = "$produced" ] ||
+  fail "records counted more than 60 s after they were produced: $(grep '^promowatch_record_visible_seconds' metrics.txt)"
+published=$(metric_sum '^promowatch_result_publish_seconds_count')
+[ "$published" -gt 0 ] || fail "no result publish delay observed"
+[ "$(metric_sum '^promowatch_result_publish_seconds_bucket\{le="5"\}')" = "$published" ] ||
+  fail "a result took over 5 s from due to acknowledged on loopback: $(grep '^promowatch_result_publish_seconds' metrics.txt)"
 
 kill -TERM $RUN_PID
 wait_for 30 "promowatch run to stop on SIGTERM" bash -c "! kill -0 $RUN_PID 2>/dev/null"
@@ -64,6 +75,7 @@ kcat -b "$BROKERS" -C -t promowatch-metrics -e -q > results.jsonl
 kcat -b "$BROKERS" -C -t promowatch-dlq -e -q -f '%h\n' > dlq.txt
 kcat -b "$BROKERS" -C -t promowatch-dlq -e -q -f '%h\t%s\n' | grep -a 'source.topic=clickstream' > dlq_clicks.txt
 [ -s results.jsonl ] || fail "no results on promowatch-metrics"
+[ "$published" -le "$(wc -l < results.jsonl)" ] || fail "$published results observed as published, only $(wc -l < results.jsonl) in promowatch-metrics"
 
 check_against_sql "$(final_watermark run.log)" results.jsonl
 cat check.out
