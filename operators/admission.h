@@ -17,6 +17,7 @@
 // memory_bytes()); expired ids leave memory and RocksDB (one range delete).
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <string>
 #include <vector>
@@ -42,13 +43,16 @@ class EventAdmission {
   // Starts loading the dedup-set slot of an event Admit will see soon (a
   // few records ahead), so that Admit does not wait for memory.
   void Prefetch(const EventRecord& e) const { ids_.prefetch(e.event_id_hash); }
-  // Forgets ids that can no longer matter. Called after each batch.
+  // Forgets ids that can no longer matter (a bounded slice of them per
+  // call, see admission.cc). Called after each batch.
   void OnWatermark(int64_t watermark_ms);
 
   void Snapshot(StateWriter& out);
   absl::Status Restore(const StateReader& in);
 
+  // Ids in the dedup set, including expired ones not yet erased.
   size_t remembered_ids() const { return ids_.size(); }
+  static constexpr size_t kMinForgetPerCall = 16'384;
   size_t memory_bytes() const;
 
  private:
@@ -63,6 +67,9 @@ class EventAdmission {
   std::map<int64_t, Bucket> buckets_;  // by pane index
   int64_t last_pane_ = INT64_MIN;      // one-entry cache: most events share a pane
   Bucket* last_bucket_ = nullptr;
+  std::deque<std::vector<uint64_t>> forgetting_;  // ids of expired buckets, to erase
+  size_t forget_pos_ = 0;              // forgetting_.front()[0, forget_pos_) are erased
+  size_t admitted_since_forget_ = 0;
   int64_t expired_below_ = 0;          // buckets below this pane are gone
   int64_t deleted_below_ = 0;          // ... and deleted from the backend
 };

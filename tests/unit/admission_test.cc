@@ -64,6 +64,32 @@ TEST(Admission, IdsExpireWithTheirPane) {
   EXPECT_GT(a.memory_bytes(), 0u);
 }
 
+TEST(Admission, ExpiredIdsLeaveInBoundedSlicesWithoutChangingOutcomes) {
+  EventAdmission a({});
+  constexpr size_t kIds = 100'000;
+  for (size_t i = 0; i < kIds; ++i) {
+    ASSERT_EQ(a.Admit(At("old" + std::to_string(i), kMidnight, kNoWatermark)), Admission::kAccepted);
+    if (i % 1000 == 999) a.OnWatermark(kMidnight);  // batches of 1,000; the pane is open
+  }
+  ASSERT_EQ(a.remembered_ids(), kIds);
+  const int64_t wm = kMidnight + 60'000;  // the pane is final
+  a.OnWatermark(wm);
+  EXPECT_EQ(a.remembered_ids(), kIds - EventAdmission::kMinForgetPerCall)
+      << "one call after a batch erases a bounded slice, not the whole minute";
+  size_t calls = 1;
+  while (a.remembered_ids() > calls - 1 && calls < 100) {
+    // Meanwhile the expired pane's retries are late (never duplicates), and
+    // new ids are accepted once.
+    ASSERT_EQ(a.Admit(At("old7", kMidnight, wm)), Admission::kLate);
+    ASSERT_EQ(a.Admit(At("new" + std::to_string(calls), wm, wm)), Admission::kAccepted);
+    ASSERT_EQ(a.Admit(At("new" + std::to_string(calls), wm, wm)), Admission::kDuplicate);
+    a.OnWatermark(wm);
+    ++calls;
+  }
+  EXPECT_EQ(calls, (kIds + EventAdmission::kMinForgetPerCall - 1) / EventAdmission::kMinForgetPerCall);
+  EXPECT_EQ(a.remembered_ids(), calls - 1) << "only the new ids remain";
+}
+
 TEST(Admission, SnapshotRestoreKeepsIdsAndDropsExpiredOnes) {
   MemoryState state;
   EventAdmission a({});
