@@ -139,6 +139,10 @@ function pipeline() {
     [['promowatch_user_profiles', 'kept {{instance}}'],
      ['promowatch_user_profiles_in_memory', 'in memory {{instance}}']],
     'profiles.enabled: profiles in all (RocksDB) and in the memory cache bounded by profiles.max_users_in_memory.'));
+  b.withPanel(series(11, 'Freshness: arrival to /metrics, watermark to published (p99)', 's', grid(0, 43, 24, 8),
+    [['histogram_quantile(0.99, sum by (le) (rate(promowatch_record_visible_seconds_bucket[$__rate_interval])))', 'record produced -> counted in /metrics'],
+     ['histogram_quantile(0.99, sum by (le) (rate(promowatch_result_publish_seconds_bucket[$__rate_interval])))', 'watermark past window end -> result in Kafka']],
+    'promowatch_record_visible_seconds and promowatch_result_publish_seconds (BENCHMARKS.md, section 4d).'));
   b.withPanel(series(9, 'Alert notifications', 'short', grid(0, 35, 12, 8),
     [['sum by (alertmanager) (rate(promowatch_notifications_sent_total[$__rate_interval])) or vector(0)', 'sent {{alertmanager}}'],
      ['sum by (alertmanager) (rate(promowatch_notifications_failed_total[$__rate_interval])) or vector(0)', 'failed {{alertmanager}}']]));
