@@ -92,7 +92,11 @@ TEST(Alertmanager, UnreachableAlertmanagerKeepsABoundedTableAndCountsFailures) {
   AlertEvent resolved = Firing("douyin");
   resolved.state = "resolved";
   notifier.Notify(resolved, kDouble11 + 60'000);  // replaces douyin's state: no drop
-  notifier.Stop(300);  // bounded: gives up on the dead Alertmanager
+  // Bounded: gives up on the dead Alertmanager. 2 s covers the first
+  // attempt and the retry after the 500 ms backoff, so at least two alert
+  // deliveries fail whether or not the sender's first post caught douyin
+  // alone (it wakes on the first Notify).
+  notifier.Stop(2'000);
   EXPECT_EQ(probe.dropped, 1);
   EXPECT_EQ(probe.sent, 0);
   EXPECT_GE(probe.failed, 2);
