@@ -85,8 +85,11 @@ struct KafkaSink::DeliveryReports final : RdKafka::DeliveryReportCb {
       return;
     }
     // A result's opaque is 1 + microseconds from "due" to produce(); the
-    // message's latency is produce() to the broker's acknowledgement, taken
-    // when the acknowledgement arrived (not when this callback is served).
+    // message's latency is produce() to now, when its delivery report is
+    // served (librdkafka reads the clock in Message::latency()): an upper
+    // bound of the broker's acknowledgement, by at most one loop turn of
+    // the pipeline (it polls the producer after every batch, and at least
+    // every 100 ms when idle).
     if (m.msg_opaque() != nullptr && on_result_published) {
       const int64_t before_produce_us = reinterpret_cast<intptr_t>(m.msg_opaque()) - 1;
       const int64_t in_kafka_us = std::max<int64_t>(m.latency(), 0);

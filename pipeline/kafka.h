@@ -59,8 +59,9 @@ class KafkaSink final : public WindowResultSink, public RecordSink {
   void Emit(const v1::WindowResult& r) override;
   // Results emitted from now on were made due by work that started at `t`
   // (the batch or idle tick that moved the watermark past their window's
-  // end). Their publish delay, from `t` to Kafka's acknowledgement, goes to
-  // the callback set below.
+  // end). Their publish delay, from `t` to the delivery report (Kafka's
+  // acknowledgement, as served by Poll or Flush), goes to the callback set
+  // below.
   void SetResultsDueSince(std::chrono::steady_clock::time_point t) { due_since_ = t; }
   // Called, on the thread that polls or flushes, with each acknowledged
   // result's publish delay in seconds.

@@ -112,7 +112,8 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
                                                    300});
   f.result_publish = &BuildHistogram().Name("promowatch_result_publish_seconds")
                           .Help("From the batch (or idle tick) that moved the watermark past a "
-                                "window's end to Kafka acknowledging the window's result")
+                                "window's end to the delivery report of the window's result (Kafka's "
+                                "acknowledgement as seen by promowatch)")
                           .Register(r).Add({}, prometheus::Histogram::BucketBoundaries{
                                                    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
                                                    2.5, 5});
