@@ -15,7 +15,6 @@ source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 AM_BIN=$(command -v prometheus-alertmanager || command -v alertmanager || true)
 [ -n "$AM_BIN" ] || fail "prometheus-alertmanager is not installed (scripts/install-deps.sh installs it)"
-command -v kcat >/dev/null || fail "kcat is not installed (scripts/install-deps.sh installs it)"
 cd "$WORK"
 
 AM_PORT=$(free_port)

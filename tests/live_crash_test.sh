@@ -7,7 +7,6 @@
 # counted twice.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
-command -v kcat >/dev/null || fail "kcat is not installed (scripts/install-deps.sh installs it)"
 cd "$WORK"
 
 # 6 partitions: the input stays well inside the embedded cluster's 5 MiB per

@@ -7,7 +7,6 @@
 # in promowatch-dlq with their origin in headers.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
-command -v kcat >/dev/null || fail "kcat is not installed (scripts/install-deps.sh installs it)"
 cd "$WORK"
 
 PARTITIONS=3

@@ -1,5 +1,8 @@
 # Helpers of the live-path tests (sourced after lib.sh, in $WORK).
 
+# Every helper below talks to the cluster through kcat (a client nobody here wrote).
+command -v kcat >/dev/null || fail "kcat is not installed (scripts/install-deps.sh installs it)"
+
 # produce_sale GEN_ARGS...: one generated sale, sent with kcat: clicks and
 # spend as JSON lines, orders (and binary garbage) as binary protobuf, one
 # message per file. Sets PRODUCED (messages sent). events.jsonl is the whole

@@ -11,7 +11,6 @@
 # results); a consumer keeps the latest per user and tag.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
-command -v kcat >/dev/null || fail "kcat is not installed (scripts/install-deps.sh installs it)"
 command -v sqlite3 >/dev/null || fail "sqlite3 is not installed (scripts/install-deps.sh installs it)"
 cd "$WORK"
 PARTITIONS=16

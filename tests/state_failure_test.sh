@@ -6,7 +6,6 @@
 # counts every record once.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
-command -v kcat >/dev/null || fail "kcat is not installed (scripts/install-deps.sh installs it)"
 cd "$WORK"
 PARTITIONS=6
 start_mock_kafka --partitions $PARTITIONS
