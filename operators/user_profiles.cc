@@ -453,25 +453,28 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
   // A new snapshot comes only after the previous one is durable (the
   // runtime waits for it); a caller that commits synchronously may not say so.
   if (commit_pending_) OnCheckpointCommitted();
-  // In key order per table: RocksDB's memtable inserts ascending keys with
-  // a cached position (a random order made the commit 35% of replay time).
-  std::sort(dirty_.begin(), dirty_.end(),
-            [](const Cache::value_type* a, const Cache::value_type* b) { return a->first < b->first; });
-  struct TimerWrite {
-    int64_t at;
-    const std::string* user;
-    bool put;  // else delete; a delete and a put never share a key
-    bool operator<(const TimerWrite& o) const { return at != o.at ? at < o.at : *user < *o.user; }
+  // No sorting here: the state writer puts the writes in key order on the
+  // committing thread; this runs while the pipeline waits.
+  std::string key;
+  const auto write_timer = [&](int64_t at, const std::string& user, bool put) {
+    key.clear();
+    AppendBigEndian64(&key, at);
+    key.append(user);
+    if (put) {
+      out.Put(kTimersTable, key, "");
+    } else {
+      out.Delete(kTimersTable, key);
+    }
   };
-  std::vector<TimerWrite> timer_writes;
   for (Cache::value_type* node : dirty_) {
     const std::string& user = node->first;
     Entry& e = node->second;
     const int64_t timer = e.gone ? 0 : e.profile.timer_ms();
     if (timer != e.stored_timer_ms) {
-      if (e.stored_timer_ms != 0) timer_writes.push_back({e.stored_timer_ms, &user, false});
+      // A delete and a put never share a key (the times differ).
+      if (e.stored_timer_ms != 0) write_timer(e.stored_timer_ms, user, false);
       if (timer != 0) {
-        timer_writes.push_back({timer, &user, true});
+        write_timer(timer, user, true);
         if (state_ != nullptr) next_stored_timer_ = std::min(next_stored_timer_, timer);
       }
     }
@@ -490,18 +493,6 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
     e.stored_timer_ms = timer;
     e.dirty = false;
     if (timer != 0 && e.timer_in_memory) written_timers_.push_back(node);
-  }
-  std::sort(timer_writes.begin(), timer_writes.end());
-  std::string key;
-  for (const TimerWrite& w : timer_writes) {
-    key.clear();
-    AppendBigEndian64(&key, w.at);
-    key.append(*w.user);
-    if (w.put) {
-      out.Put(kTimersTable, key, "");
-    } else {
-      out.Delete(kTimersTable, key);
-    }
   }
   commit_pending_ = true;
   dirty_.clear();

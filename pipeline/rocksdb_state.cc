@@ -7,6 +7,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
+#include <cstring>
 
 namespace promowatch {
 namespace {
@@ -86,41 +87,99 @@ rocksdb::ColumnFamilyHandle* RocksStateBackend::Table(std::string_view name) con
   return it == tables_.end() ? nullptr : it->second;
 }
 
-RocksStateBackend::Batch::Batch(RocksStateBackend* backend)
-    : backend_(backend), batch_(std::make_unique<rocksdb::WriteBatch>()) {}
+RocksStateBackend::Batch::Batch(RocksStateBackend* backend) : backend_(backend) {}
 RocksStateBackend::Batch::~Batch() = default;
 
-rocksdb::ColumnFamilyHandle* RocksStateBackend::Batch::Table(std::string_view name) {
+RocksStateBackend::Batch::Table* RocksStateBackend::Batch::Find(std::string_view name) {
   rocksdb::ColumnFamilyHandle* h = backend_->Table(name);
-  if (h == nullptr && status_.ok()) {
-    status_ = absl::InvalidArgumentError("unknown state table '" + std::string(name) + "'");
+  if (h == nullptr) {
+    if (status_.ok()) {
+      status_ = absl::InvalidArgumentError("unknown state table '" + std::string(name) + "'");
+    }
+    return nullptr;
   }
-  return h;
+  for (Table& t : tables_) {
+    if (t.handle == h) return &t;
+  }
+  tables_.push_back(Table{h, {}, {}, 0});
+  return &tables_.back();
+}
+
+void RocksStateBackend::Batch::Stage(std::string_view table, Kind kind, std::string_view key,
+                                     std::string_view value) {
+  Table* t = Find(table);
+  if (t == nullptr) return;
+  if (kind == Kind::kDeleteRange) ++t->segments;
+  unsigned char prefix[8] = {};
+  std::memcpy(prefix, key.data(), std::min<size_t>(8, key.size()));
+  uint64_t key_prefix = 0;
+  for (unsigned char c : prefix) key_prefix = (key_prefix << 8) | c;
+  Write w{key_prefix, t->segments, static_cast<uint32_t>(t->writes.size()), t->bytes.size(),
+          t->bytes.size() + key.size(), static_cast<uint32_t>(key.size()),
+          static_cast<uint32_t>(value.size()), kind};
+  t->bytes.append(key);
+  t->bytes.append(value);
+  t->writes.push_back(w);
+  bytes_ += key.size() + value.size();
+  ++count_;
 }
 
 void RocksStateBackend::Batch::Put(std::string_view table, std::string_view key,
                                    std::string_view value) {
-  if (auto* h = Table(table)) batch_->Put(h, ToSlice(key), ToSlice(value));
+  Stage(table, Kind::kPut, key, value);
 }
 
 void RocksStateBackend::Batch::Delete(std::string_view table, std::string_view key) {
-  if (auto* h = Table(table)) batch_->Delete(h, ToSlice(key));
+  Stage(table, Kind::kDelete, key, {});
 }
 
 void RocksStateBackend::Batch::DeleteRange(std::string_view table, std::string_view begin,
                                            std::string_view end) {
-  if (auto* h = Table(table)) batch_->DeleteRange(h, ToSlice(begin), ToSlice(end));
+  Stage(table, Kind::kDeleteRange, begin, end);
 }
 
-size_t RocksStateBackend::Batch::byte_size() const { return batch_->GetDataSize(); }
-size_t RocksStateBackend::Batch::count() const { return batch_->Count(); }
+void RocksStateBackend::Batch::Build(rocksdb::WriteBatch* out) {
+  for (Table& t : tables_) {
+    const char* base = t.bytes.data();
+    // A DeleteRange opens its segment; within a segment, keys ascend and
+    // writes to one key keep their order.
+    std::sort(t.writes.begin(), t.writes.end(), [base](const Write& a, const Write& b) {
+      if (a.segment != b.segment) return a.segment < b.segment;
+      const bool a_range = a.kind == Kind::kDeleteRange, b_range = b.kind == Kind::kDeleteRange;
+      if (a_range != b_range) return a_range;
+      if (a.key_prefix != b.key_prefix) return a.key_prefix < b.key_prefix;
+      const int c = std::string_view(base + a.key_at, a.key_size)
+                        .compare(std::string_view(base + b.key_at, b.key_size));
+      if (c != 0) return c < 0;
+      return a.seq < b.seq;
+    });
+    for (const Write& w : t.writes) {
+      const rocksdb::Slice key(base + w.key_at, w.key_size);
+      const rocksdb::Slice value(base + w.value_at, w.value_size);
+      switch (w.kind) {
+        case Kind::kPut: out->Put(t.handle, key, value); break;
+        case Kind::kDelete: out->Delete(t.handle, key); break;
+        case Kind::kDeleteRange: out->DeleteRange(t.handle, key, value); break;
+      }
+    }
+  }
+}
+
+void RocksStateBackend::Batch::Clear() {
+  tables_.clear();
+  bytes_ = 0;
+  count_ = 0;
+}
 
 absl::Status RocksStateBackend::Commit(Batch& batch) {
   if (!batch.status_.ok()) return batch.status_;
+  // Record headers: a tag, a column family id and two lengths each.
+  rocksdb::WriteBatch write(batch.bytes_ + 16 * batch.count_ + 64);
+  batch.Build(&write);
   rocksdb::WriteOptions wo;
   wo.sync = false;
-  absl::Status s = FromRocks(db_->Write(wo, batch.batch_.get()), "checkpoint write");
-  batch.batch_->Clear();
+  absl::Status s = FromRocks(db_->Write(wo, &write), "checkpoint write");
+  batch.Clear();
   return s;
 }
 

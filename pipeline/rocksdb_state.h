@@ -45,6 +45,14 @@ class RocksStateBackend final : public StateReader {
   ~RocksStateBackend() override;
 
   // A batch of writes: nothing is visible until Commit.
+  //
+  // Writes are staged as given and put in key order per table by Commit, on
+  // the thread that commits: RocksDB's memtable inserts ascending keys from a
+  // cached position (keys in hash order made the commit 35% of replay time),
+  // and sorting there keeps the sort out of the snapshot, which pauses the
+  // pipeline (BENCHMARKS.md section 5). Writes to one key keep their order,
+  // and a DeleteRange stays between the writes of its table made before and
+  // after it, so the committed state is the one the calls describe.
   class Batch final : public StateWriter {
    public:
     explicit Batch(RocksStateBackend* backend);
@@ -52,14 +60,40 @@ class RocksStateBackend final : public StateReader {
     void Put(std::string_view table, std::string_view key, std::string_view value) override;
     void Delete(std::string_view table, std::string_view key) override;
     void DeleteRange(std::string_view table, std::string_view begin, std::string_view end) override;
-    size_t byte_size() const;
-    size_t count() const;
+    // Bytes of keys and values staged.
+    size_t byte_size() const { return bytes_; }
+    // Writes staged.
+    size_t count() const { return count_; }
 
    private:
     friend class RocksStateBackend;
-    rocksdb::ColumnFamilyHandle* Table(std::string_view name);
+    enum class Kind : uint8_t { kPut, kDelete, kDeleteRange };
+    struct Write {
+      uint64_t key_prefix;  // first 8 key bytes, big-endian: most comparisons end here
+      uint32_t segment;     // DeleteRanges of the table before this write
+      uint32_t seq;         // order of the call, among equal keys
+      size_t key_at;
+      size_t value_at;      // DeleteRange: its end key
+      uint32_t key_size;
+      uint32_t value_size;
+      Kind kind;
+    };
+    struct Table {
+      rocksdb::ColumnFamilyHandle* handle;
+      std::string bytes;  // keys and values, back to back
+      std::vector<Write> writes;
+      uint32_t segments = 0;
+    };
+    Table* Find(std::string_view name);
+    void Stage(std::string_view table, Kind kind, std::string_view key, std::string_view value);
+    // Sorts every table's writes and fills a WriteBatch with them.
+    void Build(rocksdb::WriteBatch* out);
+    void Clear();
+
     RocksStateBackend* backend_;
-    std::unique_ptr<rocksdb::WriteBatch> batch_;
+    std::vector<Table> tables_;  // in order of first use; a handful
+    size_t bytes_ = 0;
+    size_t count_ = 0;
     absl::Status status_;  // first error (an unknown table)
   };
 

@@ -61,6 +61,44 @@ TEST(RocksState, RangeDeleteByTimePrefix) {
   EXPECT_EQ(ReadBigEndian64(rows[1].first), 300);
 }
 
+// Commit puts a batch's writes in key order; the result must be the one the
+// calls describe: the last write to a key wins, and a DeleteRange removes
+// what was written before it and nothing written after it.
+TEST(RocksState, CommitKeepsTheMeaningOfTheCallOrder) {
+  testing::TempDir dir;
+  auto db = RocksStateBackend::Open(dir.path(), {"t", "u"});
+  ASSERT_TRUE(db.ok());
+  auto batch = (*db)->NewBatch();
+  batch->Put("t", "k9", "old");
+  batch->Put("t", "k1", "gone");
+  batch->Put("t", "k5", "first");
+  batch->Put("u", "k0", "other table");
+  batch->Put("t", "k5", "second");
+  batch->Put("t", "k7", "deleted");
+  batch->Delete("t", "k7");
+  batch->Put("t", "k8", "written again");
+  batch->Delete("t", "k8");
+  batch->Put("t", "k8", "back");
+  batch->Put("t", "k2", "in range");
+  batch->DeleteRange("t", "k0", "k3");  // k1, k2
+  batch->Put("t", "k2", "after the range");
+  batch->Put("t", "aaaaaaaaaa-long", "shares no prefix");
+  batch->Put("t", "aaaaaaaaa", "a prefix of the one above");
+  EXPECT_EQ(batch->count(), 15u);
+  ASSERT_TRUE((*db)->Commit(*batch).ok());
+  EXPECT_EQ(batch->count(), 0u) << "a committed batch is empty and reusable";
+  std::vector<std::pair<std::string, std::string>> want = {
+      {"aaaaaaaaa", "a prefix of the one above"},
+      {"aaaaaaaaaa-long", "shares no prefix"},
+      {"k2", "after the range"},
+      {"k5", "second"},
+      {"k8", "back"},
+      {"k9", "old"},
+  };
+  EXPECT_EQ(ScanAll(**db, "t"), want);
+  EXPECT_EQ(ScanAll(**db, "u").size(), 1u);
+}
+
 TEST(RocksState, UnknownTableFailsTheCommitNotTheProcess) {
   testing::TempDir dir;
   auto db = RocksStateBackend::Open(dir.path(), {"t"});
