@@ -45,6 +45,10 @@ class Operator {
   // memory bound (only checkpointed state can be evicted); the runtime
   // checkpoints after the current batch.
   virtual bool WantsCheckpoint() const { return false; }
+  // True when it cannot wait for one any longer: the runtime checkpoints
+  // even if that means waiting for the previous commit (which it otherwise
+  // lets finish while batches go on).
+  virtual bool NeedsCheckpoint() const { return false; }
   virtual void OnCheckpointCommitted() {}
   // The first error reading state on demand; the runtime refuses to
   // checkpoint past it (state and outputs would disagree).

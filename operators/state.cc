@@ -1,5 +1,8 @@
 #include "operators/state.h"
 
+#include <bit>
+#include <cstring>
+
 namespace promowatch {
 
 void MemoryState::Put(std::string_view table, std::string_view key, std::string_view value) {
@@ -83,6 +86,10 @@ void AppendHashes(std::string* out, const uint64_t* hashes, size_t n) {
   const size_t base = out->size();
   out->resize(base + 8 * n);
   char* p = out->data() + base;
+  if constexpr (std::endian::native == std::endian::little) {
+    if (n != 0) std::memcpy(p, hashes, 8 * n);
+    return;
+  }
   for (size_t i = 0; i < n; ++i) {
     uint64_t h = hashes[i];
     for (int b = 0; b < 8; ++b) *p++ = static_cast<char>((h >> (8 * b)) & 0xff);

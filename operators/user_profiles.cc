@@ -128,7 +128,11 @@ void UserProfileOperator::OnCheckpointCommitted() {
 bool UserProfileOperator::WantsCheckpoint() const {
   if (state_ == nullptr) return false;
   if (checkpoint_every_changed_ != 0 && dirty_.size() >= checkpoint_every_changed_) return true;
-  return capacity_ != 0 && dirty_.size() >= capacity_ / 2;
+  return NeedsCheckpoint();
+}
+
+bool UserProfileOperator::NeedsCheckpoint() const {
+  return state_ != nullptr && capacity_ != 0 && dirty_.size() >= capacity_ / 2;
 }
 
 void UserProfileOperator::Evict() {

@@ -114,6 +114,8 @@ class UserProfileOperator final : public Operator {
   // index entries and the totals.
   void Snapshot(StateWriter& out) override;
   bool WantsCheckpoint() const override;
+  // Past half the memory bound in changed profiles.
+  bool NeedsCheckpoint() const override;
   // Until then, what the last Snapshot wrote may not be readable yet: no
   // profile leaves memory and its timers stay in `timers_`.
   void OnCheckpointCommitted() override;

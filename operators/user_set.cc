@@ -4,7 +4,7 @@
 
 namespace promowatch {
 
-void UserSet::MergeInto(std::span<const uint64_t> other) {
+void UserSet::MergeInto(std::span<const uint64_t> other, const uint8_t* saved) {
   merge_buffer_.clear();
   merge_buffer_.reserve(sorted_ + other.size());
   auto a = items_.begin();
@@ -14,7 +14,7 @@ void UserSet::MergeInto(std::span<const uint64_t> other) {
     if (*a < *b) {
       merge_buffer_.push_back(*a++);
     } else if (*b < *a) {
-      fresh_.push_back(*b);
+      if (saved == nullptr || !saved[b - other.begin()]) fresh_.push_back(*b);
       merge_buffer_.push_back(*b++);
     } else {
       merge_buffer_.push_back(*a++);
@@ -22,10 +22,13 @@ void UserSet::MergeInto(std::span<const uint64_t> other) {
     }
   }
   merge_buffer_.insert(merge_buffer_.end(), a, a_end);
-  fresh_.insert(fresh_.end(), b, other.end());
-  merge_buffer_.insert(merge_buffer_.end(), b, other.end());
+  for (; b != other.end(); ++b) {
+    if (saved == nullptr || !saved[b - other.begin()]) fresh_.push_back(*b);
+    merge_buffer_.push_back(*b);
+  }
   items_.swap(merge_buffer_);
   sorted_ = items_.size();
+  saved_upto_ = sorted_;
   compact_at_ = std::max<size_t>(256, 2 * sorted_);
   if (merge_buffer_.capacity() > 4 * items_.size() + 1024) {
     std::vector<uint64_t>().swap(merge_buffer_);  // do not hoard memory after a shrink
@@ -61,19 +64,38 @@ void SortHashesInto(std::span<const uint64_t> in, std::vector<uint64_t>* out) {
 
 void UserSet::Compact() {
   if (sorted_ == items_.size()) return;
+  const std::span<const uint64_t> all(items_);
+  const size_t unsaved_from = std::max(sorted_, saved_upto_);
   std::vector<uint64_t> tail;
-  SortHashesInto(std::span<const uint64_t>(items_).subspan(sorted_), &tail);
+  SortHashesInto(all.subspan(unsaved_from), &tail);
   tail.erase(std::unique(tail.begin(), tail.end()), tail.end());
-  items_.resize(sorted_);
-  if (sorted_ == 0) {
-    fresh_.insert(fresh_.end(), tail.begin(), tail.end());
-    items_.swap(tail);
-    sorted_ = items_.size();
-    compact_at_ = std::max<size_t>(256, 2 * sorted_);
-    return;
+  std::vector<uint8_t> saved;  // per hash of `tail`: taken by TakeFresh already
+  if (unsaved_from > sorted_) {
+    // Appended hashes TakeFresh handed out: merged like the others, but not
+    // fresh. One pass joins them to the tail, flagged.
+    std::vector<uint64_t> taken;
+    SortHashesInto(all.subspan(sorted_, unsaved_from - sorted_), &taken);
+    taken.erase(std::unique(taken.begin(), taken.end()), taken.end());
+    std::vector<uint64_t> joined;
+    joined.reserve(tail.size() + taken.size());
+    saved.reserve(tail.size() + taken.size());
+    auto t = taken.begin();
+    auto u = tail.begin();
+    while (t != taken.end() || u != tail.end()) {
+      if (u == tail.end() || (t != taken.end() && *t <= *u)) {
+        if (u != tail.end() && *t == *u) ++u;
+        joined.push_back(*t++);
+        saved.push_back(1);
+      } else {
+        joined.push_back(*u++);
+        saved.push_back(0);
+      }
+    }
+    tail.swap(joined);
   }
+  items_.resize(sorted_);
   // The tail is sorted and distinct: merge it into the head.
-  MergeInto(tail);
+  MergeInto(tail, saved.empty() ? nullptr : saved.data());
 }
 
 void UserSet::MergeSorted(std::span<const uint64_t> other) {
@@ -82,9 +104,11 @@ void UserSet::MergeSorted(std::span<const uint64_t> other) {
 }
 
 void UserSet::TakeFresh(std::vector<uint64_t>* out) {
-  Compact();
   out->swap(fresh_);
   fresh_.clear();
+  const size_t from = std::max(sorted_, saved_upto_);
+  out->insert(out->end(), items_.begin() + static_cast<std::ptrdiff_t>(from), items_.end());
+  saved_upto_ = items_.size();
 }
 
 size_t CountDistinctUnion(std::span<const std::span<const uint64_t>> sets,

@@ -33,9 +33,15 @@ class UserSet {
   // Adds every hash of a sorted, distinct `other`.
   void MergeSorted(std::span<const uint64_t> other);
 
-  // Incremental checkpoints: moves the distinct hashes added since the last
-  // call into `out` (found as a by-product of compaction, so nothing extra is
-  // done per Add). MarkSaved forgets them without taking (after a restore).
+  // Incremental checkpoints: moves the hashes added since the last call
+  // into `out`: the new distinct ones found by compactions since (a
+  // by-product, so nothing extra is done per Add), then the appended ones
+  // not compacted yet, as they are (they may repeat each other or hashes
+  // saved before: readers Add them back, which removes repeats). Sorting
+  // them here would pause the pipeline at every checkpoint for a sort that
+  // the next compaction does anyway (a sort of every set's tail: up to
+  // 200 ms at 200k events/s, BENCHMARKS.md section 4d). MarkSaved forgets
+  // them without taking (after a restore).
   void TakeFresh(std::vector<uint64_t>* out);
   void MarkSaved() {
     Compact();
@@ -47,13 +53,18 @@ class UserSet {
 
  private:
   void Compact();
-  // items_ = items_ U other (both sorted, distinct); the new ones go to fresh_.
-  void MergeInto(std::span<const uint64_t> other);
+  // items_ = items_ U other (both sorted, distinct); the new ones go to
+  // fresh_ unless flagged in `saved` (one flag per hash of `other`; null:
+  // none is): TakeFresh handed them out already.
+  void MergeInto(std::span<const uint64_t> other, const uint8_t* saved = nullptr);
 
-  std::vector<uint64_t> items_;  // [0, sorted_) sorted and distinct, then appended
+  // [0, sorted_) sorted and distinct; then appended: [sorted_, saved_upto_)
+  // taken by TakeFresh, [saved_upto_, size) not yet.
+  std::vector<uint64_t> items_;
   std::vector<uint64_t> fresh_;  // distinct hashes not yet taken by TakeFresh
   std::vector<uint64_t> merge_buffer_;
   size_t sorted_ = 0;
+  size_t saved_upto_ = 0;
   size_t compact_at_ = 256;
 };
 

@@ -173,15 +173,25 @@ bool Engine::checkpoint_wanted() const {
   return false;
 }
 
+bool Engine::ReadyForCheckpoint(bool overdue) {
+  CollectCommit(false);
+  if (!inflight_.valid() || overdue) return true;
+  for (const Operator* op : operators_) {
+    if (op->NeedsCheckpoint()) return true;
+  }
+  return false;
+}
+
 void Engine::CollectCommit(bool block) {
   if (!inflight_.valid()) return;
   if (!block && inflight_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
   const absl::Status s = inflight_.get();
-  inflight_batch_.reset();
   if (!s.ok()) {
+    inflight_batch_.reset();
     if (commit_error_.ok()) commit_error_ = s;
     return;
   }
+  spare_batch_ = std::move(inflight_batch_);
   committed_watermark_ms_ = inflight_watermark_ms_;
   for (Operator* op : operators_) op->OnCheckpointCommitted();
 }
@@ -206,7 +216,7 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait) {
     // before making them the committed truth.
     if (absl::Status s = op->status(); !s.ok()) return s;
   }
-  auto batch = backend_->NewBatch();
+  auto batch = spare_batch_ != nullptr ? std::move(spare_batch_) : backend_->NewBatch();
   admission_.Snapshot(*batch);
   windows_.Snapshot(*batch);
   for (Checkpointed* a : attached_) a->Snapshot(*batch);

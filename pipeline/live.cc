@@ -222,8 +222,11 @@ class LiveRunner final : public KafkaSource::Listener {
       const auto now = std::chrono::steady_clock::now();
       // A quiet stream (nothing read, watermark still) has nothing to save.
       const bool changed = since_checkpoint > 0 || engine_.watermark_ms() != checkpointed_watermark_;
-      if (since_checkpoint >= config_.checkpoint_every_records || engine_.checkpoint_wanted() ||
-          (changed && now - last_checkpoint >= std::chrono::milliseconds(config_.checkpoint_interval_ms))) {
+      const auto interval = std::chrono::milliseconds(config_.checkpoint_interval_ms);
+      if ((since_checkpoint >= config_.checkpoint_every_records || engine_.checkpoint_wanted() ||
+           (changed && now - last_checkpoint >= interval)) &&
+          engine_.ReadyForCheckpoint(since_checkpoint >= 2 * config_.checkpoint_every_records ||
+                                     now - last_checkpoint >= 2 * interval)) {
         if (auto s = Checkpoint(/*wait=*/false); !s.ok()) {
           spdlog::error("msg=\"checkpoint failed{}\" error=\"{}\"", state_failed_ ? "" : ", will retry",
                         std::string(s.message()));

@@ -265,15 +265,22 @@ int RunReplay(const ReplayArgs& args) {
     // Outputs reach the OS before the state that says they exist.
     kill_point.BeforeCheckpointCommit();
     const auto started = std::chrono::steady_clock::now();
-    if (auto s = engine.Checkpoint(p, wait); !s.ok()) {
+    if (auto s = engine.Checkpoint(p, /*wait=*/false); !s.ok()) {
       spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
       return false;
     }
     // Processing stops while a checkpoint is taken (the snapshot; and the
-    // commit of the previous one if it is still running).
+    // commit of the previous one if it is still running). The wait for the
+    // last commit, after the input, is not a pause.
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     checkpoint_max_ms = std::max(checkpoint_max_ms, ms);
     checkpoint_total_ms += ms;
+    if (wait) {
+      if (auto s = engine.WaitForCommit(); !s.ok()) {
+        spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
+        return false;
+      }
+    }
     since_checkpoint = 0;
     last_checkpoint = std::chrono::steady_clock::now();
     return true;
@@ -312,8 +319,11 @@ int RunReplay(const ReplayArgs& args) {
       kill_point.AfterRecords(engine.counters().read - read_at_start);
       progress.Update(bytes_before + r.position(), engine.counters().read - read_at_start);
       const auto now = std::chrono::steady_clock::now();
-      if (since_checkpoint >= config.checkpoint_every_records || engine.checkpoint_wanted() ||
-          now - last_checkpoint >= std::chrono::milliseconds(config.checkpoint_interval_ms)) {
+      const auto interval = std::chrono::milliseconds(config.checkpoint_interval_ms);
+      if ((since_checkpoint >= config.checkpoint_every_records || engine.checkpoint_wanted() ||
+           now - last_checkpoint >= interval) &&
+          engine.ReadyForCheckpoint(since_checkpoint >= 2 * config.checkpoint_every_records ||
+                                    now - last_checkpoint >= 2 * interval)) {
         if (!checkpoint(i, r.position(), /*wait=*/false)) return 1;
       }
     }

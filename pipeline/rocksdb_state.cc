@@ -166,7 +166,11 @@ void RocksStateBackend::Batch::Build(rocksdb::WriteBatch* out) {
 }
 
 void RocksStateBackend::Batch::Clear() {
-  tables_.clear();
+  for (Table& t : tables_) {  // keeps the memory for the next use
+    t.bytes.clear();
+    t.writes.clear();
+    t.segments = 0;
+  }
   bytes_ = 0;
   count_ = 0;
 }

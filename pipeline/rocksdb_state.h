@@ -88,6 +88,7 @@ class RocksStateBackend final : public StateReader {
     void Stage(std::string_view table, Kind kind, std::string_view key, std::string_view value);
     // Sorts every table's writes and fills a WriteBatch with them.
     void Build(rocksdb::WriteBatch* out);
+    // Empties the batch, keeping its memory.
     void Clear();
 
     RocksStateBackend* backend_;
