@@ -12,7 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstdio>
 #include <filesystem>
@@ -243,6 +245,7 @@ int RunReplay(const ReplayArgs& args) {
 
   double checkpoint_max_ms = 0;
   double checkpoint_total_ms = 0;
+  std::vector<double> checkpoint_pauses_ms;  // for the median and p99 in the summary
   // `wait`: durable before returning (the last one); else committed in the
   // background while the next batches are processed.
   auto checkpoint = [&](size_t input_index, int64_t input_offset, bool wait) -> bool {
@@ -275,6 +278,7 @@ int RunReplay(const ReplayArgs& args) {
     const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
     checkpoint_max_ms = std::max(checkpoint_max_ms, ms);
     checkpoint_total_ms += ms;
+    checkpoint_pauses_ms.push_back(ms);
     if (wait) {
       if (auto s = engine.WaitForCommit(); !s.ok()) {
         spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
@@ -360,14 +364,22 @@ int RunReplay(const ReplayArgs& args) {
     // "tier:gold" -> users_tier_gold
     std::replace(profile_summary.begin(), profile_summary.end(), ':', '_');
   }
+  // Nearest-rank quantiles of the pauses.
+  std::sort(checkpoint_pauses_ms.begin(), checkpoint_pauses_ms.end());
+  const auto pause_quantile = [&](double q) {
+    if (checkpoint_pauses_ms.empty()) return 0.0;
+    const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(checkpoint_pauses_ms.size())));
+    return checkpoint_pauses_ms[std::clamp<size_t>(rank, 1, checkpoint_pauses_ms.size()) - 1];
+  };
   spdlog::info(
       "msg=\"replay finished\" read={} accepted={} rejected={}{} duplicates={} late={} "
       "windows={} corrections={} elapsed_s={:.3f} events_per_s={:.0f} peak_rss_mb={:.1f} "
-      "state_bytes={} checkpoints={} checkpoint_max_ms={:.0f} checkpoint_total_ms={:.0f} alert_transitions={} output={} dead_letter={}{}",
+      "state_bytes={} checkpoints={} checkpoint_p50_ms={:.0f} checkpoint_p99_ms={:.0f} checkpoint_max_ms={:.0f} "
+      "checkpoint_total_ms={:.0f} alert_transitions={} output={} dead_letter={}{}",
       c.read, c.accepted, c.rejected_total(), by_reason, c.duplicates, c.late, ws.windows_emitted,
       ws.corrections_emitted, secs, static_cast<double>(c.read - read_at_start) / secs,
       static_cast<double>(usage.ru_maxrss) / 1024.0, (*backend)->ApproximateSizeBytes(),
-      c.checkpoints, checkpoint_max_ms, checkpoint_total_ms, alert_transitions, args.output, dead_letter_path, profile_summary);
+      c.checkpoints, pause_quantile(0.5), pause_quantile(0.99), checkpoint_max_ms, checkpoint_total_ms, alert_transitions, args.output, dead_letter_path, profile_summary);
   return 0;
 }
 
