@@ -121,5 +121,32 @@ TEST(UserSet, UnionOfPanes) {
   EXPECT_EQ(CountDistinctUnion({}, &s1, &s2), 0u);
 }
 
+// Against std::set, with overlaps, an empty pane and extreme hashes, for
+// 5m, 15m and other window lengths.
+TEST(UserSet, UnionOfManyPanesAgreesWithASet) {
+  std::mt19937_64 rng(7);
+  for (size_t k : {2, 5, 8, 15, 60}) {
+    std::vector<std::vector<uint64_t>> panes(k);
+    std::set<uint64_t> truth;
+    for (size_t i = 0; i < k; ++i) {
+      if (i == 1) continue;  // one empty pane
+      const size_t n = 1000 + rng() % 3000;
+      for (size_t j = 0; j < n; ++j) {
+        // A shared pool makes panes overlap; some hashes only once.
+        const uint64_t h = j % 3 == 0 ? rng() : rng() % 4000;
+        panes[i].push_back(h);
+      }
+      panes[i].push_back(0);
+      panes[i].push_back(~uint64_t{0});
+      std::sort(panes[i].begin(), panes[i].end());
+      panes[i].erase(std::unique(panes[i].begin(), panes[i].end()), panes[i].end());
+      truth.insert(panes[i].begin(), panes[i].end());
+    }
+    std::vector<std::span<const uint64_t>> sets(panes.begin(), panes.end());
+    std::vector<uint64_t> s1, s2;
+    EXPECT_EQ(CountDistinctUnion(sets, &s1, &s2), truth.size()) << k << " panes";
+  }
+}
+
 }  // namespace
 }  // namespace promowatch
