@@ -49,6 +49,8 @@ class UserSet {
   }
 
   size_t memory_bytes() const { return items_.capacity() * sizeof(uint64_t); }
+  // Hashes appended since the last compaction.
+  size_t unsorted() const { return items_.size() - sorted_; }
   size_t raw_size() const { return items_.size(); }
 
  private:

@@ -95,10 +95,53 @@ WindowOperator::Aggregate& WindowOperator::DayFor(int64_t day, KeyId key) {
 
 void WindowOperator::ProcessBatch(std::span<const EventRecord* const> events) {
   for (const EventRecord* e : events) Add(*e);
+  CompactClosingPanes();
+}
+
+namespace {
+// Hashes sorted ahead per batch (a few ms), beyond the first set.
+constexpr size_t kCompactAheadPerBatch = size_t{1} << 18;
+}  // namespace
+
+void WindowOperator::CompactClosingPanes() {
+  size_t budget = kCompactAheadPerBatch;
+  bool compacted_one = false;
+  while (true) {
+    // Panes before last_fired_ are closed: their 1m windows were emitted.
+    if (compacting_pane_ == INT64_MIN || compacting_pane_ < last_fired_) {
+      auto first = last_fired_ == INT64_MIN ? pane_keys_.begin() : pane_keys_.lower_bound(last_fired_);
+      if (first == pane_keys_.end()) return;
+      compacting_pane_ = first->first;
+      compacting_next_ = 0;
+    }
+    if (compacting_pane_ >= newest_pane_) return;  // still open
+    auto it = pane_keys_.find(compacting_pane_);
+    if (it != pane_keys_.end()) {
+      const std::vector<KeyId>& keys = it->second;
+      for (; compacting_next_ < keys.size(); ++compacting_next_) {
+        UserSet& users = panes_.at(Slot(compacting_pane_, keys[compacting_next_])).users;
+        const size_t work = users.unsorted();
+        if (compacted_one && work > budget) return;  // the next batch goes on from here
+        (void)users.Sorted();
+        budget -= std::min(work, budget);
+        compacted_one = true;
+      }
+    }
+    // Each pane once: stragglers arriving later are merged at the boundary.
+    auto next = pane_keys_.upper_bound(compacting_pane_);
+    if (next == pane_keys_.end()) {
+      compacting_pane_ = newest_pane_;
+      compacting_next_ = 0;
+      return;
+    }
+    compacting_pane_ = next->first;
+    compacting_next_ = 0;
+  }
 }
 
 void WindowOperator::Add(const EventRecord& e) {
   const int64_t pane = PaneOf(e.event_time_ms);
+  newest_pane_ = std::max(newest_pane_, pane);
   // Only possible under LatePolicy::kCorrect: admission lets a record into a
   // pane whose windows were already emitted. They are emitted again, and the
   // day total (which already folded this pane in) is updated directly.
@@ -420,7 +463,10 @@ WindowOperator::Stats WindowOperator::stats() const {
   s.keys = keys_.size();
   s.panes = panes_.size();
   s.days = days_.size();
-  for (const auto& [slot, p] : panes_) s.pane_users += p.users.raw_size();
+  for (const auto& [slot, p] : panes_) {
+    s.pane_users += p.users.raw_size();
+    s.pane_users_unsorted += p.users.unsorted();
+  }
   for (const auto& [slot, d] : days_) s.day_users += d.users.raw_size();
   return s;
 }

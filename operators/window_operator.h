@@ -67,6 +67,13 @@ class WindowOperator final : public Operator {
 
   // One admitted event (ProcessBatch calls it for each).
   void Add(const EventRecord& e);
+  // Compacts the unique-visitor sets of panes that are closing: before the
+  // newest event's minute, not fired yet (ProcessBatch calls it after each
+  // batch). They get only stragglers now and fire when the watermark
+  // passes; compacted here, a few per batch, their boundary does not sort
+  // up to half of a minute's hashes per set (70 ms at 200k events/s, most
+  // of the 1m results' share of a boundary).
+  void CompactClosingPanes();
 
   struct Stats {
     size_t keys = 0;
@@ -74,6 +81,7 @@ class WindowOperator final : public Operator {
     size_t days = 0;
     size_t pane_users = 0;  // user hashes held in panes
     size_t day_users = 0;   // user hashes held in day totals
+    size_t pane_users_unsorted = 0;  // of pane_users: appended since their set's last compaction
     int64_t windows_emitted = 0;
     int64_t corrections_emitted = 0;
   };
@@ -134,6 +142,10 @@ class WindowOperator final : public Operator {
   std::map<int64_t, std::vector<KeyId>> day_keys_;
 
   int64_t last_fired_ = INT64_MIN;  // windows ending at boundary <= this are emitted
+  int64_t newest_pane_ = INT64_MIN;  // the newest event's minute
+  // CompactClosingPanes' place: the pane it compacts and its next key.
+  int64_t compacting_pane_ = INT64_MIN;
+  size_t compacting_next_ = 0;
   int64_t watermark_ms_ = kNoWatermark;
   absl::flat_hash_set<uint64_t> corrections_;  // Slot(pane, key) changed after firing
   absl::flat_hash_map<std::tuple<int, int64_t, KeyId>, int32_t> revisions_;

@@ -39,6 +39,37 @@ TEST(WindowOperator, TumblingWindowBoundsAreHalfOpen) {
   EXPECT_EQ(r[1].impressions(), 1);
 }
 
+// Once events of the next minute arrive, the closing minute's user sets are
+// compacted ahead of its boundary (which then only merges stragglers); the
+// results are the same.
+TEST(WindowOperator, ClosingPanesAreCompactedBeforeTheirBoundary) {
+  CollectingSink sink;
+  OperatorOptions o;
+  o.window_minutes = {1};
+  o.cumulative = false;
+  WindowOperator w(o, &sink);
+  std::vector<EventRecord> minute0;
+  for (int u = 0; u < 5000; ++u) {
+    minute0.push_back(Click("e" + std::to_string(u), "u" + std::to_string(u), "c1", "douyin",
+                            kImpression, kMidnight + u));
+  }
+  std::vector<const EventRecord*> batch;
+  for (const auto& e : minute0) batch.push_back(&e);
+  w.ProcessBatch(batch);
+  const size_t unsorted_open = w.stats().pane_users_unsorted;
+  EXPECT_GT(unsorted_open, 0u) << "an open minute's sets are compacted only as they double";
+  const EventRecord next = Click("n", "u1", "c1", "douyin", kImpression, kMidnight + kMin + 5);
+  const EventRecord* next_batch[] = {&next};
+  w.ProcessBatch(next_batch);
+  EXPECT_EQ(w.stats().pane_users_unsorted, 3u)
+      << "only the new minute's event (3 keys) is left to sort; before: " << unsorted_open;
+  w.OnWatermark(kMidnight + kMin);
+  auto r = sink.Find("1m", "c1", "douyin");
+  ASSERT_EQ(r.size(), 1u);
+  EXPECT_EQ(r[0].uv(), 5000);
+  EXPECT_EQ(r[0].impressions(), 5000);
+}
+
 TEST(WindowOperator, SlidingWindowsCoverEveryEndWithinSize) {
   CollectingSink sink;
   OperatorOptions o;
