@@ -22,10 +22,14 @@ void UserSet::MergeInto(std::span<const uint64_t> other, const uint8_t* saved) {
     }
   }
   merge_buffer_.insert(merge_buffer_.end(), a, a_end);
-  for (; b != other.end(); ++b) {
-    if (saved == nullptr || !saved[b - other.begin()]) fresh_.push_back(*b);
-    merge_buffer_.push_back(*b);
+  if (saved == nullptr) {
+    fresh_.insert(fresh_.end(), b, other.end());
+  } else {
+    for (auto r = b; r != other.end(); ++r) {
+      if (!saved[r - other.begin()]) fresh_.push_back(*r);
+    }
   }
+  merge_buffer_.insert(merge_buffer_.end(), b, other.end());
   items_.swap(merge_buffer_);
   sorted_ = items_.size();
   saved_upto_ = sorted_;
