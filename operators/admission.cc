@@ -63,7 +63,7 @@ void EventAdmission::OnWatermark(int64_t watermark_ms) {
 
 void EventAdmission::Snapshot(StateWriter& out) {
   std::string key;
-  std::string value;
+  std::string& value = snapshot_value_;
   if (expired_below_ > deleted_below_) {
     std::string begin, end;
     AppendBigEndian64(&begin, INT64_MIN);

@@ -68,6 +68,7 @@ class EventAdmission {
   int64_t last_pane_ = INT64_MIN;      // one-entry cache: most events share a pane
   Bucket* last_bucket_ = nullptr;
   std::deque<std::vector<uint64_t>> forgetting_;  // ids of expired buckets, to erase
+  std::string snapshot_value_;  // kept: a checkpoint's new ids reach megabytes
   size_t forget_pos_ = 0;              // forgetting_.front()[0, forget_pos_) are erased
   size_t admitted_since_forget_ = 0;
   int64_t expired_below_ = 0;          // buckets below this pane are gone

@@ -349,7 +349,8 @@ void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
                                    std::string_view users_table,
                                    absl::node_hash_map<uint64_t, Aggregate>& aggs,
                                    int64_t delete_below, int64_t* deleted_below) {
-  std::string key, value;
+  std::string key;
+  std::string& value = snapshot_value_;
   if (delete_below > *deleted_below) {
     std::string begin, end;
     AppendBigEndian64(&begin, INT64_MIN);
