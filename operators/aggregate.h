@@ -11,6 +11,15 @@
 
 namespace promowatch {
 
+// a += b, saturating at the int64 bounds instead of wrapping: amounts are
+// bounded per event (decode), but sums over a day of a hero campaign still
+// grow; a saturated sum stays a huge number rather than turning negative.
+inline void AddSaturating(int64_t& a, int64_t b) {
+  if (__builtin_add_overflow(a, b, &a)) {
+    a = b > 0 ? INT64_MAX : INT64_MIN;
+  }
+}
+
 struct Counters {
   int64_t impressions = 0;
   int64_t clicks = 0;
@@ -43,17 +52,17 @@ struct Counters {
           case kCreated: ++orders; break;
           case kPaid:
             ++paid_orders;
-            gmv_cents += e.amount_cents;
+            AddSaturating(gmv_cents, e.amount_cents);
             new_customer_orders += e.first_paid_order ? 1 : 0;
             attributed_orders += e.attributed ? 1 : 0;
             break;
-          case kRefunded: ++refunded_orders; refund_cents += e.amount_cents; break;
+          case kRefunded: ++refunded_orders; AddSaturating(refund_cents, e.amount_cents); break;
           case kCancelled: ++cancelled_orders; break;  // counts toward uv only
           default: break;
         }
         break;
       case EventKind::kSpend:
-        spend_cents += e.amount_cents;
+        AddSaturating(spend_cents, e.amount_cents);
         break;
     }
   }
@@ -67,9 +76,9 @@ struct Counters {
     paid_orders += o.paid_orders;
     cancelled_orders += o.cancelled_orders;
     refunded_orders += o.refunded_orders;
-    gmv_cents += o.gmv_cents;
-    refund_cents += o.refund_cents;
-    spend_cents += o.spend_cents;
+    AddSaturating(gmv_cents, o.gmv_cents);
+    AddSaturating(refund_cents, o.refund_cents);
+    AddSaturating(spend_cents, o.spend_cents);
     new_customer_orders += o.new_customer_orders;
     attributed_orders += o.attributed_orders;
   }

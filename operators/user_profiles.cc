@@ -5,10 +5,18 @@
 #include <algorithm>
 #include <limits>
 
+#include "operators/aggregate.h"
 #include "operators/state.h"
 
 namespace promowatch {
 namespace {
+
+// Sums of amounts saturate (operators/aggregate.h) instead of wrapping.
+int64_t Sum(int64_t a, int64_t b) {
+  AddSaturating(a, b);
+  return a;
+}
+
 
 constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
@@ -269,18 +277,18 @@ void UserProfileOperator::OnEvent(const EventRecord& e) {
     if (p.first_paid_ms() == 0 || t < p.first_paid_ms()) p.set_first_paid_ms(t);
     p.set_last_paid_ms(std::max(p.last_paid_ms(), t));
     p.set_lifetime_paid_orders(p.lifetime_paid_orders() + 1);
-    p.set_lifetime_spend_cents(p.lifetime_spend_cents() + e.amount_cents);
+    p.set_lifetime_spend_cents(Sum(p.lifetime_spend_cents(), e.amount_cents));
     auto* b = BucketFor(p, Day(t));
     b->set_paid_orders(b->paid_orders() + 1);
-    b->set_spend_cents(b->spend_cents() + e.amount_cents);
+    b->set_spend_cents(Sum(b->spend_cents(), e.amount_cents));
   } else if (e.kind == EventKind::kOrder && e.code == kRefunded) {
     reason = "refund";
     p.set_refunds(p.refunds() + 1);
-    p.set_refund_cents(p.refund_cents() + e.amount_cents);
-    p.set_lifetime_spend_cents(p.lifetime_spend_cents() - e.amount_cents);
+    p.set_refund_cents(Sum(p.refund_cents(), e.amount_cents));
+    p.set_lifetime_spend_cents(Sum(p.lifetime_spend_cents(), -e.amount_cents));
     // The refund lowers the spend of the day it happens (orders keep their count).
     auto* b = BucketFor(p, Day(t));
-    b->set_spend_cents(b->spend_cents() - e.amount_cents);
+    b->set_spend_cents(Sum(b->spend_cents(), -e.amount_cents));
   } else if (e.kind == EventKind::kOrder) {
     reason = "order";
   }

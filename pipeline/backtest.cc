@@ -83,6 +83,7 @@ int RunBacktest(const BacktestArgs& args) {
   std::vector<AlertEvent> false_alerts;
   ReplayArgs replay;
   replay.inputs = args.inputs;
+  replay.input_types = args.input_types;
   replay.output = "/dev/null";       // windows are not the point here
   replay.dead_letter = "/dev/null";  // nor rejected records (replay reports them)
   replay.config = args.config;

@@ -27,6 +27,8 @@ struct ReplayArgs {
   std::string config;
   std::string state_dir;               // empty: a temporary directory, removed at the end
   std::optional<WireFormat> format;    // unset: detected per file
+  // Per input, what its values are (--input-type); missing: Event envelopes.
+  std::vector<ValueType> input_types;
   std::optional<int64_t> max_out_of_orderness_ms;
   std::string rules;                   // a rules file replacing alerts.rules
   std::string alerts_output;           // alert transitions as JSON lines (empty: log only)
@@ -43,6 +45,7 @@ struct BacktestArgs {
   std::string output;  // transitions as JSON lines (optional)
   std::string config;
   std::optional<WireFormat> format;
+  std::vector<ValueType> input_types;
   // Known incidents (JSON lines: name, campaign_id, channel, start_ms,
   // end_ms) to score the rules against: detection delay, precision, recall.
   std::string incidents;
@@ -87,6 +90,8 @@ struct GenArgs {
   // second of wall time (0: unlimited).
   std::string brokers;
   double rate_limit = 0;
+  // With brokers: Event envelopes instead of bare typed values.
+  bool envelope = false;
   WireFormat format = WireFormat::kBinary;
   GeneratorOptions options;
 };

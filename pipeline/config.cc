@@ -386,7 +386,9 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
                                   "pipeline", "kafka", "metrics", "alerts", "profiles", "api"}));
   OperatorOptions& op = config.operators;
   if (auto w = root["watermark"]) {
-    PW_RETURN_IF_ERROR(r.CheckKeys(w, "watermark", {"max_out_of_orderness", "idle_timeout"}));
+    PW_RETURN_IF_ERROR(r.CheckKeys(w, "watermark", {"max_out_of_orderness", "idle_timeout",
+                                                   "max_future_skew"}));
+    if (auto n = w["max_future_skew"]) PW_RETURN_IF_ERROR(r.Duration(n, &config.max_future_skew_ms));
     if (auto n = w["max_out_of_orderness"]) {
       PW_RETURN_IF_ERROR(r.Duration(n, &op.max_out_of_orderness_ms));
     }
@@ -457,7 +459,15 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
   if (auto k = root["kafka"]) {
     KafkaOptions& ko = config.kafka;
     PW_RETURN_IF_ERROR(r.CheckKeys(k, "kafka", {"brokers", "group", "topics", "results_format",
-                                                 "properties"}));
+                                                 "value_framing", "properties"}));
+    if (auto n = k["value_framing"]) {
+      const std::string f = n.IsScalar() ? n.Scalar() : "";
+      auto framing = ParseValueFraming(f);
+      if (!framing) {
+        return r.Error(n, fmt::format("value_framing '{}' is not one of: auto, plain, confluent", f));
+      }
+      ko.value_framing = *framing;
+    }
     if (auto n = k["brokers"]) ko.brokers = n.Scalar();
     if (auto n = k["group"]) ko.group = n.Scalar();
     if (auto t = k["topics"]) {
@@ -466,7 +476,34 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
       if (auto n = t["inputs"]) {
         if (!n.IsSequence() || n.size() == 0) return r.Error(n, "inputs must be a list of topics");
         ko.input_topics.clear();
-        for (const auto& item : n) ko.input_topics.push_back(item.Scalar());
+        for (const auto& item : n) {
+          std::string name;
+          if (item.IsScalar()) {
+            name = item.Scalar();
+          } else if (item.IsMap()) {  // {name: app-clicks, type: click}
+            PW_RETURN_IF_ERROR(r.CheckKeys(item, "kafka.topics.inputs", {"name", "type"}));
+            if (!item["name"] || !item["name"].IsScalar()) {
+              return r.Error(item, "an input needs a name: {name: app-clicks, type: click}");
+            }
+            name = item["name"].Scalar();
+            if (auto tn = item["type"]) {
+              const std::string type = tn.IsScalar() ? tn.Scalar() : "";
+              auto v = ParseValueType(type);
+              if (!v) {
+                return r.Error(tn, fmt::format("input type '{}' is not one of: click, order, spend, "
+                                              "event (the Event envelope)", type));
+              }
+              ko.input_types[name] = *v;
+            }
+          } else {
+            return r.Error(item, "an input is a topic name or {name: TOPIC, type: click|order|spend|event}");
+          }
+          if (name.empty()) return r.Error(item, "an input topic name is empty");
+          if (std::find(ko.input_topics.begin(), ko.input_topics.end(), name) != ko.input_topics.end()) {
+            return r.Error(item, fmt::format("input topic '{}' is listed twice", name));
+          }
+          ko.input_topics.push_back(name);
+        }
       }
       if (auto n = t["results"]) ko.results_topic = n.Scalar();
       if (auto n = t["dead_letter"]) ko.dead_letter_topic = n.Scalar();

@@ -13,6 +13,7 @@
 #include "operators/options.h"
 #include "operators/alert_engine.h"
 #include "operators/user_profiles.h"
+#include "pipeline/framing.h"
 #include "pipeline/rocksdb_state.h"
 
 namespace promowatch {
@@ -24,6 +25,17 @@ struct KafkaOptions {
   std::string group = "promowatch";
   // Input topics. Default: clickstream, orders, spend.
   std::vector<std::string> input_topics = {"clickstream", "orders", "spend"};
+  // Value types given in kafka.topics.inputs ({name: app-clicks, type:
+  // click}); a topic not listed here has DefaultValueType(name).
+  std::map<std::string, ValueType> input_types;
+  // kafka.value_framing: Schema Registry frames. Default: auto.
+  ValueFraming value_framing = ValueFraming::kAuto;
+  // How to read the values of `topic`.
+  InputFormat InputFormatOf(const std::string& topic) const {
+    auto it = input_types.find(topic);
+    return InputFormat{it != input_types.end() ? it->second : DefaultValueType(topic), value_framing,
+                       std::nullopt};
+  }
   std::string results_topic = "promowatch-metrics";
   std::string dead_letter_topic = "promowatch-dlq";
   std::string alerts_topic = "promowatch-alerts";
@@ -94,6 +106,14 @@ struct PipelineConfig {
   // An assigned input partition silent for this long (wall time) stops
   // holding back the watermark. 0 turns it off. Default: 10 s.
   int64_t idle_partition_timeout_ms = 10'000;
+  // watermark.max_future_skew: a record further ahead than this is rejected
+  // (future_event_time) before it can move the watermark. 0 turns it off.
+  // Default: 10 min.
+  int64_t max_future_skew_ms = 10 * 60'000;
+  // Ahead of what: the wall clock (live), or the input's own event times
+  // (replay and backtest, which have no wall clock; see Engine).
+  enum class SkewReference : uint8_t { kWallClock, kInput };
+  SkewReference future_skew_reference = SkewReference::kWallClock;
   KafkaOptions kafka;
   MetricsOptions metrics;
   // alerts.rules: threshold rules on final windows. Default: none.

@@ -3,7 +3,11 @@
 #include <google/protobuf/util/json_util.h>
 #include <xxhash.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
+#include <cstdio>
+#include <mutex>
 
 #include "pipeline/json_fast_path.h"
 
@@ -27,6 +31,11 @@ std::string_view RejectReasonName(v1::RejectReason reason) {
     case v1::REJECT_REASON_NEGATIVE_AMOUNT: return "negative_amount";
     case v1::REJECT_REASON_RESERVED_KEY: return "reserved_key";
     case v1::REJECT_REASON_TRUNCATED: return "truncated";
+    case v1::REJECT_REASON_BAD_FRAMING: return "bad_framing";
+    case v1::REJECT_REASON_FUTURE_EVENT_TIME: return "future_event_time";
+    case v1::REJECT_REASON_EVENT_TIME_OUT_OF_RANGE: return "event_time_out_of_range";
+    case v1::REJECT_REASON_AMOUNT_OUT_OF_RANGE: return "amount_out_of_range";
+    case v1::REJECT_REASON_RECORD_TOO_LARGE: return "record_too_large";
     default: return "unknown";
   }
 }
@@ -58,6 +67,21 @@ std::string RejectAdvice(v1::RejectReason reason) {
     case v1::REJECT_REASON_TRUNCATED:
       return "the input ends inside a record: the file was cut short or is not "
              "length-delimited protobuf";
+    case v1::REJECT_REASON_BAD_FRAMING:
+      return "send a complete Schema Registry frame (0x00, 4-byte schema id, message indexes, "
+             "message), or plain values";
+    case v1::REJECT_REASON_FUTURE_EVENT_TIME:
+      return "event_time_ms is further ahead than watermark.max_future_skew: fix the device or "
+             "producer clock (re-send the record with its true time)";
+    case v1::REJECT_REASON_EVENT_TIME_OUT_OF_RANGE:
+      return "event_time_ms must be before 4102444800000 (2100-01-01T00:00:00Z): send UTC epoch "
+             "milliseconds, not microseconds or nanoseconds";
+    case v1::REJECT_REASON_AMOUNT_OUT_OF_RANGE:
+      return "amount_cents / cost_cents must be at most 1000000000000 (10 billion yuan): send "
+             "cents, and one event per order";
+    case v1::REJECT_REASON_RECORD_TOO_LARGE:
+      return "a record over 64 MiB was skipped: JSON lines need a newline after each event; "
+             "binary files need a correct length before each record";
     default: return "";
   }
 }
@@ -68,6 +92,12 @@ v1::RejectReason CheckKey(std::string_view campaign, std::string_view channel) {
   if (campaign.empty()) return v1::REJECT_REASON_MISSING_CAMPAIGN_ID;
   if (channel.empty()) return v1::REJECT_REASON_MISSING_CHANNEL;
   if (campaign == "*" || channel == "*") return v1::REJECT_REASON_RESERVED_KEY;
+  return v1::REJECT_REASON_UNSPECIFIED;
+}
+
+v1::RejectReason CheckTime(int64_t t) {
+  if (t <= 0) return v1::REJECT_REASON_BAD_EVENT_TIME;
+  if (t >= kMaxEventTimeMs) return v1::REJECT_REASON_EVENT_TIME_OUT_OF_RANGE;
   return v1::REJECT_REASON_UNSPECIFIED;
 }
 
@@ -82,7 +112,7 @@ v1::RejectReason Validate(const v1::Event& event, bool orders_may_lack_campaign)
       if (auto r = CheckKey(c.campaign_id(), c.channel()); r != v1::REJECT_REASON_UNSPECIFIED) {
         return r;
       }
-      if (c.event_time_ms() <= 0) return v1::REJECT_REASON_BAD_EVENT_TIME;
+      if (auto r = CheckTime(c.event_time_ms()); r != v1::REJECT_REASON_UNSPECIFIED) return r;
       if (c.type() == v1::EVENT_TYPE_UNSPECIFIED) return v1::REJECT_REASON_UNSPECIFIED_TYPE;
       if (!v1::EventType_IsValid(c.type())) return v1::REJECT_REASON_UNKNOWN_TYPE;
       return v1::REJECT_REASON_UNSPECIFIED;
@@ -95,11 +125,12 @@ v1::RejectReason Validate(const v1::Event& event, bool orders_may_lack_campaign)
         const bool unattributed = r == v1::REJECT_REASON_MISSING_CAMPAIGN_ID || r == v1::REJECT_REASON_MISSING_CHANNEL;
         if (!(orders_may_lack_campaign && unattributed && o.campaign_id() != "*" && o.channel() != "*")) return r;
       }
-      if (o.event_time_ms() <= 0) return v1::REJECT_REASON_BAD_EVENT_TIME;
+      if (auto r = CheckTime(o.event_time_ms()); r != v1::REJECT_REASON_UNSPECIFIED) return r;
       if (o.status() == v1::ORDER_STATUS_UNSPECIFIED) return v1::REJECT_REASON_UNSPECIFIED_TYPE;
       if (!v1::OrderStatus_IsValid(o.status())) return v1::REJECT_REASON_UNKNOWN_TYPE;
       if (o.order_id().empty()) return v1::REJECT_REASON_MISSING_ORDER_ID;
       if (o.amount_cents() < 0) return v1::REJECT_REASON_NEGATIVE_AMOUNT;
+      if (o.amount_cents() > kMaxAmountCents) return v1::REJECT_REASON_AMOUNT_OUT_OF_RANGE;
       return v1::REJECT_REASON_UNSPECIFIED;
     }
     case v1::Event::kSpend: {
@@ -108,8 +139,9 @@ v1::RejectReason Validate(const v1::Event& event, bool orders_may_lack_campaign)
       if (auto r = CheckKey(s.campaign_id(), s.channel()); r != v1::REJECT_REASON_UNSPECIFIED) {
         return r;
       }
-      if (s.event_time_ms() <= 0) return v1::REJECT_REASON_BAD_EVENT_TIME;
+      if (auto r = CheckTime(s.event_time_ms()); r != v1::REJECT_REASON_UNSPECIFIED) return r;
       if (s.cost_cents() < 0) return v1::REJECT_REASON_NEGATIVE_AMOUNT;
+      if (s.cost_cents() > kMaxAmountCents) return v1::REJECT_REASON_AMOUNT_OUT_OF_RANGE;
       return v1::REJECT_REASON_UNSPECIFIED;
     }
     default:
@@ -117,7 +149,25 @@ v1::RejectReason Validate(const v1::Event& event, bool orders_may_lack_campaign)
   }
 }
 
-EventDecoder::EventDecoder() : json_fast_(std::make_unique<JsonFastPath>()) {}
+namespace {
+
+// protobuf logs every binary parse error (invalid UTF-8 in a string field)
+// on stderr: one line per bad record, and - for binary envelopes tried as a
+// typed topic's message first - per good one. The record's reject reason
+// and detail already say it; other protobuf messages still go to stderr.
+void QuietParseErrors(google::protobuf::LogLevel level, const char* filename, int line,
+                      const std::string& message) {
+  if (message.find("when parsing a protocol buffer") != std::string::npos) return;
+  std::fprintf(stderr, "[libprotobuf %d %s:%d] %s\n", static_cast<int>(level), filename, line,
+               message.c_str());
+}
+
+}  // namespace
+
+EventDecoder::EventDecoder() : json_fast_(std::make_unique<JsonFastPath>()) {
+  static std::once_flag once;
+  std::call_once(once, [] { google::protobuf::SetLogHandler(&QuietParseErrors); });
+}
 EventDecoder::~EventDecoder() = default;
 
 v1::Event* EventDecoder::NewEvent() {
@@ -128,35 +178,143 @@ v1::Event* EventDecoder::NewEvent() {
   return google::protobuf::Arena::CreateMessage<v1::Event>(&arena_);
 }
 
-v1::RejectReason EventDecoder::Decode(std::string_view bytes, WireFormat format, EventRecord* out,
-                                      std::string* detail) {
-  v1::Event* event = NewEvent();
-  if (format == WireFormat::kJson && !json_fast_->Decode(bytes, event)) {
-    event = NewEvent();  // the fast path may have filled part of it
-    google::protobuf::util::JsonParseOptions options;
-    options.ignore_unknown_fields = true;
-    auto status = google::protobuf::util::JsonStringToMessage(
-        google::protobuf::StringPiece(bytes.data(), bytes.size()), event, options);
-    if (!status.ok()) {
-      if (detail != nullptr) {
-        // protobuf's message quotes the input on a second line: keep one line
-        // (it goes to logs and Kafka headers).
-        detail->assign(status.message().data(), status.message().size());
-        std::replace(detail->begin(), detail->end(), '\n', ' ');
-      }
-      return v1::REJECT_REASON_DECODE_ERROR;
+bool EventDecoder::Parse(std::string_view payload, WireFormat wire, ValueType type,
+                         v1::Event** event, std::string* detail) {
+  if (wire == WireFormat::kBinary) {
+    google::protobuf::Message* target = *event;
+    switch (type) {
+      case ValueType::kClick: target = (*event)->mutable_click(); break;
+      case ValueType::kOrder: target = (*event)->mutable_order(); break;
+      case ValueType::kSpend: target = (*event)->mutable_spend(); break;
+      case ValueType::kEvent: break;
     }
-  } else if (format == WireFormat::kBinary &&
-             !event->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    if (target->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return true;
     if (detail != nullptr) detail->assign("protobuf parse failed");
-    return v1::REJECT_REASON_DECODE_ERROR;
+    return false;
   }
-  const v1::Event& event_ = *event;
-  const v1::RejectReason reason = Validate(event_, orders_may_lack_campaign_);
+  if (payload.substr(0, kUtf8Bom.size()) == kUtf8Bom) payload.remove_prefix(kUtf8Bom.size());
+  if (json_fast_->Decode(payload, type, *event)) return true;
+  *event = NewEvent();  // the fast path may have filled part of it
+  // The shape rule in full (json_fast_path.h): envelope keys and no field of
+  // the topic's own message make an envelope.
+  google::protobuf::Message* target = *event;
+  if (type != ValueType::kEvent) {
+    bool envelope = false, bare = false;
+    if (auto keys = json_fast_->TopLevelKeys(payload)) {
+      for (const auto& k : *keys) {
+        envelope |= IsEnvelopeKey(k);
+        bare |= IsFieldName(k, type);
+      }
+    }
+    if (bare || !envelope) {
+      switch (type) {
+        case ValueType::kClick: target = (*event)->mutable_click(); break;
+        case ValueType::kOrder: target = (*event)->mutable_order(); break;
+        case ValueType::kSpend: target = (*event)->mutable_spend(); break;
+        case ValueType::kEvent: break;
+      }
+    }
+  }
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(payload.data(), payload.size()), target, options);
+  if (status.ok()) return true;
+  if (detail != nullptr) {
+    // protobuf's message quotes the input on a second line: keep one line
+    // (it goes to logs and Kafka headers).
+    detail->assign(status.message().data(), status.message().size());
+    std::replace(detail->begin(), detail->end(), '\n', ' ');
+  }
+  return false;
+}
+
+void EventDecoder::DescribeReject(v1::RejectReason reason, std::string_view payload,
+                                  WireFormat wire, const InputFormat& format,
+                                  std::string_view label, std::optional<uint32_t> schema_id,
+                                  std::string* detail) {
+  // What went wrong (protobuf's parse error), else what to do about it.
+  std::string what = reason == v1::REJECT_REASON_DECODE_ERROR ? *detail : RejectAdvice(reason);
+  std::string frame;
+  if (schema_id) frame = fmt::format(" (Confluent frame, schema id {})", *schema_id);
+  if (format.type == ValueType::kEvent) {
+    *detail = schema_id ? fmt::format("{}{}: {}", label, frame, what) : std::move(what);
+    return;
+  }
+  // What came, as far as it can be told: a producer sending orders to the
+  // click topic sees its own field names here.
+  std::string got;
+  if (wire == WireFormat::kJson) {
+    if (payload.substr(0, kUtf8Bom.size()) == kUtf8Bom) payload.remove_prefix(kUtf8Bom.size());
+    auto keys = json_fast_->TopLevelKeys(payload);
+    if (!keys) {
+      got = "text that is not a JSON object";
+    } else if (keys->empty()) {
+      got = "an empty object";
+    } else {
+      constexpr size_t kShown = 8;
+      std::string names;
+      for (size_t i = 0; i < keys->size() && i < kShown; ++i) {
+        names += fmt::format("{}{}", i ? ", " : "", (*keys)[i].substr(0, 40));
+      }
+      if (keys->size() > kShown) names += fmt::format(", ... ({} in all)", keys->size());
+      got = fmt::format("an object with fields {}", names);
+    }
+  } else {
+    got = fmt::format("{} bytes of binary protobuf", payload.size());
+  }
+  *detail = fmt::format("{}{} expects {} (or an Event envelope{}); got {}: {}", label, frame,
+                        MessageName(format.type),
+                        wire == WireFormat::kJson ? "" : " on a topic of type event", got, what);
+}
+
+v1::RejectReason EventDecoder::Decode(std::string_view bytes, const InputFormat& format,
+                                      std::string_view label, EventRecord* out,
+                                      std::string* detail) {
+  const Unframed unframed = Unframe(bytes, format.framing);
+  if (!unframed.error.empty()) {
+    if (detail != nullptr) *detail = fmt::format("{}: {}", label, unframed.error);
+    return v1::REJECT_REASON_BAD_FRAMING;
+  }
+  const std::string_view payload = unframed.payload;
+  // Inside a frame the serializer decides; a file's format is given per file.
+  const WireFormat wire =
+      unframed.schema_id || !format.wire ? SniffRecord(payload) : *format.wire;
+  if (bytes.empty()) {
+    if (detail != nullptr) {
+      *detail = fmt::format("{} got an empty value (0 bytes, a tombstone?): send one {} per record",
+                            label, MessageName(format.type));
+    }
+    return v1::REJECT_REASON_EMPTY_PAYLOAD;
+  }
+  v1::Event* event = NewEvent();
+  v1::RejectReason reason = v1::REJECT_REASON_UNSPECIFIED;
+  if (!Parse(payload, wire, format.type, &event, detail)) {
+    reason = v1::REJECT_REASON_DECODE_ERROR;
+  } else {
+    reason = Validate(*event, orders_may_lack_campaign_);
+  }
+  if (reason != v1::REJECT_REASON_UNSPECIFIED && wire == WireFormat::kBinary &&
+      format.type != ValueType::kEvent) {
+    // Binary on a typed topic is the topic's message. A value that is not a
+    // valid one but is a valid Event envelope - what producers sent before
+    // typed topics - is taken as that envelope: a bare message can never
+    // pass for a valid envelope (its fields would have to nest a whole valid
+    // event), and upgrading promowatch must not reject existing producers.
+    v1::Event* envelope = NewEvent();
+    if (envelope->ParseFromArray(payload.data(), static_cast<int>(payload.size())) &&
+        Validate(*envelope, orders_may_lack_campaign_) == v1::REJECT_REASON_UNSPECIFIED) {
+      event = envelope;
+      reason = v1::REJECT_REASON_UNSPECIFIED;
+    }
+  }
   if (reason != v1::REJECT_REASON_UNSPECIFIED) {
-    if (detail != nullptr) *detail = RejectAdvice(reason);
+    if (detail != nullptr) {
+      DescribeReject(reason, payload, wire, format, label, unframed.schema_id, detail);
+    }
     return reason;
   }
+  const v1::Event& event_ = *event;
   switch (event_.payload_case()) {
     case v1::Event::kClick: {
       const v1::ClickEvent& c = event_.click();

@@ -1,6 +1,7 @@
 #pragma once
 // Decode + validate: raw bytes of one record -> EventRecord, or a reason to
-// reject it. Binary is a serialized promowatch.v1.Event; JSON follows the
+// reject it. What a value may be is the input contract of framing.h (typed
+// topics, envelopes, Schema Registry frames); JSON follows the
 // proto3 JSON mapping as protobuf's own parser reads it (snake_case or
 // lowerCamelCase names, enum names or numbers, int64 as number or string;
 // unknown fields are ignored so that producers can add fields first).
@@ -12,10 +13,12 @@
 #include <google/protobuf/arena.h>
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "operators/event_record.h"
+#include "pipeline/framing.h"
 #include "promowatch/v1/events.pb.h"
 #include "promowatch/v1/results.pb.h"
 
@@ -23,12 +26,11 @@ namespace promowatch {
 
 class JsonFastPath;
 
-enum class WireFormat : uint8_t { kBinary, kJson };
-
-// A value starting with '{' is JSON, anything else binary protobuf.
-inline WireFormat SniffRecord(std::string_view bytes) {
-  return !bytes.empty() && bytes.front() == '{' ? WireFormat::kJson : WireFormat::kBinary;
-}
+// Bounds of the contract (README "Event contract"): event times before
+// 2100-01-01T00:00:00Z, amounts and costs up to 10^12 cents (10 billion
+// yuan) per event, so that window ends and sums stay far from overflow.
+inline constexpr int64_t kMaxEventTimeMs = 4'102'444'800'000;
+inline constexpr int64_t kMaxAmountCents = 1'000'000'000'000;
 
 // Short snake_case name of a reason ("missing_user_id"), for counters,
 // metric labels and dead-letter records.
@@ -48,11 +50,19 @@ class EventDecoder {
  public:
   EventDecoder();
   ~EventDecoder();
-  // Decodes and validates. On success fills *out (reusing its strings) and
-  // returns REJECT_REASON_UNSPECIFIED; otherwise returns the reason and, when
+  // Decodes and validates one value of an input read as `format`. On
+  // success fills *out (reusing its strings) and returns
+  // REJECT_REASON_UNSPECIFIED; otherwise returns the reason and, when
   // `detail` is given, a message saying what is wrong and what to do.
-  v1::RejectReason Decode(std::string_view bytes, WireFormat format, EventRecord* out,
-                          std::string* detail = nullptr);
+  // `label` names the input in that message ("topic clickstream").
+  v1::RejectReason Decode(std::string_view bytes, const InputFormat& format,
+                          std::string_view label, EventRecord* out, std::string* detail = nullptr);
+  // An Event envelope, plain, in `wire`.
+  v1::RejectReason Decode(std::string_view bytes, WireFormat wire, EventRecord* out,
+                          std::string* detail = nullptr) {
+    return Decode(bytes, InputFormat{ValueType::kEvent, ValueFraming::kPlain, wire}, "input", out,
+                  detail);
+  }
   // Orders without campaign or channel pass (profiles on: attribution).
   void set_orders_may_lack_campaign(bool v) { orders_may_lack_campaign_ = v; }
 
@@ -60,6 +70,14 @@ class EventDecoder {
   static constexpr int kArenaRecords = 1024;
   bool orders_may_lack_campaign_ = false;
   v1::Event* NewEvent();
+  // Parses `payload` into *event (a bare value into its payload); false
+  // with *detail on a decode error. May replace *event.
+  bool Parse(std::string_view payload, WireFormat wire, ValueType type, v1::Event** event,
+             std::string* detail);
+  // The rejection message of a typed input: what it expects, what came.
+  void DescribeReject(v1::RejectReason reason, std::string_view payload, WireFormat wire,
+                      const InputFormat& format, std::string_view label,
+                      std::optional<uint32_t> schema_id, std::string* detail);
 
   google::protobuf::Arena arena_;
   int on_arena_ = 0;

@@ -1,5 +1,7 @@
 #include "pipeline/engine.h"
 
+#include <fmt/format.h>
+
 #include <chrono>
 
 #include "promowatch/v1/state.pb.h"
@@ -80,6 +82,21 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
     if (k.rfind(kPrefix, 0) == 0) max_times[k.substr(kPrefix.size())] = v;
   }
   watermark_.Restore(max_times);
+  for (const auto& [name, t] : max_times) newest_counted_ms_ = std::max(newest_counted_ms_, t);
+  if (meta.has_held()) {  // decoded again: it was valid when it was held
+    const v1::HeldRecord& h = meta.held();
+    Held& held = held_.emplace();
+    held.bytes = h.value();
+    held.source = h.source();
+    held.raw.offset = h.offset();
+    held.format.type = static_cast<ValueType>(h.value_type());
+    if (h.wire() != 0) held.format.wire = static_cast<WireFormat>(h.wire() - 1);
+    held.format.noun = "input";
+    if (decoder_.Decode(held.bytes, held.format, held.source, &held.record) !=
+        v1::REJECT_REASON_UNSPECIFIED) {
+      return absl::DataLossError("meta/runtime: the held record no longer decodes");
+    }
+  }
   if (position != nullptr) {
     position->fingerprint = meta.source_fingerprint();
     position->offsets.clear();
@@ -90,13 +107,15 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
 }
 
 void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
-                     std::optional<WireFormat> format) {
+                     const InputFormat& format) {
   CollectCommit(false);
   if (records_.size() < batch.size()) records_.resize(batch.size());
   accepted_.clear();
+  released_.clear();
   const int64_t wall_ms = wall_clock_ms_();
   // A file source does not name partitions: its records are slot 0, "input".
   if (watermark_.size() == 0) watermark_.Slot("input");
+  const std::string label = fmt::format("{} {}", format.noun, source);
   // Decode the whole batch first, then admit in input order: admission can
   // then prefetch the dedup-set slots of records a few places ahead (the set
   // holds millions of ids, so each lookup is a cache miss otherwise).
@@ -105,8 +124,8 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
   rejects_.clear();
   for (size_t i = 0; i < batch.size(); ++i) {
     ++counters_.read;
-    const WireFormat f = format ? *format : SniffRecord(batch[i].bytes);
-    const v1::RejectReason reason = decoder_.Decode(batch[i].bytes, f, &records_[i], &detail_);
+    const v1::RejectReason reason =
+        decoder_.Decode(batch[i].bytes, format, label, &records_[i], &detail_);
     if (reason != v1::REJECT_REASON_UNSPECIFIED) {
       ++counters_.rejected[reason];
       rejects_.push_back({i, reason, detail_});
@@ -122,22 +141,11 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
       if (dead_letters_ != nullptr) dead_letters_->Keep(raw, source, RejectReasonName(r.reason), r.detail);
       continue;
     }
-    EventRecord& rec = records_[i];
-    rec.watermark_ms = watermark_.current();
-    switch (admission_.Admit(rec)) {
-      case Admission::kDuplicate:
-        ++counters_.duplicates;
-        break;
-      case Admission::kLate:
-        ++counters_.late;
-        if (late_ != nullptr) late_->Keep(raw, source, "late", "event time is behind the watermark");
-        break;
-      case Admission::kAccepted:
-        ++counters_.accepted;
-        watermark_.Observe(raw.partition, rec.event_time_ms, wall_ms);
-        accepted_.push_back(&rec);
-        break;
+    if (config_.max_future_skew_ms > 0 &&
+        GuardFutureTime(records_[i], raw, source, format, wall_ms)) {
+      continue;
     }
+    Admit(records_[i], raw, source, wall_ms);
   }
   for (Operator* op : operators_) op->ProcessBatch(accepted_);
   windows_.ProcessBatch(accepted_);
@@ -146,6 +154,84 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
   admission_.OnWatermark(wm);
   windows_.OnWatermark(wm);
   for (Operator* op : operators_) op->OnWatermark(wm);
+}
+
+void Engine::Admit(EventRecord& rec, const RawRecord& raw, std::string_view source,
+                   int64_t wall_ms) {
+  rec.watermark_ms = watermark_.current();
+  switch (admission_.Admit(rec)) {
+    case Admission::kDuplicate:
+      ++counters_.duplicates;
+      break;
+    case Admission::kLate:
+      ++counters_.late;
+      if (late_ != nullptr) late_->Keep(raw, source, "late", "event time is behind the watermark");
+      break;
+    case Admission::kAccepted:
+      ++counters_.accepted;
+      watermark_.Observe(raw.partition, rec.event_time_ms, wall_ms);
+      newest_counted_ms_ = std::max(newest_counted_ms_, rec.event_time_ms);
+      accepted_.push_back(&rec);
+      break;
+  }
+}
+
+bool Engine::GuardFutureTime(EventRecord& rec, const RawRecord& raw, std::string_view source,
+                             const InputFormat& format, int64_t wall_ms) {
+  const int64_t skew = config_.max_future_skew_ms;
+  if (config_.future_skew_reference == PipelineConfig::SkewReference::kWallClock) {
+    if (rec.event_time_ms - skew <= wall_ms) return false;
+    ++counters_.rejected[v1::REJECT_REASON_FUTURE_EVENT_TIME];
+    if (dead_letters_ != nullptr) {
+      dead_letters_->Keep(raw, source, RejectReasonName(v1::REJECT_REASON_FUTURE_EVENT_TIME),
+                          fmt::format("event time {} is {} s ahead of the wall clock {} (limit {} s): {}",
+                                      rec.event_time_ms, (rec.event_time_ms - wall_ms) / 1000,
+                                      wall_ms, skew / 1000,
+                                      RejectAdvice(v1::REJECT_REASON_FUTURE_EVENT_TIME)));
+    }
+    return true;
+  }
+  if (held_) {
+    ReleaseHeld(rec.event_time_ms >= held_->record.event_time_ms - skew, rec.event_time_ms, wall_ms);
+  }
+  if (newest_counted_ms_ != kNoWatermark && rec.event_time_ms - skew <= newest_counted_ms_) {
+    return false;
+  }
+  // Ahead of everything counted (or the first record): held for the next.
+  Held& h = held_.emplace();
+  std::swap(h.record, rec);  // rec's slot is refilled by the next batch's decode
+  h.bytes.assign(raw.bytes.data(), raw.bytes.size());
+  h.raw = raw;
+  h.raw.bytes = {};
+  h.source.assign(source.data(), source.size());
+  h.format = format;
+  return true;
+}
+
+void Engine::ReleaseHeld(bool admit, int64_t next_ms, int64_t wall_ms) {
+  Held& h = *held_;
+  RawRecord raw = h.raw;
+  raw.bytes = h.bytes;
+  if (admit) {
+    EventRecord& rec = released_.emplace_back();
+    std::swap(rec, h.record);
+    Admit(rec, raw, h.source, wall_ms);
+  } else {
+    ++counters_.rejected[v1::REJECT_REASON_FUTURE_EVENT_TIME];
+    if (dead_letters_ != nullptr) {
+      dead_letters_->Keep(
+          raw, h.source, RejectReasonName(v1::REJECT_REASON_FUTURE_EVENT_TIME),
+          fmt::format("event time {} is ahead of the input: the newest counted was {} and the "
+                      "next record ({}) is {} s behind it (limit {} s): {}",
+                      h.record.event_time_ms,
+                      newest_counted_ms_ == kNoWatermark ? std::string("none yet")
+                                                         : std::to_string(newest_counted_ms_),
+                      next_ms, (h.record.event_time_ms - next_ms) / 1000,
+                      config_.max_future_skew_ms / 1000,
+                      RejectAdvice(v1::REJECT_REASON_FUTURE_EVENT_TIME)));
+    }
+  }
+  held_.reset();
 }
 
 void Engine::Tick() {
@@ -158,11 +244,12 @@ void Engine::Tick() {
 }
 
 void Engine::RejectUnframed(const RawRecord& record, std::string_view source,
-                            v1::RejectReason reason) {
+                            v1::RejectReason reason, std::string_view detail) {
   ++counters_.read;
   ++counters_.rejected[reason];
   if (dead_letters_ != nullptr) {
-    dead_letters_->Keep(record, source, RejectReasonName(reason), RejectAdvice(reason));
+    dead_letters_->Keep(record, source, RejectReasonName(reason),
+                        detail.empty() ? RejectAdvice(reason) : std::string(detail));
   }
 }
 
@@ -236,6 +323,14 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait) {
     }
   }
   for (const auto& [name, t] : watermark_.Snapshot()) c["max_event_time/" + name] = t;
+  if (held_) {
+    v1::HeldRecord* h = meta.mutable_held();
+    h->set_value(held_->bytes);
+    h->set_source(held_->source);
+    h->set_offset(held_->raw.offset);
+    h->set_value_type(static_cast<uint32_t>(held_->format.type));
+    h->set_wire(held_->format.wire ? static_cast<uint32_t>(*held_->format.wire) + 1 : 0);
+  }
   meta.set_source_fingerprint(position.fingerprint);
   for (const auto& [k, v] : position.offsets) (*meta.mutable_source_offsets())[k] = v;
   batch->Put(WindowOperator::kMetaTable, kRuntimeKey, meta.SerializeAsString());
@@ -250,6 +345,18 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait) {
 }
 
 void Engine::Finish() {
+  if (held_) {
+    accepted_.clear();
+    released_.clear();
+    const int64_t wall_ms = wall_clock_ms_();
+    ReleaseHeld(/*admit=*/true, 0, wall_ms);
+    for (Operator* op : operators_) op->ProcessBatch(accepted_);
+    windows_.ProcessBatch(accepted_);
+    const int64_t wm = watermark_.current();
+    admission_.OnWatermark(wm);
+    windows_.OnWatermark(wm);
+    for (Operator* op : operators_) op->OnWatermark(wm);
+  }
   windows_.OnEndOfInput();
   for (Operator* op : operators_) op->OnEndOfInput();
 }

@@ -13,6 +13,7 @@
 // Threading: one Engine per pipeline thread; nothing here is shared.
 
 #include <array>
+#include <deque>
 #include <functional>
 #include <future>
 #include <optional>
@@ -95,14 +96,20 @@ class Engine {
   // nullptr runs without state on disk). Call once, before Process.
   absl::Status Restore(RocksStateBackend* backend, SourcePosition* position);
 
-  // One batch of records from `source`. With `format` unset, each record is
-  // sniffed ('{' = JSON). Never fails: bad records are counted and kept.
+  // One batch of records from `source`, whose values are read as `format`
+  // (framing.h). Never fails: bad records are counted and kept.
   void Process(std::span<const RawRecord> batch, std::string_view source,
-               std::optional<WireFormat> format);
+               const InputFormat& format);
+  // Event envelopes; with `wire` unset each record is sniffed ('{' = JSON).
+  void Process(std::span<const RawRecord> batch, std::string_view source,
+               std::optional<WireFormat> wire) {
+    Process(batch, source, InputFormat{ValueType::kEvent, ValueFraming::kAuto, wire, "input"});
+  }
 
   // A record the source could not even frame (a cut-off tail): counted as
-  // read and rejected, and kept.
-  void RejectUnframed(const RawRecord& record, std::string_view source, v1::RejectReason reason);
+  // read and rejected, and kept. `detail` empty: the reason's advice.
+  void RejectUnframed(const RawRecord& record, std::string_view source, v1::RejectReason reason,
+                      std::string_view detail = {});
 
   // Snapshots dirty state, watermarks, counters and `position` now (the only
   // pause in processing) and commits them atomically: before returning with
@@ -128,8 +135,23 @@ class Engine {
   // wait (NeedsCheckpoint: its memory bound).
   bool ReadyForCheckpoint(bool overdue);
 
-  // End of a finite input: every open window is final.
+  // End of a finite input: every open window is final (a record held by
+  // the clock-skew guard is counted first: nothing after it contradicts it).
   void Finish();
+
+  // The clock-skew guard (watermark.max_future_skew). Against the wall
+  // clock (live), a record further ahead than the skew is rejected at once.
+  // Against the input (replay: no wall clock; the same file gives the same
+  // result every time, however it is batched), the reference is the newest
+  // event time counted so far, and a record further ahead of it than the
+  // skew - or the first record of all - is held until the next valid
+  // record: if that one is at most the skew behind the held one, the input
+  // really moved there (a gap in the data, a new day) and the held record
+  // is counted before it; otherwise the held record is rejected with
+  // future_event_time. So one record from a device whose clock says 2099
+  // cannot make the rest of the input late, while sparse data with gaps
+  // loses nothing. A held record is part of the checkpoint.
+  int64_t held_records() const { return held_ ? 1 : 0; }
 
   const EngineCounters& counters() const { return counters_; }
   int64_t watermark_ms() { return watermark_.current(); }
@@ -159,6 +181,24 @@ class Engine {
     std::string detail;
   };
   std::vector<Reject> rejects_;  // of the batch at hand, in input order
+  // Admits one decoded record (accepted, duplicate or late) at `wall_ms`.
+  void Admit(EventRecord& rec, const RawRecord& raw, std::string_view source, int64_t wall_ms);
+  // The clock-skew guard; true when `rec` was taken (held or rejected).
+  bool GuardFutureTime(EventRecord& rec, const RawRecord& raw, std::string_view source,
+                       const InputFormat& format, int64_t wall_ms);
+  void ReleaseHeld(bool admit, int64_t next_ms, int64_t wall_ms);
+  struct Held {
+    EventRecord record;
+    std::string bytes;
+    RawRecord raw;
+    std::string source;
+    InputFormat format;
+  };
+  std::optional<Held> held_;
+  // Held records admitted in the batch at hand (stable addresses for accepted_).
+  std::deque<EventRecord> released_;
+  // Newest event time counted (the input clock of the skew guard).
+  int64_t newest_counted_ms_ = kNoWatermark;
   std::string detail_;
   std::function<int64_t()> wall_clock_ms_;
   uint64_t last_checkpoint_bytes_ = 0;

@@ -11,10 +11,12 @@
 namespace promowatch {
 namespace {
 constexpr size_t kReadChunk = size_t{4} << 20;
-constexpr size_t kMaxRecord = size_t{64} << 20;
+constexpr size_t kMaxRecord = FileRecordReader::kMaxRecord;
 
 bool LooksLikeJson(const char* p, size_t n) {
   size_t i = 0;
+  // A byte-order mark (some Windows tools write one) is not binary.
+  if (n >= kUtf8Bom.size() && std::string_view(p, kUtf8Bom.size()) == kUtf8Bom) i = kUtf8Bom.size();
   while (i < n && (p[i] == ' ' || p[i] == '\n' || p[i] == '\r' || p[i] == '\t')) ++i;
   if (i >= n || p[i] != '{') return false;
   // A binary record of length 123 also starts with '{'; JSON continues with
@@ -90,15 +92,46 @@ bool FileRecordReader::Fill() {
   return true;
 }
 
-bool FileRecordReader::Next(size_t max, std::vector<RawRecord>* out, bool* truncated) {
+int64_t FileRecordReader::SkipLine() {
+  int64_t skipped = 0;
+  for (;;) {
+    const char* p = buf_.data() + begin_;
+    const size_t avail = end_ - begin_;
+    const void* nl = avail ? std::memchr(p, '\n', avail) : nullptr;
+    const size_t n = nl ? static_cast<size_t>(static_cast<const char*>(nl) - p) + 1 : avail;
+    begin_ += n;
+    consumed_ += static_cast<int64_t>(n);
+    skipped += static_cast<int64_t>(n);
+    if (nl != nullptr) return skipped;
+    begin_ = end_ = 0;
+    if (!Fill()) return skipped;
+  }
+}
+
+bool FileRecordReader::Next(size_t max, std::vector<RawRecord>* out,
+                            std::optional<ReadProblem>* problem) {
   out->clear();
-  *truncated = false;
+  problem->reset();
   // Records of the previous batch are views into buf_: only now may it move.
   while (out->size() < max) {
     const char* p = buf_.data() + begin_;
     const size_t avail = end_ - begin_;
     if (format_ == WireFormat::kJson) {
       const void* nl = avail ? std::memchr(p, '\n', avail) : nullptr;
+      if (nl == nullptr && avail > kMaxRecord) {
+        // A line longer than any record may be: keep its start, go on after it.
+        if (!out->empty()) break;
+        kept_.assign(p, kKeptPrefix);
+        const int64_t offset = consumed_;
+        const int64_t skipped = SkipLine();
+        out->push_back(RawRecord{std::string_view(kept_), offset, 0});
+        *problem = ReadProblem{
+            v1::REJECT_REASON_RECORD_TOO_LARGE, skipped,
+            fmt::format("a line of {} bytes at offset {} is over the {} MiB limit: its first {} KiB "
+                        "are kept here, reading went on after its newline",
+                        skipped, offset, kMaxRecord >> 20, kKeptPrefix >> 10)};
+        break;
+      }
       if (nl == nullptr) {
         if (!out->empty()) break;  // hand out what we have before moving buf_
         if (Fill()) continue;
@@ -143,11 +176,33 @@ bool FileRecordReader::Next(size_t max, std::vector<RawRecord>* out, bool* trunc
     }
     if (avail == 0) return false;
     p = buf_.data() + begin_;  // Fill may have moved the bytes
-    // A cut-off tail or a corrupt length: the rest cannot be framed.
-    out->push_back(RawRecord{std::string_view(p, avail), consumed_, 0});
-    *truncated = true;
+    if ((have_len && len <= kMaxRecord) || (!have_len && i < 10)) {
+      // A cut-off tail: kept whole.
+      out->push_back(RawRecord{std::string_view(p, avail), consumed_, 0});
+      *problem = ReadProblem{v1::REJECT_REASON_TRUNCATED, 0, RejectAdvice(v1::REJECT_REASON_TRUNCATED)};
+      begin_ = end_;
+      consumed_ += static_cast<int64_t>(avail);
+      eof_ = true;
+      break;
+    }
+    // A length no record has (a corrupt prefix, or not length-delimited
+    // protobuf at all): nothing after it can be framed. Its start is kept;
+    // the rest of the file is reported skipped.
+    const int64_t offset = consumed_;
+    const int64_t skipped = file_size_ - offset;
+    kept_.assign(p, std::min(avail, kKeptPrefix));
+    out->push_back(RawRecord{std::string_view(kept_), offset, 0});
+    *problem = ReadProblem{
+        v1::REJECT_REASON_RECORD_TOO_LARGE, skipped,
+        have_len ? fmt::format("a length prefix of {} bytes at offset {} is over the {} MiB limit (a "
+                               "corrupt prefix?): the next record cannot be found, the rest of "
+                               "the file ({} bytes) was skipped",
+                               len, offset, kMaxRecord >> 20, skipped)
+                 : fmt::format("no valid length prefix at offset {}: the rest of the file ({} "
+                               "bytes) was skipped",
+                               offset, skipped)};
     begin_ = end_;
-    consumed_ += static_cast<int64_t>(avail);
+    consumed_ = file_size_;
     eof_ = true;
     break;
   }

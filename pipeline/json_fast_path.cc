@@ -165,81 +165,125 @@ bool ForEachField(value v, std::string_view status_key, SetField set) {
   return true;
 }
 
-bool Click(value v, v1::ClickEvent* c) {
-  return ForEachField(v, "type", [c](Field f, value fv) {
-    int64_t n = 0;
-    switch (f) {
-      case kEventId: return ReadString(fv, c->mutable_event_id());
-      case kUserId: return ReadString(fv, c->mutable_user_id());
-      case kCampaignId: return ReadString(fv, c->mutable_campaign_id());
-      case kChannel: return ReadString(fv, c->mutable_channel());
-      case kSku: return ReadString(fv, c->mutable_sku_id());
-      case kSession: return ReadString(fv, c->mutable_session_id());
-      case kTime:
-        if (!ReadInt64(fv, &n)) return false;
-        c->set_event_time_ms(n);
-        return true;
-      case kType: {
-        v1::EventType e{};
-        if (!ReadEnum(fv, [](const std::string& s, v1::EventType* o) { return v1::EventType_Parse(s, o); }, &e)) return false;
-        c->set_type(e);
-        return true;
-      }
-      default:
-        return Walk(fv);  // a field of another payload kind: unknown here, skipped
+bool SetClick(Field f, value fv, v1::ClickEvent* c) {
+  int64_t n = 0;
+  switch (f) {
+    case kEventId: return ReadString(fv, c->mutable_event_id());
+    case kUserId: return ReadString(fv, c->mutable_user_id());
+    case kCampaignId: return ReadString(fv, c->mutable_campaign_id());
+    case kChannel: return ReadString(fv, c->mutable_channel());
+    case kSku: return ReadString(fv, c->mutable_sku_id());
+    case kSession: return ReadString(fv, c->mutable_session_id());
+    case kTime:
+      if (!ReadInt64(fv, &n)) return false;
+      c->set_event_time_ms(n);
+      return true;
+    case kType: {
+      v1::EventType e{};
+      if (!ReadEnum(fv, [](const std::string& s, v1::EventType* o) { return v1::EventType_Parse(s, o); }, &e)) return false;
+      c->set_type(e);
+      return true;
     }
-  });
+    default:
+      return Walk(fv);  // a field of another payload kind: unknown here, skipped
+  }
+}
+
+bool SetOrder(Field f, value fv, v1::OrderEvent* o) {
+  int64_t n = 0;
+  switch (f) {
+    case kEventId: return ReadString(fv, o->mutable_event_id());
+    case kOrderId: return ReadString(fv, o->mutable_order_id());
+    case kUserId: return ReadString(fv, o->mutable_user_id());
+    case kCampaignId: return ReadString(fv, o->mutable_campaign_id());
+    case kChannel: return ReadString(fv, o->mutable_channel());
+    case kCurrency: return ReadString(fv, o->mutable_currency());
+    case kAmount:
+      if (!ReadInt64(fv, &n)) return false;
+      o->set_amount_cents(n);
+      return true;
+    case kTime:
+      if (!ReadInt64(fv, &n)) return false;
+      o->set_event_time_ms(n);
+      return true;
+    case kType: {
+      v1::OrderStatus s{};
+      if (!ReadEnum(fv, [](const std::string& x, v1::OrderStatus* out) { return v1::OrderStatus_Parse(x, out); }, &s)) return false;
+      o->set_status(s);
+      return true;
+    }
+    default:
+      return Walk(fv);
+  }
+}
+
+bool SetSpend(Field f, value fv, v1::SpendEvent* s) {
+  int64_t n = 0;
+  switch (f) {
+    case kEventId: return ReadString(fv, s->mutable_event_id());
+    case kCampaignId: return ReadString(fv, s->mutable_campaign_id());
+    case kChannel: return ReadString(fv, s->mutable_channel());
+    case kCost:
+      if (!ReadInt64(fv, &n)) return false;
+      s->set_cost_cents(n);
+      return true;
+    case kTime:
+      if (!ReadInt64(fv, &n)) return false;
+      s->set_event_time_ms(n);
+      return true;
+    default:
+      return Walk(fv);
+  }
+}
+
+// Whether `f` is a field of the message `type` carries (it then makes an
+// object a bare value of that type rather than an envelope).
+bool IsFieldOf(Field f, ValueType type) {
+  switch (type) {
+    case ValueType::kClick:
+      return f == kEventId || f == kUserId || f == kCampaignId || f == kChannel || f == kType ||
+             f == kTime || f == kSku || f == kSession;
+    case ValueType::kOrder:
+      return f == kEventId || f == kOrderId || f == kUserId || f == kCampaignId || f == kChannel ||
+             f == kType || f == kAmount || f == kCurrency || f == kTime;
+    case ValueType::kSpend:
+      return f == kEventId || f == kCampaignId || f == kChannel || f == kCost || f == kTime;
+    case ValueType::kEvent: break;
+  }
+  return false;
+}
+
+std::string_view StatusKey(ValueType type) {
+  return type == ValueType::kClick ? "type" : type == ValueType::kOrder ? "status" : "";
+}
+
+// The field id of `key` in a payload of `type` (kUnknown if it has none).
+Field FieldIn(std::string_view key, ValueType type) {
+  Field f = FieldOf(key);
+  if (f == kType && key != StatusKey(type)) return kUnknown;  // "type" on orders is unknown
+  return IsFieldOf(f, type) ? f : kUnknown;
+}
+
+bool SetFieldOf(ValueType type, Field f, value fv, v1::Event* event) {
+  switch (type) {
+    case ValueType::kClick: return SetClick(f, fv, event->mutable_click());
+    case ValueType::kOrder: return SetOrder(f, fv, event->mutable_order());
+    case ValueType::kSpend: return SetSpend(f, fv, event->mutable_spend());
+    case ValueType::kEvent: break;
+  }
+  return false;
+}
+
+bool Click(value v, v1::ClickEvent* c) {
+  return ForEachField(v, "type", [c](Field f, value fv) { return SetClick(f, fv, c); });
 }
 
 bool Order(value v, v1::OrderEvent* o) {
-  return ForEachField(v, "status", [o](Field f, value fv) {
-    int64_t n = 0;
-    switch (f) {
-      case kEventId: return ReadString(fv, o->mutable_event_id());
-      case kOrderId: return ReadString(fv, o->mutable_order_id());
-      case kUserId: return ReadString(fv, o->mutable_user_id());
-      case kCampaignId: return ReadString(fv, o->mutable_campaign_id());
-      case kChannel: return ReadString(fv, o->mutable_channel());
-      case kCurrency: return ReadString(fv, o->mutable_currency());
-      case kAmount:
-        if (!ReadInt64(fv, &n)) return false;
-        o->set_amount_cents(n);
-        return true;
-      case kTime:
-        if (!ReadInt64(fv, &n)) return false;
-        o->set_event_time_ms(n);
-        return true;
-      case kType: {
-        v1::OrderStatus s{};
-        if (!ReadEnum(fv, [](const std::string& x, v1::OrderStatus* out) { return v1::OrderStatus_Parse(x, out); }, &s)) return false;
-        o->set_status(s);
-        return true;
-      }
-      default:
-        return Walk(fv);
-    }
-  });
+  return ForEachField(v, "status", [o](Field f, value fv) { return SetOrder(f, fv, o); });
 }
 
 bool Spend(value v, v1::SpendEvent* s) {
-  return ForEachField(v, "", [s](Field f, value fv) {
-    int64_t n = 0;
-    switch (f) {
-      case kEventId: return ReadString(fv, s->mutable_event_id());
-      case kCampaignId: return ReadString(fv, s->mutable_campaign_id());
-      case kChannel: return ReadString(fv, s->mutable_channel());
-      case kCost:
-        if (!ReadInt64(fv, &n)) return false;
-        s->set_cost_cents(n);
-        return true;
-      case kTime:
-        if (!ReadInt64(fv, &n)) return false;
-        s->set_event_time_ms(n);
-        return true;
-      default:
-        return Walk(fv);
-    }
-  });
+  return ForEachField(v, "", [s](Field f, value fv) { return SetSpend(f, fv, s); });
 }
 
 }  // namespace
@@ -252,7 +296,7 @@ struct JsonFastPath::Impl {
 JsonFastPath::JsonFastPath() : impl_(std::make_unique<Impl>()) {}
 JsonFastPath::~JsonFastPath() = default;
 
-bool JsonFastPath::Decode(std::string_view json, v1::Event* event) {
+bool JsonFastPath::Decode(std::string_view json, ValueType type, v1::Event* event) {
   std::string& padded_ = impl_->padded;
   simdjson::ondemand::parser& parser_ = impl_->parser;
   const size_t capacity = json.size() + simdjson::SIMDJSON_PADDING;
@@ -265,7 +309,11 @@ bool JsonFastPath::Decode(std::string_view json, v1::Event* event) {
   }
   simdjson::ondemand::object top;
   if (doc.get_object().get(top) != simdjson::SUCCESS) return false;
+  // One pass over the top level: envelope keys fill their payload, fields of
+  // a typed topic's own message fill the bare value. An object with both is
+  // left to the slow path, which applies the rule in full.
   int payloads = 0;
+  uint32_t bare_seen = 0;
   for (auto field : top) {
     std::string_view key;
     if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
@@ -273,18 +321,58 @@ bool JsonFastPath::Decode(std::string_view json, v1::Event* event) {
     if (field.value().get(v) != simdjson::SUCCESS) return false;
     bool ok = true;
     if (key == "click") {
-      ok = ++payloads == 1 && Click(v, event->mutable_click());
+      ok = ++payloads == 1 && bare_seen == 0 && Click(v, event->mutable_click());
     } else if (key == "order") {
-      ok = ++payloads == 1 && Order(v, event->mutable_order());
+      ok = ++payloads == 1 && bare_seen == 0 && Order(v, event->mutable_order());
     } else if (key == "spend") {
-      ok = ++payloads == 1 && Spend(v, event->mutable_spend());
+      ok = ++payloads == 1 && bare_seen == 0 && Spend(v, event->mutable_spend());
+    } else if (const Field f = FieldIn(key, type); f != kUnknown) {
+      const uint32_t bit = 1u << f;
+      if (payloads != 0 || (bare_seen & bit) != 0) return false;
+      bare_seen |= bit;
+      json_type t;
+      if (v.type().get(t) != simdjson::SUCCESS || t == json_type::null) return false;
+      ok = SetFieldOf(type, f, v, event);
     } else {
       ok = Walk(v);  // unknown: skipped, but it must be valid JSON
     }
     if (!ok) return false;
   }
+  // A typed topic's value with neither shape is an (empty) bare value: its
+  // validation then says what is missing.
+  if (payloads == 0 && bare_seen == 0 && type != ValueType::kEvent) {
+    if (type == ValueType::kClick) event->mutable_click();
+    if (type == ValueType::kOrder) event->mutable_order();
+    if (type == ValueType::kSpend) event->mutable_spend();
+  }
   // Anything after the object (a second value, stray text) is protobuf's call.
   return doc.current_location().error() != simdjson::SUCCESS;
 }
+
+std::optional<std::vector<std::string>> JsonFastPath::TopLevelKeys(std::string_view json) {
+  std::string& padded_ = impl_->padded;
+  const size_t capacity = json.size() + simdjson::SIMDJSON_PADDING;
+  if (padded_.size() < capacity) padded_.resize(capacity);
+  std::memcpy(padded_.data(), json.data(), json.size());
+  std::memset(padded_.data() + json.size(), 0, simdjson::SIMDJSON_PADDING);
+  simdjson::ondemand::document doc;
+  if (impl_->parser.iterate(padded_.data(), json.size(), padded_.size()).get(doc) !=
+      simdjson::SUCCESS) {
+    return std::nullopt;
+  }
+  simdjson::ondemand::object top;
+  if (doc.get_object().get(top) != simdjson::SUCCESS) return std::nullopt;
+  std::vector<std::string> keys;
+  for (auto field : top) {
+    std::string_view key;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return std::nullopt;
+    keys.emplace_back(key);
+  }
+  return keys;
+}
+
+bool IsEnvelopeKey(std::string_view key) { return key == "click" || key == "order" || key == "spend"; }
+
+bool IsFieldName(std::string_view key, ValueType type) { return FieldIn(key, type) != kUnknown; }
 
 }  // namespace promowatch

@@ -11,10 +11,13 @@
 //
 // One per thread; reuses its parser and buffer.
 
-#include <string>
-
 #include <memory>
+#include <optional>
+#include <string>
 #include <string_view>
+#include <vector>
+
+#include "pipeline/framing.h"
 
 #include "promowatch/v1/events.pb.h"
 
@@ -24,8 +27,13 @@ class JsonFastPath {
  public:
   JsonFastPath();
   ~JsonFastPath();
-  // True when `json` was decoded into `event` (which must be empty).
-  bool Decode(std::string_view json, v1::Event* event);
+  // True when `json`, a value of a topic carrying `type`, was decoded into
+  // `event` (which must be empty): an Event envelope, or on a typed topic
+  // the bare message (put in the envelope's payload of that type).
+  bool Decode(std::string_view json, ValueType type, v1::Event* event);
+  // The keys of a JSON object's top level, in order; nullopt if `json` is
+  // not an object. For the slow path's shape rule and for messages.
+  std::optional<std::vector<std::string>> TopLevelKeys(std::string_view json);
 
  private:
   // simdjson stays out of this header: its classes change shape with its
@@ -33,5 +41,11 @@ class JsonFastPath {
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
+
+// The JSON shape rule on a typed topic: an object is an Event envelope when
+// it has a key click, order or spend and no field of the topic's own
+// message; otherwise it is the bare message (its unknown keys ignored).
+bool IsEnvelopeKey(std::string_view key);
+bool IsFieldName(std::string_view key, ValueType type);
 
 }  // namespace promowatch

@@ -10,6 +10,7 @@
 // checkpoint may be published a second time (at-least-once output): consumers
 // upsert on (window, window_start_ms, campaign_id, channel).
 
+#include <google/protobuf/util/json_util.h>
 #include <librdkafka/rdkafkacpp.h>
 #include <signal.h>
 #include <spdlog/spdlog.h>
@@ -322,7 +323,7 @@ class LiveRunner final : public KafkaSource::Listener {
     UpdateCompleteness();  // before the windows these records close are judged
     for (auto& [topic, records] : by_topic_) {
       const EngineCounters before = engine_.counters();
-      engine_.Process(records, topic, std::nullopt);
+      engine_.Process(records, topic, config_.kafka.InputFormatOf(topic));
       metrics_->RecordBatch(topic, before, engine_.counters());
     }
     metrics_->RecordsVisible(kafka_timestamps_ms_, NowMs());
@@ -582,24 +583,52 @@ class LiveRunner final : public KafkaSource::Listener {
 };
 
 
-// Produces a generated sale to Kafka: each record to its payload's topic,
-// keyed by user id (as upstream teams do); garbage to clickstream. `pace`
-// is called before each record and may sleep; returns false to stop.
+// Produces a generated sale to Kafka as producers following the contract
+// do: each payload bare (or, with `envelope`, as an Event) to the input topic
+// of its type, keyed by user id; garbage to the click topic. `pace` is
+// called before each record and may sleep; returns false to stop.
 int64_t ProduceSale(SaleGenerator& gen, KafkaSink& sink, const KafkaOptions& topics,
+                    WireFormat format, bool envelope,
                     const std::function<bool(int64_t n)>& pace) {
-  std::string record;
+  // The topic of each type: the first input of that type, else the first
+  // envelope topic (which takes anything), else the first input.
+  auto topic_of = [&](ValueType type) -> const std::string& {
+    for (const auto& t : topics.input_topics) {
+      if (topics.InputFormatOf(t).type == type) return t;
+    }
+    for (const auto& t : topics.input_topics) {
+      if (topics.InputFormatOf(t).type == ValueType::kEvent) return t;
+    }
+    return topics.input_topics[0];
+  };
+  const std::string& click_topic = topic_of(ValueType::kClick);
+  const std::string& order_topic = topic_of(ValueType::kOrder);
+  const std::string& spend_topic = topic_of(ValueType::kSpend);
+  std::string record, value;
   v1::Event event;
   int64_t n = 0;
+  google::protobuf::util::JsonPrintOptions json;
+  json.preserve_proto_field_names = true;
   while (pace(n) && gen.Next(&record)) {
-    const std::string* topic = &topics.input_topics[0];
+    const std::string* topic = &click_topic;
     std::string_view key;
-    if (event.ParseFromString(record)) {
-      if (event.has_order() && topics.input_topics.size() > 1) topic = &topics.input_topics[1];
-      if (event.has_spend() && topics.input_topics.size() > 2) topic = &topics.input_topics[2];
-      if (event.has_click()) key = event.click().user_id();
-      if (event.has_order()) key = event.order().user_id();
+    const google::protobuf::Message* message = nullptr;
+    if (event.ParseFromString(record) && event.payload_case() != v1::Event::PAYLOAD_NOT_SET) {
+      if (event.has_click()) key = event.click().user_id(), message = &event.click();
+      if (event.has_order()) topic = &order_topic, key = event.order().user_id(), message = &event.order();
+      if (event.has_spend()) topic = &spend_topic, message = &event.spend();
+      const ValueType topic_type = topics.InputFormatOf(*topic).type;
+      if (envelope || topic_type == ValueType::kEvent) message = &event;
     }
-    sink.Produce(*topic, key, record);
+    if (message == nullptr) {
+      value = record;  // a malformed record, as generated
+    } else if (format == WireFormat::kJson) {
+      value.clear();
+      (void)google::protobuf::util::MessageToJsonString(*message, &value, json);
+    } else {
+      message->SerializeToString(&value);
+    }
+    sink.Produce(*topic, key, value);
     if ((++n & 0xff) == 0) sink.Poll();
   }
   return n;
@@ -755,6 +784,9 @@ int RunDemo(const DemoArgs& args) {
   config.metrics.address = args.metrics_address;
   config.checkpoint_interval_ms = 2'000;
   config.idle_partition_timeout_ms = 2'000;
+  // The demo's sale runs --speed times faster than the wall clock: its event
+  // times are ahead of it by design, so the clock-skew guard is off.
+  config.max_future_skew_ms = 0;
   char tmpl[] = "/tmp/promowatch-demo-state-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return 1;
   config.state_dir = tmpl;
@@ -805,7 +837,8 @@ int RunDemo(const DemoArgs& args) {
   std::atomic<bool> producer_stop{false};
   std::thread producer([&] {
     SaleGenerator gen(g, WireFormat::kBinary);
-    ProduceSale(gen, **producer_sink, config.kafka, [&](int64_t n) {
+    ProduceSale(gen, **producer_sink, config.kafka, WireFormat::kBinary, /*envelope=*/false,
+                [&](int64_t n) {
       produced.store(n);
       // Event time may run ahead of wall time by `speed`, no further.
       while (!producer_stop.load() &&
@@ -866,7 +899,7 @@ int RunGenToKafka(const GenArgs& args) {
   }
   SaleGenerator gen(args.options, WireFormat::kBinary);
   const auto start = std::chrono::steady_clock::now();
-  const int64_t n = ProduceSale(gen, **sink, k, [&](int64_t i) {
+  const int64_t n = ProduceSale(gen, **sink, k, args.format, args.envelope, [&](int64_t i) {
     if (args.rate_limit > 0) {
       const auto due = start + std::chrono::duration<double>(static_cast<double>(i) / args.rate_limit);
       std::this_thread::sleep_until(std::chrono::time_point_cast<std::chrono::steady_clock::duration>(due));
@@ -874,8 +907,9 @@ int RunGenToKafka(const GenArgs& args) {
     return !g_stop.load();
   });
   auto flushed = (*sink)->Flush(30'000);
-  spdlog::info("msg=\"gen finished\" records={} brokers={} failed_deliveries={}", n, args.brokers,
-               (*sink)->failed_deliveries());
+  spdlog::info("msg=\"gen finished\" records={} brokers={} format={} values={} failed_deliveries={}",
+               n, args.brokers, args.format == WireFormat::kJson ? "json" : "binary",
+               args.envelope ? "envelope" : "bare", (*sink)->failed_deliveries());
   return flushed.ok() && (*sink)->failed_deliveries() == 0 ? 0 : 1;
 }
 

@@ -54,6 +54,12 @@ int main(int argc, char** argv) {
                  "the same inputs. Default: a temporary directory");
   rp->add_option("--format", replay_format, "Input format: auto, json or binary")
       ->check(CLI::IsMember({"auto", "json", "binary"}))->capture_default_str();
+  std::vector<std::string> replay_types;
+  rp->add_option("--input-type", replay_types,
+                 "What the input's lines or records are: event (Event envelopes), or bare click, "
+                 "order or spend messages. Once for every input, or once per --input in order. "
+                 "Default: event")
+      ->check(CLI::IsMember({"event", "click", "order", "spend"}));
   rp->add_option("--max-out-of-orderness", replay_ooo,
                  "Watermark delay behind the newest event, like 5s (overrides the config)");
   rp->add_option("--rules", replay.rules,
@@ -88,6 +94,10 @@ int main(int argc, char** argv) {
       ->default_str("10");
   bt->add_option("--format", backtest_format, "Input format: auto, json or binary")
       ->check(CLI::IsMember({"auto", "json", "binary"}))->capture_default_str();
+  std::vector<std::string> backtest_types;
+  bt->add_option("--input-type", backtest_types, "As for replay: event, click, order or spend, "
+                 "once or once per --input. Default: event")
+      ->check(CLI::IsMember({"event", "click", "order", "spend"}));
 
   promowatch::GenArgs gen;
   std::string gen_format = "binary";
@@ -128,9 +138,13 @@ int main(int argc, char** argv) {
                  "Share of events arriving out of order (within a few seconds)")
       ->capture_default_str();
   gp->add_flag("!--no-spend", gen.options.spend, "Do not write spend events");
-  gp->add_option("--brokers", gen.brokers, "Produce to Kafka at these bootstrap servers (binary "
-                 "protobuf; clicks to clickstream, orders to orders, spend to spend)")
+  gp->add_option("--brokers", gen.brokers, "Produce to Kafka at these bootstrap servers, as "
+                 "producers following the contract do: bare ClickEvent values to clickstream, "
+                 "OrderEvent to orders, SpendEvent to spend, keyed by user id (--format: binary "
+                 "or json)")
       ->excludes(gen_out);
+  gp->add_flag("--envelope", gen.envelope, "With --brokers: send Event envelopes instead of "
+               "bare typed values");
   gp->add_option("--rate-limit", gen.rate_limit, "With --brokers: records per second of wall "
                  "time (0: as fast as possible)")->capture_default_str();
   gp->add_option("--anomaly-channel", gen.options.anomaly_channel,
@@ -212,6 +226,7 @@ int main(int argc, char** argv) {
 
   if (rp->parsed()) {
     replay.format = ParseFormat(replay_format);
+    for (const auto& t : replay_types) replay.input_types.push_back(*promowatch::ParseValueType(t));
     if (!replay_ooo.empty()) {
       auto d = promowatch::ParseDuration(replay_ooo);
       if (!d.ok()) {
@@ -224,6 +239,7 @@ int main(int argc, char** argv) {
   }
   if (bt->parsed()) {
     backtest.format = ParseFormat(backtest_format);
+    for (const auto& t : backtest_types) backtest.input_types.push_back(*promowatch::ParseValueType(t));
     return promowatch::RunBacktest(backtest);
   }
   if (gp->parsed()) {

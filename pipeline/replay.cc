@@ -86,6 +86,16 @@ int RunReplay(const ReplayArgs& args) {
     config.operators.max_out_of_orderness_ms = *args.max_out_of_orderness_ms;
   }
   if (!args.state_dir.empty()) config.state_dir = args.state_dir;
+  // No wall clock in a replay: far-future records are judged against the
+  // input's own event times (Engine::GuardFutureTime).
+  config.future_skew_reference = PipelineConfig::SkewReference::kInput;
+  if (!args.input_types.empty() && args.input_types.size() != args.inputs.size() &&
+      args.input_types.size() != 1) {
+    spdlog::error("msg=\"bad --input-type\" inputs={} input_types={} hint=\"give one --input-type "
+                  "for all inputs, or one per --input in the same order\"",
+                  args.inputs.size(), args.input_types.size());
+    return 2;
+  }
   if (!args.rules.empty()) {
     if (auto st = LoadAlertRules(args.rules, &config); !st.ok()) {
       spdlog::error("msg=\"bad rules file\" error=\"{}\"", std::string(st.message()));
@@ -184,7 +194,8 @@ int RunReplay(const ReplayArgs& args) {
                   "to start over\"", state_dir, std::string(s.message()));
     return 1;
   }
-  const std::string fingerprint = Fingerprint(args.inputs);
+  std::string fingerprint = Fingerprint(args.inputs);
+  for (ValueType t : args.input_types) fingerprint += fmt::format("type:{};", ValueTypeName(t));
   size_t first_input = 0;
   int64_t first_offset = 0;
   auto offset_of = [&](const char* key) {
@@ -291,6 +302,7 @@ int RunReplay(const ReplayArgs& args) {
   };
 
   std::vector<RawRecord> batch;
+  int64_t skipped_bytes = 0;  // input not read at all (unframeable), over all inputs
   for (size_t i = 0; i < args.inputs.size(); ++i) {
     if (i < first_input) {
       std::error_code ec;
@@ -304,20 +316,28 @@ int RunReplay(const ReplayArgs& args) {
       return 1;
     }
     FileRecordReader& r = **reader;
-    spdlog::info("msg=\"reading input\" file={} format={} bytes={}", args.inputs[i],
-                 r.format() == WireFormat::kJson ? "json" : "binary", r.file_size());
-    bool truncated = false;
-    while (r.Next(static_cast<size_t>(config.batch_size), &batch, &truncated)) {
-      if (truncated) {
-        // The cut-off tail is kept whole, with its reason.
+    InputFormat input_format;
+    input_format.type = args.input_types.empty() ? ValueType::kEvent
+                        : args.input_types[args.input_types.size() == 1 ? 0 : i];
+    input_format.wire = r.format();
+    input_format.noun = "input";
+    spdlog::info("msg=\"reading input\" file={} format={} type={} bytes={}", args.inputs[i],
+                 r.format() == WireFormat::kJson ? "json" : "binary",
+                 ValueTypeName(input_format.type), r.file_size());
+    std::optional<ReadProblem> problem;
+    while (r.Next(static_cast<size_t>(config.batch_size), &batch, &problem)) {
+      if (problem) {
+        // What could not be read is kept (as far as it is kept) with its reason.
         RawRecord tail = batch.back();
         batch.pop_back();
-        engine.Process(batch, args.inputs[i], r.format());
-        engine.RejectUnframed(tail, args.inputs[i], v1::REJECT_REASON_TRUNCATED);
-        spdlog::warn("msg=\"input ends inside a record\" file={} offset={}", args.inputs[i],
-                     tail.offset);
+        engine.Process(batch, args.inputs[i], input_format);
+        engine.RejectUnframed(tail, args.inputs[i], problem->reason, problem->detail);
+        skipped_bytes += problem->skipped_bytes;
+        spdlog::warn("msg=\"input skipped\" file={} offset={} reason={} skipped_bytes={} "
+                     "detail=\"{}\"", args.inputs[i], tail.offset, RejectReasonName(problem->reason),
+                     problem->skipped_bytes, problem->detail);
       } else {
-        engine.Process(batch, args.inputs[i], r.format());
+        engine.Process(batch, args.inputs[i], input_format);
       }
       since_checkpoint += static_cast<int64_t>(batch.size());
       kill_point.AfterRecords(engine.counters().read - read_at_start);
@@ -375,11 +395,17 @@ int RunReplay(const ReplayArgs& args) {
       "msg=\"replay finished\" read={} accepted={} rejected={}{} duplicates={} late={} "
       "windows={} corrections={} elapsed_s={:.3f} events_per_s={:.0f} peak_rss_mb={:.1f} "
       "state_bytes={} checkpoints={} checkpoint_p50_ms={:.0f} checkpoint_p99_ms={:.0f} checkpoint_max_ms={:.0f} "
-      "checkpoint_total_ms={:.0f} alert_transitions={} output={} dead_letter={}{}",
+      "checkpoint_total_ms={:.0f} alert_transitions={} skipped_bytes={} output={} dead_letter={}{}",
       c.read, c.accepted, c.rejected_total(), by_reason, c.duplicates, c.late, ws.windows_emitted,
       ws.corrections_emitted, secs, static_cast<double>(c.read - read_at_start) / secs,
       static_cast<double>(usage.ru_maxrss) / 1024.0, (*backend)->ApproximateSizeBytes(),
-      c.checkpoints, pause_quantile(0.5), pause_quantile(0.99), checkpoint_max_ms, checkpoint_total_ms, alert_transitions, args.output, dead_letter_path, profile_summary);
+      c.checkpoints, pause_quantile(0.5), pause_quantile(0.99), checkpoint_max_ms, checkpoint_total_ms, alert_transitions, skipped_bytes, args.output, dead_letter_path, profile_summary);
+  if (skipped_bytes > 0) {
+    spdlog::error("msg=\"input was skipped unread\" skipped_bytes={} hint=\"see the dead-letter "
+                  "file (record_too_large, truncated) for where; the records counted are in the "
+                  "output\"", skipped_bytes);
+    return 3;
+  }
   return 0;
 }
 

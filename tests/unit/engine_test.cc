@@ -116,5 +116,113 @@ TEST(Engine, BadRecordsAreKeptAndTheirNeighboursCounted) {
   EXPECT_EQ(r[0].clicks(), 1);
 }
 
+std::string ClickAt(const std::string& id, int64_t t_ms) {
+  return R"({"event_id":")" + id + R"(","user_id":"u","campaign_id":"c","channel":"x","type":1,"event_time_ms":)" +
+         std::to_string(t_ms) + "}";
+}
+
+constexpr int64_t kT0 = 1794326400000;          // 2026-11-10T16:00:00Z
+constexpr int64_t kYear2099 = 4'070'908'800'000;  // 2099-01-01
+
+struct GuardRun {
+  EngineCounters counters;
+  std::vector<std::pair<std::string, std::string>> kept;  // reason, bytes
+  int64_t impressions = 0;                                // over every 1m window of c/x
+  int64_t max_watermark = kNoWatermark;
+};
+
+// `records` through an engine in batches of `batch` with the clock-skew
+// guard against `reference`, the wall clock standing at `wall_ms`; with
+// `restart_at` > 0, a checkpoint and a new engine after that many batches.
+GuardRun RunGuard(const std::vector<std::string>& records, size_t batch,
+                  PipelineConfig::SkewReference reference, int64_t wall_ms, size_t restart_at = 0) {
+  testing::TempDir dir;
+  testing::CollectingSink results;
+  CountingRecords dead;
+  PipelineConfig config;
+  config.future_skew_reference = reference;
+  auto make = [&] {
+    return std::make_unique<Engine>(config, &results, &dead, &dead, [wall_ms] { return wall_ms; });
+  };
+  auto engine = make();
+  auto db = RocksStateBackend::Open(dir.path(), engine->StateTables());
+  EXPECT_TRUE(db.ok());
+  EXPECT_TRUE(engine->Restore(db->get(), nullptr).ok());
+  GuardRun run;
+  size_t batches = 0;
+  for (size_t i = 0; i < records.size(); i += batch) {
+    std::vector<RawRecord> raw;
+    for (size_t j = i; j < std::min(records.size(), i + batch); ++j) {
+      raw.push_back(RawRecord{records[j], static_cast<int64_t>(j), 0});
+    }
+    engine->Process(raw, "clickstream", InputFormat{ValueType::kClick, ValueFraming::kAuto, std::nullopt, "input"});
+    run.max_watermark = std::max(run.max_watermark, engine->watermark_ms());
+    if (restart_at != 0 && ++batches == restart_at) {
+      EXPECT_TRUE(engine->Checkpoint(SourcePosition{}).ok());
+      engine.reset();
+      db->reset();
+      engine = make();
+      db = RocksStateBackend::Open(dir.path(), engine->StateTables());
+      EXPECT_TRUE(engine->Restore(db->get(), nullptr).ok());
+    }
+  }
+  engine->Finish();
+  run.counters = engine->counters();
+  run.kept = dead.kept;
+  for (const auto& r : results.Find("1m", "c", "x")) run.impressions += r.impressions();
+  return run;
+}
+
+TEST(Engine, AFarFutureRecordIsRejectedAgainstTheWallClock) {
+  const std::vector<std::string> records = {ClickAt("a", kT0), ClickAt("b", kT0 + 1000),
+                                            ClickAt("bad", kYear2099), ClickAt("c", kT0 + 2000),
+                                            ClickAt("d", kT0 + 9 * 60'000)};
+  // The wall clock at kT0 + 1 min: 9 minutes ahead is within the 10m skew.
+  const GuardRun run = RunGuard(records, 2, PipelineConfig::SkewReference::kWallClock, kT0 + 60'000);
+  EXPECT_EQ(run.counters.accepted, 4);
+  EXPECT_EQ(run.counters.late, 0);
+  EXPECT_EQ(run.counters.rejected[v1::REJECT_REASON_FUTURE_EVENT_TIME], 1);
+  ASSERT_EQ(run.kept.size(), 1u);
+  EXPECT_EQ(run.kept[0].first, "future_event_time");
+  EXPECT_EQ(run.kept[0].second, records[2]) << "original bytes";
+  EXPECT_EQ(run.impressions, 4);
+  EXPECT_LT(run.max_watermark, kT0 + 10 * 60'000);
+}
+
+TEST(Engine, ReplayJudgesFutureTimesAgainstTheInputWhateverTheBatching) {
+  // A 2099 record between normal ones, another one first of all, and a
+  // real gap of 3 hours (sparse data): only the two 2099 records go.
+  std::vector<std::string> records = {ClickAt("first-bad", kYear2099)};
+  for (int i = 0; i < 20; ++i) records.push_back(ClickAt("n" + std::to_string(i), kT0 + i * 1000));
+  records.insert(records.begin() + 8, ClickAt("bad", kYear2099 + 5));
+  for (int i = 0; i < 5; ++i) {
+    records.push_back(ClickAt("g" + std::to_string(i), kT0 + 3 * 3'600'000 + i * 1000));
+  }
+  const int64_t wall = kT0 - 86'400'000;  // the wall clock plays no part in a replay
+  for (size_t batch : {1, 2, 3, 7, 100}) {
+    for (size_t restart : {0, 1, 4}) {
+      const GuardRun run = RunGuard(records, batch, PipelineConfig::SkewReference::kInput, wall, restart);
+      SCOPED_TRACE(::testing::Message() << "batch " << batch << " restart after " << restart);
+      EXPECT_EQ(run.counters.accepted, 25);
+      EXPECT_EQ(run.counters.late, 0);
+      EXPECT_EQ(run.counters.rejected[v1::REJECT_REASON_FUTURE_EVENT_TIME], 2);
+      ASSERT_EQ(run.kept.size(), 2u);
+      EXPECT_EQ(run.kept[0].second, records[0]);
+      EXPECT_EQ(run.kept[1].second, records[8]);
+      EXPECT_EQ(run.impressions, 25);
+      EXPECT_LT(run.max_watermark, kT0 + 4 * 3'600'000);
+    }
+  }
+}
+
+TEST(Engine, ReplayCountsARecordAheadAtTheEndOfInput) {
+  // Nothing after it says it is wrong: the last record, far ahead, counts.
+  const std::vector<std::string> records = {ClickAt("a", kT0), ClickAt("b", kT0 + 1000),
+                                            ClickAt("last", kT0 + 86'400'000)};
+  const GuardRun run = RunGuard(records, 2, PipelineConfig::SkewReference::kInput, 0);
+  EXPECT_EQ(run.counters.accepted, 3);
+  EXPECT_EQ(run.counters.rejected_total(), 0);
+}
+
 }  // namespace
 }  // namespace promowatch

@@ -20,9 +20,10 @@ std::vector<std::string> ReadAll(const std::string& path, size_t batch, bool* tr
   *format = (*r)->format();
   std::vector<std::string> out;
   std::vector<RawRecord> b;
-  bool truncated = false;
+  std::optional<ReadProblem> problem;
   *truncated_seen = false;
-  while ((*r)->Next(batch, &b, &truncated)) {
+  while ((*r)->Next(batch, &b, &problem)) {
+    const bool truncated = problem.has_value();
     for (const auto& rec : b) out.emplace_back(rec.bytes);
     *truncated_seen |= truncated;
   }
@@ -74,11 +75,73 @@ TEST(FileRecordReader, StartsAtAnOffset) {
   auto r = FileRecordReader::Open(dir.file("a.jsonl"), WireFormat::kJson, 8);
   ASSERT_TRUE(r.ok());
   std::vector<RawRecord> b;
-  bool truncated;
-  ASSERT_TRUE((*r)->Next(10, &b, &truncated));
+  std::optional<ReadProblem> problem;
+  ASSERT_TRUE((*r)->Next(10, &b, &problem));
   ASSERT_EQ(b.size(), 1u);
   EXPECT_EQ(b[0].bytes, "{\"b\":2}");
   EXPECT_EQ(b[0].offset, 8);
+}
+
+// Everything a reader hands out, with the problems it reported.
+struct ReadOut {
+  std::vector<std::string> records;
+  std::vector<ReadProblem> problems;
+  WireFormat format;
+};
+ReadOut ReadWithProblems(const std::string& path, size_t batch) {
+  ReadOut o;
+  auto r = FileRecordReader::Open(path, std::nullopt);
+  EXPECT_TRUE(r.ok());
+  o.format = (*r)->format();
+  std::vector<RawRecord> b;
+  std::optional<ReadProblem> problem;
+  while ((*r)->Next(batch, &b, &problem)) {
+    for (const auto& rec : b) o.records.emplace_back(rec.bytes);
+    if (problem) o.problems.push_back(*problem);
+  }
+  return o;
+}
+
+TEST(FileRecordReader, AnOverlongJsonLineIsSkippedAndReadingGoesOn) {
+  testing::TempDir dir;
+  const std::string huge = "{\"click\":\"" + std::string(FileRecordReader::kMaxRecord + 10, 'x') + "\"}";
+  Write(dir.file("a.jsonl"), "{\"a\":1}\n" + huge + "\n{\"b\":2}\n{\"c\":3}");
+  for (size_t batch : {1, 7}) {
+    const ReadOut o = ReadWithProblems(dir.file("a.jsonl"), batch);
+    ASSERT_EQ(o.records.size(), 4u) << "batch " << batch;
+    EXPECT_EQ(o.records[0], "{\"a\":1}");
+    EXPECT_EQ(o.records[1].size(), FileRecordReader::kKeptPrefix);  // what is kept of it
+    EXPECT_EQ(o.records[1].substr(0, 10), huge.substr(0, 10));
+    EXPECT_EQ(o.records[2], "{\"b\":2}");
+    EXPECT_EQ(o.records[3], "{\"c\":3}");
+    ASSERT_EQ(o.problems.size(), 1u);
+    EXPECT_EQ(o.problems[0].reason, v1::REJECT_REASON_RECORD_TOO_LARGE);
+    EXPECT_EQ(o.problems[0].skipped_bytes, static_cast<int64_t>(huge.size() + 1));
+  }
+}
+
+TEST(FileRecordReader, AHugeLengthPrefixSkipsTheRestAndSaysHowMuch) {
+  testing::TempDir dir;
+  // One good record, then a varint claiming 4 GiB, then 100 bytes.
+  std::string bytes = std::string("\x03", 1) + "abc" + std::string("\x80\x80\x80\x80\x10", 5) +
+                      std::string(100, 'z');
+  Write(dir.file("b.bin"), bytes);
+  const ReadOut o = ReadWithProblems(dir.file("b.bin"), 4);
+  ASSERT_EQ(o.records.size(), 2u);
+  EXPECT_EQ(o.records[0], "abc");
+  ASSERT_EQ(o.problems.size(), 1u);
+  EXPECT_EQ(o.problems[0].reason, v1::REJECT_REASON_RECORD_TOO_LARGE);
+  EXPECT_EQ(o.problems[0].skipped_bytes, 105);
+  EXPECT_NE(o.problems[0].detail.find("4294967296"), std::string::npos) << o.problems[0].detail;
+}
+
+TEST(FileRecordReader, AByteOrderMarkIsJson) {
+  testing::TempDir dir;
+  Write(dir.file("bom.jsonl"), "\xEF\xBB\xBF{\"a\":1}\n{\"b\":2}\n");
+  const ReadOut o = ReadWithProblems(dir.file("bom.jsonl"), 10);
+  EXPECT_EQ(o.format, WireFormat::kJson);
+  ASSERT_EQ(o.records.size(), 2u);
+  EXPECT_TRUE(o.problems.empty());
 }
 
 TEST(ResultJson, MatchesTheDocumentedShape) {

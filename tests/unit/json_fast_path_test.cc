@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 #include <random>
 
 #include "pipeline/generator.h"
@@ -22,23 +23,62 @@ struct Outcome {
   bool same = false;
 };
 
-Outcome Compare(const std::string& line) {
+// The shape rule of a typed topic, written independently of the code under
+// test: nlohmann for the keys, the message's descriptor for its fields.
+google::protobuf::Message* Target(const std::string& line, ValueType type, v1::Event* event) {
+  event->Clear();
+  const google::protobuf::Descriptor* d = type == ValueType::kClick   ? v1::ClickEvent::descriptor()
+                                          : type == ValueType::kOrder ? v1::OrderEvent::descriptor()
+                                          : type == ValueType::kSpend ? v1::SpendEvent::descriptor()
+                                                                      : nullptr;
+  if (d == nullptr) return event;
+  bool envelope = false, own = false;
+  const auto j = nlohmann::json::parse(line, nullptr, /*allow_exceptions=*/false);
+  if (j.is_object()) {
+    for (const auto& [k, v] : j.items()) {
+      envelope |= k == "click" || k == "order" || k == "spend";
+      for (int f = 0; f < d->field_count(); ++f) {
+        own |= d->field(f)->name() == k || d->field(f)->json_name() == k;
+      }
+    }
+  }
+  if (envelope && !own) return event;
+  switch (type) {
+    case ValueType::kClick: return event->mutable_click();
+    case ValueType::kOrder: return event->mutable_order();
+    case ValueType::kSpend: return event->mutable_spend();
+    case ValueType::kEvent: break;
+  }
+  return event;
+}
+
+Outcome Compare(const std::string& line, ValueType type = ValueType::kEvent) {
   Outcome o;
   JsonFastPath fast;
   v1::Event a, b;
-  o.fast = fast.Decode(line, &a);
+  o.fast = fast.Decode(line, type, &a);
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
-  o.proto_ok = google::protobuf::util::JsonStringToMessage(line, &b, options).ok();
+  o.proto_ok = google::protobuf::util::JsonStringToMessage(line, Target(line, type, &b), options).ok();
   o.same = google::protobuf::util::MessageDifferencer::Equals(a, b);
   return o;
 }
 
-void ExpectAgreement(const std::string& line) {
-  const Outcome o = Compare(line);
+void ExpectAgreement(const std::string& line, ValueType type = ValueType::kEvent) {
+  const Outcome o = Compare(line, type);
   if (!o.fast) return;  // protobuf decides: nothing to compare
   EXPECT_TRUE(o.proto_ok) << "fast path accepted what protobuf rejects: " << line;
   EXPECT_TRUE(o.same) << "fast path decoded differently from protobuf: " << line;
+}
+
+// The payload of a generated envelope line, as a producer of a typed topic
+// sends it; the type it has.
+std::pair<std::string, ValueType> Bare(const std::string& envelope) {
+  const auto j = nlohmann::json::parse(envelope, nullptr, false);
+  if (!j.is_object() || j.size() != 1) return {envelope, ValueType::kClick};
+  const auto& [k, v] = *j.items().begin();
+  const ValueType t = k == "order" ? ValueType::kOrder : k == "spend" ? ValueType::kSpend : ValueType::kClick;
+  return {v.dump(), t};
 }
 
 TEST(JsonFastPath, HandlesTheCommonShapesLikeProtobuf) {
@@ -82,6 +122,42 @@ TEST(JsonFastPath, StepsAsideOnEverythingElse) {
   }
 }
 
+TEST(JsonFastPath, TypedTopicsTakeBareValuesAndEnvelopesLikeProtobuf) {
+  struct Case {
+    std::string line;
+    ValueType type;
+    bool fast;
+  };
+  const std::vector<Case> cases = {
+      // Bare values of each type, both spellings.
+      {R"({"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":"EVENT_TYPE_CLICK","event_time_ms":1762790400720})", ValueType::kClick, true},
+      {R"({"eventId":"e","orderId":"o","userId":"u","campaignId":"c","channel":"jd","status":2,"amountCents":"100","eventTimeMs":5})", ValueType::kOrder, true},
+      {R"({"event_id":"s","campaign_id":"c","channel":"x","cost_cents":99,"event_time_ms":7})", ValueType::kSpend, true},
+      // An envelope on a typed topic, also of another type.
+      {R"({"click":{"eventId":"e"}})", ValueType::kClick, true},
+      {R"({"order":{"eventId":"e","status":2}})", ValueType::kClick, true},
+      // A bare value with an unknown key named like an envelope key (not an object).
+      {R"({"event_id":"e","order":"o-1"})", ValueType::kClick, false},
+      // A bare value with an envelope-like key that is an object: fields win.
+      {R"({"event_id":"e","click":{"eventId":"x"}})", ValueType::kClick, false},
+      // "type" is not an OrderEvent field: unknown, skipped.
+      {R"({"event_id":"e","type":"x","status":"ORDER_STATUS_PAID"})", ValueType::kOrder, true},
+      // Neither shape: an empty bare value (validation names what is missing).
+      {R"({"foo":1})", ValueType::kSpend, true},
+      {R"({})", ValueType::kClick, true},
+      // A bare value's field given twice.
+      {R"({"event_id":"e","eventId":"f"})", ValueType::kClick, false},
+  };
+  for (const auto& c : cases) {
+    const Outcome o = Compare(c.line, c.type);
+    EXPECT_EQ(o.fast, c.fast) << c.line;
+    if (o.fast) {
+      EXPECT_TRUE(o.proto_ok) << c.line;
+      EXPECT_TRUE(o.same) << c.line;
+    }
+  }
+}
+
 TEST(JsonFastPath, AgreesWithProtobufOnGeneratedAndMutatedRecords) {
   GeneratorOptions g;
   g.records = 5'000;
@@ -99,6 +175,17 @@ TEST(JsonFastPath, AgreesWithProtobufOnGeneratedAndMutatedRecords) {
     }
   }
   EXPECT_GT(fast, 4'700) << "the fast path should take nearly every generated record";
+  // The same records bare, on topics of their type.
+  int bare_fast = 0;
+  for (const auto& line : lines) {
+    const auto [bare, type] = Bare(line);
+    const Outcome o = Compare(bare, type);
+    if (o.fast) {
+      ++bare_fast;
+      ASSERT_TRUE(o.proto_ok && o.same) << bare;
+    }
+  }
+  EXPECT_GT(bare_fast, 4'700) << "the fast path should take nearly every bare record";
 
   // Random byte-level mutations: insert, delete or replace one or two bytes.
   // PROMOWATCH_FUZZ_ITERATIONS / PROMOWATCH_FUZZ_SEED run it longer by hand.
@@ -120,6 +207,14 @@ TEST(JsonFastPath, AgreesWithProtobufOnGeneratedAndMutatedRecords) {
       }
     }
     ExpectAgreement(m);
+    // ... and as a bare value of a typed topic (mutations of envelopes and
+    // of bare values alike).
+    const auto [bare, type] = Bare(lines[rng() % lines.size()]);
+    std::string mb = bare;
+    const size_t pos = mb.empty() ? 0 : rng() % mb.size();
+    if (!mb.empty()) mb[pos] = alphabet[rng() % alphabet.size()];
+    ExpectAgreement(mb, type);
+    ExpectAgreement(m, type);
     if (HasFailure()) break;
   }
 }
