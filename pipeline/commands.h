@@ -66,6 +66,8 @@ int RunLive(const LiveArgs& args);
 struct MockKafkaArgs {
   int brokers = 1;
   int partitions = 4;
+  // Topics created besides promowatch's own (inputs of other names).
+  std::vector<std::string> extra_topics;
 };
 int RunMockKafka(const MockKafkaArgs& args);
 

@@ -46,7 +46,8 @@ std::string RejectAdvice(v1::RejectReason reason) {
       return "the bytes are not a promowatch.v1.Event: send binary protobuf or proto3 JSON "
              "such as {\"click\":{\"event_id\":...}}";
     case v1::REJECT_REASON_EMPTY_PAYLOAD:
-      return "set exactly one of click, order or spend in the Event";
+      return "set exactly one of click, order or spend in the Event; a bare ClickEvent, OrderEvent "
+             "or SpendEvent needs an input of that type (kafka.topics.inputs, replay --input-type)";
     case v1::REJECT_REASON_MISSING_EVENT_ID:
       return "set event_id: a unique id per event, reused on retries (it drives dedup)";
     case v1::REJECT_REASON_MISSING_USER_ID: return "set user_id on every click and order event";

@@ -187,6 +187,8 @@ int main(int argc, char** argv) {
                     "older records, as retention would");
   mk->add_option("--brokers", mock.brokers, "Number of brokers")->capture_default_str()
       ->check(CLI::Range(1, 9));
+  mk->add_option("--topic", mock.extra_topics, "Create this topic too (repeatable), e.g. an "
+                 "input of type event");
   mk->add_option("--partitions", mock.partitions, "Partitions per topic")->capture_default_str()
       ->check(CLI::Range(1, 64));
 

@@ -76,8 +76,11 @@ final_watermark() { grep 'msg="stopped"' "$1" | tr ' ' '\n' | sed -n 's/^waterma
 # produce_year N RATE USERS: a clean generated year (no duplicates, disorder,
 # lateness or malformed records, so that SQL sees what promowatch sees) in
 # year.jsonl, clicks and orders produced keyed by user id. Sets PRODUCED.
+# The year starts 2025-01-01: live, event times ahead of the wall clock are
+# rejected (watermark.max_future_skew), so a test year lies in the past.
 produce_year() {
   "$PROMOWATCH" gen --format json -n "$1" --rate "$2" --users "$3" --campaigns 3 --peak-factor 1 --no-spend \
+    --start-ms 1735689600000 \
     --late-rate 0 --disorder-rate 0 --duplicate-rate 0 --malformed-rate 0 -o year.jsonl 2>/dev/null
   grep '"click"' year.jsonl | produce_keyed clickstream
   grep '"order"' year.jsonl | produce_keyed orders

@@ -285,6 +285,43 @@ TEST(Config, SampleConfigIsValidAndStatesTheDefaults) {
   EXPECT_EQ(c->tag_rules.rfm_monetary_cents, d.tag_rules.rfm_monetary_cents);
   EXPECT_EQ(c->tag_rules.tier_diamond_cents, d.tag_rules.tier_diamond_cents);
   EXPECT_EQ(c->tag_rules.expire_after_ms, d.tag_rules.expire_after_ms);
+  EXPECT_EQ(c->max_future_skew_ms, d.max_future_skew_ms);
+  EXPECT_EQ(c->kafka.value_framing, d.kafka.value_framing);
+  EXPECT_EQ(c->kafka.input_topics, d.kafka.input_topics);
+}
+
+TEST(Config, TypedInputTopicsFramingAndSkew) {
+  auto c = ParseConfig(R"(
+watermark:
+  max_future_skew: 2m
+kafka:
+  value_framing: confluent
+  topics:
+    inputs: [clickstream, {name: app-clicks, type: click}, {name: legacy, type: event}, other]
+)", "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->max_future_skew_ms, 120'000);
+  EXPECT_EQ(c->kafka.value_framing, ValueFraming::kConfluent);
+  EXPECT_EQ(c->kafka.input_topics,
+            (std::vector<std::string>{"clickstream", "app-clicks", "legacy", "other"}));
+  EXPECT_EQ(c->kafka.InputFormatOf("clickstream").type, ValueType::kClick);
+  EXPECT_EQ(c->kafka.InputFormatOf("app-clicks").type, ValueType::kClick);
+  EXPECT_EQ(c->kafka.InputFormatOf("legacy").type, ValueType::kEvent);
+  EXPECT_EQ(c->kafka.InputFormatOf("other").type, ValueType::kEvent);
+  EXPECT_EQ(c->kafka.InputFormatOf("orders").framing, ValueFraming::kConfluent);
+
+  auto bad_type = ParseConfig("kafka:\n  topics:\n    inputs:\n      - {name: a, type: clicks}\n", "t.yaml");
+  ASSERT_FALSE(bad_type.ok());
+  EXPECT_NE(bad_type.status().message().find("t.yaml:4"), std::string::npos) << bad_type.status();
+  EXPECT_NE(bad_type.status().message().find("click, order, spend, event"), std::string::npos);
+  auto twice = ParseConfig("kafka:\n  topics:\n    inputs: [a, {name: a, type: click}]\n", "t.yaml");
+  ASSERT_FALSE(twice.ok());
+  EXPECT_NE(twice.status().message().find("listed twice"), std::string::npos) << twice.status();
+  auto no_name = ParseConfig("kafka:\n  topics:\n    inputs: [{type: click}]\n", "t.yaml");
+  ASSERT_FALSE(no_name.ok());
+  auto framing = ParseConfig("kafka:\n  value_framing: avro\n", "t.yaml");
+  ASSERT_FALSE(framing.ok());
+  EXPECT_NE(framing.status().message().find("t.yaml:2"), std::string::npos) << framing.status();
 }
 
 }  // namespace
