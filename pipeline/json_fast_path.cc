@@ -165,7 +165,7 @@ bool ForEachField(value v, std::string_view status_key, SetField set) {
   return true;
 }
 
-bool SetClick(Field f, value fv, v1::ClickEvent* c) {
+[[gnu::always_inline]] inline bool SetClick(Field f, value fv, v1::ClickEvent* c) {
   int64_t n = 0;
   switch (f) {
     case kEventId: return ReadString(fv, c->mutable_event_id());
@@ -189,7 +189,7 @@ bool SetClick(Field f, value fv, v1::ClickEvent* c) {
   }
 }
 
-bool SetOrder(Field f, value fv, v1::OrderEvent* o) {
+[[gnu::always_inline]] inline bool SetOrder(Field f, value fv, v1::OrderEvent* o) {
   int64_t n = 0;
   switch (f) {
     case kEventId: return ReadString(fv, o->mutable_event_id());
@@ -217,7 +217,7 @@ bool SetOrder(Field f, value fv, v1::OrderEvent* o) {
   }
 }
 
-bool SetSpend(Field f, value fv, v1::SpendEvent* s) {
+[[gnu::always_inline]] inline bool SetSpend(Field f, value fv, v1::SpendEvent* s) {
   int64_t n = 0;
   switch (f) {
     case kEventId: return ReadString(fv, s->mutable_event_id());
