@@ -259,10 +259,13 @@ int RunReplay(const ReplayArgs& args) {
   std::vector<double> checkpoint_pauses_ms;  // for the median and p99 in the summary
   // `wait`: durable before returning (the last one); else committed in the
   // background while the next batches are processed.
+  // Input not read at all (unframeable), over all inputs and resumed runs.
+  int64_t skipped_bytes = offset_of("skipped_bytes");
   auto checkpoint = [&](size_t input_index, int64_t input_offset, bool wait) -> bool {
     results_ptr->Flush();
     SourcePosition p;
     p.fingerprint = fingerprint;
+    p.offsets["skipped_bytes"] = skipped_bytes;
     p.offsets["input_index"] = static_cast<int64_t>(input_index);
     p.offsets["input_offset"] = input_offset;
     p.offsets["output_bytes"] = Tell(out_file.get());
@@ -302,7 +305,6 @@ int RunReplay(const ReplayArgs& args) {
   };
 
   std::vector<RawRecord> batch;
-  int64_t skipped_bytes = 0;  // input not read at all (unframeable), over all inputs
   for (size_t i = 0; i < args.inputs.size(); ++i) {
     if (i < first_input) {
       std::error_code ec;
