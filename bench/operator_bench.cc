@@ -78,13 +78,10 @@ std::string TempDir() {
   return p.string();
 }
 
-void OperatorPath(benchmark::State& state, WireFormat format) {
-  const auto& records = Records(format);
-  std::vector<RawRecord> raw;
-  raw.reserve(records.size());
-  for (size_t i = 0; i < records.size(); ++i) {
-    raw.push_back(RawRecord{records[i], static_cast<int64_t>(i), 0});
-  }
+// One timed run per iteration: a fresh engine on empty state, `feed` hands
+// it the records in batches, then the end of input and a checkpoint.
+template <typename Feed>
+void RunOperatorPath(benchmark::State& state, size_t records, Feed feed) {
   const std::string dir = TempDir();
   int64_t processed = 0;
   for (auto _ : state) {
@@ -96,13 +93,10 @@ void OperatorPath(benchmark::State& state, WireFormat format) {
     auto db = RocksStateBackend::Open(dir, engine.StateTables());
     if (!db.ok() || !engine.Restore(db->get(), nullptr).ok()) state.SkipWithError("state");
     state.ResumeTiming();
-    const size_t batch = static_cast<size_t>(config.batch_size);
-    for (size_t i = 0; i < raw.size(); i += batch) {
-      engine.Process(std::span(raw).subspan(i, std::min(batch, raw.size() - i)), "bench", format);
-    }
+    feed(engine, static_cast<size_t>(config.batch_size));
     engine.Finish();
     if (!engine.Checkpoint(SourcePosition{}).ok()) state.SkipWithError("checkpoint");
-    processed += static_cast<int64_t>(raw.size());
+    processed += static_cast<int64_t>(records);
     benchmark::DoNotOptimize(sink.n);
     const auto& a = engine.admission();
     if (a.remembered_ids() > 0) {
@@ -118,23 +112,26 @@ void OperatorPath(benchmark::State& state, WireFormat format) {
   state.counters["peak_rss_mb"] = static_cast<double>(u.ru_maxrss) / 1024.0;
 }
 
+void OperatorPath(benchmark::State& state, WireFormat format) {
+  const auto& records = Records(format);
+  std::vector<RawRecord> raw;
+  raw.reserve(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    raw.push_back(RawRecord{records[i], static_cast<int64_t>(i), 0});
+  }
+  RunOperatorPath(state, raw.size(), [&](Engine& engine, size_t batch) {
+    for (size_t i = 0; i < raw.size(); i += batch) {
+      engine.Process(std::span(raw).subspan(i, std::min(batch, raw.size() - i)), "bench", format);
+    }
+  });
+}
+
 // Bare typed JSON: each batch of the stream split by topic, as `run` hands
 // a poll's records to the engine one topic at a time.
 void BM_OperatorPath_JsonBareTyped(benchmark::State& state) {
   const TypedRecords& records = BareJsonRecords();
-  const std::string dir = TempDir();
-  int64_t processed = 0;
   std::array<std::vector<RawRecord>, 4> by_type;
-  for (auto _ : state) {
-    state.PauseTiming();
-    std::filesystem::remove_all(dir);
-    NullSink sink;
-    PipelineConfig config;
-    Engine engine(config, &sink, nullptr, nullptr);
-    auto db = RocksStateBackend::Open(dir, engine.StateTables());
-    if (!db.ok() || !engine.Restore(db->get(), nullptr).ok()) state.SkipWithError("state");
-    state.ResumeTiming();
-    const size_t batch = static_cast<size_t>(config.batch_size);
+  RunOperatorPath(state, records.values.size(), [&](Engine& engine, size_t batch) {
     const size_t n = records.values.size();
     for (size_t i = 0; i < n; i += batch) {
       for (auto& b : by_type) b.clear();
@@ -147,13 +144,7 @@ void BM_OperatorPath_JsonBareTyped(benchmark::State& state) {
                        InputFormat{t, ValueFraming::kAuto, WireFormat::kJson, "topic"});
       }
     }
-    engine.Finish();
-    if (!engine.Checkpoint(SourcePosition{}).ok()) state.SkipWithError("checkpoint");
-    processed += static_cast<int64_t>(n);
-    benchmark::DoNotOptimize(sink.n);
-  }
-  std::filesystem::remove_all(dir);
-  state.SetItemsProcessed(processed);
+  });
 }
 
 void BM_OperatorPath_Binary(benchmark::State& s) { OperatorPath(s, WireFormat::kBinary); }
