@@ -76,9 +76,10 @@ void ExpectAgreement(const std::string& line, ValueType type = ValueType::kEvent
 std::pair<std::string, ValueType> Bare(const std::string& envelope) {
   const auto j = nlohmann::json::parse(envelope, nullptr, false);
   if (!j.is_object() || j.size() != 1) return {envelope, ValueType::kClick};
-  const auto& [k, v] = *j.items().begin();
+  const auto it = j.begin();
+  const std::string& k = it.key();
   const ValueType t = k == "order" ? ValueType::kOrder : k == "spend" ? ValueType::kSpend : ValueType::kClick;
-  return {v.dump(), t};
+  return {it.value().dump(), t};
 }
 
 TEST(JsonFastPath, HandlesTheCommonShapesLikeProtobuf) {
