@@ -1,6 +1,6 @@
 #pragma once
 // Settings of the operators. Every field says what it does and its default;
-// pipeline/config.h reads them from YAML and checks them.
+// pipeline/config/config.h reads them from YAML and checks them.
 
 #include <cstdint>
 #include <vector>

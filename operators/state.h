@@ -3,7 +3,7 @@
 // at restore. Operators keep hot state in memory; a checkpoint hands their
 // dirty keys to a StateWriter which the runtime commits atomically (one
 // RocksDB WriteBatch, together with source offsets). Operators never see the
-// backend: pipeline/rocksdb_state implements these for RocksDB, and tests may
+// backend: pipeline/state/rocksdb_state implements these for RocksDB, and tests may
 // use MemoryState below.
 //
 // Tables are named (a column family each in RocksDB). Keys order bytewise, so

@@ -1,4 +1,4 @@
-#include "pipeline/alertmanager.h"
+#include "pipeline/io/alertmanager.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>

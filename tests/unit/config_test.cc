@@ -1,4 +1,4 @@
-#include "pipeline/config.h"
+#include "pipeline/config/config.h"
 
 #include <gtest/gtest.h>
 

@@ -1,4 +1,4 @@
-#include "pipeline/decode.h"
+#include "pipeline/decode/decode.h"
 
 #include <gtest/gtest.h>
 

@@ -1,9 +1,9 @@
-#include "pipeline/engine.h"
+#include "pipeline/runtime/engine.h"
 
 #include <gtest/gtest.h>
 
-#include "pipeline/file_io.h"
-#include "pipeline/generator.h"
+#include "pipeline/io/file_io.h"
+#include "pipeline/generator/generator.h"
 #include "unit/test_util.h"
 
 namespace promowatch {

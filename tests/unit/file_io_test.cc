@@ -1,4 +1,4 @@
-#include "pipeline/file_io.h"
+#include "pipeline/io/file_io.h"
 
 #include <gtest/gtest.h>
 

@@ -3,8 +3,8 @@
 
 #include <gtest/gtest.h>
 
-#include "pipeline/decode.h"
-#include "pipeline/framing.h"
+#include "pipeline/decode/decode.h"
+#include "pipeline/decode/framing.h"
 
 namespace promowatch {
 namespace {
@@ -23,7 +23,8 @@ v1::ClickEvent GoodClick() {
 // magic 0x00 + big-endian schema id + `rest`.
 std::string Confluent(uint32_t schema_id, const std::string& rest) {
   std::string s(1, '\0');
-  for (int shift = 24; shift >= 0; shift -= 8) s.push_back(static_cast<char>((schema_id >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    s.push_back(static_cast<char>((schema_id >> shift) & 0xff));
   return s + rest;
 }
 
@@ -33,7 +34,8 @@ class InputContractTest : public ::testing::Test {
                           ValueFraming framing = ValueFraming::kAuto) {
     detail_.clear();
     return d_.Decode(bytes, InputFormat{type, framing, std::nullopt, "topic"},
-                     type == ValueType::kEvent ? "topic events" : "topic clickstream", &rec_, &detail_);
+                     type == ValueType::kEvent ? "topic events" : "topic clickstream", &rec_,
+                     &detail_);
   }
   EventDecoder d_;
   EventRecord rec_;
@@ -54,47 +56,67 @@ TEST(Framing, DefaultTypesAndNames) {
 }
 
 TEST_F(InputContractTest, BareJsonOfTheTopicsType) {
-  ASSERT_EQ(Decode(R"({"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":"EVENT_TYPE_CLICK","event_time_ms":1762790400720})",
-                   ValueType::kClick),
-            v1::REJECT_REASON_UNSPECIFIED) << detail_;
+  ASSERT_EQ(
+      Decode(
+          R"({"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":"EVENT_TYPE_CLICK","event_time_ms":1762790400720})",
+          ValueType::kClick),
+      v1::REJECT_REASON_UNSPECIFIED)
+      << detail_;
   EXPECT_EQ(rec_.kind, EventKind::kClick);
   EXPECT_EQ(rec_.event_time_ms, 1762790400720);
-  ASSERT_EQ(Decode(R"({"eventId":"e2","orderId":"o","userId":"u","campaignId":"c","channel":"jd","status":"ORDER_STATUS_PAID","amountCents":"100","eventTimeMs":5})",
-                   ValueType::kOrder),
-            v1::REJECT_REASON_UNSPECIFIED) << detail_;
+  ASSERT_EQ(
+      Decode(
+          R"({"eventId":"e2","orderId":"o","userId":"u","campaignId":"c","channel":"jd","status":"ORDER_STATUS_PAID","amountCents":"100","eventTimeMs":5})",
+          ValueType::kOrder),
+      v1::REJECT_REASON_UNSPECIFIED)
+      << detail_;
   EXPECT_EQ(rec_.kind, EventKind::kOrder);
   EXPECT_EQ(rec_.amount_cents, 100);
-  ASSERT_EQ(Decode(R"({"event_id":"s","campaign_id":"c","channel":"x","cost_cents":99,"event_time_ms":7})",
-                   ValueType::kSpend),
-            v1::REJECT_REASON_UNSPECIFIED) << detail_;
+  ASSERT_EQ(
+      Decode(
+          R"({"event_id":"s","campaign_id":"c","channel":"x","cost_cents":99,"event_time_ms":7})",
+          ValueType::kSpend),
+      v1::REJECT_REASON_UNSPECIFIED)
+      << detail_;
   EXPECT_EQ(rec_.kind, EventKind::kSpend);
 }
 
 TEST_F(InputContractTest, EnvelopesOnTypedTopicsAreToldApartPerRecord) {
-  ASSERT_EQ(Decode(R"({"click":{"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":2,"event_time_ms":5}})",
-                   ValueType::kClick),
-            v1::REJECT_REASON_UNSPECIFIED) << detail_;
+  ASSERT_EQ(
+      Decode(
+          R"({"click":{"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":2,"event_time_ms":5}})",
+          ValueType::kClick),
+      v1::REJECT_REASON_UNSPECIFIED)
+      << detail_;
   // An envelope says what it carries: an order on the click topic counts as
   // the order it is.
-  ASSERT_EQ(Decode(R"({"order":{"event_id":"e","order_id":"o","user_id":"u","campaign_id":"c","channel":"jd","status":2,"amount_cents":1,"event_time_ms":5}})",
-                   ValueType::kClick),
-            v1::REJECT_REASON_UNSPECIFIED) << detail_;
+  ASSERT_EQ(
+      Decode(
+          R"({"order":{"event_id":"e","order_id":"o","user_id":"u","campaign_id":"c","channel":"jd","status":2,"amount_cents":1,"event_time_ms":5}})",
+          ValueType::kClick),
+      v1::REJECT_REASON_UNSPECIFIED)
+      << detail_;
   EXPECT_EQ(rec_.kind, EventKind::kOrder);
   // A bare click with an unknown key called "order": fields of ClickEvent
   // make it bare, the key is ignored.
-  ASSERT_EQ(Decode(R"({"order":{"x":1},"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":2,"event_time_ms":5})",
-                   ValueType::kClick),
-            v1::REJECT_REASON_UNSPECIFIED) << detail_;
+  ASSERT_EQ(
+      Decode(
+          R"({"order":{"x":1},"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":2,"event_time_ms":5})",
+          ValueType::kClick),
+      v1::REJECT_REASON_UNSPECIFIED)
+      << detail_;
   EXPECT_EQ(rec_.kind, EventKind::kClick);
 }
 
 TEST_F(InputContractTest, MisfitsSayWhatTheTopicExpectsAndWhatCame) {
   // An order sent to the click topic, bare: not a ClickEvent.
-  EXPECT_EQ(Decode(R"({"order_id":"o","user_id":"u","status":"ORDER_STATUS_PAID"})", ValueType::kClick),
-            v1::REJECT_REASON_MISSING_EVENT_ID);
-  EXPECT_NE(detail_.find("topic clickstream expects ClickEvent (or an Event envelope); got an object "
-                         "with fields order_id, user_id, status"),
-            std::string::npos)
+  EXPECT_EQ(
+      Decode(R"({"order_id":"o","user_id":"u","status":"ORDER_STATUS_PAID"})", ValueType::kClick),
+      v1::REJECT_REASON_MISSING_EVENT_ID);
+  EXPECT_NE(
+      detail_.find("topic clickstream expects ClickEvent (or an Event envelope); got an object "
+                   "with fields order_id, user_id, status"),
+      std::string::npos)
       << detail_;
   EXPECT_EQ(Decode(R"({})", ValueType::kClick), v1::REJECT_REASON_MISSING_EVENT_ID);
   EXPECT_NE(detail_.find("got an empty object"), std::string::npos) << detail_;
@@ -109,19 +131,22 @@ TEST_F(InputContractTest, MisfitsSayWhatTheTopicExpectsAndWhatCame) {
 }
 
 TEST_F(InputContractTest, BareBinaryAndTheOldBinaryEnvelope) {
-  ASSERT_EQ(Decode(GoodClick().SerializeAsString(), ValueType::kClick), v1::REJECT_REASON_UNSPECIFIED)
+  ASSERT_EQ(Decode(GoodClick().SerializeAsString(), ValueType::kClick),
+            v1::REJECT_REASON_UNSPECIFIED)
       << detail_;
   EXPECT_EQ(rec_.user_id, "u1");
   // An Event envelope in binary on a typed topic (what producers sent before
   // typed topics) is still read as one.
   v1::Event e;
   *e.mutable_click() = GoodClick();
-  ASSERT_EQ(Decode(e.SerializeAsString(), ValueType::kClick), v1::REJECT_REASON_UNSPECIFIED) << detail_;
+  ASSERT_EQ(Decode(e.SerializeAsString(), ValueType::kClick), v1::REJECT_REASON_UNSPECIFIED)
+      << detail_;
   EXPECT_EQ(rec_.event_id, "e1");
   // A binary Event on an envelope topic.
   ASSERT_EQ(Decode(e.SerializeAsString(), ValueType::kEvent), v1::REJECT_REASON_UNSPECIFIED);
   // A bare ClickEvent on an envelope topic is not an Event.
-  EXPECT_NE(Decode(GoodClick().SerializeAsString(), ValueType::kEvent), v1::REJECT_REASON_UNSPECIFIED);
+  EXPECT_NE(Decode(GoodClick().SerializeAsString(), ValueType::kEvent),
+            v1::REJECT_REASON_UNSPECIFIED);
   // A bare binary click lacking its user: the detail names the type.
   v1::ClickEvent c = GoodClick();
   c.clear_user_id();
@@ -134,14 +159,21 @@ TEST_F(InputContractTest, ConfluentFramesAtTheirEdges) {
   const std::string click = GoodClick().SerializeAsString();
   // Protobuf serializer: indexes [0] written as the single byte 0.
   ASSERT_EQ(Decode(Confluent(7, std::string(1, '\0') + click), ValueType::kClick),
-            v1::REJECT_REASON_UNSPECIFIED) << detail_;
+            v1::REJECT_REASON_UNSPECIFIED)
+      << detail_;
   // Indexes [1, 2]: count 2 (zigzag 4), then 1 and 2 (zigzag 2, 4).
   ASSERT_EQ(Decode(Confluent(7, std::string("\x04\x02\x04", 3) + click), ValueType::kClick),
-            v1::REJECT_REASON_UNSPECIFIED) << detail_;
+            v1::REJECT_REASON_UNSPECIFIED)
+      << detail_;
   // JSON Schema serializer: the document right after the header.
-  ASSERT_EQ(Decode(Confluent(9, R"({"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":2,"event_time_ms":5})"),
-                   ValueType::kClick),
-            v1::REJECT_REASON_UNSPECIFIED) << detail_;
+  ASSERT_EQ(
+      Decode(
+          Confluent(
+              9,
+              R"({"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":2,"event_time_ms":5})"),
+          ValueType::kClick),
+      v1::REJECT_REASON_UNSPECIFIED)
+      << detail_;
   // Only the header; a header cut short; indexes announced but missing.
   EXPECT_EQ(Decode(Confluent(42, ""), ValueType::kClick), v1::REJECT_REASON_BAD_FRAMING);
   EXPECT_NE(detail_.find("schema id 42"), std::string::npos) << detail_;
@@ -156,37 +188,49 @@ TEST_F(InputContractTest, ConfluentFramesAtTheirEdges) {
             v1::REJECT_REASON_DECODE_ERROR);
   EXPECT_NE(detail_.find("Confluent frame, schema id 43"), std::string::npos) << detail_;
   // plain: a leading 0x00 is not a frame (and not protobuf either).
-  EXPECT_EQ(Decode(Confluent(7, std::string(1, '\0') + click), ValueType::kClick, ValueFraming::kPlain),
-            v1::REJECT_REASON_DECODE_ERROR);
+  EXPECT_EQ(
+      Decode(Confluent(7, std::string(1, '\0') + click), ValueType::kClick, ValueFraming::kPlain),
+      v1::REJECT_REASON_DECODE_ERROR);
   // confluent: an unframed value is refused with what to do.
-  EXPECT_EQ(Decode(click, ValueType::kClick, ValueFraming::kConfluent), v1::REJECT_REASON_BAD_FRAMING);
+  EXPECT_EQ(Decode(click, ValueType::kClick, ValueFraming::kConfluent),
+            v1::REJECT_REASON_BAD_FRAMING);
   EXPECT_NE(detail_.find("magic byte"), std::string::npos) << detail_;
 }
 
 TEST_F(InputContractTest, BoundsOfTimesAndAmounts) {
   v1::ClickEvent c = GoodClick();
   c.set_event_time_ms(INT64_MAX - 5);
-  EXPECT_EQ(Decode(c.SerializeAsString(), ValueType::kClick), v1::REJECT_REASON_EVENT_TIME_OUT_OF_RANGE);
+  EXPECT_EQ(Decode(c.SerializeAsString(), ValueType::kClick),
+            v1::REJECT_REASON_EVENT_TIME_OUT_OF_RANGE);
   c.set_event_time_ms(kMaxEventTimeMs);
-  EXPECT_EQ(Decode(c.SerializeAsString(), ValueType::kClick), v1::REJECT_REASON_EVENT_TIME_OUT_OF_RANGE);
+  EXPECT_EQ(Decode(c.SerializeAsString(), ValueType::kClick),
+            v1::REJECT_REASON_EVENT_TIME_OUT_OF_RANGE);
   c.set_event_time_ms(kMaxEventTimeMs - 1);  // 2099-12-31T23:59:59.999Z: in range
   EXPECT_EQ(Decode(c.SerializeAsString(), ValueType::kClick), v1::REJECT_REASON_UNSPECIFIED);
-  EXPECT_EQ(Decode(R"({"event_id":"e","order_id":"o","user_id":"u","campaign_id":"c","channel":"jd","status":2,"amount_cents":"9223372036854775807","event_time_ms":5})",
-                   ValueType::kOrder),
-            v1::REJECT_REASON_AMOUNT_OUT_OF_RANGE);
-  EXPECT_EQ(Decode(R"({"event_id":"e","order_id":"o","user_id":"u","campaign_id":"c","channel":"jd","status":2,"amount_cents":1000000000000,"event_time_ms":5})",
-                   ValueType::kOrder),
-            v1::REJECT_REASON_UNSPECIFIED);
-  EXPECT_EQ(Decode(R"({"event_id":"s","campaign_id":"c","channel":"x","cost_cents":1000000000001,"event_time_ms":7})",
-                   ValueType::kSpend),
-            v1::REJECT_REASON_AMOUNT_OUT_OF_RANGE);
+  EXPECT_EQ(
+      Decode(
+          R"({"event_id":"e","order_id":"o","user_id":"u","campaign_id":"c","channel":"jd","status":2,"amount_cents":"9223372036854775807","event_time_ms":5})",
+          ValueType::kOrder),
+      v1::REJECT_REASON_AMOUNT_OUT_OF_RANGE);
+  EXPECT_EQ(
+      Decode(
+          R"({"event_id":"e","order_id":"o","user_id":"u","campaign_id":"c","channel":"jd","status":2,"amount_cents":1000000000000,"event_time_ms":5})",
+          ValueType::kOrder),
+      v1::REJECT_REASON_UNSPECIFIED);
+  EXPECT_EQ(
+      Decode(
+          R"({"event_id":"s","campaign_id":"c","channel":"x","cost_cents":1000000000001,"event_time_ms":7})",
+          ValueType::kSpend),
+      v1::REJECT_REASON_AMOUNT_OUT_OF_RANGE);
 }
 
 TEST_F(InputContractTest, AByteOrderMarkBeforeJson) {
   EXPECT_EQ(SniffRecord("\xEF\xBB\xBF{\"click\":{}}"), WireFormat::kJson);
-  ASSERT_EQ(Decode("\xEF\xBB\xBF{\"event_id\":\"e1\",\"user_id\":\"u1\",\"campaign_id\":\"c1\",\"channel\":\"x\",\"type\":2,\"event_time_ms\":5}",
+  ASSERT_EQ(Decode("\xEF\xBB\xBF{\"event_id\":\"e1\",\"user_id\":\"u1\",\"campaign_id\":\"c1\","
+                   "\"channel\":\"x\",\"type\":2,\"event_time_ms\":5}",
                    ValueType::kClick),
-            v1::REJECT_REASON_UNSPECIFIED) << detail_;
+            v1::REJECT_REASON_UNSPECIFIED)
+      << detail_;
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 // record, protobuf's own JSON parser must accept the same bytes and produce
 // the same message. On everything else the fast path must step aside.
 
-#include "pipeline/json_fast_path.h"
+#include "pipeline/decode/json_fast_path.h"
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -12,7 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "pipeline/generator.h"
+#include "pipeline/generator/generator.h"
 
 namespace promowatch {
 namespace {

@@ -1,4 +1,4 @@
-#include "pipeline/rocksdb_state.h"
+#include "pipeline/state/rocksdb_state.h"
 
 #include <gtest/gtest.h>
 

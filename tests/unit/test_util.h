@@ -9,7 +9,7 @@
 
 #include "operators/event_record.h"
 #include "operators/window_operator.h"
-#include "pipeline/decode.h"
+#include "pipeline/decode/decode.h"
 
 namespace promowatch::testing {
 

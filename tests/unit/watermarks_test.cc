@@ -1,4 +1,4 @@
-#include "pipeline/watermarks.h"
+#include "pipeline/runtime/watermarks.h"
 
 #include <gtest/gtest.h>
 

@@ -1,0 +1,201 @@
+// promowatch backtest: last year's events through this year's rules. It is
+// replay with a rules file (the same Engine and AlertEngine as live), with
+// the window results discarded and every alert transition summarised per
+// rule: how often it fired, for how long, and how often it flapped.
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <tuple>
+
+#include "operators/alert_engine.h"
+#include "pipeline/commands/commands.h"
+#include "pipeline/config/config.h"
+
+namespace promowatch {
+namespace {
+
+struct RuleSummary {
+  int64_t pending = 0;
+  int64_t fired = 0;
+  int64_t resolved = 0;
+  int64_t refired = 0;    // fired again after resolving: flaps
+  int64_t firing_ms = 0;  // event time spent firing (resolved instances)
+  int64_t first_fired_ms = -1;
+  std::set<std::tuple<std::string, std::string>> instances;  // campaign, channel that fired
+};
+
+std::string Minutes(int64_t ms) {
+  return fmt::format("{:.1f}", static_cast<double>(ms) / 60'000.0);
+}
+
+struct Incident {
+  std::string name;
+  std::string campaign_id;  // empty: any
+  std::string channel;      // empty: any
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  int64_t detected_ms = -1;
+  std::string detected_by;
+};
+
+// JSON lines; a bad line fails with its number and what to write.
+bool LoadIncidents(const std::string& path, std::vector<Incident>* out) {
+  std::ifstream in(path);
+  if (!in) {
+    spdlog::error("msg=\"cannot read --incidents\" file={} hint=\"check the path\"", path);
+    return false;
+  }
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object() || !j.contains("start_ms") || !j.contains("end_ms") ||
+        !j["start_ms"].is_number_integer() || !j["end_ms"].is_number_integer()) {
+      spdlog::error(
+          "msg=\"bad incident\" file={} line={} hint=\"one JSON object per line with integer "
+          "start_ms and end_ms, optional name, campaign_id, channel\"",
+          path, n);
+      return false;
+    }
+    Incident i;
+    i.name = j.value("name", fmt::format("incident-{}", n));
+    i.campaign_id = j.value("campaign_id", "");
+    i.channel = j.value("channel", "");
+    i.start_ms = j["start_ms"].get<int64_t>();
+    i.end_ms = j["end_ms"].get<int64_t>();
+    out->push_back(i);
+  }
+  return true;
+}
+
+}  // namespace
+
+int RunBacktest(const BacktestArgs& args) {
+  std::map<std::string, RuleSummary> summary;
+  std::map<std::tuple<std::string, std::string, std::string>, int64_t> firing_since;
+  std::set<std::tuple<std::string, std::string, std::string>> ever_resolved;
+  std::vector<Incident> incidents;
+  if (!args.incidents.empty() && !LoadIncidents(args.incidents, &incidents)) return 2;
+  int64_t true_alerts = 0;
+  std::vector<AlertEvent> false_alerts;
+  ReplayArgs replay;
+  replay.inputs = args.inputs;
+  replay.input_types = args.input_types;
+  replay.output = "/dev/null";       // windows are not the point here
+  replay.dead_letter = "/dev/null";  // nor rejected records (replay reports them)
+  replay.config = args.config;
+  replay.format = args.format;
+  replay.rules = args.rules;
+  replay.alerts_output = args.output;
+  replay.on_alert = [&](const AlertEvent& a) {
+    if (a.correction) return;  // an update of a firing alert, not a new one
+    RuleSummary& s = summary[a.rule];
+    const auto key = std::make_tuple(a.rule, a.campaign_id, a.channel);
+    if (a.state == "pending") {
+      ++s.pending;
+    } else if (a.state == "firing") {
+      ++s.fired;
+      if (ever_resolved.count(key) > 0) ++s.refired;
+      if (s.first_fired_ms < 0) s.first_fired_ms = a.window_end_ms;
+      s.instances.emplace(a.campaign_id, a.channel);
+      firing_since[key] = a.window_end_ms;
+      bool matched = false;
+      for (Incident& i : incidents) {
+        if ((!i.channel.empty() && i.channel != a.channel) ||
+            (!i.campaign_id.empty() && i.campaign_id != a.campaign_id) ||
+            a.window_end_ms < i.start_ms || a.window_end_ms > i.end_ms + args.grace_ms) {
+          continue;
+        }
+        matched = true;
+        if (i.detected_ms < 0) {
+          i.detected_ms = a.window_end_ms;
+          i.detected_by = a.rule;
+        }
+      }
+      if (matched)
+        ++true_alerts;
+      else
+        false_alerts.push_back(a);
+    } else if (a.state == "resolved") {
+      ++s.resolved;
+      ever_resolved.insert(key);
+      if (auto it = firing_since.find(key); it != firing_since.end()) {
+        s.firing_ms += a.window_end_ms - it->second;
+        firing_since.erase(it);
+      }
+    }
+  };
+  const int rc = RunReplay(replay);
+  if (rc != 0) return rc;
+  // Every rule gets a row, also those that never changed state.
+  std::vector<std::string> live_only;
+  PipelineConfig config;
+  if (LoadConfigForCommand(args.config, &config) && LoadAlertRules(args.rules, &config).ok()) {
+    for (const AlertRule& rule : config.alert_rules) {
+      summary[rule.name];
+      if (!rule.topic.empty()) live_only.push_back(rule.name);
+    }
+  }
+
+  std::printf("%-28s %7s %7s %9s %7s %7s %14s %s\n", "rule", "pending", "fired", "resolved",
+              "flaps", "scopes", "firing_minutes", "still_firing");
+  for (const auto& [rule, s] : summary) {
+    int64_t open = 0;
+    for (const auto& [key, since] : firing_since) {
+      if (std::get<0>(key) == rule) ++open;
+    }
+    std::printf("%-28s %7lld %7lld %9lld %7lld %7zu %14s %lld\n", rule.c_str(),
+                static_cast<long long>(s.pending), static_cast<long long>(s.fired),
+                static_cast<long long>(s.resolved), static_cast<long long>(s.refired),
+                s.instances.size(), Minutes(s.firing_ms).c_str(), static_cast<long long>(open));
+  }
+  if (summary.empty()) std::printf("(no rules)\n");
+  for (const std::string& rule : live_only) {
+    std::printf("%s: no_data on a topic is judged in wall time, in `run` only\n", rule.c_str());
+  }
+  if (args.incidents.empty()) return 0;
+
+  // Scored against the known incidents.
+  std::printf("\n%-24s %-10s %-14s %16s %12s %s\n", "incident", "campaign", "channel", "start_ms",
+              "delay_min", "detected_by");
+  int detected = 0;
+  int64_t delay_sum = 0, delay_max = 0;
+  for (const Incident& i : incidents) {
+    const bool found = i.detected_ms >= 0;
+    std::printf("%-24s %-10s %-14s %16lld %12s %s\n", i.name.c_str(),
+                i.campaign_id.empty() ? "*" : i.campaign_id.c_str(),
+                i.channel.empty() ? "*" : i.channel.c_str(), static_cast<long long>(i.start_ms),
+                found ? Minutes(i.detected_ms - i.start_ms).c_str() : "-",
+                found ? i.detected_by.c_str() : "MISSED");
+    if (found) {
+      ++detected;
+      delay_sum += i.detected_ms - i.start_ms;
+      delay_max = std::max(delay_max, i.detected_ms - i.start_ms);
+    }
+  }
+  for (const AlertEvent& a : false_alerts) {
+    std::printf("false alert: %s on %s/%s at %lld (value %g, threshold %g)\n", a.rule.c_str(),
+                a.campaign_id.c_str(), a.channel.c_str(), static_cast<long long>(a.window_end_ms),
+                a.value, a.threshold);
+  }
+  const int64_t fired = true_alerts + static_cast<int64_t>(false_alerts.size());
+  std::printf(
+      "incidents=%zu detected=%d recall=%.2f alerts_fired=%lld false_alerts=%zu precision=%.2f "
+      "mean_delay_min=%s max_delay_min=%s\n",
+      incidents.size(), detected,
+      incidents.empty() ? 1.0
+                        : static_cast<double>(detected) / static_cast<double>(incidents.size()),
+      static_cast<long long>(fired), false_alerts.size(),
+      fired == 0 ? 1.0 : static_cast<double>(true_alerts) / static_cast<double>(fired),
+      detected == 0 ? "-" : Minutes(delay_sum / detected).c_str(),
+      detected == 0 ? "-" : Minutes(delay_max).c_str());
+  return 0;
+}
+
+}  // namespace promowatch

@@ -1,0 +1,58 @@
+// promowatch mock-kafka: librdkafka's mock cluster as a process of its own.
+
+#include <pthread.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "pipeline/commands/commands.h"
+#include "pipeline/commands/produce_sale.h"
+#include "pipeline/config/config.h"
+#include "pipeline/generator/generator.h"
+#include "pipeline/io/kafka.h"
+#include "pipeline/live/live_runner.h"
+#include "pipeline/runtime/clock.h"
+#include "pipeline/runtime/signals.h"
+#include "pipeline/serve/metrics.h"
+
+namespace promowatch {
+
+int RunMockKafka(const MockKafkaArgs& args) {
+  // Block the stop signals in every thread (librdkafka's included) and wait
+  // for them here.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  KafkaOptions defaults;
+  std::vector<std::string> topics = defaults.input_topics;
+  topics.push_back(defaults.results_topic);
+  topics.push_back(defaults.dead_letter_topic);
+  topics.push_back(defaults.alerts_topic);
+  topics.push_back(defaults.user_tags_topic);
+  topics.insert(topics.end(), args.extra_topics.begin(), args.extra_topics.end());
+  auto cluster = MockKafkaCluster::Start(args.brokers, args.partitions, topics);
+  if (!cluster.ok()) {
+    spdlog::error("msg=\"cannot start the mock cluster\" error=\"{}\"",
+                  std::string(cluster.status().message()));
+    return 1;
+  }
+  std::printf("%s\n", (*cluster)->bootstrap_servers().c_str());
+  std::fflush(stdout);
+  spdlog::info("msg=\"mock kafka running\" bootstrap={} brokers={} partitions={} topics={}",
+               (*cluster)->bootstrap_servers(), args.brokers, args.partitions, topics.size());
+  int sig = 0;
+  sigwait(&set, &sig);
+  spdlog::info("msg=\"mock kafka stopping\" signal={}", sig);
+  return 0;
+}
+
+}  // namespace promowatch

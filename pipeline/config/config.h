@@ -1,0 +1,156 @@
+#pragma once
+// promowatch's configuration file (YAML). Every key is optional; a key that
+// is unknown, of the wrong type or out of range fails start-up with
+// "FILE:LINE: what is wrong". deploy/promowatch.yaml documents every key.
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "operators/alert_engine.h"
+#include "operators/options.h"
+#include "operators/user_profiles.h"
+#include "pipeline/decode/framing.h"
+#include "pipeline/state/rocksdb_state.h"
+
+namespace promowatch {
+
+struct KafkaOptions {
+  // Default: 127.0.0.1:9092.
+  std::string brokers = "127.0.0.1:9092";
+  // Consumer group. Default: promowatch.
+  std::string group = "promowatch";
+  // Input topics. Default: clickstream, orders, spend.
+  std::vector<std::string> input_topics = {"clickstream", "orders", "spend"};
+  // Value types given in kafka.topics.inputs ({name: app-clicks, type:
+  // click}); a topic not listed here has DefaultValueType(name).
+  std::map<std::string, ValueType> input_types;
+  // kafka.value_framing: Schema Registry frames. Default: auto.
+  ValueFraming value_framing = ValueFraming::kAuto;
+  // How to read the values of `topic`.
+  InputFormat InputFormatOf(const std::string& topic) const {
+    auto it = input_types.find(topic);
+    return InputFormat{it != input_types.end() ? it->second : DefaultValueType(topic),
+                       value_framing, std::nullopt};
+  }
+  std::string results_topic = "promowatch-metrics";
+  std::string dead_letter_topic = "promowatch-dlq";
+  std::string alerts_topic = "promowatch-alerts";
+  // User tag changes (profiles.enabled), keyed by user_id.
+  std::string user_tags_topic = "promowatch-user-tags";
+  // Results (and alerts) as JSON objects instead of protobuf. Default: false.
+  bool results_json = false;
+  // Any librdkafka property (security.protocol, sasl.*, ssl.*, ...), applied
+  // to the consumer and the producer after promowatch's own settings.
+  std::map<std::string, std::string> properties;
+};
+
+struct MetricsOptions {
+  // Where /metrics is served. Default: 127.0.0.1:9464.
+  std::string address = "127.0.0.1:9464";
+  // Distinct campaign / channel label values before folding into "other".
+  int max_campaigns = 200;
+  int max_channels = 50;
+  // A campaign without results for this long loses its series. Default: 30 min.
+  int64_t campaign_ttl_ms = 30 * 60'000;
+};
+
+struct AlertmanagerOptions {
+  // Alertmanager base URLs (http://host:9093); every alert goes to each
+  // (an HA pair deduplicates between its members). Empty: no delivery.
+  std::vector<std::string> urls;
+  // A firing alert is re-sent this often. Default: 1 min (Prometheus's).
+  int64_t resend_interval_ms = 60'000;
+  // Connect and read timeout of one POST. Default: 10 s.
+  int64_t timeout_ms = 10'000;
+  // Alerts held per Alertmanager (firing, plus undelivered resolutions).
+  size_t max_alerts = 10'000;
+  // generatorURL of every alert. Default: http://<metrics.address>/metrics.
+  std::string generator_url;
+};
+
+// When the inputs of a window count as incomplete (live only): alert rules
+// are not judged on it (see AlertEngine::SetDataIncomplete).
+struct DataCompletenessOptions {
+  // An assigned input partition without a record for this long (wall
+  // time). 0: never. Default: 5 min (sparse topics such as spend deliver
+  // about once a minute).
+  int64_t max_partition_silence_ms = 5 * 60'000;
+  // An assigned partition with more unread records than this (catching up
+  // after an outage or a restart). 0: never. Default: 100,000.
+  int64_t max_lag_records = 100'000;
+};
+
+// api: the query API (pipeline/serve/query_api.h) on the metrics address.
+struct ApiOptions {
+  // Default: false (reads of user profiles are personal data).
+  bool enabled = false;
+  // Bearer token every request must carry; required when enabled.
+  std::string token;
+};
+
+struct PipelineConfig {
+  OperatorOptions operators;
+  RocksStateOptions state;
+  // Where state lives. Default: empty (replay: a temporary directory).
+  std::string state_dir;
+  // Checkpoint after this many input records. Default: 1,000,000.
+  int64_t checkpoint_every_records = 1'000'000;
+  // ... or after this much wall time, whichever comes first. Default: 5 s.
+  int64_t checkpoint_interval_ms = 5'000;
+  // Records decoded and processed together. Default: 4096.
+  int batch_size = 4096;
+  // An assigned input partition silent for this long (wall time) stops
+  // holding back the watermark. 0 turns it off. Default: 10 s.
+  int64_t idle_partition_timeout_ms = 10'000;
+  // watermark.max_future_skew: a record further ahead than this is rejected
+  // (future_event_time) before it can move the watermark. 0 turns it off.
+  // Default: 10 min.
+  int64_t max_future_skew_ms = 10 * 60'000;
+  // Ahead of what: the wall clock (live), or the input's own event times
+  // (replay and backtest, which have no wall clock; see Engine).
+  enum class SkewReference : uint8_t { kWallClock, kInput };
+  SkewReference future_skew_reference = SkewReference::kWallClock;
+  KafkaOptions kafka;
+  MetricsOptions metrics;
+  // alerts.rules: threshold rules on final windows. Default: none.
+  std::vector<AlertRule> alert_rules;
+  // alerts.rules_file: where alert_rules came from, re-read on SIGHUP.
+  std::string alert_rules_file;
+  // alerts.alertmanager: delivery of firing and resolved alerts.
+  AlertmanagerOptions alertmanager;
+  // alerts.data_incomplete_when: bounds past which rules are not judged.
+  DataCompletenessOptions completeness;
+  // profiles.enabled: per-user profiles and tags in RocksDB. Default: false
+  // (replay --tags-output turns them on).
+  bool profiles_enabled = false;
+  // profiles.max_users_in_memory: profiles held in memory; the rest are read
+  // back from RocksDB when their user shows up. Default: 1,000,000.
+  int64_t profiles_max_users_in_memory = 1'000'000;
+  // profiles.checkpoint_every_changed: a checkpoint once this many profiles
+  // changed since the last one (bounds its pause). Default: 100,000.
+  int64_t profiles_checkpoint_every_changed = 100'000;
+  // profiles.tags: the thresholds of the tags.
+  TagRules tag_rules;
+  ApiOptions api;
+};
+
+absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);
+absl::StatusOr<PipelineConfig> LoadConfig(const std::string& path);
+// A rules file (top-level `rules:`, the alerts.rules contract) replaces
+// config->alert_rules; window sizes are checked against *config.
+absl::Status ParseAlertRulesFile(std::string_view yaml, std::string_view file_name,
+                                 PipelineConfig* config);
+absl::Status LoadAlertRules(const std::string& path, PipelineConfig* config);
+
+// "500ms", "5s", "2m", "1h", "1d" -> milliseconds.
+absl::StatusOr<int64_t> ParseDuration(std::string_view text);
+// "2026-11-12T00:00:00+08:00" (or ...Z) -> Unix milliseconds.
+absl::StatusOr<int64_t> ParseTimestamp(std::string_view text);
+// "+08:00", "-05:30", "Z", "UTC" -> milliseconds ahead of UTC.
+absl::StatusOr<int64_t> ParseUtcOffset(std::string_view text);
+
+}  // namespace promowatch

@@ -1,0 +1,84 @@
+#pragma once
+// What config.cc and alert_rules.cc share to read YAML: errors that name the
+// file and line, key checks, typed scalars. Internal to pipeline/config/.
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "pipeline/config/config.h"
+
+namespace promowatch::config_internal {
+
+class Reader {
+ public:
+  explicit Reader(std::string_view file) : file_(file) {}
+
+  absl::Status Error(const YAML::Node& node, std::string_view what) const {
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", file_, node.Mark().line + 1, what));
+  }
+
+  // Fails on keys outside `allowed`, naming the ones that are.
+  absl::Status CheckKeys(const YAML::Node& map, std::string_view section,
+                         const std::set<std::string>& allowed) const {
+    if (!map.IsMap()) return Error(map, fmt::format("'{}' must be a mapping", section));
+    for (const auto& kv : map) {
+      const std::string key = kv.first.as<std::string>();
+      if (!allowed.count(key)) {
+        return Error(kv.first, fmt::format("unknown key '{}' in '{}' (known: {})", key, section,
+                                           fmt::join(allowed, ", ")));
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status Duration(const YAML::Node& node, int64_t* out) const {
+    if (!node.IsScalar()) return Error(node, "expected a duration like 5s");
+    auto d = ParseDuration(node.Scalar());
+    if (!d.ok()) return Error(node, std::string(d.status().message()));
+    *out = *d;
+    return absl::OkStatus();
+  }
+
+  template <typename T>
+  absl::Status Number(const YAML::Node& node, T min, T* out) const {
+    T v{};
+    if (!node.IsScalar() || !YAML::convert<T>::decode(node, v)) {
+      return Error(node, fmt::format("expected a number, got '{}'", node.Scalar()));
+    }
+    if (v < min) return Error(node, fmt::format("must be at least {}", min));
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  absl::Status Bool(const YAML::Node& node, bool* out) const {
+    if (!node.IsScalar() || !YAML::convert<bool>::decode(node, *out)) {
+      return Error(node, "expected true or false");
+    }
+    return absl::OkStatus();
+  }
+
+ private:
+  std::string file_;
+};
+
+#define PW_RETURN_IF_ERROR(expr) \
+  do {                           \
+    absl::Status _s = (expr);    \
+    if (!_s.ok()) return _s;     \
+  } while (0)
+
+// The YAML document, or the line at which it stops being YAML.
+absl::StatusOr<YAML::Node> ParseYaml(std::string_view yaml, std::string_view file_name);
+// The whole file, or an error naming the flag that gave its path.
+absl::StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_view what,
+                                          std::string_view flag);
+// alerts.rules (config) or rules (a --rules file): the same contract.
+absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineConfig* out);
+
+}  // namespace promowatch::config_internal

@@ -1,0 +1,308 @@
+#include "pipeline/io/kafka.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+
+#include "pipeline/io/file_io.h"
+
+namespace promowatch {
+namespace {
+
+absl::Status SetAll(RdKafka::Conf* conf, const std::map<std::string, std::string>& props) {
+  std::string err;
+  for (const auto& [k, v] : props) {
+    if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      return absl::InvalidArgumentError("kafka property " + k + ": " + err);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// promowatch's own settings first, then the user's kafka.properties, so that
+// a user can override any of them (the same rule for consumer and producer).
+absl::StatusOr<std::unique_ptr<RdKafka::Conf>> MakeConf(
+    const std::map<std::string, std::string>& ours,
+    const std::map<std::string, std::string>& user) {
+  std::unique_ptr<RdKafka::Conf> conf(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  if (auto st = SetAll(conf.get(), ours); !st.ok()) return st;
+  if (auto st = SetAll(conf.get(), user); !st.ok()) return st;
+  return conf;
+}
+
+}  // namespace
+
+// --- mock cluster ----------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<MockKafkaCluster>> MockKafkaCluster::Start(
+    int brokers, int partitions, const std::vector<std::string>& topics) {
+  char err[512];
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  // The handle only owns the cluster; keep it quiet.
+  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof(err));
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+  if (rk == nullptr) return absl::InternalError(std::string("mock cluster handle: ") + err);
+  std::unique_ptr<MockKafkaCluster> c(new MockKafkaCluster());
+  c->handle_ = rk;
+  c->cluster_ = rd_kafka_mock_cluster_new(rk, brokers);
+  if (c->cluster_ == nullptr) return absl::InternalError("rd_kafka_mock_cluster_new failed");
+  for (const auto& t : topics) {
+    rd_kafka_resp_err_t e =
+        rd_kafka_mock_topic_create(c->cluster_, t.c_str(), partitions, std::min(brokers, 3));
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return absl::InternalError("creating topic " + t + ": " + rd_kafka_err2str(e));
+    }
+  }
+  return c;
+}
+
+MockKafkaCluster::~MockKafkaCluster() {
+  if (cluster_ != nullptr) rd_kafka_mock_cluster_destroy(cluster_);
+  if (handle_ != nullptr) rd_kafka_destroy(handle_);
+}
+
+std::string MockKafkaCluster::bootstrap_servers() const {
+  return rd_kafka_mock_cluster_bootstraps(cluster_);
+}
+
+// --- sink --------------------------------------------------------------------
+
+struct KafkaSink::DeliveryReports final : RdKafka::DeliveryReportCb {
+  std::atomic<int64_t> failed{0};
+  std::function<void(double)> on_result_published;
+  void dr_cb(RdKafka::Message& m) override {
+    if (m.err() != RdKafka::ERR_NO_ERROR) {
+      ++failed;
+      spdlog::warn("msg=\"delivery failed\" topic={} error=\"{}\"", m.topic_name(), m.errstr());
+      return;
+    }
+    // A result's opaque is 1 + microseconds from "due" to produce(); the
+    // message's latency is produce() to now, when its delivery report is
+    // served (librdkafka reads the clock in Message::latency()): an upper
+    // bound of the broker's acknowledgement, by at most one loop turn of
+    // the pipeline (it polls the producer after every batch, and at least
+    // every 100 ms when idle).
+    if (m.msg_opaque() != nullptr && on_result_published) {
+      const int64_t before_produce_us = reinterpret_cast<intptr_t>(m.msg_opaque()) - 1;
+      const int64_t in_kafka_us = std::max<int64_t>(m.latency(), 0);
+      on_result_published(static_cast<double>(before_produce_us + in_kafka_us) / 1e6);
+    }
+  }
+};
+
+absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaOptions& options) {
+  std::unique_ptr<KafkaSink> s(new KafkaSink());
+  s->options_ = options;
+  s->reports_ = std::make_unique<DeliveryReports>();
+  auto conf = MakeConf({{"bootstrap.servers", options.brokers},
+                        {"enable.idempotence", "true"},
+                        {"linger.ms", "5"},
+                        {"compression.type", "lz4"}},
+                       options.properties);
+  if (!conf.ok()) return conf.status();
+  std::string err;
+  (*conf)->set("dr_cb", s->reports_.get(), err);
+  s->producer_.reset(RdKafka::Producer::create(conf->get(), err));
+  if (!s->producer_) return absl::InvalidArgumentError("kafka producer: " + err);
+  return s;
+}
+
+KafkaSink::~KafkaSink() {
+  if (producer_) producer_->flush(5'000);
+}
+
+void KafkaSink::FetchOutputMetadata() {
+  std::string err;
+  for (const std::string& topic : {options_.results_topic, options_.dead_letter_topic,
+                                   options_.alerts_topic, options_.user_tags_topic}) {
+    std::unique_ptr<RdKafka::Topic> handle(
+        RdKafka::Topic::create(producer_.get(), topic, nullptr, err));
+    RdKafka::Metadata* metadata = nullptr;
+    if (handle &&
+        producer_->metadata(false, handle.get(), &metadata, 5'000) == RdKafka::ERR_NO_ERROR) {
+      delete metadata;
+    }
+  }
+}
+
+void KafkaSink::OnResultPublished(std::function<void(double seconds)> f) {
+  reports_->on_result_published = std::move(f);
+}
+
+void KafkaSink::Produce(const std::string& topic, std::string_view key, std::string_view value,
+                        void* opaque) {
+  for (int attempt = 0;; ++attempt) {
+    RdKafka::ErrorCode e = producer_->produce(
+        topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, opaque);
+    if (e == RdKafka::ERR__QUEUE_FULL && attempt < 100) {
+      producer_->poll(100);  // back-pressure: wait for deliveries
+      continue;
+    }
+    if (e != RdKafka::ERR_NO_ERROR) {
+      ++reports_->failed;
+      spdlog::error("msg=\"produce failed\" topic={} error=\"{}\"", topic, RdKafka::err2str(e));
+    } else {
+      ++produced_;
+    }
+    return;
+  }
+}
+
+void KafkaSink::Emit(const v1::WindowResult& r) {
+  buffer_.clear();
+  if (options_.results_json) {
+    AppendWindowResultJson(r, &buffer_);
+  } else {
+    r.SerializeToString(&buffer_);
+  }
+  void* opaque = nullptr;
+  if (due_since_ != std::chrono::steady_clock::time_point{}) {
+    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
+                           std::chrono::steady_clock::now() - due_since_)
+                           .count();
+    opaque = reinterpret_cast<void*>(static_cast<intptr_t>(std::max<int64_t>(us, 0) + 1));
+  }
+  Produce(options_.results_topic, r.campaign_id(), buffer_, opaque);
+}
+
+void KafkaSink::Keep(const RawRecord& record, std::string_view source, std::string_view reason,
+                     std::string_view detail) {
+  RdKafka::Headers* headers = RdKafka::Headers::create();
+  headers->add("promowatch.source.topic", std::string(source));
+  headers->add("promowatch.source.partition", std::to_string(record.source_partition));
+  headers->add("promowatch.source.offset", std::to_string(record.offset));
+  headers->add("promowatch.reason", std::string(reason));
+  headers->add("promowatch.detail", std::string(detail));
+  RdKafka::ErrorCode e = producer_->produce(
+      options_.dead_letter_topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+      const_cast<char*>(record.bytes.data()), record.bytes.size(), nullptr, 0, 0, headers, nullptr);
+  if (e != RdKafka::ERR_NO_ERROR) {
+    delete headers;  // only freed by librdkafka on success
+    ++reports_->failed;
+    spdlog::error("msg=\"dead-letter produce failed\" error=\"{}\"", RdKafka::err2str(e));
+  } else {
+    ++produced_;
+  }
+}
+
+void KafkaSink::Poll() { producer_->poll(0); }
+
+absl::Status KafkaSink::Flush(int timeout_ms) {
+  RdKafka::ErrorCode e = producer_->flush(timeout_ms);
+  if (e != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError("results not acknowledged by Kafka within " +
+                                  std::to_string(timeout_ms) + " ms: " + RdKafka::err2str(e));
+  }
+  return absl::OkStatus();
+}
+
+int64_t KafkaSink::failed_deliveries() const { return reports_->failed.load(); }
+
+// --- source ------------------------------------------------------------------
+
+struct KafkaSource::Rebalance final : RdKafka::RebalanceCb {
+  Listener* listener = nullptr;
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override {
+    if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      for (RdKafka::TopicPartition* tp : partitions) {
+        const int64_t next = listener->OnAssigned({tp->topic(), tp->partition()});
+        tp->set_offset(next >= 0 ? next : RdKafka::Topic::OFFSET_BEGINNING);
+        spdlog::info("msg=\"partition assigned\" partition={} start_offset={}",
+                     TopicPartition{tp->topic(), tp->partition()}.Format(), next);
+      }
+      consumer->assign(partitions);
+    } else {
+      std::vector<AssignedPartition> revoked;
+      for (RdKafka::TopicPartition* tp : partitions)
+        revoked.push_back({tp->topic(), tp->partition()});
+      listener->OnRevoking(revoked);
+      consumer->unassign();
+      spdlog::info("msg=\"partitions revoked\" count={}", revoked.size());
+    }
+  }
+};
+
+absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOptions& options,
+                                                                 Listener* listener) {
+  std::unique_ptr<KafkaSource> s(new KafkaSource());
+  s->rebalance_ = std::make_unique<Rebalance>();
+  s->rebalance_->listener = listener;
+  auto conf = MakeConf({{"bootstrap.servers", options.brokers},
+                        {"group.id", options.group},
+                        {"enable.auto.commit", "false"},
+                        {"enable.auto.offset.store", "false"},
+                        {"enable.partition.eof", "false"},
+                        {"auto.offset.reset", "earliest"},
+                        // Freshness: librdkafka's 500 ms default lets a fetch wait
+                        // that long for data; the embedded cluster then answers
+                        // only after the wait even when data arrived, which put
+                        // p99 arrival-to-/metrics at ~0.9 s at 20k-150k events/s
+                        // (BENCHMARKS.md, section 4d). A real broker answers as
+                        // soon as fetch.min.bytes is there; idle, 50 ms costs 20
+                        // fetches per second per broker.
+                        {"fetch.wait.max.ms", "50"}},
+                       options.properties);
+  if (!conf.ok()) return conf.status();
+  std::string err;
+  (*conf)->set("rebalance_cb", s->rebalance_.get(), err);
+  s->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
+  if (!s->consumer_) return absl::InvalidArgumentError("kafka consumer: " + err);
+  RdKafka::ErrorCode e = s->consumer_->subscribe(options.input_topics);
+  if (e != RdKafka::ERR_NO_ERROR) {
+    return absl::InvalidArgumentError(std::string("subscribe: ") + RdKafka::err2str(e));
+  }
+  return s;
+}
+
+KafkaSource::~KafkaSource() { Close(); }
+
+void KafkaSource::Poll(size_t max, int timeout_ms,
+                       std::vector<std::unique_ptr<RdKafka::Message>>* out) {
+  int wait = timeout_ms;
+  while (out->size() < max) {
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait));
+    wait = 0;  // only the first message is waited for
+    if (!m) break;
+    if (m->err() == RdKafka::ERR__TIMED_OUT) break;
+    if (m->err() == RdKafka::ERR__PARTITION_EOF) continue;
+    if (m->err() != RdKafka::ERR_NO_ERROR) {
+      ++errors_;
+      spdlog::warn("msg=\"consume error\" error=\"{}\"", m->errstr());
+      break;
+    }
+    out->push_back(std::move(m));
+  }
+}
+
+void KafkaSource::CommitForMonitoring(const std::map<std::string, int64_t>& next_offsets) {
+  std::vector<RdKafka::TopicPartition*> tps;
+  for (const auto& [name, offset] : next_offsets) {
+    const auto tp = promowatch::TopicPartition::Parse(name);
+    if (!tp) continue;
+    tps.push_back(RdKafka::TopicPartition::create(tp->topic, tp->partition, offset));
+  }
+  if (!tps.empty()) consumer_->commitAsync(tps);
+  RdKafka::TopicPartition::destroy(tps);
+}
+
+int64_t KafkaSource::HighWatermark(const std::string& topic, int32_t partition) {
+  int64_t low = -1, high = -1;
+  if (consumer_->get_watermark_offsets(topic, partition, &low, &high) != RdKafka::ERR_NO_ERROR) {
+    return -1;
+  }
+  return high;
+}
+
+void KafkaSource::Close() {
+  if (closed_ || !consumer_) return;
+  closed_ = true;
+  consumer_->close();
+}
+
+}  // namespace promowatch

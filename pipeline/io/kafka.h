@@ -1,0 +1,138 @@
+#pragma once
+// Kafka for promowatch, on librdkafka: the consumer-group source, the
+// producer sink for results and dead letters, and the embedded mock cluster
+// (librdkafka's rdkafka_mock, which speaks the real Kafka protocol on
+// 127.0.0.1) behind `promowatch mock-kafka` and the demo.
+//
+// Offsets are never committed by librdkafka's auto-commit: the source seeks
+// each assigned partition to the offset stored in RocksDB with the state
+// (see pipeline/live/live_runner.h), and commits to Kafka only for lag monitoring.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "operators/window_operator.h"
+#include "pipeline/config/config.h"
+#include "pipeline/runtime/engine.h"
+#include "pipeline/runtime/topic_partition.h"
+
+namespace RdKafka {
+class KafkaConsumer;
+class Producer;
+class Message;
+}  // namespace RdKafka
+
+typedef struct rd_kafka_s rd_kafka_t;
+typedef struct rd_kafka_mock_cluster_s rd_kafka_mock_cluster_t;
+
+namespace promowatch {
+
+// The embedded cluster. Creates promowatch's topics.
+class MockKafkaCluster {
+ public:
+  static absl::StatusOr<std::unique_ptr<MockKafkaCluster>> Start(
+      int brokers, int partitions, const std::vector<std::string>& topics);
+  ~MockKafkaCluster();
+  std::string bootstrap_servers() const;
+
+ private:
+  MockKafkaCluster() = default;
+  rd_kafka_t* handle_ = nullptr;
+  rd_kafka_mock_cluster_t* cluster_ = nullptr;
+};
+
+// Results to the results topic (keyed by campaign), kept records to the
+// dead-letter topic with their original bytes and origin in headers:
+// promowatch.source.topic, .partition, .offset, .reason, .detail.
+class KafkaSink final : public WindowResultSink, public RecordSink {
+ public:
+  static absl::StatusOr<std::unique_ptr<KafkaSink>> Create(const KafkaOptions& options);
+  ~KafkaSink() override;
+  void Emit(const v1::WindowResult& r) override;
+  // Results emitted from now on were made due by work that started at `t`
+  // (the batch or idle tick that moved the watermark past their window's
+  // end). Their publish delay, from `t` to the delivery report (Kafka's
+  // acknowledgement, as served by Poll or Flush), goes to the callback set
+  // below.
+  void SetResultsDueSince(std::chrono::steady_clock::time_point t) { due_since_ = t; }
+  // Called, on the thread that polls or flushes, with each acknowledged
+  // result's publish delay in seconds.
+  void OnResultPublished(std::function<void(double seconds)> f);
+  void Keep(const RawRecord& record, std::string_view source, std::string_view reason,
+            std::string_view detail) override;
+  // The first message to a topic waits for the topic's metadata (about 1 s
+  // on the embedded cluster): `run` fetches it for its output topics before
+  // it starts, so the first results and alerts are not late. Best effort.
+  void FetchOutputMetadata();
+  // Produces an opaque value to a topic (alerts).
+  void Produce(const std::string& topic, std::string_view key, std::string_view value) {
+    Produce(topic, key, value, nullptr);
+  }
+  // Serves delivery reports; call often.
+  void Poll();
+  // Waits until everything produced so far is acknowledged.
+  absl::Status Flush(int timeout_ms);
+  int64_t failed_deliveries() const;
+  int64_t produced() const { return produced_; }
+
+ private:
+  KafkaSink() = default;
+  // `opaque` comes back in the delivery report.
+  void Produce(const std::string& topic, std::string_view key, std::string_view value,
+               void* opaque);
+  struct DeliveryReports;
+  std::chrono::steady_clock::time_point due_since_{};
+  KafkaOptions options_;
+  std::unique_ptr<RdKafka::Producer> producer_;
+  std::unique_ptr<DeliveryReports> reports_;
+  std::string buffer_;
+  int64_t produced_ = 0;
+};
+
+// A partition handed to or taken from this consumer.
+struct AssignedPartition {
+  std::string topic;
+  int32_t partition = 0;
+};
+
+// The consumer-group source. Rebalance callbacks run on the calling thread,
+// inside Poll.
+class KafkaSource {
+ public:
+  struct Listener {
+    virtual ~Listener() = default;
+    // Returns the offset to start each partition at (-1: from the beginning).
+    virtual int64_t OnAssigned(const AssignedPartition& p) = 0;
+    // Called before partitions are given up: process and checkpoint now.
+    virtual void OnRevoking(const std::vector<AssignedPartition>& partitions) = 0;
+  };
+  static absl::StatusOr<std::unique_ptr<KafkaSource>> Create(const KafkaOptions& options,
+                                                             Listener* listener);
+  ~KafkaSource();
+  // Appends up to `max` messages, waiting at most `timeout_ms` for the first.
+  // Errors other than end-of-partition are logged and counted.
+  void Poll(size_t max, int timeout_ms, std::vector<std::unique_ptr<RdKafka::Message>>* out);
+  // Commits offsets to Kafka, asynchronously, for lag tools only.
+  void CommitForMonitoring(const std::map<std::string, int64_t>& next_offsets);
+  // The partition's end offset as last seen by the consumer (-1: unknown).
+  int64_t HighWatermark(const std::string& topic, int32_t partition);
+  // Leaves the group (revoking, hence a last checkpoint through the listener).
+  void Close();
+  int64_t errors() const { return errors_; }
+
+ private:
+  KafkaSource() = default;
+  struct Rebalance;
+  std::unique_ptr<Rebalance> rebalance_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  int64_t errors_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace promowatch

@@ -1,0 +1,604 @@
+// The live job: the operators on live Kafka streams (LiveRunner).
+//
+// Exactly-once effect on state: offsets are not committed by librdkafka;
+// every checkpoint writes the operators' dirty state, the watermarks and the
+// next offset of every partition in one RocksDB WriteBatch, after the results
+// produced so far are acknowledged by Kafka. On start (and on every
+// assignment) each partition is sought to the offset stored with the state.
+// After a crash, records after the last checkpoint are read again and
+// their effect on state is redone exactly once; results emitted after that
+// checkpoint may be published a second time (at-least-once output): consumers
+// upsert on (window, window_start_ms, campaign_id, channel).
+
+#include "pipeline/live/live_runner.h"
+
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
+#include <librdkafka/rdkafkacpp.h>
+#include <signal.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "operators/alert_engine.h"
+#include "operators/user_profiles.h"
+#include "pipeline/io/alertmanager.h"
+#include "pipeline/io/kafka.h"
+#include "pipeline/runtime/engine.h"
+#include "pipeline/runtime/fault_injection.h"
+#include "pipeline/runtime/signals.h"
+#include "pipeline/runtime/topic_partition.h"
+#include "pipeline/serve/metrics.h"
+#include "pipeline/serve/query_api.h"
+
+namespace promowatch {
+namespace {
+
+// Modification time of a file (0 when it cannot be read).
+// /v1/ while the query API is off (or gone: the runner is stopping).
+HttpServer::Reply ApiOff(const HttpServer::Request&) {
+  return {404, "{\"error\":\"the query API is off: set api.enabled and api.token\"}",
+          "application/json"};
+}
+
+int64_t MtimeNs(const std::string& path) {
+  std::error_code ec;
+  const auto t = std::filesystem::last_write_time(path, ec);
+  return ec ? 0 : static_cast<int64_t>(t.time_since_epoch().count());
+}
+
+}  // namespace
+
+class LiveRunner::Impl final : public KafkaSource::Listener {
+ public:
+  // `tap` (optional) sees every result before it goes to Kafka (the demo view).
+  Impl(const PipelineConfig& config, KafkaSink* sink, LiveMetrics* metrics, WindowResultSink* tap,
+       Clock clock)
+      : clock_(clock),
+        config_(config),
+        sink_(sink),
+        metrics_(metrics),
+        tee_(tap, sink),
+        metered_(tap != nullptr ? static_cast<WindowResultSink*>(&tee_) : sink, metrics),
+        alerts_(config.alert_rules, &metered_, [this](const AlertEvent& a) { OnAlert(a); }),
+        engine_(config, &alerts_, sink, sink, clock) {
+    engine_.Attach(&alerts_);  // alert instances are checkpointed with the windows
+    if (config.profiles_enabled) {
+      // Profiles and tags: checkpointed with the windows; every change goes
+      // to the user-tags topic, keyed by user id (after a crash, changes
+      // after the last checkpoint may be published again, like results).
+      profiles_ = std::make_unique<UserProfileOperator>(
+          config.tag_rules,
+          [this](const TagChange& c) {
+            if (config_.kafka.results_json) {
+              sink_->Produce(config_.kafka.user_tags_topic, c.user_id, TagChangeToJson(c));
+            } else {
+              v1::UserTagChange p;
+              p.set_user_id(c.user_id);
+              p.set_tag(c.tag);
+              p.set_from(c.from);
+              p.set_to(c.to);
+              p.set_reason(c.reason);
+              p.set_event_time_ms(c.event_time_ms);
+              sink_->Produce(config_.kafka.user_tags_topic, c.user_id, p.SerializeAsString());
+            }
+          },
+          static_cast<size_t>(config.profiles_max_users_in_memory),
+          static_cast<size_t>(config.profiles_checkpoint_every_changed));
+      engine_.AddOperator(profiles_.get());
+    }
+    metrics_->SetAlertsFiring(alerts_.FiringCounts());
+    sink_->OnResultPublished([metrics](double seconds) { metrics->ResultPublished(seconds); });
+    AlertmanagerOptions am = config.alertmanager;
+    if (am.generator_url.empty())
+      am.generator_url = "http://" + config.metrics.address + "/metrics";
+    for (const auto& url : am.urls) {
+      notifiers_.push_back(std::make_unique<AlertmanagerNotifier>(url, am, metrics));
+    }
+  }
+
+  ~Impl() {
+    // The HTTP threads stop using the API (and the state under it) first.
+    if (api_) metrics_->http().Route("/v1/", ApiOff);
+  }
+
+  const AlertEngine& alerts() const { return alerts_; }
+
+  // The config file whose alert rules (inline or its alerts.rules_file) are
+  // reloaded on SIGHUP or when either file changes.
+  void WatchRules(const std::string& config_path) {
+    rules_config_path_ = config_path;
+    rules_mtime_ = RulesMtime();
+  }
+  const EngineCounters& counters() const { return engine_.counters(); }
+
+  absl::Status Open(const std::string& state_dir) {
+    auto backend = RocksStateBackend::Open(state_dir, engine_.StateTables(), config_.state);
+    if (!backend.ok()) return backend.status();
+    backend_ = std::move(*backend);
+    SourcePosition position;
+    if (auto s = engine_.Restore(backend_.get(), &position); !s.ok()) return s;
+    if (config_.api.enabled) {
+      api_ = std::make_unique<QueryApi>(config_.api, backend_.get(), metrics_);
+      metrics_->http().Route("/v1/", [api = api_.get()](const HttpServer::Request& r) {
+        return api->Handle(r.path, r.authorization);
+      });
+      spdlog::info("msg=\"query api on\" url=http://{}/v1/", config_.metrics.address);
+    } else {
+      metrics_->http().Route("/v1/", ApiOff);
+    }
+    if (position.restored) {
+      if (!position.fingerprint.empty() && position.fingerprint != Fingerprint()) {
+        return absl::FailedPreconditionError("the state in " + state_dir + " belongs to " +
+                                             position.fingerprint + ", not " + Fingerprint() +
+                                             ": use another --state-dir for another group");
+      }
+      next_offsets_ = position.offsets;
+      metrics_->SetAlertsFiring(alerts_.FiringCounts());
+      // Firing alerts outlive the process: Alertmanager gets them again
+      // (same labels, same startsAt: one alert, no new page).
+      for (const AlertEvent& a : alerts_.Firing()) {
+        spdlog::info("msg=\"alert still firing after restart\" alert={}", AlertToJson(a));
+        for (auto& n : notifiers_) n->Notify(a, clock_());
+      }
+      spdlog::info("msg=\"restored checkpoint\" dir={} partitions={}", state_dir,
+                   next_offsets_.size());
+    }
+    return absl::OkStatus();
+  }
+
+  int64_t OnAssigned(const AssignedPartition& p) override {
+    const std::string name = TopicPartition{p.topic, p.partition}.Format();
+    const uint32_t slot = engine_.watermarks().Slot(name);
+    engine_.watermarks().SetAssigned(slot, true, clock_());
+    assigned_.insert(name);
+    metrics_->SetReady(true, "ok: consuming " + std::to_string(assigned_.size()) + " partitions");
+    auto it = next_offsets_.find(name);
+    return it == next_offsets_.end() ? -1 : it->second;
+  }
+
+  void OnRevoking(const std::vector<AssignedPartition>& partitions) override {
+    // Records already fetched from these partitions are processed and
+    // checkpointed before they are given up, so the next owner starts
+    // exactly where this instance's state ends.
+    // (After a state failure nothing can be saved: the next owner starts
+    // from the last durable checkpoint.)
+    if (!state_failed_) ProcessPending();
+    if (auto s = state_failed_ ? absl::OkStatus() : Checkpoint(); !s.ok()) {
+      spdlog::error("msg=\"checkpoint before revoke failed\" error=\"{}\"",
+                    std::string(s.message()));
+    }
+    for (const auto& p : partitions) {
+      assigned_.erase(TopicPartition{p.topic, p.partition}.Format());
+      engine_.watermarks().SetAssigned(
+          engine_.watermarks().Slot(TopicPartition{p.topic, p.partition}.Format()), false,
+          clock_());
+    }
+  }
+
+  // `on_second` (optional) runs about once a second on this thread.
+  int Run(KafkaSource* source, const std::function<void()>& on_second = nullptr) {
+    source_ = source;
+    auto last_checkpoint = std::chrono::steady_clock::now();
+    auto last_report = last_checkpoint;
+    auto last_metrics = last_checkpoint;
+    int64_t since_checkpoint = 0;
+    while (!StopRequested()) {
+      source->Poll(static_cast<size_t>(config_.batch_size), 100, &pending_);
+      if (pending_.empty()) UpdateCompleteness();  // else in ProcessPending
+      since_checkpoint += static_cast<int64_t>(pending_.size());
+      read_here_ += static_cast<int64_t>(pending_.size());
+      if (pending_.empty()) {
+        sink_->SetResultsDueSince(std::chrono::steady_clock::now());
+        engine_.Tick();  // a quiet stream still closes its windows (idle partitions)
+      } else {
+        ProcessPending();
+        kill_point_.AfterRecords(read_here_);
+      }
+      sink_->Poll();
+      const auto now = std::chrono::steady_clock::now();
+      // A quiet stream (nothing read, watermark still) has nothing to save.
+      const bool changed =
+          since_checkpoint > 0 || engine_.watermark_ms() != checkpointed_watermark_;
+      const auto interval = std::chrono::milliseconds(config_.checkpoint_interval_ms);
+      if ((since_checkpoint >= config_.checkpoint_every_records || engine_.checkpoint_wanted() ||
+           (changed && now - last_checkpoint >= interval)) &&
+          engine_.ReadyForCheckpoint(since_checkpoint >= 2 * config_.checkpoint_every_records ||
+                                     now - last_checkpoint >= 2 * interval)) {
+        if (auto s = Checkpoint(/*wait=*/false); !s.ok()) {
+          spdlog::error("msg=\"checkpoint failed{}\" error=\"{}\"",
+                        state_failed_ ? "" : ", will retry", std::string(s.message()));
+        } else {
+          since_checkpoint = 0;
+          checkpointed_watermark_ = engine_.watermark_ms();
+        }
+        last_checkpoint = now;
+      }
+      if (TakeReloadRequest()) ReloadRules("SIGHUP");
+      if (now - last_metrics >= std::chrono::seconds(1)) {
+        metrics_->Heartbeat(clock_());
+        if (!rules_config_path_.empty() && RulesMtime() != rules_mtime_)
+          ReloadRules("file changed");
+        if (ever_assigned_)
+          alerts_.CheckTopicSilence(engine_.watermarks().TopicSilence(clock_()), clock_());
+        UpdateGauges();
+        if (on_second) on_second();
+        last_metrics = now;
+      }
+      if (now - last_report >= std::chrono::seconds(10)) {
+        Report("progress");
+        metrics_->ExpireCampaigns(clock_());
+        last_report = now;
+      }
+    }
+    if (state_failed_) {
+      spdlog::error(
+          "msg=\"state could not be written; stopping without a final checkpoint\" "
+          "hint=\"fix the state directory (space, permissions, disk) and restart: promowatch "
+          "resumes from the last durable checkpoint and reads the records after it again\"");
+      metrics_->SetReady(false, "stopping: state could not be written");
+      source->Close();
+      Report("stopped");
+      return 1;
+    }
+    spdlog::info("msg=\"stopping: final checkpoint\"");
+    metrics_->SetReady(false, "stopping: final checkpoint");
+    ProcessPending();
+    absl::Status s = Checkpoint();
+    source->Close();  // revokes: processes and checkpoints again, then leaves the group
+    // What Alertmanager has not acknowledged yet gets a few seconds; firing
+    // alerts are in the checkpoint and are sent again after a restart.
+    for (auto& n : notifiers_) n->Stop(std::min<int64_t>(5'000, config_.alertmanager.timeout_ms));
+    Report("stopped");
+    return s.ok() ? 0 : 1;
+  }
+
+ private:
+  Clock clock_;
+  std::string Fingerprint() const { return "kafka group " + config_.kafka.group; }
+
+  void ProcessPending() {
+    if (pending_.empty()) return;
+    // One Engine batch per topic (the source name goes to dead letters);
+    // order within each partition is kept.
+    by_topic_.clear();
+    delivering_.clear();
+    kafka_timestamps_ms_.clear();
+    for (const auto& m : pending_) {
+      const std::string& topic = m->topic_name();
+      const std::string name = TopicPartition{topic, m->partition()}.Format();
+      auto next = next_offsets_.find(name);
+      if (next != next_offsets_.end() && m->offset() != next->second) {
+        if (m->offset() < next->second) {
+          // Already in state (a fetch from before a seek): counting it again
+          // would break exactly-once, so it is dropped.
+          metrics_->RecordsRefetched(topic, 1);
+          continue;
+        }
+        const int64_t skipped = m->offset() - next->second;
+        metrics_->OffsetsSkipped(topic, skipped);
+        spdlog::warn(
+            "msg=\"offsets skipped\" partition={} from={} to={} count={} hint=\"Kafka no "
+            "longer holds them: retention deleted records before promowatch read them "
+            "(raise the topic's retention or fix the lag), or they were compacted away "
+            "or are transaction markers\"",
+            name, next->second, m->offset(), skipped);
+      }
+      auto slot = slots_.find(name);
+      if (slot == slots_.end()) slot = slots_.emplace(name, engine_.watermarks().Slot(name)).first;
+      RawRecord r;
+      r.bytes = std::string_view(static_cast<const char*>(m->payload()), m->len());
+      r.offset = m->offset();
+      r.partition = slot->second;
+      if (delivering_.empty() || delivering_.back() != slot->second)
+        delivering_.push_back(slot->second);
+      r.source_partition = m->partition();
+      by_topic_[topic].push_back(r);
+      next_offsets_[name] = m->offset() + 1;
+      const RdKafka::MessageTimestamp ts = m->timestamp();
+      if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
+        kafka_timestamps_ms_.push_back(ts.timestamp);
+      }
+    }
+    // Windows these records close are due from now: publish delay counts
+    // this batch's processing too.
+    sink_->SetResultsDueSince(std::chrono::steady_clock::now());
+    UpdateCompleteness();  // before the windows these records close are judged
+    for (auto& [topic, records] : by_topic_) {
+      const EngineCounters before = engine_.counters();
+      engine_.Process(records, topic, config_.kafka.InputFormatOf(topic));
+      metrics_->RecordBatch(topic, before, engine_.counters());
+    }
+    metrics_->RecordsVisible(kafka_timestamps_ms_, clock_());
+    pending_.clear();
+  }
+
+  // `wait`: durable before returning (before a revoke or a stop); else the
+  // commit runs in the background while the next batches are processed.
+  absl::Status Checkpoint(bool wait = true) {
+    const auto start = std::chrono::steady_clock::now();
+    // Results emitted so far must be in Kafka before the state that says
+    // they were emitted.
+    if (auto s = sink_->Flush(30'000); !s.ok()) {
+      metrics_->CheckpointFailed();
+      return s;
+    }
+    kill_point_.BeforeCheckpointCommit();
+    SourcePosition p;
+    p.fingerprint = Fingerprint();
+    p.offsets = next_offsets_;
+    if (auto s = engine_.Checkpoint(p, wait); !s.ok()) {
+      // The state backend failed (disk full, I/O error): operators already
+      // consider what they handed over saved, so no later checkpoint can be
+      // trusted. Stop; a restart resumes from the last durable checkpoint.
+      metrics_->CheckpointFailed();
+      state_failed_ = true;
+      RequestStop();
+      return s;
+    }
+    // Only the partitions this member owns: a commit for others (or before
+    // the first assignment) is refused by the group coordinator.
+    if (source_ != nullptr && !assigned_.empty()) {
+      std::map<std::string, int64_t> owned;
+      for (const auto& name : assigned_) {
+        if (auto it = next_offsets_.find(name); it != next_offsets_.end())
+          owned.emplace(name, it->second);
+      }
+      source_->CommitForMonitoring(owned);
+    }
+    last_checkpoint_ms_ =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+    // The duration is the pause in processing; the watermark gauge follows
+    // durable checkpoints only (UpdateGauges).
+    metrics_->CheckpointDone(last_checkpoint_ms_ / 1000.0, engine_.last_checkpoint_bytes(),
+                             backend_->ApproximateSizeBytes(), engine_.committed_watermark_ms());
+    return absl::OkStatus();
+  }
+
+  // Whether windows emitted now have complete inputs (see
+  // DataCompletenessOptions); judged before each batch. Changes are logged,
+  // exported, and sent to Alertmanager as an info alert of their own.
+  void UpdateCompleteness() {
+    const DataCompletenessOptions& o = config_.completeness;
+    std::string kind, detail;
+    const int64_t wall = clock_();
+    if (assigned_.empty()) {
+      kind = "unassigned";
+      detail =
+          "no input partition is assigned (a rebalance in progress, or more members than "
+          "partitions)";
+    }
+    if (kind.empty() && o.max_lag_records > 0 && source_ != nullptr) {
+      for (const auto& name : assigned_) {
+        auto next = next_offsets_.find(name);
+        if (next == next_offsets_.end()) continue;
+        const auto tp = TopicPartition::Parse(name);
+        if (!tp) continue;
+        const int64_t high = source_->HighWatermark(tp->topic, tp->partition);
+        if (high - next->second > o.max_lag_records) {
+          kind = "lagging";
+          detail = fmt::format("{} is {} records behind (catching up; bound {})", name,
+                               high - next->second, o.max_lag_records);
+          break;
+        }
+      }
+    }
+    if (kind.empty() && o.max_partition_silence_ms > 0) {
+      const auto [name, silent_ms] = engine_.watermarks().LongestSilence(wall, delivering_);
+      if (silent_ms > o.max_partition_silence_ms && assigned_.count(name) != 0) {
+        kind = "partition_silent";
+        detail = fmt::format("{} delivered nothing for {} s (bound {} s)", name, silent_ms / 1000,
+                             o.max_partition_silence_ms / 1000);
+      }
+    }
+    if (!ever_assigned_) {
+      // Joining the group at start-up: nothing to judge yet, nothing to say.
+      if (assigned_.empty()) {
+        alerts_.SetDataIncomplete("starting: no partition assigned yet");
+        return;
+      }
+      ever_assigned_ = true;
+      alerts_.SetDataIncomplete("");
+    }
+    if (kind == incomplete_kind_) return;
+    AlertEvent a;
+    a.rule = "promowatch_data_incomplete";
+    a.campaign_id = "*";
+    a.channel = "*";
+    a.metric = "data_complete";
+    a.window = "live";
+    a.severity = "info";
+    a.window_end_ms = wall;
+    if (!kind.empty()) {
+      spdlog::warn("msg=\"data incomplete: alert rules are not judged\" reason={} detail=\"{}\"",
+                   kind, detail);
+      incomplete_since_ms_ = wall;
+      a.state = "firing";
+    } else {
+      spdlog::info("msg=\"data complete again: alert rules are judged\" was={}", incomplete_kind_);
+      a.state = "resolved";
+    }
+    a.active_since_ms = incomplete_since_ms_;
+    a.annotations = {{"summary", kind.empty() ? "input data complete again"
+                                              : "input data incomplete: " + detail},
+                     {"reason", kind.empty() ? incomplete_kind_ : kind}};
+    incomplete_kind_ = kind;
+    alerts_.SetDataIncomplete(kind.empty() ? "" : kind + ": " + detail);
+    metrics_->SetDataComplete(kind.empty());
+    for (auto& n : notifiers_) n->Notify(a, wall);
+  }
+
+  int64_t RulesMtime() const {
+    return MtimeNs(rules_config_path_) ^
+           (config_.alert_rules_file.empty() ? 0 : MtimeNs(config_.alert_rules_file));
+  }
+
+  // New rules without losing alert state; a file that does not load (or
+  // needs a restart) is rejected and the running rules stay.
+  void ReloadRules(const char* why) {
+    rules_mtime_ = RulesMtime();
+    if (rules_config_path_.empty()) {
+      spdlog::warn(
+          "msg=\"nothing to reload\" reason={} hint=\"start with --config FILE to reload its alert "
+          "rules\"",
+          why);
+      return;
+    }
+    auto loaded = LoadConfig(rules_config_path_);
+    absl::Status status = loaded.status();
+    if (loaded.ok()) {
+      for (const AlertRule& rule : loaded->alert_rules) {
+        const auto& sizes = config_.operators.window_minutes;
+        if (rule.window != "cumulative" &&
+            std::find(sizes.begin(), sizes.end(), std::atoi(rule.window.c_str())) == sizes.end()) {
+          status = absl::FailedPreconditionError(
+              fmt::format("rule '{}' needs window {}, which this process does not compute: "
+                          "windows.sizes changes need a restart",
+                          rule.name, rule.window));
+          break;
+        }
+      }
+    }
+    if (!status.ok()) {
+      metrics_->RulesReloaded(false);
+      spdlog::error("msg=\"alert rules rejected, the running rules stay\" reason={} error=\"{}\"",
+                    why, std::string(status.message()));
+      return;
+    }
+    std::vector<AlertRule> rules = loaded->alert_rules;
+    config_.alert_rules = rules;
+    config_.alert_rules_file = loaded->alert_rules_file;
+    alerts_.ReplaceRules(std::move(rules), engine_.watermark_ms());
+    metrics_->RulesReloaded(true);
+    metrics_->SetAlertsFiring(alerts_.FiringCounts());
+    spdlog::info("msg=\"alert rules reloaded\" reason={} rules={} firing={}", why,
+                 config_.alert_rules.size(), alerts_.Firing().size());
+  }
+
+  void OnAlert(const AlertEvent& a) {
+    const std::string json = AlertToJson(a);
+    if (a.state == "data_incomplete") {
+      spdlog::debug("msg=\"alert not judged: data incomplete\" alert={}", json);
+      return;
+    }
+    if (a.state == "pending") {
+      // Not a notification: the rule's `for` has not elapsed yet.
+      spdlog::info("msg=\"alert pending\" alert={}", json);
+      return;
+    }
+    if (a.state == "firing" && a.correction) {
+      spdlog::info("msg=\"alert corrected by late data\" alert={}", json);
+    } else if (a.state == "firing") {
+      spdlog::warn("msg=\"alert firing\" alert={}", json);
+    } else {
+      spdlog::info("msg=\"alert resolved\" alert={}", json);
+    }
+    for (auto& n : notifiers_) n->Notify(a, clock_());
+    if (config_.kafka.results_json) {
+      sink_->Produce(config_.kafka.alerts_topic, a.campaign_id, json);
+    } else {
+      v1::Alert p;
+      p.set_rule(a.rule);
+      p.set_state(a.state);
+      p.set_campaign_id(a.campaign_id);
+      p.set_channel(a.channel);
+      p.set_metric(a.metric);
+      p.set_value(a.value);
+      p.set_threshold(a.threshold);
+      p.set_window(a.window);
+      p.set_event_time_ms(a.window_end_ms);
+      p.set_severity(a.severity);
+      sink_->Produce(config_.kafka.alerts_topic, a.campaign_id, p.SerializeAsString());
+    }
+    metrics_->SetAlertsFiring(alerts_.FiringCounts());
+  }
+
+  void UpdateGauges() {
+    metrics_->SetWatermark(engine_.watermark_ms(), clock_());
+    metrics_->SetCheckpointWatermark(engine_.committed_watermark_ms());
+    if (profiles_)
+      metrics_->SetUserTags(profiles_->users(), profiles_->users_in_memory(),
+                            profiles_->tag_counts());
+    if (source_ == nullptr) return;
+    for (const auto& [name, next] : next_offsets_) {
+      const auto tp = TopicPartition::Parse(name);
+      if (!tp) continue;
+      const int64_t high = source_->HighWatermark(tp->topic, tp->partition);
+      if (high >= 0) metrics_->SetLag(tp->topic, tp->partition, std::max<int64_t>(0, high - next));
+    }
+  }
+
+  void Report(const char* what) {
+    const auto& c = engine_.counters();
+    spdlog::info(
+        "msg=\"{}\" read={} accepted={} rejected={} duplicates={} late={} watermark_ms={} "
+        "idle_partitions={} produced={} failed_deliveries={} checkpoints={} "
+        "last_checkpoint_ms={:.1f}",
+        what, c.read, c.accepted, c.rejected_total(), c.duplicates, c.late, engine_.watermark_ms(),
+        engine_.watermarks().idle_partitions(), sink_->produced(), sink_->failed_deliveries(),
+        c.checkpoints, last_checkpoint_ms_);
+  }
+
+  PipelineConfig config_;
+  KafkaSink* sink_;
+  LiveMetrics* metrics_;
+  struct Tee final : WindowResultSink {
+    Tee(WindowResultSink* a, WindowResultSink* b) : first(a), second(b) {}
+    void Emit(const v1::WindowResult& r) override {
+      if (first != nullptr) first->Emit(r);
+      second->Emit(r);
+    }
+    WindowResultSink* first;
+    WindowResultSink* second;
+  } tee_;
+  MeteredResultSink metered_;
+  AlertEngine alerts_;
+  std::unique_ptr<RocksStateBackend> backend_;  // (before engine_: outlives its commit in flight)
+  bool state_failed_ = false;                   // a checkpoint could not be written: stop
+  Engine engine_;
+  KafkaSource* source_ = nullptr;
+  std::vector<std::unique_ptr<AlertmanagerNotifier>> notifiers_;
+  std::unique_ptr<UserProfileOperator> profiles_;
+  std::unique_ptr<QueryApi> api_;
+  std::string rules_config_path_;
+  std::string incomplete_kind_;  // empty: complete
+  bool ever_assigned_ = false;
+  int64_t incomplete_since_ms_ = 0;
+  int64_t rules_mtime_ = 0;
+  std::vector<std::unique_ptr<RdKafka::Message>> pending_;
+  std::map<std::string, std::vector<RawRecord>> by_topic_;
+  std::map<std::string, uint32_t> slots_;
+  std::vector<uint32_t> delivering_;          // partitions with records in the batch at hand
+  std::vector<int64_t> kafka_timestamps_ms_;  // of the batch at hand (freshness)
+  std::map<std::string, int64_t> next_offsets_;
+  std::set<std::string> assigned_;  // partitions this member owns now
+  int64_t checkpointed_watermark_ = kNoWatermark;
+  double last_checkpoint_ms_ = 0;
+  KillPoint kill_point_ = KillPoint::FromEnv();
+  int64_t read_here_ = 0;
+};
+
+LiveRunner::LiveRunner(const PipelineConfig& config, KafkaSink* sink, LiveMetrics* metrics,
+                       WindowResultSink* tap, Clock clock)
+    : impl_(std::make_unique<Impl>(config, sink, metrics, tap, std::move(clock))) {}
+LiveRunner::~LiveRunner() = default;
+void LiveRunner::WatchRules(const std::string& config_path) { impl_->WatchRules(config_path); }
+absl::Status LiveRunner::Open(const std::string& state_dir) { return impl_->Open(state_dir); }
+int LiveRunner::Run(KafkaSource* source, const std::function<void()>& on_second) {
+  return impl_->Run(source, on_second);
+}
+const AlertEngine& LiveRunner::alerts() const { return impl_->alerts(); }
+const EngineCounters& LiveRunner::counters() const { return impl_->counters(); }
+KafkaSource::Listener* LiveRunner::listener() { return impl_.get(); }
+
+}  // namespace promowatch

@@ -1,0 +1,364 @@
+#include "pipeline/runtime/engine.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+
+#include "promowatch/v1/state.pb.h"
+
+namespace promowatch {
+namespace {
+constexpr std::string_view kRuntimeKey = "runtime";
+}  // namespace
+
+Engine::Engine(const PipelineConfig& config, WindowResultSink* results, RecordSink* dead_letters,
+               RecordSink* late, std::function<int64_t()> wall_clock_ms)
+    : config_(config),
+      dead_letters_(dead_letters),
+      late_(late),
+      admission_(config.operators),
+      windows_(config.operators, results),
+      watermark_(config.operators.max_out_of_orderness_ms, config.idle_partition_timeout_ms),
+      wall_clock_ms_(std::move(wall_clock_ms)) {
+  // With profiles, orders without a campaign are attributed, not rejected.
+  decoder_.set_orders_may_lack_campaign(config.profiles_enabled);
+  if (!wall_clock_ms_) wall_clock_ms_ = SystemClock();
+}
+
+std::vector<std::string> Engine::StateTables() const {
+  std::vector<std::string> tables = windows_.StateTables();
+  tables.emplace_back(EventAdmission::kIdsTable);
+  for (const Checkpointed* a : attached_) {
+    for (auto& t : a->StateTables()) tables.push_back(std::move(t));
+  }
+  for (const Operator* op : operators_) {
+    for (auto& t : op->StateTables()) tables.push_back(std::move(t));
+  }
+  return tables;
+}
+
+absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* position) {
+  backend_ = backend;
+  if (backend == nullptr) return absl::OkStatus();
+  std::string bytes;
+  absl::Status s = backend->Get(WindowOperator::kMetaTable, kRuntimeKey, &bytes);
+  if (absl::IsNotFound(s)) {  // fresh state; operators may still read it on demand later
+    for (Operator* op : operators_) {
+      if (s = op->Restore(*backend); !s.ok()) return s;
+    }
+    return absl::OkStatus();
+  }
+  if (!s.ok()) return s;
+  v1::OperatorMeta meta;
+  if (!meta.ParseFromString(bytes)) return absl::DataLossError("meta/runtime: undecodable");
+  if (s = admission_.Restore(*backend); !s.ok()) return s;
+  if (s = windows_.Restore(*backend); !s.ok()) return s;
+  for (Checkpointed* a : attached_) {
+    if (s = a->Restore(*backend); !s.ok()) return s;
+  }
+  for (Operator* op : operators_) {
+    if (s = op->Restore(*backend); !s.ok()) return s;
+  }
+  const auto& c = meta.counters();
+  auto get = [&](const std::string& k) {
+    auto it = c.find(k);
+    return it == c.end() ? 0 : it->second;
+  };
+  counters_.read = get("read");
+  counters_.accepted = get("accepted");
+  counters_.duplicates = get("duplicates");
+  counters_.late = get("late");
+  counters_.checkpoints = get("checkpoints");
+  for (int r = 0; r < kRejectReasonCount; ++r) {
+    counters_.rejected[r] =
+        get("rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(r))));
+  }
+  std::map<std::string, int64_t> max_times;
+  constexpr std::string_view kPrefix = "max_event_time/";
+  for (const auto& [k, v] : c) {
+    if (k.rfind(kPrefix, 0) == 0) max_times[k.substr(kPrefix.size())] = v;
+  }
+  watermark_.Restore(max_times);
+  for (const auto& [name, t] : max_times) newest_counted_ms_ = std::max(newest_counted_ms_, t);
+  if (meta.has_held()) {  // decoded again: it was valid when it was held
+    const v1::HeldRecord& h = meta.held();
+    Held& held = held_.emplace();
+    held.bytes = h.value();
+    held.source = h.source();
+    held.raw.offset = h.offset();
+    held.format.type = static_cast<ValueType>(h.value_type());
+    if (h.wire() != 0) held.format.wire = static_cast<WireFormat>(h.wire() - 1);
+    held.format.noun = "input";
+    if (decoder_.Decode(held.bytes, held.format, held.source, &held.record) !=
+        v1::REJECT_REASON_UNSPECIFIED) {
+      return absl::DataLossError("meta/runtime: the held record no longer decodes");
+    }
+  }
+  if (position != nullptr) {
+    position->fingerprint = meta.source_fingerprint();
+    position->offsets.clear();
+    for (const auto& [k, v] : meta.source_offsets()) position->offsets[k] = v;
+    position->restored = true;
+  }
+  return absl::OkStatus();
+}
+
+void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
+                     const InputFormat& format) {
+  CollectCommit(false);
+  if (records_.size() < batch.size()) records_.resize(batch.size());
+  accepted_.clear();
+  released_.clear();
+  const int64_t wall_ms = wall_clock_ms_();
+  // A file source does not name partitions: its records are slot 0, "input".
+  if (watermark_.size() == 0) watermark_.Slot("input");
+  const std::string label = fmt::format("{} {}", format.noun, source);
+  // Decode the whole batch first, then admit in input order: admission can
+  // then prefetch the dedup-set slots of records a few places ahead (the set
+  // holds millions of ids, so each lookup is a cache miss otherwise).
+  // Rejections are kept in input order with the late records (one
+  // dead-letter stream, the same whatever the batching).
+  rejects_.clear();
+  for (size_t i = 0; i < batch.size(); ++i) {
+    ++counters_.read;
+    const v1::RejectReason reason =
+        decoder_.Decode(batch[i].bytes, format, label, &records_[i], &detail_);
+    if (reason != v1::REJECT_REASON_UNSPECIFIED) {
+      ++counters_.rejected[reason];
+      rejects_.push_back({i, reason, detail_});
+    }
+  }
+  constexpr size_t kPrefetchDistance = 8;
+  size_t next_reject = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (i + kPrefetchDistance < batch.size()) admission_.Prefetch(records_[i + kPrefetchDistance]);
+    const RawRecord& raw = batch[i];
+    if (next_reject < rejects_.size() && rejects_[next_reject].index == i) {
+      const Reject& r = rejects_[next_reject++];
+      if (dead_letters_ != nullptr)
+        dead_letters_->Keep(raw, source, RejectReasonName(r.reason), r.detail);
+      continue;
+    }
+    if (config_.max_future_skew_ms > 0 &&
+        GuardFutureTime(records_[i], raw, source, format, wall_ms)) {
+      continue;
+    }
+    Admit(records_[i], raw, source, wall_ms);
+  }
+  for (Operator* op : operators_) op->ProcessBatch(accepted_);
+  windows_.ProcessBatch(accepted_);
+  watermark_.CheckIdle(wall_ms);
+  const int64_t wm = watermark_.current();
+  admission_.OnWatermark(wm);
+  windows_.OnWatermark(wm);
+  for (Operator* op : operators_) op->OnWatermark(wm);
+}
+
+void Engine::Admit(EventRecord& rec, const RawRecord& raw, std::string_view source,
+                   int64_t wall_ms) {
+  rec.watermark_ms = watermark_.current();
+  switch (admission_.Admit(rec)) {
+    case Admission::kDuplicate:
+      ++counters_.duplicates;
+      break;
+    case Admission::kLate:
+      ++counters_.late;
+      if (late_ != nullptr) late_->Keep(raw, source, "late", "event time is behind the watermark");
+      break;
+    case Admission::kAccepted:
+      ++counters_.accepted;
+      watermark_.Observe(raw.partition, rec.event_time_ms, wall_ms);
+      newest_counted_ms_ = std::max(newest_counted_ms_, rec.event_time_ms);
+      accepted_.push_back(&rec);
+      break;
+  }
+}
+
+bool Engine::GuardFutureTime(EventRecord& rec, const RawRecord& raw, std::string_view source,
+                             const InputFormat& format, int64_t wall_ms) {
+  const int64_t skew = config_.max_future_skew_ms;
+  if (config_.future_skew_reference == PipelineConfig::SkewReference::kWallClock) {
+    if (rec.event_time_ms - skew <= wall_ms) return false;
+    ++counters_.rejected[v1::REJECT_REASON_FUTURE_EVENT_TIME];
+    if (dead_letters_ != nullptr) {
+      dead_letters_->Keep(
+          raw, source, RejectReasonName(v1::REJECT_REASON_FUTURE_EVENT_TIME),
+          fmt::format("event time {} is {} s ahead of the wall clock {} (limit {} s): {}",
+                      rec.event_time_ms, (rec.event_time_ms - wall_ms) / 1000, wall_ms, skew / 1000,
+                      RejectAdvice(v1::REJECT_REASON_FUTURE_EVENT_TIME)));
+    }
+    return true;
+  }
+  if (held_) {
+    ReleaseHeld(rec.event_time_ms >= held_->record.event_time_ms - skew, rec.event_time_ms,
+                wall_ms);
+  }
+  if (newest_counted_ms_ != kNoWatermark && rec.event_time_ms - skew <= newest_counted_ms_) {
+    return false;
+  }
+  // Ahead of everything counted (or the first record): held for the next.
+  Held& h = held_.emplace();
+  std::swap(h.record, rec);  // rec's slot is refilled by the next batch's decode
+  h.bytes.assign(raw.bytes.data(), raw.bytes.size());
+  h.raw = raw;
+  h.raw.bytes = {};
+  h.source.assign(source.data(), source.size());
+  h.format = format;
+  return true;
+}
+
+void Engine::ReleaseHeld(bool admit, int64_t next_ms, int64_t wall_ms) {
+  Held& h = *held_;
+  RawRecord raw = h.raw;
+  raw.bytes = h.bytes;
+  if (admit) {
+    EventRecord& rec = released_.emplace_back();
+    std::swap(rec, h.record);
+    Admit(rec, raw, h.source, wall_ms);
+  } else {
+    ++counters_.rejected[v1::REJECT_REASON_FUTURE_EVENT_TIME];
+    if (dead_letters_ != nullptr) {
+      dead_letters_->Keep(
+          raw, h.source, RejectReasonName(v1::REJECT_REASON_FUTURE_EVENT_TIME),
+          fmt::format("event time {} is ahead of the input: the newest counted was {} and the "
+                      "next record ({}) is {} s behind it (limit {} s): {}",
+                      h.record.event_time_ms,
+                      newest_counted_ms_ == kNoWatermark ? std::string("none yet")
+                                                         : std::to_string(newest_counted_ms_),
+                      next_ms, (h.record.event_time_ms - next_ms) / 1000,
+                      config_.max_future_skew_ms / 1000,
+                      RejectAdvice(v1::REJECT_REASON_FUTURE_EVENT_TIME)));
+    }
+  }
+  held_.reset();
+}
+
+void Engine::Tick() {
+  CollectCommit(false);
+  watermark_.CheckIdle(wall_clock_ms_());
+  const int64_t wm = watermark_.current();
+  admission_.OnWatermark(wm);
+  windows_.OnWatermark(wm);
+  for (Operator* op : operators_) op->OnWatermark(wm);
+}
+
+void Engine::RejectUnframed(const RawRecord& record, std::string_view source,
+                            v1::RejectReason reason, std::string_view detail) {
+  ++counters_.read;
+  ++counters_.rejected[reason];
+  if (dead_letters_ != nullptr) {
+    dead_letters_->Keep(record, source, RejectReasonName(reason),
+                        detail.empty() ? RejectAdvice(reason) : std::string(detail));
+  }
+}
+
+bool Engine::checkpoint_wanted() const {
+  for (const Operator* op : operators_) {
+    if (op->WantsCheckpoint()) return true;
+  }
+  return false;
+}
+
+bool Engine::ReadyForCheckpoint(bool overdue) {
+  CollectCommit(false);
+  if (!inflight_.valid() || overdue) return true;
+  for (const Operator* op : operators_) {
+    if (op->NeedsCheckpoint()) return true;
+  }
+  return false;
+}
+
+void Engine::CollectCommit(bool block) {
+  if (!inflight_.valid()) return;
+  if (!block && inflight_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
+  const absl::Status s = inflight_.get();
+  if (!s.ok()) {
+    inflight_batch_.reset();
+    if (commit_error_.ok()) commit_error_ = s;
+    return;
+  }
+  spare_batch_ = std::move(inflight_batch_);
+  committed_watermark_ms_ = inflight_watermark_ms_;
+  for (Operator* op : operators_) op->OnCheckpointCommitted();
+}
+
+absl::Status Engine::WaitForCommit() {
+  CollectCommit(true);
+  return commit_error_;
+}
+
+int64_t Engine::committed_watermark_ms() {
+  CollectCommit(false);
+  return committed_watermark_ms_;
+}
+
+absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait) {
+  if (backend_ == nullptr) return absl::OkStatus();
+  // Operators marked the previous snapshot's state clean: a failed commit of
+  // it leaves memory and disk apart, so nothing is committed after it.
+  if (absl::Status s = WaitForCommit(); !s.ok()) return s;
+  for (const Operator* op : operators_) {
+    // State an operator could not read: outputs since may be wrong; stop
+    // before making them the committed truth.
+    if (absl::Status s = op->status(); !s.ok()) return s;
+  }
+  auto batch = spare_batch_ != nullptr ? std::move(spare_batch_) : backend_->NewBatch();
+  admission_.Snapshot(*batch);
+  windows_.Snapshot(*batch);
+  for (Checkpointed* a : attached_) a->Snapshot(*batch);
+  for (Operator* op : operators_) op->Snapshot(*batch);
+  v1::OperatorMeta meta;
+  ++counters_.checkpoints;
+  auto& c = *meta.mutable_counters();
+  c["read"] = counters_.read;
+  c["accepted"] = counters_.accepted;
+  c["duplicates"] = counters_.duplicates;
+  c["late"] = counters_.late;
+  c["checkpoints"] = counters_.checkpoints;
+  for (int r = 0; r < kRejectReasonCount; ++r) {
+    if (counters_.rejected[r] != 0) {
+      c["rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(r)))] =
+          counters_.rejected[r];
+    }
+  }
+  for (const auto& [name, t] : watermark_.Snapshot()) c["max_event_time/" + name] = t;
+  if (held_) {
+    v1::HeldRecord* h = meta.mutable_held();
+    h->set_value(held_->bytes);
+    h->set_source(held_->source);
+    h->set_offset(held_->raw.offset);
+    h->set_value_type(static_cast<uint32_t>(held_->format.type));
+    h->set_wire(held_->format.wire ? static_cast<uint32_t>(*held_->format.wire) + 1 : 0);
+  }
+  meta.set_source_fingerprint(position.fingerprint);
+  for (const auto& [k, v] : position.offsets) (*meta.mutable_source_offsets())[k] = v;
+  batch->Put(WindowOperator::kMetaTable, kRuntimeKey, meta.SerializeAsString());
+  last_checkpoint_bytes_ = batch->byte_size();
+  inflight_watermark_ms_ = watermark_.current();
+  inflight_batch_ = std::move(batch);
+  RocksStateBackend* backend = backend_;
+  RocksStateBackend::Batch* pending = inflight_batch_.get();
+  inflight_ =
+      std::async(std::launch::async, [backend, pending] { return backend->Commit(*pending); });
+  if (!wait) return absl::OkStatus();
+  return WaitForCommit();
+}
+
+void Engine::Finish() {
+  if (held_) {
+    accepted_.clear();
+    released_.clear();
+    const int64_t wall_ms = wall_clock_ms_();
+    ReleaseHeld(/*admit=*/true, 0, wall_ms);
+    for (Operator* op : operators_) op->ProcessBatch(accepted_);
+    windows_.ProcessBatch(accepted_);
+    const int64_t wm = watermark_.current();
+    admission_.OnWatermark(wm);
+    windows_.OnWatermark(wm);
+    for (Operator* op : operators_) op->OnWatermark(wm);
+  }
+  windows_.OnEndOfInput();
+  for (Operator* op : operators_) op->OnEndOfInput();
+}
+
+}  // namespace promowatch

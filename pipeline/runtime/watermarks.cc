@@ -1,0 +1,107 @@
+#include "pipeline/runtime/watermarks.h"
+
+#include <algorithm>
+
+#include "pipeline/runtime/topic_partition.h"
+
+namespace promowatch {
+
+uint32_t WatermarkTracker::Slot(const std::string& name) {
+  auto it = slots_.find(name);
+  if (it != slots_.end()) return it->second;
+  const auto slot = static_cast<uint32_t>(parts_.size());
+  parts_.push_back(Partition{name});
+  slots_.emplace(name, slot);
+  dirty_ = true;
+  return slot;
+}
+
+void WatermarkTracker::SetAssigned(uint32_t slot, bool assigned, int64_t wall_ms) {
+  Partition& p = parts_[slot];
+  p.assigned = assigned;
+  p.idle = false;
+  p.last_record_wall_ms = wall_ms;  // a fresh assignment gets a full idle timeout
+  dirty_ = true;
+}
+
+void WatermarkTracker::CheckIdle(int64_t wall_ms) {
+  if (idle_timeout_ms_ <= 0) return;
+  for (Partition& p : parts_) {
+    if (p.assigned && !p.idle && wall_ms - p.last_record_wall_ms >= idle_timeout_ms_) {
+      p.idle = true;
+      dirty_ = true;
+    }
+  }
+}
+
+std::pair<std::string, int64_t> WatermarkTracker::LongestSilence(
+    int64_t wall_ms, const std::vector<uint32_t>& delivering) const {
+  std::pair<std::string, int64_t> longest{"", 0};
+  for (uint32_t slot = 0; slot < parts_.size(); ++slot) {
+    const Partition& p = parts_[slot];
+    if (std::find(delivering.begin(), delivering.end(), slot) != delivering.end()) continue;
+    if (p.assigned && wall_ms - p.last_record_wall_ms > longest.second) {
+      longest = {p.name, wall_ms - p.last_record_wall_ms};
+    }
+  }
+  return longest;
+}
+
+std::map<std::string, int64_t> WatermarkTracker::TopicSilence(int64_t wall_ms) const {
+  std::map<std::string, int64_t> newest;
+  for (const Partition& p : parts_) {
+    if (!p.assigned) continue;
+    // A file's slot ("input") is its own topic.
+    const auto tp = TopicPartition::Parse(p.name);
+    const std::string topic = tp ? tp->topic : p.name;
+    auto [it, inserted] = newest.emplace(topic, p.last_record_wall_ms);
+    if (!inserted) it->second = std::max(it->second, p.last_record_wall_ms);
+  }
+  for (auto& [topic, t] : newest) t = std::max<int64_t>(0, wall_ms - t);
+  return newest;
+}
+
+size_t WatermarkTracker::idle_partitions() const {
+  return static_cast<size_t>(
+      std::count_if(parts_.begin(), parts_.end(), [](const Partition& p) { return p.idle; }));
+}
+
+void WatermarkTracker::Recompute() {
+  dirty_ = false;
+  int64_t low = INT64_MAX;
+  int64_t newest = kNoWatermark;
+  bool any_active = false;
+  for (const Partition& p : parts_) {
+    if (!p.assigned) continue;
+    newest = std::max(newest, p.max_event_time_ms);
+    if (p.idle) continue;
+    any_active = true;
+    // An active partition that has not delivered yet holds the watermark.
+    low = std::min(low, p.max_event_time_ms);
+  }
+  if (!any_active) low = newest;  // everything idle: flush up to the newest time seen
+  if (low == kNoWatermark || low == INT64_MAX) return;
+  current_ = std::max(current_, low - out_of_orderness_ms_);
+}
+
+std::map<std::string, int64_t> WatermarkTracker::Snapshot() const {
+  std::map<std::string, int64_t> out;
+  for (const Partition& p : parts_) out[p.name] = p.max_event_time_ms;
+  out["\x01watermark"] = current_;
+  return out;
+}
+
+void WatermarkTracker::Restore(const std::map<std::string, int64_t>& max_times) {
+  for (const auto& [name, t] : max_times) {
+    if (name == "\x01watermark") {
+      current_ = t;
+      continue;
+    }
+    Partition& p = parts_[Slot(name)];
+    p.max_event_time_ms = t;
+    p.assigned = false;  // until assigned again, or it delivers
+  }
+  dirty_ = true;
+}
+
+}  // namespace promowatch

@@ -1,0 +1,108 @@
+#include "pipeline/serve/query_api.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <cctype>
+#include <nlohmann/json.hpp>
+
+#include "operators/user_profiles.h"
+#include "pipeline/io/file_io.h"
+#include "promowatch/v1/state.pb.h"
+
+namespace promowatch {
+namespace {
+
+using Reply = HttpServer::Reply;
+
+Reply Error(int status, const std::string& message) {
+  return {status, nlohmann::json({{"error", message}}).dump(), "application/json"};
+}
+
+// Ids are printable ASCII without '/', at most 128 characters.
+bool ValidId(const std::string& id) {
+  return !id.empty() && id.size() <= 128 && std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+           c == ':' || c == '*';
+  });
+}
+
+// Equal-time comparison: the token is a secret.
+bool SameSecret(const std::string& a, const std::string& b) {
+  unsigned diff = a.size() == b.size() ? 0 : 1;
+  for (size_t i = 0; i < a.size(); ++i)
+    diff |= static_cast<unsigned>(a[i] ^ b[i % std::max<size_t>(b.size(), 1)]);
+  return diff == 0;
+}
+
+}  // namespace
+
+Reply QueryApi::Handle(const std::string& path, const std::string& authorization) const {
+  const std::string prefix = "Bearer ";
+  if (options_.token.empty() || authorization.rfind(prefix, 0) != 0 ||
+      !SameSecret(authorization.substr(prefix.size()), options_.token)) {
+    return Error(401,
+                 "send Authorization: Bearer <api.token> (reads of user data are personal data)");
+  }
+  auto rest = [&](const std::string& head) { return path.substr(head.size()); };
+  if (path.rfind("/v1/users/", 0) == 0) {
+    const std::string id = rest("/v1/users/");
+    if (!ValidId(id) || id == "*")
+      return Error(400, "a user id is 1-128 characters of [A-Za-z0-9_.:-]");
+    std::string bytes;
+    const absl::Status s = backend_->Get(UserProfileOperator::kTable, id, &bytes);
+    if (absl::IsNotFound(s))
+      return Error(404, "no profile for this user (as of the last checkpoint)");
+    if (!s.ok()) return Error(503, std::string(s.message()));
+    v1::UserProfile p;
+    if (!p.ParseFromString(bytes)) return Error(500, "undecodable profile");
+    std::string profile;
+    google::protobuf::util::JsonPrintOptions o;
+    o.preserve_proto_field_names = true;
+    o.always_print_primitive_fields = true;
+    (void)google::protobuf::util::MessageToJsonString(p, &profile, o);
+    nlohmann::json j = {{"user_id", id},
+                        {"tags",
+                         {{"new", p.tag_new()},
+                          {"active", p.tag_active()},
+                          {"dormant", p.tag_dormant()},
+                          {"high_value", p.tag_high_value()},
+                          {"rfm", p.tag_rfm()},
+                          {"tier", p.tag_tier()}}},
+                        {"profile", nlohmann::json::parse(profile)}};
+    return {200, j.dump(), "application/json"};
+  }
+  if (path.rfind("/v1/campaigns/", 0) == 0) {
+    const std::string id = rest("/v1/campaigns/");
+    if (!ValidId(id))
+      return Error(400, "a campaign id is 1-128 characters of [A-Za-z0-9_.:-] (or * for all)");
+    const auto windows = metrics_->LatestWindows(id);
+    if (windows.empty()) return Error(404, "no recent windows for this campaign");
+    std::string body = "{\"campaign_id\":" + nlohmann::json(id).dump() + ",\"windows\":[";
+    for (size_t i = 0; i < windows.size(); ++i) {
+      if (i > 0) body.push_back(',');
+      AppendWindowResultJson(windows[i], &body);
+    }
+    body += "]}";
+    return {200, body, "application/json"};
+  }
+  if (path.rfind("/v1/tags/", 0) == 0 && path.size() > 15 &&
+      path.compare(path.size() - 6, 6, "/count") == 0) {
+    const std::string tag = path.substr(9, path.size() - 9 - 6);
+    static const char* kTags[] = {"new",         "active",    "dormant",     "high_value",
+                                  "tier:silver", "tier:gold", "tier:diamond"};
+    if (std::find(std::begin(kTags), std::end(kTags), tag) == std::end(kTags)) {
+      return Error(
+          400,
+          "tag is one of new, active, dormant, high_value, tier:silver, tier:gold, tier:diamond");
+    }
+    const auto counts = metrics_->UserTagCounts();
+    auto it = counts.find(tag);
+    return {200,
+            nlohmann::json({{"tag", tag}, {"users", it == counts.end() ? 0 : it->second}}).dump(),
+            "application/json"};
+  }
+  return Error(404, "unknown path: GET /v1/users/{id}, /v1/campaigns/{id} or /v1/tags/{tag}/count");
+}
+
+}  // namespace promowatch

@@ -1,0 +1,247 @@
+#include "pipeline/state/rocksdb_state.h"
+
+#include <rocksdb/cache.h>
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_batch.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace promowatch {
+namespace {
+
+absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return absl::OkStatus();
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsNotFound()) return absl::NotFoundError(msg);
+  if (s.IsCorruption()) return absl::DataLossError(msg);
+  if (s.IsIOError()) return absl::UnavailableError(msg);
+  return absl::InternalError(msg);
+}
+
+rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
+    const std::string& dir, const std::vector<std::string>& tables,
+    const RocksStateOptions& options) {
+  rocksdb::BlockBasedTableOptions table_options;
+  table_options.block_cache = rocksdb::NewLRUCache(options.block_cache_bytes);
+  table_options.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table_options));
+  cf_options.write_buffer_size = options.write_buffer_bytes;
+  cf_options.level_compaction_dynamic_level_bytes = true;
+  // A Bloom filter over the memtable's whole keys: a point read of a key
+  // that is not there (a user seen for the first time) skips the skiplist
+  // search of every memtable.
+  cf_options.memtable_prefix_bloom_size_ratio = 0.1;
+  cf_options.memtable_whole_key_filtering = true;
+  cf_options.compression = rocksdb::kLZ4Compression;  // Debian's RocksDB is built with LZ4
+
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 3;
+
+  // Every table that exists on disk must be opened, plus the ones asked for.
+  std::vector<std::string> names;
+  rocksdb::Status s = rocksdb::DB::ListColumnFamilies(db_options, dir, &names);
+  if (!s.ok()) names.clear();  // a new directory
+  if (std::find(names.begin(), names.end(), rocksdb::kDefaultColumnFamilyName) == names.end()) {
+    names.push_back(rocksdb::kDefaultColumnFamilyName);
+  }
+  for (const auto& t : tables) {
+    if (std::find(names.begin(), names.end(), t) == names.end()) names.push_back(t);
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names) descriptors.emplace_back(n, cf_options);
+
+  std::unique_ptr<RocksStateBackend> backend(new RocksStateBackend());
+  backend->dir_ = dir;
+  rocksdb::DB* db = nullptr;
+  s = rocksdb::DB::Open(db_options, dir, descriptors, &backend->handles_, &db);
+  if (!s.ok()) {
+    return absl::Status(FromRocks(s, "opening state in " + dir).code(),
+                        "cannot open state in " + dir + ": " + s.ToString() +
+                            " (is another promowatch using this --state-dir?)");
+  }
+  backend->db_.reset(db);
+  for (size_t i = 0; i < names.size(); ++i) backend->tables_[names[i]] = backend->handles_[i];
+  return backend;
+}
+
+RocksStateBackend::~RocksStateBackend() {
+  if (db_) {
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    db_->Close();
+  }
+}
+
+rocksdb::ColumnFamilyHandle* RocksStateBackend::Table(std::string_view name) const {
+  auto it = tables_.find(absl::string_view(name.data(), name.size()));
+  return it == tables_.end() ? nullptr : it->second;
+}
+
+RocksStateBackend::Batch::Batch(RocksStateBackend* backend) : backend_(backend) {}
+RocksStateBackend::Batch::~Batch() = default;
+
+RocksStateBackend::Batch::Table* RocksStateBackend::Batch::Find(std::string_view name) {
+  rocksdb::ColumnFamilyHandle* h = backend_->Table(name);
+  if (h == nullptr) {
+    if (status_.ok()) {
+      status_ = absl::InvalidArgumentError("unknown state table '" + std::string(name) + "'");
+    }
+    return nullptr;
+  }
+  for (Table& t : tables_) {
+    if (t.handle == h) return &t;
+  }
+  tables_.push_back(Table{h, {}, {}, 0});
+  return &tables_.back();
+}
+
+void RocksStateBackend::Batch::Stage(std::string_view table, Kind kind, std::string_view key,
+                                     std::string_view value) {
+  Table* t = Find(table);
+  if (t == nullptr) return;
+  if (kind == Kind::kDeleteRange) ++t->segments;
+  unsigned char prefix[8] = {};
+  std::memcpy(prefix, key.data(), std::min<size_t>(8, key.size()));
+  uint64_t key_prefix = 0;
+  for (unsigned char c : prefix) key_prefix = (key_prefix << 8) | c;
+  Write w{key_prefix,
+          t->segments,
+          static_cast<uint32_t>(t->writes.size()),
+          t->bytes.size(),
+          t->bytes.size() + key.size(),
+          static_cast<uint32_t>(key.size()),
+          static_cast<uint32_t>(value.size()),
+          kind};
+  t->bytes.append(key);
+  t->bytes.append(value);
+  t->writes.push_back(w);
+  bytes_ += key.size() + value.size();
+  ++count_;
+}
+
+void RocksStateBackend::Batch::Put(std::string_view table, std::string_view key,
+                                   std::string_view value) {
+  Stage(table, Kind::kPut, key, value);
+}
+
+void RocksStateBackend::Batch::Delete(std::string_view table, std::string_view key) {
+  Stage(table, Kind::kDelete, key, {});
+}
+
+void RocksStateBackend::Batch::DeleteRange(std::string_view table, std::string_view begin,
+                                           std::string_view end) {
+  Stage(table, Kind::kDeleteRange, begin, end);
+}
+
+void RocksStateBackend::Batch::Build(rocksdb::WriteBatch* out) {
+  for (Table& t : tables_) {
+    const char* base = t.bytes.data();
+    // A DeleteRange opens its segment; within a segment, keys ascend and
+    // writes to one key keep their order.
+    std::sort(t.writes.begin(), t.writes.end(), [base](const Write& a, const Write& b) {
+      if (a.segment != b.segment) return a.segment < b.segment;
+      const bool a_range = a.kind == Kind::kDeleteRange, b_range = b.kind == Kind::kDeleteRange;
+      if (a_range != b_range) return a_range;
+      if (a.key_prefix != b.key_prefix) return a.key_prefix < b.key_prefix;
+      const int c = std::string_view(base + a.key_at, a.key_size)
+                        .compare(std::string_view(base + b.key_at, b.key_size));
+      if (c != 0) return c < 0;
+      return a.seq < b.seq;
+    });
+    for (const Write& w : t.writes) {
+      const rocksdb::Slice key(base + w.key_at, w.key_size);
+      const rocksdb::Slice value(base + w.value_at, w.value_size);
+      switch (w.kind) {
+        case Kind::kPut:
+          out->Put(t.handle, key, value);
+          break;
+        case Kind::kDelete:
+          out->Delete(t.handle, key);
+          break;
+        case Kind::kDeleteRange:
+          out->DeleteRange(t.handle, key, value);
+          break;
+      }
+    }
+  }
+}
+
+void RocksStateBackend::Batch::Clear() {
+  for (Table& t : tables_) {  // keeps the memory for the next use
+    t.bytes.clear();
+    t.writes.clear();
+    t.segments = 0;
+  }
+  bytes_ = 0;
+  count_ = 0;
+}
+
+absl::Status RocksStateBackend::Commit(Batch& batch) {
+  if (!batch.status_.ok()) return batch.status_;
+  // Record headers: a tag, a column family id and two lengths each.
+  rocksdb::WriteBatch write(batch.bytes_ + 16 * batch.count_ + 64);
+  batch.Build(&write);
+  rocksdb::WriteOptions wo;
+  wo.sync = false;
+  absl::Status s = FromRocks(db_->Write(wo, &write), "checkpoint write");
+  batch.Clear();
+  return s;
+}
+
+absl::Status RocksStateBackend::Scan(std::string_view table, const Visitor& visit) const {
+  rocksdb::ColumnFamilyHandle* h = Table(table);
+  if (h == nullptr) return absl::InvalidArgumentError("unknown state table " + std::string(table));
+  rocksdb::ReadOptions ro;
+  ro.fill_cache = false;  // restore reads everything once
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, h));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    absl::Status s = visit(std::string_view(it->key().data(), it->key().size()),
+                           std::string_view(it->value().data(), it->value().size()));
+    if (!s.ok()) return s;
+  }
+  return FromRocks(it->status(), "scanning " + std::string(table));
+}
+
+absl::Status RocksStateBackend::Get(std::string_view table, std::string_view key,
+                                    std::string* value) const {
+  rocksdb::ColumnFamilyHandle* h = Table(table);
+  if (h == nullptr) return absl::InvalidArgumentError("unknown state table " + std::string(table));
+  return FromRocks(db_->Get(rocksdb::ReadOptions(), h, ToSlice(key), value),
+                   "reading " + std::string(table));
+}
+
+absl::Status RocksStateBackend::ScanFrom(std::string_view table, std::string_view begin,
+                                         const RangeVisitor& visit) const {
+  rocksdb::ColumnFamilyHandle* h = Table(table);
+  if (h == nullptr) return absl::InvalidArgumentError("unknown state table " + std::string(table));
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), h));
+  for (it->Seek(ToSlice(begin)); it->Valid(); it->Next()) {
+    if (!visit(std::string_view(it->key().data(), it->key().size()),
+               std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromRocks(it->status(), "scanning " + std::string(table));
+}
+
+uint64_t RocksStateBackend::ApproximateSizeBytes() const {
+  uint64_t total = 0;
+  for (auto* h : handles_) {
+    uint64_t v = 0;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kLiveSstFilesSize, &v)) total += v;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) total += v;
+  }
+  return total;
+}
+
+}  // namespace promowatch
