@@ -100,13 +100,8 @@ alerts:
     generator_url: http://promowatch.example/d/war-room
 YAML
 METRICS=127.0.0.1:$(free_port)
-start_run() {
-  "$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group amtest --state-dir state \
-    --results-format json --metrics-address "$METRICS" 2> "$1" &
-  RUN_PID=$!
-  PIDS+=($RUN_PID)
-  RUN_LOG=$1
-}
+# start_am_run LOG: `promowatch run` on live.yaml, logging to LOG.
+start_am_run() { RUN_LOG=$1; start_run live.yaml amtest --metrics-address "$METRICS"; }
 alive() { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 "$RUN_LOG")"; }
 am_alerts() { curl -sf "$AM/api/v2/alerts" > am_alerts.json || echo '[]' > am_alerts.json; }
 # am_has CHANNEL: Alertmanager lists low_ctr for c0 on CHANNEL as active.
@@ -116,10 +111,9 @@ am_has() {
                            and .labels.campaign == "c0" and .status.state == "active")' am_alerts.json >/dev/null
 }
 am_lacks() { alive; am_alerts; ! jq -e --arg ch "$1" 'any(.[]; .labels.channel == $ch)' am_alerts.json >/dev/null; }
-scrape() { curl -sf "http://$METRICS/metrics" > metrics.txt; }
-metric() { scrape; awk -v re="$1" '$0 ~ re && $1 !~ /^#/ { s += $NF } END { printf "%d", s }' metrics.txt; }
+metric() { scrape; metric_sum "$1"; }
 
-start_run run1.log
+start_am_run run1.log
 
 # 1. The douyin anomaly fires and reaches Alertmanager with its context.
 produce sale1.jsonl $T0 $((T0 + 6 * M))
@@ -170,7 +164,7 @@ checkpointed() {
 wait_for 30 "all $PRODUCED_TOTAL records read and checkpointed with the watermark" checkpointed
 kill -9 $RUN_PID
 wait $RUN_PID 2>/dev/null || true
-start_run run2.log
+start_am_run run2.log
 wait_for 60 "the restarted run to report the alert still firing" \
   grep -q 'msg="alert still firing after restart".*"channel":"xiaohongshu"' run2.log
 sent_again() { alive; [ "$(metric '^promowatch_notifications_sent_total')" -ge 1 ]; }

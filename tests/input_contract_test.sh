@@ -84,21 +84,11 @@ misfits=3
 produced=$(( $(wc -l < clicks.jsonl) + $(ls events orders spend | grep -c '\.') + misfits ))
 assert_all_retained
 
-cat > live.yaml <<'YAML'
-watermark:
-  idle_timeout: 3s
-state:
-  checkpoint_interval: 500ms
-kafka:
-  topics:
-    inputs: [clickstream, orders, spend, {name: events, type: event}]
-  properties:
-    session.timeout.ms: "6000"
-YAML
+cp "$TESTS_DIR/fixtures/live-typed-inputs.yaml" live.yaml
 METRICS=127.0.0.1:$(free_port)
 start_run live.yaml contract --metrics-address "$METRICS"
 wait_read "$produced" 90
-scraped() { curl -sf "http://$METRICS/metrics" > metrics.txt && grep -q 'promowatch_window_ctr_ratio{' metrics.txt; }
+scraped() { scrape && grep -q 'promowatch_window_ctr_ratio{' metrics.txt; }
 wait_for 30 "/metrics to show window gauges" scraped
 stop_run "$produced"
 watermark=$(final_watermark run.log)

@@ -14,20 +14,7 @@ cd "$WORK"
 PARTITIONS=6
 start_mock_kafka --partitions $PARTITIONS
 produce_sale -n 60000 --rate 250 --seed 33 --late-rate 0 --malformed-rate 0.005 --duplicate-rate 0.03
-cat > live.yaml <<'YAML'
-watermark:
-  idle_timeout: 3s
-state:
-  checkpoint_every_records: 4000
-  checkpoint_interval: 60s
-pipeline:
-  batch_size: 1000
-kafka:
-  properties:
-    # A killed member leaves the group after this, not librdkafka's default 45 s.
-    session.timeout.ms: "3000"
-    heartbeat.interval.ms: "300"
-YAML
+cp "$TESTS_DIR/fixtures/live-crash.yaml" live.yaml
 
 # Kill points stay reachable: together they read at most ~45k of the ~60k records.
 kill_at_points live.yaml crash records:9000 checkpoint:2 records:8000 checkpoint:1 records:6000 records:7000

@@ -17,17 +17,7 @@ start_mock_kafka --partitions $PARTITIONS
 produce_sale -n 12000 --rate 60 --seed 21 --late-rate 0 --malformed-rate 0.01 --duplicate-rate 0.03
 produced=$PRODUCED
 
-cat > live.yaml <<'YAML'
-watermark:
-  idle_timeout: 3s
-state:
-  checkpoint_interval: 500ms
-kafka:
-  properties:
-    # The embedded cluster's group coordinator waits session.timeout.ms - 1 s
-    # after a member leaves before it lets the next one in (45 s by default).
-    session.timeout.ms: "6000"
-YAML
+cp "$TESTS_DIR/fixtures/live.yaml" live.yaml
 METRICS=127.0.0.1:$(free_port)
 "$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group itest --state-dir state \
   --results-format json --metrics-address "$METRICS" 2> run.log &
@@ -40,10 +30,9 @@ wait_for 60 "promowatch to report read=$produced" consumed
 
 # /metrics over HTTP: valid exposition format and names (promtool), and the
 # counters agree with what was consumed.
-scraped() { curl -sf "http://$METRICS/metrics" > metrics.txt && grep -q 'promowatch_window_ctr_ratio{' metrics.txt; }
+scraped() { scrape && grep -q 'promowatch_window_ctr_ratio{' metrics.txt; }
 wait_for 30 "/metrics to show window gauges" scraped
 promtool check metrics < metrics.txt > promtool.out 2>&1 || fail "promtool check metrics: $(cat promtool.out)"
-metric_sum() { awk -v re="$1" '$0 ~ re && $1 !~ /^#/ { s += $NF } END { printf "%d", s }' metrics.txt; }
 [ "$(metric_sum '^promowatch_records_total')" = "$produced" ] || fail "promowatch_records_total sums to $(metric_sum '^promowatch_records_total'), want $produced"
 grep -q 'promowatch_consumer_lag_records{partition="0",topic="clickstream"} 0' metrics.txt || fail "no lag gauge of 0 for clickstream/0 after consuming everything"
 grep -q '^promowatch_build_info{version=' metrics.txt || fail "no build info"

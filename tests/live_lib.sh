@@ -125,12 +125,12 @@ kill_at_points() {
 }
 
 # start_run CONFIG GROUP ARGS...: `promowatch run` on --state-dir state in
-# the background (results as JSON, log in run.log); sets RUN_PID.
+# the background (results as JSON, log in $RUN_LOG, default run.log); sets RUN_PID.
 start_run() {
   local config=$1 group=$2
   shift 2
   "$PROMOWATCH" run -c "$config" --brokers "$BROKERS" --group "$group" --state-dir state \
-    --results-format json "$@" 2> run.log &
+    --results-format json "$@" 2> "${RUN_LOG:=run.log}" &
   RUN_PID=$!
   PIDS+=($RUN_PID)
 }
@@ -148,3 +148,8 @@ stop_run() {
   wait $RUN_PID || fail "promowatch run did not exit 0 on SIGTERM"
   grep 'msg="stopped"' run.log | grep -q " read=$1 " || fail "records read != $1: $(grep 'msg="stopped"' run.log)"
 }
+
+# scrape: /metrics of the run serving on $METRICS, into metrics.txt.
+scrape() { curl -sf "http://$METRICS/metrics" > metrics.txt; }
+# metric_sum REGEX: the sum of the samples in metrics.txt on lines matching REGEX.
+metric_sum() { awk -v re="$1" '$0 ~ re && $1 !~ /^#/ { s += $NF } END { printf "%d", s }' metrics.txt; }

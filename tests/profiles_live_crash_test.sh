@@ -17,27 +17,7 @@ PARTITIONS=16
 start_mock_kafka --partitions $PARTITIONS
 produce_year 100000 0.004 1500
 produced=$PRODUCED
-cat > live.yaml <<'YAML'
-watermark:
-  idle_timeout: 5s
-windows:
-  sizes: [1m]
-cumulative:
-  enabled: false
-profiles:
-  enabled: true
-  max_users_in_memory: 1000
-state:
-  checkpoint_every_records: 5000
-  checkpoint_interval: 60s
-pipeline:
-  batch_size: 1000
-kafka:
-  properties:
-    # A killed member leaves the group after this, not librdkafka's default 45 s.
-    session.timeout.ms: "3000"
-    heartbeat.interval.ms: "300"
-YAML
+cp "$TESTS_DIR/fixtures/profiles-live-crash.yaml" live.yaml
 
 # Together the kill points read at most ~50k of the 100k records.
 kill_at_points live.yaml tags records:12000 checkpoint:2 records:9000 checkpoint:1 records:7000

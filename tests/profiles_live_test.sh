@@ -11,30 +11,11 @@ PARTITIONS=16
 start_mock_kafka --partitions $PARTITIONS
 produce_year 150000 0.005 1500
 produced=$PRODUCED
-cat > live.yaml <<'YAML'
-watermark:
-  # Long enough that a partition slow to fetch on a busy machine is not
-  # declared idle (its records would then be late, and SQL counts them).
-  idle_timeout: 5s
-windows:
-  sizes: [1m]
-cumulative:
-  enabled: false
-profiles:
-  enabled: true
-state:
-  checkpoint_interval: 500ms
-api:
-  enabled: true
-  token: test-token-0123456789
-kafka:
-  properties:
-    session.timeout.ms: "6000"
-YAML
+cp "$TESTS_DIR/fixtures/profiles-live.yaml" live.yaml
 METRICS=127.0.0.1:$(free_port)
 start_run live.yaml tags --metrics-address "$METRICS"
 wait_read "$produced" 120
-gauged() { curl -sf "http://$METRICS/metrics" > metrics.txt && grep -q '^promowatch_users_tagged{tag="dormant"} [1-9]' metrics.txt; }
+gauged() { scrape && grep -q '^promowatch_users_tagged{tag="dormant"} [1-9]' metrics.txt; }
 wait_for 30 "/metrics to count dormant users" gauged
 # All partitions idle: the watermark reaches the newest event (Flink's valve).
 newest=$(tail -n 1 year.jsonl | sed 's/.*"eventTimeMs":"\([0-9]*\)".*/\1/')
@@ -71,7 +52,7 @@ cp body.json dormant_count.json
 [ "$(code -H "$AUTH" "$API/campaigns/c0")" = 200 ] || fail "GET /v1/campaigns/c0: $(cat body.json)"
 jq -e '.windows | length > 0 and all(.[]; .campaign_id == "c0")' body.json >/dev/null || fail "campaign windows: $(head -c 300 body.json)"
 [ "$(code -H "$AUTH" "$API/campaigns/no-such-campaign")" = 404 ] || fail "an unknown campaign should be 404"
-rescrape() { curl -sf "http://$METRICS/metrics" > metrics.txt; }
+rescrape() { scrape; }
 wait_for 10 "a final scrape of /metrics" rescrape
 kill -TERM $RUN_PID
 wait $RUN_PID || fail "promowatch run did not exit 0 on SIGTERM"

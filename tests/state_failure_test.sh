@@ -10,21 +10,7 @@ cd "$WORK"
 PARTITIONS=6
 start_mock_kafka --partitions $PARTITIONS
 produce_sale -n 60000 --rate 250 --seed 5 --late-rate 0 --malformed-rate 0 --duplicate-rate 0
-cat > live.yaml <<'YAML'
-watermark:
-  idle_timeout: 3s
-state:
-  checkpoint_every_records: 2000
-  checkpoint_interval: 60s
-  # Small memtables: state files grow past the limit below within the input.
-  write_buffer_mb: 1
-pipeline:
-  batch_size: 500
-kafka:
-  properties:
-    session.timeout.ms: "3000"
-    heartbeat.interval.ms: "300"
-YAML
+cp "$TESTS_DIR/fixtures/state-failure.yaml" live.yaml
 # 512 KiB per file: the write-ahead log outgrows it within the input.
 set +e
 ( ulimit -f 512; exec timeout -s KILL 60 "$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group sf \
