@@ -5,7 +5,9 @@
 // null when their denominator is zero.
 
 #include <cstdint>
+#include <iterator>
 #include <optional>
+#include <string_view>
 
 #include "operators/event_record.h"
 
@@ -25,13 +27,13 @@ struct Counters {
   int64_t clicks = 0;
   int64_t add_to_carts = 0;
   int64_t page_views = 0;
-  int64_t orders = 0;            // CREATED
-  int64_t paid_orders = 0;       // PAID
-  int64_t cancelled_orders = 0;  // CANCELLED
-  int64_t refunded_orders = 0;   // REFUNDED
-  int64_t gmv_cents = 0;         // sum of PAID amounts
-  int64_t refund_cents = 0;      // sum of REFUNDED amounts
-  int64_t spend_cents = 0;       // sum of spend costs
+  int64_t orders = 0;               // CREATED
+  int64_t paid_orders = 0;          // PAID
+  int64_t cancelled_orders = 0;     // CANCELLED
+  int64_t refunded_orders = 0;      // REFUNDED
+  int64_t gmv_cents = 0;            // sum of PAID amounts
+  int64_t refund_cents = 0;         // sum of REFUNDED amounts
+  int64_t spend_cents = 0;          // sum of spend costs
   int64_t new_customer_orders = 0;  // PAID orders that were the user's first (profiles on)
   int64_t attributed_orders = 0;    // PAID orders attributed to the user's last click
 
@@ -40,25 +42,42 @@ struct Counters {
     switch (e.kind) {
       case EventKind::kClick:
         switch (e.code) {
-          case kImpression: ++impressions; break;
-          case kClick: ++clicks; break;
-          case kAddToCart: ++add_to_carts; break;
-          case kPageView: ++page_views; break;  // counts toward uv only
-          default: break;
+          case kImpression:
+            ++impressions;
+            break;
+          case kClick:
+            ++clicks;
+            break;
+          case kAddToCart:
+            ++add_to_carts;
+            break;
+          case kPageView:
+            ++page_views;
+            break;  // counts toward uv only
+          default:
+            break;
         }
         break;
       case EventKind::kOrder:
         switch (e.code) {
-          case kCreated: ++orders; break;
+          case kCreated:
+            ++orders;
+            break;
           case kPaid:
             ++paid_orders;
             AddSaturating(gmv_cents, e.amount_cents);
             new_customer_orders += e.first_paid_order ? 1 : 0;
             attributed_orders += e.attributed ? 1 : 0;
             break;
-          case kRefunded: ++refunded_orders; AddSaturating(refund_cents, e.amount_cents); break;
-          case kCancelled: ++cancelled_orders; break;  // counts toward uv only
-          default: break;
+          case kRefunded:
+            ++refunded_orders;
+            AddSaturating(refund_cents, e.amount_cents);
+            break;
+          case kCancelled:
+            ++cancelled_orders;
+            break;  // counts toward uv only
+          default:
+            break;
         }
         break;
       case EventKind::kSpend:
@@ -67,21 +86,8 @@ struct Counters {
     }
   }
 
-  void Combine(const Counters& o) {
-    impressions += o.impressions;
-    clicks += o.clicks;
-    add_to_carts += o.add_to_carts;
-    page_views += o.page_views;
-    orders += o.orders;
-    paid_orders += o.paid_orders;
-    cancelled_orders += o.cancelled_orders;
-    refunded_orders += o.refunded_orders;
-    AddSaturating(gmv_cents, o.gmv_cents);
-    AddSaturating(refund_cents, o.refund_cents);
-    AddSaturating(spend_cents, o.spend_cents);
-    new_customer_orders += o.new_customer_orders;
-    attributed_orders += o.attributed_orders;
-  }
+  // Adds another partial (panes into a sliding window or a day).
+  inline void Combine(const Counters& o);
 
   std::optional<double> ctr() const { return Ratio(clicks, impressions); }
   std::optional<double> cvr() const { return Ratio(paid_orders, clicks); }
@@ -94,5 +100,39 @@ struct Counters {
 
   bool operator==(const Counters&) const = default;
 };
+
+// The window counters, defined once: state at rest (AggregateState),
+// results (WindowResult, where each has the same name) and "is this window
+// empty" loop over this list; Update above is where events map onto them.
+struct CounterField {
+  std::string_view name;  // of the field in AggregateState and WindowResult
+  int64_t Counters::*member;
+  bool counts_events;  // any non-zero: the window had events (no_data rules)
+  bool profiles_only;  // in results with user profiles on only
+};
+inline constexpr CounterField kCounterFields[] = {
+    {"impressions", &Counters::impressions, true, false},
+    {"clicks", &Counters::clicks, true, false},
+    {"add_to_carts", &Counters::add_to_carts, true, false},
+    {"page_views", &Counters::page_views, true, false},
+    {"orders", &Counters::orders, true, false},
+    {"paid_orders", &Counters::paid_orders, true, false},
+    {"cancelled_orders", &Counters::cancelled_orders, true, false},
+    {"refunded_orders", &Counters::refunded_orders, true, false},
+    {"gmv_cents", &Counters::gmv_cents, false, false},
+    {"refund_cents", &Counters::refund_cents, false, false},
+    {"spend_cents", &Counters::spend_cents, true, false},
+    {"new_customer_orders", &Counters::new_customer_orders, false, true},
+    {"attributed_orders", &Counters::attributed_orders, false, true},
+};
+
+// A member of Counters missing from the list would be neither stored nor
+// emitted.
+static_assert(sizeof(Counters) == std::size(kCounterFields) * sizeof(int64_t),
+              "every member of Counters needs its row in kCounterFields");
+
+inline void Counters::Combine(const Counters& o) {
+  for (const CounterField& f : kCounterFields) AddSaturating(this->*f.member, o.*f.member);
+}
 
 }  // namespace promowatch

@@ -1,5 +1,7 @@
 #include "operators/alert_engine.h"
 
+#include "operators/aggregate.h"
+
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -88,9 +90,20 @@ bool Cleared(const AlertRule& rule, double value, double line) {
 
 // Any event at all in a window (no_data).
 bool HasEvents(const v1::WindowResult& r) {
-  return r.impressions() + r.clicks() + r.page_views() + r.add_to_carts() + r.orders() +
-             r.paid_orders() + r.cancelled_orders() + r.refunded_orders() > 0 ||
-         r.spend_cents() != 0;
+  static const auto fields = [] {
+    std::vector<const google::protobuf::FieldDescriptor*> v;
+    for (const CounterField& f : kCounterFields) {
+      if (f.counts_events) {
+        v.push_back(v1::WindowResult::descriptor()->FindFieldByName(std::string(f.name)));
+      }
+    }
+    return v;
+  }();
+  const auto* reflection = r.GetReflection();
+  for (const auto* field : fields) {
+    if (reflection->GetInt64(r, field) != 0) return true;
+  }
+  return false;
 }
 
 int64_t WindowMs(const std::string& window) {

@@ -1,6 +1,8 @@
 #include "operators/window_operator.h"
 
 #include <algorithm>
+#include <array>
+#include <iterator>
 
 #include "operators/time_util.h"
 #include "promowatch/v1/state.pb.h"
@@ -8,37 +10,35 @@
 namespace promowatch {
 namespace {
 
+// The fields of kCounterFields in `Message`, looked up once.
+template <typename Message>
+const std::array<const google::protobuf::FieldDescriptor*, std::size(kCounterFields)>&
+CounterDescriptors() {
+  static const auto fields = [] {
+    std::array<const google::protobuf::FieldDescriptor*, std::size(kCounterFields)> a{};
+    for (size_t i = 0; i < a.size(); ++i) {
+      a[i] = Message::descriptor()->FindFieldByName(std::string(kCounterFields[i].name));
+    }
+    return a;
+  }();
+  return fields;
+}
+
 void ToState(const Counters& c, v1::AggregateState* s) {
-  s->set_impressions(c.impressions);
-  s->set_clicks(c.clicks);
-  s->set_add_to_carts(c.add_to_carts);
-  s->set_page_views(c.page_views);
-  s->set_orders(c.orders);
-  s->set_paid_orders(c.paid_orders);
-  s->set_new_customer_orders(c.new_customer_orders);
-  s->set_attributed_orders(c.attributed_orders);
-  s->set_cancelled_orders(c.cancelled_orders);
-  s->set_refunded_orders(c.refunded_orders);
-  s->set_gmv_cents(c.gmv_cents);
-  s->set_refund_cents(c.refund_cents);
-  s->set_spend_cents(c.spend_cents);
+  const auto& fields = CounterDescriptors<v1::AggregateState>();
+  const auto* reflection = s->GetReflection();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    reflection->SetInt64(s, fields[i], c.*kCounterFields[i].member);
+  }
 }
 
 Counters FromState(const v1::AggregateState& s) {
   Counters c;
-  c.impressions = s.impressions();
-  c.clicks = s.clicks();
-  c.add_to_carts = s.add_to_carts();
-  c.page_views = s.page_views();
-  c.orders = s.orders();
-  c.paid_orders = s.paid_orders();
-  c.new_customer_orders = s.new_customer_orders();
-  c.attributed_orders = s.attributed_orders();
-  c.cancelled_orders = s.cancelled_orders();
-  c.refunded_orders = s.refunded_orders();
-  c.gmv_cents = s.gmv_cents();
-  c.refund_cents = s.refund_cents();
-  c.spend_cents = s.spend_cents();
+  const auto& fields = CounterDescriptors<v1::AggregateState>();
+  const auto* reflection = s.GetReflection();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    c.*kCounterFields[i].member = reflection->GetInt64(s, fields[i]);
+  }
   return c;
 }
 
@@ -109,7 +109,8 @@ void WindowOperator::CompactClosingPanes() {
   while (true) {
     // Panes before last_fired_ are closed: their 1m windows were emitted.
     if (compacting_pane_ == INT64_MIN || compacting_pane_ < last_fired_) {
-      auto first = last_fired_ == INT64_MIN ? pane_keys_.begin() : pane_keys_.lower_bound(last_fired_);
+      auto first =
+          last_fired_ == INT64_MIN ? pane_keys_.begin() : pane_keys_.lower_bound(last_fired_);
       if (first == pane_keys_.end()) return;
       compacting_pane_ = first->first;
       compacting_next_ = 0;
@@ -260,24 +261,18 @@ void WindowOperator::Emit(std::string_view window, int64_t start_ms, int64_t end
   r.set_window_end_ms(end_ms);
   r.set_campaign_id(keys_[key].campaign);
   r.set_channel(keys_[key].channel);
-  r.set_impressions(c.impressions);
-  r.set_clicks(c.clicks);
-  r.set_add_to_carts(c.add_to_carts);
-  r.set_page_views(c.page_views);
-  r.set_orders(c.orders);
-  r.set_paid_orders(c.paid_orders);
-  r.set_cancelled_orders(c.cancelled_orders);
-  r.set_refunded_orders(c.refunded_orders);
-  r.set_gmv_cents(c.gmv_cents);
-  r.set_refund_cents(c.refund_cents);
-  r.set_spend_cents(c.spend_cents);
+  const auto& fields = CounterDescriptors<v1::WindowResult>();
+  const auto* reflection = r.GetReflection();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (kCounterFields[i].profiles_only && !options_.count_new_customers) continue;
+    reflection->SetInt64(&r, fields[i], c.*kCounterFields[i].member);
+  }
   if (auto v = c.ctr()) r.set_ctr(*v);
   if (auto v = c.cvr()) r.set_cvr(*v);
   if (auto v = c.roi()) r.set_roi(*v);
   if (options_.count_new_customers) {
-    r.set_new_customer_orders(c.new_customer_orders);
-    r.set_attributed_orders(c.attributed_orders);
-    if (auto v = Counters::Ratio(c.new_customer_orders, c.paid_orders)) r.set_new_customer_share(*v);
+    if (auto v = Counters::Ratio(c.new_customer_orders, c.paid_orders))
+      r.set_new_customer_share(*v);
   }
   r.set_uv(uv);
   r.set_revision(revision);
@@ -387,8 +382,7 @@ void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
 void WindowOperator::Snapshot(StateWriter& out) {
   SnapshotTable(out, kPanesTable, kPaneUsersTable, panes_, panes_expired_below_,
                 &panes_deleted_below_);
-  SnapshotTable(out, kDaysTable, kDayUsersTable, days_, days_expired_below_,
-                &days_deleted_below_);
+  SnapshotTable(out, kDaysTable, kDayUsersTable, days_, days_expired_below_, &days_deleted_below_);
   v1::OperatorMeta meta;
   meta.set_watermark_ms(watermark_ms_);
   meta.set_last_fired_minute(last_fired_);

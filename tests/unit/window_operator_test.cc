@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "operators/aggregate.h"
 #include "operators/time_util.h"
+#include "promowatch/v1/state.pb.h"
 #include "unit/test_util.h"
 
 namespace promowatch {
@@ -279,6 +281,26 @@ TEST(WindowOperator, SnapshotRestoreContinuesExactly) {
   const auto restarted = run(true);
   ASSERT_GT(plain.size(), 50u);
   EXPECT_EQ(plain, restarted);
+}
+
+TEST(Counters, EachIsInStateAndResultsUnderItsName) {
+  for (const CounterField& f : kCounterFields) {
+    for (const auto* d : {v1::AggregateState::descriptor(), v1::WindowResult::descriptor()}) {
+      const auto* field = d->FindFieldByName(std::string(f.name));
+      ASSERT_NE(field, nullptr) << f.name << " is not a field of " << d->name();
+      EXPECT_EQ(field->cpp_type(), google::protobuf::FieldDescriptor::CPPTYPE_INT64) << f.name;
+    }
+  }
+  // Combine adds every one of them.
+  Counters a, b;
+  for (size_t i = 0; i < std::size(kCounterFields); ++i) {
+    a.*kCounterFields[i].member = static_cast<int64_t>(i + 1);
+    b.*kCounterFields[i].member = 100;
+  }
+  a.Combine(b);
+  for (size_t i = 0; i < std::size(kCounterFields); ++i) {
+    EXPECT_EQ(a.*kCounterFields[i].member, static_cast<int64_t>(i + 101)) << kCounterFields[i].name;
+  }
 }
 
 }  // namespace
