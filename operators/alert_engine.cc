@@ -635,6 +635,26 @@ std::vector<AlertEvent> AlertEngine::Firing() const {
   return out;
 }
 
+v1::Alert AlertToProto(const AlertEvent& a) {
+  v1::Alert p;
+  p.set_rule(a.rule);
+  p.set_state(a.state);
+  p.set_campaign_id(a.campaign_id);
+  p.set_channel(a.channel);
+  p.set_metric(a.metric);
+  p.set_value(a.value);
+  p.set_threshold(a.threshold);
+  p.set_window(a.window);
+  p.set_event_time_ms(a.window_end_ms);
+  p.set_severity(a.severity);
+  p.set_active_since_ms(a.active_since_ms);
+  p.set_correction(a.correction);
+  if (a.baseline) p.set_baseline(*a.baseline);
+  p.mutable_labels()->insert(a.labels.begin(), a.labels.end());
+  p.mutable_annotations()->insert(a.annotations.begin(), a.annotations.end());
+  return p;
+}
+
 std::string AlertToJson(const AlertEvent& a) {
   // ordered_json: keys in the contract's order (rule, state, ...), as consumers and logs read them.
   nlohmann::ordered_json j = {{"rule", a.rule},

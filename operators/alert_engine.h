@@ -119,6 +119,9 @@ struct AlertEvent {
 // campaign_id, channel, metric, value, threshold, window, event_time_ms,
 // severity, active_since_ms, labels, annotations).
 std::string AlertToJson(const AlertEvent& a);
+// The same as promowatch.v1.Alert (alerts topic with results_format protobuf):
+// field for field what the JSON carries.
+v1::Alert AlertToProto(const AlertEvent& a);
 
 // Evaluates every rule on every emitted window and forwards the window.
 class AlertEngine final : public WindowResultSink, public Checkpointed {

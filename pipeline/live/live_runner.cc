@@ -507,18 +507,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     if (config_.kafka.results_json) {
       sink_->Produce(config_.kafka.alerts_topic, a.campaign_id, json);
     } else {
-      v1::Alert p;
-      p.set_rule(a.rule);
-      p.set_state(a.state);
-      p.set_campaign_id(a.campaign_id);
-      p.set_channel(a.channel);
-      p.set_metric(a.metric);
-      p.set_value(a.value);
-      p.set_threshold(a.threshold);
-      p.set_window(a.window);
-      p.set_event_time_ms(a.window_end_ms);
-      p.set_severity(a.severity);
-      sink_->Produce(config_.kafka.alerts_topic, a.campaign_id, p.SerializeAsString());
+      sink_->Produce(config_.kafka.alerts_topic, a.campaign_id,
+                     AlertToProto(a).SerializeAsString());
     }
     metrics_->SetAlertsFiring(alerts_.FiringCounts());
   }

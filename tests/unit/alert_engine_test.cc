@@ -1,5 +1,7 @@
 #include "operators/alert_engine.h"
 
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 namespace promowatch {
@@ -426,6 +428,33 @@ TEST(AlertEngine, MetricValues) {
   EXPECT_EQ(volume, 4);
   EXPECT_FALSE(MetricValue(r, "ctr", &volume).has_value());  // no impressions
   EXPECT_FALSE(MetricValue(r, "nonsense", &volume).has_value());
+}
+
+TEST(AlertEncoding, ProtobufCarriesWhatTheJsonCarries) {
+  AlertEvent a;
+  a.rule = "gmv_drop";
+  a.state = "firing";
+  a.campaign_id = "c1";
+  a.channel = "douyin";
+  a.metric = "gmv";
+  a.value = 12.5;
+  a.threshold = 0.5;
+  a.baseline = 25.0;
+  a.window = "15m";
+  a.window_end_ms = 1794326400000;
+  a.severity = "page";
+  a.active_since_ms = 1794326100000;
+  a.correction = true;
+  a.labels = {{"team", "growth"}};
+  a.annotations = {{"summary", "GMV of c1 on douyin halved"}};
+  // The JSON read back as the proto (same field names) equals the proto:
+  // a field one of them lacks fails here.
+  v1::Alert from_json;
+  google::protobuf::util::JsonParseOptions strict;  // unknown JSON keys are errors
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(AlertToJson(a), &from_json, strict).ok())
+      << AlertToJson(a);
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(from_json, AlertToProto(a)))
+      << from_json.DebugString() << " vs " << AlertToProto(a).DebugString();
 }
 
 }  // namespace
