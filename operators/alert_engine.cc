@@ -1,9 +1,5 @@
 #include "operators/alert_engine.h"
 
-#include "operators/aggregate.h"
-
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -12,56 +8,6 @@
 
 namespace promowatch {
 namespace {
-
-double Cents(int64_t c) { return static_cast<double>(c) / 100.0; }
-double Count(int64_t c) { return static_cast<double>(c); }
-
-struct MetricDef {
-  const char* name;
-  // Fills the denominator (INT64_MAX: none) and returns the value if defined.
-  std::optional<double> (*get)(const v1::WindowResult& r, int64_t* volume);
-};
-
-const MetricDef kMetrics[] = {
-    {"ctr", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
-       *v = r.impressions();
-       return r.has_ctr() ? std::optional<double>(r.ctr()) : std::nullopt;
-     }},
-    {"cvr", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
-       *v = r.clicks();
-       return r.has_cvr() ? std::optional<double>(r.cvr()) : std::nullopt;
-     }},
-    {"roi", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
-       *v = r.spend_cents();
-       return r.has_roi() ? std::optional<double>(r.roi()) : std::nullopt;
-     }},
-    {"aov", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
-       *v = r.paid_orders();
-       if (r.paid_orders() == 0) return std::nullopt;
-       return Cents(r.gmv_cents()) / Count(r.paid_orders());
-     }},
-    {"gmv", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Cents(r.gmv_cents()); }},
-    {"refunds", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Cents(r.refund_cents()); }},
-    {"spend", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Cents(r.spend_cents()); }},
-    {"paid_orders", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.paid_orders()); }},
-    {"orders", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.orders()); }},
-    {"cancelled_orders", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.cancelled_orders()); }},
-    {"refunded_orders", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.refunded_orders()); }},
-    {"impressions", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.impressions()); }},
-    {"clicks", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.clicks()); }},
-    {"add_to_carts", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.add_to_carts()); }},
-    {"page_views", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.page_views()); }},
-    {"uv", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> { *v = INT64_MAX; return Count(r.uv()); }},
-    // With user profiles on (absent otherwise).
-    {"new_customer_orders", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
-       *v = INT64_MAX;
-       return r.has_new_customer_orders() ? std::optional<double>(Count(r.new_customer_orders())) : std::nullopt;
-     }},
-    {"new_customer_share", [](const v1::WindowResult& r, int64_t* v) -> std::optional<double> {
-       *v = r.paid_orders();
-       return r.has_new_customer_share() ? std::optional<double>(r.new_customer_share()) : std::nullopt;
-     }},
-};
 
 bool Compare(AlertRule::Op op, double value, double threshold) {
   switch (op) {
@@ -88,23 +34,6 @@ bool Cleared(const AlertRule& rule, double value, double line) {
   return true;
 }
 
-// Any event at all in a window (no_data).
-bool HasEvents(const v1::WindowResult& r) {
-  static const auto fields = [] {
-    std::vector<const google::protobuf::FieldDescriptor*> v;
-    for (const CounterField& f : kCounterFields) {
-      if (f.counts_events) {
-        v.push_back(v1::WindowResult::descriptor()->FindFieldByName(std::string(f.name)));
-      }
-    }
-    return v;
-  }();
-  const auto* reflection = r.GetReflection();
-  for (const auto* field : fields) {
-    if (reflection->GetInt64(r, field) != 0) return true;
-  }
-  return false;
-}
 
 int64_t WindowMs(const std::string& window) {
   return static_cast<int64_t>(std::atoi(window.c_str())) * 60'000;
@@ -142,23 +71,6 @@ std::string StateKey(const std::string& rule, const std::string& campaign, const
 
 }  // namespace
 
-std::optional<double> MetricValue(const v1::WindowResult& r, const std::string& metric,
-                                  int64_t* volume) {
-  for (const MetricDef& m : kMetrics) {
-    if (metric == m.name) return m.get(r, volume);
-  }
-  *volume = 0;
-  return std::nullopt;
-}
-
-const std::vector<std::string>& AlertMetricNames() {
-  static const std::vector<std::string> names = [] {
-    std::vector<std::string> n;
-    for (const MetricDef& m : kMetrics) n.emplace_back(m.name);
-    return n;
-  }();
-  return names;
-}
 
 AlertEngine::AlertEngine(std::vector<AlertRule> rules, WindowResultSink* next, AlertCallback on_alert)
     : rules_(std::move(rules)), next_(next), on_alert_(std::move(on_alert)) {
@@ -279,7 +191,7 @@ AlertEngine::Judgement AlertEngine::Judge(const AlertRule& rule, const v1::Windo
     case K::kNoData: {
       // A window with events: the scope is alive.
       j.line = static_cast<double>(rule.silence_ms) / 1000.0;
-      if (!HasEvents(r)) return j;
+      if (!WindowHasEvents(r)) return j;
       History& h = history_[key];
       h.last_data_ms = std::max(h.last_data_ms, end);
       history_dirty_.insert(key);
@@ -633,47 +545,6 @@ std::vector<AlertEvent> AlertEngine::Firing() const {
     if (inst.phase == Phase::kFiring) out.push_back(inst.last);
   }
   return out;
-}
-
-v1::Alert AlertToProto(const AlertEvent& a) {
-  v1::Alert p;
-  p.set_rule(a.rule);
-  p.set_state(a.state);
-  p.set_campaign_id(a.campaign_id);
-  p.set_channel(a.channel);
-  p.set_metric(a.metric);
-  p.set_value(a.value);
-  p.set_threshold(a.threshold);
-  p.set_window(a.window);
-  p.set_event_time_ms(a.window_end_ms);
-  p.set_severity(a.severity);
-  p.set_active_since_ms(a.active_since_ms);
-  p.set_correction(a.correction);
-  if (a.baseline) p.set_baseline(*a.baseline);
-  p.mutable_labels()->insert(a.labels.begin(), a.labels.end());
-  p.mutable_annotations()->insert(a.annotations.begin(), a.annotations.end());
-  return p;
-}
-
-std::string AlertToJson(const AlertEvent& a) {
-  // ordered_json: keys in the contract's order (rule, state, ...), as consumers and logs read them.
-  nlohmann::ordered_json j = {{"rule", a.rule},
-                      {"state", a.state},
-                      {"campaign_id", a.campaign_id},
-                      {"channel", a.channel},
-                      {"metric", a.metric},
-                      {"value", a.value},
-                      {"threshold", a.threshold},
-                      {"window", a.window},
-                      {"event_time_ms", a.window_end_ms},
-                      {"severity", a.severity},
-                      {"active_since_ms", a.active_since_ms}};
-  if (a.correction) j["correction"] = true;
-  if (a.baseline) j["baseline"] = *a.baseline;  // relative_drop's baseline, pacing's target
-  if (!a.labels.empty()) j["labels"] = a.labels;
-  if (!a.annotations.empty()) j["annotations"] = a.annotations;
-  // Invalid UTF-8 in a campaign id must not throw on the pipeline thread.
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
 }
 
 }  // namespace promowatch

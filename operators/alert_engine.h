@@ -237,5 +237,7 @@ std::optional<double> MetricValue(const v1::WindowResult& r, const std::string& 
                                   int64_t* volume);
 // Every metric name MetricValue knows.
 const std::vector<std::string>& AlertMetricNames();
+// Any event at all in a window (no_data rules).
+bool WindowHasEvents(const v1::WindowResult& r);
 
 }  // namespace promowatch

@@ -53,12 +53,6 @@ v1::UserProfile::DayBucket* BucketFor(v1::UserProfile& p, int32_t day) {
 
 }  // namespace
 
-std::string TagChangeToJson(const TagChange& c) {
-  nlohmann::ordered_json j = {{"user_id", c.user_id}, {"tag", c.tag},       {"from", c.from},
-                              {"to", c.to},           {"reason", c.reason}, {"event_time_ms", c.event_time_ms}};
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
-}
-
 UserProfileOperator::UserProfileOperator(TagRules rules, ChangeCallback on_change,
                                          size_t max_users_in_memory, size_t checkpoint_every_changed)
     : rules_(std::move(rules)),

@@ -37,6 +37,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/node_hash_map.h"
 #include "operators/operator.h"
+#include "promowatch/v1/results.pb.h"
 #include "promowatch/v1/state.pb.h"
 
 namespace promowatch {
@@ -84,6 +85,8 @@ struct TagChange {
 };
 // {"user_id", "tag", "from", "to", "reason", "event_time_ms"}.
 std::string TagChangeToJson(const TagChange& c);
+// The same as promowatch.v1.UserTagChange (user-tags topic, protobuf).
+v1::UserTagChange TagChangeToProto(const TagChange& c);
 
 class UserProfileOperator final : public Operator {
  public:

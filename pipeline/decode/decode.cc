@@ -206,23 +206,29 @@ v1::Event* EventDecoder::NewEvent() {
   return google::protobuf::Arena::CreateMessage<v1::Event>(&arena_);
 }
 
+namespace {
+
+// The message a value of `type` fills: the envelope itself, or its payload.
+google::protobuf::Message* MessageOf(v1::Event* event, ValueType type) {
+  switch (type) {
+    case ValueType::kClick:
+      return event->mutable_click();
+    case ValueType::kOrder:
+      return event->mutable_order();
+    case ValueType::kSpend:
+      return event->mutable_spend();
+    case ValueType::kEvent:
+      break;
+  }
+  return event;
+}
+
+}  // namespace
+
 bool EventDecoder::Parse(std::string_view payload, WireFormat wire, ValueType type,
                          v1::Event** event, std::string* detail) {
   if (wire == WireFormat::kBinary) {
-    google::protobuf::Message* target = *event;
-    switch (type) {
-      case ValueType::kClick:
-        target = (*event)->mutable_click();
-        break;
-      case ValueType::kOrder:
-        target = (*event)->mutable_order();
-        break;
-      case ValueType::kSpend:
-        target = (*event)->mutable_spend();
-        break;
-      case ValueType::kEvent:
-        break;
-    }
+    google::protobuf::Message* target = MessageOf(*event, type);
     if (target->ParseFromArray(payload.data(), static_cast<int>(payload.size()))) return true;
     if (detail != nullptr) detail->assign("protobuf parse failed");
     return false;
@@ -242,19 +248,7 @@ bool EventDecoder::Parse(std::string_view payload, WireFormat wire, ValueType ty
       }
     }
     if (bare || !envelope) {
-      switch (type) {
-        case ValueType::kClick:
-          target = (*event)->mutable_click();
-          break;
-        case ValueType::kOrder:
-          target = (*event)->mutable_order();
-          break;
-        case ValueType::kSpend:
-          target = (*event)->mutable_spend();
-          break;
-        case ValueType::kEvent:
-          break;
-      }
+      target = MessageOf(*event, type);
     }
   }
   google::protobuf::util::JsonParseOptions options;

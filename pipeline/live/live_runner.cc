@@ -83,14 +83,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
             if (config_.kafka.results_json) {
               sink_->Produce(config_.kafka.user_tags_topic, c.user_id, TagChangeToJson(c));
             } else {
-              v1::UserTagChange p;
-              p.set_user_id(c.user_id);
-              p.set_tag(c.tag);
-              p.set_from(c.from);
-              p.set_to(c.to);
-              p.set_reason(c.reason);
-              p.set_event_time_ms(c.event_time_ms);
-              sink_->Produce(config_.kafka.user_tags_topic, c.user_id, p.SerializeAsString());
+              sink_->Produce(config_.kafka.user_tags_topic, c.user_id,
+                             TagChangeToProto(c).SerializeAsString());
             }
           },
           static_cast<size_t>(config.profiles_max_users_in_memory),

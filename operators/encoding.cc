@@ -1,0 +1,72 @@
+// The encoders of what operators emit besides window results: alert
+// transitions and tag changes, JSON and protobuf side by side, so that the
+// two carry the same fields (tests/unit/alert_engine_test.cc holds alerts
+// to it).
+
+#include <nlohmann/json.hpp>
+
+#include "operators/alert_engine.h"
+#include "operators/user_profiles.h"
+
+namespace promowatch {
+
+v1::Alert AlertToProto(const AlertEvent& a) {
+  v1::Alert p;
+  p.set_rule(a.rule);
+  p.set_state(a.state);
+  p.set_campaign_id(a.campaign_id);
+  p.set_channel(a.channel);
+  p.set_metric(a.metric);
+  p.set_value(a.value);
+  p.set_threshold(a.threshold);
+  p.set_window(a.window);
+  p.set_event_time_ms(a.window_end_ms);
+  p.set_severity(a.severity);
+  p.set_active_since_ms(a.active_since_ms);
+  p.set_correction(a.correction);
+  if (a.baseline) p.set_baseline(*a.baseline);
+  p.mutable_labels()->insert(a.labels.begin(), a.labels.end());
+  p.mutable_annotations()->insert(a.annotations.begin(), a.annotations.end());
+  return p;
+}
+
+std::string AlertToJson(const AlertEvent& a) {
+  // ordered_json: keys in the contract's order (rule, state, ...), as consumers and logs read them.
+  nlohmann::ordered_json j = {{"rule", a.rule},
+                              {"state", a.state},
+                              {"campaign_id", a.campaign_id},
+                              {"channel", a.channel},
+                              {"metric", a.metric},
+                              {"value", a.value},
+                              {"threshold", a.threshold},
+                              {"window", a.window},
+                              {"event_time_ms", a.window_end_ms},
+                              {"severity", a.severity},
+                              {"active_since_ms", a.active_since_ms}};
+  if (a.correction) j["correction"] = true;
+  if (a.baseline) j["baseline"] = *a.baseline;  // relative_drop's baseline, pacing's target
+  if (!a.labels.empty()) j["labels"] = a.labels;
+  if (!a.annotations.empty()) j["annotations"] = a.annotations;
+  // Invalid UTF-8 in a campaign id must not throw on the pipeline thread.
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+std::string TagChangeToJson(const TagChange& c) {
+  nlohmann::ordered_json j = {{"user_id", c.user_id}, {"tag", c.tag},
+                              {"from", c.from},       {"to", c.to},
+                              {"reason", c.reason},   {"event_time_ms", c.event_time_ms}};
+  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+v1::UserTagChange TagChangeToProto(const TagChange& c) {
+  v1::UserTagChange p;
+  p.set_user_id(c.user_id);
+  p.set_tag(c.tag);
+  p.set_from(c.from);
+  p.set_to(c.to);
+  p.set_reason(c.reason);
+  p.set_event_time_ms(c.event_time_ms);
+  return p;
+}
+
+}  // namespace promowatch
