@@ -27,20 +27,19 @@ struct EventRecord {
   uint64_t user_hash = 0;        // XXH3-64 of user_id; 0 for spend events (no user)
   std::string event_id;
   std::string user_id;
-  // Mutable: the user-profile operator attributes orders without them to the
-  // user's last click before the windows see the batch.
-  mutable std::string campaign_id;
-  mutable std::string channel;
+  // Orders without them get the user's last click's (attribution, by the
+  // enrichment step: operator.h's EnrichingOperator).
+  std::string campaign_id;
+  std::string channel;
   std::string order_id;
   // The watermark in force when this record arrived (before it). Lateness is
   // judged against it, so results do not depend on how records are batched.
   int64_t watermark_ms = kNoWatermark;
-  // A PAID order that is the user's first paid order, as the user-profile
-  // operator (which sees each batch before the windows) found it. Mutable:
-  // that operator annotates the records it is handed as const.
-  mutable bool first_paid_order = false;
-  // The campaign and channel came from the user's last click (attribution).
-  mutable bool attributed = false;
+  // Written by the enrichment step only (false without one):
+  // a PAID order that is the user's first paid order;
+  bool first_paid_order = false;
+  // the campaign and channel came from the user's last click.
+  bool attributed = false;
 };
 
 }  // namespace promowatch

@@ -6,7 +6,9 @@
 //                             `state` stays valid for the operator's life, so
 //                             state larger than memory can be read on demand
 //                             (it reflects every committed Snapshot)
-//   { ProcessBatch(events)    admitted events of one input batch, arrival order
+//   { EnrichBatch(events)     EnrichingOperator only: the batch, mutable,
+//                             before any operator sees it
+//     ProcessBatch(events)    admitted events of one input batch, arrival order
 //     OnWatermark(wm) }*      after each batch; wm never decreases
 //   Snapshot(writer)          at a checkpoint, between batches: write dirty state
 //   OnCheckpointCommitted()   later, on the same thread: that snapshot is
@@ -53,6 +55,20 @@ class Operator {
   // The first error reading state on demand; the runtime refuses to
   // checkpoint past it (state and outputs would disagree).
   virtual absl::Status status() const { return absl::OkStatus(); }
+};
+
+// The enrichment step: an operator whose state annotates the records for
+// the operators after it (the user-profile operator: last-click attribution
+// of orders without a campaign, first paid order). The runtime hands each
+// batch to it first, mutable; every operator then sees the records const.
+// It may write only campaign_id and channel when they are empty, and the
+// fields EventRecord marks as the enrichment step's. Its own work on the
+// batch is done in the same pass (the profile that is read to annotate a
+// record is the one that record then changes), so ProcessBatch is empty.
+class EnrichingOperator : public Operator {
+ public:
+  virtual void EnrichBatch(std::span<EventRecord* const> events) = 0;
+  void ProcessBatch(std::span<const EventRecord* const>) final {}
 };
 
 }  // namespace promowatch

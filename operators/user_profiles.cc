@@ -209,9 +209,9 @@ void UserProfileOperator::Count(const std::string& key, int delta) {
   n += delta;
 }
 
-void UserProfileOperator::ProcessBatch(std::span<const EventRecord* const> events) {
+void UserProfileOperator::EnrichBatch(std::span<EventRecord* const> events) {
   Evict();  // (between batches: the last checkpoint is committed)
-  for (const EventRecord* e : events) {
+  for (EventRecord* e : events) {
     // Timers fire at the watermark in force when each record arrived, not
     // at batch ends: the order of changes does not depend on batching (a
     // resumed replay writes the same bytes).
@@ -225,7 +225,7 @@ void UserProfileOperator::ProcessBatch(std::span<const EventRecord* const> event
   }
 }
 
-void UserProfileOperator::OnEvent(const EventRecord& e) {
+void UserProfileOperator::OnEvent(EventRecord& e) {
   const int64_t t = e.event_time_ms;
   Entry* entry = Load(e.user_id);
   // Changes that time made before this event happened first, at their own
@@ -289,7 +289,7 @@ void UserProfileOperator::OnEvent(const EventRecord& e) {
   Evaluate(*it, std::max(t, p.evaluated_ms()), reason);
 }
 
-void UserProfileOperator::Attribute(const EventRecord& e, const v1::UserProfile& p) {
+void UserProfileOperator::Attribute(EventRecord& e, const v1::UserProfile& p) {
   // last_clicks is newest first: the first one not after the order wins.
   for (const auto& c : p.last_clicks()) {
     if (c.time_ms() > e.event_time_ms) continue;

@@ -88,7 +88,7 @@ std::string TagChangeToJson(const TagChange& c);
 // The same as promowatch.v1.UserTagChange (user-tags topic, protobuf).
 v1::UserTagChange TagChangeToProto(const TagChange& c);
 
-class UserProfileOperator final : public Operator {
+class UserProfileOperator final : public EnrichingOperator {
  public:
   static constexpr std::string_view kTable = "profiles";             // user id -> UserProfile
   static constexpr std::string_view kTimersTable = "profile_timers";  // BE64(time) + user id -> ""
@@ -110,7 +110,10 @@ class UserProfileOperator final : public Operator {
   }
   // Reads only the totals: profiles and timers are read when needed.
   absl::Status Restore(const StateReader& in) override;
-  void ProcessBatch(std::span<const EventRecord* const> events) override;
+  // Updates the profiles and annotates the records: orders without a
+  // campaign get the last click's (or kUnattributed), paid orders whether
+  // they are the user's first.
+  void EnrichBatch(std::span<EventRecord* const> events) override;
   void OnWatermark(int64_t watermark_ms) override;
   void OnEndOfInput() override {}
   // Writes the profiles changed since the last checkpoint, their timers'
@@ -152,8 +155,8 @@ class UserProfileOperator final : public Operator {
   };
   using Cache = absl::node_hash_map<std::string, Entry>;
 
-  void OnEvent(const EventRecord& e);
-  void Attribute(const EventRecord& e, const v1::UserProfile& p);
+  void OnEvent(EventRecord& e);
+  void Attribute(EventRecord& e, const v1::UserProfile& p);
   // Judges every tag as of `t`, emits the changes, sets the next timer.
   void Evaluate(Cache::value_type& node, int64_t t, const char* reason);
   int64_t NextTimer(const v1::UserProfile& p, int64_t t) const;

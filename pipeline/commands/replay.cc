@@ -177,7 +177,7 @@ int RunReplay(const ReplayArgs& args) {
         },
         static_cast<size_t>(config.profiles_max_users_in_memory),
         static_cast<size_t>(config.profiles_checkpoint_every_changed));
-    engine.AddOperator(profiles.get());
+    engine.SetEnricher(profiles.get());
   }
   auto backend = RocksStateBackend::Open(state_dir, engine.StateTables(), config.state);
   if (!backend.ok()) {

@@ -89,7 +89,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
           },
           static_cast<size_t>(config.profiles_max_users_in_memory),
           static_cast<size_t>(config.profiles_checkpoint_every_changed));
-      engine_.AddOperator(profiles_.get());
+      engine_.SetEnricher(profiles_.get());
     }
     metrics_->SetAlertsFiring(alerts_.FiringCounts());
     sink_->OnResultPublished([metrics](double seconds) { metrics->ResultPublished(seconds); });

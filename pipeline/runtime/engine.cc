@@ -145,13 +145,19 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
     }
     Admit(records_[i], raw, source, wall_ms);
   }
-  for (Operator* op : operators_) op->ProcessBatch(accepted_);
-  windows_.ProcessBatch(accepted_);
+  RunOperators();
   watermark_.CheckIdle(wall_ms);
   const int64_t wm = watermark_.current();
   admission_.OnWatermark(wm);
   windows_.OnWatermark(wm);
   for (Operator* op : operators_) op->OnWatermark(wm);
+}
+
+void Engine::RunOperators() {
+  if (enricher_ != nullptr) enricher_->EnrichBatch(accepted_);
+  const std::span<const EventRecord* const> admitted(accepted_.data(), accepted_.size());
+  for (Operator* op : operators_) op->ProcessBatch(admitted);
+  windows_.ProcessBatch(admitted);
 }
 
 void Engine::Admit(EventRecord& rec, const RawRecord& raw, std::string_view source,
@@ -350,8 +356,7 @@ void Engine::Finish() {
     released_.clear();
     const int64_t wall_ms = wall_clock_ms_();
     ReleaseHeld(/*admit=*/true, 0, wall_ms);
-    for (Operator* op : operators_) op->ProcessBatch(accepted_);
-    windows_.ProcessBatch(accepted_);
+    RunOperators();
     const int64_t wm = watermark_.current();
     admission_.OnWatermark(wm);
     windows_.OnWatermark(wm);

@@ -85,10 +85,16 @@ class Engine {
   // State checkpointed together with the operators' (call before
   // StateTables and Restore; `state` must outlive the Engine).
   void Attach(Checkpointed* state) { attached_.push_back(state); }
-  // More operators (user profiles), fed the admitted events before the
-  // windows, given the watermark after them, checkpointed with them.
-  // Call before StateTables and Restore; `op` must outlive the Engine.
+  // More operators, fed the admitted events before the windows, given the
+  // watermark after them, checkpointed with them. Call before StateTables
+  // and Restore; `op` must outlive the Engine.
   void AddOperator(Operator* op) { operators_.push_back(op); }
+  // The enrichment step (user profiles: attribution, first paid order): an
+  // operator as above that sees each batch first, mutable. One at most.
+  void SetEnricher(EnrichingOperator* op) {
+    enricher_ = op;
+    AddOperator(op);
+  }
 
   // Every state table the engine, its operators and attached state use.
   std::vector<std::string> StateTables() const;
@@ -175,7 +181,7 @@ class Engine {
   RocksStateBackend* backend_ = nullptr;
   EngineCounters counters_;
   std::vector<EventRecord> records_;  // reused across batches
-  std::vector<const EventRecord*> accepted_;
+  std::vector<EventRecord*> accepted_;  // mutable for the enrichment step only
   struct Reject {
     size_t index;  // in the batch
     v1::RejectReason reason;
@@ -183,6 +189,9 @@ class Engine {
   };
   std::vector<Reject> rejects_;  // of the batch at hand, in input order
   // Admits one decoded record (accepted, duplicate or late) at `wall_ms`.
+  // The admitted records of the batch at hand through the enrichment step,
+  // the operators and the windows.
+  void RunOperators();
   void Admit(EventRecord& rec, const RawRecord& raw, std::string_view source, int64_t wall_ms);
   // The clock-skew guard; true when `rec` was taken (held or rejected).
   bool GuardFutureTime(EventRecord& rec, const RawRecord& raw, std::string_view source,
@@ -205,6 +214,7 @@ class Engine {
   uint64_t last_checkpoint_bytes_ = 0;
   std::vector<Checkpointed*> attached_;
   std::vector<Operator*> operators_;
+  EnrichingOperator* enricher_ = nullptr;
 
   // Collects the background commit if it is done (or `block`): operators
   // hear of it, an error sticks in commit_error_.

@@ -32,8 +32,8 @@ struct Harness {
     r.campaign_id = "c1";
     r.channel = "douyin";
     r.watermark_ms = watermark;
-    const EventRecord* p = &r;
-    op.ProcessBatch(std::span<const EventRecord* const>(&p, 1));
+    EventRecord* p = &r;
+    op.EnrichBatch(std::span<EventRecord* const>(&p, 1));
   }
   void Click(const std::string& user, int64_t t) { Event(EventKind::kClick, kClick, user, t); }
   void Paid(const std::string& user, int64_t t, int64_t yuan) { Event(EventKind::kOrder, kPaid, user, t, yuan * 100); }
@@ -188,8 +188,8 @@ TEST(UserProfiles, OrdersWithoutACampaignGoToTheLastClickWithin24Hours) {
   late_click.campaign_id = "c2";
   late_click.channel = "jd";
   late_click.event_time_ms = kT0 + 3'600'000;
-  const EventRecord* p = &late_click;
-  h.op.ProcessBatch(std::span<const EventRecord* const>(&p, 1));
+  EventRecord* p = &late_click;
+  h.op.EnrichBatch(std::span<EventRecord* const>(&p, 1));
   auto order = [&](int64_t t) -> const EventRecord& {
     EventRecord& r = h.records.emplace_back();
     r.kind = EventKind::kOrder;
@@ -197,8 +197,8 @@ TEST(UserProfiles, OrdersWithoutACampaignGoToTheLastClickWithin24Hours) {
     r.user_id = "u1";
     r.event_time_ms = t;
     r.amount_cents = 100;
-    const EventRecord* q = &r;
-    h.op.ProcessBatch(std::span<const EventRecord* const>(&q, 1));
+    EventRecord* q = &r;
+    h.op.EnrichBatch(std::span<EventRecord* const>(&q, 1));
     return r;
   };
   const EventRecord& a = order(kT0 + 2 * 3'600'000);  // last click: c2/jd, an hour before
@@ -260,7 +260,7 @@ Workload RunWorkload(size_t max_users_in_memory, size_t restart_at = 0, bool sta
     return (rng >> 33) % n;
   };
   std::vector<EventRecord> batch(50);
-  std::vector<const EventRecord*> ptrs;
+  std::vector<EventRecord*> ptrs;
   int64_t t = kT0;
   size_t since = 0;
   bool unacked = false;
@@ -285,7 +285,7 @@ Workload RunWorkload(size_t max_users_in_memory, size_t restart_at = 0, bool sta
       }
       ptrs.push_back(&r);
     }
-    op->ProcessBatch(ptrs);
+    op->EnrichBatch(ptrs);
     op->OnWatermark(t - 120'000);
     if (ack_late && unacked) {
       op->OnCheckpointCommitted();
