@@ -20,11 +20,11 @@ inline constexpr int64_t kNoWatermark = std::numeric_limits<int64_t>::min();
 
 struct EventRecord {
   EventKind kind = EventKind::kClick;
-  int32_t code = 0;              // ClickType for clicks, OrderState for orders, 0 for spend
-  int64_t event_time_ms = 0;     // > 0
-  int64_t amount_cents = 0;      // order amount, or spend cost
-  uint64_t event_id_hash = 0;    // XXH3-64 of event_id
-  uint64_t user_hash = 0;        // XXH3-64 of user_id; 0 for spend events (no user)
+  int32_t code = 0;            // ClickType for clicks, OrderState for orders, 0 for spend
+  int64_t event_time_ms = 0;   // > 0
+  int64_t amount_cents = 0;    // order amount, or spend cost
+  uint64_t event_id_hash = 0;  // XXH3-64 of event_id
+  uint64_t user_hash = 0;      // XXH3-64 of user_id; 0 for spend events (no user)
   std::string event_id;
   std::string user_id;
   // Orders without them get the user's last click's (attribution, by the
