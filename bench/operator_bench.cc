@@ -89,7 +89,7 @@ void RunOperatorPath(benchmark::State& state, size_t records, Feed feed) {
     std::filesystem::remove_all(dir);
     NullSink sink;
     PipelineConfig config;
-    Engine engine(config, &sink, nullptr, nullptr);
+    Engine engine(EngineOptions::From(config), &sink, nullptr, nullptr);
     auto db = RocksStateBackend::Open(dir, engine.StateTables());
     if (!db.ok() || !engine.Restore(db->get(), nullptr).ok()) state.SkipWithError("state");
     state.ResumeTiming();

@@ -102,28 +102,33 @@ struct Counters {
 };
 
 // The window counters, defined once: state at rest (AggregateState),
-// results (WindowResult, where each has the same name) and "is this window
-// empty" loop over this list; Update above is where events map onto them.
+// results (WindowResult, where each has the same name, and its JSON), the
+// metrics alert rules judge and "is this window empty" loop over this list
+// (operators/counter_reflection.h finds the fields); Update above is where
+// events map onto them. Ratios derived from them are Finalize's.
 struct CounterField {
   std::string_view name;  // of the field in AggregateState and WindowResult
   int64_t Counters::*member;
-  bool counts_events;  // any non-zero: the window had events (no_data rules)
-  bool profiles_only;  // in results with user profiles on only
+  std::string_view metric;  // what alert rules call it (amounts: in yuan)
+  bool cents;               // an amount in cents (alert rules judge yuan)
+  bool counts_events;       // any non-zero: the window had events (no_data rules)
+  bool profiles_only;       // in results with user profiles on only
 };
 inline constexpr CounterField kCounterFields[] = {
-    {"impressions", &Counters::impressions, true, false},
-    {"clicks", &Counters::clicks, true, false},
-    {"add_to_carts", &Counters::add_to_carts, true, false},
-    {"page_views", &Counters::page_views, true, false},
-    {"orders", &Counters::orders, true, false},
-    {"paid_orders", &Counters::paid_orders, true, false},
-    {"cancelled_orders", &Counters::cancelled_orders, true, false},
-    {"refunded_orders", &Counters::refunded_orders, true, false},
-    {"gmv_cents", &Counters::gmv_cents, false, false},
-    {"refund_cents", &Counters::refund_cents, false, false},
-    {"spend_cents", &Counters::spend_cents, true, false},
-    {"new_customer_orders", &Counters::new_customer_orders, false, true},
-    {"attributed_orders", &Counters::attributed_orders, false, true},
+    {"impressions", &Counters::impressions, "impressions", false, true, false},
+    {"clicks", &Counters::clicks, "clicks", false, true, false},
+    {"add_to_carts", &Counters::add_to_carts, "add_to_carts", false, true, false},
+    {"page_views", &Counters::page_views, "page_views", false, true, false},
+    {"orders", &Counters::orders, "orders", false, true, false},
+    {"paid_orders", &Counters::paid_orders, "paid_orders", false, true, false},
+    {"cancelled_orders", &Counters::cancelled_orders, "cancelled_orders", false, true, false},
+    {"refunded_orders", &Counters::refunded_orders, "refunded_orders", false, true, false},
+    {"gmv_cents", &Counters::gmv_cents, "gmv", true, false, false},
+    {"refund_cents", &Counters::refund_cents, "refunds", true, false, false},
+    {"spend_cents", &Counters::spend_cents, "spend", true, true, false},
+    {"new_customer_orders", &Counters::new_customer_orders, "new_customer_orders", false, false,
+     true},
+    {"attributed_orders", &Counters::attributed_orders, "attributed_orders", false, false, true},
 };
 
 // A member of Counters missing from the list would be neither stored nor

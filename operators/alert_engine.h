@@ -58,7 +58,8 @@ struct AlertRule {
   enum class Op { kLess, kLessEqual, kGreater, kGreaterEqual } op = Op::kLess;
   double threshold = 0;
   std::optional<double> resolve_threshold;  // hysteresis; unset: threshold
-  int64_t min_volume = 0;  // of the denominator: impressions (ctr), clicks (cvr), spend (roi), paid orders (aov)
+  int64_t min_volume =
+      0;  // of the denominator: impressions (ctr), clicks (cvr), spend (roi), paid orders (aov)
   int64_t for_ms = 0;              // breach held this long (event time) before firing
   int64_t keep_firing_for_ms = 0;  // clear held this long before resolving
   std::string severity = "warning";
@@ -72,8 +73,8 @@ struct AlertRule {
   std::map<std::string, double> campaign_thresholds;
 
   // relative_drop
-  int64_t against_ms = 0;   // > 0: the same window this long before
-  int median_of = 0;        // > 0: the median of this many previous windows
+  int64_t against_ms = 0;  // > 0: the same window this long before
+  int median_of = 0;       // > 0: the median of this many previous windows
   double drop = 0.5;
   std::optional<double> resolve_drop;  // hysteresis; unset: drop
   double min_baseline = 0;
@@ -85,7 +86,7 @@ struct AlertRule {
   // no_data
   int64_t silence_ms = 0;
   int64_t forget_after_ms = 6 * 3'600'000;  // a scope silent this long ended: resolved, forgotten
-  std::string topic;  // no_data on an input topic, in wall time
+  std::string topic;                        // no_data on an input topic, in wall time
 
   // The threshold for one campaign (overrides, else `threshold`/`target`).
   double ThresholdFor(const std::string& campaign) const {
@@ -103,7 +104,7 @@ struct AlertEvent {
   std::string channel;
   std::string metric;
   double value = 0;
-  double threshold = 0;     // the line the value was judged against
+  double threshold = 0;            // the line the value was judged against
   std::optional<double> baseline;  // relative_drop: the baseline; pacing: the target
   std::string window;
   int64_t window_end_ms = 0;  // event time of the judgement
@@ -115,13 +116,7 @@ struct AlertEvent {
   std::map<std::string, std::string> labels;       // the rule's extra labels
   std::map<std::string, std::string> annotations;  // rendered
 };
-// One JSON object: the backtest/alerts-topic contract (rule, state,
-// campaign_id, channel, metric, value, threshold, window, event_time_ms,
-// severity, active_since_ms, labels, annotations).
-std::string AlertToJson(const AlertEvent& a);
-// The same as promowatch.v1.Alert (alerts topic with results_format protobuf):
-// field for field what the JSON carries.
-v1::Alert AlertToProto(const AlertEvent& a);
+// Its encoders, JSON and protobuf: operators/encoding.h.
 
 // Evaluates every rule on every emitted window and forwards the window.
 class AlertEngine final : public WindowResultSink, public Checkpointed {
@@ -182,7 +177,7 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   enum class Phase { kPending, kFiring };
   struct Instance {
     Phase phase = Phase::kPending;
-    int64_t fired_on_ms = 0;     // end of the window it went firing on
+    int64_t fired_on_ms = 0;  // end of the window it went firing on
     int64_t since_ms = 0;
     int64_t clear_since_ms = 0;  // 0: not clear
     AlertEvent last;             // the latest judgement, as an event
@@ -208,7 +203,8 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   // does not go back in time).
   void Rejudge(const AlertRule& rule, const v1::WindowResult& r, const Key& key);
   // One judgement through the lifecycle.
-  void Advance(const AlertRule& rule, const v1::WindowResult& r, const Key& key, const Judgement& j);
+  void Advance(const AlertRule& rule, const v1::WindowResult& r, const Key& key,
+               const Judgement& j);
   // no_data: scopes of `rule` with no events since `now - silence`.
   void CheckSilence(const AlertRule& rule, const v1::WindowResult& clock);
   AlertEvent MakeEvent(const AlertRule& rule, const v1::WindowResult& r, double value,

@@ -1,14 +1,53 @@
-// The encoders of what operators emit besides window results: alert
-// transitions and tag changes, JSON and protobuf side by side, so that the
-// two carry the same fields (tests/unit/alert_engine_test.cc holds alerts
-// to it).
+// The encoders of what operators emit (encoding.h), JSON and protobuf side
+// by side, so that the two carry the same fields
+// (tests/unit/alert_engine_test.cc holds alerts to it).
 
+#include "operators/encoding.h"
+
+#include <fmt/format.h>
+
+#include <iterator>
 #include <nlohmann/json.hpp>
 
-#include "operators/alert_engine.h"
-#include "operators/user_profiles.h"
+#include "operators/counter_reflection.h"
 
 namespace promowatch {
+
+void AppendWindowResultJson(const v1::WindowResult& r, std::string* out) {
+  auto ratio = [](bool has, double v) { return has ? fmt::format("{}", v) : std::string("null"); };
+  auto it = std::back_inserter(*out);
+  fmt::format_to(it,
+                 "{{\"window\":\"{}\",\"window_start_ms\":{},\"window_end_ms\":{},"
+                 "\"campaign_id\":{},\"channel\":{},",
+                 r.window(), r.window_start_ms(), r.window_end_ms(),
+                 nlohmann::json(r.campaign_id()).dump(), nlohmann::json(r.channel()).dump());
+  // The counters (kCounterFields), then what is derived from them; the
+  // counters of user profiles last, when they are on.
+  const auto& fields = CounterDescriptors<v1::WindowResult>();
+  const auto* reflection = r.GetReflection();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (kCounterFields[i].profiles_only) continue;
+    fmt::format_to(it, "\"{}\":{},", kCounterFields[i].name, reflection->GetInt64(r, fields[i]));
+  }
+  fmt::format_to(it, "\"ctr\":{},\"cvr\":{},\"roi\":{},\"uv\":{},\"revision\":{}",
+                 ratio(r.has_ctr(), r.ctr()), ratio(r.has_cvr(), r.cvr()),
+                 ratio(r.has_roi(), r.roi()), r.uv(), r.revision());
+  if (r.has_new_customer_orders()) {
+    for (size_t i = 0; i < fields.size(); ++i) {
+      if (!kCounterFields[i].profiles_only) continue;
+      fmt::format_to(it, ",\"{}\":{}", kCounterFields[i].name, reflection->GetInt64(r, fields[i]));
+    }
+    fmt::format_to(it, ",\"new_customer_share\":{}",
+                   ratio(r.has_new_customer_share(), r.new_customer_share()));
+  }
+  out->push_back('}');
+}
+
+std::string WindowResultToJson(const v1::WindowResult& r) {
+  std::string s;
+  AppendWindowResultJson(r, &s);
+  return s;
+}
 
 v1::Alert AlertToProto(const AlertEvent& a) {
   v1::Alert p;

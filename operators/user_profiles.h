@@ -77,20 +77,17 @@ struct TagRules {
 
 struct TagChange {
   std::string user_id;
-  std::string tag;     // new | active | dormant | high_value | rfm | tier
-  std::string from;    // "true"/"false" for segment tags; the value for rfm and tier
+  std::string tag;   // new | active | dormant | high_value | rfm | tier
+  std::string from;  // "true"/"false" for segment tags; the value for rfm and tier
   std::string to;
   std::string reason;  // what made it change: click, paid order, refund, time passed
   int64_t event_time_ms = 0;
 };
-// {"user_id", "tag", "from", "to", "reason", "event_time_ms"}.
-std::string TagChangeToJson(const TagChange& c);
-// The same as promowatch.v1.UserTagChange (user-tags topic, protobuf).
-v1::UserTagChange TagChangeToProto(const TagChange& c);
+// Its encoders, JSON and protobuf: operators/encoding.h.
 
 class UserProfileOperator final : public EnrichingOperator {
  public:
-  static constexpr std::string_view kTable = "profiles";             // user id -> UserProfile
+  static constexpr std::string_view kTable = "profiles";              // user id -> UserProfile
   static constexpr std::string_view kTimersTable = "profile_timers";  // BE64(time) + user id -> ""
   static constexpr std::string_view kTotalsTable = "profile_totals";  // "totals" -> ProfileTotals
   static constexpr const char* kUnattributed = "(unattributed)";
@@ -195,8 +192,9 @@ class UserProfileOperator final : public EnrichingOperator {
   bool commit_pending_ = false;
   std::vector<Cache::value_type*> written_timers_;
   std::vector<Cache::value_type*> written_gone_;
-  std::string stored_cursor_;             // kTimersTable keys before this were loaded
-  int64_t next_stored_timer_ = std::numeric_limits<int64_t>::max();  // earliest checkpointed timer at or after the cursor
+  std::string stored_cursor_;  // kTimersTable keys before this were loaded
+  int64_t next_stored_timer_ =
+      std::numeric_limits<int64_t>::max();  // earliest checkpointed timer at or after the cursor
   std::string buffer_;
   std::map<std::string, int64_t> counts_;
   int64_t users_ = 0;

@@ -4,25 +4,12 @@
 #include <array>
 #include <iterator>
 
+#include "operators/counter_reflection.h"
 #include "operators/time_util.h"
 #include "promowatch/v1/state.pb.h"
 
 namespace promowatch {
 namespace {
-
-// The fields of kCounterFields in `Message`, looked up once.
-template <typename Message>
-const std::array<const google::protobuf::FieldDescriptor*, std::size(kCounterFields)>&
-CounterDescriptors() {
-  static const auto fields = [] {
-    std::array<const google::protobuf::FieldDescriptor*, std::size(kCounterFields)> a{};
-    for (size_t i = 0; i < a.size(); ++i) {
-      a[i] = Message::descriptor()->FindFieldByName(std::string(kCounterFields[i].name));
-    }
-    return a;
-  }();
-  return fields;
-}
 
 void ToState(const Counters& c, v1::AggregateState* s) {
   const auto& fields = CounterDescriptors<v1::AggregateState>();

@@ -23,10 +23,12 @@
 #include <memory>
 
 #include "operators/alert_engine.h"
+#include "operators/encoding.h"
 #include "operators/user_profiles.h"
 #include "pipeline/commands/commands.h"
 #include "pipeline/commands/progress.h"
 #include "pipeline/io/file_io.h"
+#include "pipeline/runtime/checkpoint_schedule.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/fault_injection.h"
 
@@ -65,17 +67,6 @@ std::string Fingerprint(const std::vector<std::string>& inputs) {
 }
 
 }  // namespace
-
-bool LoadConfigForCommand(const std::string& path, PipelineConfig* config) {
-  if (path.empty()) return true;
-  auto loaded = LoadConfig(path);
-  if (!loaded.ok()) {
-    spdlog::error("msg=\"bad config\" error=\"{}\"", std::string(loaded.status().message()));
-    return false;
-  }
-  *config = *loaded;
-  return true;
-}
 
 int RunReplay(const ReplayArgs& args) {
   KillPoint kill_point = KillPoint::FromEnv();
@@ -159,7 +150,8 @@ int RunReplay(const ReplayArgs& args) {
     if (a.state == "firing") spdlog::debug("msg=\"alert firing\" alert={}", json);
     if (args.on_alert) args.on_alert(a);
   });
-  Engine engine(config, &alerts, &dead_letters, late_path.empty() ? &dead_letters : &late);
+  Engine engine(EngineOptions::From(config), &alerts, &dead_letters,
+                late_path.empty() ? &dead_letters : &late);
   engine.Attach(&alerts);
   // User profiles and tags (profiles.enabled, or asked for by --tags-output).
   File tags_file;
@@ -261,8 +253,7 @@ int RunReplay(const ReplayArgs& args) {
   }
   ProgressBar progress("replay", total_bytes);
   const auto start = std::chrono::steady_clock::now();
-  auto last_checkpoint = start;
-  int64_t since_checkpoint = 0;
+  CheckpointSchedule schedule(config, start);
   int64_t bytes_before = 0;
   const int64_t read_at_start = engine.counters().read;
 
@@ -313,8 +304,7 @@ int RunReplay(const ReplayArgs& args) {
         return false;
       }
     }
-    since_checkpoint = 0;
-    last_checkpoint = std::chrono::steady_clock::now();
+    schedule.Taken(std::chrono::steady_clock::now());
     return true;
   };
 
@@ -359,15 +349,10 @@ int RunReplay(const ReplayArgs& args) {
       } else {
         engine.Process(batch, args.inputs[i], input_format);
       }
-      since_checkpoint += static_cast<int64_t>(batch.size());
+      schedule.Counted(static_cast<int64_t>(batch.size()));
       kill_point.AfterRecords(engine.counters().read - read_at_start);
       progress.Update(bytes_before + r.position(), engine.counters().read - read_at_start);
-      const auto now = std::chrono::steady_clock::now();
-      const auto interval = std::chrono::milliseconds(config.checkpoint_interval_ms);
-      if ((since_checkpoint >= config.checkpoint_every_records || engine.checkpoint_wanted() ||
-           now - last_checkpoint >= interval) &&
-          engine.ReadyForCheckpoint(since_checkpoint >= 2 * config.checkpoint_every_records ||
-                                    now - last_checkpoint >= 2 * interval)) {
+      if (schedule.Due(engine, std::chrono::steady_clock::now())) {
         if (!checkpoint(i, r.position(), /*wait=*/false)) return 1;
       }
     }

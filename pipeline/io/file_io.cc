@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/escaping.h"
+#include "operators/encoding.h"
 
 namespace promowatch {
 namespace {
@@ -210,38 +211,6 @@ bool FileRecordReader::Next(size_t max, std::vector<RawRecord>* out,
     break;
   }
   return !out->empty();
-}
-
-void AppendWindowResultJson(const v1::WindowResult& r, std::string* out) {
-  auto ratio = [](bool has, double v) { return has ? fmt::format("{}", v) : std::string("null"); };
-  auto it = std::back_inserter(*out);
-  fmt::format_to(it,
-                 "{{\"window\":\"{}\",\"window_start_ms\":{},\"window_end_ms\":{},"
-                 "\"campaign_id\":{},\"channel\":{},",
-                 r.window(), r.window_start_ms(), r.window_end_ms(),
-                 nlohmann::json(r.campaign_id()).dump(), nlohmann::json(r.channel()).dump());
-  fmt::format_to(it,
-                 "\"impressions\":{},\"clicks\":{},\"add_to_carts\":{},\"page_views\":{},"
-                 "\"orders\":{},\"paid_orders\":{},\"cancelled_orders\":{},"
-                 "\"refunded_orders\":{},\"gmv_cents\":{},\"refund_cents\":{},"
-                 "\"spend_cents\":{},\"ctr\":{},\"cvr\":{},\"roi\":{},\"uv\":{},\"revision\":{}}}",
-                 r.impressions(), r.clicks(), r.add_to_carts(), r.page_views(), r.orders(),
-                 r.paid_orders(), r.cancelled_orders(), r.refunded_orders(), r.gmv_cents(),
-                 r.refund_cents(), r.spend_cents(), ratio(r.has_ctr(), r.ctr()),
-                 ratio(r.has_cvr(), r.cvr()), ratio(r.has_roi(), r.roi()), r.uv(), r.revision());
-  if (r.has_new_customer_orders()) {
-    out->pop_back();  // the closing brace
-    fmt::format_to(
-        it, ",\"new_customer_orders\":{},\"new_customer_share\":{},\"attributed_orders\":{}}}",
-        r.new_customer_orders(), ratio(r.has_new_customer_share(), r.new_customer_share()),
-        r.attributed_orders());
-  }
-}
-
-std::string WindowResultToJson(const v1::WindowResult& r) {
-  std::string s;
-  AppendWindowResultJson(r, &s);
-  return s;
 }
 
 void JsonLinesResultWriter::Emit(const v1::WindowResult& r) {

@@ -89,10 +89,6 @@ class JsonLinesResultWriter final : public WindowResultSink {
   int64_t written_ = 0;
 };
 
-// Formats one result as replay's JSON object (no newline).
-std::string WindowResultToJson(const v1::WindowResult& r);
-void AppendWindowResultJson(const v1::WindowResult& r, std::string* out);
-
 // Kept records as JSON lines: {"reason","detail","source","offset",
 // "record_base64", and "record" (the text itself, when it is JSON)}.
 class JsonLinesRecordSink final : public RecordSink {

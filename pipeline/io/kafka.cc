@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 
+#include "operators/encoding.h"
 #include "pipeline/io/file_io.h"
 
 namespace promowatch {
@@ -262,8 +263,15 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
 
 KafkaSource::~KafkaSource() { Close(); }
 
-void KafkaSource::Poll(size_t max, int timeout_ms,
-                       std::vector<std::unique_ptr<RdKafka::Message>>* out) {
+PolledBatch::PolledBatch() = default;
+PolledBatch::~PolledBatch() = default;
+
+void PolledBatch::Clear() {
+  records_.clear();
+  messages_.clear();
+}
+
+void KafkaSource::Poll(size_t max, int timeout_ms, PolledBatch* out) {
   int wait = timeout_ms;
   while (out->size() < max) {
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(wait));
@@ -276,7 +284,20 @@ void KafkaSource::Poll(size_t max, int timeout_ms,
       spdlog::warn("msg=\"consume error\" error=\"{}\"", m->errstr());
       break;
     }
-    out->push_back(std::move(m));
+    PolledBatch::Record r;
+    const std::string topic = m->topic_name();
+    auto name = topics_.find(topic);
+    if (name == topics_.end()) name = topics_.insert(topic).first;
+    r.topic = *name;
+    r.partition = m->partition();
+    r.offset = m->offset();
+    r.value = std::string_view(static_cast<const char*>(m->payload()), m->len());
+    const RdKafka::MessageTimestamp ts = m->timestamp();
+    if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
+      r.timestamp_ms = ts.timestamp;
+    }
+    out->records_.push_back(r);
+    out->messages_.push_back(std::move(m));
   }
 }
 

@@ -13,7 +13,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -101,6 +103,31 @@ struct AssignedPartition {
   int32_t partition = 0;
 };
 
+// Records fetched from Kafka, in fetch order (order within a partition is
+// Kafka's). The bytes, and the records' views of them, are valid until
+// Clear or the batch's end.
+class PolledBatch {
+ public:
+  struct Record {
+    std::string_view topic;
+    int32_t partition = 0;
+    int64_t offset = 0;
+    std::string_view value;
+    int64_t timestamp_ms = -1;  // the record's Kafka timestamp; -1: none
+  };
+  PolledBatch();
+  ~PolledBatch();
+  const std::vector<Record>& records() const { return records_; }
+  size_t size() const { return records_.size(); }
+  bool empty() const { return records_.empty(); }
+  void Clear();
+
+ private:
+  friend class KafkaSource;
+  std::vector<std::unique_ptr<RdKafka::Message>> messages_;  // own the bytes
+  std::vector<Record> records_;
+};
+
 // The consumer-group source. Rebalance callbacks run on the calling thread,
 // inside Poll.
 class KafkaSource {
@@ -115,9 +142,9 @@ class KafkaSource {
   static absl::StatusOr<std::unique_ptr<KafkaSource>> Create(const KafkaOptions& options,
                                                              Listener* listener);
   ~KafkaSource();
-  // Appends up to `max` messages, waiting at most `timeout_ms` for the first.
-  // Errors other than end-of-partition are logged and counted.
-  void Poll(size_t max, int timeout_ms, std::vector<std::unique_ptr<RdKafka::Message>>* out);
+  // Appends records until `out` holds `max`, waiting at most `timeout_ms`
+  // for the first. Errors other than end-of-partition are logged and counted.
+  void Poll(size_t max, int timeout_ms, PolledBatch* out);
   // Commits offsets to Kafka, asynchronously, for lag tools only.
   void CommitForMonitoring(const std::map<std::string, int64_t>& next_offsets);
   // The partition's end offset as last seen by the consumer (-1: unknown).
@@ -133,6 +160,7 @@ class KafkaSource {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   int64_t errors_ = 0;
   bool closed_ = false;
+  std::set<std::string, std::less<>> topics_;  // the names records point to
 };
 
 }  // namespace promowatch

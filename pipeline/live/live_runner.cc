@@ -12,28 +12,22 @@
 
 #include "pipeline/live/live_runner.h"
 
-#include <fmt/format.h>
-#include <google/protobuf/util/json_util.h>
-#include <librdkafka/rdkafkacpp.h>
-#include <signal.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <csignal>
-#include <cstdio>
-#include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
-#include <thread>
 
 #include "operators/alert_engine.h"
+#include "operators/encoding.h"
 #include "operators/user_profiles.h"
-#include "pipeline/io/alertmanager.h"
 #include "pipeline/io/kafka.h"
+#include "pipeline/live/alert_fanout.h"
+#include "pipeline/live/completeness.h"
+#include "pipeline/live/rule_reload.h"
+#include "pipeline/runtime/checkpoint_schedule.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/fault_injection.h"
 #include "pipeline/runtime/signals.h"
@@ -44,17 +38,10 @@
 namespace promowatch {
 namespace {
 
-// Modification time of a file (0 when it cannot be read).
 // /v1/ while the query API is off (or gone: the runner is stopping).
 HttpServer::Reply ApiOff(const HttpServer::Request&) {
   return {404, "{\"error\":\"the query API is off: set api.enabled and api.token\"}",
           "application/json"};
-}
-
-int64_t MtimeNs(const std::string& path) {
-  std::error_code ec;
-  const auto t = std::filesystem::last_write_time(path, ec);
-  return ec ? 0 : static_cast<int64_t>(t.time_since_epoch().count());
 }
 
 }  // namespace
@@ -69,9 +56,13 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         sink_(sink),
         metrics_(metrics),
         tee_(tap, sink),
-        metered_(tap != nullptr ? static_cast<WindowResultSink*>(&tee_) : sink, metrics),
+        metered_(tap != nullptr ? static_cast<WindowResultSink*>(&tee_) : sink,
+                 metrics->results.get(), clock),
+        fanout_(config, sink, metrics->alerts.get(), clock),
         alerts_(config.alert_rules, &metered_, [this](const AlertEvent& a) { OnAlert(a); }),
-        engine_(config, &alerts_, sink, sink, clock) {
+        completeness_(config.completeness, &alerts_, metrics->alerts.get(),
+                      [this](const AlertEvent& a, int64_t wall_ms) { fanout_.Notify(a, wall_ms); }),
+        engine_(EngineOptions::From(config), &alerts_, sink, sink, clock) {
     engine_.Attach(&alerts_);  // alert instances are checkpointed with the windows
     if (config.profiles_enabled) {
       // Profiles and tags: checkpointed with the windows; every change goes
@@ -91,19 +82,14 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
           static_cast<size_t>(config.profiles_checkpoint_every_changed));
       engine_.SetEnricher(profiles_.get());
     }
-    metrics_->SetAlertsFiring(alerts_.FiringCounts());
-    sink_->OnResultPublished([metrics](double seconds) { metrics->ResultPublished(seconds); });
-    AlertmanagerOptions am = config.alertmanager;
-    if (am.generator_url.empty())
-      am.generator_url = "http://" + config.metrics.address + "/metrics";
-    for (const auto& url : am.urls) {
-      notifiers_.push_back(std::make_unique<AlertmanagerNotifier>(url, am, metrics));
-    }
+    metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
+    sink_->OnResultPublished(
+        [probe = metrics->results.get()](double seconds) { probe->ResultPublished(seconds); });
   }
 
   ~Impl() {
     // The HTTP threads stop using the API (and the state under it) first.
-    if (api_) metrics_->http().Route("/v1/", ApiOff);
+    if (api_) metrics_->port->http().Route("/v1/", ApiOff);
   }
 
   const AlertEngine& alerts() const { return alerts_; }
@@ -111,8 +97,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   // The config file whose alert rules (inline or its alerts.rules_file) are
   // reloaded on SIGHUP or when either file changes.
   void WatchRules(const std::string& config_path) {
-    rules_config_path_ = config_path;
-    rules_mtime_ = RulesMtime();
+    rules_.Watch(config_path, config_.alert_rules_file);
   }
   const EngineCounters& counters() const { return engine_.counters(); }
 
@@ -123,13 +108,14 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     SourcePosition position;
     if (auto s = engine_.Restore(backend_.get(), &position); !s.ok()) return s;
     if (config_.api.enabled) {
-      api_ = std::make_unique<QueryApi>(config_.api, backend_.get(), metrics_);
-      metrics_->http().Route("/v1/", [api = api_.get()](const HttpServer::Request& r) {
+      api_ = std::make_unique<QueryApi>(config_.api, backend_.get(), metrics_->results.get(),
+                                        metrics_->profiles.get());
+      metrics_->port->http().Route("/v1/", [api = api_.get()](const HttpServer::Request& r) {
         return api->Handle(r.path, r.authorization);
       });
       spdlog::info("msg=\"query api on\" url=http://{}/v1/", config_.metrics.address);
     } else {
-      metrics_->http().Route("/v1/", ApiOff);
+      metrics_->port->http().Route("/v1/", ApiOff);
     }
     if (position.restored) {
       if (!position.fingerprint.empty() && position.fingerprint != Fingerprint()) {
@@ -138,12 +124,12 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                                              ": use another --state-dir for another group");
       }
       next_offsets_ = position.offsets;
-      metrics_->SetAlertsFiring(alerts_.FiringCounts());
+      metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
       // Firing alerts outlive the process: Alertmanager gets them again
       // (same labels, same startsAt: one alert, no new page).
       for (const AlertEvent& a : alerts_.Firing()) {
         spdlog::info("msg=\"alert still firing after restart\" alert={}", AlertToJson(a));
-        for (auto& n : notifiers_) n->Notify(a, clock_());
+        fanout_.Notify(a, clock_());
       }
       spdlog::info("msg=\"restored checkpoint\" dir={} partitions={}", state_dir,
                    next_offsets_.size());
@@ -156,7 +142,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     const uint32_t slot = engine_.watermarks().Slot(name);
     engine_.watermarks().SetAssigned(slot, true, clock_());
     assigned_.insert(name);
-    metrics_->SetReady(true, "ok: consuming " + std::to_string(assigned_.size()) + " partitions");
+    metrics_->port->SetReady(true,
+                             "ok: consuming " + std::to_string(assigned_.size()) + " partitions");
     auto it = next_offsets_.find(name);
     return it == next_offsets_.end() ? -1 : it->second;
   }
@@ -183,16 +170,15 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   // `on_second` (optional) runs about once a second on this thread.
   int Run(KafkaSource* source, const std::function<void()>& on_second = nullptr) {
     source_ = source;
-    auto last_checkpoint = std::chrono::steady_clock::now();
-    auto last_report = last_checkpoint;
-    auto last_metrics = last_checkpoint;
-    int64_t since_checkpoint = 0;
+    CheckpointSchedule schedule(config_, std::chrono::steady_clock::now());
+    auto last_report = std::chrono::steady_clock::now();
+    auto last_second = last_report;
     while (!StopRequested()) {
       source->Poll(static_cast<size_t>(config_.batch_size), 100, &pending_);
-      if (pending_.empty()) UpdateCompleteness();  // else in ProcessPending
-      since_checkpoint += static_cast<int64_t>(pending_.size());
+      schedule.Counted(static_cast<int64_t>(pending_.size()));
       read_here_ += static_cast<int64_t>(pending_.size());
       if (pending_.empty()) {
+        JudgeCompleteness();  // (else in ProcessPending)
         sink_->SetResultsDueSince(std::chrono::steady_clock::now());
         engine_.Tick();  // a quiet stream still closes its windows (idle partitions)
       } else {
@@ -202,36 +188,29 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       sink_->Poll();
       const auto now = std::chrono::steady_clock::now();
       // A quiet stream (nothing read, watermark still) has nothing to save.
-      const bool changed =
-          since_checkpoint > 0 || engine_.watermark_ms() != checkpointed_watermark_;
-      const auto interval = std::chrono::milliseconds(config_.checkpoint_interval_ms);
-      if ((since_checkpoint >= config_.checkpoint_every_records || engine_.checkpoint_wanted() ||
-           (changed && now - last_checkpoint >= interval)) &&
-          engine_.ReadyForCheckpoint(since_checkpoint >= 2 * config_.checkpoint_every_records ||
-                                     now - last_checkpoint >= 2 * interval)) {
+      if (schedule.Due(engine_, now, engine_.watermark_ms() != checkpointed_watermark_)) {
         if (auto s = Checkpoint(/*wait=*/false); !s.ok()) {
           spdlog::error("msg=\"checkpoint failed{}\" error=\"{}\"",
                         state_failed_ ? "" : ", will retry", std::string(s.message()));
+          schedule.Failed(now);
         } else {
-          since_checkpoint = 0;
+          schedule.Taken(now);
           checkpointed_watermark_ = engine_.watermark_ms();
         }
-        last_checkpoint = now;
       }
       if (TakeReloadRequest()) ReloadRules("SIGHUP");
-      if (now - last_metrics >= std::chrono::seconds(1)) {
-        metrics_->Heartbeat(clock_());
-        if (!rules_config_path_.empty() && RulesMtime() != rules_mtime_)
-          ReloadRules("file changed");
-        if (ever_assigned_)
+      if (now - last_second >= std::chrono::seconds(1)) {
+        metrics_->port->Heartbeat(clock_());
+        if (rules_.Changed()) ReloadRules("file changed");
+        if (completeness_.ever_assigned())
           alerts_.CheckTopicSilence(engine_.watermarks().TopicSilence(clock_()), clock_());
         UpdateGauges();
         if (on_second) on_second();
-        last_metrics = now;
+        last_second = now;
       }
       if (now - last_report >= std::chrono::seconds(10)) {
         Report("progress");
-        metrics_->ExpireCampaigns(clock_());
+        metrics_->results->ExpireCampaigns(clock_());
         last_report = now;
       }
     }
@@ -240,19 +219,19 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
           "msg=\"state could not be written; stopping without a final checkpoint\" "
           "hint=\"fix the state directory (space, permissions, disk) and restart: promowatch "
           "resumes from the last durable checkpoint and reads the records after it again\"");
-      metrics_->SetReady(false, "stopping: state could not be written");
+      metrics_->port->SetReady(false, "stopping: state could not be written");
       source->Close();
       Report("stopped");
       return 1;
     }
     spdlog::info("msg=\"stopping: final checkpoint\"");
-    metrics_->SetReady(false, "stopping: final checkpoint");
+    metrics_->port->SetReady(false, "stopping: final checkpoint");
     ProcessPending();
     absl::Status s = Checkpoint();
     source->Close();  // revokes: processes and checkpoints again, then leaves the group
     // What Alertmanager has not acknowledged yet gets a few seconds; firing
     // alerts are in the checkpoint and are sent again after a restart.
-    for (auto& n : notifiers_) n->Stop(std::min<int64_t>(5'000, config_.alertmanager.timeout_ms));
+    fanout_.Stop(std::min<int64_t>(5'000, config_.alertmanager.timeout_ms));
     Report("stopped");
     return s.ok() ? 0 : 1;
   }
@@ -268,53 +247,50 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     by_topic_.clear();
     delivering_.clear();
     kafka_timestamps_ms_.clear();
-    for (const auto& m : pending_) {
-      const std::string& topic = m->topic_name();
-      const std::string name = TopicPartition{topic, m->partition()}.Format();
+    for (const PolledBatch::Record& m : pending_.records()) {
+      const std::string topic(m.topic);
+      const std::string name = TopicPartition{topic, m.partition}.Format();
       auto next = next_offsets_.find(name);
-      if (next != next_offsets_.end() && m->offset() != next->second) {
-        if (m->offset() < next->second) {
+      if (next != next_offsets_.end() && m.offset != next->second) {
+        if (m.offset < next->second) {
           // Already in state (a fetch from before a seek): counting it again
           // would break exactly-once, so it is dropped.
-          metrics_->RecordsRefetched(topic, 1);
+          metrics_->ingest->RecordsRefetched(topic, 1);
           continue;
         }
-        const int64_t skipped = m->offset() - next->second;
-        metrics_->OffsetsSkipped(topic, skipped);
+        const int64_t skipped = m.offset - next->second;
+        metrics_->ingest->OffsetsSkipped(topic, skipped);
         spdlog::warn(
             "msg=\"offsets skipped\" partition={} from={} to={} count={} hint=\"Kafka no "
             "longer holds them: retention deleted records before promowatch read them "
             "(raise the topic's retention or fix the lag), or they were compacted away "
             "or are transaction markers\"",
-            name, next->second, m->offset(), skipped);
+            name, next->second, m.offset, skipped);
       }
       auto slot = slots_.find(name);
       if (slot == slots_.end()) slot = slots_.emplace(name, engine_.watermarks().Slot(name)).first;
       RawRecord r;
-      r.bytes = std::string_view(static_cast<const char*>(m->payload()), m->len());
-      r.offset = m->offset();
+      r.bytes = m.value;
+      r.offset = m.offset;
       r.partition = slot->second;
       if (delivering_.empty() || delivering_.back() != slot->second)
         delivering_.push_back(slot->second);
-      r.source_partition = m->partition();
+      r.source_partition = m.partition;
       by_topic_[topic].push_back(r);
-      next_offsets_[name] = m->offset() + 1;
-      const RdKafka::MessageTimestamp ts = m->timestamp();
-      if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
-        kafka_timestamps_ms_.push_back(ts.timestamp);
-      }
+      next_offsets_[name] = m.offset + 1;
+      if (m.timestamp_ms >= 0) kafka_timestamps_ms_.push_back(m.timestamp_ms);
     }
     // Windows these records close are due from now: publish delay counts
     // this batch's processing too.
     sink_->SetResultsDueSince(std::chrono::steady_clock::now());
-    UpdateCompleteness();  // before the windows these records close are judged
+    JudgeCompleteness();  // before the windows these records close are judged
     for (auto& [topic, records] : by_topic_) {
       const EngineCounters before = engine_.counters();
       engine_.Process(records, topic, config_.kafka.InputFormatOf(topic));
-      metrics_->RecordBatch(topic, before, engine_.counters());
+      metrics_->ingest->RecordBatch(topic, before, engine_.counters());
     }
-    metrics_->RecordsVisible(kafka_timestamps_ms_, clock_());
-    pending_.clear();
+    metrics_->ingest->RecordsVisible(kafka_timestamps_ms_, clock_());
+    pending_.Clear();
   }
 
   // `wait`: durable before returning (before a revoke or a stop); else the
@@ -324,7 +300,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     // Results emitted so far must be in Kafka before the state that says
     // they were emitted.
     if (auto s = sink_->Flush(30'000); !s.ok()) {
-      metrics_->CheckpointFailed();
+      metrics_->checkpoints->CheckpointFailed();
       return s;
     }
     kill_point_.BeforeCheckpointCommit();
@@ -335,7 +311,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       // The state backend failed (disk full, I/O error): operators already
       // consider what they handed over saved, so no later checkpoint can be
       // trusted. Stop; a restart resumes from the last durable checkpoint.
-      metrics_->CheckpointFailed();
+      metrics_->checkpoints->CheckpointFailed();
       state_failed_ = true;
       RequestStop();
       return s;
@@ -354,171 +330,69 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
     // The duration is the pause in processing; the watermark gauge follows
     // durable checkpoints only (UpdateGauges).
-    metrics_->CheckpointDone(last_checkpoint_ms_ / 1000.0, engine_.last_checkpoint_bytes(),
-                             backend_->ApproximateSizeBytes(), engine_.committed_watermark_ms());
+    metrics_->checkpoints->CheckpointDone(
+        last_checkpoint_ms_ / 1000.0, engine_.last_checkpoint_bytes(),
+        backend_->ApproximateSizeBytes(), engine_.committed_watermark_ms());
     return absl::OkStatus();
   }
 
-  // Whether windows emitted now have complete inputs (see
-  // DataCompletenessOptions); judged before each batch. Changes are logged,
-  // exported, and sent to Alertmanager as an info alert of their own.
-  void UpdateCompleteness() {
-    const DataCompletenessOptions& o = config_.completeness;
-    std::string kind, detail;
-    const int64_t wall = clock_();
-    if (assigned_.empty()) {
-      kind = "unassigned";
-      detail =
-          "no input partition is assigned (a rebalance in progress, or more members than "
-          "partitions)";
+  // Whether windows emitted now have complete inputs (completeness.h).
+  void JudgeCompleteness() {
+    std::function<int64_t(const TopicPartition&)> high;
+    if (source_ != nullptr) {
+      high = [this](const TopicPartition& tp) {
+        return source_->HighWatermark(tp.topic, tp.partition);
+      };
     }
-    if (kind.empty() && o.max_lag_records > 0 && source_ != nullptr) {
-      for (const auto& name : assigned_) {
-        auto next = next_offsets_.find(name);
-        if (next == next_offsets_.end()) continue;
-        const auto tp = TopicPartition::Parse(name);
-        if (!tp) continue;
-        const int64_t high = source_->HighWatermark(tp->topic, tp->partition);
-        if (high - next->second > o.max_lag_records) {
-          kind = "lagging";
-          detail = fmt::format("{} is {} records behind (catching up; bound {})", name,
-                               high - next->second, o.max_lag_records);
-          break;
-        }
-      }
-    }
-    if (kind.empty() && o.max_partition_silence_ms > 0) {
-      const auto [name, silent_ms] = engine_.watermarks().LongestSilence(wall, delivering_);
-      if (silent_ms > o.max_partition_silence_ms && assigned_.count(name) != 0) {
-        kind = "partition_silent";
-        detail = fmt::format("{} delivered nothing for {} s (bound {} s)", name, silent_ms / 1000,
-                             o.max_partition_silence_ms / 1000);
-      }
-    }
-    if (!ever_assigned_) {
-      // Joining the group at start-up: nothing to judge yet, nothing to say.
-      if (assigned_.empty()) {
-        alerts_.SetDataIncomplete("starting: no partition assigned yet");
-        return;
-      }
-      ever_assigned_ = true;
-      alerts_.SetDataIncomplete("");
-    }
-    if (kind == incomplete_kind_) return;
-    AlertEvent a;
-    a.rule = "promowatch_data_incomplete";
-    a.campaign_id = "*";
-    a.channel = "*";
-    a.metric = "data_complete";
-    a.window = "live";
-    a.severity = "info";
-    a.window_end_ms = wall;
-    if (!kind.empty()) {
-      spdlog::warn("msg=\"data incomplete: alert rules are not judged\" reason={} detail=\"{}\"",
-                   kind, detail);
-      incomplete_since_ms_ = wall;
-      a.state = "firing";
-    } else {
-      spdlog::info("msg=\"data complete again: alert rules are judged\" was={}", incomplete_kind_);
-      a.state = "resolved";
-    }
-    a.active_since_ms = incomplete_since_ms_;
-    a.annotations = {{"summary", kind.empty() ? "input data complete again"
-                                              : "input data incomplete: " + detail},
-                     {"reason", kind.empty() ? incomplete_kind_ : kind}};
-    incomplete_kind_ = kind;
-    alerts_.SetDataIncomplete(kind.empty() ? "" : kind + ": " + detail);
-    metrics_->SetDataComplete(kind.empty());
-    for (auto& n : notifiers_) n->Notify(a, wall);
+    completeness_.Judge(
+        {assigned_, next_offsets_, std::move(high), engine_.watermarks(), delivering_}, clock_());
   }
 
-  int64_t RulesMtime() const {
-    return MtimeNs(rules_config_path_) ^
-           (config_.alert_rules_file.empty() ? 0 : MtimeNs(config_.alert_rules_file));
-  }
-
-  // New rules without losing alert state; a file that does not load (or
-  // needs a restart) is rejected and the running rules stay.
+  // New rules without losing alert state; rules that do not load (or need
+  // a restart) are rejected and the running rules stay.
   void ReloadRules(const char* why) {
-    rules_mtime_ = RulesMtime();
-    if (rules_config_path_.empty()) {
+    if (!rules_.watching()) {
       spdlog::warn(
           "msg=\"nothing to reload\" reason={} hint=\"start with --config FILE to reload its alert "
           "rules\"",
           why);
       return;
     }
-    auto loaded = LoadConfig(rules_config_path_);
-    absl::Status status = loaded.status();
-    if (loaded.ok()) {
-      for (const AlertRule& rule : loaded->alert_rules) {
-        const auto& sizes = config_.operators.window_minutes;
-        if (rule.window != "cumulative" &&
-            std::find(sizes.begin(), sizes.end(), std::atoi(rule.window.c_str())) == sizes.end()) {
-          status = absl::FailedPreconditionError(
-              fmt::format("rule '{}' needs window {}, which this process does not compute: "
-                          "windows.sizes changes need a restart",
-                          rule.name, rule.window));
-          break;
-        }
-      }
-    }
-    if (!status.ok()) {
-      metrics_->RulesReloaded(false);
+    auto loaded = rules_.Load(config_.operators.window_minutes);
+    if (!loaded.ok()) {
+      metrics_->alerts->RulesReloaded(false);
       spdlog::error("msg=\"alert rules rejected, the running rules stay\" reason={} error=\"{}\"",
-                    why, std::string(status.message()));
+                    why, std::string(loaded.status().message()));
       return;
     }
-    std::vector<AlertRule> rules = loaded->alert_rules;
-    config_.alert_rules = rules;
-    config_.alert_rules_file = loaded->alert_rules_file;
-    alerts_.ReplaceRules(std::move(rules), engine_.watermark_ms());
-    metrics_->RulesReloaded(true);
-    metrics_->SetAlertsFiring(alerts_.FiringCounts());
+    config_.alert_rules = loaded->rules;
+    config_.alert_rules_file = loaded->rules_file;
+    alerts_.ReplaceRules(std::move(loaded->rules), engine_.watermark_ms());
+    metrics_->alerts->RulesReloaded(true);
+    metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
     spdlog::info("msg=\"alert rules reloaded\" reason={} rules={} firing={}", why,
                  config_.alert_rules.size(), alerts_.Firing().size());
   }
 
   void OnAlert(const AlertEvent& a) {
-    const std::string json = AlertToJson(a);
-    if (a.state == "data_incomplete") {
-      spdlog::debug("msg=\"alert not judged: data incomplete\" alert={}", json);
-      return;
-    }
-    if (a.state == "pending") {
-      // Not a notification: the rule's `for` has not elapsed yet.
-      spdlog::info("msg=\"alert pending\" alert={}", json);
-      return;
-    }
-    if (a.state == "firing" && a.correction) {
-      spdlog::info("msg=\"alert corrected by late data\" alert={}", json);
-    } else if (a.state == "firing") {
-      spdlog::warn("msg=\"alert firing\" alert={}", json);
-    } else {
-      spdlog::info("msg=\"alert resolved\" alert={}", json);
-    }
-    for (auto& n : notifiers_) n->Notify(a, clock_());
-    if (config_.kafka.results_json) {
-      sink_->Produce(config_.kafka.alerts_topic, a.campaign_id, json);
-    } else {
-      sink_->Produce(config_.kafka.alerts_topic, a.campaign_id,
-                     AlertToProto(a).SerializeAsString());
-    }
-    metrics_->SetAlertsFiring(alerts_.FiringCounts());
+    fanout_.Publish(a);
+    if (a.state == "firing" || a.state == "resolved")
+      metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
   }
 
   void UpdateGauges() {
-    metrics_->SetWatermark(engine_.watermark_ms(), clock_());
-    metrics_->SetCheckpointWatermark(engine_.committed_watermark_ms());
+    metrics_->ingest->SetWatermark(engine_.watermark_ms(), clock_());
+    metrics_->checkpoints->SetCheckpointWatermark(engine_.committed_watermark_ms());
     if (profiles_)
-      metrics_->SetUserTags(profiles_->users(), profiles_->users_in_memory(),
-                            profiles_->tag_counts());
+      metrics_->profiles->SetUserTags(profiles_->users(), profiles_->users_in_memory(),
+                                      profiles_->tag_counts());
     if (source_ == nullptr) return;
     for (const auto& [name, next] : next_offsets_) {
       const auto tp = TopicPartition::Parse(name);
       if (!tp) continue;
       const int64_t high = source_->HighWatermark(tp->topic, tp->partition);
-      if (high >= 0) metrics_->SetLag(tp->topic, tp->partition, std::max<int64_t>(0, high - next));
+      if (high >= 0)
+        metrics_->ingest->SetLag(tp->topic, tp->partition, std::max<int64_t>(0, high - next));
     }
   }
 
@@ -546,20 +420,17 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     WindowResultSink* second;
   } tee_;
   MeteredResultSink metered_;
+  AlertFanout fanout_;
   AlertEngine alerts_;
+  DataCompleteness completeness_;
   std::unique_ptr<RocksStateBackend> backend_;  // (before engine_: outlives its commit in flight)
   bool state_failed_ = false;                   // a checkpoint could not be written: stop
   Engine engine_;
   KafkaSource* source_ = nullptr;
-  std::vector<std::unique_ptr<AlertmanagerNotifier>> notifiers_;
   std::unique_ptr<UserProfileOperator> profiles_;
   std::unique_ptr<QueryApi> api_;
-  std::string rules_config_path_;
-  std::string incomplete_kind_;  // empty: complete
-  bool ever_assigned_ = false;
-  int64_t incomplete_since_ms_ = 0;
-  int64_t rules_mtime_ = 0;
-  std::vector<std::unique_ptr<RdKafka::Message>> pending_;
+  RuleWatcher rules_;
+  PolledBatch pending_;
   std::map<std::string, std::vector<RawRecord>> by_topic_;
   std::map<std::string, uint32_t> slots_;
   std::vector<uint32_t> delivering_;          // partitions with records in the batch at hand

@@ -11,17 +11,26 @@ namespace {
 constexpr std::string_view kRuntimeKey = "runtime";
 }  // namespace
 
-Engine::Engine(const PipelineConfig& config, WindowResultSink* results, RecordSink* dead_letters,
+EngineOptions EngineOptions::From(const PipelineConfig& config) {
+  EngineOptions o;
+  o.operators = config.operators;
+  o.idle_partition_timeout_ms = config.idle_partition_timeout_ms;
+  o.max_future_skew_ms = config.max_future_skew_ms;
+  o.future_skew_reference = config.future_skew_reference;
+  o.orders_may_lack_campaign = config.profiles_enabled;
+  return o;
+}
+
+Engine::Engine(const EngineOptions& options, WindowResultSink* results, RecordSink* dead_letters,
                RecordSink* late, std::function<int64_t()> wall_clock_ms)
-    : config_(config),
+    : options_(options),
       dead_letters_(dead_letters),
       late_(late),
-      admission_(config.operators),
-      windows_(config.operators, results),
-      watermark_(config.operators.max_out_of_orderness_ms, config.idle_partition_timeout_ms),
+      admission_(options.operators),
+      windows_(options.operators, results),
+      watermark_(options.operators.max_out_of_orderness_ms, options.idle_partition_timeout_ms),
       wall_clock_ms_(std::move(wall_clock_ms)) {
-  // With profiles, orders without a campaign are attributed, not rejected.
-  decoder_.set_orders_may_lack_campaign(config.profiles_enabled);
+  decoder_.set_orders_may_lack_campaign(options.orders_may_lack_campaign);
   if (!wall_clock_ms_) wall_clock_ms_ = SystemClock();
 }
 
@@ -139,7 +148,7 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
         dead_letters_->Keep(raw, source, RejectReasonName(r.reason), r.detail);
       continue;
     }
-    if (config_.max_future_skew_ms > 0 &&
+    if (options_.max_future_skew_ms > 0 &&
         GuardFutureTime(records_[i], raw, source, format, wall_ms)) {
       continue;
     }
@@ -182,8 +191,8 @@ void Engine::Admit(EventRecord& rec, const RawRecord& raw, std::string_view sour
 
 bool Engine::GuardFutureTime(EventRecord& rec, const RawRecord& raw, std::string_view source,
                              const InputFormat& format, int64_t wall_ms) {
-  const int64_t skew = config_.max_future_skew_ms;
-  if (config_.future_skew_reference == PipelineConfig::SkewReference::kWallClock) {
+  const int64_t skew = options_.max_future_skew_ms;
+  if (options_.future_skew_reference == PipelineConfig::SkewReference::kWallClock) {
     if (rec.event_time_ms - skew <= wall_ms) return false;
     ++counters_.rejected[v1::REJECT_REASON_FUTURE_EVENT_TIME];
     if (dead_letters_ != nullptr) {
@@ -232,7 +241,7 @@ void Engine::ReleaseHeld(bool admit, int64_t next_ms, int64_t wall_ms) {
                       newest_counted_ms_ == kNoWatermark ? std::string("none yet")
                                                          : std::to_string(newest_counted_ms_),
                       next_ms, (h.record.event_time_ms - next_ms) / 1000,
-                      config_.max_future_skew_ms / 1000,
+                      options_.max_future_skew_ms / 1000,
                       RejectAdvice(v1::REJECT_REASON_FUTURE_EVENT_TIME)));
     }
   }

@@ -75,11 +75,24 @@ struct SourcePosition {
   bool restored = false;
 };
 
+// What the engine takes from the config: the operators' settings and the
+// input guards; not the Kafka, HTTP or alerting options of the jobs around it.
+struct EngineOptions {
+  OperatorOptions operators;
+  int64_t idle_partition_timeout_ms = 10'000;
+  int64_t max_future_skew_ms = 10 * 60'000;
+  PipelineConfig::SkewReference future_skew_reference = PipelineConfig::SkewReference::kWallClock;
+  // Profiles on: orders without a campaign are attributed, not rejected.
+  bool orders_may_lack_campaign = false;
+
+  static EngineOptions From(const PipelineConfig& config);
+};
+
 class Engine {
  public:
   // The sinks must outlive the Engine. `late` may equal `dead_letters`.
   // `wall_clock_ms` (default: the system clock) drives idle partitions.
-  Engine(const PipelineConfig& config, WindowResultSink* results, RecordSink* dead_letters,
+  Engine(const EngineOptions& options, WindowResultSink* results, RecordSink* dead_letters,
          RecordSink* late, Clock wall_clock_ms = nullptr);
 
   // State checkpointed together with the operators' (call before
@@ -171,7 +184,7 @@ class Engine {
   uint64_t last_checkpoint_bytes() const { return last_checkpoint_bytes_; }
 
  private:
-  PipelineConfig config_;
+  EngineOptions options_;
   RecordSink* dead_letters_;
   RecordSink* late_;
   EventDecoder decoder_;
@@ -180,7 +193,7 @@ class Engine {
   WatermarkTracker watermark_;
   RocksStateBackend* backend_ = nullptr;
   EngineCounters counters_;
-  std::vector<EventRecord> records_;  // reused across batches
+  std::vector<EventRecord> records_;    // reused across batches
   std::vector<EventRecord*> accepted_;  // mutable for the enrichment step only
   struct Reject {
     size_t index;  // in the batch

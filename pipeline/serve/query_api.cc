@@ -6,6 +6,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "operators/encoding.h"
 #include "operators/user_profiles.h"
 #include "pipeline/io/file_io.h"
 #include "promowatch/v1/state.pb.h"
@@ -76,7 +77,7 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
     const std::string id = rest("/v1/campaigns/");
     if (!ValidId(id))
       return Error(400, "a campaign id is 1-128 characters of [A-Za-z0-9_.:-] (or * for all)");
-    const auto windows = metrics_->LatestWindows(id);
+    const auto windows = results_->LatestWindows(id);
     if (windows.empty()) return Error(404, "no recent windows for this campaign");
     std::string body = "{\"campaign_id\":" + nlohmann::json(id).dump() + ",\"windows\":[";
     for (size_t i = 0; i < windows.size(); ++i) {
@@ -96,7 +97,7 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
           400,
           "tag is one of new, active, dormant, high_value, tier:silver, tier:gold, tier:diamond");
     }
-    const auto counts = metrics_->UserTagCounts();
+    const auto counts = profiles_->UserTagCounts();
     auto it = counts.find(tag);
     return {200,
             nlohmann::json({{"tag", tag}, {"users", it == counts.end() ? 0 : it->second}}).dump(),

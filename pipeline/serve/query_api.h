@@ -12,22 +12,25 @@
 #include <string>
 
 #include "pipeline/serve/http_server.h"
-#include "pipeline/serve/metrics.h"
+#include "pipeline/serve/profiles_probe.h"
+#include "pipeline/serve/results_probe.h"
 #include "pipeline/state/rocksdb_state.h"
 
 namespace promowatch {
 
 class QueryApi {
  public:
-  // `backend` and `metrics` must outlive the API.
-  QueryApi(ApiOptions options, RocksStateBackend* backend, const LiveMetrics* metrics)
-      : options_(std::move(options)), backend_(backend), metrics_(metrics) {}
+  // `backend` and the probes (latest windows, tag counts) must outlive the API.
+  QueryApi(ApiOptions options, RocksStateBackend* backend, const ResultsProbe* results,
+           const ProfilesProbe* profiles)
+      : options_(std::move(options)), backend_(backend), results_(results), profiles_(profiles) {}
   HttpServer::Reply Handle(const std::string& path, const std::string& authorization) const;
 
  private:
   ApiOptions options_;
   RocksStateBackend* backend_;
-  const LiveMetrics* metrics_;
+  const ResultsProbe* results_;
+  const ProfilesProbe* profiles_;
 };
 
 }  // namespace promowatch

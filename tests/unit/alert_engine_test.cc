@@ -1,4 +1,5 @@
 #include "operators/alert_engine.h"
+#include "operators/encoding.h"
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>

@@ -5,6 +5,7 @@
 #include "pipeline/io/file_io.h"
 #include "pipeline/generator/generator.h"
 #include "unit/test_util.h"
+#include "operators/encoding.h"
 
 namespace promowatch {
 namespace {
@@ -39,7 +40,7 @@ std::vector<std::string> RunEngine(const std::vector<std::string>& records, size
   testing::CollectingSink results;
   CountingRecords dead;
   PipelineConfig config;
-  auto engine = std::make_unique<Engine>(config, &results, &dead, &dead);
+  auto engine = std::make_unique<Engine>(EngineOptions::From(config), &results, &dead, &dead);
   auto db = RocksStateBackend::Open(dir.path(), engine->StateTables());
   EXPECT_TRUE(db.ok());
   EXPECT_TRUE(engine->Restore(db->get(), nullptr).ok());
@@ -58,7 +59,7 @@ std::vector<std::string> RunEngine(const std::vector<std::string>& records, size
       // A new engine and a reopened database: everything comes from disk.
       engine.reset();
       db->reset();
-      engine = std::make_unique<Engine>(config, &results, &dead, &dead);
+      engine = std::make_unique<Engine>(EngineOptions::From(config), &results, &dead, &dead);
       db = RocksStateBackend::Open(dir.path(), engine->StateTables());
       EXPECT_TRUE(db.ok());
       SourcePosition restored;
@@ -97,7 +98,7 @@ TEST(Engine, ResultsDoNotDependOnBatchingOrRestarts) {
 TEST(Engine, BadRecordsAreKeptAndTheirNeighboursCounted) {
   testing::CollectingSink results;
   CountingRecords dead;
-  Engine engine(PipelineConfig{}, &results, &dead, &dead);
+  Engine engine(EngineOptions{}, &results, &dead, &dead);
   ASSERT_TRUE(engine.Restore(nullptr, nullptr).ok());
   const std::string good1 =
       R"({"click":{"event_id":"e1","user_id":"u","campaign_id":"c","channel":"x","type":1,"event_time_ms":1794326400000}})";
@@ -142,7 +143,7 @@ GuardRun RunGuard(const std::vector<std::string>& records, size_t batch,
   PipelineConfig config;
   config.future_skew_reference = reference;
   auto make = [&] {
-    return std::make_unique<Engine>(config, &results, &dead, &dead, [wall_ms] { return wall_ms; });
+    return std::make_unique<Engine>(EngineOptions::From(config), &results, &dead, &dead, [wall_ms] { return wall_ms; });
   };
   auto engine = make();
   auto db = RocksStateBackend::Open(dir.path(), engine->StateTables());

@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "unit/test_util.h"
+#include "operators/encoding.h"
 
 namespace promowatch {
 namespace {

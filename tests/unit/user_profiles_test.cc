@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "operators/state.h"
+#include "operators/encoding.h"
 
 namespace promowatch {
 namespace {

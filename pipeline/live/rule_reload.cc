@@ -1,0 +1,56 @@
+#include "pipeline/live/rule_reload.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+
+namespace promowatch {
+namespace {
+
+// Modification time of a file (0 when it cannot be read).
+int64_t MtimeNs(const std::string& path) {
+  std::error_code ec;
+  const auto t = std::filesystem::last_write_time(path, ec);
+  return ec ? 0 : static_cast<int64_t>(t.time_since_epoch().count());
+}
+
+}  // namespace
+
+void RuleWatcher::Watch(std::string config_path, std::string rules_file) {
+  config_path_ = std::move(config_path);
+  rules_file_ = std::move(rules_file);
+  mtime_ = Mtime();
+}
+
+int64_t RuleWatcher::Mtime() const {
+  return MtimeNs(config_path_) ^ (rules_file_.empty() ? 0 : MtimeNs(rules_file_));
+}
+
+bool RuleWatcher::Changed() const { return watching() && Mtime() != mtime_; }
+
+absl::StatusOr<RuleWatcher::Rules> RuleWatcher::Load(const std::vector<int>& window_minutes) {
+  if (!watching()) {
+    return absl::FailedPreconditionError(
+        "nothing to reload: start with --config FILE to reload its alert rules");
+  }
+  mtime_ = Mtime();  // (a rejected file is not read again until it changes)
+  auto loaded = LoadConfig(config_path_);
+  if (!loaded.ok()) return loaded.status();
+  for (const AlertRule& rule : loaded->alert_rules) {
+    if (rule.window != "cumulative" &&
+        std::find(window_minutes.begin(), window_minutes.end(), std::atoi(rule.window.c_str())) ==
+            window_minutes.end()) {
+      return absl::FailedPreconditionError(
+          fmt::format("rule '{}' needs window {}, which this process does not compute: "
+                      "windows.sizes changes need a restart",
+                      rule.name, rule.window));
+    }
+  }
+  rules_file_ = loaded->alert_rules_file;
+  mtime_ = Mtime();
+  return Rules{std::move(loaded->alert_rules), loaded->alert_rules_file};
+}
+
+}  // namespace promowatch

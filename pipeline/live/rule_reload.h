@@ -1,0 +1,43 @@
+#pragma once
+// Reloading the alert rules while running: on SIGHUP, or when the config
+// file (or its alerts.rules_file) changes. A file that does not load, or
+// asks for what needs a restart (a window size this process does not
+// compute), is rejected whole and the running rules stay.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "pipeline/config/config.h"
+
+namespace promowatch {
+
+class RuleWatcher {
+ public:
+  struct Rules {
+    std::vector<AlertRule> rules;
+    std::string rules_file;  // where they came from (alerts.rules_file), if not inline
+  };
+
+  // Watches nothing until Watch.
+  RuleWatcher() = default;
+  // `config_path`: the config whose rules (inline or its alerts.rules_file,
+  // `rules_file`) are reloaded.
+  void Watch(std::string config_path, std::string rules_file);
+  bool watching() const { return !config_path_.empty(); }
+  // Whether either file changed since Watch or the last Load.
+  bool Changed() const;
+  // Reads the rules again; `window_minutes` are the window sizes this
+  // process computes.
+  absl::StatusOr<Rules> Load(const std::vector<int>& window_minutes);
+
+ private:
+  int64_t Mtime() const;
+
+  std::string config_path_;
+  std::string rules_file_;
+  int64_t mtime_ = 0;
+};
+
+}  // namespace promowatch

@@ -1,0 +1,59 @@
+#include "pipeline/serve/checkpoint_probe.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+namespace promowatch {
+
+CheckpointProbe::CheckpointProbe(prometheus::Registry& r) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  using prometheus::BuildHistogram;
+  duration_ = &BuildHistogram()
+                   .Name("promowatch_checkpoint_duration_seconds")
+                   .Help("Time to flush results and commit one checkpoint")
+                   .Register(r)
+                   .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.05, 0.1,
+                                                                    0.5, 1, 5, 30});
+  bytes_ = &BuildGauge()
+                .Name("promowatch_checkpoint_size_bytes")
+                .Help("Bytes written by the last checkpoint")
+                .Register(r)
+                .Add({});
+  watermark_ = &BuildGauge()
+                    .Name("promowatch_checkpoint_watermark_timestamp_seconds")
+                    .Help(
+                        "The watermark stored by the last checkpoint; equal to "
+                        "promowatch_watermark_timestamp_seconds when all processed "
+                        "input is checkpointed")
+                    .Register(r)
+                    .Add({});
+  failures_ = &BuildCounter()
+                   .Name("promowatch_checkpoint_failures_total")
+                   .Help("Checkpoints that failed (retried at the next interval)")
+                   .Register(r)
+                   .Add({});
+  state_bytes_ = &BuildGauge()
+                      .Name("promowatch_state_size_bytes")
+                      .Help("RocksDB live data and memtables of the operator state")
+                      .Register(r)
+                      .Add({});
+}
+
+void CheckpointProbe::CheckpointDone(double seconds, uint64_t bytes, uint64_t state_bytes,
+                                     int64_t watermark_ms) {
+  duration_->Observe(seconds);
+  SetCheckpointWatermark(watermark_ms);
+  bytes_->Set(static_cast<double>(bytes));
+  state_bytes_->Set(static_cast<double>(state_bytes));
+}
+
+void CheckpointProbe::SetCheckpointWatermark(int64_t watermark_ms) {
+  if (watermark_ms > 0) watermark_->Set(static_cast<double>(watermark_ms) / 1000.0);
+}
+
+void CheckpointProbe::CheckpointFailed() { failures_->Increment(); }
+
+}  // namespace promowatch

@@ -1,0 +1,34 @@
+#pragma once
+// What checkpoints measure: the pause they cost, their size, the state's
+// size, the watermark they made durable, and failures.
+
+#include <cstdint>
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+}  // namespace prometheus
+
+namespace promowatch {
+
+class CheckpointProbe {
+ public:
+  explicit CheckpointProbe(prometheus::Registry& registry);
+
+  void CheckpointDone(double seconds, uint64_t bytes, uint64_t state_bytes, int64_t watermark_ms);
+  // The watermark of the newest durable checkpoint (commits may finish
+  // after CheckpointDone, in the background).
+  void SetCheckpointWatermark(int64_t watermark_ms);
+  void CheckpointFailed();
+
+ private:
+  prometheus::Histogram* duration_;
+  prometheus::Gauge* bytes_;
+  prometheus::Gauge* watermark_;
+  prometheus::Counter* failures_;
+  prometheus::Gauge* state_bytes_;
+};
+
+}  // namespace promowatch

@@ -1,0 +1,125 @@
+#include "pipeline/serve/ingest_probe.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace promowatch {
+namespace {
+
+const std::vector<double> kRecordVisibleBuckets = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+                                                   1,    2.5,   5,    10,  30,   60};
+
+}  // namespace
+
+IngestProbe::IngestProbe(prometheus::Registry& r) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  using prometheus::BuildHistogram;
+  records_ = &BuildCounter()
+                  .Name("promowatch_records_total")
+                  .Help("Input records by topic and outcome (accepted, duplicate, late, rejected)")
+                  .Register(r);
+  rejected_ =
+      &BuildCounter()
+           .Name("promowatch_records_rejected_total")
+           .Help("Rejected input records by topic and reason (kept in the dead-letter topic)")
+           .Register(r);
+  offsets_skipped_ =
+      &BuildCounter()
+           .Name("promowatch_offsets_skipped_total")
+           .Help(
+               "Offsets a partition jumped over between the position in state and the next "
+               "record Kafka returned (retention deleted unread records, compaction, "
+               "transaction markers)")
+           .Register(r);
+  refetched_ = &BuildCounter()
+                    .Name("promowatch_records_refetched_total")
+                    .Help(
+                        "Records fetched again below the position already in state; dropped, not "
+                        "counted twice")
+                    .Register(r);
+  lag_ = &BuildGauge()
+              .Name("promowatch_consumer_lag_records")
+              .Help("Records between the partition's end and the next offset to process")
+              .Register(r);
+  watermark_delay_ = &BuildGauge()
+                          .Name("promowatch_watermark_delay_seconds")
+                          .Help("Wall clock minus the event-time watermark")
+                          .Register(r)
+                          .Add({});
+  watermark_ = &BuildGauge()
+                    .Name("promowatch_watermark_timestamp_seconds")
+                    .Help("The event-time watermark, as a Unix time")
+                    .Register(r)
+                    .Add({});
+  record_visible_ = &BuildHistogram()
+                         .Name("promowatch_record_visible_seconds")
+                         .Help(
+                             "From a record's Kafka timestamp to its count in "
+                             "promowatch_records_total (arrival to effect in /metrics)")
+                         .Register(r)
+                         .Add({}, kRecordVisibleBuckets);
+}
+
+void IngestProbe::RecordBatch(const std::string& topic, const EngineCounters& before,
+                              const EngineCounters& after) {
+  auto add = [&](const char* outcome, int64_t n) {
+    if (n > 0)
+      records_->Add({{"topic", topic}, {"outcome", outcome}}).Increment(static_cast<double>(n));
+  };
+  add("accepted", after.accepted - before.accepted);
+  add("duplicate", after.duplicates - before.duplicates);
+  add("late", after.late - before.late);
+  add("rejected", after.rejected_total() - before.rejected_total());
+  for (int r = 1; r < kRejectReasonCount; ++r) {
+    const int64_t n = after.rejected[r] - before.rejected[r];
+    if (n > 0) {
+      rejected_
+          ->Add({{"topic", topic},
+                 {"reason", std::string(RejectReasonName(static_cast<v1::RejectReason>(r)))}})
+          .Increment(static_cast<double>(n));
+    }
+  }
+}
+
+void IngestProbe::RecordsVisible(std::span<const int64_t> kafka_timestamps_ms, int64_t wall_ms) {
+  // One histogram update per batch, not per record.
+  std::vector<double> increments(kRecordVisibleBuckets.size() + 1, 0.0);
+  double sum = 0;
+  for (const int64_t t : kafka_timestamps_ms) {
+    const double seconds = static_cast<double>(std::max<int64_t>(wall_ms - t, 0)) / 1000.0;
+    sum += seconds;
+    const size_t bucket = static_cast<size_t>(
+        std::lower_bound(kRecordVisibleBuckets.begin(), kRecordVisibleBuckets.end(), seconds) -
+        kRecordVisibleBuckets.begin());
+    increments[bucket] += 1;
+  }
+  if (!kafka_timestamps_ms.empty()) record_visible_->ObserveMultiple(increments, sum);
+}
+
+void IngestProbe::OffsetsSkipped(const std::string& topic, int64_t n) {
+  offsets_skipped_->Add({{"topic", topic}}).Increment(static_cast<double>(n));
+}
+
+void IngestProbe::RecordsRefetched(const std::string& topic, int64_t n) {
+  refetched_->Add({{"topic", topic}}).Increment(static_cast<double>(n));
+}
+
+void IngestProbe::SetWatermark(int64_t watermark_ms, int64_t wall_ms) {
+  if (watermark_ms == kNoWatermark) return;
+  watermark_->Set(static_cast<double>(watermark_ms) / 1000.0);
+  watermark_delay_->Set(static_cast<double>(wall_ms - watermark_ms) / 1000.0);
+}
+
+void IngestProbe::SetLag(const std::string& topic, int32_t partition, int64_t lag) {
+  lag_->Add({{"topic", topic}, {"partition", std::to_string(partition)}})
+      .Set(static_cast<double>(lag));
+}
+
+}  // namespace promowatch

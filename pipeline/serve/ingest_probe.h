@@ -1,0 +1,52 @@
+#pragma once
+// What the live job's input side measures: records by topic and outcome,
+// rejects by reason, offsets skipped or fetched again, consumer lag, the
+// event-time watermark, and how long records take from Kafka to a count.
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "pipeline/runtime/engine.h"
+
+namespace prometheus {
+class Registry;
+class Counter;
+class Gauge;
+class Histogram;
+template <typename T>
+class Family;
+}  // namespace prometheus
+
+namespace promowatch {
+
+class IngestProbe {
+ public:
+  explicit IngestProbe(prometheus::Registry& registry);
+
+  // Per processed batch of one topic: the engine's counters before and after.
+  void RecordBatch(const std::string& topic, const EngineCounters& before,
+                   const EngineCounters& after);
+  // Records just counted (after RecordBatch): their Kafka timestamps (ms;
+  // the producer's clock, or the broker's for LogAppendTime topics).
+  void RecordsVisible(std::span<const int64_t> kafka_timestamps_ms, int64_t wall_ms);
+  // Offsets a partition jumped over (records deleted by retention before
+  // they were read, compacted away, or transaction markers).
+  void OffsetsSkipped(const std::string& topic, int64_t n);
+  // Records fetched again below the position already in state, dropped.
+  void RecordsRefetched(const std::string& topic, int64_t n);
+  void SetWatermark(int64_t watermark_ms, int64_t wall_ms);
+  void SetLag(const std::string& topic, int32_t partition, int64_t lag);
+
+ private:
+  prometheus::Family<prometheus::Counter>* records_;
+  prometheus::Family<prometheus::Counter>* rejected_;
+  prometheus::Family<prometheus::Counter>* offsets_skipped_;
+  prometheus::Family<prometheus::Counter>* refetched_;
+  prometheus::Family<prometheus::Gauge>* lag_;
+  prometheus::Gauge* watermark_delay_;
+  prometheus::Gauge* watermark_;
+  prometheus::Histogram* record_visible_;
+};
+
+}  // namespace promowatch

@@ -1,0 +1,202 @@
+#include "pipeline/serve/results_probe.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <limits>
+
+namespace promowatch {
+namespace {
+
+// The campaign counters: sums of final 1m windows, amounts in currency
+// units (yuan). `of` reads the window; `if_set` skips windows without the
+// field (new customers need profiles).
+struct CampaignCounter {
+  const char* name;
+  const char* help;
+  double (*of)(const v1::WindowResult&);
+  bool (*if_set)(const v1::WindowResult&) = nullptr;
+};
+double Yuan(int64_t cents) { return static_cast<double>(cents) / 100.0; }
+const CampaignCounter kCampaignCounters[] = {
+    {"promowatch_campaign_impressions_total", "Impressions in final 1m windows",
+     [](const v1::WindowResult& r) { return static_cast<double>(r.impressions()); }},
+    {"promowatch_campaign_clicks_total", "Clicks in final 1m windows",
+     [](const v1::WindowResult& r) { return static_cast<double>(r.clicks()); }},
+    {"promowatch_campaign_orders_total", "Orders created, in final 1m windows",
+     [](const v1::WindowResult& r) { return static_cast<double>(r.orders()); }},
+    {"promowatch_campaign_paid_orders_total", "Paid orders in final 1m windows",
+     [](const v1::WindowResult& r) { return static_cast<double>(r.paid_orders()); }},
+    {"promowatch_campaign_gmv_total",
+     "Sum of paid order amounts in currency units (yuan), final 1m windows",
+     [](const v1::WindowResult& r) { return Yuan(r.gmv_cents()); }},
+    {"promowatch_campaign_refunds_total",
+     "Sum of refunded amounts in currency units (yuan), final 1m windows",
+     [](const v1::WindowResult& r) { return Yuan(r.refund_cents()); }},
+    {"promowatch_campaign_spend_total",
+     "Marketing spend in currency units (yuan), final 1m windows (ROI = gmv / spend)",
+     [](const v1::WindowResult& r) { return Yuan(r.spend_cents()); }},
+    {"promowatch_campaign_new_customer_orders_total",
+     "Paid orders from users with no earlier paid order, final 1m windows (profiles.enabled)",
+     [](const v1::WindowResult& r) { return static_cast<double>(r.new_customer_orders()); },
+     [](const v1::WindowResult& r) { return r.has_new_customer_orders(); }},
+};
+constexpr size_t kCampaignCounterCount = std::size(kCampaignCounters);
+
+}  // namespace
+
+struct ResultsProbe::Families {
+  prometheus::Histogram* result_latency;
+  prometheus::Histogram* result_publish;
+  prometheus::Family<prometheus::Counter>* counters[kCampaignCounterCount];
+  prometheus::Family<prometheus::Gauge>* ctr;
+  prometheus::Family<prometheus::Gauge>* cvr;
+  prometheus::Family<prometheus::Gauge>* gmv;
+};
+
+// Every series of one campaign label, so that they can be removed together.
+struct ResultsProbe::CampaignSeries {
+  int64_t last_seen_wall_ms = 0;
+  std::vector<std::pair<prometheus::Family<prometheus::Counter>*, prometheus::Counter*>> counters;
+  std::vector<std::pair<prometheus::Family<prometheus::Gauge>*, prometheus::Gauge*>> gauges;
+  std::map<std::string, prometheus::Counter*> counter_by_key;
+  std::map<std::string, prometheus::Gauge*> gauge_by_key;
+};
+
+ResultsProbe::ResultsProbe(prometheus::Registry& r, const MetricsOptions& options)
+    : options_(options), f_(std::make_unique<Families>()) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  using prometheus::BuildHistogram;
+  f_->result_latency = &BuildHistogram()
+                            .Name("promowatch_result_latency_seconds")
+                            .Help("Wall clock at emission minus the end of the window (event time)")
+                            .Register(r)
+                            .Add({}, prometheus::Histogram::BucketBoundaries{
+                                         0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300});
+  f_->result_publish =
+      &BuildHistogram()
+           .Name("promowatch_result_publish_seconds")
+           .Help(
+               "From the batch (or idle tick) that moved the watermark past a window's end to "
+               "the delivery report of the window's result (Kafka's acknowledgement as seen by "
+               "promowatch)")
+           .Register(r)
+           .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                                            0.5, 1, 2.5, 5});
+  for (size_t i = 0; i < kCampaignCounterCount; ++i) {
+    f_->counters[i] =
+        &BuildCounter().Name(kCampaignCounters[i].name).Help(kCampaignCounters[i].help).Register(r);
+  }
+  f_->ctr = &BuildGauge()
+                 .Name("promowatch_window_ctr_ratio")
+                 .Help("Clicks / impressions of the latest final window (NaN without impressions)")
+                 .Register(r);
+  f_->cvr = &BuildGauge()
+                 .Name("promowatch_window_cvr_ratio")
+                 .Help("Paid orders / clicks of the latest final window (NaN without clicks)")
+                 .Register(r);
+  f_->gmv = &BuildGauge()
+                 .Name("promowatch_window_gmv")
+                 .Help("GMV in currency units (yuan) of the latest final window")
+                 .Register(r);
+}
+
+ResultsProbe::~ResultsProbe() = default;
+
+void ResultsProbe::ResultPublished(double seconds) { f_->result_publish->Observe(seconds); }
+
+std::vector<v1::WindowResult> ResultsProbe::LatestWindows(const std::string& campaign_id) const {
+  std::lock_guard lock(mu_);
+  std::vector<v1::WindowResult> out;
+  auto it = latest_.find(campaign_id);
+  if (it == latest_.end()) return out;
+  for (const auto& [key, r] : it->second) out.push_back(r);
+  return out;
+}
+
+std::string ResultsProbe::CampaignLabel(const std::string& campaign) {
+  if (campaigns_.count(campaign) != 0 || campaign == "*") return campaign;
+  if (static_cast<int>(campaigns_.size()) >= options_.max_campaigns) return "other";
+  return campaign;
+}
+
+std::string ResultsProbe::ChannelLabel(const std::string& channel) {
+  if (channels_.count(channel) != 0 || channel == "*") return channel;
+  if (static_cast<int>(channels_.size()) >= options_.max_channels) return "other";
+  channels_[channel] = true;
+  return channel;
+}
+
+void ResultsProbe::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
+  const std::string campaign = CampaignLabel(r.campaign_id());
+  const std::string channel = ChannelLabel(r.channel());
+  auto& series = campaigns_[campaign];
+  if (!series) series = std::make_unique<CampaignSeries>();
+  CampaignSeries& s = *series;
+  s.last_seen_wall_ms = wall_ms;
+  f_->result_latency->Observe(static_cast<double>(wall_ms - r.window_end_ms()) / 1000.0);
+  if (campaign != "other") {
+    // For the query API (bounded like the series: capped campaigns, expired with them).
+    std::lock_guard lock(mu_);
+    latest_[r.campaign_id()][r.channel() + "|" + r.window()] = r;
+  }
+
+  auto gauge = [&](prometheus::Family<prometheus::Gauge>* fam, double v) {
+    const std::string key = fam->GetName() + "|" + channel + "|" + r.window();
+    auto it = s.gauge_by_key.find(key);
+    if (it == s.gauge_by_key.end()) {
+      auto* g = &fam->Add({{"campaign", campaign}, {"channel", channel}, {"window", r.window()}});
+      it = s.gauge_by_key.emplace(key, g).first;
+      s.gauges.emplace_back(fam, g);
+    }
+    it->second->Set(v);
+  };
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  if (campaign != "other" && channel != "other") {  // folded series would mix windows
+    gauge(f_->ctr, r.has_ctr() ? r.ctr() : nan);
+    gauge(f_->cvr, r.has_cvr() ? r.cvr() : nan);
+    gauge(f_->gmv, Yuan(r.gmv_cents()));
+  }
+  if (r.window() != "1m" || r.revision() != 0) return;  // counters: each event once
+  for (size_t i = 0; i < kCampaignCounterCount; ++i) {
+    const CampaignCounter& def = kCampaignCounters[i];
+    if (def.if_set != nullptr && !def.if_set(r)) continue;
+    prometheus::Family<prometheus::Counter>* fam = f_->counters[i];
+    const std::string key = fam->GetName() + "|" + channel;
+    auto it = s.counter_by_key.find(key);
+    if (it == s.counter_by_key.end()) {
+      auto* c = &fam->Add({{"campaign", campaign}, {"channel", channel}});
+      it = s.counter_by_key.emplace(key, c).first;
+      s.counters.emplace_back(fam, c);
+    }
+    const double v = def.of(r);
+    if (v > 0) it->second->Increment(v);
+  }
+}
+
+void ResultsProbe::ExpireCampaigns(int64_t wall_ms) {
+  for (auto it = campaigns_.begin(); it != campaigns_.end();) {
+    if (wall_ms - it->second->last_seen_wall_ms < options_.campaign_ttl_ms) {
+      ++it;
+      continue;
+    }
+    for (auto& [fam, c] : it->second->counters) fam->Remove(c);
+    for (auto& [fam, g] : it->second->gauges) fam->Remove(g);
+    {
+      std::lock_guard lock(mu_);
+      latest_.erase(it->first);
+    }
+    it = campaigns_.erase(it);
+  }
+}
+
+void MeteredResultSink::Emit(const v1::WindowResult& r) {
+  next_->Emit(r);
+  probe_->ResultEmitted(r, clock_());
+}
+
+}  // namespace promowatch
