@@ -1,0 +1,47 @@
+#include "pipeline/runtime/partitioner.h"
+
+#include <gtest/gtest.h>
+#include <librdkafka/rdkafka.h>
+
+#include <random>
+#include <string>
+
+namespace promowatch {
+namespace {
+
+// The values of Kafka's own UtilsTest.testMurmur2.
+TEST(Partitioner, Murmur2MatchesKafkasReferenceValues) {
+  EXPECT_EQ(KafkaMurmur2("21"), -973932308);
+  EXPECT_EQ(KafkaMurmur2("foobar"), -790332482);
+  EXPECT_EQ(KafkaMurmur2("a-little-bit-long-string"), -985981536);
+  EXPECT_EQ(KafkaMurmur2("a-little-bit-longer-string"), -1486304829);
+  EXPECT_EQ(KafkaMurmur2("lkjh234lh9fiuh90y23oiuhsafujhadof229phr9h19h89h8"), -58897971);
+  EXPECT_EQ(KafkaMurmur2("abc"), 479470107);
+}
+
+// librdkafka's murmur2 partitioner is an independent implementation of the
+// same contract: what a producer keyed by user id does.
+TEST(Partitioner, PartitionAgreesWithLibrdkafkasMurmur2Partitioner) {
+  char err[256];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, rd_kafka_conf_new(), err, sizeof(err));
+  ASSERT_NE(rk, nullptr) << err;
+  rd_kafka_topic_t* topic = rd_kafka_topic_new(rk, "clickstream", nullptr);
+  ASSERT_NE(topic, nullptr);
+  std::mt19937_64 rng(17);
+  for (int i = 0; i < 20'000; ++i) {
+    std::string key;
+    const size_t length = rng() % 40;  // every tail length, the empty key too
+    for (size_t j = 0; j < length; ++j) key.push_back(static_cast<char>(rng() & 0xff));
+    for (const int32_t partitions : {1, 3, 8, 12, 31}) {
+      const int32_t want = rd_kafka_msg_partitioner_murmur2(topic, key.data(), key.size(),
+                                                            partitions, nullptr, nullptr);
+      ASSERT_EQ(KafkaPartitionOf(key, partitions), want)
+          << "key of " << key.size() << " bytes, " << partitions << " partitions";
+    }
+  }
+  rd_kafka_topic_destroy(topic);
+  rd_kafka_destroy(rk);
+}
+
+}  // namespace
+}  // namespace promowatch
