@@ -28,6 +28,12 @@ class StateWriter {
   // Deletes every key in [begin, end).
   virtual void DeleteRange(std::string_view table, std::string_view begin,
                            std::string_view end) = 0;
+  // Deletes every key of `table`. State keys never begin with a 0xff byte
+  // (UTF-8 text cannot hold it; AppendBigEndian64 writes it first only for
+  // values past 0x7f00000000000000, and times and panes are bounded by
+  // decode far below), so one range up to kEndOfKeys covers them all.
+  static constexpr std::string_view kEndOfKeys = "\xff";
+  void Clear(std::string_view table) { DeleteRange(table, std::string_view(), kEndOfKeys); }
 };
 
 class StateReader {
