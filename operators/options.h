@@ -37,6 +37,11 @@ struct OperatorOptions {
   // Results carry new_customer_orders / new_customer_share (set when user
   // profiles run, which mark each user's first paid order). Default: false.
   bool count_new_customers = false;
+  // The operator is one task of a split run (operators/partial_merge.h):
+  // a late record that changes a day total already emitted also emits the
+  // new day total as a partial update (revision kPartialUpdate) for the
+  // merger, which publishes nothing for it. Default: false.
+  bool emit_partial_updates = false;
 
   int max_window_minutes() const {
     int m = 1;

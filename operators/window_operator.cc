@@ -239,36 +239,43 @@ void WindowOperator::EmitWindow(int minutes, int64_t boundary, KeyId key, int32_
        static_cast<int64_t>(uv), revision);
 }
 
+void FillWindowResult(std::string_view window, int64_t start_ms, int64_t end_ms,
+                      std::string_view campaign, std::string_view channel, const Counters& c,
+                      int64_t uv, int32_t revision, bool count_new_customers,
+                      v1::WindowResult* r) {
+  r->Clear();
+  r->set_window(std::string(window));
+  r->set_window_start_ms(start_ms);
+  r->set_window_end_ms(end_ms);
+  r->set_campaign_id(std::string(campaign));
+  r->set_channel(std::string(channel));
+  const auto& fields = CounterDescriptors<v1::WindowResult>();
+  const auto* reflection = r->GetReflection();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (kCounterFields[i].profiles_only && !count_new_customers) continue;
+    reflection->SetInt64(r, fields[i], c.*kCounterFields[i].member);
+  }
+  if (auto v = c.ctr()) r->set_ctr(*v);
+  if (auto v = c.cvr()) r->set_cvr(*v);
+  if (auto v = c.roi()) r->set_roi(*v);
+  if (count_new_customers) {
+    if (auto v = Counters::Ratio(c.new_customer_orders, c.paid_orders))
+      r->set_new_customer_share(*v);
+  }
+  r->set_uv(uv);
+  r->set_revision(revision);
+}
+
 void WindowOperator::Emit(std::string_view window, int64_t start_ms, int64_t end_ms, KeyId key,
                           const Counters& c, int64_t uv, int32_t revision) {
-  v1::WindowResult& r = result_;
-  r.Clear();
-  r.set_window(std::string(window));
-  r.set_window_start_ms(start_ms);
-  r.set_window_end_ms(end_ms);
-  r.set_campaign_id(keys_[key].campaign);
-  r.set_channel(keys_[key].channel);
-  const auto& fields = CounterDescriptors<v1::WindowResult>();
-  const auto* reflection = r.GetReflection();
-  for (size_t i = 0; i < fields.size(); ++i) {
-    if (kCounterFields[i].profiles_only && !options_.count_new_customers) continue;
-    reflection->SetInt64(&r, fields[i], c.*kCounterFields[i].member);
-  }
-  if (auto v = c.ctr()) r.set_ctr(*v);
-  if (auto v = c.cvr()) r.set_cvr(*v);
-  if (auto v = c.roi()) r.set_roi(*v);
-  if (options_.count_new_customers) {
-    if (auto v = Counters::Ratio(c.new_customer_orders, c.paid_orders))
-      r.set_new_customer_share(*v);
-  }
-  r.set_uv(uv);
-  r.set_revision(revision);
+  FillWindowResult(window, start_ms, end_ms, keys_[key].campaign, keys_[key].channel, c, uv,
+                   revision, options_.count_new_customers, &result_);
   if (revision > 0) {
     ++emitted_.corrections_emitted;
-  } else {
+  } else if (revision == 0) {
     ++emitted_.windows_emitted;
   }
-  sink_->Emit(r);
+  sink_->Emit(result_);
 }
 
 void WindowOperator::EmitCorrections() {
@@ -284,6 +291,14 @@ void WindowOperator::EmitCorrections() {
       }
     }
   }
+  std::vector<std::pair<int64_t, KeyId>> days;
+  if (options_.emit_partial_updates && options_.cumulative) {
+    for (uint64_t slot : corrections_) {
+      const int64_t pane_start = static_cast<int64_t>(slot >> 32) * kMinuteMs;
+      days.emplace_back(DayOf(pane_start, options_.day_utc_offset_ms),
+                        static_cast<KeyId>(slot & 0xffffffffu));
+    }
+  }
   corrections_.clear();
   std::sort(windows.begin(), windows.end(), [this](const auto& a, const auto& b) {
     if (std::get<1>(a) != std::get<1>(b)) return std::get<1>(a) < std::get<1>(b);
@@ -293,6 +308,23 @@ void WindowOperator::EmitCorrections() {
   windows.erase(std::unique(windows.begin(), windows.end()), windows.end());
   for (const auto& w : windows) {
     EmitWindow(std::get<0>(w), std::get<1>(w), std::get<2>(w), ++revisions_[w]);
+  }
+  EmitPartialDayUpdates(days);
+}
+
+void WindowOperator::EmitPartialDayUpdates(const std::vector<std::pair<int64_t, KeyId>>& days) {
+  // The day totals late records changed (Add folds them in directly): the
+  // merger's copy of this task's total must not stay behind, since this
+  // task may not emit the key's day again before the day ends.
+  std::vector<std::pair<int64_t, KeyId>> sorted = days;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+  for (const auto& [day, key] : sorted) {
+    auto it = days_.find(Slot(day, key));
+    if (it == days_.end()) continue;
+    Emit(kCumulativeWindow, DayStartMs(day, options_.day_utc_offset_ms),
+         last_fired_ * kMinuteMs, key, it->second.counters,
+         static_cast<int64_t>(it->second.users.CountDistinct()), kPartialUpdate);
   }
 }
 

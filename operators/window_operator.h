@@ -46,6 +46,14 @@ class WindowResultSink {
 
 inline constexpr std::string_view kRollupKey = "*";
 inline constexpr std::string_view kCumulativeWindow = "cumulative";
+// The revision of a partial update (OperatorOptions::emit_partial_updates).
+inline constexpr int32_t kPartialUpdate = -1;
+
+// A window result from its counters: ratios null without a denominator,
+// the counters of user profiles only with `count_new_customers`.
+void FillWindowResult(std::string_view window, int64_t start_ms, int64_t end_ms,
+                      std::string_view campaign, std::string_view channel, const Counters& c,
+                      int64_t uv, int32_t revision, bool count_new_customers, v1::WindowResult* r);
 
 class WindowOperator final : public Operator {
  public:
@@ -79,8 +87,8 @@ class WindowOperator final : public Operator {
     size_t keys = 0;
     size_t panes = 0;
     size_t days = 0;
-    size_t pane_users = 0;  // user hashes held in panes
-    size_t day_users = 0;   // user hashes held in day totals
+    size_t pane_users = 0;           // user hashes held in panes
+    size_t day_users = 0;            // user hashes held in day totals
     size_t pane_users_unsorted = 0;  // of pane_users: appended since their set's last compaction
     int64_t windows_emitted = 0;
     int64_t corrections_emitted = 0;
@@ -114,9 +122,10 @@ class WindowOperator final : public Operator {
   int64_t NextBoundary() const;  // INT64_MAX when nothing is left to fire
   void FireBoundary(int64_t boundary);
   void EmitCorrections();
+  void EmitPartialDayUpdates(const std::vector<std::pair<int64_t, KeyId>>& days);
   void EmitWindow(int minutes, int64_t boundary, KeyId key, int32_t revision);
-  void Emit(std::string_view window, int64_t start_ms, int64_t end_ms, KeyId key,
-            const Counters& c, int64_t uv, int32_t revision);
+  void Emit(std::string_view window, int64_t start_ms, int64_t end_ms, KeyId key, const Counters& c,
+            int64_t uv, int32_t revision);
   void Expire(int64_t watermark_ms);
   void SortByKey(std::vector<KeyId>* keys) const;
   void SnapshotTable(StateWriter& out, std::string_view table, std::string_view users_table,
@@ -136,12 +145,12 @@ class WindowOperator final : public Operator {
   absl::flat_hash_map<std::string, KeyId> key_ids_;  // encoded -> id
   std::string scratch_key_;
 
-  absl::node_hash_map<uint64_t, Aggregate> panes_;     // Slot(pane, key)
-  std::map<int64_t, std::vector<KeyId>> pane_keys_;    // pane -> keys with a pane there
-  absl::node_hash_map<uint64_t, Aggregate> days_;      // Slot(day, key)
+  absl::node_hash_map<uint64_t, Aggregate> panes_;   // Slot(pane, key)
+  std::map<int64_t, std::vector<KeyId>> pane_keys_;  // pane -> keys with a pane there
+  absl::node_hash_map<uint64_t, Aggregate> days_;    // Slot(day, key)
   std::map<int64_t, std::vector<KeyId>> day_keys_;
 
-  int64_t last_fired_ = INT64_MIN;  // windows ending at boundary <= this are emitted
+  int64_t last_fired_ = INT64_MIN;   // windows ending at boundary <= this are emitted
   int64_t newest_pane_ = INT64_MIN;  // the newest event's minute
   // CompactClosingPanes' place: the pane it compacts and its next key.
   int64_t compacting_pane_ = INT64_MIN;

@@ -1,0 +1,133 @@
+#include "operators/partial_merge.h"
+
+#include <algorithm>
+
+#include "operators/counter_reflection.h"
+#include "operators/time_util.h"
+
+namespace promowatch {
+
+class PartialMerger::TaskSink final : public WindowResultSink {
+ public:
+  TaskSink(PartialMerger* merger, int task) : merger_(merger), task_(task) {}
+  void Emit(const v1::WindowResult& r) override { merger_->Take(task_, r); }
+
+ private:
+  PartialMerger* merger_;
+  int task_;
+};
+
+PartialMerger::PartialMerger(OperatorOptions options, int tasks, WindowResultSink* out)
+    : options_(std::move(options)), tasks_(tasks), out_(out) {
+  std::sort(options_.window_minutes.begin(), options_.window_minutes.end());
+  options_.window_minutes.erase(
+      std::unique(options_.window_minutes.begin(), options_.window_minutes.end()),
+      options_.window_minutes.end());
+  for (int t = 0; t < tasks; ++t) sinks_.push_back(std::make_unique<TaskSink>(this, t));
+}
+
+PartialMerger::~PartialMerger() = default;
+
+WindowResultSink* PartialMerger::task_sink(int task) { return sinks_.at(task).get(); }
+
+void PartialMerger::Take(int task, const v1::WindowResult& r) {
+  std::string key = r.campaign_id();
+  key.push_back('\0');
+  key.append(r.channel());
+  auto [it, inserted] =
+      windows_.try_emplace(WindowKey{r.window(), r.window_start_ms(), std::move(key)});
+  if (inserted) {
+    Window& w = it->second;
+    w.name = r.window();
+    w.start_ms = r.window_start_ms();
+    w.campaign = r.campaign_id();
+    w.channel = r.channel();
+    w.partials.resize(static_cast<size_t>(tasks_));
+  }
+  Arrival& a = step_.emplace_back();
+  a.window = it;
+  a.task = task;
+  a.end_ms = r.window_end_ms();
+  a.revision = r.revision();
+  const auto& fields = CounterDescriptors<v1::WindowResult>();
+  const auto* reflection = r.GetReflection();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    a.partial.counters.*kCounterFields[i].member = reflection->GetInt64(r, fields[i]);
+  }
+  a.partial.uv = r.uv();
+}
+
+int PartialMerger::WindowOrder(const std::string& name) const {
+  if (name == kCumulativeWindow) return static_cast<int>(options_.window_minutes.size());
+  const int minutes = std::atoi(name.c_str());
+  const auto& sizes = options_.window_minutes;
+  return static_cast<int>(std::lower_bound(sizes.begin(), sizes.end(), minutes) - sizes.begin());
+}
+
+void PartialMerger::Publish(Window& w, int64_t end_ms, bool correction) {
+  Counters sum;
+  int64_t uv = 0;
+  for (const Partial& p : w.partials) {
+    sum.Combine(p.counters);
+    uv += p.uv;
+  }
+  // As the operator numbers them: a correction is one more than the last
+  // (the first is 1, whether the window fired before or not); windows fire
+  // with 0.
+  const int32_t revision = correction ? (w.revision > 0 ? w.revision + 1 : 1) : 0;
+  FillWindowResult(w.name, w.start_ms, end_ms, w.campaign, w.channel, sum, uv, revision,
+                   options_.count_new_customers, &result_);
+  out_->Emit(result_);
+  w.revision = revision;
+}
+
+void PartialMerger::Flush(int64_t watermark_ms) {
+  // The order one operator emits in (WindowOperator::OnWatermark):
+  // corrections (and the tasks' partial updates of day totals), then the
+  // windows of each boundary, size by size, then the cumulative ones; keys
+  // in byte order. A window's partials of one end are applied together and
+  // published once; the cumulative window of a key may be published at
+  // several ends in one step, each with the other tasks' totals as they
+  // stood then.
+  auto phase = [](const Arrival& a) { return a.revision == 0 ? 1 : 0; };
+  std::stable_sort(step_.begin(), step_.end(), [&](const Arrival& x, const Arrival& y) {
+    if (phase(x) != phase(y)) return phase(x) < phase(y);
+    if (x.end_ms != y.end_ms) return x.end_ms < y.end_ms;
+    const int ox = WindowOrder(x.window->second.name), oy = WindowOrder(y.window->second.name);
+    if (ox != oy) return ox < oy;
+    return std::get<2>(x.window->first) < std::get<2>(y.window->first);
+  });
+  for (size_t i = 0; i < step_.size();) {
+    size_t j = i;
+    bool publish = false, correction = false;
+    for (; j < step_.size() && step_[j].window == step_[i].window &&
+           step_[j].end_ms == step_[i].end_ms && phase(step_[j]) == phase(step_[i]);
+         ++j) {
+      Arrival& a = step_[j];
+      a.window->second.partials[static_cast<size_t>(a.task)] = a.partial;
+      if (a.revision != kPartialUpdate) publish = true;
+      if (a.revision > 0) correction = true;
+    }
+    if (publish) Publish(step_[i].window->second, step_[i].end_ms, correction);
+    i = j;
+  }
+  step_.clear();
+  // A late record reaches panes up to the longest window plus the allowed
+  // lateness behind the watermark; a day total, a day after its start.
+  if (watermark_ms == kNoWatermark) return;
+  const int64_t reach =
+      options_.max_window_minutes() * kMinuteMs + options_.effective_lateness_ms();
+  for (auto it = windows_.begin(); it != windows_.end();) {
+    const Window& w = it->second;
+    const int64_t end = w.name == kCumulativeWindow
+                            ? w.start_ms + 24 * 3'600'000
+                            : w.start_ms + std::atoi(w.name.c_str()) * kMinuteMs;
+    if (end + reach < watermark_ms) {
+      it = windows_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+}  // namespace promowatch

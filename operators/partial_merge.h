@@ -1,0 +1,84 @@
+#pragma once
+// The global stage of a run split into tasks by user (Flink's local-global
+// aggregation; ../shared/SCALE-OUT.md): every task's WindowOperator emits
+// the windows of its own users as partials; the merger keeps, per window
+// and key, the latest partial of every task and emits their sum. Each user
+// lives in exactly one task, so the sums are exact, unique visitors too
+// (split-distinct: the distinct users of a window are the sum of the
+// tasks' distinct counts), and so are the rollups.
+//
+// Driven in steps: every task processes the same batch's records (its
+// users') and then the same watermark; Flush emits what the step changed in
+// the order one WindowOperator over all of the input emits - corrections
+// first, then by window end, window size (in the options' order, the
+// cumulative window last) and key bytes - with the same revisions, so the
+// merged output equals the unsplit one byte for byte. Tasks must run with
+// OperatorOptions::emit_partial_updates (late records that change a day
+// total already emitted).
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "operators/aggregate.h"
+#include "operators/options.h"
+#include "operators/window_operator.h"
+
+namespace promowatch {
+
+class PartialMerger {
+ public:
+  // `out` receives the merged windows; it must outlive the merger.
+  PartialMerger(OperatorOptions options, int tasks, WindowResultSink* out);
+  ~PartialMerger();
+
+  // Where task `task` (0 <= task < tasks) emits its partial windows.
+  WindowResultSink* task_sink(int task);
+  // The end of a step: emits the windows it changed, then forgets those no
+  // late record can change any more at `watermark_ms`.
+  void Flush(int64_t watermark_ms);
+  // Windows held (each with a partial per task).
+  size_t windows() const { return windows_.size(); }
+
+ private:
+  class TaskSink;
+  struct Partial {
+    Counters counters;
+    int64_t uv = 0;
+  };
+  struct Window {
+    std::string name;  // "1m", "5m", "cumulative"
+    int64_t start_ms = 0;
+    std::string campaign;
+    std::string channel;
+    std::vector<Partial> partials;  // by task
+    int32_t revision = -1;          // last emitted; -1: none yet
+  };
+  // (window, start, campaign '\0' channel)
+  using WindowKey = std::tuple<std::string, int64_t, std::string>;
+  // One partial a task emitted in the step at hand.
+  struct Arrival {
+    std::map<WindowKey, Window>::iterator window;
+    int task;
+    int64_t end_ms;
+    int32_t revision;  // kPartialUpdate: the task's copy only
+    Partial partial;
+  };
+
+  void Take(int task, const v1::WindowResult& r);
+  int WindowOrder(const std::string& name) const;
+  void Publish(Window& w, int64_t end_ms, bool correction);
+
+  OperatorOptions options_;
+  int tasks_;
+  WindowResultSink* out_;
+  std::vector<std::unique_ptr<TaskSink>> sinks_;
+  std::map<WindowKey, Window> windows_;
+  std::vector<Arrival> step_;
+  v1::WindowResult result_;
+};
+
+}  // namespace promowatch
