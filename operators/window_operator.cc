@@ -241,8 +241,7 @@ void WindowOperator::EmitWindow(int minutes, int64_t boundary, KeyId key, int32_
 
 void FillWindowResult(std::string_view window, int64_t start_ms, int64_t end_ms,
                       std::string_view campaign, std::string_view channel, const Counters& c,
-                      int64_t uv, int32_t revision, bool count_new_customers,
-                      v1::WindowResult* r) {
+                      int64_t uv, int32_t revision, bool count_new_customers, v1::WindowResult* r) {
   r->Clear();
   r->set_window(std::string(window));
   r->set_window_start_ms(start_ms);
@@ -322,9 +321,9 @@ void WindowOperator::EmitPartialDayUpdates(const std::vector<std::pair<int64_t, 
   for (const auto& [day, key] : sorted) {
     auto it = days_.find(Slot(day, key));
     if (it == days_.end()) continue;
-    Emit(kCumulativeWindow, DayStartMs(day, options_.day_utc_offset_ms),
-         last_fired_ * kMinuteMs, key, it->second.counters,
-         static_cast<int64_t>(it->second.users.CountDistinct()), kPartialUpdate);
+    Emit(kCumulativeWindow, DayStartMs(day, options_.day_utc_offset_ms), last_fired_ * kMinuteMs,
+         key, it->second.counters, static_cast<int64_t>(it->second.users.CountDistinct()),
+         kPartialUpdate);
   }
 }
 
