@@ -10,14 +10,7 @@
 
 #include "operators/alert_engine.h"
 #include "pipeline/io/notifier_probe.h"
-
-namespace prometheus {
-class Registry;
-class Counter;
-class Gauge;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "pipeline/serve/prometheus_fwd.h"
 
 namespace promowatch {
 

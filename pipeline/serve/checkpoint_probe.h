@@ -4,12 +4,7 @@
 
 #include <cstdint>
 
-namespace prometheus {
-class Registry;
-class Counter;
-class Gauge;
-class Histogram;
-}  // namespace prometheus
+#include "pipeline/serve/prometheus_fwd.h"
 
 namespace promowatch {
 

@@ -8,15 +8,7 @@
 #include <string>
 
 #include "pipeline/runtime/engine.h"
-
-namespace prometheus {
-class Registry;
-class Counter;
-class Gauge;
-class Histogram;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "pipeline/serve/prometheus_fwd.h"
 
 namespace promowatch {
 

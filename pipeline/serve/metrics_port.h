@@ -14,10 +14,7 @@
 #include "absl/status/statusor.h"
 #include "pipeline/runtime/clock.h"
 #include "pipeline/serve/http_server.h"
-
-namespace prometheus {
-class Registry;
-}
+#include "pipeline/serve/prometheus_fwd.h"
 
 namespace promowatch {
 

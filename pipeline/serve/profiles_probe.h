@@ -9,12 +9,7 @@
 #include <mutex>
 #include <string>
 
-namespace prometheus {
-class Registry;
-class Gauge;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "pipeline/serve/prometheus_fwd.h"
 
 namespace promowatch {
 

@@ -19,15 +19,7 @@
 #include "operators/window_operator.h"
 #include "pipeline/config/config.h"
 #include "pipeline/runtime/clock.h"
-
-namespace prometheus {
-class Registry;
-class Counter;
-class Gauge;
-class Histogram;
-template <typename T>
-class Family;
-}  // namespace prometheus
+#include "pipeline/serve/prometheus_fwd.h"
 
 namespace promowatch {
 

@@ -5,19 +5,14 @@
 #include <string>
 #include <vector>
 
+#include "unit/test_util.h"
+
 namespace promowatch {
 namespace {
 
 const std::vector<std::string> kTables = {"windows", "profiles"};
 
-std::map<std::string, std::string> Contents(const MemoryState& s, const std::string& table) {
-  std::map<std::string, std::string> m;
-  EXPECT_TRUE(s.Scan(table, [&](std::string_view k, std::string_view v) {
-                 m.emplace(k, v);
-                 return absl::OkStatus();
-               }).ok());
-  return m;
-}
+using testing::TableContents;
 
 // A task owner as the runtime drives it: its state, its generation, its
 // checkpoints appended to the changelog partition.
@@ -76,8 +71,9 @@ TEST(Changelog, RestoreRebuildsTheStateAndPosition) {
   EXPECT_EQ(p->sequence, 3);
   EXPECT_EQ(p->offsets.at("clickstream/3"), 30);
   EXPECT_EQ(p->watermark_ms, 300);
-  for (const auto& t : kTables) EXPECT_EQ(Contents(restored, t), Contents(o.state, t)) << t;
-  EXPECT_EQ(Contents(restored, "windows").at("a"), "3");
+  for (const auto& t : kTables)
+    EXPECT_EQ(TableContents(restored, t), TableContents(o.state, t)) << t;
+  EXPECT_EQ(TableContents(restored, "windows").at("a"), "3");
 }
 
 TEST(Changelog, RangeDeletesBecomeTheDeletesOfTheKeysTheyCover) {
@@ -100,8 +96,8 @@ TEST(Changelog, RangeDeletesBecomeTheDeletesOfTheKeysTheyCover) {
   EXPECT_EQ(tombstones, 3);  // p2, p25, p3: every delete is a key compaction understands
   MemoryState restored;
   ASSERT_TRUE(Restore(log, &restored).ok());
-  EXPECT_EQ(Contents(restored, "windows"), Contents(o.state, "windows"));
-  EXPECT_EQ(Contents(restored, "windows").size(), 3u);  // p1, p4, q1
+  EXPECT_EQ(TableContents(restored, "windows"), TableContents(o.state, "windows"));
+  EXPECT_EQ(TableContents(restored, "windows").size(), 3u);  // p1, p4, q1
 }
 
 TEST(Changelog, ATrailingBatchWithoutItsCommitIsIgnored) {
@@ -116,7 +112,7 @@ TEST(Changelog, ATrailingBatchWithoutItsCommitIsIgnored) {
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->sequence, 1);
   EXPECT_EQ(p->offsets.at("clickstream/3"), 10);  // the input after it is read again
-  EXPECT_EQ(Contents(restored, "windows").at("a"), "1");
+  EXPECT_EQ(TableContents(restored, "windows").at("a"), "1");
 }
 
 TEST(Changelog, AZombiesWritesAfterANewerOwnerTookOverChangeNothing) {
@@ -148,7 +144,7 @@ TEST(Changelog, AZombiesWritesAfterANewerOwnerTookOverChangeNothing) {
   ASSERT_TRUE(q.ok()) << q.status();
   EXPECT_EQ(q->generation, 2);
   EXPECT_EQ(q->offsets.at("clickstream/3"), 30);
-  EXPECT_EQ(Contents(restored, "windows"), Contents(new_owner.state, "windows"));
+  EXPECT_EQ(TableContents(restored, "windows"), TableContents(new_owner.state, "windows"));
   EXPECT_EQ(r2->batches_ignored(), 2);  // the zombie's two late batches
 }
 
@@ -169,7 +165,7 @@ TEST(Changelog, AHeadTruncatedBeforeTheLastFullBatchIsFine) {
   auto p = Restore(held, &restored);
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->sequence, 4);
-  EXPECT_EQ(Contents(restored, "windows"), Contents(o.state, "windows"));
+  EXPECT_EQ(TableContents(restored, "windows"), TableContents(o.state, "windows"));
 }
 
 TEST(Changelog, AGapIsAnErrorNeverAPartialState) {

@@ -6,20 +6,14 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/io/kafka.h"
+#include "unit/test_util.h"
 
 namespace promowatch {
 namespace {
 
 const std::vector<std::string> kTables = {"windows", "profile_timers"};
 
-std::map<std::string, std::string> Contents(const MemoryState& s, const std::string& table) {
-  std::map<std::string, std::string> m;
-  EXPECT_TRUE(s.Scan(table, [&](std::string_view k, std::string_view v) {
-                 m.emplace(k, v);
-                 return absl::OkStatus();
-               }).ok());
-  return m;
-}
+using testing::TableContents;
 
 TEST(ChangelogTopic, BatchesRoundTripThroughKafka) {
   auto cluster = MockKafkaCluster::Start(1, 4, {"promowatch-changelog"});
@@ -68,7 +62,7 @@ TEST(ChangelogTopic, BatchesRoundTripThroughKafka) {
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->sequence, 2);
   EXPECT_EQ(p->offsets.at("clickstream/2"), 20);
-  for (const auto& t : kTables) EXPECT_EQ(Contents(restored, t), Contents(state, t)) << t;
+  for (const auto& t : kTables) EXPECT_EQ(TableContents(restored, t), TableContents(state, t)) << t;
   EXPECT_EQ(restorer.next_generation(), 2);
 
   // Another task's partition is empty: a new task.

@@ -3,11 +3,13 @@
 // removed at the end, a sink that collects results.
 
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "operators/event_record.h"
+#include "operators/state.h"
 #include "operators/window_operator.h"
 #include "pipeline/decode/decode.h"
 
@@ -76,5 +78,17 @@ class TempDir {
 
 // 2026-11-11T00:00:00+08:00, a minute boundary.
 inline constexpr int64_t kMidnight = 1'794'326'400'000;
+
+// Every key and value of one table of a MemoryState.
+inline std::map<std::string, std::string> TableContents(const MemoryState& s,
+                                                        const std::string& table) {
+  std::map<std::string, std::string> m;
+  auto status = s.Scan(table, [&](std::string_view k, std::string_view v) {
+    m.emplace(k, v);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) m.emplace("<scan failed>", std::string(status.message()));
+  return m;
+}
 
 }  // namespace promowatch::testing
