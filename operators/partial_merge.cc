@@ -4,6 +4,7 @@
 
 #include "operators/counter_reflection.h"
 #include "operators/time_util.h"
+#include "promowatch/v1/state.pb.h"
 
 namespace promowatch {
 
@@ -78,6 +79,7 @@ void PartialMerger::Publish(Window& w, int64_t end_ms, bool correction) {
   FillWindowResult(w.name, w.start_ms, end_ms, w.campaign, w.channel, sum, uv, revision,
                    options_.count_new_customers, &result_);
   out_->Emit(result_);
+  ++(revision > 0 ? corrected_ : emitted_);
   w.revision = revision;
 }
 
@@ -128,6 +130,68 @@ void PartialMerger::Flush(int64_t watermark_ms) {
       ++it;
     }
   }
+}
+
+void PartialMerger::Snapshot(StateWriter& out) {
+  out.Clear(kTable);
+  const auto& fields = CounterDescriptors<v1::AggregateState>();
+  v1::MergedWindowState state;
+  std::string key, value;
+  for (const auto& [id, w] : windows_) {
+    state.Clear();
+    state.set_window(w.name);
+    state.set_start_ms(w.start_ms);
+    state.set_campaign_id(w.campaign);
+    state.set_channel(w.channel);
+    state.set_revision(w.revision);
+    for (const Partial& p : w.partials) {
+      v1::AggregateState* a = state.add_partials();
+      const auto* reflection = a->GetReflection();
+      for (size_t i = 0; i < fields.size(); ++i) {
+        reflection->SetInt64(a, fields[i], p.counters.*kCounterFields[i].member);
+      }
+      state.add_uv(p.uv);
+    }
+    key = std::get<0>(id);
+    key.push_back('\0');
+    AppendBigEndian64(&key, std::get<1>(id));
+    key.append(std::get<2>(id));
+    state.SerializeToString(&value);
+    out.Put(kTable, key, value);
+  }
+}
+
+absl::Status PartialMerger::Restore(const StateReader& in) {
+  windows_.clear();
+  const auto& fields = CounterDescriptors<v1::AggregateState>();
+  return in.Scan(kTable, [&](std::string_view, std::string_view value) {
+    v1::MergedWindowState state;
+    if (!state.ParseFromString(std::string(value)) || state.partials_size() != tasks_ ||
+        state.uv_size() != tasks_) {
+      return absl::DataLossError(
+          "merged_windows: undecodable, or written by a run with another number of tasks");
+    }
+    std::string key = state.campaign_id();
+    key.push_back('\0');
+    key.append(state.channel());
+    Window& w = windows_[WindowKey{state.window(), state.start_ms(), std::move(key)}];
+    w.name = state.window();
+    w.start_ms = state.start_ms();
+    w.campaign = state.campaign_id();
+    w.channel = state.channel();
+    w.revision = state.revision();
+    w.partials.resize(static_cast<size_t>(tasks_));
+    for (int t = 0; t < tasks_; ++t) {
+      const v1::AggregateState& a = state.partials(t);
+      const auto* reflection = a.GetReflection();
+      for (size_t i = 0; i < fields.size(); ++i) {
+        w.partials[static_cast<size_t>(t)].counters.*kCounterFields[i].member =
+            reflection->GetInt64(a, fields[i]);
+      }
+      w.partials[static_cast<size_t>(t)].uv = state.uv(t);
+    }
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace promowatch

@@ -25,12 +25,15 @@
 
 #include "operators/aggregate.h"
 #include "operators/options.h"
+#include "operators/state.h"
 #include "operators/window_operator.h"
 
 namespace promowatch {
 
-class PartialMerger {
+class PartialMerger final : public Checkpointed {
  public:
+  static constexpr std::string_view kTable = "merged_windows";
+
   // `out` receives the merged windows; it must outlive the merger.
   PartialMerger(OperatorOptions options, int tasks, WindowResultSink* out);
   ~PartialMerger();
@@ -42,6 +45,15 @@ class PartialMerger {
   void Flush(int64_t watermark_ms);
   // Windows held (each with a partial per task).
   size_t windows() const { return windows_.size(); }
+  // Windows published, first emissions and corrections.
+  int64_t windows_emitted() const { return emitted_; }
+  int64_t corrections_emitted() const { return corrected_; }
+
+  // Every window held, rewritten at each checkpoint (they are few: the open
+  // windows of the active keys). Call between steps.
+  std::vector<std::string> StateTables() const override { return {std::string(kTable)}; }
+  absl::Status Restore(const StateReader& in) override;
+  void Snapshot(StateWriter& out) override;
 
  private:
   class TaskSink;
@@ -79,6 +91,8 @@ class PartialMerger {
   std::map<WindowKey, Window> windows_;
   std::vector<Arrival> step_;
   v1::WindowResult result_;
+  int64_t emitted_ = 0;
+  int64_t corrected_ = 0;
 };
 
 }  // namespace promowatch

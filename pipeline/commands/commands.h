@@ -33,6 +33,8 @@ struct ReplayArgs {
   std::string rules;          // a rules file replacing alerts.rules
   std::string alerts_output;  // alert transitions as JSON lines (empty: log only)
   std::string tags_output;    // user tag changes as JSON lines (turns profiles on)
+  // Windows split into this many tasks by user and merged (EngineOptions::tasks).
+  int tasks = 1;
   // Sees every alert transition (backtest's summary).
   std::function<void(const AlertEvent&)> on_alert;
 };

@@ -73,6 +73,12 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   rp->add_option("--alerts-output", replay.alerts_output,
                  "Alert transitions (pending, firing, resolved), one JSON object per line");
+  rp->add_option("--tasks", replay.tasks,
+                 "Split the windows into this many tasks by user (as Kafka partitions a topic "
+                 "keyed by user id) and merge them, as the scale-out does; the results are the "
+                 "same as with one task")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
   rp->add_option("--tags-output", replay.tags_output,
                  "User tag changes (new, active, dormant, high_value, rfm, tier), one JSON object "
                  "per line {user_id, tag, from, to, reason, event_time_ms}; turns profiles on");

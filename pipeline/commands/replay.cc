@@ -150,8 +150,15 @@ int RunReplay(const ReplayArgs& args) {
     if (a.state == "firing") spdlog::debug("msg=\"alert firing\" alert={}", json);
     if (args.on_alert) args.on_alert(a);
   });
-  Engine engine(EngineOptions::From(config), &alerts, &dead_letters,
-                late_path.empty() ? &dead_letters : &late);
+  if (args.tasks > 1 && config.profiles_enabled) {
+    spdlog::error(
+        "msg=\"--tasks with user profiles is not supported yet\" hint=\"drop --tasks (or "
+        "--tags-output and profiles.enabled): results are the same with one task\"");
+    return 2;
+  }
+  EngineOptions engine_options = EngineOptions::From(config);
+  engine_options.tasks = args.tasks;
+  Engine engine(engine_options, &alerts, &dead_letters, late_path.empty() ? &dead_letters : &late);
   engine.Attach(&alerts);
   // User profiles and tags (profiles.enabled, or asked for by --tags-output).
   File tags_file;
@@ -192,6 +199,7 @@ int RunReplay(const ReplayArgs& args) {
   }
   std::string fingerprint = Fingerprint(args.inputs);
   for (ValueType t : args.input_types) fingerprint += fmt::format("type:{};", ValueTypeName(t));
+  if (args.tasks > 1) fingerprint += fmt::format("tasks:{};", args.tasks);
   size_t first_input = 0;
   int64_t first_offset = 0;
   auto offset_of = [&](const char* key) {
@@ -378,7 +386,7 @@ int RunReplay(const ReplayArgs& args) {
                                RejectReasonName(static_cast<v1::RejectReason>(r)), c.rejected[r]);
     }
   }
-  const auto ws = engine.windows().stats();
+  const auto ws = engine.window_stats();
   struct rusage usage {};
   ::getrusage(RUSAGE_SELF, &usage);
   std::string profile_summary;

@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "pipeline/runtime/partitioner.h"
+#include "pipeline/runtime/task_state.h"
 #include "promowatch/v1/state.pb.h"
 
 namespace promowatch {
@@ -32,10 +34,31 @@ Engine::Engine(const EngineOptions& options, WindowResultSink* results, RecordSi
       wall_clock_ms_(std::move(wall_clock_ms)) {
   decoder_.set_orders_may_lack_campaign(options.orders_may_lack_campaign);
   if (!wall_clock_ms_) wall_clock_ms_ = SystemClock();
+  if (options.tasks > 1) {
+    merger_ = std::make_unique<PartialMerger>(options.operators, options.tasks, results);
+    OperatorOptions task_options = options.operators;
+    task_options.emit_partial_updates = true;
+    for (int t = 0; t < options.tasks; ++t) {
+      task_windows_.push_back(
+          std::make_unique<WindowOperator>(task_options, merger_->task_sink(t)));
+    }
+    routed_.resize(static_cast<size_t>(options.tasks));
+  }
 }
 
 std::vector<std::string> Engine::StateTables() const {
-  std::vector<std::string> tables = windows_.StateTables();
+  std::vector<std::string> tables;
+  if (merger_) {
+    for (size_t t = 0; t < task_windows_.size(); ++t) {
+      for (const auto& table : task_windows_[t]->StateTables()) {
+        tables.push_back(TaskTable(static_cast<int>(t), table));
+      }
+    }
+    tables.emplace_back(WindowOperator::kMetaTable);  // the runtime's own record
+    for (auto& t : merger_->StateTables()) tables.push_back(std::move(t));
+  } else {
+    tables = windows_.StateTables();
+  }
   tables.emplace_back(EventAdmission::kIdsTable);
   for (const Checkpointed* a : attached_) {
     for (auto& t : a->StateTables()) tables.push_back(std::move(t));
@@ -61,7 +84,15 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
   v1::OperatorMeta meta;
   if (!meta.ParseFromString(bytes)) return absl::DataLossError("meta/runtime: undecodable");
   if (s = admission_.Restore(*backend); !s.ok()) return s;
-  if (s = windows_.Restore(*backend); !s.ok()) return s;
+  if (merger_) {
+    for (size_t t = 0; t < task_windows_.size(); ++t) {
+      if (s = task_windows_[t]->Restore(TaskStateReader(backend, static_cast<int>(t))); !s.ok())
+        return s;
+    }
+    if (s = merger_->Restore(*backend); !s.ok()) return s;
+  } else if (s = windows_.Restore(*backend); !s.ok()) {
+    return s;
+  }
   for (Checkpointed* a : attached_) {
     if (s = a->Restore(*backend); !s.ok()) return s;
   }
@@ -158,7 +189,7 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
   watermark_.CheckIdle(wall_ms);
   const int64_t wm = watermark_.current();
   admission_.OnWatermark(wm);
-  windows_.OnWatermark(wm);
+  WindowsOnWatermark(wm);
   for (Operator* op : operators_) op->OnWatermark(wm);
 }
 
@@ -166,7 +197,19 @@ void Engine::RunOperators() {
   if (enricher_ != nullptr) enricher_->EnrichBatch(accepted_);
   const std::span<const EventRecord* const> admitted(accepted_.data(), accepted_.size());
   for (Operator* op : operators_) op->ProcessBatch(admitted);
-  windows_.ProcessBatch(admitted);
+  if (!merger_) {
+    windows_.ProcessBatch(admitted);
+    return;
+  }
+  // By user, as Kafka's default partitioner would place a record keyed by
+  // its user id; spend (no user) by its event id.
+  const int32_t tasks = static_cast<int32_t>(task_windows_.size());
+  for (auto& r : routed_) r.clear();
+  for (const EventRecord* e : admitted) {
+    const std::string& key = e->user_id.empty() ? e->event_id : e->user_id;
+    routed_[static_cast<size_t>(KafkaPartitionOf(key, tasks))].push_back(e);
+  }
+  for (size_t t = 0; t < task_windows_.size(); ++t) task_windows_[t]->ProcessBatch(routed_[t]);
 }
 
 void Engine::Admit(EventRecord& rec, const RawRecord& raw, std::string_view source,
@@ -253,8 +296,34 @@ void Engine::Tick() {
   watermark_.CheckIdle(wall_clock_ms_());
   const int64_t wm = watermark_.current();
   admission_.OnWatermark(wm);
-  windows_.OnWatermark(wm);
+  WindowsOnWatermark(wm);
   for (Operator* op : operators_) op->OnWatermark(wm);
+}
+
+void Engine::WindowsOnWatermark(int64_t watermark_ms) {
+  if (!merger_) {
+    windows_.OnWatermark(watermark_ms);
+    return;
+  }
+  for (auto& w : task_windows_) w->OnWatermark(watermark_ms);
+  merger_->Flush(watermark_ms);  // one step: every task saw the batch and the watermark
+}
+
+WindowOperator::Stats Engine::window_stats() const {
+  if (!merger_) return windows_.stats();
+  WindowOperator::Stats sum;
+  for (const auto& w : task_windows_) {
+    const WindowOperator::Stats s = w->stats();
+    sum.keys += s.keys;
+    sum.panes += s.panes;
+    sum.days += s.days;
+    sum.pane_users += s.pane_users;
+    sum.day_users += s.day_users;
+    sum.pane_users_unsorted += s.pane_users_unsorted;
+  }
+  sum.windows_emitted = merger_->windows_emitted();
+  sum.corrections_emitted = merger_->corrections_emitted();
+  return sum;
 }
 
 void Engine::RejectUnframed(const RawRecord& record, std::string_view source,
@@ -319,7 +388,15 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait) {
   }
   auto batch = spare_batch_ != nullptr ? std::move(spare_batch_) : backend_->NewBatch();
   admission_.Snapshot(*batch);
-  windows_.Snapshot(*batch);
+  if (merger_) {
+    for (size_t t = 0; t < task_windows_.size(); ++t) {
+      TaskStateWriter out(batch.get(), static_cast<int>(t));
+      task_windows_[t]->Snapshot(out);
+    }
+    merger_->Snapshot(*batch);
+  } else {
+    windows_.Snapshot(*batch);
+  }
   for (Checkpointed* a : attached_) a->Snapshot(*batch);
   for (Operator* op : operators_) op->Snapshot(*batch);
   v1::OperatorMeta meta;
@@ -368,10 +445,15 @@ void Engine::Finish() {
     RunOperators();
     const int64_t wm = watermark_.current();
     admission_.OnWatermark(wm);
-    windows_.OnWatermark(wm);
+    WindowsOnWatermark(wm);
     for (Operator* op : operators_) op->OnWatermark(wm);
   }
-  windows_.OnEndOfInput();
+  if (merger_) {
+    for (auto& w : task_windows_) w->OnEndOfInput();
+    merger_->Flush(kNoWatermark);
+  } else {
+    windows_.OnEndOfInput();
+  }
   for (Operator* op : operators_) op->OnEndOfInput();
 }
 

@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "operators/admission.h"
 #include "operators/operator.h"
+#include "operators/partial_merge.h"
 #include "operators/window_operator.h"
 #include "pipeline/config/config.h"
 #include "pipeline/decode/decode.h"
@@ -84,6 +85,11 @@ struct EngineOptions {
   PipelineConfig::SkewReference future_skew_reference = PipelineConfig::SkewReference::kWallClock;
   // Profiles on: orders without a campaign are attributed, not rejected.
   bool orders_may_lack_campaign = false;
+  // Tasks the windows are split into by user (partitioner.h: the task of a
+  // user is the Kafka partition of its user id among `tasks`), merged by
+  // operators/partial_merge.h; results equal those of one task byte for
+  // byte. 1: no split.
+  int tasks = 1;
 
   static EngineOptions From(const PipelineConfig& config);
 };
@@ -179,7 +185,8 @@ class Engine {
   // Re-evaluates idle partitions and fires windows if the watermark moved;
   // call when no records arrive (a quiet stream still needs its windows).
   void Tick();
-  const WindowOperator& windows() const { return windows_; }
+  // Of every task's windows (emitted: of the merged windows with tasks).
+  WindowOperator::Stats window_stats() const;
   const EventAdmission& admission() const { return admission_; }
   uint64_t last_checkpoint_bytes() const { return last_checkpoint_bytes_; }
 
@@ -189,7 +196,12 @@ class Engine {
   RecordSink* late_;
   EventDecoder decoder_;
   EventAdmission admission_;
-  WindowOperator windows_;
+  WindowOperator windows_;  // the only windows without tasks
+  // With tasks: a window operator per task, merged.
+  std::unique_ptr<PartialMerger> merger_;
+  std::vector<std::unique_ptr<WindowOperator>> task_windows_;
+  std::vector<std::vector<const EventRecord*>> routed_;  // of the batch at hand, by task
+  void WindowsOnWatermark(int64_t watermark_ms);
   WatermarkTracker watermark_;
   RocksStateBackend* backend_ = nullptr;
   EngineCounters counters_;
