@@ -25,4 +25,24 @@ CounterDescriptors() {
   return fields;
 }
 
+// The counters into / out of such a message (every field of kCounterFields).
+template <typename Message>
+void CountersToMessage(const Counters& c, Message* m) {
+  const auto& fields = CounterDescriptors<Message>();
+  const auto* reflection = m->GetReflection();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    reflection->SetInt64(m, fields[i], c.*kCounterFields[i].member);
+  }
+}
+template <typename Message>
+Counters CountersFromMessage(const Message& m) {
+  Counters c;
+  const auto& fields = CounterDescriptors<Message>();
+  const auto* reflection = m.GetReflection();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    c.*kCounterFields[i].member = reflection->GetInt64(m, fields[i]);
+  }
+  return c;
+}
+
 }  // namespace promowatch

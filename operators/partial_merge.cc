@@ -50,11 +50,7 @@ void PartialMerger::Take(int task, const v1::WindowResult& r) {
   a.task = task;
   a.end_ms = r.window_end_ms();
   a.revision = r.revision();
-  const auto& fields = CounterDescriptors<v1::WindowResult>();
-  const auto* reflection = r.GetReflection();
-  for (size_t i = 0; i < fields.size(); ++i) {
-    a.partial.counters.*kCounterFields[i].member = reflection->GetInt64(r, fields[i]);
-  }
+  a.partial.counters = CountersFromMessage(r);
   a.partial.uv = r.uv();
 }
 
@@ -134,7 +130,6 @@ void PartialMerger::Flush(int64_t watermark_ms) {
 
 void PartialMerger::Snapshot(StateWriter& out) {
   out.Clear(kTable);
-  const auto& fields = CounterDescriptors<v1::AggregateState>();
   v1::MergedWindowState state;
   std::string key, value;
   for (const auto& [id, w] : windows_) {
@@ -145,11 +140,7 @@ void PartialMerger::Snapshot(StateWriter& out) {
     state.set_channel(w.channel);
     state.set_revision(w.revision);
     for (const Partial& p : w.partials) {
-      v1::AggregateState* a = state.add_partials();
-      const auto* reflection = a->GetReflection();
-      for (size_t i = 0; i < fields.size(); ++i) {
-        reflection->SetInt64(a, fields[i], p.counters.*kCounterFields[i].member);
-      }
+      CountersToMessage(p.counters, state.add_partials());
       state.add_uv(p.uv);
     }
     key = std::get<0>(id);
@@ -163,7 +154,6 @@ void PartialMerger::Snapshot(StateWriter& out) {
 
 absl::Status PartialMerger::Restore(const StateReader& in) {
   windows_.clear();
-  const auto& fields = CounterDescriptors<v1::AggregateState>();
   return in.Scan(kTable, [&](std::string_view, std::string_view value) {
     v1::MergedWindowState state;
     if (!state.ParseFromString(std::string(value)) || state.partials_size() != tasks_ ||
@@ -182,12 +172,7 @@ absl::Status PartialMerger::Restore(const StateReader& in) {
     w.revision = state.revision();
     w.partials.resize(static_cast<size_t>(tasks_));
     for (int t = 0; t < tasks_; ++t) {
-      const v1::AggregateState& a = state.partials(t);
-      const auto* reflection = a.GetReflection();
-      for (size_t i = 0; i < fields.size(); ++i) {
-        w.partials[static_cast<size_t>(t)].counters.*kCounterFields[i].member =
-            reflection->GetInt64(a, fields[i]);
-      }
+      w.partials[static_cast<size_t>(t)].counters = CountersFromMessage(state.partials(t));
       w.partials[static_cast<size_t>(t)].uv = state.uv(t);
     }
     return absl::OkStatus();

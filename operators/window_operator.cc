@@ -11,24 +11,6 @@
 namespace promowatch {
 namespace {
 
-void ToState(const Counters& c, v1::AggregateState* s) {
-  const auto& fields = CounterDescriptors<v1::AggregateState>();
-  const auto* reflection = s->GetReflection();
-  for (size_t i = 0; i < fields.size(); ++i) {
-    reflection->SetInt64(s, fields[i], c.*kCounterFields[i].member);
-  }
-}
-
-Counters FromState(const v1::AggregateState& s) {
-  Counters c;
-  const auto& fields = CounterDescriptors<v1::AggregateState>();
-  const auto* reflection = s.GetReflection();
-  for (size_t i = 0; i < fields.size(); ++i) {
-    c.*kCounterFields[i].member = reflection->GetInt64(s, fields[i]);
-  }
-  return c;
-}
-
 std::string WindowName(int minutes) { return std::to_string(minutes) + "m"; }
 
 }  // namespace
@@ -308,17 +290,16 @@ void WindowOperator::EmitCorrections() {
   for (const auto& w : windows) {
     EmitWindow(std::get<0>(w), std::get<1>(w), std::get<2>(w), ++revisions_[w]);
   }
-  EmitPartialDayUpdates(days);
+  EmitPartialDayUpdates(std::move(days));
 }
 
-void WindowOperator::EmitPartialDayUpdates(const std::vector<std::pair<int64_t, KeyId>>& days) {
+void WindowOperator::EmitPartialDayUpdates(std::vector<std::pair<int64_t, KeyId>> days) {
   // The day totals late records changed (Add folds them in directly): the
   // merger's copy of this task's total must not stay behind, since this
   // task may not emit the key's day again before the day ends.
-  std::vector<std::pair<int64_t, KeyId>> sorted = days;
-  std::sort(sorted.begin(), sorted.end());
-  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
-  for (const auto& [day, key] : sorted) {
+  std::sort(days.begin(), days.end());
+  days.erase(std::unique(days.begin(), days.end()), days.end());
+  for (const auto& [day, key] : days) {
     auto it = days_.find(Slot(day, key));
     if (it == days_.end()) continue;
     Emit(kCumulativeWindow, DayStartMs(day, options_.day_utc_offset_ms), last_fired_ * kMinuteMs,
@@ -389,7 +370,7 @@ void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
       key.resize(base);
     }
     state.Clear();
-    ToState(agg.counters, &state);
+    CountersToMessage(agg.counters, &state);
     state.set_user_chunks(agg.user_chunks);
     state.SerializeToString(&value);
     out.Put(table, key, value);
@@ -428,7 +409,7 @@ absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_vie
     }
     auto [it, inserted] = aggs.try_emplace(Slot(at, k));
     if (inserted) index[at].push_back(k);
-    it->second.counters = FromState(state);
+    it->second.counters = CountersFromMessage(state);
     it->second.user_chunks = state.user_chunks();
     return absl::OkStatus();
   });

@@ -122,7 +122,7 @@ class WindowOperator final : public Operator {
   int64_t NextBoundary() const;  // INT64_MAX when nothing is left to fire
   void FireBoundary(int64_t boundary);
   void EmitCorrections();
-  void EmitPartialDayUpdates(const std::vector<std::pair<int64_t, KeyId>>& days);
+  void EmitPartialDayUpdates(std::vector<std::pair<int64_t, KeyId>> days);
   void EmitWindow(int minutes, int64_t boundary, KeyId key, int32_t revision);
   void Emit(std::string_view window, int64_t start_ms, int64_t end_ms, KeyId key, const Counters& c,
             int64_t uv, int32_t revision);

@@ -15,42 +15,58 @@ inline std::string TaskTable(int task, std::string_view table) {
   return "task-" + std::to_string(task) + "/" + std::string(table);
 }
 
+// "task-<n>/" + table, built in a buffer kept across calls (a snapshot
+// writes every dirty key through it).
+class TaskTableName {
+ public:
+  explicit TaskTableName(int task) : prefix_(TaskTable(task, "")) {}
+  std::string_view operator()(std::string_view table) const {
+    name_.assign(prefix_);
+    name_.append(table);
+    return name_;
+  }
+
+ private:
+  std::string prefix_;
+  mutable std::string name_;
+};
+
 class TaskStateReader final : public StateReader {
  public:
-  TaskStateReader(const StateReader* in, int task) : in_(in), task_(task) {}
+  TaskStateReader(const StateReader* in, int task) : in_(in), name_(task) {}
   absl::Status Scan(std::string_view table, const Visitor& visit) const override {
-    return in_->Scan(TaskTable(task_, table), visit);
+    return in_->Scan(name_(table), visit);
   }
   absl::Status Get(std::string_view table, std::string_view key,
                    std::string* value) const override {
-    return in_->Get(TaskTable(task_, table), key, value);
+    return in_->Get(name_(table), key, value);
   }
   absl::Status ScanFrom(std::string_view table, std::string_view begin,
                         const RangeVisitor& visit) const override {
-    return in_->ScanFrom(TaskTable(task_, table), begin, visit);
+    return in_->ScanFrom(name_(table), begin, visit);
   }
 
  private:
   const StateReader* in_;
-  int task_;
+  TaskTableName name_;
 };
 
 class TaskStateWriter final : public StateWriter {
  public:
-  TaskStateWriter(StateWriter* out, int task) : out_(out), task_(task) {}
+  TaskStateWriter(StateWriter* out, int task) : out_(out), name_(task) {}
   void Put(std::string_view table, std::string_view key, std::string_view value) override {
-    out_->Put(TaskTable(task_, table), key, value);
+    out_->Put(name_(table), key, value);
   }
   void Delete(std::string_view table, std::string_view key) override {
-    out_->Delete(TaskTable(task_, table), key);
+    out_->Delete(name_(table), key);
   }
   void DeleteRange(std::string_view table, std::string_view begin, std::string_view end) override {
-    out_->DeleteRange(TaskTable(task_, table), begin, end);
+    out_->DeleteRange(name_(table), begin, end);
   }
 
  private:
   StateWriter* out_;
-  int task_;
+  TaskTableName name_;
 };
 
 }  // namespace promowatch

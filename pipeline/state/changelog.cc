@@ -48,14 +48,10 @@ void ChangelogBatchWriter::Write(std::string_view table, std::string_view key,
 void ChangelogBatchWriter::Put(std::string_view table, std::string_view key,
                                std::string_view value) {
   Write(table, key, value);
-  auto t = put_.find(table);
-  if (t == put_.end()) t = put_.emplace(std::string(table), std::set<std::string>()).first;
-  t->second.emplace(key);
 }
 
 void ChangelogBatchWriter::Delete(std::string_view table, std::string_view key) {
   Write(table, key, std::nullopt);
-  if (auto t = put_.find(table); t != put_.end()) t->second.erase(std::string(key));
 }
 
 void ChangelogBatchWriter::DeleteRange(std::string_view table, std::string_view begin,
@@ -72,12 +68,14 @@ void ChangelogBatchWriter::DeleteRange(std::string_view table, std::string_view 
       return true;
     });
   }
-  if (auto t = put_.find(table); t != put_.end()) {
-    auto& keys = t->second;
-    for (auto it = keys.lower_bound(std::string(begin)); it != keys.end() && *it < end;) {
-      covered.insert(*it);
-      it = keys.erase(it);
-    }
+  // This batch's own writes (range deletes are few per checkpoint: a scan
+  // of the batch here costs less than indexing every put); a key deleted
+  // since gets a second tombstone, which changes nothing.
+  const std::string prefix = WriteKey(table, "");
+  for (const ChangelogRecord& r : records_) {
+    if (!r.value || r.key.compare(0, prefix.size(), prefix) != 0) continue;
+    const std::string_view key = std::string_view(r.key).substr(prefix.size());
+    if (key >= begin && key < end) covered.emplace(key);
   }
   for (const auto& key : covered) Write(table, key, std::nullopt);
 }

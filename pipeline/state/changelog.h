@@ -88,8 +88,6 @@ class ChangelogBatchWriter final : public StateWriter {
   const StateReader* state_;
   std::vector<ChangelogRecord> records_;
   int64_t writes_ = 0;
-  // Keys put earlier in this batch, per table: a range delete covers them too.
-  std::map<std::string, std::set<std::string>, std::less<>> put_;
 };
 
 // Rebuilds a task's state from its changelog partition.
