@@ -119,7 +119,8 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
   if (auto s = root["state"]) {
     PW_RETURN_IF_ERROR(r.CheckKeys(s, "state",
                                    {"dir", "checkpoint_every_records", "checkpoint_interval",
-                                    "block_cache_mb", "write_buffer_mb"}));
+                                    "block_cache_mb", "write_buffer_mb",
+                                    "changelog_full_batch_mb"}));
     if (auto n = s["dir"]) config.state_dir = n.Scalar();
     if (auto n = s["checkpoint_every_records"]) {
       PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &config.checkpoint_every_records));
@@ -136,6 +137,11 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
       int64_t mb = 0;
       PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &mb));
       config.state.write_buffer_bytes = static_cast<size_t>(mb) << 20;
+    }
+    if (auto n = s["changelog_full_batch_mb"]) {
+      int64_t mb = 0;
+      PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &mb));
+      config.changelog_snapshot_bytes = mb << 20;
     }
   }
   if (auto p = root["pipeline"]) {
@@ -160,7 +166,8 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     if (auto n = k["group"]) ko.group = n.Scalar();
     if (auto t = k["topics"]) {
       PW_RETURN_IF_ERROR(r.CheckKeys(t, "kafka.topics",
-                                     {"inputs", "results", "dead_letter", "alerts", "user_tags"}));
+                                     {"inputs", "results", "dead_letter", "alerts", "user_tags", "changelog",
+                                      "repartition"}));
       if (auto n = t["inputs"]) {
         if (!n.IsSequence() || n.size() == 0) return r.Error(n, "inputs must be a list of topics");
         ko.input_topics.clear();
@@ -201,6 +208,8 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
       if (auto n = t["dead_letter"]) ko.dead_letter_topic = n.Scalar();
       if (auto n = t["alerts"]) ko.alerts_topic = n.Scalar();
       if (auto n = t["user_tags"]) ko.user_tags_topic = n.Scalar();
+      if (auto n = t["changelog"]) ko.changelog_topic = n.Scalar();
+      if (auto n = t["repartition"]) ko.repartition_topic = n.Scalar();
     }
     if (auto n = k["results_format"]) {
       const std::string f = n.Scalar();

@@ -41,6 +41,13 @@ struct KafkaOptions {
   std::string alerts_topic = "promowatch-alerts";
   // User tag changes (profiles.enabled), keyed by user_id.
   std::string user_tags_topic = "promowatch-user-tags";
+  // Every task's checkpoints (live/task_owner.h): partition p for task p, so
+  // at least as many partitions as each input topic.
+  std::string changelog_topic = "promowatch-changelog";
+  // Records not in the partition of their user id (Kafka's default
+  // partitioner), forwarded once to the task of their user, keyed by it:
+  // as many partitions as each input topic.
+  std::string repartition_topic = "promowatch-repartition";
   // Results (and alerts) as JSON objects instead of protobuf. Default: false.
   bool results_json = false;
   // Any librdkafka property (security.protocol, sasl.*, ssl.*, ...), applied
@@ -101,6 +108,10 @@ struct PipelineConfig {
   int64_t checkpoint_every_records = 1'000'000;
   // ... or after this much wall time, whichever comes first. Default: 5 s.
   int64_t checkpoint_interval_ms = 5'000;
+  // Live: a task's changelog gets a full batch (a snapshot of its state)
+  // once the increments since the last one outgrow this
+  // (state.changelog_full_batch_mb). Default: 1 MiB.
+  int64_t changelog_snapshot_bytes = int64_t{1} << 20;
   // Records decoded and processed together. Default: 4096.
   int batch_size = 4096;
   // An assigned input partition silent for this long (wall time) stops

@@ -54,6 +54,9 @@ absl::StatusOr<std::unique_ptr<ChangelogTopic>> ChangelogTopic::Open(const Kafka
   // Partitions are assigned by hand: the group id is never joined.
   auto consumer_conf = MakeConf({{"bootstrap.servers", options.brokers},
                                  {"group.id", "promowatch-changelog-restore"},
+                                 // A restore reads to the end: no waiting for
+                                 // more data at each fetch (librdkafka: 500 ms).
+                                 {"fetch.wait.max.ms", "10"},
                                  {"enable.auto.commit", "false"},
                                  {"enable.partition.eof", "true"}},
                                 options.properties);
@@ -104,6 +107,68 @@ absl::Status ChangelogTopic::Append(int32_t task, const std::vector<ChangelogRec
                                   acks_->first_error);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<ChangelogPosition>> ChangelogTopic::LastCommit(int32_t task,
+                                                                            int timeout_ms) {
+  int64_t low = -1, high = -1;
+  if (auto e = consumer_->query_watermark_offsets(topic_, task, &low, &high, timeout_ms);
+      e != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError("changelog partition " + std::to_string(task) +
+                                  ": cannot read its offsets: " + RdKafka::err2str(e));
+  }
+  if (high <= low) return ChangelogPosition();
+  std::unique_ptr<RdKafka::TopicPartition> tp(
+      RdKafka::TopicPartition::create(topic_, task, high - 1));
+  std::vector<RdKafka::TopicPartition*> assignment = {tp.get()};
+  if (auto e = consumer_->assign(assignment); e != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError("changelog partition " + std::to_string(task) + ": " +
+                                  RdKafka::err2str(e));
+  }
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  std::optional<ChangelogPosition> last;
+  absl::Status status = absl::DeadlineExceededError(
+      "changelog partition " + std::to_string(task) + ": its last record was not read within " +
+      std::to_string(timeout_ms) + " ms");
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
+    if (!m || m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) {
+      continue;
+    }
+    if (m->err() != RdKafka::ERR_NO_ERROR) {
+      status = absl::UnavailableError("changelog partition " + std::to_string(task) + ": " +
+                                      m->errstr());
+      break;
+    }
+    ChangelogRecord r;
+    r.key.assign(static_cast<const char*>(m->key_pointer()), m->key_len());
+    if (m->payload() != nullptr) r.value.emplace(static_cast<const char*>(m->payload()), m->len());
+    last = ParseCommit(r);
+    status = absl::OkStatus();
+    break;
+  }
+  consumer_->unassign();
+  if (!status.ok()) return status;
+  return last;
+}
+
+absl::StatusOr<int> ChangelogTopic::PartitionCount(const std::string& topic, int timeout_ms) {
+  std::string err;
+  std::unique_ptr<RdKafka::Topic> handle(
+      RdKafka::Topic::create(producer_.get(), topic, nullptr, err));
+  if (!handle) return absl::InvalidArgumentError("topic " + topic + ": " + err);
+  RdKafka::Metadata* raw = nullptr;
+  if (auto e = producer_->metadata(false, handle.get(), &raw, timeout_ms);
+      e != RdKafka::ERR_NO_ERROR) {
+    return absl::UnavailableError("metadata of topic " + topic + ": " + RdKafka::err2str(e));
+  }
+  std::unique_ptr<RdKafka::Metadata> metadata(raw);
+  for (const RdKafka::TopicMetadata* t : *metadata->topics()) {
+    if (t->topic() != topic) continue;
+    if (t->err() == RdKafka::ERR_UNKNOWN_TOPIC_OR_PART) return 0;
+    return static_cast<int>(t->partitions()->size());
+  }
+  return 0;
 }
 
 absl::StatusOr<int64_t> ChangelogTopic::Read(int32_t task, ChangelogRestorer* restorer,

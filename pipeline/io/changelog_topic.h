@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,14 @@ class ChangelogTopic {
   // into `restorer`; `progress(read, to_read)` about once a second. Returns
   // the records read.
   using Progress = std::function<void(int64_t read, int64_t to_read)>;
+  // Where partition `task`'s newest committed batch left the state, read
+  // from its last record alone (a new owner whose local state is there
+  // starts at once); nullopt when the last record is not a commit (a batch
+  // cut short, a zombie's writes: a full read decides). Sequence 0: empty.
+  absl::StatusOr<std::optional<ChangelogPosition>> LastCommit(int32_t task, int timeout_ms);
+  // The partition count of `topic` (any topic: the inputs' co-partitioning
+  // is checked with it); 0 when the topic does not exist.
+  absl::StatusOr<int> PartitionCount(const std::string& topic, int timeout_ms);
   absl::StatusOr<int64_t> Read(int32_t task, ChangelogRestorer* restorer, int timeout_ms,
                                const Progress& progress = nullptr);
 

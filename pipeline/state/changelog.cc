@@ -106,6 +106,18 @@ std::vector<ChangelogRecord> ChangelogBatchWriter::Finish(
   return std::move(records_);
 }
 
+std::optional<ChangelogPosition> ParseCommit(const ChangelogRecord& record) {
+  v1::ChangelogFrame frame;
+  if (record.key != kCommitKey || !record.value || !frame.ParseFromString(*record.value))
+    return std::nullopt;
+  ChangelogPosition p;
+  p.sequence = frame.sequence();
+  p.generation = frame.generation();
+  p.offsets.insert(frame.offsets().begin(), frame.offsets().end());
+  p.watermark_ms = frame.watermark_ms();
+  return p;
+}
+
 ChangelogRestorer::ChangelogRestorer(int32_t task, std::vector<std::string> tables,
                                      StateWriter* out)
     : task_(task), tables_(std::move(tables)), out_(out) {}

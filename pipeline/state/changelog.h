@@ -58,6 +58,10 @@ struct ChangelogPosition {
   int64_t watermark_ms = 0;
 };
 
+// Where a commit record says its batch left the state; nullopt for a
+// record that is not a readable commit.
+std::optional<ChangelogPosition> ParseCommit(const ChangelogRecord& record);
+
 // The records of one checkpoint of one task. Use as the StateWriter the
 // operators snapshot into (next to the local state's batch), then Finish.
 class ChangelogBatchWriter final : public StateWriter {
