@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "pipeline/runtime/engine_meta.h"
 #include "pipeline/runtime/partitioner.h"
 #include "pipeline/runtime/task_state.h"
 #include "promowatch/v1/state.pb.h"
@@ -34,7 +35,8 @@ Engine::Engine(const EngineOptions& options, WindowResultSink* results, RecordSi
       wall_clock_ms_(std::move(wall_clock_ms)) {
   decoder_.set_orders_may_lack_campaign(options.orders_may_lack_campaign);
   if (!wall_clock_ms_) wall_clock_ms_ = SystemClock();
-  if (options.tasks > 1) {
+  by_partition_ = options.task_per_partition;
+  if (options.tasks > 1 || by_partition_) {
     merger_ = std::make_unique<PartialMerger>(options.operators, options.tasks, results);
     OperatorOptions task_options = options.operators;
     task_options.emit_partial_updates = true;
@@ -44,11 +46,23 @@ Engine::Engine(const EngineOptions& options, WindowResultSink* results, RecordSi
     }
     routed_.resize(static_cast<size_t>(options.tasks));
   }
+  if (by_partition_) {
+    for (int t = 0; t < options.tasks; ++t)
+      task_admission_.push_back(std::make_unique<EventAdmission>(options.operators));
+    task_counters_.resize(static_cast<size_t>(options.tasks));
+    task_live_.resize(static_cast<size_t>(options.tasks), 0);
+  }
 }
 
 std::vector<std::string> Engine::StateTables() const {
   std::vector<std::string> tables;
-  if (merger_) {
+  if (by_partition_) {
+    for (size_t t = 0; t < task_windows_.size(); ++t) {
+      for (const auto& table : TaskTables()) tables.push_back(TaskTable(static_cast<int>(t), table));
+    }
+    tables.emplace_back(WindowOperator::kMetaTable);
+    for (auto& t : merger_->StateTables()) tables.push_back(std::move(t));
+  } else if (merger_) {
     for (size_t t = 0; t < task_windows_.size(); ++t) {
       for (const auto& table : task_windows_[t]->StateTables()) {
         tables.push_back(TaskTable(static_cast<int>(t), table));
@@ -59,7 +73,7 @@ std::vector<std::string> Engine::StateTables() const {
   } else {
     tables = windows_.StateTables();
   }
-  tables.emplace_back(EventAdmission::kIdsTable);
+  if (!by_partition_) tables.emplace_back(EventAdmission::kIdsTable);
   for (const Checkpointed* a : attached_) {
     for (auto& t : a->StateTables()) tables.push_back(std::move(t));
   }
@@ -83,6 +97,28 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
   if (!s.ok()) return s;
   v1::OperatorMeta meta;
   if (!meta.ParseFromString(bytes)) return absl::DataLossError("meta/runtime: undecodable");
+  if (by_partition_) {
+    // The merged windows and what is attached; each task's own state when
+    // its partitions are assigned (RestoreTask).
+    if (s = merger_->Restore(*backend); !s.ok()) return s;
+    for (Checkpointed* a : attached_) {
+      if (s = a->Restore(*backend); !s.ok()) return s;
+    }
+    for (Operator* op : operators_) {
+      if (s = op->Restore(*backend); !s.ok()) return s;
+    }
+    // The watermark never goes back, across restarts too; the partitions'
+    // times come with their tasks.
+    const auto& c = meta.counters();
+    if (auto it = c.find("max_event_time/\x01watermark"); it != c.end())
+      watermark_.Restore({{"\x01watermark", it->second}});
+    if (position != nullptr) {
+      position->fingerprint = meta.source_fingerprint();
+      position->offsets.clear();
+      position->restored = true;
+    }
+    return absl::OkStatus();
+  }
   if (s = admission_.Restore(*backend); !s.ok()) return s;
   if (merger_) {
     for (size_t t = 0; t < task_windows_.size(); ++t) {
@@ -99,23 +135,10 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
   for (Operator* op : operators_) {
     if (s = op->Restore(*backend); !s.ok()) return s;
   }
-  const auto& c = meta.counters();
-  auto get = [&](const std::string& k) {
-    auto it = c.find(k);
-    return it == c.end() ? 0 : it->second;
-  };
-  counters_.read = get("read");
-  counters_.accepted = get("accepted");
-  counters_.duplicates = get("duplicates");
-  counters_.late = get("late");
-  counters_.checkpoints = get("checkpoints");
-  for (int r = 0; r < kRejectReasonCount; ++r) {
-    counters_.rejected[r] =
-        get("rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(r))));
-  }
+  counters_ = LoadCounters(meta);
   std::map<std::string, int64_t> max_times;
   constexpr std::string_view kPrefix = "max_event_time/";
-  for (const auto& [k, v] : c) {
+  for (const auto& [k, v] : meta.counters()) {
     if (k.rfind(kPrefix, 0) == 0) max_times[k.substr(kPrefix.size())] = v;
   }
   watermark_.Restore(max_times);
@@ -169,26 +192,33 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
     }
   }
   constexpr size_t kPrefetchDistance = 8;
+  const EventAdmission& admission = AdmissionOf(current_task_);
   size_t next_reject = 0;
   for (size_t i = 0; i < batch.size(); ++i) {
-    if (i + kPrefetchDistance < batch.size()) admission_.Prefetch(records_[i + kPrefetchDistance]);
+    if (i + kPrefetchDistance < batch.size()) admission.Prefetch(records_[i + kPrefetchDistance]);
     const RawRecord& raw = batch[i];
     if (next_reject < rejects_.size() && rejects_[next_reject].index == i) {
       const Reject& r = rejects_[next_reject++];
       if (dead_letters_ != nullptr)
         dead_letters_->Keep(raw, source, RejectReasonName(r.reason), r.detail);
+      if (raw.forwarded) Arrived(raw, source);
       continue;
     }
+    if (forwarder_ != nullptr && !raw.forwarded && Forwarded(records_[i], raw, source, wall_ms))
+      continue;
     if (options_.max_future_skew_ms > 0 &&
         GuardFutureTime(records_[i], raw, source, format, wall_ms)) {
+      if (raw.forwarded) Arrived(raw, source);
       continue;
     }
     Admit(records_[i], raw, source, wall_ms);
+    if (raw.forwarded) Arrived(raw, source);  // (after: it held the watermark for itself)
   }
   RunOperators();
+  if (defer_watermark_) return;  // (ProcessTask: the caller's Tick, once per poll)
   watermark_.CheckIdle(wall_ms);
   const int64_t wm = watermark_.current();
-  admission_.OnWatermark(wm);
+  AdmissionsOnWatermark(wm);
   WindowsOnWatermark(wm);
   for (Operator* op : operators_) op->OnWatermark(wm);
 }
@@ -199,6 +229,10 @@ void Engine::RunOperators() {
   for (Operator* op : operators_) op->ProcessBatch(admitted);
   if (!merger_) {
     windows_.ProcessBatch(admitted);
+    return;
+  }
+  if (by_partition_) {  // the caller's task: its partition
+    task_windows_[static_cast<size_t>(current_task_)]->ProcessBatch(admitted);
     return;
   }
   // By user, as Kafka's default partitioner would place a record keyed by
@@ -215,7 +249,7 @@ void Engine::RunOperators() {
 void Engine::Admit(EventRecord& rec, const RawRecord& raw, std::string_view source,
                    int64_t wall_ms) {
   rec.watermark_ms = watermark_.current();
-  switch (admission_.Admit(rec)) {
+  switch (AdmissionOf(current_task_).Admit(rec)) {
     case Admission::kDuplicate:
       ++counters_.duplicates;
       break;
@@ -295,7 +329,7 @@ void Engine::Tick() {
   CollectCommit(false);
   watermark_.CheckIdle(wall_clock_ms_());
   const int64_t wm = watermark_.current();
-  admission_.OnWatermark(wm);
+  AdmissionsOnWatermark(wm);
   WindowsOnWatermark(wm);
   for (Operator* op : operators_) op->OnWatermark(wm);
 }
@@ -376,7 +410,8 @@ int64_t Engine::committed_watermark_ms() {
   return committed_watermark_ms_;
 }
 
-absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait) {
+absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait,
+                                TaskCheckpointer* tasks) {
   if (backend_ == nullptr) return absl::OkStatus();
   // Operators marked the previous snapshot's state clean: a failed commit of
   // it leaves memory and disk apart, so nothing is committed after it.
@@ -387,32 +422,26 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait) {
     if (absl::Status s = op->status(); !s.ok()) return s;
   }
   auto batch = spare_batch_ != nullptr ? std::move(spare_batch_) : backend_->NewBatch();
-  admission_.Snapshot(*batch);
-  if (merger_) {
+  if (by_partition_) {
+    SnapshotTasks(*batch, position, tasks);
+    merger_->Snapshot(*batch);
+  } else if (merger_) {
+    admission_.Snapshot(*batch);
     for (size_t t = 0; t < task_windows_.size(); ++t) {
       TaskStateWriter out(batch.get(), static_cast<int>(t));
       task_windows_[t]->Snapshot(out);
     }
     merger_->Snapshot(*batch);
   } else {
+    admission_.Snapshot(*batch);
     windows_.Snapshot(*batch);
   }
   for (Checkpointed* a : attached_) a->Snapshot(*batch);
   for (Operator* op : operators_) op->Snapshot(*batch);
   v1::OperatorMeta meta;
   ++counters_.checkpoints;
+  StoreCounters(counters_, &meta);
   auto& c = *meta.mutable_counters();
-  c["read"] = counters_.read;
-  c["accepted"] = counters_.accepted;
-  c["duplicates"] = counters_.duplicates;
-  c["late"] = counters_.late;
-  c["checkpoints"] = counters_.checkpoints;
-  for (int r = 0; r < kRejectReasonCount; ++r) {
-    if (counters_.rejected[r] != 0) {
-      c["rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(r)))] =
-          counters_.rejected[r];
-    }
-  }
   for (const auto& [name, t] : watermark_.Snapshot()) c["max_event_time/" + name] = t;
   if (held_) {
     v1::HeldRecord* h = meta.mutable_held();
@@ -430,8 +459,14 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait) {
   inflight_batch_ = std::move(batch);
   RocksStateBackend* backend = backend_;
   RocksStateBackend::Batch* pending = inflight_batch_.get();
-  inflight_ =
-      std::async(std::launch::async, [backend, pending] { return backend->Commit(*pending); });
+  inflight_ = std::async(std::launch::async, [backend, pending, tasks] {
+    // The local state is never ahead of the changelog: a task restored
+    // elsewhere from the changelog is at least where this state says.
+    if (tasks != nullptr) {
+      if (absl::Status s = tasks->BeforeCommit(); !s.ok()) return s;
+    }
+    return backend->Commit(*pending);
+  });
   if (!wait) return absl::OkStatus();
   return WaitForCommit();
 }
@@ -444,7 +479,7 @@ void Engine::Finish() {
     ReleaseHeld(/*admit=*/true, 0, wall_ms);
     RunOperators();
     const int64_t wm = watermark_.current();
-    admission_.OnWatermark(wm);
+    AdmissionsOnWatermark(wm);
     WindowsOnWatermark(wm);
     for (Operator* op : operators_) op->OnWatermark(wm);
   }

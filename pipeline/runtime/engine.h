@@ -20,11 +20,13 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "operators/admission.h"
 #include "operators/operator.h"
@@ -44,6 +46,9 @@ struct RawRecord {
   int64_t offset = 0;             // byte offset in a file, or Kafka offset
   uint32_t partition = 0;         // watermark slot (WatermarkTracker::Slot); 0 for a file
   int32_t source_partition = -1;  // Kafka partition, -1 for a file
+  // Read back from the repartition topic: offset and partition are those of
+  // where it was first read (task_per_partition).
+  bool forwarded = false;
 };
 
 // Keeps records that were not counted, with their original bytes.
@@ -61,6 +66,9 @@ struct EngineCounters {
   int64_t late = 0;
   std::array<int64_t, kRejectReasonCount> rejected{};
   int64_t checkpoints = 0;
+  // Forwarded to the task of their user (not counted as read here: they
+  // are when that task reads them).
+  int64_t repartitioned = 0;
 
   int64_t rejected_total() const {
     int64_t n = 0;
@@ -69,11 +77,49 @@ struct EngineCounters {
   }
 };
 
+// Where records that are not in the partition of their user go
+// (task_per_partition): to partition `partition` of the repartition topic,
+// keyed by the user id, with their origin.
+class RecordForwarder {
+ public:
+  virtual ~RecordForwarder() = default;
+  virtual void Forward(int32_t partition, std::string_view key, const RawRecord& record,
+                       std::string_view source) = 0;
+};
+
 // What a checkpoint stored about the sources, returned by Restore.
 struct SourcePosition {
   std::string fingerprint;
   std::map<std::string, int64_t> offsets;
+  // task_per_partition, by task: of each input partition, the last offset
+  // whose forwarded record the task took from the repartition topic (a
+  // record forwarded twice, by a sender that crashed, is taken once).
+  std::vector<std::map<std::string, int64_t>> repartitioned_upto;
   bool restored = false;
+};
+
+// Where a task's state stands (task_per_partition): stored with it.
+struct TaskPosition {
+  int64_t sequence = 0;  // the task's checkpoint number (0: never checkpointed)
+  int64_t generation = 0;
+  std::map<std::string, int64_t> offsets;  // next offset of each of its partitions
+  std::map<std::string, int64_t> repartitioned_upto;  // as in SourcePosition
+  int64_t watermark_ms = kNoWatermark;     // the lowest of its partitions' watermarks
+};
+
+// What a checkpoint does for each task beyond the local state
+// (task_per_partition): the runner's changelog.
+class TaskCheckpointer {
+ public:
+  virtual ~TaskCheckpointer() = default;
+  // Whether task `task` is checkpointed now (it runs here).
+  virtual bool Owned(int task) const = 0;
+  // Where the task's writes also go (its changelog batch), or nullptr; and
+  // the sequence and generation its position records.
+  virtual StateWriter* Also(int task, TaskPosition* position) = 0;
+  // On the commit thread, before the local state is committed: what the
+  // local state must never be ahead of (the changelog append).
+  virtual absl::Status BeforeCommit() = 0;
 };
 
 // What the engine takes from the config: the operators' settings and the
@@ -90,6 +136,13 @@ struct EngineOptions {
   // operators/partial_merge.h; results equal those of one task byte for
   // byte. 1: no split.
   int tasks = 1;
+  // Live (Kafka Streams' tasks): task p is partition p of every input topic
+  // (co-partitioned), `tasks` the partition count, and the caller names the
+  // task of each batch (ProcessTask). A task's windows, dedup ids, counters,
+  // watermarks and input offsets are its own state ("task-<p>/..."),
+  // restored when its partitions are assigned (RestoreTask) and forgotten
+  // when they go (DropTask); the tasks' windows are merged as above.
+  bool task_per_partition = false;
 
   static EngineOptions From(const PipelineConfig& config);
 };
@@ -142,7 +195,41 @@ class Engine {
   // `wait`, else on a background thread while batches go on. One commit is
   // in flight at a time: the next Checkpoint waits for the previous one and
   // returns its error.
-  absl::Status Checkpoint(const SourcePosition& position, bool wait = true);
+  // With task_per_partition, `tasks` says which tasks are checkpointed and
+  // where else their writes go.
+  absl::Status Checkpoint(const SourcePosition& position, bool wait = true,
+                          TaskCheckpointer* tasks = nullptr);
+
+  // task_per_partition (engine_tasks.cc): one batch of task `task`. The
+  // watermark step (windows firing, every task's operators) waits for the
+  // caller's Tick, once for the batches of all tasks polled together.
+  void ProcessTask(int task, std::span<const RawRecord> batch, std::string_view source,
+                   const InputFormat& format);
+  // Loads task `task` from the state backend (where the runner put it: the
+  // local copy, or one restored from its changelog); its position (offsets
+  // to seek to) in `position`. No commit may be in flight (WaitForCommit).
+  absl::Status RestoreTask(int task, TaskPosition* position);
+  // Reads only the task's stored position.
+  absl::Status ReadTaskPosition(int task, TaskPosition* position) const;
+  // Records of a task whose user belongs to another task go there (one
+  // forwarder for all tasks; `forwarder` must outlive the engine).
+  void SetForwarder(RecordForwarder* forwarder) { forwarder_ = forwarder; }
+  // A forwarded record read back and dropped (forwarded twice by a sender
+  // that crashed): no longer on its way.
+  void ForwardedDropped(const RawRecord& raw, std::string_view source) { Arrived(raw, source); }
+  // Forwarded to a task here and not read back yet.
+  size_t records_in_flight() const { return in_flight_.size(); }
+  // Forgets task `task` (its partitions went elsewhere); its state on disk stays.
+  void DropTask(int task);
+  // The state tables of one task, as the task sees them (without "task-<p>/").
+  std::vector<std::string> TaskTables() const;
+  // What task `task`'s records came to (zeros when it does not run here).
+  const EngineCounters& task_counters(int task) const {
+    return task_counters_[static_cast<size_t>(task)];
+  }
+  bool task_live(int task) const {
+    return task >= 0 && static_cast<size_t>(task) < task_live_.size() && task_live_[task];
+  }
   // Waits for the commit in flight, if any: OK once every checkpoint taken
   // is durable (an error sticks: later checkpoints are refused).
   absl::Status WaitForCommit();
@@ -197,6 +284,34 @@ class Engine {
   EventDecoder decoder_;
   EventAdmission admission_;
   WindowOperator windows_;  // the only windows without tasks
+  // task_per_partition: per task, its dedup ids, counters, and whether it runs here.
+  bool by_partition_ = false;
+  bool defer_watermark_ = false;
+  int current_task_ = 0;
+  std::vector<std::unique_ptr<EventAdmission>> task_admission_;
+  std::vector<EngineCounters> task_counters_;
+  std::vector<char> task_live_;
+  RecordForwarder* forwarder_ = nullptr;
+  // Records forwarded to a task of this instance and not read back yet (by
+  // "topic/partition@offset" of where they were first read): the watermark
+  // stays behind them, so the round trip through Kafka makes none late.
+  struct InFlight {
+    int64_t event_time_ms;
+    int task;
+  };
+  absl::flat_hash_map<std::string, InFlight> in_flight_;
+  std::multiset<int64_t> in_flight_times_;
+  void Arrived(const RawRecord& raw, std::string_view source);
+  void CapWatermark();
+  // Whether record `i` of the batch went to the task of its user.
+  bool Forwarded(const EventRecord& rec, const RawRecord& raw, std::string_view source,
+                 int64_t wall_ms);
+  EventAdmission& AdmissionOf(int task) {
+    return by_partition_ ? *task_admission_[static_cast<size_t>(task)] : admission_;
+  }
+  void AdmissionsOnWatermark(int64_t watermark_ms);
+  void SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition& position,
+                     TaskCheckpointer* tasks);
   // With tasks: a window operator per task, merged.
   std::unique_ptr<PartialMerger> merger_;
   std::vector<std::unique_ptr<WindowOperator>> task_windows_;

@@ -69,4 +69,27 @@ class TaskStateWriter final : public StateWriter {
   TaskTableName name_;
 };
 
+// Writes to two writers (a task's local batch and its changelog batch);
+// `second` may be null.
+class TeeStateWriter final : public StateWriter {
+ public:
+  TeeStateWriter(StateWriter* first, StateWriter* second) : first_(first), second_(second) {}
+  void Put(std::string_view table, std::string_view key, std::string_view value) override {
+    first_->Put(table, key, value);
+    if (second_ != nullptr) second_->Put(table, key, value);
+  }
+  void Delete(std::string_view table, std::string_view key) override {
+    first_->Delete(table, key);
+    if (second_ != nullptr) second_->Delete(table, key);
+  }
+  void DeleteRange(std::string_view table, std::string_view begin, std::string_view end) override {
+    first_->DeleteRange(table, begin, end);
+    if (second_ != nullptr) second_->DeleteRange(table, begin, end);
+  }
+
+ private:
+  StateWriter* first_;
+  StateWriter* second_;
+};
+
 }  // namespace promowatch

@@ -72,7 +72,7 @@ void WatermarkTracker::Recompute() {
   int64_t newest = kNoWatermark;
   bool any_active = false;
   for (const Partition& p : parts_) {
-    if (!p.assigned) continue;
+    if (!p.assigned || p.excluded) continue;
     newest = std::max(newest, p.max_event_time_ms);
     if (p.idle) continue;
     any_active = true;
@@ -80,6 +80,7 @@ void WatermarkTracker::Recompute() {
     low = std::min(low, p.max_event_time_ms);
   }
   if (!any_active) low = newest;  // everything idle: flush up to the newest time seen
+  if (low != kNoWatermark) low = std::min(low, cap_ms_);
   if (low == kNoWatermark || low == INT64_MAX) return;
   current_ = std::max(current_, low - out_of_orderness_ms_);
 }

@@ -52,6 +52,13 @@ class WatermarkTracker {
   }
   // Assignment changes (Kafka rebalances).
   void SetAssigned(uint32_t slot, bool assigned, int64_t wall_ms);
+  // A partition whose records do not move the watermark, nor hold it (the
+  // repartition topic's: its records hold it from where they were first
+  // read, through SetCap).
+  void Exclude(uint32_t slot) {
+    parts_[slot].excluded = true;
+    dirty_ = true;
+  }
   // Marks partitions idle whose last record is older than the idle timeout.
   void CheckIdle(int64_t wall_ms);
 
@@ -69,6 +76,15 @@ class WatermarkTracker {
   std::pair<std::string, int64_t> LongestSilence(int64_t wall_ms,
                                                  const std::vector<uint32_t>& delivering) const;
   size_t size() const { return parts_.size(); }
+  // The watermark stays behind `event_time_ms` (less the out-of-orderness)
+  // whatever the partitions say: records on their way back from the
+  // repartition topic (INT64_MAX: none).
+  void SetCap(int64_t event_time_ms) {
+    if (event_time_ms != cap_ms_) {
+      cap_ms_ = event_time_ms;
+      dirty_ = true;
+    }
+  }
 
   // For checkpoints: newest event time per partition name, and back.
   std::map<std::string, int64_t> Snapshot() const;
@@ -81,6 +97,7 @@ class WatermarkTracker {
     int64_t last_record_wall_ms = 0;
     bool assigned = true;
     bool idle = false;
+    bool excluded = false;
   };
   void Recompute();
 
@@ -89,6 +106,7 @@ class WatermarkTracker {
   std::vector<Partition> parts_;
   std::map<std::string, uint32_t> slots_;
   int64_t current_ = kNoWatermark;
+  int64_t cap_ms_ = INT64_MAX;
   bool dirty_ = false;
 };
 

@@ -1,0 +1,261 @@
+// The engine's tasks by partition (EngineOptions::task_per_partition): a
+// task's state is its windows, dedup ids, counters, the watermarks of its
+// partitions and its input offsets, stored under "task-<p>/" with a
+// position record, loaded when its partitions are assigned and forgotten
+// when they go.
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "pipeline/runtime/engine.h"
+#include "pipeline/runtime/engine_meta.h"
+#include "pipeline/runtime/partitioner.h"
+#include "pipeline/runtime/task_state.h"
+#include "pipeline/runtime/topic_partition.h"
+
+namespace promowatch {
+namespace {
+
+constexpr std::string_view kTaskPositionTable = "task_position";
+constexpr std::string_view kTaskPositionKey = "position";
+constexpr std::string_view kMaxTimePrefix = "max_event_time/";
+constexpr std::string_view kRepartitionedPrefix = "repartitioned_upto/";
+
+// The partition of a "topic/partition" name, -1 for another name.
+int PartitionOf(std::string_view name) {
+  const auto tp = TopicPartition::Parse(name);
+  return tp ? tp->partition : -1;
+}
+
+void Subtract(EngineCounters* from, const EngineCounters& c) {
+  from->read -= c.read;
+  from->accepted -= c.accepted;
+  from->duplicates -= c.duplicates;
+  from->late -= c.late;
+  from->repartitioned -= c.repartitioned;
+  for (size_t r = 0; r < from->rejected.size(); ++r) from->rejected[r] -= c.rejected[r];
+}
+
+void Add(EngineCounters* to, const EngineCounters& c) {
+  to->read += c.read;
+  to->accepted += c.accepted;
+  to->duplicates += c.duplicates;
+  to->late += c.late;
+  to->repartitioned += c.repartitioned;
+  for (size_t r = 0; r < to->rejected.size(); ++r) to->rejected[r] += c.rejected[r];
+}
+
+}  // namespace
+
+void StoreCounters(const EngineCounters& counters, v1::OperatorMeta* meta) {
+  auto& c = *meta->mutable_counters();
+  c["read"] = counters.read;
+  c["accepted"] = counters.accepted;
+  c["duplicates"] = counters.duplicates;
+  c["late"] = counters.late;
+  c["checkpoints"] = counters.checkpoints;
+  if (counters.repartitioned != 0) c["repartitioned"] = counters.repartitioned;
+  for (int r = 0; r < kRejectReasonCount; ++r) {
+    if (counters.rejected[r] != 0) {
+      c["rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(r)))] =
+          counters.rejected[r];
+    }
+  }
+}
+
+EngineCounters LoadCounters(const v1::OperatorMeta& meta) {
+  const auto& c = meta.counters();
+  auto get = [&](const std::string& k) {
+    auto it = c.find(k);
+    return it == c.end() ? 0 : it->second;
+  };
+  EngineCounters counters;
+  counters.read = get("read");
+  counters.accepted = get("accepted");
+  counters.duplicates = get("duplicates");
+  counters.late = get("late");
+  counters.checkpoints = get("checkpoints");
+  counters.repartitioned = get("repartitioned");
+  for (int r = 0; r < kRejectReasonCount; ++r) {
+    counters.rejected[r] =
+        get("rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(r))));
+  }
+  return counters;
+}
+
+std::vector<std::string> Engine::TaskTables() const {
+  std::vector<std::string> tables = windows_.StateTables();
+  tables.emplace_back(EventAdmission::kIdsTable);
+  tables.emplace_back(kTaskPositionTable);
+  return tables;
+}
+
+void Engine::ProcessTask(int task, std::span<const RawRecord> batch, std::string_view source,
+                         const InputFormat& format) {
+  current_task_ = task;
+  const EngineCounters before = counters_;
+  defer_watermark_ = true;
+  Process(batch, source, format);
+  defer_watermark_ = false;
+  // What this batch counted is the task's: its counters move with it.
+  EngineCounters delta = counters_;
+  Subtract(&delta, before);
+  Add(&task_counters_[static_cast<size_t>(task)], delta);
+}
+
+bool Engine::Forwarded(const EventRecord& rec, const RawRecord& raw, std::string_view source,
+                       int64_t wall_ms) {
+  // By user; an event without one (spend) by its event id: every copy of
+  // an event meets in one task, where it is counted once.
+  const std::string& key = rec.user_id.empty() ? rec.event_id : rec.user_id;
+  const int32_t home = KafkaPartitionOf(key, static_cast<int32_t>(task_windows_.size()));
+  if (home == current_task_) return false;
+  forwarder_->Forward(home, key, raw, source);
+  --counters_.read;
+  ++counters_.repartitioned;
+  // Its partition delivered it: that partition's time moves on (the record
+  // itself holds the watermark until it is back, below).
+  watermark_.Observe(raw.partition, rec.event_time_ms, wall_ms);
+  if (task_live_[static_cast<size_t>(home)]) {
+    // (A task elsewhere reads it on its own watermark.)
+    const auto [it, inserted] = in_flight_.try_emplace(
+        fmt::format("{}/{}@{}", source, raw.source_partition, raw.offset),
+        InFlight{rec.event_time_ms, home});
+    if (inserted) {
+      in_flight_times_.insert(rec.event_time_ms);
+      CapWatermark();
+    }
+  }
+  return true;
+}
+
+void Engine::Arrived(const RawRecord& raw, std::string_view source) {
+  auto it = in_flight_.find(fmt::format("{}/{}@{}", source, raw.source_partition, raw.offset));
+  if (it == in_flight_.end()) return;
+  in_flight_times_.erase(in_flight_times_.find(it->second.event_time_ms));
+  in_flight_.erase(it);
+  CapWatermark();
+}
+
+void Engine::CapWatermark() {
+  watermark_.SetCap(in_flight_times_.empty() ? INT64_MAX : *in_flight_times_.begin());
+}
+
+void Engine::AdmissionsOnWatermark(int64_t watermark_ms) {
+  if (!by_partition_) {
+    admission_.OnWatermark(watermark_ms);
+    return;
+  }
+  for (size_t t = 0; t < task_admission_.size(); ++t) {
+    if (task_live_[t]) task_admission_[t]->OnWatermark(watermark_ms);
+  }
+}
+
+void Engine::SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition& position,
+                           TaskCheckpointer* tasks) {
+  const std::map<std::string, int64_t> max_times = watermark_.Snapshot();
+  for (size_t t = 0; t < task_windows_.size(); ++t) {
+    const int task = static_cast<int>(t);
+    if (!task_live_[t] || (tasks != nullptr && !tasks->Owned(task))) continue;
+    TaskPosition where;
+    v1::OperatorMeta meta;
+    StoreCounters(task_counters_[t], &meta);
+    for (const auto& [name, time] : max_times) {
+      if (PartitionOf(name) != task) continue;
+      (*meta.mutable_counters())[std::string(kMaxTimePrefix) + name] = time;
+      where.watermark_ms =
+          where.watermark_ms == kNoWatermark ? time : std::min(where.watermark_ms, time);
+    }
+    for (const auto& [name, next] : position.offsets) {
+      if (PartitionOf(name) == task) where.offsets[name] = next;
+    }
+    if (t < position.repartitioned_upto.size()) {
+      for (const auto& [name, upto] : position.repartitioned_upto[t])
+        (*meta.mutable_counters())[std::string(kRepartitionedPrefix) + name] = upto;
+    }
+    StateWriter* also = tasks != nullptr ? tasks->Also(task, &where) : nullptr;
+    TaskStateWriter local(&batch, task);
+    TeeStateWriter out(&local, also);
+    task_windows_[t]->Snapshot(out);
+    task_admission_[t]->Snapshot(out);
+    (*meta.mutable_counters())["changelog_sequence"] = where.sequence;
+    (*meta.mutable_counters())["changelog_generation"] = where.generation;
+    for (const auto& [name, next] : where.offsets) (*meta.mutable_source_offsets())[name] = next;
+    meta.set_watermark_ms(where.watermark_ms);
+    out.Put(kTaskPositionTable, kTaskPositionKey, meta.SerializeAsString());
+  }
+}
+
+absl::Status Engine::ReadTaskPosition(int task, TaskPosition* position) const {
+  *position = TaskPosition();
+  if (backend_ == nullptr) return absl::OkStatus();
+  std::string bytes;
+  absl::Status s =
+      TaskStateReader(backend_, task).Get(kTaskPositionTable, kTaskPositionKey, &bytes);
+  if (absl::IsNotFound(s)) return absl::OkStatus();  // never checkpointed
+  if (!s.ok()) return s;
+  v1::OperatorMeta meta;
+  if (!meta.ParseFromString(bytes)) {
+    return absl::DataLossError("task-" + std::to_string(task) + "/task_position: undecodable");
+  }
+  const auto& c = meta.counters();
+  if (auto it = c.find("changelog_sequence"); it != c.end()) position->sequence = it->second;
+  if (auto it = c.find("changelog_generation"); it != c.end()) position->generation = it->second;
+  for (const auto& [name, next] : meta.source_offsets()) position->offsets[name] = next;
+  for (const auto& [k, v] : c) {
+    if (k.rfind(kRepartitionedPrefix, 0) == 0)
+      position->repartitioned_upto[k.substr(kRepartitionedPrefix.size())] = v;
+  }
+  position->watermark_ms = meta.watermark_ms();
+  return absl::OkStatus();
+}
+
+absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
+  const size_t t = static_cast<size_t>(task);
+  DropTask(task);
+  task_live_[t] = 1;
+  if (backend_ == nullptr) return absl::OkStatus();
+  if (absl::Status s = ReadTaskPosition(task, position); !s.ok()) return s;
+  std::string bytes;
+  const TaskStateReader in(backend_, task);
+  absl::Status s = in.Get(kTaskPositionTable, kTaskPositionKey, &bytes);
+  if (absl::IsNotFound(s)) return absl::OkStatus();  // a new task
+  if (!s.ok()) return s;
+  v1::OperatorMeta meta;
+  meta.ParseFromString(bytes);  // (read above)
+  if (s = task_windows_[t]->Restore(in); !s.ok()) return s;
+  if (s = task_admission_[t]->Restore(in); !s.ok()) return s;
+  task_counters_[t] = LoadCounters(meta);
+  task_counters_[t].checkpoints = 0;
+  Add(&counters_, task_counters_[t]);
+  std::map<std::string, int64_t> max_times;
+  for (const auto& [k, v] : meta.counters()) {
+    if (k.rfind(kMaxTimePrefix, 0) == 0) max_times[k.substr(kMaxTimePrefix.size())] = v;
+  }
+  watermark_.Restore(max_times);
+  return absl::OkStatus();
+}
+
+void Engine::DropTask(int task) {
+  const size_t t = static_cast<size_t>(task);
+  Subtract(&counters_, task_counters_[t]);
+  task_counters_[t] = EngineCounters();
+  OperatorOptions task_options = options_.operators;
+  task_options.emit_partial_updates = true;
+  task_windows_[t] = std::make_unique<WindowOperator>(task_options, merger_->task_sink(task));
+  task_admission_[t] = std::make_unique<EventAdmission>(options_.operators);
+  task_live_[t] = 0;
+  // What was on its way to the task is now its next owner's to wait for.
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (it->second.task == task) {
+      in_flight_times_.erase(in_flight_times_.find(it->second.event_time_ms));
+      in_flight_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+  CapWatermark();
+}
+
+}  // namespace promowatch
