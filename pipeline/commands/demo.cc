@@ -117,7 +117,8 @@ int RunDemo(const DemoArgs& args) {
   InstallStopHandlers();
   auto cluster = MockKafkaCluster::Start(1, 4,
                                          {"clickstream", "orders", "spend", "promowatch-metrics",
-                                          "promowatch-dlq", "promowatch-alerts"});
+                                          "promowatch-dlq", "promowatch-alerts",
+                                          "promowatch-changelog", "promowatch-repartition"});
   if (!cluster.ok()) {
     spdlog::error("msg=\"cannot start the embedded cluster\" error=\"{}\"",
                   std::string(cluster.status().message()));

@@ -41,7 +41,9 @@ int64_t ProduceSale(SaleGenerator& gen, KafkaSink& sink, const KafkaOptions& top
       if (event.has_click()) key = event.click().user_id(), message = &event.click();
       if (event.has_order())
         topic = &order_topic, key = event.order().user_id(), message = &event.order();
-      if (event.has_spend()) topic = &spend_topic, message = &event.spend();
+      // Spend has no user: keyed by its event id (the task that counts it).
+      if (event.has_spend())
+        topic = &spend_topic, key = event.spend().event_id(), message = &event.spend();
       const ValueType topic_type = topics.InputFormatOf(*topic).type;
       if (envelope || topic_type == ValueType::kEvent) message = &event;
     }

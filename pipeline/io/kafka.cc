@@ -77,6 +77,9 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaOptions&
   s->options_ = options;
   s->reports_ = std::make_unique<DeliveryReports>();
   auto conf = MakeConf({{"bootstrap.servers", options.brokers},
+                        // Kafka's default partitioner (the Java client's):
+                        // a record keyed by user id lands in its user's task.
+                        {"partitioner", "murmur2_random"},
                         {"enable.idempotence", "true"},
                         {"linger.ms", "5"},
                         {"compression.type", "lz4"}},
@@ -146,6 +149,34 @@ void KafkaSink::Emit(const v1::WindowResult& r) {
     opaque = reinterpret_cast<void*>(static_cast<intptr_t>(std::max<int64_t>(us, 0) + 1));
   }
   Produce(options_.results_topic, r.campaign_id(), buffer_, opaque);
+}
+
+void KafkaSink::Forward(int32_t partition, std::string_view key, const RawRecord& record,
+                        std::string_view source) {
+  for (int attempt = 0;; ++attempt) {
+    RdKafka::Headers* headers = RdKafka::Headers::create();
+    headers->add(kOriginTopicHeader, std::string(source));
+    headers->add(kOriginPartitionHeader, std::to_string(record.source_partition));
+    headers->add(kOriginOffsetHeader, std::to_string(record.offset));
+    RdKafka::ErrorCode e = producer_->produce(
+        options_.repartition_topic, partition, RdKafka::Producer::RK_MSG_COPY,
+        const_cast<char*>(record.bytes.data()), record.bytes.size(), key.data(), key.size(), 0,
+        headers, nullptr);
+    if (e == RdKafka::ERR_NO_ERROR) {
+      ++produced_;
+      return;
+    }
+    delete headers;  // only freed by librdkafka on success
+    if (e == RdKafka::ERR__QUEUE_FULL && attempt < 100) {
+      producer_->poll(100);  // back-pressure: wait for deliveries
+      continue;
+    }
+    // Counted as a failed delivery: the next checkpoint fails, and the
+    // record is read (and forwarded) again after the restart.
+    ++reports_->failed;
+    spdlog::error("msg=\"repartition produce failed\" error=\"{}\"", RdKafka::err2str(e));
+    return;
+  }
 }
 
 void KafkaSink::Keep(const RawRecord& record, std::string_view source, std::string_view reason,
@@ -231,7 +262,12 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
   (*conf)->set("rebalance_cb", s->rebalance_.get(), err);
   s->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
   if (!s->consumer_) return absl::InvalidArgumentError("kafka consumer: " + err);
-  RdKafka::ErrorCode e = s->consumer_->subscribe(options.input_topics);
+  // Task p reads partition p of every input and of the repartition topic;
+  // the range assignor keeps them together (equal partition counts).
+  std::vector<std::string> topics = options.input_topics;
+  topics.push_back(options.repartition_topic);
+  s->repartition_topic_ = options.repartition_topic;
+  RdKafka::ErrorCode e = s->consumer_->subscribe(topics);
   if (e != RdKafka::ERR_NO_ERROR) {
     return absl::InvalidArgumentError(std::string("subscribe: ") + RdKafka::err2str(e));
   }
@@ -269,6 +305,7 @@ void KafkaSource::Poll(size_t max, int timeout_ms, PolledBatch* out) {
     r.partition = m->partition();
     r.offset = m->offset();
     r.value = std::string_view(static_cast<const char*>(m->payload()), m->len());
+    if (*name == repartition_topic_) ReadOrigin(*m, &r);
     const RdKafka::MessageTimestamp ts = m->timestamp();
     if (ts.type != RdKafka::MessageTimestamp::MSG_TIMESTAMP_NOT_AVAILABLE) {
       r.timestamp_ms = ts.timestamp;
@@ -276,6 +313,25 @@ void KafkaSource::Poll(size_t max, int timeout_ms, PolledBatch* out) {
     out->records_.push_back(r);
     out->messages_.push_back(std::move(m));
   }
+}
+
+void KafkaSource::ReadOrigin(RdKafka::Message& m, PolledBatch::Record* r) {
+  const RdKafka::Headers* headers = m.headers();
+  if (headers == nullptr) return;
+  // (A header's value lives as long as the Header: copied out.)
+  auto value = [&](const char* name) {
+    const RdKafka::Headers::Header h = headers->get_last(name);
+    if (h.err() != RdKafka::ERR_NO_ERROR || h.value() == nullptr) return std::string();
+    return std::string(static_cast<const char*>(h.value()), h.value_size());
+  };
+  const std::string topic = value(kOriginTopicHeader);
+  if (topic.empty()) return;
+  auto name = topics_.find(topic);
+  if (name == topics_.end()) name = topics_.insert(topic).first;
+  r->origin_topic = *name;
+  const std::string partition = value(kOriginPartitionHeader), offset = value(kOriginOffsetHeader);
+  r->origin_partition = std::atoi(partition.c_str());
+  r->origin_offset = std::atoll(offset.c_str());
 }
 
 void KafkaSource::CommitForMonitoring(const std::map<std::string, int64_t>& next_offsets) {

@@ -52,7 +52,12 @@ class MockKafkaCluster {
 // Results to the results topic (keyed by campaign), kept records to the
 // dead-letter topic with their original bytes and origin in headers:
 // promowatch.source.topic, .partition, .offset, .reason, .detail.
-class KafkaSink final : public WindowResultSink, public RecordSink {
+// Headers of a record forwarded to the repartition topic: where it was read.
+inline constexpr const char* kOriginTopicHeader = "promowatch.source.topic";
+inline constexpr const char* kOriginPartitionHeader = "promowatch.source.partition";
+inline constexpr const char* kOriginOffsetHeader = "promowatch.source.offset";
+
+class KafkaSink final : public WindowResultSink, public RecordSink, public RecordForwarder {
  public:
   static absl::StatusOr<std::unique_ptr<KafkaSink>> Create(const KafkaOptions& options);
   ~KafkaSink() override;
@@ -68,6 +73,9 @@ class KafkaSink final : public WindowResultSink, public RecordSink {
   void OnResultPublished(std::function<void(double seconds)> f);
   void Keep(const RawRecord& record, std::string_view source, std::string_view reason,
             std::string_view detail) override;
+  // To the repartition topic, with the origin in headers.
+  void Forward(int32_t partition, std::string_view key, const RawRecord& record,
+               std::string_view source) override;
   // The first message to a topic waits for the topic's metadata (about 1 s
   // on the embedded cluster): `run` fetches it for its output topics before
   // it starts, so the first results and alerts are not late. Best effort.
@@ -114,6 +122,10 @@ class PolledBatch {
     int64_t offset = 0;
     std::string_view value;
     int64_t timestamp_ms = -1;  // the record's Kafka timestamp; -1: none
+    // Of a record from the repartition topic: where it was first read.
+    std::string_view origin_topic;
+    int32_t origin_partition = -1;
+    int64_t origin_offset = -1;
   };
   PolledBatch();
   ~PolledBatch();
@@ -160,6 +172,8 @@ class KafkaSource {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   int64_t errors_ = 0;
   bool closed_ = false;
+  std::string repartition_topic_;
+  void ReadOrigin(RdKafka::Message& m, PolledBatch::Record* r);
   std::set<std::string, std::less<>> topics_;  // the names records point to
 };
 

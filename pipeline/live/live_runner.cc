@@ -27,6 +27,7 @@
 #include "pipeline/live/alert_fanout.h"
 #include "pipeline/live/completeness.h"
 #include "pipeline/live/rule_reload.h"
+#include "pipeline/live/task_owner.h"
 #include "pipeline/runtime/checkpoint_schedule.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/fault_injection.h"
@@ -61,9 +62,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         fanout_(config, sink, metrics->alerts.get(), clock),
         alerts_(config.alert_rules, &metered_, [this](const AlertEvent& a) { OnAlert(a); }),
         completeness_(config.completeness, &alerts_, metrics->alerts.get(),
-                      [this](const AlertEvent& a, int64_t wall_ms) { fanout_.Notify(a, wall_ms); }),
-        engine_(EngineOptions::From(config), &alerts_, sink, sink, clock) {
-    engine_.Attach(&alerts_);  // alert instances are checkpointed with the windows
+                      [this](const AlertEvent& a, int64_t wall_ms) { fanout_.Notify(a, wall_ms); }) {
     if (config.profiles_enabled) {
       // Profiles and tags: checkpointed with the windows; every change goes
       // to the user-tags topic, keyed by user id (after a crash, changes
@@ -80,7 +79,6 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
           },
           static_cast<size_t>(config.profiles_max_users_in_memory),
           static_cast<size_t>(config.profiles_checkpoint_every_changed));
-      engine_.SetEnricher(profiles_.get());
     }
     metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
     sink_->OnResultPublished(
@@ -99,14 +97,35 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   void WatchRules(const std::string& config_path) {
     rules_.Watch(config_path, config_.alert_rules_file);
   }
-  const EngineCounters& counters() const { return engine_.counters(); }
+  const EngineCounters& counters() const { return engine_->counters(); }
+
+  // The engine runs one task per input partition (task_owner.h): how many
+  // is known once the inputs' partition counts are.
+  absl::Status CreateEngine() {
+    auto owner = TaskOwner::Open(config_.kafka, config_.changelog_snapshot_bytes,
+                                 metrics_->tasks.get());
+    if (!owner.ok()) return owner.status();
+    tasks_ = std::move(*owner);
+    EngineOptions options = EngineOptions::From(config_);
+    options.tasks = tasks_->tasks();
+    options.task_per_partition = true;
+    engine_ = std::make_unique<Engine>(options, &alerts_, sink_, sink_, clock_);
+    engine_->Attach(&alerts_);  // alert instances are checkpointed with the windows
+    if (profiles_) engine_->SetEnricher(profiles_.get());
+    engine_->SetForwarder(sink_);
+    repartitioned_upto_.assign(static_cast<size_t>(tasks_->tasks()), {});
+    spdlog::info("msg=\"tasks\" tasks={} changelog={}", tasks_->tasks(),
+                 config_.kafka.changelog_topic);
+    return absl::OkStatus();
+  }
 
   absl::Status Open(const std::string& state_dir) {
-    auto backend = RocksStateBackend::Open(state_dir, engine_.StateTables(), config_.state);
+    if (auto s = CreateEngine(); !s.ok()) return s;
+    auto backend = RocksStateBackend::Open(state_dir, engine_->StateTables(), config_.state);
     if (!backend.ok()) return backend.status();
     backend_ = std::move(*backend);
     SourcePosition position;
-    if (auto s = engine_.Restore(backend_.get(), &position); !s.ok()) return s;
+    if (auto s = engine_->Restore(backend_.get(), &position); !s.ok()) return s;
     if (config_.api.enabled) {
       api_ = std::make_unique<QueryApi>(config_.api, backend_.get(), metrics_->results.get(),
                                         metrics_->profiles.get());
@@ -123,7 +142,6 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                                              position.fingerprint + ", not " + Fingerprint() +
                                              ": use another --state-dir for another group");
       }
-      next_offsets_ = position.offsets;
       metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
       // Firing alerts outlive the process: Alertmanager gets them again
       // (same labels, same startsAt: one alert, no new page).
@@ -131,16 +149,22 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         spdlog::info("msg=\"alert still firing after restart\" alert={}", AlertToJson(a));
         fanout_.Notify(a, clock_());
       }
-      spdlog::info("msg=\"restored checkpoint\" dir={} partitions={}", state_dir,
-                   next_offsets_.size());
+      spdlog::info(
+          "msg=\"restored checkpoint\" dir={} hint=\"each task's state and offsets load when "
+          "its partitions are assigned\"",
+          state_dir);
     }
     return absl::OkStatus();
   }
 
   int64_t OnAssigned(const AssignedPartition& p) override {
     const std::string name = TopicPartition{p.topic, p.partition}.Format();
-    const uint32_t slot = engine_.watermarks().Slot(name);
-    engine_.watermarks().SetAssigned(slot, true, clock_());
+    if (!tasks_->Owned(p.partition) && !state_failed_) AssignTask(p.partition);
+    const uint32_t slot = engine_->watermarks().Slot(name);
+    engine_->watermarks().SetAssigned(slot, true, clock_());
+    // The repartition topic's records hold the watermark from where they
+    // were first read until they are back (Engine: in flight).
+    if (p.topic == config_.kafka.repartition_topic) engine_->watermarks().Exclude(slot);
     assigned_.insert(name);
     metrics_->port->SetReady(true,
                              "ok: consuming " + std::to_string(assigned_.size()) + " partitions");
@@ -161,10 +185,46 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     }
     for (const auto& p : partitions) {
       assigned_.erase(TopicPartition{p.topic, p.partition}.Format());
-      engine_.watermarks().SetAssigned(
-          engine_.watermarks().Slot(TopicPartition{p.topic, p.partition}.Format()), false,
+      engine_->watermarks().SetAssigned(
+          engine_->watermarks().Slot(TopicPartition{p.topic, p.partition}.Format()), false,
           clock_());
     }
+    // A task none of whose partitions stay here goes: its state is in its
+    // changelog (and local copy) for whoever gets it.
+    // (Stopping: the tasks stay loaded for the last report.)
+    for (const auto& p : partitions) {
+      if (StopRequested() || !tasks_->Owned(p.partition)) continue;
+      bool kept = false;
+      for (const auto& name : assigned_) {
+        const auto tp = TopicPartition::Parse(name);
+        kept = kept || (tp && tp->partition == p.partition);
+      }
+      if (!kept) {
+        for (auto it = next_offsets_.begin(); it != next_offsets_.end();) {
+          const auto tp = TopicPartition::Parse(it->first);
+          it = tp && tp->partition == p.partition ? next_offsets_.erase(it) : std::next(it);
+        }
+        tasks_->Revoke(p.partition, *engine_);
+      }
+    }
+  }
+
+  // Task `task` runs here from now: its state loaded (local copy, or rebuilt
+  // from its changelog), its partitions sought to the offsets stored with it.
+  void AssignTask(int task) {
+    if (auto s = engine_->WaitForCommit(); !s.ok()) return;  // (stops: state_failed_)
+    TaskPosition position;
+    if (auto s = tasks_->Assign(task, *engine_, *backend_, &position); !s.ok()) {
+      spdlog::error("msg=\"task cannot start, stopping\" task={} error=\"{}\"", task,
+                    std::string(s.message()));
+      state_failed_ = true;
+      RequestStop();
+      return;
+    }
+    for (const auto& [name, next] : position.offsets) next_offsets_[name] = next;
+    repartitioned_upto_[static_cast<size_t>(task)] = position.repartitioned_upto;
+    spdlog::info("msg=\"task assigned\" task={} sequence={} partitions_with_offsets={}", task,
+                 position.sequence, position.offsets.size());
   }
 
   // `on_second` (optional) runs about once a second on this thread.
@@ -180,7 +240,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       if (pending_.empty()) {
         JudgeCompleteness();  // (else in ProcessPending)
         sink_->SetResultsDueSince(std::chrono::steady_clock::now());
-        engine_.Tick();  // a quiet stream still closes its windows (idle partitions)
+        engine_->Tick();  // a quiet stream still closes its windows (idle partitions)
       } else {
         ProcessPending();
         kill_point_.AfterRecords(read_here_);
@@ -188,14 +248,14 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       sink_->Poll();
       const auto now = std::chrono::steady_clock::now();
       // A quiet stream (nothing read, watermark still) has nothing to save.
-      if (schedule.Due(engine_, now, engine_.watermark_ms() != checkpointed_watermark_)) {
+      if (schedule.Due(*engine_, now, engine_->watermark_ms() != checkpointed_watermark_)) {
         if (auto s = Checkpoint(/*wait=*/false); !s.ok()) {
           spdlog::error("msg=\"checkpoint failed{}\" error=\"{}\"",
                         state_failed_ ? "" : ", will retry", std::string(s.message()));
           schedule.Failed(now);
         } else {
           schedule.Taken(now);
-          checkpointed_watermark_ = engine_.watermark_ms();
+          checkpointed_watermark_ = engine_->watermark_ms();
         }
       }
       if (TakeReloadRequest()) ReloadRules("SIGHUP");
@@ -203,7 +263,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         metrics_->port->Heartbeat(clock_());
         if (rules_.Changed()) ReloadRules("file changed");
         if (completeness_.ever_assigned())
-          alerts_.CheckTopicSilence(engine_.watermarks().TopicSilence(clock_()), clock_());
+          alerts_.CheckTopicSilence(engine_->watermarks().TopicSilence(clock_()), clock_());
         UpdateGauges();
         if (on_second) on_second();
         last_second = now;
@@ -242,9 +302,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
 
   void ProcessPending() {
     if (pending_.empty()) return;
-    // One Engine batch per topic (the source name goes to dead letters);
-    // order within each partition is kept.
-    by_topic_.clear();
+    // One Engine batch per partition: its task's (the source name goes to dead
+    // letters); order within each partition is kept.
+    by_partition_.clear();
     delivering_.clear();
     kafka_timestamps_ms_.clear();
     for (const PolledBatch::Record& m : pending_.records()) {
@@ -268,7 +328,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
             name, next->second, m.offset, skipped);
       }
       auto slot = slots_.find(name);
-      if (slot == slots_.end()) slot = slots_.emplace(name, engine_.watermarks().Slot(name)).first;
+      if (slot == slots_.end()) slot = slots_.emplace(name, engine_->watermarks().Slot(name)).first;
       RawRecord r;
       r.bytes = m.value;
       r.offset = m.offset;
@@ -276,19 +336,45 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       if (delivering_.empty() || delivering_.back() != slot->second)
         delivering_.push_back(slot->second);
       r.source_partition = m.partition;
-      by_topic_[topic].push_back(r);
       next_offsets_[name] = m.offset + 1;
+      if (!m.origin_topic.empty()) {
+        // Forwarded by the task it was first read by: taken once, as from
+        // its origin (a sender that crashed before its checkpoint forwards
+        // it again).
+        auto& upto = repartitioned_upto_[static_cast<size_t>(m.partition)];
+        const std::string origin = TopicPartition{std::string(m.origin_topic), m.origin_partition}.Format();
+        auto seen = upto.find(origin);
+        r.offset = m.origin_offset;
+        r.source_partition = m.origin_partition;
+        r.forwarded = true;
+        if (seen != upto.end() && m.origin_offset <= seen->second) {
+          metrics_->ingest->RecordsRefetched(topic, 1);
+          engine_->ForwardedDropped(r, m.origin_topic);
+          continue;
+        }
+        upto[origin] = m.origin_offset;
+        by_partition_[{std::string(m.origin_topic), m.partition}].push_back(r);
+        continue;
+      }
+      by_partition_[{topic, m.partition}].push_back(r);
       if (m.timestamp_ms >= 0) kafka_timestamps_ms_.push_back(m.timestamp_ms);
     }
     // Windows these records close are due from now: publish delay counts
     // this batch's processing too.
     sink_->SetResultsDueSince(std::chrono::steady_clock::now());
     JudgeCompleteness();  // before the windows these records close are judged
-    for (auto& [topic, records] : by_topic_) {
-      const EngineCounters before = engine_.counters();
-      engine_.Process(records, topic, config_.kafka.InputFormatOf(topic));
-      metrics_->ingest->RecordBatch(topic, before, engine_.counters());
+    for (auto& [where, records] : by_partition_) {
+      const std::string& topic = where.first;
+      const EngineCounters before = engine_->counters();
+      // Task p = partition p of every input.
+      engine_->ProcessTask(where.second, records, topic, config_.kafka.InputFormatOf(topic));
+      metrics_->ingest->RecordBatch(topic, before, engine_->counters());
+      if (engine_->counters().repartitioned != before.repartitioned) {
+        metrics_->ingest->RecordsRepartitioned(
+            topic, engine_->counters().repartitioned - before.repartitioned);
+      }
     }
+    engine_->Tick();  // the watermark step, once for every task's batch
     metrics_->ingest->RecordsVisible(kafka_timestamps_ms_, clock_());
     pending_.Clear();
   }
@@ -307,7 +393,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     SourcePosition p;
     p.fingerprint = Fingerprint();
     p.offsets = next_offsets_;
-    if (auto s = engine_.Checkpoint(p, wait); !s.ok()) {
+    p.repartitioned_upto = repartitioned_upto_;
+    if (auto s = engine_->Checkpoint(p, wait, tasks_.get()); !s.ok()) {
       // The state backend failed (disk full, I/O error): operators already
       // consider what they handed over saved, so no later checkpoint can be
       // trusted. Stop; a restart resumes from the last durable checkpoint.
@@ -331,8 +418,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     // The duration is the pause in processing; the watermark gauge follows
     // durable checkpoints only (UpdateGauges).
     metrics_->checkpoints->CheckpointDone(
-        last_checkpoint_ms_ / 1000.0, engine_.last_checkpoint_bytes(),
-        backend_->ApproximateSizeBytes(), engine_.committed_watermark_ms());
+        last_checkpoint_ms_ / 1000.0, engine_->last_checkpoint_bytes(),
+        backend_->ApproximateSizeBytes(), engine_->committed_watermark_ms());
     return absl::OkStatus();
   }
 
@@ -345,7 +432,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       };
     }
     completeness_.Judge(
-        {assigned_, next_offsets_, std::move(high), engine_.watermarks(), delivering_}, clock_());
+        {assigned_, next_offsets_, std::move(high), engine_->watermarks(), delivering_}, clock_());
   }
 
   // New rules without losing alert state; rules that do not load (or need
@@ -367,7 +454,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     }
     config_.alert_rules = loaded->rules;
     config_.alert_rules_file = loaded->rules_file;
-    alerts_.ReplaceRules(std::move(loaded->rules), engine_.watermark_ms());
+    alerts_.ReplaceRules(std::move(loaded->rules), engine_->watermark_ms());
     metrics_->alerts->RulesReloaded(true);
     metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
     spdlog::info("msg=\"alert rules reloaded\" reason={} rules={} firing={}", why,
@@ -381,8 +468,13 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   }
 
   void UpdateGauges() {
-    metrics_->ingest->SetWatermark(engine_.watermark_ms(), clock_());
-    metrics_->checkpoints->SetCheckpointWatermark(engine_.committed_watermark_ms());
+    metrics_->ingest->SetWatermark(engine_->watermark_ms(), clock_());
+    for (int t = 0; t < tasks_->tasks(); ++t) {
+      const EngineCounters& c = engine_->task_counters(t);
+      metrics_->tasks->SetTaskRecords(t, c.read, c.accepted, c.duplicates, c.late,
+                                      c.rejected_total());
+    }
+    metrics_->checkpoints->SetCheckpointWatermark(engine_->committed_watermark_ms());
     if (profiles_)
       metrics_->profiles->SetUserTags(profiles_->users(), profiles_->users_in_memory(),
                                       profiles_->tag_counts());
@@ -397,13 +489,16 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   }
 
   void Report(const char* what) {
-    const auto& c = engine_.counters();
+    const auto& c = engine_->counters();
     spdlog::info(
-        "msg=\"{}\" read={} accepted={} rejected={} duplicates={} late={} watermark_ms={} "
+        "msg=\"{}\" read={} accepted={} rejected={} duplicates={} late={} repartitioned={} "
+        "in_flight={} watermark_ms={} "
         "idle_partitions={} produced={} failed_deliveries={} checkpoints={} "
         "last_checkpoint_ms={:.1f}",
-        what, c.read, c.accepted, c.rejected_total(), c.duplicates, c.late, engine_.watermark_ms(),
-        engine_.watermarks().idle_partitions(), sink_->produced(), sink_->failed_deliveries(),
+        what, c.read, c.accepted, c.rejected_total(), c.duplicates, c.late, c.repartitioned,
+        engine_->records_in_flight(),
+        engine_->watermark_ms(),
+        engine_->watermarks().idle_partitions(), sink_->produced(), sink_->failed_deliveries(),
         c.checkpoints, last_checkpoint_ms_);
   }
 
@@ -425,18 +520,21 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   DataCompleteness completeness_;
   std::unique_ptr<RocksStateBackend> backend_;  // (before engine_: outlives its commit in flight)
   bool state_failed_ = false;                   // a checkpoint could not be written: stop
-  Engine engine_;
+  std::unique_ptr<TaskOwner> tasks_;  // (before engine_: the engine's commits use it)
+  std::unique_ptr<Engine> engine_;
   KafkaSource* source_ = nullptr;
   std::unique_ptr<UserProfileOperator> profiles_;
   std::unique_ptr<QueryApi> api_;
   RuleWatcher rules_;
   PolledBatch pending_;
-  std::map<std::string, std::vector<RawRecord>> by_topic_;
+  std::map<std::pair<std::string, int32_t>, std::vector<RawRecord>> by_partition_;
   std::map<std::string, uint32_t> slots_;
   std::vector<uint32_t> delivering_;          // partitions with records in the batch at hand
   std::vector<int64_t> kafka_timestamps_ms_;  // of the batch at hand (freshness)
   std::map<std::string, int64_t> next_offsets_;
   std::set<std::string> assigned_;  // partitions this member owns now
+  // By task: SourcePosition::repartitioned_upto.
+  std::vector<std::map<std::string, int64_t>> repartitioned_upto_;
   int64_t checkpointed_watermark_ = kNoWatermark;
   double last_checkpoint_ms_ = 0;
   KillPoint kill_point_ = KillPoint::FromEnv();

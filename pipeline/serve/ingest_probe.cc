@@ -44,6 +44,13 @@ IngestProbe::IngestProbe(prometheus::Registry& r) {
                         "Records fetched again below the position already in state; dropped, not "
                         "counted twice")
                     .Register(r);
+  repartitioned_ = &BuildCounter()
+                        .Name("promowatch_records_repartitioned_total")
+                        .Help(
+                            "Records not in the partition of their user id (Kafka's default "
+                            "partitioner), forwarded once to the repartition topic; counted as "
+                            "read when their task reads them there")
+                        .Register(r);
   lag_ = &BuildGauge()
               .Name("promowatch_consumer_lag_records")
               .Help("Records between the partition's end and the next offset to process")
@@ -105,6 +112,10 @@ void IngestProbe::RecordsVisible(std::span<const int64_t> kafka_timestamps_ms, i
 
 void IngestProbe::OffsetsSkipped(const std::string& topic, int64_t n) {
   offsets_skipped_->Add({{"topic", topic}}).Increment(static_cast<double>(n));
+}
+
+void IngestProbe::RecordsRepartitioned(const std::string& topic, int64_t n) {
+  repartitioned_->Add({{"topic", topic}}).Increment(static_cast<double>(n));
 }
 
 void IngestProbe::RecordsRefetched(const std::string& topic, int64_t n) {

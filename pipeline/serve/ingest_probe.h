@@ -27,6 +27,8 @@ class IngestProbe {
   void OffsetsSkipped(const std::string& topic, int64_t n);
   // Records fetched again below the position already in state, dropped.
   void RecordsRefetched(const std::string& topic, int64_t n);
+  // Records forwarded to the task of their user (the repartition topic).
+  void RecordsRepartitioned(const std::string& topic, int64_t n);
   void SetWatermark(int64_t watermark_ms, int64_t wall_ms);
   void SetLag(const std::string& topic, int32_t partition, int64_t lag);
 
@@ -35,6 +37,7 @@ class IngestProbe {
   prometheus::Family<prometheus::Counter>* rejected_;
   prometheus::Family<prometheus::Counter>* offsets_skipped_;
   prometheus::Family<prometheus::Counter>* refetched_;
+  prometheus::Family<prometheus::Counter>* repartitioned_;
   prometheus::Family<prometheus::Gauge>* lag_;
   prometheus::Gauge* watermark_delay_;
   prometheus::Gauge* watermark_;

@@ -14,6 +14,7 @@ absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOpt
   m->results = std::make_unique<ResultsProbe>(registry, options);
   m->alerts = std::make_unique<AlertsProbe>(registry);
   m->profiles = std::make_unique<ProfilesProbe>(registry);
+  m->tasks = std::make_unique<TaskProbe>(registry);
   return m;
 }
 

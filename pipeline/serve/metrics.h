@@ -16,6 +16,7 @@
 #include "pipeline/serve/metrics_port.h"
 #include "pipeline/serve/profiles_probe.h"
 #include "pipeline/serve/results_probe.h"
+#include "pipeline/serve/task_probe.h"
 
 namespace promowatch {
 
@@ -32,6 +33,7 @@ struct LiveMetrics {
   std::unique_ptr<ResultsProbe> results;
   std::unique_ptr<AlertsProbe> alerts;
   std::unique_ptr<ProfilesProbe> profiles;
+  std::unique_ptr<TaskProbe> tasks;
 };
 
 }  // namespace promowatch

@@ -1,0 +1,88 @@
+#include "pipeline/serve/task_probe.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/gauge.h>
+#include <prometheus/histogram.h>
+#include <prometheus/registry.h>
+
+#include <string>
+
+namespace promowatch {
+
+TaskProbe::TaskProbe(prometheus::Registry& r) {
+  using prometheus::BuildCounter;
+  using prometheus::BuildGauge;
+  using prometheus::BuildHistogram;
+  owned_ = &BuildGauge()
+                .Name("promowatch_tasks_owned")
+                .Help("Tasks (partition p of every input topic) running in this instance")
+                .Register(r)
+                .Add({});
+  auto& starts = BuildCounter()
+                     .Name("promowatch_task_restores_total")
+                     .Help("Tasks started here, by where their state came from: local (the local "
+                           "copy was at the changelog's last commit) or changelog (rebuilt)")
+                     .Register(r);
+  started_local_ = &starts.Add({{"source", "local"}});
+  started_changelog_ = &starts.Add({{"source", "changelog"}});
+  restore_records_ = &BuildCounter()
+                          .Name("promowatch_task_restore_records_total")
+                          .Help("Changelog records read to rebuild tasks")
+                          .Register(r)
+                          .Add({});
+  restore_seconds_ = &BuildHistogram()
+                          .Name("promowatch_task_restore_seconds")
+                          .Help("Time to rebuild one task from its changelog")
+                          .Register(r)
+                          .Add({}, prometheus::Histogram::BucketBoundaries{
+                                       0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300});
+  restore_remaining_ = &BuildGauge()
+                            .Name("promowatch_task_restore_remaining_records")
+                            .Help("Changelog records still to read by the restore under way")
+                            .Register(r)
+                            .Add({});
+  changelog_records_ = &BuildCounter()
+                            .Name("promowatch_changelog_records_total")
+                            .Help("Records checkpoints appended to the changelog topic")
+                            .Register(r)
+                            .Add({});
+  task_records_ = &BuildGauge()
+                       .Name("promowatch_task_records")
+                       .Help("Records of each task run here by outcome (read, accepted, "
+                             "duplicate, late, rejected), from the task's state: they move "
+                             "with the task, so a sum over a group's instances counts every "
+                             "record once")
+                       .Register(r);
+  changelog_bytes_ = &BuildCounter()
+                          .Name("promowatch_changelog_bytes_total")
+                          .Help("Key and value bytes checkpoints appended to the changelog topic")
+                          .Register(r)
+                          .Add({});
+}
+
+void TaskProbe::SetTasksOwned(int tasks) { owned_->Set(tasks); }
+void TaskProbe::SetTaskRecords(int task, int64_t read, int64_t accepted, int64_t duplicates,
+                               int64_t late, int64_t rejected) {
+  const std::string t = std::to_string(task);
+  task_records_->Add({{"task", t}, {"outcome", "read"}}).Set(static_cast<double>(read));
+  task_records_->Add({{"task", t}, {"outcome", "accepted"}}).Set(static_cast<double>(accepted));
+  task_records_->Add({{"task", t}, {"outcome", "duplicate"}})
+      .Set(static_cast<double>(duplicates));
+  task_records_->Add({{"task", t}, {"outcome", "late"}}).Set(static_cast<double>(late));
+  task_records_->Add({{"task", t}, {"outcome", "rejected"}}).Set(static_cast<double>(rejected));
+}
+void TaskProbe::TaskStartedFromLocal() { started_local_->Increment(); }
+void TaskProbe::TaskRestored(int64_t records, double seconds) {
+  started_changelog_->Increment();
+  restore_records_->Increment(static_cast<double>(records));
+  restore_seconds_->Observe(seconds);
+}
+void TaskProbe::SetRestoreRemaining(int64_t records) {
+  restore_remaining_->Set(static_cast<double>(records));
+}
+void TaskProbe::ChangelogAppended(int64_t records, int64_t bytes) {
+  changelog_records_->Increment(static_cast<double>(records));
+  changelog_bytes_->Increment(static_cast<double>(bytes));
+}
+
+}  // namespace promowatch
