@@ -20,10 +20,12 @@ produce_sale() {
 }
 
 # produce_keyed TOPIC < JSON_LINES: each line to TOPIC keyed by its userId,
-# as upstream producers do (partitions fill evenly; a user's events stay in order).
+# as upstream producers do (partitions fill evenly; a user's events stay in
+# order), placed by Kafka's default partitioner (the Java client's murmur2):
+# in the task of its user, so nothing is repartitioned.
 produce_keyed() {
   awk '{ k = ""; if (match($0, /"userId":"[^"]*"/)) k = substr($0, RSTART + 10, RLENGTH - 11);
-         print k "\t" $0 }' | kcat -b "$BROKERS" -P -t "$1" -K '\t'
+         print k "\t" $0 }' | kcat -b "$BROKERS" -X partitioner=murmur2_random -P -t "$1" -K '\t'
 }
 
 # The embedded cluster keeps the newest 5 MiB of each partition (librdkafka's
@@ -106,13 +108,19 @@ check_tags_against_sql() {
 
 # kill_at_points CONFIG GROUP POINT...: `promowatch run` killed (SIGKILL, by
 # the PROMOWATCH_FAULT_KILL hook) at each point in turn, on the same
-# --state-dir state; fails unless every run was killed and a restart
-# restored a checkpoint. Sets KILLS.
+# --state-dir state; the point "lose-state" deletes the state dir before the
+# next run instead (the tasks are rebuilt from the changelog topic). Fails
+# unless every run was killed and a restart restored a checkpoint. Sets KILLS.
 kill_at_points() {
   local config=$1 group=$2 point rc
   shift 2
   KILLS=0
   for point in "$@"; do
+    if [ "$point" = lose-state ]; then
+      rm -rf state
+      echo "ts=test msg=\"state dir deleted\"" >> crash.log
+      continue
+    fi
     set +e
     PROMOWATCH_FAULT_KILL=$point timeout -s KILL 120 "$PROMOWATCH" run -c "$config" --brokers "$BROKERS" \
       --group "$group" --state-dir state --results-format json --metrics-address 127.0.0.1:$(free_port) 2>> crash.log
@@ -140,6 +148,21 @@ wait_read() {
   local n=$1
   run_read() { grep -q "read=$n " run.log 2>/dev/null || { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 run.log)"; return 1; }; }
   wait_for "$2" "promowatch run to report read=$n (every record counted once)" run_read
+}
+
+# wait_watermark SECONDS: until the watermark of the run serving on $METRICS
+# is within a minute of the end of clicks.jsonl (the 99th percentile of its
+# event times: a few malformed ones are far off). Partitions with nothing
+# left to read hold it until they count as idle (watermark.idle_timeout).
+wait_watermark() {
+  local target
+  target=$(grep -o '"eventTimeMs":"[0-9]*"' clicks.jsonl | grep -o '[0-9][0-9]*' | sort -n |
+    awk '{ a[NR] = $1 } END { printf "%d\n", a[int(NR * 0.99)] - 60000 }')
+  at_end() {
+    curl -sf "http://$METRICS/metrics" |
+      awk -v t="$target" '/^promowatch_watermark_timestamp_seconds / { ok = $2 * 1000 >= t } END { exit !ok }'
+  }
+  wait_for "$1" "the watermark to pass $target (the input's end, less a minute)" at_end
 }
 
 # stop_run N: SIGTERM; the run must exit 0 with read=N in its last report.
