@@ -230,7 +230,7 @@ struct KafkaSource::Rebalance final : RdKafka::RebalanceCb {
       std::vector<AssignedPartition> revoked;
       for (RdKafka::TopicPartition* tp : partitions)
         revoked.push_back({tp->topic(), tp->partition()});
-      listener->OnRevoking(revoked);
+      listener->OnRevoking(revoked, consumer->assignment_lost());
       consumer->unassign();
       spdlog::info("msg=\"partitions revoked\" count={}", revoked.size());
     }

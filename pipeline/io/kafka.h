@@ -149,7 +149,9 @@ class KafkaSource {
     // Returns the offset to start each partition at (-1: from the beginning).
     virtual int64_t OnAssigned(const AssignedPartition& p) = 0;
     // Called before partitions are given up: process and checkpoint now.
-    virtual void OnRevoking(const std::vector<AssignedPartition>& partitions) = 0;
+    // `lost`: the group already gave them to others (this member was kicked
+    // out: a session timeout, a long pause): a zombie, which must not write.
+    virtual void OnRevoking(const std::vector<AssignedPartition>& partitions, bool lost) = 0;
   };
   static absl::StatusOr<std::unique_ptr<KafkaSource>> Create(const KafkaOptions& options,
                                                              Listener* listener);

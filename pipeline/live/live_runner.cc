@@ -172,14 +172,27 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     return it == next_offsets_.end() ? -1 : it->second;
   }
 
-  void OnRevoking(const std::vector<AssignedPartition>& partitions) override {
+  void OnRevoking(const std::vector<AssignedPartition>& partitions, bool lost) override {
+    if (lost) {
+      // Kicked out of the group: the tasks may already run elsewhere, from
+      // their changelog. Nothing is saved (a checkpoint would be a zombie's
+      // write; restore would ignore it anyway), what was fetched is
+      // dropped, and a task that comes back is rebuilt from its changelog.
+      spdlog::warn(
+          "msg=\"partitions lost: this member was out of the group\" count={} hint=\"a pause "
+          "longer than session.timeout.ms (GC, SIGSTOP, an overloaded host): its tasks moved; "
+          "nothing is lost, they are rebuilt wherever they run\"",
+          partitions.size());
+      pending_.Clear();
+      (void)engine_->WaitForCommit();
+    }
     // Records already fetched from these partitions are processed and
     // checkpointed before they are given up, so the next owner starts
     // exactly where this instance's state ends.
     // (After a state failure nothing can be saved: the next owner starts
     // from the last durable checkpoint.)
-    if (!state_failed_) ProcessPending();
-    if (auto s = state_failed_ ? absl::OkStatus() : Checkpoint(); !s.ok()) {
+    if (!state_failed_ && !lost) ProcessPending();
+    if (auto s = state_failed_ || lost ? absl::OkStatus() : Checkpoint(); !s.ok()) {
       spdlog::error("msg=\"checkpoint before revoke failed\" error=\"{}\"",
                     std::string(s.message()));
     }
@@ -204,7 +217,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
           const auto tp = TopicPartition::Parse(it->first);
           it = tp && tp->partition == p.partition ? next_offsets_.erase(it) : std::next(it);
         }
-        tasks_->Revoke(p.partition, *engine_);
+        tasks_->Revoke(p.partition, *engine_, /*rebuild_next_time=*/lost);
       }
     }
   }

@@ -88,7 +88,7 @@ absl::Status TaskOwner::Assign(int task, Engine& engine, RocksStateBackend& back
   if (!last.ok()) return last.status();
   int64_t generation = local.generation;
   int64_t sequence = local.sequence;
-  const bool at_once = last->has_value() && ((*last)->sequence == 0 ||
+  const bool at_once = !t.rebuild && last->has_value() && ((*last)->sequence == 0 ||
                                              ((*last)->sequence == local.sequence &&
                                               (*last)->generation == local.generation));
   if (at_once) {
@@ -132,6 +132,7 @@ absl::Status TaskOwner::Assign(int task, Engine& engine, RocksStateBackend& back
   if (auto s = engine.RestoreTask(task, position); !s.ok()) return s;
   // A new ownership: a generation no earlier owner wrote, starting with a full batch.
   t.owned = true;
+  t.rebuild = false;
   t.generation = generation + 1;
   t.sequence = sequence;
   t.next_full = true;
@@ -140,8 +141,9 @@ absl::Status TaskOwner::Assign(int task, Engine& engine, RocksStateBackend& back
   return absl::OkStatus();
 }
 
-void TaskOwner::Revoke(int task, Engine& engine) {
+void TaskOwner::Revoke(int task, Engine& engine, bool rebuild_next_time) {
   state_[static_cast<size_t>(task)].owned = false;
+  if (rebuild_next_time) state_[static_cast<size_t>(task)].rebuild = true;
   engine.DropTask(task);
   probe_->SetTasksOwned(owned());
 }

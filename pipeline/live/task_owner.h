@@ -49,8 +49,11 @@ class TaskOwner final : public TaskCheckpointer {
   // cannot start.
   absl::Status Assign(int task, Engine& engine, RocksStateBackend& backend,
                       TaskPosition* position);
-  // Task `task` went elsewhere (after its last checkpoint here).
-  void Revoke(int task, Engine& engine);
+  // Task `task` went elsewhere (after its last checkpoint here). With
+  // `rebuild_next_time` (it was lost: this member was out of the group), its
+  // local copy is not trusted when it comes back: a write of this member
+  // after the new owner's could be the changelog's last record.
+  void Revoke(int task, Engine& engine, bool rebuild_next_time);
   int owned() const;
 
   bool Owned(int task) const override;
@@ -64,6 +67,7 @@ class TaskOwner final : public TaskCheckpointer {
     int64_t generation = 0;
     int64_t sequence = 0;  // of the last batch handed to the changelog
     bool next_full = true;
+    bool rebuild = false;  // lost while owned: restore from the changelog
     int64_t bytes_since_full = 0;
   };
   // One checkpoint's batch of one task, until BeforeCommit appends it.
