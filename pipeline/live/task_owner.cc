@@ -91,7 +91,22 @@ absl::Status TaskOwner::Assign(int task, Engine& engine, RocksStateBackend& back
   const bool at_once = !t.rebuild && last->has_value() && ((*last)->sequence == 0 ||
                                              ((*last)->sequence == local.sequence &&
                                               (*last)->generation == local.generation));
-  if (at_once) {
+  // One batch ahead: typically this instance's own, appended just before
+  // it crashed and before its local commit. The local copy is a consistent
+  // state too (its offsets with it: the records after them are read again)
+  // and the one the instance's other state (profiles, alerts, merged
+  // windows) goes with; the batch is superseded by the full batch this
+  // ownership starts with.
+  const bool own_unfinished = !t.rebuild && last->has_value() && local.sequence > 0 &&
+                              (*last)->sequence == local.sequence + 1;
+  if (own_unfinished) {
+    generation = std::max(generation, (*last)->generation);
+    probe_->TaskStartedFromLocal();
+    spdlog::info(
+        "msg=\"task starts from its local state; the changelog's last batch (written before a "
+        "crash, never committed here) is superseded\" task={} sequence={}",
+        task, local.sequence);
+  } else if (at_once) {
     if (last->has_value()) generation = std::max(generation, (*last)->generation);
     probe_->TaskStartedFromLocal();
     spdlog::info("msg=\"task starts from its local state\" task={} sequence={}", task,

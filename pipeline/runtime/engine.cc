@@ -57,18 +57,10 @@ Engine::Engine(const EngineOptions& options, WindowResultSink* results, RecordSi
 std::vector<std::string> Engine::StateTables() const {
   std::vector<std::string> tables;
   if (by_partition_) {
-    for (size_t t = 0; t < task_windows_.size(); ++t) {
-      for (const auto& table : TaskTables()) tables.push_back(TaskTable(static_cast<int>(t), table));
-    }
-    tables.emplace_back(WindowOperator::kMetaTable);
+    tables = TaskTables();  // shared by the tasks (task_state.h: a key prefix each)
     for (auto& t : merger_->StateTables()) tables.push_back(std::move(t));
   } else if (merger_) {
-    for (size_t t = 0; t < task_windows_.size(); ++t) {
-      for (const auto& table : task_windows_[t]->StateTables()) {
-        tables.push_back(TaskTable(static_cast<int>(t), table));
-      }
-    }
-    tables.emplace_back(WindowOperator::kMetaTable);  // the runtime's own record
+    tables = windows_.StateTables();  // shared by the tasks (task_state.h: a key prefix each)
     for (auto& t : merger_->StateTables()) tables.push_back(std::move(t));
   } else {
     tables = windows_.StateTables();
