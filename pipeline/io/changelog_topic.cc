@@ -22,7 +22,36 @@ std::string HeaderValue(const RdKafka::Headers* headers, const char* name) {
   return std::string(static_cast<const char*>(h.value()), h.value_size());
 }
 
+// A changelog record as Kafka carried it (state/changelog.h).
+void ToRecord(const RdKafka::Message& m, ChangelogRecord* r) {
+  r->key.assign(static_cast<const char*>(m.key_pointer()), m.key_len());
+  const RdKafka::Headers* headers = const_cast<RdKafka::Message&>(m).headers();
+  if (!HeaderValue(headers, kDeleteHeader).empty()) {
+    r->value.reset();
+  } else {  // (an empty put may come with no payload at all)
+    r->value.emplace(m.payload() != nullptr ? static_cast<const char*>(m.payload()) : "", m.len());
+  }
+  r->generation = std::atoll(HeaderValue(headers, kGenerationHeader).c_str());
+  r->sequence = std::atoll(HeaderValue(headers, kSequenceHeader).c_str());
+}
+
 }  // namespace
+
+absl::StatusOr<std::unique_ptr<RdKafka::Message>> ChangelogTopic::Next(
+    int32_t task, std::chrono::steady_clock::time_point deadline) {
+  while (std::chrono::steady_clock::now() < deadline) {
+    std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
+    if (!m || m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) {
+      continue;
+    }
+    if (m->err() != RdKafka::ERR_NO_ERROR) {
+      return absl::UnavailableError("changelog partition " + std::to_string(task) + ": " +
+                                    m->errstr());
+    }
+    return m;
+  }
+  return nullptr;
+}
 
 struct ChangelogTopic::Acks final : RdKafka::DeliveryReportCb {
   std::atomic<int64_t> outstanding{0};
@@ -127,25 +156,18 @@ absl::StatusOr<std::optional<ChangelogPosition>> ChangelogTopic::LastCommit(int3
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   std::optional<ChangelogPosition> last;
-  absl::Status status = absl::DeadlineExceededError(
-      "changelog partition " + std::to_string(task) + ": its last record was not read within " +
-      std::to_string(timeout_ms) + " ms");
-  while (std::chrono::steady_clock::now() < deadline) {
-    std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
-    if (!m || m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) {
-      continue;
-    }
-    if (m->err() != RdKafka::ERR_NO_ERROR) {
-      status = absl::UnavailableError("changelog partition " + std::to_string(task) + ": " +
-                                      m->errstr());
-      break;
-    }
+  absl::Status status;
+  auto m = Next(task, deadline);
+  if (!m.ok()) {
+    status = m.status();
+  } else if (*m == nullptr) {
+    status = absl::DeadlineExceededError("changelog partition " + std::to_string(task) +
+                                         ": its last record was not read within " +
+                                         std::to_string(timeout_ms) + " ms");
+  } else {
     ChangelogRecord r;
-    r.key.assign(static_cast<const char*>(m->key_pointer()), m->key_len());
-    if (m->payload() != nullptr) r.value.emplace(static_cast<const char*>(m->payload()), m->len());
+    ToRecord(**m, &r);
     last = ParseCommit(r);
-    status = absl::OkStatus();
-    break;
   }
   consumer_->unassign();
   if (!status.ok()) return status;
@@ -192,34 +214,21 @@ absl::StatusOr<int64_t> ChangelogTopic::Read(int32_t task, ChangelogRestorer* re
   absl::Status status;
   ChangelogRecord r;
   while (next < high && status.ok()) {
-    if (std::chrono::steady_clock::now() > deadline) {
+    auto m = Next(task, deadline);
+    if (!m.ok()) {
+      status = m.status();
+      break;
+    }
+    if (*m == nullptr) {
       status = absl::DeadlineExceededError("changelog partition " + std::to_string(task) +
                                            ": restore read " + std::to_string(next - low) + " of " +
                                            std::to_string(high - low) + " records in " +
                                            std::to_string(timeout_ms) + " ms");
       break;
     }
-    std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
-    if (!m || m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) {
-      continue;
-    }
-    if (m->err() != RdKafka::ERR_NO_ERROR) {
-      status = absl::UnavailableError("changelog partition " + std::to_string(task) + ": " +
-                                      m->errstr());
-      break;
-    }
-    next = m->offset() + 1;
+    next = (*m)->offset() + 1;
     ++read;
-    r.key.assign(static_cast<const char*>(m->key_pointer()), m->key_len());
-    const RdKafka::Headers* headers = m->headers();
-    if (!HeaderValue(headers, kDeleteHeader).empty()) {
-      r.value.reset();
-    } else {
-      r.value.emplace(m->payload() != nullptr ? static_cast<const char*>(m->payload()) : "",
-                      m->len());
-    }
-    r.generation = std::atoll(HeaderValue(headers, kGenerationHeader).c_str());
-    r.sequence = std::atoll(HeaderValue(headers, kSequenceHeader).c_str());
+    ToRecord(**m, &r);
     status = restorer->Add(r);
     if (progress && std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(1)) {
       progress(next - low, high - low);

@@ -9,6 +9,7 @@
 // kcat); a delete is a tombstone (null value) marked promowatch.delete, so
 // that an empty value (a put of "") stays a put.
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -23,6 +24,7 @@
 namespace RdKafka {
 class Producer;
 class KafkaConsumer;
+class Message;
 }  // namespace RdKafka
 
 namespace promowatch {
@@ -57,6 +59,10 @@ class ChangelogTopic {
  private:
   ChangelogTopic() = default;
   struct Acks;
+  // The next record of the partition assigned for a read; nullptr once
+  // `deadline` passed.
+  absl::StatusOr<std::unique_ptr<RdKafka::Message>> Next(
+      int32_t task, std::chrono::steady_clock::time_point deadline);
 
   std::string topic_;
   std::unique_ptr<Acks> acks_;
