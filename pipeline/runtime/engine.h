@@ -28,6 +28,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "operators/admission.h"
 #include "operators/operator.h"
 #include "operators/partial_merge.h"
@@ -39,6 +40,9 @@
 #include "pipeline/state/rocksdb_state.h"
 
 namespace promowatch {
+namespace v1 {
+class OperatorMeta;
+}  // namespace v1
 
 // One input record as it arrived, with where it came from.
 struct RawRecord {
@@ -310,6 +314,8 @@ class Engine {
     return by_partition_ ? *task_admission_[static_cast<size_t>(task)] : admission_;
   }
   void AdmissionsOnWatermark(int64_t watermark_ms);
+  absl::StatusOr<bool> ReadTaskMeta(int task, v1::OperatorMeta* meta,
+                                    TaskPosition* position) const;
   void SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition& position,
                      TaskCheckpointer* tasks);
   // With tasks: a window operator per task, merged.

@@ -187,45 +187,47 @@ void Engine::SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition
   }
 }
 
-absl::Status Engine::ReadTaskPosition(int task, TaskPosition* position) const {
+// The task's position record: false when it was never checkpointed.
+absl::StatusOr<bool> Engine::ReadTaskMeta(int task, v1::OperatorMeta* meta,
+                                          TaskPosition* position) const {
   *position = TaskPosition();
-  if (backend_ == nullptr) return absl::OkStatus();
+  if (backend_ == nullptr) return false;
   std::string bytes;
   absl::Status s =
       TaskStateReader(backend_, task).Get(kTaskPositionTable, kTaskPositionKey, &bytes);
-  if (absl::IsNotFound(s)) return absl::OkStatus();  // never checkpointed
+  if (absl::IsNotFound(s)) return false;
   if (!s.ok()) return s;
-  v1::OperatorMeta meta;
-  if (!meta.ParseFromString(bytes)) {
-    return absl::DataLossError("task-" + std::to_string(task) + "/task_position: undecodable");
+  if (!meta->ParseFromString(bytes)) {
+    return absl::DataLossError("task " + std::to_string(task) + "'s task_position: undecodable");
   }
-  const auto& c = meta.counters();
+  const auto& c = meta->counters();
   if (auto it = c.find("changelog_sequence"); it != c.end()) position->sequence = it->second;
   if (auto it = c.find("changelog_generation"); it != c.end()) position->generation = it->second;
-  for (const auto& [name, next] : meta.source_offsets()) position->offsets[name] = next;
+  for (const auto& [name, next] : meta->source_offsets()) position->offsets[name] = next;
   for (const auto& [k, v] : c) {
     if (k.rfind(kRepartitionedPrefix, 0) == 0)
       position->repartitioned_upto[k.substr(kRepartitionedPrefix.size())] = v;
   }
-  position->watermark_ms = meta.watermark_ms();
-  return absl::OkStatus();
+  position->watermark_ms = meta->watermark_ms();
+  return true;
+}
+
+absl::Status Engine::ReadTaskPosition(int task, TaskPosition* position) const {
+  v1::OperatorMeta meta;
+  return ReadTaskMeta(task, &meta, position).status();
 }
 
 absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
   const size_t t = static_cast<size_t>(task);
   DropTask(task);
   task_live_[t] = 1;
-  if (backend_ == nullptr) return absl::OkStatus();
-  if (absl::Status s = ReadTaskPosition(task, position); !s.ok()) return s;
-  std::string bytes;
-  const TaskStateReader in(backend_, task);
-  absl::Status s = in.Get(kTaskPositionTable, kTaskPositionKey, &bytes);
-  if (absl::IsNotFound(s)) return absl::OkStatus();  // a new task
-  if (!s.ok()) return s;
   v1::OperatorMeta meta;
-  meta.ParseFromString(bytes);  // (read above)
-  if (s = task_windows_[t]->Restore(in); !s.ok()) return s;
-  if (s = task_admission_[t]->Restore(in); !s.ok()) return s;
+  auto found = ReadTaskMeta(task, &meta, position);
+  if (!found.ok()) return found.status();
+  if (!*found) return absl::OkStatus();  // a new task
+  const TaskStateReader in(backend_, task);
+  if (absl::Status s = task_windows_[t]->Restore(in); !s.ok()) return s;
+  if (absl::Status s = task_admission_[t]->Restore(in); !s.ok()) return s;
   task_counters_[t] = LoadCounters(meta);
   task_counters_[t].checkpoints = 0;
   Add(&counters_, task_counters_[t]);
