@@ -216,20 +216,26 @@ int64_t KafkaSink::failed_deliveries() const { return reports_->failed.load(); }
 
 struct KafkaSource::Rebalance final : RdKafka::RebalanceCb {
   Listener* listener = nullptr;
+  // Where each assigned partition was started (-1: its beginning), for
+  // Behind() before the partition hands anything over.
+  std::map<std::pair<std::string, int32_t>, int64_t> start;
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
       for (RdKafka::TopicPartition* tp : partitions) {
         const int64_t next = listener->OnAssigned({tp->topic(), tp->partition()});
         tp->set_offset(next >= 0 ? next : RdKafka::Topic::OFFSET_BEGINNING);
+        start[{tp->topic(), tp->partition()}] = next;
         spdlog::info("msg=\"partition assigned\" partition={} start_offset={}",
                      TopicPartition{tp->topic(), tp->partition()}.Format(), next);
       }
       consumer->assign(partitions);
     } else {
       std::vector<AssignedPartition> revoked;
-      for (RdKafka::TopicPartition* tp : partitions)
+      for (RdKafka::TopicPartition* tp : partitions) {
         revoked.push_back({tp->topic(), tp->partition()});
+        start.erase({tp->topic(), tp->partition()});
+      }
       listener->OnRevoking(revoked, consumer->assignment_lost());
       consumer->unassign();
       spdlog::info("msg=\"partitions revoked\" count={}", revoked.size());
@@ -351,6 +357,31 @@ int64_t KafkaSource::HighWatermark(const std::string& topic, int32_t partition) 
     return -1;
   }
   return high;
+}
+
+std::vector<AssignedPartition> KafkaSource::Behind() {
+  std::vector<AssignedPartition> behind;
+  std::vector<RdKafka::TopicPartition*> tps;
+  if (consumer_->assignment(tps) != RdKafka::ERR_NO_ERROR || tps.empty()) return behind;
+  if (consumer_->position(tps) == RdKafka::ERR_NO_ERROR) {
+    for (const RdKafka::TopicPartition* tp : tps) {
+      int64_t low = -1, high = -1;
+      if (consumer_->get_watermark_offsets(tp->topic(), tp->partition(), &low, &high) !=
+              RdKafka::ERR_NO_ERROR ||
+          high < 0) {
+        continue;
+      }
+      int64_t position = tp->offset();
+      if (position < 0) {  // nothing handed over since the assignment: where it started
+        auto it = rebalance_->start.find({tp->topic(), tp->partition()});
+        if (it == rebalance_->start.end()) continue;
+        position = it->second >= 0 ? it->second : std::max<int64_t>(low, 0);
+      }
+      if (high > position) behind.push_back({tp->topic(), tp->partition()});
+    }
+  }
+  RdKafka::TopicPartition::destroy(tps);
+  return behind;
 }
 
 void KafkaSource::Close() {

@@ -163,6 +163,11 @@ class KafkaSource {
   void CommitForMonitoring(const std::map<std::string, int64_t>& next_offsets);
   // The partition's end offset as last seen by the consumer (-1: unknown).
   int64_t HighWatermark(const std::string& topic, int32_t partition);
+  // The assigned partitions whose end offset, as last fetched, is past the
+  // consumer's position: records Kafka holds that were not handed over yet
+  // (transaction markers do not count: the position moves past them).
+  // Partitions whose end or position is not known yet are left out.
+  std::vector<AssignedPartition> Behind();
   // Leaves the group (revoking, hence a last checkpoint through the listener).
   void Close();
   int64_t errors() const { return errors_; }

@@ -253,6 +253,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       if (pending_.empty()) {
         JudgeCompleteness();  // (else in ProcessPending)
         sink_->SetResultsDueSince(std::chrono::steady_clock::now());
+        MarkBehind();
         engine_->Tick();  // a quiet stream still closes its windows (idle partitions)
       } else {
         ProcessPending();
@@ -387,6 +388,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
             topic, engine_->counters().repartitioned - before.repartitioned);
       }
     }
+    MarkBehind();
     engine_->Tick();  // the watermark step, once for every task's batch
     metrics_->ingest->RecordsVisible(kafka_timestamps_ms_, clock_());
     pending_.Clear();
@@ -434,6 +436,21 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         last_checkpoint_ms_ / 1000.0, engine_->last_checkpoint_bytes(),
         backend_->ApproximateSizeBytes(), engine_->committed_watermark_ms());
     return absl::OkStatus();
+  }
+
+  // Partitions Kafka holds unread records of are not idle, however long
+  // they go unfetched (watermarks.h). Asked at most every 100 ms.
+  void MarkBehind() {
+    const auto now = std::chrono::steady_clock::now();
+    if (source_ == nullptr || now - behind_checked_ < std::chrono::milliseconds(100)) return;
+    behind_checked_ = now;
+    WatermarkTracker& w = engine_->watermarks();
+    for (uint32_t slot : behind_) w.SetBehind(slot, false);
+    behind_.clear();
+    for (const AssignedPartition& p : source_->Behind()) {
+      behind_.push_back(w.Slot(TopicPartition{p.topic, p.partition}.Format()));
+      w.SetBehind(behind_.back(), true);
+    }
   }
 
   // Whether windows emitted now have complete inputs (completeness.h).
@@ -542,6 +559,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   PolledBatch pending_;
   std::map<std::pair<std::string, int32_t>, std::vector<RawRecord>> by_partition_;
   std::map<std::string, uint32_t> slots_;
+  std::vector<uint32_t> behind_;  // partitions last found behind (MarkBehind)
+  std::chrono::steady_clock::time_point behind_checked_{};
   std::vector<uint32_t> delivering_;          // partitions with records in the batch at hand
   std::vector<int64_t> kafka_timestamps_ms_;  // of the batch at hand (freshness)
   std::map<std::string, int64_t> next_offsets_;
