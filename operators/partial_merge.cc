@@ -52,6 +52,7 @@ void PartialMerger::Take(int task, const v1::WindowResult& r) {
   a.revision = r.revision();
   a.partial.counters = CountersFromMessage(r);
   a.partial.uv = r.uv();
+  a.seq = next_seq_++;
 }
 
 int PartialMerger::WindowOrder(const std::string& name) const {
@@ -79,40 +80,26 @@ void PartialMerger::Publish(Window& w, int64_t end_ms, bool correction) {
   w.revision = revision;
 }
 
-void PartialMerger::Flush(int64_t watermark_ms) {
-  // The order one operator emits in (WindowOperator::OnWatermark):
-  // corrections (and the tasks' partial updates of day totals), then the
-  // windows of each boundary, size by size, then the cumulative ones; keys
-  // in byte order. A window's partials of one end are applied together and
-  // published once; the cumulative window of a key may be published at
-  // several ends in one step, each with the other tasks' totals as they
-  // stood then.
-  auto phase = [](const Arrival& a) { return a.revision == 0 ? 1 : 0; };
-  std::stable_sort(step_.begin(), step_.end(), [&](const Arrival& x, const Arrival& y) {
-    if (phase(x) != phase(y)) return phase(x) < phase(y);
-    if (x.end_ms != y.end_ms) return x.end_ms < y.end_ms;
-    const int ox = WindowOrder(x.window->second.name), oy = WindowOrder(y.window->second.name);
-    if (ox != oy) return ox < oy;
-    return std::get<2>(x.window->first) < std::get<2>(y.window->first);
-  });
-  for (size_t i = 0; i < step_.size();) {
-    size_t j = i;
-    bool publish = false, correction = false;
-    for (; j < step_.size() && step_[j].window == step_[i].window &&
-           step_[j].end_ms == step_[i].end_ms && phase(step_[j]) == phase(step_[i]);
-         ++j) {
-      Arrival& a = step_[j];
-      a.window->second.partials[static_cast<size_t>(a.task)] = a.partial;
-      if (a.revision != kPartialUpdate) publish = true;
-      if (a.revision > 0) correction = true;
+void PartialMerger::Flush(int64_t watermark_ms, bool end_of_input) {
+  // What every task has passed: the step's partials and those held before.
+  auto ready = [&](const Arrival& a) {
+    return end_of_input || (watermark_ms != kNoWatermark && a.end_ms <= watermark_ms);
+  };
+  if (held_.empty() && std::all_of(step_.begin(), step_.end(), ready)) {
+    Apply(step_);  // (tasks in step: the usual case)
+  } else {
+    std::vector<Arrival> now;
+    std::vector<Arrival> later;
+    for (std::vector<Arrival>* from : {&held_, &step_}) {
+      for (Arrival& a : *from) (ready(a) ? now : later).push_back(std::move(a));
     }
-    if (publish) Publish(step_[i].window->second, step_[i].end_ms, correction);
-    i = j;
+    held_ = std::move(later);
+    Apply(now);
   }
   step_.clear();
   // A late record reaches panes up to the longest window plus the allowed
   // lateness behind the watermark; a day total, a day after its start.
-  if (watermark_ms == kNoWatermark) return;
+  if (watermark_ms == kNoWatermark || end_of_input) return;
   const int64_t reach =
       options_.max_window_minutes() * kMinuteMs + options_.effective_lateness_ms();
   for (auto it = windows_.begin(); it != windows_.end();) {
@@ -120,11 +107,49 @@ void PartialMerger::Flush(int64_t watermark_ms) {
     const int64_t end = w.name == kCumulativeWindow
                             ? w.start_ms + 24 * 3'600'000
                             : w.start_ms + std::atoi(w.name.c_str()) * kMinuteMs;
-    if (end + reach < watermark_ms) {
+    const bool needed = std::any_of(held_.begin(), held_.end(),
+                                    [&](const Arrival& a) { return a.window == it; });
+    if (end + reach < watermark_ms && !needed) {
       it = windows_.erase(it);
     } else {
       ++it;
     }
+  }
+}
+
+void PartialMerger::Apply(std::vector<Arrival>& ready) {
+  // The order one operator emits in (WindowOperator::OnWatermark): by end -
+  // corrections (and the tasks' partial updates of day totals) end at or
+  // before the last boundary fired, so they come first - then window size
+  // (in the options' order, the cumulative window last), keys in byte
+  // order; a task's partials of one window in the order it emitted them. A
+  // window's partials of one end are applied together and published once;
+  // the cumulative window of a key may be published at several ends, each
+  // with the other tasks' totals as they stood then.
+  std::sort(ready.begin(), ready.end(), [&](const Arrival& x, const Arrival& y) {
+    if (x.end_ms != y.end_ms) return x.end_ms < y.end_ms;
+    const int ox = WindowOrder(x.window->second.name), oy = WindowOrder(y.window->second.name);
+    if (ox != oy) return ox < oy;
+    if (x.window != y.window) return std::get<2>(x.window->first) < std::get<2>(y.window->first);
+    return x.seq < y.seq;
+  });
+  for (size_t i = 0; i < ready.size();) {
+    size_t j = i;
+    bool publish = false, correction = false;
+    Window& w = ready[i].window->second;
+    for (; j < ready.size() && ready[j].window == ready[i].window &&
+           ready[j].end_ms == ready[i].end_ms;
+         ++j) {
+      const Arrival& a = ready[j];
+      w.partials[static_cast<size_t>(a.task)] = a.partial;
+      if (a.revision != kPartialUpdate) publish = true;
+      if (a.revision > 0) correction = true;
+    }
+    // A task behind (moved here with older data) fires a window the others
+    // fired long ago: for the merged window, that is a correction.
+    if (w.name != kCumulativeWindow && w.revision >= 0) correction = true;
+    if (publish) Publish(w, ready[i].end_ms, correction);
+    i = j;
   }
 }
 
@@ -150,11 +175,23 @@ void PartialMerger::Snapshot(StateWriter& out) {
     state.SerializeToString(&value);
     out.Put(kTable, key, value);
   }
+  // Held partials, as their task emitted them (key: arrival order, task).
+  out.Clear(kHeldTable);
+  for (const Arrival& a : held_) {
+    const Window& w = a.window->second;
+    FillWindowResult(w.name, w.start_ms, a.end_ms, w.campaign, w.channel, a.partial.counters,
+                     a.partial.uv, a.revision, options_.count_new_customers, &result_);
+    key.clear();
+    AppendBigEndian64(&key, static_cast<int64_t>(a.seq));
+    AppendBigEndian64(&key, a.task);
+    result_.SerializeToString(&value);
+    out.Put(kHeldTable, key, value);
+  }
 }
 
 absl::Status PartialMerger::Restore(const StateReader& in) {
   windows_.clear();
-  return in.Scan(kTable, [&](std::string_view, std::string_view value) {
+  absl::Status s = in.Scan(kTable, [&](std::string_view, std::string_view value) {
     v1::MergedWindowState state;
     if (!state.ParseFromString(std::string(value)) || state.partials_size() != tasks_ ||
         state.uv_size() != tasks_) {
@@ -177,6 +214,27 @@ absl::Status PartialMerger::Restore(const StateReader& in) {
     }
     return absl::OkStatus();
   });
+  if (!s.ok()) return s;
+  held_.clear();
+  step_.clear();
+  s = in.Scan(kHeldTable, [&](std::string_view key, std::string_view value) {
+    v1::WindowResult r;
+    if (key.size() != 16 || !r.ParseFromString(std::string(value))) {
+      return absl::DataLossError("merged_held: undecodable");
+    }
+    const auto seq = static_cast<uint64_t>(ReadBigEndian64(key.substr(0, 8)));
+    const auto task = static_cast<int>(ReadBigEndian64(key.substr(8)));
+    if (task < 0 || task >= tasks_) {
+      return absl::DataLossError("merged_held: written by a run with another number of tasks");
+    }
+    Take(task, r);
+    step_.back().seq = seq;
+    next_seq_ = std::max(next_seq_, seq + 1);
+    return absl::OkStatus();
+  });
+  held_ = std::move(step_);  // (scanned in arrival order)
+  step_.clear();
+  return s;
 }
 
 }  // namespace promowatch

@@ -15,6 +15,14 @@
 // merged output equals the unsplit one byte for byte. Tasks must run with
 // OperatorOptions::emit_partial_updates (late records that change a day
 // total already emitted).
+//
+// Tasks may run on watermarks of their own (live tasks by partition): a
+// task ahead fires windows the others have not reached. What a task emits
+// is held until the merged watermark (the minimum over tasks) passes its
+// end, then applied in end order - so a window is published once, with
+// every task's partial as of that end (a day total too) - and held
+// partials are part of the checkpoint. A task behind (one just moved here)
+// publishes windows already published as corrections.
 
 #include <cstdint>
 #include <map>
@@ -33,6 +41,7 @@ namespace promowatch {
 class PartialMerger final : public Checkpointed {
  public:
   static constexpr std::string_view kTable = "merged_windows";
+  static constexpr std::string_view kHeldTable = "merged_held";
 
   // `out` receives the merged windows; it must outlive the merger.
   PartialMerger(OperatorOptions options, int tasks, WindowResultSink* out);
@@ -40,9 +49,12 @@ class PartialMerger final : public Checkpointed {
 
   // Where task `task` (0 <= task < tasks) emits its partial windows.
   WindowResultSink* task_sink(int task);
-  // The end of a step: emits the windows it changed, then forgets those no
-  // late record can change any more at `watermark_ms`.
-  void Flush(int64_t watermark_ms);
+  // The end of a step: emits the windows the tasks' partials up to
+  // `watermark_ms` changed (every partial at the end of the input), then
+  // forgets those no late record can change any more.
+  void Flush(int64_t watermark_ms, bool end_of_input = false);
+  // Partials held for a watermark not reached yet.
+  size_t held() const { return held_.size(); }
   // Windows held (each with a partial per task).
   size_t windows() const { return windows_.size(); }
   // Windows published, first emissions and corrections.
@@ -51,7 +63,9 @@ class PartialMerger final : public Checkpointed {
 
   // Every window held, rewritten at each checkpoint (they are few: the open
   // windows of the active keys). Call between steps.
-  std::vector<std::string> StateTables() const override { return {std::string(kTable)}; }
+  std::vector<std::string> StateTables() const override {
+    return {std::string(kTable), std::string(kHeldTable)};
+  }
   absl::Status Restore(const StateReader& in) override;
   void Snapshot(StateWriter& out) override;
 
@@ -71,16 +85,18 @@ class PartialMerger final : public Checkpointed {
   };
   // (window, start, campaign '\0' channel)
   using WindowKey = std::tuple<std::string, int64_t, std::string>;
-  // One partial a task emitted in the step at hand.
+  // One partial a task emitted, in arrival order (`seq`).
   struct Arrival {
     std::map<WindowKey, Window>::iterator window;
     int task;
     int64_t end_ms;
     int32_t revision;  // kPartialUpdate: the task's copy only
     Partial partial;
+    uint64_t seq;
   };
 
   void Take(int task, const v1::WindowResult& r);
+  void Apply(std::vector<Arrival>& ready);
   int WindowOrder(const std::string& name) const;
   void Publish(Window& w, int64_t end_ms, bool correction);
 
@@ -90,6 +106,8 @@ class PartialMerger final : public Checkpointed {
   std::vector<std::unique_ptr<TaskSink>> sinks_;
   std::map<WindowKey, Window> windows_;
   std::vector<Arrival> step_;
+  std::vector<Arrival> held_;  // past the merged watermark, in arrival order
+  uint64_t next_seq_ = 0;
   v1::WindowResult result_;
   int64_t emitted_ = 0;
   int64_t corrected_ = 0;

@@ -47,6 +47,7 @@ Engine::Engine(const EngineOptions& options, WindowResultSink* results, RecordSi
     routed_.resize(static_cast<size_t>(options.tasks));
   }
   if (by_partition_) {
+    watermark_.EnableTasks(options.tasks);
     for (int t = 0; t < options.tasks; ++t)
       task_admission_.push_back(std::make_unique<EventAdmission>(options.operators));
     task_counters_.resize(static_cast<size_t>(options.tasks));
@@ -240,7 +241,8 @@ void Engine::RunOperators() {
 
 void Engine::Admit(EventRecord& rec, const RawRecord& raw, std::string_view source,
                    int64_t wall_ms) {
-  rec.watermark_ms = watermark_.current();
+  // (A task judges lateness by its own time: watermarks.h.)
+  rec.watermark_ms = watermark_.task_current(current_task_);
   switch (AdmissionOf(current_task_).Admit(rec)) {
     case Admission::kDuplicate:
       ++counters_.duplicates;
@@ -331,8 +333,11 @@ void Engine::WindowsOnWatermark(int64_t watermark_ms) {
     windows_.OnWatermark(watermark_ms);
     return;
   }
-  for (auto& w : task_windows_) w->OnWatermark(watermark_ms);
-  merger_->Flush(watermark_ms);  // one step: every task saw the batch and the watermark
+  for (size_t t = 0; t < task_windows_.size(); ++t)
+    task_windows_[t]->OnWatermark(watermark_.task_current(static_cast<int>(t)));
+  // One step: every task saw the batch and its watermark; what every task
+  // has passed is final.
+  merger_->Flush(watermark_ms);
 }
 
 WindowOperator::Stats Engine::window_stats() const {
@@ -477,7 +482,7 @@ void Engine::Finish() {
   }
   if (merger_) {
     for (auto& w : task_windows_) w->OnEndOfInput();
-    merger_->Flush(kNoWatermark);
+    merger_->Flush(kNoWatermark, /*end_of_input=*/true);
   } else {
     windows_.OnEndOfInput();
   }

@@ -21,6 +21,7 @@ constexpr std::string_view kTaskPositionTable = "task_position";
 constexpr std::string_view kTaskPositionKey = "position";
 constexpr std::string_view kMaxTimePrefix = "max_event_time/";
 constexpr std::string_view kRepartitionedPrefix = "repartitioned_upto/";
+constexpr std::string_view kTaskWatermark = "task_watermark";
 
 // The partition of a "topic/partition" name, -1 for another name.
 int PartitionOf(std::string_view name) {
@@ -148,7 +149,7 @@ void Engine::AdmissionsOnWatermark(int64_t watermark_ms) {
     return;
   }
   for (size_t t = 0; t < task_admission_.size(); ++t) {
-    if (task_live_[t]) task_admission_[t]->OnWatermark(watermark_ms);
+    if (task_live_[t]) task_admission_[t]->OnWatermark(watermark_.task_current(static_cast<int>(t)));
   }
 }
 
@@ -183,6 +184,7 @@ void Engine::SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition
     (*meta.mutable_counters())["changelog_generation"] = where.generation;
     for (const auto& [name, next] : where.offsets) (*meta.mutable_source_offsets())[name] = next;
     meta.set_watermark_ms(where.watermark_ms);
+    (*meta.mutable_counters())[std::string(kTaskWatermark)] = watermark_.task_current(task);
     out.Put(kTaskPositionTable, kTaskPositionKey, meta.SerializeAsString());
   }
 }
@@ -224,6 +226,7 @@ absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
   v1::OperatorMeta meta;
   auto found = ReadTaskMeta(task, &meta, position);
   if (!found.ok()) return found.status();
+  watermark_.RestoreTask(task, kNoWatermark);
   if (!*found) return absl::OkStatus();  // a new task
   const TaskStateReader in(backend_, task);
   if (absl::Status s = task_windows_[t]->Restore(in); !s.ok()) return s;
@@ -236,6 +239,8 @@ absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
     if (k.rfind(kMaxTimePrefix, 0) == 0) max_times[k.substr(kMaxTimePrefix.size())] = v;
   }
   watermark_.Restore(max_times);
+  if (auto it = meta.counters().find(std::string(kTaskWatermark)); it != meta.counters().end())
+    watermark_.RestoreTask(task, it->second);
   return absl::OkStatus();
 }
 

@@ -11,6 +11,11 @@ uint32_t WatermarkTracker::Slot(const std::string& name) {
   if (it != slots_.end()) return it->second;
   const auto slot = static_cast<uint32_t>(parts_.size());
   parts_.push_back(Partition{name});
+  if (!task_current_.empty()) {
+    const auto tp = TopicPartition::Parse(name);
+    if (tp && tp->partition >= 0 && static_cast<size_t>(tp->partition) < task_current_.size())
+      parts_.back().task = tp->partition;
+  }
   slots_.emplace(name, slot);
   dirty_ = true;
   return slot;
@@ -20,6 +25,7 @@ void WatermarkTracker::SetAssigned(uint32_t slot, bool assigned, int64_t wall_ms
   Partition& p = parts_[slot];
   p.assigned = assigned;
   p.idle = false;
+  p.behind = false;
   p.last_record_wall_ms = wall_ms;  // a fresh assignment gets a full idle timeout
   dirty_ = true;
 }
@@ -27,7 +33,7 @@ void WatermarkTracker::SetAssigned(uint32_t slot, bool assigned, int64_t wall_ms
 void WatermarkTracker::CheckIdle(int64_t wall_ms) {
   if (idle_timeout_ms_ <= 0) return;
   for (Partition& p : parts_) {
-    if (p.assigned && !p.idle && wall_ms - p.last_record_wall_ms >= idle_timeout_ms_) {
+    if (p.assigned && !p.idle && !p.behind && wall_ms - p.last_record_wall_ms >= idle_timeout_ms_) {
       p.idle = true;
       dirty_ = true;
     }
@@ -81,8 +87,28 @@ void WatermarkTracker::Recompute() {
   }
   if (!any_active) low = newest;  // everything idle: flush up to the newest time seen
   if (low != kNoWatermark) low = std::min(low, cap_ms_);
-  if (low == kNoWatermark || low == INT64_MAX) return;
-  current_ = std::max(current_, low - out_of_orderness_ms_);
+  if (low != kNoWatermark && low != INT64_MAX)
+    current_ = std::max(current_, low - out_of_orderness_ms_);
+  if (!task_current_.empty()) RecomputeTasks();
+}
+
+void WatermarkTracker::RecomputeTasks() {
+  // As above, per task; a task with no active partition follows the
+  // overall watermark (its quiet partitions hold nothing back).
+  low_.assign(task_current_.size(), INT64_MAX);
+  for (const Partition& p : parts_) {
+    if (p.task < 0 || !p.assigned || p.excluded || p.idle) continue;
+    int64_t& low = low_[static_cast<size_t>(p.task)];
+    low = std::min(low, p.max_event_time_ms);
+  }
+  for (size_t t = 0; t < task_current_.size(); ++t) {
+    int64_t& wm = task_current_[t];
+    if (low_[t] == INT64_MAX) {
+      wm = std::max(wm, current_);
+    } else if (low_[t] != kNoWatermark) {
+      wm = std::max(wm, std::min(low_[t], cap_ms_) - out_of_orderness_ms_);
+    }
+  }
 }
 
 std::map<std::string, int64_t> WatermarkTracker::Snapshot() const {

@@ -10,10 +10,21 @@
 //
 // An assigned partition that delivered nothing for `idle_timeout_ms` of wall
 // time is left out of the minimum, so one quiet partition does not stall
-// every window; it counts again with its next record. When every partition
+// every window; it counts again with its next record. A partition known to
+// be behind (Kafka holds records for it not handed over yet) is slow, not
+// quiet, and is never idle: as Kafka Streams waits on a known lag, else a
+// busy consumer that fetches it late would find its records late. When every partition
 // is idle, the watermark moves to the newest time seen anywhere (as Flink's
 // watermark valve does), so the windows of a stream that paused are emitted.
 // Partitions restored from a checkpoint count only once assigned again.
+//
+// With tasks by partition (Kafka Streams' stream time per task), each task
+// has a watermark of its own: the minimum over its partitions, never going
+// back, restored with the task. A task behind (just assigned, with older
+// data) judges its records against its own time, not against tasks that
+// are ahead; a task whose partitions are all idle follows the overall
+// watermark. The overall watermark (the minimum over partitions, above)
+// says when every task has passed a time: the merge of the tasks' windows.
 //
 // Not thread-safe; the pipeline thread owns it. Wall time is passed in, so
 // tests drive it.
@@ -32,6 +43,10 @@ class WatermarkTracker {
   // idle_timeout_ms <= 0: partitions never count as idle.
   WatermarkTracker(int64_t max_out_of_orderness_ms, int64_t idle_timeout_ms)
       : out_of_orderness_ms_(max_out_of_orderness_ms), idle_timeout_ms_(idle_timeout_ms) {}
+
+  // Tasks by partition: partition p of "topic/p" belongs to task p (call
+  // before the first Slot).
+  void EnableTasks(int tasks) { task_current_.assign(static_cast<size_t>(tasks), kNoWatermark); }
 
   // A stable small id for a partition name; the partition starts assigned.
   uint32_t Slot(const std::string& name);
@@ -59,12 +74,33 @@ class WatermarkTracker {
     parts_[slot].excluded = true;
     dirty_ = true;
   }
-  // Marks partitions idle whose last record is older than the idle timeout.
+  // Whether Kafka holds records of the partition not delivered yet.
+  void SetBehind(uint32_t slot, bool behind) {
+    Partition& p = parts_[slot];
+    if (behind && p.idle) {
+      p.idle = false;
+      dirty_ = true;
+    }
+    p.behind = behind;
+  }
+  // Marks partitions idle whose last record is older than the idle timeout
+  // and that are not behind.
   void CheckIdle(int64_t wall_ms);
 
   int64_t current() {
     if (dirty_) Recompute();
     return current_;
+  }
+  // Task `task`'s watermark (without tasks: the overall one).
+  int64_t task_current(int task) {
+    if (dirty_) Recompute();
+    return task_current_.empty() ? current_ : task_current_[static_cast<size_t>(task)];
+  }
+  // A task restored (its partitions' times come through Restore): its own
+  // watermark as it was stored, wherever it ran.
+  void RestoreTask(int task, int64_t watermark_ms) {
+    task_current_[static_cast<size_t>(task)] = watermark_ms;
+    dirty_ = true;
   }
   size_t idle_partitions() const;
   // Per topic ("topic/partition" names), wall time since the newest record
@@ -97,15 +133,20 @@ class WatermarkTracker {
     int64_t last_record_wall_ms = 0;
     bool assigned = true;
     bool idle = false;
+    bool behind = false;
     bool excluded = false;
+    int task = -1;
   };
   void Recompute();
+  void RecomputeTasks();
+  std::vector<int64_t> low_;  // (RecomputeTasks, reused)
 
   int64_t out_of_orderness_ms_;
   int64_t idle_timeout_ms_;
   std::vector<Partition> parts_;
   std::map<std::string, uint32_t> slots_;
   int64_t current_ = kNoWatermark;
+  std::vector<int64_t> task_current_;  // by task (EnableTasks)
   int64_t cap_ms_ = INT64_MAX;
   bool dirty_ = false;
 };

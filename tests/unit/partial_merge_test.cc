@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "operators/admission.h"
+#include "operators/state.h"
 #include "operators/time_util.h"
 
 namespace promowatch {
@@ -106,7 +107,7 @@ std::vector<std::string> Run(const std::vector<EventRecord>& events, OperatorOpt
     if (merger) merger->Flush(watermark);
   }
   for (auto& op : ops) op->OnEndOfInput();
-  if (merger) merger->Flush(kNoWatermark);
+  if (merger) merger->Flush(kNoWatermark, /*end_of_input=*/true);
   return out.rows;
 }
 
@@ -164,6 +165,63 @@ TEST(PartialMerge, ForgetsWindowsNoLateRecordCanReach) {
   a.OnWatermark(later);
   merger.Flush(later);
   EXPECT_EQ(merger.windows(), 0u);
+}
+
+// Live tasks by partition run on watermarks of their own: what a task ahead
+// fires waits for the merged watermark, is published once with every
+// task's partial, and survives a checkpoint while it waits.
+TEST(PartialMerge, ATaskAheadWaitsForTheMergedWatermark) {
+  OperatorOptions options;
+  options.window_minutes = {1};
+  options.cumulative = false;
+  OperatorOptions task_options = options;
+  task_options.emit_partial_updates = true;
+  Capture out;
+  auto merger = std::make_unique<PartialMerger>(options, 2, &out);
+  WindowOperator ahead(task_options, merger->task_sink(0));
+  WindowOperator behind(task_options, merger->task_sink(1));
+  auto click = [](const char* user, int64_t t) {
+    EventRecord e;
+    e.kind = EventKind::kClick;
+    e.code = kImpression;
+    e.campaign_id = "c";
+    e.channel = "jd";
+    e.user_id = user;
+    e.user_hash = std::hash<std::string>()(e.user_id) | 1;
+    e.event_time_ms = t;
+    return e;
+  };
+  const int64_t t0 = 1'794'326'400'000;
+  const EventRecord a = click("u1", t0 + 1'000), b = click("u2", t0 + 2'000);
+  const EventRecord* pa = &a;
+  const EventRecord* pb = &b;
+  ahead.ProcessBatch(std::span<const EventRecord* const>(&pa, 1));
+  behind.ProcessBatch(std::span<const EventRecord* const>(&pb, 1));
+  ahead.OnWatermark(t0 + 3 * kMinuteMs);  // fires [t0, t0 + 1m)
+  behind.OnWatermark(t0 + 30'000);
+  merger->Flush(t0 + 30'000);  // the merged watermark: the lower one
+  EXPECT_TRUE(out.rows.empty()) << "published before every task passed the window's end";
+  EXPECT_EQ(merger->held(), 3u) << "the window and its two rollups";
+
+  // A checkpoint while the partial waits, and a restart.
+  MemoryState state;
+  merger->Snapshot(state);
+  merger = std::make_unique<PartialMerger>(options, 2, &out);
+  ASSERT_TRUE(merger->Restore(state).ok());
+  ASSERT_EQ(merger->held(), 3u);
+  WindowOperator behind_again(task_options, merger->task_sink(1));
+  behind_again.ProcessBatch(std::span<const EventRecord* const>(&pb, 1));
+  behind_again.OnWatermark(t0 + 3 * kMinuteMs);
+  merger->Flush(t0 + 3 * kMinuteMs);
+  ASSERT_EQ(out.rows.size(), 3u) << "one window (and its two rollups), published once";
+  v1::WindowResult r;
+  ASSERT_TRUE(r.ParseFromString(out.rows[2]));  // (keys in byte order: "*", "c/*", "c/jd")
+  EXPECT_EQ(r.channel(), "jd");
+  EXPECT_EQ(r.window_start_ms(), t0);
+  EXPECT_EQ(r.impressions(), 2) << "both tasks' partials";
+  EXPECT_EQ(r.uv(), 2);
+  EXPECT_EQ(r.revision(), 0);
+  EXPECT_EQ(merger->held(), 0u);
 }
 
 }  // namespace

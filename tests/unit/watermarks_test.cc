@@ -57,6 +57,52 @@ TEST(Watermarks, IdlePartitionStopsHoldingBackAndRejoinsWithoutGoingBack) {
   EXPECT_EQ(w.current(), 90'000);
 }
 
+TEST(Watermarks, APartitionBehindIsSlowNotIdle) {
+  WatermarkTracker w(0, 10'000);
+  const uint32_t a = w.Slot("a"), b = w.Slot("b");
+  w.Observe(a, 1'000, 0);
+  w.Observe(b, 50'000, 0);
+  w.SetBehind(a, true);  // Kafka holds records of "a" the consumer has not fetched yet
+  w.CheckIdle(60'000);
+  EXPECT_EQ(w.idle_partitions(), 1u) << "only b, caught up and silent, is idle";
+  EXPECT_EQ(w.current(), 1'000) << "a still holds the watermark: its records would be late";
+  w.SetBehind(a, false);
+  w.CheckIdle(60'000);
+  EXPECT_EQ(w.current(), 50'000) << "caught up and silent: idle";
+  w.SetBehind(a, true);
+  EXPECT_EQ(w.idle_partitions(), 1u) << "records arrived in Kafka: not idle any more";
+  w.Observe(a, 3'000, 61'000);
+  EXPECT_EQ(w.current(), 50'000) << "and the watermark never goes back";
+}
+
+TEST(Watermarks, EachTaskHasItsOwnAndTheOverallOneIsTheirMinimum) {
+  WatermarkTracker w(0, 10'000);
+  w.EnableTasks(2);
+  const uint32_t c0 = w.Slot("clicks/0"), o0 = w.Slot("orders/0"), c1 = w.Slot("clicks/1");
+  w.Observe(c0, 90'000, 0);
+  w.Observe(o0, 80'000, 0);
+  w.Observe(c1, 50'000, 0);
+  EXPECT_EQ(w.task_current(0), 80'000);
+  EXPECT_EQ(w.task_current(1), 50'000);
+  EXPECT_EQ(w.current(), 50'000);
+  // Task 1 moves here from elsewhere with older data: its own records are
+  // judged against its own time, the overall watermark never goes back.
+  w.RestoreTask(1, 20'000);
+  w.Restore({{"clicks/1", 20'000}});
+  w.SetAssigned(c1, true, 1'000);
+  EXPECT_EQ(w.task_current(1), 20'000);
+  EXPECT_EQ(w.task_current(0), 80'000);
+  EXPECT_EQ(w.current(), 50'000);
+  w.Observe(c1, 60'000, 2'000);
+  EXPECT_EQ(w.task_current(1), 60'000);
+  // All of task 1's partitions idle: it follows the overall watermark.
+  w.Observe(c0, 95'000, 11'000);
+  w.Observe(o0, 85'000, 11'000);
+  w.CheckIdle(12'000);
+  EXPECT_EQ(w.current(), 85'000);
+  EXPECT_EQ(w.task_current(1), 85'000);
+}
+
 TEST(Watermarks, RevokedPartitionsDoNotCountAndStateRoundTrips) {
   WatermarkTracker w(0, 0);
   const uint32_t a = w.Slot("a"), b = w.Slot("b");
