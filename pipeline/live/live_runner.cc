@@ -31,7 +31,9 @@
 #include "pipeline/runtime/checkpoint_schedule.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/fault_injection.h"
+#include "pipeline/runtime/partitioner.h"
 #include "pipeline/runtime/signals.h"
+#include "pipeline/runtime/task_state.h"
 #include "pipeline/runtime/topic_partition.h"
 #include "pipeline/serve/metrics.h"
 #include "pipeline/serve/query_api.h"
@@ -63,23 +65,6 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         alerts_(config.alert_rules, &metered_, [this](const AlertEvent& a) { OnAlert(a); }),
         completeness_(config.completeness, &alerts_, metrics->alerts.get(),
                       [this](const AlertEvent& a, int64_t wall_ms) { fanout_.Notify(a, wall_ms); }) {
-    if (config.profiles_enabled) {
-      // Profiles and tags: checkpointed with the windows; every change goes
-      // to the user-tags topic, keyed by user id (after a crash, changes
-      // after the last checkpoint may be published again, like results).
-      profiles_ = std::make_unique<UserProfileOperator>(
-          config.tag_rules,
-          [this](const TagChange& c) {
-            if (config_.kafka.results_json) {
-              sink_->Produce(config_.kafka.user_tags_topic, c.user_id, TagChangeToJson(c));
-            } else {
-              sink_->Produce(config_.kafka.user_tags_topic, c.user_id,
-                             TagChangeToProto(c).SerializeAsString());
-            }
-          },
-          static_cast<size_t>(config.profiles_max_users_in_memory),
-          static_cast<size_t>(config.profiles_checkpoint_every_changed));
-    }
     metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
     sink_->OnResultPublished(
         [probe = metrics->results.get()](double seconds) { probe->ResultPublished(seconds); });
@@ -111,7 +96,26 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     options.task_per_partition = true;
     engine_ = std::make_unique<Engine>(options, &alerts_, sink_, sink_, clock_);
     engine_->Attach(&alerts_);  // alert instances are checkpointed with the windows
-    if (profiles_) engine_->SetEnricher(profiles_.get());
+    if (config_.profiles_enabled) {
+      // Profiles and tags are task state: a user's events are all in one
+      // task (co-partitioned by user), so its profile moves with the task
+      // and its timers run on the task's watermark. Every change goes to
+      // the user-tags topic, keyed by user id (after a crash, changes after
+      // the last checkpoint may be published again, like results). The
+      // memory bound is shared out among the tasks.
+      profiles_.assign(static_cast<size_t>(options.tasks), nullptr);
+      const auto share = [&](int64_t n) {
+        return n <= 0 ? size_t{0} : static_cast<size_t>(std::max<int64_t>(1, n / options.tasks));
+      };
+      engine_->SetTaskEnricher([this, in_memory = share(config_.profiles_max_users_in_memory),
+                                every = share(config_.profiles_checkpoint_every_changed)](int task) {
+        auto op = std::make_unique<UserProfileOperator>(
+            config_.tag_rules, [this](const TagChange& c) { PublishTagChange(c); }, in_memory,
+            every);
+        profiles_[static_cast<size_t>(task)] = op.get();
+        return op;
+      });
+    }
     engine_->SetForwarder(sink_);
     repartitioned_upto_.assign(static_cast<size_t>(tasks_->tasks()), {});
     spdlog::info("msg=\"tasks\" tasks={} changelog={}", tasks_->tasks(),
@@ -127,8 +131,11 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     SourcePosition position;
     if (auto s = engine_->Restore(backend_.get(), &position); !s.ok()) return s;
     if (config_.api.enabled) {
-      api_ = std::make_unique<QueryApi>(config_.api, backend_.get(), metrics_->results.get(),
-                                        metrics_->profiles.get());
+      api_ = std::make_unique<QueryApi>(
+          config_.api, backend_.get(), metrics_->results.get(), metrics_->profiles.get(),
+          [tasks = tasks_->tasks()](const std::string& user) {
+            return TaskKeyPrefix(KafkaPartitionOf(user, tasks)) + user;  // (its task's)
+          });
       metrics_->port->http().Route("/v1/", [api = api_.get()](const HttpServer::Request& r) {
         return api->Handle(r.path, r.authorization);
       });
@@ -491,6 +498,15 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                  config_.alert_rules.size(), alerts_.Firing().size());
   }
 
+  void PublishTagChange(const TagChange& c) {
+    if (config_.kafka.results_json) {
+      sink_->Produce(config_.kafka.user_tags_topic, c.user_id, TagChangeToJson(c));
+    } else {
+      sink_->Produce(config_.kafka.user_tags_topic, c.user_id,
+                     TagChangeToProto(c).SerializeAsString());
+    }
+  }
+
   void OnAlert(const AlertEvent& a) {
     fanout_.Publish(a);
     if (a.state == "firing" || a.state == "resolved")
@@ -505,9 +521,18 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                                       c.rejected_total());
     }
     metrics_->checkpoints->SetCheckpointWatermark(engine_->committed_watermark_ms());
-    if (profiles_)
-      metrics_->profiles->SetUserTags(profiles_->users(), profiles_->users_in_memory(),
-                                      profiles_->tag_counts());
+    if (!profiles_.empty()) {
+      int64_t users = 0;
+      size_t in_memory = 0;
+      std::map<std::string, int64_t> tags;
+      for (size_t t = 0; t < profiles_.size(); ++t) {
+        if (!engine_->task_live(static_cast<int>(t))) continue;
+        users += profiles_[t]->users();
+        in_memory += profiles_[t]->users_in_memory();
+        for (const auto& [tag, n] : profiles_[t]->tag_counts()) tags[tag] += n;
+      }
+      metrics_->profiles->SetUserTags(users, in_memory, tags);
+    }
     if (source_ == nullptr) return;
     for (const auto& [name, next] : next_offsets_) {
       const auto tp = TopicPartition::Parse(name);
@@ -553,7 +578,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   std::unique_ptr<TaskOwner> tasks_;  // (before engine_: the engine's commits use it)
   std::unique_ptr<Engine> engine_;
   KafkaSource* source_ = nullptr;
-  std::unique_ptr<UserProfileOperator> profiles_;
+  std::vector<UserProfileOperator*> profiles_;  // by task (the engine owns them)
   std::unique_ptr<QueryApi> api_;
   RuleWatcher rules_;
   PolledBatch pending_;

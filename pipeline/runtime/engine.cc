@@ -211,13 +211,14 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
   if (defer_watermark_) return;  // (ProcessTask: the caller's Tick, once per poll)
   watermark_.CheckIdle(wall_ms);
   const int64_t wm = watermark_.current();
-  AdmissionsOnWatermark(wm);
+  TasksOnWatermark(wm);
   WindowsOnWatermark(wm);
   for (Operator* op : operators_) op->OnWatermark(wm);
 }
 
 void Engine::RunOperators() {
   if (enricher_ != nullptr) enricher_->EnrichBatch(accepted_);
+  if (!task_enrichers_.empty()) task_enrichers_[static_cast<size_t>(current_task_)]->EnrichBatch(accepted_);
   const std::span<const EventRecord* const> admitted(accepted_.data(), accepted_.size());
   for (Operator* op : operators_) op->ProcessBatch(admitted);
   if (!merger_) {
@@ -323,7 +324,7 @@ void Engine::Tick() {
   CollectCommit(false);
   watermark_.CheckIdle(wall_clock_ms_());
   const int64_t wm = watermark_.current();
-  AdmissionsOnWatermark(wm);
+  TasksOnWatermark(wm);
   WindowsOnWatermark(wm);
   for (Operator* op : operators_) op->OnWatermark(wm);
 }
@@ -368,19 +369,17 @@ void Engine::RejectUnframed(const RawRecord& record, std::string_view source,
 }
 
 bool Engine::checkpoint_wanted() const {
-  for (const Operator* op : operators_) {
-    if (op->WantsCheckpoint()) return true;
-  }
-  return false;
+  bool wanted = false;
+  ForEachOperator([&](const Operator* op) { wanted = wanted || op->WantsCheckpoint(); });
+  return wanted;
 }
 
 bool Engine::ReadyForCheckpoint(bool overdue) {
   CollectCommit(false);
   if (!inflight_.valid() || overdue) return true;
-  for (const Operator* op : operators_) {
-    if (op->NeedsCheckpoint()) return true;
-  }
-  return false;
+  bool needed = false;
+  ForEachOperator([&](const Operator* op) { needed = needed || op->NeedsCheckpoint(); });
+  return needed;
 }
 
 void Engine::CollectCommit(bool block) {
@@ -395,6 +394,10 @@ void Engine::CollectCommit(bool block) {
   spare_batch_ = std::move(inflight_batch_);
   committed_watermark_ms_ = inflight_watermark_ms_;
   for (Operator* op : operators_) op->OnCheckpointCommitted();
+  for (size_t t = 0; t < task_in_commit_.size(); ++t) {
+    if (task_in_commit_[t] && task_live_[t]) task_enrichers_[t]->OnCheckpointCommitted();
+    task_in_commit_[t] = 0;
+  }
 }
 
 absl::Status Engine::WaitForCommit() {
@@ -413,11 +416,13 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait,
   // Operators marked the previous snapshot's state clean: a failed commit of
   // it leaves memory and disk apart, so nothing is committed after it.
   if (absl::Status s = WaitForCommit(); !s.ok()) return s;
-  for (const Operator* op : operators_) {
-    // State an operator could not read: outputs since may be wrong; stop
-    // before making them the committed truth.
-    if (absl::Status s = op->status(); !s.ok()) return s;
-  }
+  // State an operator could not read: outputs since may be wrong; stop
+  // before making them the committed truth.
+  absl::Status unreadable;
+  ForEachOperator([&](const Operator* op) {
+    if (unreadable.ok()) unreadable = op->status();
+  });
+  if (!unreadable.ok()) return unreadable;
   auto batch = spare_batch_ != nullptr ? std::move(spare_batch_) : backend_->NewBatch();
   if (by_partition_) {
     SnapshotTasks(*batch, position, tasks);
@@ -476,7 +481,7 @@ void Engine::Finish() {
     ReleaseHeld(/*admit=*/true, 0, wall_ms);
     RunOperators();
     const int64_t wm = watermark_.current();
-    AdmissionsOnWatermark(wm);
+    TasksOnWatermark(wm);
     WindowsOnWatermark(wm);
     for (Operator* op : operators_) op->OnWatermark(wm);
   }

@@ -171,6 +171,12 @@ class Engine {
     enricher_ = op;
     AddOperator(op);
   }
+  // task_per_partition: the enrichment step is task state (profiles: a
+  // user's events are all in one task), one per task, made by `make` when
+  // the task is created or dropped; its state is the task's (a key prefix,
+  // its changelog), its watermark the task's. Call before StateTables.
+  using EnricherFactory = std::function<std::unique_ptr<EnrichingOperator>(int task)>;
+  void SetTaskEnricher(EnricherFactory make);
 
   // Every state table the engine, its operators and attached state use.
   std::vector<std::string> StateTables() const;
@@ -293,6 +299,18 @@ class Engine {
   bool defer_watermark_ = false;
   int current_task_ = 0;
   std::vector<std::unique_ptr<EventAdmission>> task_admission_;
+  EnricherFactory make_enricher_;
+  std::vector<std::unique_ptr<EnrichingOperator>> task_enrichers_;
+  std::vector<std::unique_ptr<StateReader>> task_readers_;  // (enrichers read state on demand)
+  std::vector<char> task_in_commit_;  // snapshotted in the commit in flight
+  // Every operator: the engine's, then the live tasks' enrichers.
+  template <typename F>
+  void ForEachOperator(F&& f) const {
+    for (Operator* op : operators_) f(op);
+    for (size_t t = 0; t < task_enrichers_.size(); ++t) {
+      if (task_live_[t] && task_enrichers_[t]) f(task_enrichers_[t].get());
+    }
+  }
   std::vector<EngineCounters> task_counters_;
   std::vector<char> task_live_;
   RecordForwarder* forwarder_ = nullptr;
@@ -313,7 +331,7 @@ class Engine {
   EventAdmission& AdmissionOf(int task) {
     return by_partition_ ? *task_admission_[static_cast<size_t>(task)] : admission_;
   }
-  void AdmissionsOnWatermark(int64_t watermark_ms);
+  void TasksOnWatermark(int64_t watermark_ms);
   absl::StatusOr<bool> ReadTaskMeta(int task, v1::OperatorMeta* meta,
                                     TaskPosition* position) const;
   void SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition& position,

@@ -89,7 +89,19 @@ std::vector<std::string> Engine::TaskTables() const {
   std::vector<std::string> tables = windows_.StateTables();
   tables.emplace_back(EventAdmission::kIdsTable);
   tables.emplace_back(kTaskPositionTable);
+  if (!task_enrichers_.empty()) {
+    for (auto& t : task_enrichers_[0]->StateTables()) tables.push_back(std::move(t));
+  }
   return tables;
+}
+
+void Engine::SetTaskEnricher(EnricherFactory make) {
+  make_enricher_ = std::move(make);
+  task_enrichers_.clear();
+  for (size_t t = 0; t < task_admission_.size(); ++t)
+    task_enrichers_.push_back(make_enricher_(static_cast<int>(t)));
+  task_readers_.resize(task_admission_.size());
+  task_in_commit_.assign(task_admission_.size(), 0);
 }
 
 void Engine::ProcessTask(int task, std::span<const RawRecord> batch, std::string_view source,
@@ -143,13 +155,17 @@ void Engine::CapWatermark() {
   watermark_.SetCap(in_flight_times_.empty() ? INT64_MAX : *in_flight_times_.begin());
 }
 
-void Engine::AdmissionsOnWatermark(int64_t watermark_ms) {
+void Engine::TasksOnWatermark(int64_t watermark_ms) {
   if (!by_partition_) {
     admission_.OnWatermark(watermark_ms);
     return;
   }
+  // Each task on its own watermark: its dedup ids, its enrichment's timers.
   for (size_t t = 0; t < task_admission_.size(); ++t) {
-    if (task_live_[t]) task_admission_[t]->OnWatermark(watermark_.task_current(static_cast<int>(t)));
+    if (!task_live_[t]) continue;
+    const int64_t wm = watermark_.task_current(static_cast<int>(t));
+    task_admission_[t]->OnWatermark(wm);
+    if (!task_enrichers_.empty()) task_enrichers_[t]->OnWatermark(wm);
   }
 }
 
@@ -180,6 +196,10 @@ void Engine::SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition
     TeeStateWriter out(&local, also);
     task_windows_[t]->Snapshot(out);
     task_admission_[t]->Snapshot(out);
+    if (!task_enrichers_.empty()) {
+      task_enrichers_[t]->Snapshot(out);
+      task_in_commit_[t] = 1;
+    }
     (*meta.mutable_counters())["changelog_sequence"] = where.sequence;
     (*meta.mutable_counters())["changelog_generation"] = where.generation;
     for (const auto& [name, next] : where.offsets) (*meta.mutable_source_offsets())[name] = next;
@@ -227,6 +247,11 @@ absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
   auto found = ReadTaskMeta(task, &meta, position);
   if (!found.ok()) return found.status();
   watermark_.RestoreTask(task, kNoWatermark);
+  if (!task_enrichers_.empty() && backend_ != nullptr) {
+    // (Reads what it needs when it needs it: the reader stays.)
+    task_readers_[t] = std::make_unique<TaskStateReader>(backend_, task);
+    if (absl::Status s = task_enrichers_[t]->Restore(*task_readers_[t]); !s.ok()) return s;
+  }
   if (!*found) return absl::OkStatus();  // a new task
   const TaskStateReader in(backend_, task);
   if (absl::Status s = task_windows_[t]->Restore(in); !s.ok()) return s;
@@ -252,6 +277,10 @@ void Engine::DropTask(int task) {
   task_options.emit_partial_updates = true;
   task_windows_[t] = std::make_unique<WindowOperator>(task_options, merger_->task_sink(task));
   task_admission_[t] = std::make_unique<EventAdmission>(options_.operators);
+  if (make_enricher_) {
+    task_enrichers_[t] = make_enricher_(task);
+    task_in_commit_[t] = 0;
+  }
   task_live_[t] = 0;
   // What was on its way to the task is now its next owner's to wait for.
   for (auto it = in_flight_.begin(); it != in_flight_.end();) {

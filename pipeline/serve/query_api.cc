@@ -51,7 +51,7 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
     if (!ValidId(id) || id == "*")
       return Error(400, "a user id is 1-128 characters of [A-Za-z0-9_.:-]");
     std::string bytes;
-    const absl::Status s = backend_->Get(UserProfileOperator::kTable, id, &bytes);
+    const absl::Status s = backend_->Get(UserProfileOperator::kTable, profile_key_(id), &bytes);
     if (absl::IsNotFound(s))
       return Error(404, "no profile for this user (as of the last checkpoint)");
     if (!s.ok()) return Error(503, std::string(s.message()));

@@ -9,6 +9,7 @@
 // the HTTP thread), never from the pipeline's memory: a query never blocks
 // or races the pipeline.
 
+#include <functional>
 #include <string>
 
 #include "pipeline/serve/http_server.h"
@@ -20,10 +21,17 @@ namespace promowatch {
 
 class QueryApi {
  public:
+  // Where a user's profile is stored: its key in the profiles table (with
+  // tasks, behind the key prefix of the user's task).
+  using ProfileKey = std::function<std::string(const std::string& user_id)>;
   // `backend` and the probes (latest windows, tag counts) must outlive the API.
   QueryApi(ApiOptions options, RocksStateBackend* backend, const ResultsProbe* results,
-           const ProfilesProbe* profiles)
-      : options_(std::move(options)), backend_(backend), results_(results), profiles_(profiles) {}
+           const ProfilesProbe* profiles, ProfileKey profile_key)
+      : options_(std::move(options)),
+        backend_(backend),
+        results_(results),
+        profiles_(profiles),
+        profile_key_(std::move(profile_key)) {}
   HttpServer::Reply Handle(const std::string& path, const std::string& authorization) const;
 
  private:
@@ -31,6 +39,7 @@ class QueryApi {
   RocksStateBackend* backend_;
   const ResultsProbe* results_;
   const ProfilesProbe* profiles_;
+  ProfileKey profile_key_;
 };
 
 }  // namespace promowatch
