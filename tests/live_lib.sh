@@ -23,8 +23,13 @@ produce_sale() {
 # as upstream producers do (partitions fill evenly; a user's events stay in
 # order), placed by Kafka's default partitioner (the Java client's murmur2):
 # in the task of its user, so nothing is repartitioned.
+# With a second argument FIELD, keyed by that JSON field instead (an order
+# service keys by orderId): records land away from their user's task and
+# promowatch repartitions them.
 produce_keyed() {
-  awk '{ k = ""; if (match($0, /"userId":"[^"]*"/)) k = substr($0, RSTART + 10, RLENGTH - 11);
+  local field=${2:-userId}
+  awk -v f="\"$field\":\"" '{ k = ""; i = index($0, f);
+         if (i > 0) { rest = substr($0, i + length(f)); k = substr(rest, 1, index(rest, "\"") - 1) }
          print k "\t" $0 }' | kcat -b "$BROKERS" -X partitioner=murmur2_random -P -t "$1" -K '\t'
 }
 
@@ -77,7 +82,8 @@ final_watermark() { grep 'msg="stopped"' "$1" | tr ' ' '\n' | sed -n 's/^waterma
 
 # produce_year N RATE USERS: a clean generated year (no duplicates, disorder,
 # lateness or malformed records, so that SQL sees what promowatch sees) in
-# year.jsonl, clicks and orders produced keyed by user id. Sets PRODUCED.
+# year.jsonl, clicks produced keyed by user id, orders by ${ORDERS_KEY:-userId}.
+# Sets PRODUCED.
 # The year starts 2025-01-01: live, event times ahead of the wall clock are
 # rejected (watermark.max_future_skew), so a test year lies in the past.
 produce_year() {
@@ -85,7 +91,7 @@ produce_year() {
     --start-ms 1735689600000 \
     --late-rate 0 --disorder-rate 0 --duplicate-rate 0 --malformed-rate 0 -o year.jsonl 2>/dev/null
   grep '"click"' year.jsonl | produce_keyed clickstream
-  grep '"order"' year.jsonl | produce_keyed orders
+  grep '"order"' year.jsonl | produce_keyed orders "${ORDERS_KEY:-userId}"
   assert_all_retained
   PRODUCED=$(wc -l < year.jsonl)
 }
