@@ -93,8 +93,11 @@ void WatermarkTracker::Recompute() {
 }
 
 void WatermarkTracker::RecomputeTasks() {
-  // As above, per task; a task with no active partition follows the
-  // overall watermark (its quiet partitions hold nothing back).
+  // As above, per task, and never ahead of the overall watermark: a task
+  // also reads records forwarded from every other partition (the
+  // repartition topic), whose times only the overall minimum bounds - as
+  // after a shuffle in Flink. So only a task behind has a watermark of its
+  // own; a task with no active partition follows the overall one.
   low_.assign(task_current_.size(), INT64_MAX);
   for (const Partition& p : parts_) {
     if (p.task < 0 || !p.assigned || p.excluded || p.idle) continue;
@@ -106,7 +109,7 @@ void WatermarkTracker::RecomputeTasks() {
     if (low_[t] == INT64_MAX) {
       wm = std::max(wm, current_);
     } else if (low_[t] != kNoWatermark) {
-      wm = std::max(wm, std::min(low_[t], cap_ms_) - out_of_orderness_ms_);
+      wm = std::max(wm, std::min(std::min(low_[t], cap_ms_) - out_of_orderness_ms_, current_));
     }
   }
 }

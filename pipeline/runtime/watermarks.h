@@ -18,13 +18,15 @@
 // watermark valve does), so the windows of a stream that paused are emitted.
 // Partitions restored from a checkpoint count only once assigned again.
 //
-// With tasks by partition (Kafka Streams' stream time per task), each task
-// has a watermark of its own: the minimum over its partitions, never going
-// back, restored with the task. A task behind (just assigned, with older
-// data) judges its records against its own time, not against tasks that
-// are ahead; a task whose partitions are all idle follows the overall
-// watermark. The overall watermark (the minimum over partitions, above)
-// says when every task has passed a time: the merge of the tasks' windows.
+// With tasks by partition, each task has a watermark of its own: the
+// minimum over its partitions, but never ahead of the overall one (a task
+// also reads records forwarded to it from every partition, which only the
+// overall minimum bounds: Flink's watermark after a shuffle), never going
+// back, restored with the task. So a task behind (just moved here, with
+// older data than the tasks already running) judges its records against
+// its own time, not against the tasks ahead of it; a task whose partitions
+// are all idle follows the overall watermark. The merge of the tasks'
+// windows publishes what every task has passed.
 //
 // Not thread-safe; the pipeline thread owns it. Wall time is passed in, so
 // tests drive it.
