@@ -214,32 +214,60 @@ int64_t KafkaSink::failed_deliveries() const { return reports_->failed.load(); }
 
 // --- source ------------------------------------------------------------------
 
+// The group assigns partitions of one topic, the lead (the repartition
+// topic: ours, with exactly one partition per task); partition p of it is
+// task p, and this member takes partition p of every input topic with it.
+// So any assignor keeps a task's partitions together - cooperative-sticky
+// too, which on its own places each topic's partitions independently (and
+// librdkafka has no custom assignors): only the tasks that move stop.
 struct KafkaSource::Rebalance final : RdKafka::RebalanceCb {
   Listener* listener = nullptr;
+  std::string lead;
+  std::vector<std::string> inputs;
   // Where each assigned partition was started (-1: its beginning), for
   // Behind() before the partition hands anything over.
   std::map<std::pair<std::string, int32_t>, int64_t> start;
+
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
+    // The tasks' partitions: every input's, then the lead's.
+    std::vector<RdKafka::TopicPartition*> tasks;
+    for (const RdKafka::TopicPartition* tp : partitions) {
+      for (const std::string& topic : inputs)
+        tasks.push_back(RdKafka::TopicPartition::create(topic, tp->partition()));
+      tasks.push_back(RdKafka::TopicPartition::create(tp->topic(), tp->partition()));
+    }
+    const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
+    std::unique_ptr<RdKafka::Error> error;
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
-      for (RdKafka::TopicPartition* tp : partitions) {
+      for (RdKafka::TopicPartition* tp : tasks) {
         const int64_t next = listener->OnAssigned({tp->topic(), tp->partition()});
         tp->set_offset(next >= 0 ? next : RdKafka::Topic::OFFSET_BEGINNING);
         start[{tp->topic(), tp->partition()}] = next;
         spdlog::info("msg=\"partition assigned\" partition={} start_offset={}",
                      TopicPartition{tp->topic(), tp->partition()}.Format(), next);
       }
-      consumer->assign(partitions);
+      if (cooperative) {
+        error.reset(consumer->incremental_assign(tasks));
+      } else {
+        consumer->assign(tasks);
+      }
     } else {
       std::vector<AssignedPartition> revoked;
-      for (RdKafka::TopicPartition* tp : partitions) {
+      for (RdKafka::TopicPartition* tp : tasks) {
         revoked.push_back({tp->topic(), tp->partition()});
         start.erase({tp->topic(), tp->partition()});
       }
       listener->OnRevoking(revoked, consumer->assignment_lost());
-      consumer->unassign();
+      if (cooperative) {
+        error.reset(consumer->incremental_unassign(tasks));
+      } else {
+        consumer->unassign();
+      }
       spdlog::info("msg=\"partitions revoked\" count={}", revoked.size());
     }
+    if (error) spdlog::error("msg=\"rebalance: assignment not taken\" error=\"{}\"", error->str());
+    RdKafka::TopicPartition::destroy(tasks);
   }
 };
 
@@ -261,19 +289,22 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
                         // (BENCHMARKS.md, section 4d). A real broker answers as
                         // soon as fetch.min.bytes is there; idle, 50 ms costs 20
                         // fetches per second per broker.
-                        {"fetch.wait.max.ms", "50"}},
+                        {"fetch.wait.max.ms", "50"},
+                        // Incremental rebalances: only the tasks that move
+                        // stop (every member must list the same assignor).
+                        {"partition.assignment.strategy", "cooperative-sticky"}},
                        options.properties);
   if (!conf.ok()) return conf.status();
   std::string err;
   (*conf)->set("rebalance_cb", s->rebalance_.get(), err);
   s->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
   if (!s->consumer_) return absl::InvalidArgumentError("kafka consumer: " + err);
-  // Task p reads partition p of every input and of the repartition topic;
-  // the range assignor keeps them together (equal partition counts).
-  std::vector<std::string> topics = options.input_topics;
-  topics.push_back(options.repartition_topic);
+  // Task p reads partition p of every input and of the repartition topic:
+  // the group assigns the latter (Rebalance).
+  s->rebalance_->lead = options.repartition_topic;
+  s->rebalance_->inputs = options.input_topics;
   s->repartition_topic_ = options.repartition_topic;
-  RdKafka::ErrorCode e = s->consumer_->subscribe(topics);
+  RdKafka::ErrorCode e = s->consumer_->subscribe({options.repartition_topic});
   if (e != RdKafka::ERR_NO_ERROR) {
     return absl::InvalidArgumentError(std::string("subscribe: ") + RdKafka::err2str(e));
   }
