@@ -28,6 +28,7 @@
 #include "pipeline/live/completeness.h"
 #include "pipeline/live/rule_reload.h"
 #include "pipeline/live/task_owner.h"
+#include "pipeline/live/task_profiles.h"
 #include "pipeline/runtime/checkpoint_schedule.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/fault_injection.h"
@@ -97,24 +98,11 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     engine_ = std::make_unique<Engine>(options, &alerts_, sink_, sink_, clock_);
     engine_->Attach(&alerts_);  // alert instances are checkpointed with the windows
     if (config_.profiles_enabled) {
-      // Profiles and tags are task state: a user's events are all in one
-      // task (co-partitioned by user), so its profile moves with the task
-      // and its timers run on the task's watermark. Every change goes to
-      // the user-tags topic, keyed by user id (after a crash, changes after
-      // the last checkpoint may be published again, like results). The
-      // memory bound is shared out among the tasks.
-      profiles_.assign(static_cast<size_t>(options.tasks), nullptr);
-      const auto share = [&](int64_t n) {
-        return n <= 0 ? size_t{0} : static_cast<size_t>(std::max<int64_t>(1, n / options.tasks));
-      };
-      engine_->SetTaskEnricher([this, in_memory = share(config_.profiles_max_users_in_memory),
-                                every = share(config_.profiles_checkpoint_every_changed)](int task) {
-        auto op = std::make_unique<UserProfileOperator>(
-            config_.tag_rules, [this](const TagChange& c) { PublishTagChange(c); }, in_memory,
-            every);
-        profiles_[static_cast<size_t>(task)] = op.get();
-        return op;
-      });
+      // (After a crash, changes after the last checkpoint may be published
+      // again, like results: consumers keep the latest per user and tag.)
+      profiles_ = std::make_unique<TaskProfiles>(
+          config_, options.tasks, [this](const TagChange& c) { PublishTagChange(c); });
+      engine_->SetTaskEnricher(profiles_->Factory());
     }
     engine_->SetForwarder(sink_);
     repartitioned_upto_.assign(static_cast<size_t>(tasks_->tasks()), {});
@@ -521,18 +509,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                                       c.rejected_total());
     }
     metrics_->checkpoints->SetCheckpointWatermark(engine_->committed_watermark_ms());
-    if (!profiles_.empty()) {
-      int64_t users = 0;
-      size_t in_memory = 0;
-      std::map<std::string, int64_t> tags;
-      for (size_t t = 0; t < profiles_.size(); ++t) {
-        if (!engine_->task_live(static_cast<int>(t))) continue;
-        users += profiles_[t]->users();
-        in_memory += profiles_[t]->users_in_memory();
-        for (const auto& [tag, n] : profiles_[t]->tag_counts()) tags[tag] += n;
-      }
-      metrics_->profiles->SetUserTags(users, in_memory, tags);
-    }
+    if (profiles_) profiles_->UpdateGauges(*engine_, metrics_->profiles.get());
     if (source_ == nullptr) return;
     for (const auto& [name, next] : next_offsets_) {
       const auto tp = TopicPartition::Parse(name);
@@ -578,7 +555,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   std::unique_ptr<TaskOwner> tasks_;  // (before engine_: the engine's commits use it)
   std::unique_ptr<Engine> engine_;
   KafkaSource* source_ = nullptr;
-  std::vector<UserProfileOperator*> profiles_;  // by task (the engine owns them)
+  std::unique_ptr<TaskProfiles> profiles_;
   std::unique_ptr<QueryApi> api_;
   RuleWatcher rules_;
   PolledBatch pending_;

@@ -1,0 +1,48 @@
+#include "pipeline/live/task_profiles.h"
+
+#include <algorithm>
+#include <map>
+#include <string>
+
+namespace promowatch {
+namespace {
+
+// A bound shared out among the tasks (0: none).
+size_t Share(int64_t bound, int tasks) {
+  return bound <= 0 ? size_t{0} : static_cast<size_t>(std::max<int64_t>(1, bound / tasks));
+}
+
+}  // namespace
+
+TaskProfiles::TaskProfiles(const PipelineConfig& config, int tasks,
+                           std::function<void(const TagChange&)> publish)
+    : rules_(config.tag_rules),
+      in_memory_per_task_(Share(config.profiles_max_users_in_memory, tasks)),
+      checkpoint_every_per_task_(Share(config.profiles_checkpoint_every_changed, tasks)),
+      publish_(std::move(publish)),
+      by_task_(static_cast<size_t>(tasks), nullptr) {}
+
+Engine::EnricherFactory TaskProfiles::Factory() {
+  return [this](int task) {
+    auto op = std::make_unique<UserProfileOperator>(
+        rules_, [this](const TagChange& c) { publish_(c); }, in_memory_per_task_,
+        checkpoint_every_per_task_);
+    by_task_[static_cast<size_t>(task)] = op.get();
+    return op;
+  };
+}
+
+void TaskProfiles::UpdateGauges(const Engine& engine, ProfilesProbe* probe) const {
+  int64_t users = 0;
+  size_t in_memory = 0;
+  std::map<std::string, int64_t> tags;
+  for (size_t t = 0; t < by_task_.size(); ++t) {
+    if (!engine.task_live(static_cast<int>(t)) || by_task_[t] == nullptr) continue;
+    users += by_task_[t]->users();
+    in_memory += by_task_[t]->users_in_memory();
+    for (const auto& [tag, n] : by_task_[t]->tag_counts()) tags[tag] += n;
+  }
+  probe->SetUserTags(users, in_memory, tags);
+}
+
+}  // namespace promowatch
