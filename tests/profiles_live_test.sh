@@ -3,13 +3,15 @@
 # year produced with kcat into the embedded cluster, the changes read back
 # from promowatch-user-tags (keyed by user id) and checked against the same
 # SQL computation as the replay test; /metrics has the users per tag gauges
-# and no user id.
+# and no user id. Orders are keyed by order id, as an order service keys
+# them: most land away from their user's task and are repartitioned to it
+# (profiles are task state: all of a user's events must reach one task).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 cd "$WORK"
 PARTITIONS=16
 start_mock_kafka --partitions $PARTITIONS
-produce_year 150000 0.005 1500
+ORDERS_KEY=orderId produce_year 150000 0.005 1500
 produced=$PRODUCED
 cp "$TESTS_DIR/fixtures/profiles-live.yaml" live.yaml
 METRICS=127.0.0.1:$(free_port)
@@ -56,6 +58,8 @@ rescrape() { scrape; }
 wait_for 10 "a final scrape of /metrics" rescrape
 kill -TERM $RUN_PID
 wait $RUN_PID || fail "promowatch run did not exit 0 on SIGTERM"
+repartitioned=$(grep 'msg="stopped"' run.log | tr ' ' '\n' | sed -n 's/^repartitioned=//p')
+[ "${repartitioned:-0}" -gt 0 ] || fail "no order was repartitioned (keyed by order id, most are not in their user's partition)"
 grep 'msg="stopped"' run.log | grep -q ' late=0 ' || fail "records were late (a partition judged idle while it still had data): $(grep 'msg="stopped"' run.log)"
 promtool check metrics < metrics.txt > promtool.out 2>&1 || fail "promtool check metrics: $(cat promtool.out)"
 grep -Eq '="u[0-9]+"' metrics.txt && fail "a user id leaked into metric labels"
@@ -73,4 +77,4 @@ grep "^promowatch_users_tagged{tag=\"dormant\"} $(val with_tag_dormant)\$" metri
   || fail "dormant gauge $(grep 'tag="dormant"' metrics.txt) != SQL $(val with_tag_dormant)"
 [ "$(jq .users dormant_count.json)" = "$(val with_tag_dormant)" ] || fail "GET /v1/tags/dormant/count says $(jq .users dormant_count.json), SQL $(val with_tag_dormant)"
 pass "query API: 401 without or with a wrong token, 404 unknown, 400 malformed; profile, campaign windows and tag counts agree"
-pass "live tags: $(wc -l < tags.jsonl) changes on promowatch-user-tags, final tags of $(val users) users match SQL"
+pass "live tags: $(wc -l < tags.jsonl) changes on promowatch-user-tags, final tags of $(val users) users match SQL ($repartitioned orders keyed by order id repartitioned to their user's task)"
