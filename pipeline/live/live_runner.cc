@@ -98,8 +98,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     engine_ = std::make_unique<Engine>(options, &alerts_, sink_, sink_, clock_);
     engine_->Attach(&alerts_);  // alert instances are checkpointed with the windows
     if (config_.profiles_enabled) {
-      // (After a crash, changes after the last checkpoint may be published
-      // again, like results: consumers keep the latest per user and tag.)
+      // (Changes are at-least-once: after a crash the records after the
+      // last checkpoint are read again, possibly in another interleaving of
+      // a task's partitions; the state, read by the query API, is exact.)
       profiles_ = std::make_unique<TaskProfiles>(
           config_, options.tasks, [this](const TagChange& c) { PublishTagChange(c); });
       engine_->SetTaskEnricher(profiles_->Factory());

@@ -25,8 +25,7 @@ TaskProfiles::TaskProfiles(const PipelineConfig& config, int tasks,
 Engine::EnricherFactory TaskProfiles::Factory() {
   return [this](int task) {
     auto op = std::make_unique<UserProfileOperator>(
-        rules_, [this](const TagChange& c) { publish_(c); }, in_memory_per_task_,
-        checkpoint_every_per_task_);
+        rules_, publish_, in_memory_per_task_, checkpoint_every_per_task_);
     by_task_[static_cast<size_t>(task)] = op.get();
     return op;
   };
