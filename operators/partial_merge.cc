@@ -31,7 +31,18 @@ PartialMerger::~PartialMerger() = default;
 
 WindowResultSink* PartialMerger::task_sink(int task) { return sinks_.at(task).get(); }
 
-void PartialMerger::Take(int task, const v1::WindowResult& r) {
+bool PartialMerger::Offer(int task, const v1::WindowResult& r, int64_t version) {
+  if (task < 0 || task >= tasks_) return false;
+  std::string key = r.campaign_id();
+  key.push_back('\0');
+  key.append(r.channel());
+  auto it = windows_.find(WindowKey{r.window(), r.window_start_ms(), key});
+  if (it != windows_.end() && version < it->second.offered[static_cast<size_t>(task)]) return false;
+  Take(task, r, version);
+  return true;
+}
+
+void PartialMerger::Take(int task, const v1::WindowResult& r, int64_t version) {
   std::string key = r.campaign_id();
   key.push_back('\0');
   key.append(r.channel());
@@ -44,7 +55,10 @@ void PartialMerger::Take(int task, const v1::WindowResult& r) {
     w.campaign = r.campaign_id();
     w.channel = r.channel();
     w.partials.resize(static_cast<size_t>(tasks_));
+    w.offered.resize(static_cast<size_t>(tasks_));
   }
+  int64_t& offered = it->second.offered[static_cast<size_t>(task)];
+  offered = std::max(offered, version);
   Arrival& a = step_.emplace_back();
   a.window = it;
   a.task = task;
@@ -52,6 +66,7 @@ void PartialMerger::Take(int task, const v1::WindowResult& r) {
   a.revision = r.revision();
   a.partial.counters = CountersFromMessage(r);
   a.partial.uv = r.uv();
+  a.partial.version = version;
   a.seq = next_seq_++;
 }
 
@@ -135,16 +150,20 @@ void PartialMerger::Apply(std::vector<Arrival>& ready) {
   });
   for (size_t i = 0; i < ready.size();) {
     size_t j = i;
-    bool publish = false, correction = false;
+    bool publish = false, correction = false, changed = false;
     Window& w = ready[i].window->second;
     for (; j < ready.size() && ready[j].window == ready[i].window &&
            ready[j].end_ms == ready[i].end_ms;
          ++j) {
       const Arrival& a = ready[j];
-      w.partials[static_cast<size_t>(a.task)] = a.partial;
+      Partial& held = w.partials[static_cast<size_t>(a.task)];
+      // (Offer's re-publications: equal to what the window holds.)
+      changed = changed || a.partial.version == 0 || !(held == a.partial);
+      held = a.partial;
       if (a.revision != kPartialUpdate) publish = true;
       if (a.revision > 0) correction = true;
     }
+    if (!changed && w.revision >= 0) publish = false;
     // A task behind (moved here with older data) fires a window the others
     // fired long ago: for the merged window, that is a correction.
     if (w.name != kCumulativeWindow && w.revision >= 0) correction = true;
@@ -164,9 +183,10 @@ void PartialMerger::Snapshot(StateWriter& out) {
     state.set_campaign_id(w.campaign);
     state.set_channel(w.channel);
     state.set_revision(w.revision);
-    for (const Partial& p : w.partials) {
-      CountersToMessage(p.counters, state.add_partials());
-      state.add_uv(p.uv);
+    for (size_t t = 0; t < w.partials.size(); ++t) {
+      CountersToMessage(w.partials[t].counters, state.add_partials());
+      state.add_uv(w.partials[t].uv);
+      state.add_versions(std::max(w.partials[t].version, w.offered[t]));
     }
     key = std::get<0>(id);
     key.push_back('\0');
@@ -177,6 +197,7 @@ void PartialMerger::Snapshot(StateWriter& out) {
   }
   // Held partials, as their task emitted them (key: arrival order, task).
   out.Clear(kHeldTable);
+  v1::Partial held;
   for (const Arrival& a : held_) {
     const Window& w = a.window->second;
     FillWindowResult(w.name, w.start_ms, a.end_ms, w.campaign, w.channel, a.partial.counters,
@@ -184,7 +205,10 @@ void PartialMerger::Snapshot(StateWriter& out) {
     key.clear();
     AppendBigEndian64(&key, static_cast<int64_t>(a.seq));
     AppendBigEndian64(&key, a.task);
-    result_.SerializeToString(&value);
+    held.Clear();
+    held.set_version(a.partial.version);
+    *held.mutable_window() = result_;
+    held.SerializeToString(&value);
     out.Put(kHeldTable, key, value);
   }
 }
@@ -208,9 +232,12 @@ absl::Status PartialMerger::Restore(const StateReader& in) {
     w.channel = state.channel();
     w.revision = state.revision();
     w.partials.resize(static_cast<size_t>(tasks_));
+    w.offered.resize(static_cast<size_t>(tasks_));
     for (int t = 0; t < tasks_; ++t) {
-      w.partials[static_cast<size_t>(t)].counters = CountersFromMessage(state.partials(t));
-      w.partials[static_cast<size_t>(t)].uv = state.uv(t);
+      Partial& p = w.partials[static_cast<size_t>(t)];
+      p.counters = CountersFromMessage(state.partials(t));
+      p.uv = state.uv(t);
+      if (t < state.versions_size()) p.version = w.offered[static_cast<size_t>(t)] = state.versions(t);
     }
     return absl::OkStatus();
   });
@@ -218,16 +245,17 @@ absl::Status PartialMerger::Restore(const StateReader& in) {
   held_.clear();
   step_.clear();
   s = in.Scan(kHeldTable, [&](std::string_view key, std::string_view value) {
-    v1::WindowResult r;
-    if (key.size() != 16 || !r.ParseFromString(std::string(value))) {
+    v1::Partial held;
+    if (key.size() != 16 || !held.ParseFromString(std::string(value))) {
       return absl::DataLossError("merged_held: undecodable");
     }
+    const v1::WindowResult& r = held.window();
     const auto seq = static_cast<uint64_t>(ReadBigEndian64(key.substr(0, 8)));
     const auto task = static_cast<int>(ReadBigEndian64(key.substr(8)));
     if (task < 0 || task >= tasks_) {
       return absl::DataLossError("merged_held: written by a run with another number of tasks");
     }
-    Take(task, r);
+    Take(task, r, held.version());
     step_.back().seq = seq;
     next_seq_ = std::max(next_seq_, seq + 1);
     return absl::OkStatus();

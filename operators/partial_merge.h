@@ -49,6 +49,13 @@ class PartialMerger final : public Checkpointed {
 
   // Where task `task` (0 <= task < tasks) emits its partial windows.
   WindowResultSink* task_sink(int task);
+  // A partial that came through Kafka (the live global stage): `version`
+  // is the task's input position when it sent it. The newest version per
+  // task and window wins: an older one (a task that moved re-sending what
+  // its previous owner had sent later) is dropped, and a partial that
+  // changes nothing of a window already published publishes nothing - so a
+  // re-publication after a crash changes nothing. False: dropped.
+  bool Offer(int task, const v1::WindowResult& r, int64_t version);
   // The end of a step: emits the windows the tasks' partials up to
   // `watermark_ms` changed (every partial at the end of the input), then
   // forgets those no late record can change any more.
@@ -74,6 +81,10 @@ class PartialMerger final : public Checkpointed {
   struct Partial {
     Counters counters;
     int64_t uv = 0;
+    int64_t version = 0;  // Offer's; 0 for task_sink's
+    bool operator==(const Partial& o) const {
+      return uv == o.uv && counters == o.counters;
+    }
   };
   struct Window {
     std::string name;  // "1m", "5m", "cumulative"
@@ -81,6 +92,7 @@ class PartialMerger final : public Checkpointed {
     std::string campaign;
     std::string channel;
     std::vector<Partial> partials;  // by task
+    std::vector<int64_t> offered;   // by task: the newest version offered (Offer)
     int32_t revision = -1;          // last emitted; -1: none yet
   };
   // (window, start, campaign '\0' channel)
@@ -95,7 +107,7 @@ class PartialMerger final : public Checkpointed {
     uint64_t seq;
   };
 
-  void Take(int task, const v1::WindowResult& r);
+  void Take(int task, const v1::WindowResult& r, int64_t version = 0);
   void Apply(std::vector<Arrival>& ready);
   int WindowOrder(const std::string& name) const;
   void Publish(Window& w, int64_t end_ms, bool correction);

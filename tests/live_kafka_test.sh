@@ -39,7 +39,7 @@ grep -q '^promowatch_build_info{version=' metrics.txt || fail "no build info"
 # Probes on the same port (Kubernetes liveness and readiness).
 [ "$(curl -s -o probe.txt -w '%{http_code}' "http://$METRICS/healthz")" = 200 ] || fail "/healthz is not 200: $(cat probe.txt)"
 [ "$(curl -s -o probe.txt -w '%{http_code}' "http://$METRICS/readyz")" = 200 ] || fail "/readyz is not 200 while consuming: $(cat probe.txt)"
-grep -q '^ok: consuming 12 partitions' probe.txt || fail "/readyz does not say what it consumes: $(cat probe.txt)"
+grep -q '^ok: consuming 15 partitions' probe.txt || fail "/readyz does not say what it consumes: $(cat probe.txt)"
 grep -Eq '="u[0-9]+"' metrics.txt && fail "a user id leaked into metric labels"
 # Freshness histograms: every counted record observed once, from its Kafka
 # timestamp (all were produced before promowatch started, within a minute);

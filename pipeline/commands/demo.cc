@@ -39,7 +39,7 @@ class DemoView final : public WindowResultSink {
     if (r.window() == "cumulative") cumulative_[r.campaign_id()] = r;
     if (r.window() == "1m") minute_[r.campaign_id()] = r;
   }
-  void Draw(const AlertEngine& alerts, const EngineCounters& c, double events_per_s,
+  void Draw(const std::vector<AlertEvent>& firing, const EngineCounters& c, double events_per_s,
             int64_t produced, bool tty) {
     std::vector<const v1::WindowResult*> top;
     for (const auto& [id, r] : cumulative_) top.push_back(&r);
@@ -66,7 +66,6 @@ class DemoView final : public WindowResultSink {
     }
     out += fmt::format("{:<10} {:>14.2f}\n\nfiring alerts:\n", "all",
                        static_cast<double>(total_.gmv_cents()) / 100.0);
-    const auto firing = alerts.Firing();
     if (firing.empty()) out += "  (none)\n";
     for (const auto& a : firing) {
       out += fmt::format("  [{}] {} {}/{}: {} {} = {:.4f} (threshold {:.4f})\n", a.severity, a.rule,
@@ -118,7 +117,8 @@ int RunDemo(const DemoArgs& args) {
   auto cluster = MockKafkaCluster::Start(1, 4,
                                          {"clickstream", "orders", "spend", "promowatch-metrics",
                                           "promowatch-dlq", "promowatch-alerts",
-                                          "promowatch-changelog", "promowatch-repartition"});
+                                          "promowatch-changelog", "promowatch-repartition",
+                                          "promowatch-partials"});
   if (!cluster.ok()) {
     spdlog::error("msg=\"cannot start the embedded cluster\" error=\"{}\"",
                   std::string(cluster.status().message()));
@@ -194,7 +194,7 @@ int RunDemo(const DemoArgs& args) {
     const auto now = std::chrono::steady_clock::now();
     const double secs = std::chrono::duration<double>(now - last).count();
     const int64_t read = runner.counters().read;
-    view.Draw(runner.alerts(), runner.counters(),
+    view.Draw(runner.FiringAlerts(), runner.counters(),
               secs > 0 ? static_cast<double>(read - last_read) / secs : 0, produced.load(), tty);
     last_read = read;
     last = now;

@@ -40,6 +40,7 @@ int RunMockKafka(const MockKafkaArgs& args) {
   topics.push_back(defaults.user_tags_topic);
   topics.push_back(defaults.changelog_topic);
   topics.push_back(defaults.repartition_topic);
+  topics.push_back(defaults.partials_topic);
   topics.insert(topics.end(), args.extra_topics.begin(), args.extra_topics.end());
   auto cluster = MockKafkaCluster::Start(args.brokers, args.partitions, topics);
   if (!cluster.ok()) {

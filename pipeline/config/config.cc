@@ -152,7 +152,10 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     KafkaOptions& ko = config.kafka;
     PW_RETURN_IF_ERROR(r.CheckKeys(
         k, "kafka",
-        {"brokers", "group", "topics", "results_format", "value_framing", "properties"}));
+        {"brokers", "group", "topics", "results_format", "value_framing", "properties",
+         "partials_heartbeat"}));
+    if (auto n = k["partials_heartbeat"])
+      PW_RETURN_IF_ERROR(r.Duration(n, &ko.partials_heartbeat_ms));
     if (auto n = k["value_framing"]) {
       const std::string f = n.IsScalar() ? n.Scalar() : "";
       auto framing = ParseValueFraming(f);
@@ -167,7 +170,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     if (auto t = k["topics"]) {
       PW_RETURN_IF_ERROR(r.CheckKeys(t, "kafka.topics",
                                      {"inputs", "results", "dead_letter", "alerts", "user_tags", "changelog",
-                                      "repartition"}));
+                                      "repartition", "partials"}));
       if (auto n = t["inputs"]) {
         if (!n.IsSequence() || n.size() == 0) return r.Error(n, "inputs must be a list of topics");
         ko.input_topics.clear();
@@ -210,6 +213,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
       if (auto n = t["user_tags"]) ko.user_tags_topic = n.Scalar();
       if (auto n = t["changelog"]) ko.changelog_topic = n.Scalar();
       if (auto n = t["repartition"]) ko.repartition_topic = n.Scalar();
+      if (auto n = t["partials"]) ko.partials_topic = n.Scalar();
     }
     if (auto n = k["results_format"]) {
       const std::string f = n.Scalar();

@@ -111,6 +111,11 @@ size_t AlertmanagerNotifier::held() const {
   return alerts_.size();
 }
 
+void AlertmanagerNotifier::Forget(const AlertEvent& a) {
+  std::lock_guard lock(mu_);
+  alerts_.erase(Key(a));
+}
+
 void AlertmanagerNotifier::Notify(const AlertEvent& a, int64_t wall_ms) {
   if (a.state != "firing" && a.state != "resolved") return;
   const std::string key = Key(a);

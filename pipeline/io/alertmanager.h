@@ -64,6 +64,9 @@ class AlertmanagerNotifier {
   // the network. `wall_ms` is now; a resolution's endsAt is the earlier of
   // its event time and now.
   void Notify(const AlertEvent& a, int64_t wall_ms);
+  // Stops re-sending a firing alert without resolving it: its scope is
+  // judged by another instance now (its global task moved), which sends it.
+  void Forget(const AlertEvent& a);
   // Delivers what is due, then stops the sender; waits at most `flush_ms`
   // for an Alertmanager that does not answer.
   void Stop(int64_t flush_ms);

@@ -134,6 +134,29 @@ void KafkaSink::Produce(const std::string& topic, std::string_view key, std::str
   }
 }
 
+void KafkaSink::ProduceTo(const std::string& topic, int32_t partition, std::string_view key,
+                          std::string_view value) {
+  for (int attempt = 0;; ++attempt) {
+    RdKafka::ErrorCode e = producer_->produce(
+        topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+        value.size(), key.data(), key.size(), 0, nullptr);
+    if (e == RdKafka::ERR__QUEUE_FULL && attempt < 100) {
+      producer_->poll(100);  // back-pressure: wait for deliveries
+      continue;
+    }
+    if (e != RdKafka::ERR_NO_ERROR) {
+      // A failed delivery: the next checkpoint fails, and the task's
+      // windows fire (and are sent) again after the restart.
+      ++reports_->failed;
+      spdlog::error("msg=\"produce failed\" topic={} partition={} error=\"{}\"", topic,
+                    partition, RdKafka::err2str(e));
+    } else {
+      ++produced_;
+    }
+    return;
+  }
+}
+
 void KafkaSink::Emit(const v1::WindowResult& r) {
   buffer_.clear();
   if (options_.results_json) {
@@ -303,6 +326,8 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
   // the group assigns the latter (Rebalance).
   s->rebalance_->lead = options.repartition_topic;
   s->rebalance_->inputs = options.input_topics;
+  // Global task p (partials partition p) goes with task p.
+  s->rebalance_->inputs.push_back(options.partials_topic);
   s->repartition_topic_ = options.repartition_topic;
   RdKafka::ErrorCode e = s->consumer_->subscribe({options.repartition_topic});
   if (e != RdKafka::ERR_NO_ERROR) {

@@ -84,6 +84,9 @@ class KafkaSink final : public WindowResultSink, public RecordSink, public Recor
   void Produce(const std::string& topic, std::string_view key, std::string_view value) {
     Produce(topic, key, value, nullptr);
   }
+  // To one partition of a topic (the global stage's partials).
+  void ProduceTo(const std::string& topic, int32_t partition, std::string_view key,
+                 std::string_view value);
   // Serves delivery reports; call often.
   void Poll();
   // Waits until everything produced so far is acknowledged.

@@ -47,6 +47,10 @@ void AlertFanout::Notify(const AlertEvent& a, int64_t wall_ms) {
   for (auto& n : notifiers_) n->Notify(a, wall_ms);
 }
 
+void AlertFanout::Forget(const AlertEvent& a) {
+  for (auto& n : notifiers_) n->Forget(a);
+}
+
 void AlertFanout::Stop(int64_t timeout_ms) {
   for (auto& n : notifiers_) n->Stop(timeout_ms);
 }

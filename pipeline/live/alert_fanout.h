@@ -29,6 +29,8 @@ class AlertFanout {
   // To Alertmanager only: alerts that are not transitions of the rules
   // (data completeness; firing alerts sent again after a restart).
   void Notify(const AlertEvent& a, int64_t wall_ms);
+  // Alertmanager stops hearing of `a` from here (AlertmanagerNotifier::Forget).
+  void Forget(const AlertEvent& a);
   // What Alertmanager has not acknowledged yet gets up to `timeout_ms`.
   void Stop(int64_t timeout_ms);
 

@@ -40,11 +40,11 @@ void DataCompleteness::Judge(const Inputs& in, int64_t wall_ms) {
   if (!ever_assigned_) {
     // Joining the group at start-up: nothing to judge yet, nothing to say.
     if (in.assigned.empty()) {
-      alerts_->SetDataIncomplete("starting: no partition assigned yet");
+      set_incomplete_("starting: no partition assigned yet");
       return;
     }
     ever_assigned_ = true;
-    alerts_->SetDataIncomplete("");
+    set_incomplete_("");
   }
   if (kind == kind_) return;
   AlertEvent a;
@@ -69,7 +69,7 @@ void DataCompleteness::Judge(const Inputs& in, int64_t wall_ms) {
       {"summary", kind.empty() ? "input data complete again" : "input data incomplete: " + detail},
       {"reason", kind.empty() ? kind_ : kind}};
   kind_ = kind;
-  alerts_->SetDataIncomplete(kind.empty() ? "" : kind + ": " + detail);
+  set_incomplete_(kind.empty() ? "" : kind + ": " + detail);
   probe_->SetDataComplete(kind.empty());
   notify_(a, wall_ms);
 }

@@ -35,9 +35,15 @@ class DataCompleteness {
   };
   // `notify` sends the info alert (to every Alertmanager). `alerts` and
   // `probe` must outlive this.
-  DataCompleteness(DataCompletenessOptions options, AlertEngine* alerts, AlertsProbe* probe,
+  // `set_incomplete` tells the alert judges (empty: complete).
+  DataCompleteness(DataCompletenessOptions options,
+                   std::function<void(const std::string& reason)> set_incomplete,
+                   AlertsProbe* probe,
                    std::function<void(const AlertEvent&, int64_t wall_ms)> notify)
-      : options_(options), alerts_(alerts), probe_(probe), notify_(std::move(notify)) {}
+      : options_(options),
+        set_incomplete_(std::move(set_incomplete)),
+        probe_(probe),
+        notify_(std::move(notify)) {}
 
   void Judge(const Inputs& in, int64_t wall_ms);
   // Whether a partition was ever assigned (before: the group is joining).
@@ -45,7 +51,7 @@ class DataCompleteness {
 
  private:
   DataCompletenessOptions options_;
-  AlertEngine* alerts_;
+  std::function<void(const std::string&)> set_incomplete_;
   AlertsProbe* probe_;
   std::function<void(const AlertEvent&, int64_t)> notify_;
   std::string kind_;  // empty: complete

@@ -26,6 +26,7 @@
 #include "pipeline/io/kafka.h"
 #include "pipeline/live/alert_fanout.h"
 #include "pipeline/live/completeness.h"
+#include "pipeline/live/global_stage.h"
 #include "pipeline/live/rule_reload.h"
 #include "pipeline/live/task_owner.h"
 #include "pipeline/live/task_profiles.h"
@@ -63,10 +64,13 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         metered_(tap != nullptr ? static_cast<WindowResultSink*>(&tee_) : sink,
                  metrics->results.get(), clock),
         fanout_(config, sink, metrics->alerts.get(), clock),
-        alerts_(config.alert_rules, &metered_, [this](const AlertEvent& a) { OnAlert(a); }),
-        completeness_(config.completeness, &alerts_, metrics->alerts.get(),
-                      [this](const AlertEvent& a, int64_t wall_ms) { fanout_.Notify(a, wall_ms); }) {
-    metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
+        completeness_(
+            config.completeness,
+            [this](const std::string& reason) {
+              if (global_) global_->SetDataIncomplete(reason);
+            },
+            metrics->alerts.get(),
+            [this](const AlertEvent& a, int64_t wall_ms) { fanout_.Notify(a, wall_ms); }) {
     sink_->OnResultPublished(
         [probe = metrics->results.get()](double seconds) { probe->ResultPublished(seconds); });
   }
@@ -76,7 +80,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     if (api_) metrics_->port->http().Route("/v1/", ApiOff);
   }
 
-  const AlertEngine& alerts() const { return alerts_; }
+  std::vector<AlertEvent> FiringAlerts() const {
+    return global_ ? global_->Firing() : std::vector<AlertEvent>();
+  }
 
   // The config file whose alert rules (inline or its alerts.rules_file) are
   // reloaded on SIGHUP or when either file changes.
@@ -95,8 +101,21 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     EngineOptions options = EngineOptions::From(config_);
     options.tasks = tasks_->tasks();
     options.task_per_partition = true;
-    engine_ = std::make_unique<Engine>(options, &alerts_, sink_, sink_, clock_);
-    engine_->Attach(&alerts_);  // alert instances are checkpointed with the windows
+    engine_ = std::make_unique<Engine>(options, &metered_, sink_, sink_, clock_);
+    // Each task's windows go through the partials topic to the global task
+    // of their campaign, which merges, judges the alerts and publishes;
+    // global task g is part of task g's state.
+    GlobalStage::Callbacks on;
+    on.on_alert = [this](const AlertEvent& a) { OnAlert(a); };
+    on.still_firing = [this](const AlertEvent& a) {
+      spdlog::info("msg=\"alert still firing\" alert={}", AlertToJson(a));
+      fanout_.Notify(a, clock_());
+    };
+    on.moved_away = [this](const AlertEvent& a) { fanout_.Forget(a); };
+    global_ = std::make_unique<GlobalStage>(config_, options.tasks, sink_, &metered_, std::move(on));
+    engine_->SetTaskResults([g = global_.get()](int task) { return g->SourceSink(task); });
+    engine_->AttachTaskState(global_.get());
+    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
     if (config_.profiles_enabled) {
       // (Changes are at-least-once: after a crash the records after the
       // last checkpoint are read again, possibly in another interleaving of
@@ -138,13 +157,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                                              position.fingerprint + ", not " + Fingerprint() +
                                              ": use another --state-dir for another group");
       }
-      metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
-      // Firing alerts outlive the process: Alertmanager gets them again
-      // (same labels, same startsAt: one alert, no new page).
-      for (const AlertEvent& a : alerts_.Firing()) {
-        spdlog::info("msg=\"alert still firing after restart\" alert={}", AlertToJson(a));
-        fanout_.Notify(a, clock_());
-      }
+      // (Firing alerts outlive the process: Alertmanager gets them again
+      // when their global task is assigned - GlobalStage::Callbacks.)
       spdlog::info(
           "msg=\"restored checkpoint\" dir={} hint=\"each task's state and offsets load when "
           "its partitions are assigned\"",
@@ -156,6 +170,11 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   int64_t OnAssigned(const AssignedPartition& p) override {
     const std::string name = TopicPartition{p.topic, p.partition}.Format();
     if (!tasks_->Owned(p.partition) && !state_failed_) AssignTask(p.partition);
+    if (p.topic == config_.kafka.partials_topic) {  // (no events: no watermark of its own)
+      assigned_.insert(name);
+      auto it = next_offsets_.find(name);
+      return it == next_offsets_.end() ? -1 : it->second;
+    }
     const uint32_t slot = engine_->watermarks().Slot(name);
     engine_->watermarks().SetAssigned(slot, true, clock_());
     // The repartition topic's records hold the watermark from where they
@@ -194,6 +213,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     }
     for (const auto& p : partitions) {
       assigned_.erase(TopicPartition{p.topic, p.partition}.Format());
+      if (p.topic == config_.kafka.partials_topic) continue;
       engine_->watermarks().SetAssigned(
           engine_->watermarks().Slot(TopicPartition{p.topic, p.partition}.Format()), false,
           clock_());
@@ -251,6 +271,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         sink_->SetResultsDueSince(std::chrono::steady_clock::now());
         MarkBehind();
         engine_->Tick();  // a quiet stream still closes its windows (idle partitions)
+        PublishPartials();
       } else {
         ProcessPending();
         kill_point_.AfterRecords(read_here_);
@@ -273,7 +294,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         metrics_->port->Heartbeat(clock_());
         if (rules_.Changed()) ReloadRules("file changed");
         if (completeness_.ever_assigned())
-          alerts_.CheckTopicSilence(engine_->watermarks().TopicSilence(clock_()), clock_());
+          global_->CheckTopicSilence(engine_->watermarks().TopicSilence(clock_()), clock_());
         UpdateGauges();
         if (on_second) on_second();
         last_second = now;
@@ -337,6 +358,11 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
             "or are transaction markers\"",
             name, next->second, m.offset, skipped);
       }
+      if (topic == config_.kafka.partials_topic) {
+        next_offsets_[name] = m.offset + 1;
+        partials_[m.partition].push_back(m.value);
+        continue;
+      }
       auto slot = slots_.find(name);
       if (slot == slots_.end()) slot = slots_.emplace(name, engine_->watermarks().Slot(name)).first;
       RawRecord r;
@@ -386,16 +412,45 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     }
     MarkBehind();
     engine_->Tick();  // the watermark step, once for every task's batch
+    PublishPartials();
+    // The global tasks: what the partials read change, then what every
+    // source task's watermark has passed.
+    for (auto& [task, values] : partials_) {
+      for (std::string_view v : values) global_->Consume(task, v);
+      global_->Flush(task);
+      values.clear();
+    }
     metrics_->ingest->RecordsVisible(kafka_timestamps_ms_, clock_());
     pending_.Clear();
+  }
+
+  // Sends the partials the tasks' windows emitted (and their watermarks).
+  void PublishPartials() {
+    WatermarkTracker& w = engine_->watermarks();
+    global_->Publish([this](int t) { return engine_->task_live(t); },
+                     [&w](int t) { return w.task_current(t); },
+                     [this](int t) { return TaskVersion(t); }, std::chrono::steady_clock::now());
+  }
+
+  // A task's input position: the sum of the next offsets of its input and
+  // repartition partitions (+1: never 0). It only grows, and a task that
+  // restarts from a checkpoint counts from there again.
+  int64_t TaskVersion(int task) const {
+    int64_t v = 1;
+    for (const auto& [name, next] : next_offsets_) {
+      const auto tp = TopicPartition::Parse(name);
+      if (tp && tp->partition == task && tp->topic != config_.kafka.partials_topic) v += next;
+    }
+    return v;
   }
 
   // `wait`: durable before returning (before a revoke or a stop); else the
   // commit runs in the background while the next batches are processed.
   absl::Status Checkpoint(bool wait = true) {
     const auto start = std::chrono::steady_clock::now();
-    // Results emitted so far must be in Kafka before the state that says
-    // they were emitted.
+    // Results (and partials) emitted so far must be in Kafka before the
+    // state that says they were emitted.
+    PublishPartials();
     if (auto s = sink_->Flush(30'000); !s.ok()) {
       metrics_->checkpoints->CheckpointFailed();
       return s;
@@ -444,6 +499,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     for (uint32_t slot : behind_) w.SetBehind(slot, false);
     behind_.clear();
     for (const AssignedPartition& p : source_->Behind()) {
+      if (p.topic == config_.kafka.partials_topic) continue;
       behind_.push_back(w.Slot(TopicPartition{p.topic, p.partition}.Format()));
       w.SetBehind(behind_.back(), true);
     }
@@ -480,11 +536,11 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     }
     config_.alert_rules = loaded->rules;
     config_.alert_rules_file = loaded->rules_file;
-    alerts_.ReplaceRules(std::move(loaded->rules), engine_->watermark_ms());
+    global_->ReplaceRules(std::move(loaded->rules), engine_->watermark_ms());
     metrics_->alerts->RulesReloaded(true);
-    metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
+    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
     spdlog::info("msg=\"alert rules reloaded\" reason={} rules={} firing={}", why,
-                 config_.alert_rules.size(), alerts_.Firing().size());
+                 config_.alert_rules.size(), global_->Firing().size());
   }
 
   void PublishTagChange(const TagChange& c) {
@@ -499,7 +555,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   void OnAlert(const AlertEvent& a) {
     fanout_.Publish(a);
     if (a.state == "firing" || a.state == "resolved")
-      metrics_->alerts->SetAlertsFiring(alerts_.FiringCounts());
+      metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
   }
 
   void UpdateGauges() {
@@ -549,8 +605,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   } tee_;
   MeteredResultSink metered_;
   AlertFanout fanout_;
-  AlertEngine alerts_;
   DataCompleteness completeness_;
+  std::unique_ptr<GlobalStage> global_;  // (before engine_: a task state of it)
   std::unique_ptr<RocksStateBackend> backend_;  // (before engine_: outlives its commit in flight)
   bool state_failed_ = false;                   // a checkpoint could not be written: stop
   std::unique_ptr<TaskOwner> tasks_;  // (before engine_: the engine's commits use it)
@@ -561,6 +617,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   RuleWatcher rules_;
   PolledBatch pending_;
   std::map<std::pair<std::string, int32_t>, std::vector<RawRecord>> by_partition_;
+  std::map<int32_t, std::vector<std::string_view>> partials_;  // of the batch at hand, by task
   std::map<std::string, uint32_t> slots_;
   std::vector<uint32_t> behind_;  // partitions last found behind (MarkBehind)
   std::chrono::steady_clock::time_point behind_checked_{};
@@ -585,7 +642,7 @@ absl::Status LiveRunner::Open(const std::string& state_dir) { return impl_->Open
 int LiveRunner::Run(KafkaSource* source, const std::function<void()>& on_second) {
   return impl_->Run(source, on_second);
 }
-const AlertEngine& LiveRunner::alerts() const { return impl_->alerts(); }
+std::vector<AlertEvent> LiveRunner::FiringAlerts() const { return impl_->FiringAlerts(); }
 const EngineCounters& LiveRunner::counters() const { return impl_->counters(); }
 KafkaSource::Listener* LiveRunner::listener() { return impl_.get(); }
 

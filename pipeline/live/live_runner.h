@@ -37,7 +37,8 @@ class LiveRunner {
   // (optional) runs about once a second on this thread. Returns the exit code.
   int Run(KafkaSource* source, const std::function<void()>& on_second = nullptr);
 
-  const AlertEngine& alerts() const;
+  // The alerts firing in the global tasks this instance runs.
+  std::vector<AlertEvent> FiringAlerts() const;
   const EngineCounters& counters() const;
   // Hears of assignments and revocations: pass to KafkaSource::Create.
   KafkaSource::Listener* listener();

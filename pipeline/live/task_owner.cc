@@ -43,14 +43,18 @@ absl::StatusOr<std::unique_ptr<TaskOwner>> TaskOwner::Open(const KafkaOptions& k
         "): task p reads partition p of every input, so every input topic needs the same "
         "partition count (add partitions to the smaller ones, with producers keyed by user id)");
   }
-  auto r = owner->changelog_->PartitionCount(kafka.repartition_topic, kMetadataTimeoutMs);
-  if (!r.ok()) return r.status();
-  if (*r != owner->tasks_) {
-    return absl::FailedPreconditionError(
-        "the repartition topic " + kafka.repartition_topic + " has " + std::to_string(*r) +
-        " partitions, the inputs " + std::to_string(owner->tasks_) + " (" + counts +
-        "): create it with as many (kafka-topics --create --topic " + kafka.repartition_topic +
-        " --partitions " + std::to_string(owner->tasks_) + "), or set kafka.topics.repartition");
+  // Task p also takes partition p of these (forwarded records; its global task).
+  for (const auto& [topic, key] : {std::pair{kafka.repartition_topic, "repartition"},
+                                   std::pair{kafka.partials_topic, "partials"}}) {
+    auto r = owner->changelog_->PartitionCount(topic, kMetadataTimeoutMs);
+    if (!r.ok()) return r.status();
+    if (*r != owner->tasks_) {
+      return absl::FailedPreconditionError(
+          "the " + std::string(key) + " topic " + topic + " has " + std::to_string(*r) +
+          " partitions, the inputs " + std::to_string(owner->tasks_) + " (" + counts +
+          "): create it with as many (kafka-topics --create --topic " + topic +
+          " --partitions " + std::to_string(owner->tasks_) + "), or set kafka.topics." + key);
+    }
   }
   auto n = owner->changelog_->PartitionCount(kafka.changelog_topic, kMetadataTimeoutMs);
   if (!n.ok()) return n.status();

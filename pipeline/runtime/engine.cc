@@ -337,8 +337,8 @@ void Engine::WindowsOnWatermark(int64_t watermark_ms) {
   for (size_t t = 0; t < task_windows_.size(); ++t)
     task_windows_[t]->OnWatermark(watermark_.task_current(static_cast<int>(t)));
   // One step: every task saw the batch and its watermark; what every task
-  // has passed is final.
-  merger_->Flush(watermark_ms);
+  // has passed is final. (Or the job merges: the live global stage.)
+  if (!task_results_) merger_->Flush(watermark_ms);
 }
 
 WindowOperator::Stats Engine::window_stats() const {
@@ -426,7 +426,7 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait,
   auto batch = spare_batch_ != nullptr ? std::move(spare_batch_) : backend_->NewBatch();
   if (by_partition_) {
     SnapshotTasks(*batch, position, tasks);
-    merger_->Snapshot(*batch);
+    if (!task_results_) merger_->Snapshot(*batch);
   } else if (merger_) {
     admission_.Snapshot(*batch);
     for (size_t t = 0; t < task_windows_.size(); ++t) {

@@ -126,6 +126,22 @@ class TaskCheckpointer {
   virtual absl::Status BeforeCommit() = 0;
 };
 
+// More state of each task (task_per_partition), kept by the job: the live
+// global stage's merge and alert state are task g's, so they are loaded,
+// checkpointed (with the task's offsets, into its changelog) and dropped
+// with task g.
+class TaskState {
+ public:
+  virtual ~TaskState() = default;
+  virtual std::vector<std::string> StateTables() const = 0;
+  // Task `task` runs here from now on; `in` holds what was checkpointed
+  // for it (nothing: a new task).
+  virtual absl::Status RestoreTask(int task, const StateReader& in) = 0;
+  virtual void SnapshotTask(int task, StateWriter& out) = 0;
+  // The task went elsewhere: forget it (its state on disk stays).
+  virtual void DropTask(int task) = 0;
+};
+
 // What the engine takes from the config: the operators' settings and the
 // input guards; not the Kafka, HTTP or alerting options of the jobs around it.
 struct EngineOptions {
@@ -177,6 +193,12 @@ class Engine {
   // its changelog), its watermark the task's. Call before StateTables.
   using EnricherFactory = std::function<std::unique_ptr<EnrichingOperator>(int task)>;
   void SetTaskEnricher(EnricherFactory make);
+  // task_per_partition: where each task's windows go instead of the
+  // engine's own merge (the live global stage: through Kafka), and state
+  // the job keeps per task. Call before StateTables; both must outlive the
+  // engine.
+  void SetTaskResults(std::function<WindowResultSink*(int task)> sink_of);
+  void AttachTaskState(TaskState* state) { task_states_.push_back(state); }
 
   // Every state table the engine, its operators and attached state use.
   std::vector<std::string> StateTables() const;
@@ -300,6 +322,11 @@ class Engine {
   int current_task_ = 0;
   std::vector<std::unique_ptr<EventAdmission>> task_admission_;
   EnricherFactory make_enricher_;
+  std::function<WindowResultSink*(int task)> task_results_;  // unset: merger_
+  std::vector<TaskState*> task_states_;
+  WindowResultSink* TaskSink(int task) {
+    return task_results_ ? task_results_(task) : merger_->task_sink(task);
+  }
   std::vector<std::unique_ptr<EnrichingOperator>> task_enrichers_;
   std::vector<std::unique_ptr<StateReader>> task_readers_;  // (enrichers read state on demand)
   std::vector<char> task_in_commit_;  // snapshotted in the commit in flight

@@ -92,7 +92,20 @@ std::vector<std::string> Engine::TaskTables() const {
   if (!task_enrichers_.empty()) {
     for (auto& t : task_enrichers_[0]->StateTables()) tables.push_back(std::move(t));
   }
+  for (const TaskState* s : task_states_) {
+    for (auto& t : s->StateTables()) tables.push_back(std::move(t));
+  }
   return tables;
+}
+
+void Engine::SetTaskResults(std::function<WindowResultSink*(int task)> sink_of) {
+  task_results_ = std::move(sink_of);
+  OperatorOptions task_options = options_.operators;
+  task_options.emit_partial_updates = true;
+  for (size_t t = 0; t < task_windows_.size(); ++t) {
+    task_windows_[t] =
+        std::make_unique<WindowOperator>(task_options, TaskSink(static_cast<int>(t)));
+  }
 }
 
 void Engine::SetTaskEnricher(EnricherFactory make) {
@@ -200,6 +213,7 @@ void Engine::SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition
       task_enrichers_[t]->Snapshot(out);
       task_in_commit_[t] = 1;
     }
+    for (TaskState* s : task_states_) s->SnapshotTask(task, out);
     (*meta.mutable_counters())["changelog_sequence"] = where.sequence;
     (*meta.mutable_counters())["changelog_generation"] = where.generation;
     for (const auto& [name, next] : where.offsets) (*meta.mutable_source_offsets())[name] = next;
@@ -252,8 +266,12 @@ absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
     task_readers_[t] = std::make_unique<TaskStateReader>(backend_, task);
     if (absl::Status s = task_enrichers_[t]->Restore(*task_readers_[t]); !s.ok()) return s;
   }
-  if (!*found) return absl::OkStatus();  // a new task
   const TaskStateReader in(backend_, task);
+  for (TaskState* s : backend_ == nullptr ? std::vector<TaskState*>() : task_states_) {
+    // (A new task reads nothing: its tables hold no key of its prefix.)
+    if (absl::Status st = s->RestoreTask(task, in); !st.ok()) return st;
+  }
+  if (!*found) return absl::OkStatus();  // a new task
   if (absl::Status s = task_windows_[t]->Restore(in); !s.ok()) return s;
   if (absl::Status s = task_admission_[t]->Restore(in); !s.ok()) return s;
   task_counters_[t] = LoadCounters(meta);
@@ -275,7 +293,8 @@ void Engine::DropTask(int task) {
   task_counters_[t] = EngineCounters();
   OperatorOptions task_options = options_.operators;
   task_options.emit_partial_updates = true;
-  task_windows_[t] = std::make_unique<WindowOperator>(task_options, merger_->task_sink(task));
+  task_windows_[t] = std::make_unique<WindowOperator>(task_options, TaskSink(task));
+  for (TaskState* s : task_states_) s->DropTask(task);
   task_admission_[t] = std::make_unique<EventAdmission>(options_.operators);
   if (make_enricher_) {
     task_enrichers_[t] = make_enricher_(task);

@@ -1,0 +1,231 @@
+#include "pipeline/live/global_stage.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "operators/time_util.h"
+#include "promowatch/v1/state.pb.h"
+
+namespace promowatch {
+namespace {
+constexpr std::string_view kSourcesKey = "sources";
+}  // namespace
+
+// What a source task's windows emitted since the last Publish.
+class GlobalStage::SourceBuffer final : public WindowResultSink {
+ public:
+  void Emit(const v1::WindowResult& r) override { emitted.push_back(r); }
+  std::vector<v1::WindowResult> emitted;
+};
+
+GlobalStage::GlobalStage(const PipelineConfig& config, int tasks, KafkaSink* sink,
+                         WindowResultSink* results, Callbacks callbacks)
+    : operators_(config.operators),
+      tasks_(tasks),
+      topic_(config.kafka.partials_topic),
+      heartbeat_interval_ms_(config.kafka.partials_heartbeat_ms),
+      sink_(sink),
+      results_(results),
+      callbacks_(std::move(callbacks)),
+      rules_(config.alert_rules),
+      heartbeat_sent_ms_(static_cast<size_t>(tasks), kNoWatermark),
+      global_(static_cast<size_t>(tasks)) {
+  for (int t = 0; t < tasks; ++t) sources_.push_back(std::make_unique<SourceBuffer>());
+}
+
+GlobalStage::~GlobalStage() = default;
+
+int GlobalStage::owned_count() const {
+  int n = 0;
+  for (int t = 0; t < tasks_; ++t) n += owned(t) ? 1 : 0;
+  return n;
+}
+
+WindowResultSink* GlobalStage::SourceSink(int task) {
+  return sources_.at(static_cast<size_t>(task)).get();
+}
+
+void GlobalStage::Send(int source, int partition, std::string_view key, int64_t version,
+                       int64_t watermark_ms, const v1::WindowResult* window) {
+  v1::Partial p;
+  p.set_source_task(source);
+  p.set_source_tasks(tasks_);
+  p.set_version(version);
+  p.set_watermark_ms(watermark_ms);
+  if (window != nullptr) *p.mutable_window() = *window;
+  p.SerializeToString(&buffer_);
+  sink_->ProduceTo(topic_, partition, key, buffer_);
+  ++sent_;
+}
+
+void GlobalStage::Publish(const std::function<bool(int task)>& live,
+                          const std::function<int64_t(int task)>& watermark_of,
+                          const std::function<int64_t(int task)>& version_of,
+                          std::chrono::steady_clock::time_point now) {
+  for (int t = 0; t < tasks_; ++t) {
+    auto& emitted = sources_[static_cast<size_t>(t)]->emitted;
+    if (emitted.empty()) continue;
+    const int64_t version = version_of(t);
+    const int64_t wm = watermark_of(t);
+    for (const v1::WindowResult& r : emitted)
+      Send(t, OwnerOf(r.campaign_id()), r.campaign_id(), version, wm, &r);
+    emitted.clear();
+  }
+  const auto interval = std::chrono::milliseconds(heartbeat_interval_ms_);
+  if (now - last_heartbeat_ < interval) return;
+  last_heartbeat_ = now;
+  // After the partials above in every partition: a global task that hears
+  // a watermark has every window the task fired below it.
+  for (int t = 0; t < tasks_; ++t) {
+    if (!live(t)) continue;
+    const int64_t wm = watermark_of(t);
+    int64_t& sent = heartbeat_sent_ms_[static_cast<size_t>(t)];
+    if (wm == kNoWatermark || wm == sent) continue;
+    sent = wm;
+    const int64_t version = version_of(t);
+    for (int g = 0; g < tasks_; ++g) Send(t, g, {}, version, wm, nullptr);
+  }
+}
+
+void GlobalStage::Consume(int task, std::string_view value) {
+  Global& g = global_[static_cast<size_t>(task)];
+  if (g.merger == nullptr) return;
+  v1::Partial p;
+  if (!p.ParseFromArray(value.data(), static_cast<int>(value.size())) ||
+      p.source_tasks() != tasks_ || p.source_task() < 0 || p.source_task() >= tasks_) {
+    if (rejected_++ == 0) {
+      spdlog::error(
+          "msg=\"partial dropped\" task={} source_tasks={} tasks={} hint=\"undecodable, or sent "
+          "by an instance that counts another number of tasks: every instance of a group must "
+          "see the same partition counts\"",
+          task, p.source_tasks(), tasks_);
+    }
+    return;
+  }
+  int64_t& wm = g.source_watermark_ms[static_cast<size_t>(p.source_task())];
+  // (Never back: a task restarted from a checkpoint re-sends an older one.)
+  if (p.watermark_ms() != kNoWatermark && (wm == kNoWatermark || p.watermark_ms() > wm)) {
+    wm = p.watermark_ms();
+    g.dirty = true;
+  }
+  if (p.has_window()) {
+    g.merger->Offer(p.source_task(), p.window(), p.version());
+    g.dirty = true;
+  }
+}
+
+int64_t GlobalStage::watermark_ms(int task) const {
+  const Global& g = global_[static_cast<size_t>(task)];
+  if (g.merger == nullptr) return kNoWatermark;
+  int64_t lowest = INT64_MAX;
+  for (int64_t wm : g.source_watermark_ms) {
+    if (wm == kNoWatermark) return kNoWatermark;
+    lowest = std::min(lowest, wm);
+  }
+  return lowest;
+}
+
+void GlobalStage::Flush(int task) {
+  Global& g = global_[static_cast<size_t>(task)];
+  if (g.merger == nullptr || !g.dirty) return;
+  g.merger->Flush(watermark_ms(task));
+}
+
+std::vector<AlertEvent> GlobalStage::Firing() const {
+  std::vector<AlertEvent> all;
+  for (const Global& g : global_) {
+    if (g.alerts == nullptr) continue;
+    for (AlertEvent& a : g.alerts->Firing()) all.push_back(std::move(a));
+  }
+  return all;
+}
+
+std::vector<AlertEngine::FiringCount> GlobalStage::FiringCounts() const {
+  std::map<std::pair<std::string, std::string>, int> sum;
+  for (const AlertRule& r : rules_) sum[{r.name, r.severity}] += 0;  // (zeros too)
+  for (const Global& g : global_) {
+    if (g.alerts == nullptr) continue;
+    for (const auto& c : g.alerts->FiringCounts()) sum[{c.rule, c.severity}] += c.firing;
+  }
+  std::vector<AlertEngine::FiringCount> out;
+  for (const auto& [k, n] : sum) out.push_back({k.first, k.second, n});
+  return out;
+}
+
+void GlobalStage::ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_ms) {
+  rules_ = std::move(rules);
+  for (Global& g : global_) {
+    if (g.alerts != nullptr) g.alerts->ReplaceRules(rules_, event_time_ms);
+  }
+}
+
+void GlobalStage::SetDataIncomplete(const std::string& reason) {
+  incomplete_reason_ = reason;
+  for (Global& g : global_) {
+    if (g.alerts != nullptr) g.alerts->SetDataIncomplete(reason);
+  }
+}
+
+void GlobalStage::CheckTopicSilence(const std::map<std::string, int64_t>& silent_ms,
+                                    int64_t wall_ms) {
+  Global& g = global_[static_cast<size_t>(OwnerOf(kRollupKey))];
+  if (g.alerts != nullptr) g.alerts->CheckTopicSilence(silent_ms, wall_ms);
+}
+
+std::vector<std::string> GlobalStage::StateTables() const {
+  std::vector<std::string> tables = PartialMerger(operators_, tasks_, nullptr).StateTables();
+  tables.emplace_back(kSourcesTable);
+  for (auto& t : AlertEngine({}, nullptr, nullptr).StateTables()) tables.push_back(std::move(t));
+  return tables;
+}
+
+absl::Status GlobalStage::RestoreTask(int task, const StateReader& in) {
+  Global& g = global_[static_cast<size_t>(task)];
+  g.alerts = std::make_unique<AlertEngine>(rules_, results_, callbacks_.on_alert);
+  g.alerts->SetDataIncomplete(incomplete_reason_);
+  g.merger = std::make_unique<PartialMerger>(operators_, tasks_, g.alerts.get());
+  g.source_watermark_ms.assign(static_cast<size_t>(tasks_), kNoWatermark);
+  g.dirty = false;
+  if (absl::Status s = g.merger->Restore(in); !s.ok()) return s;
+  if (absl::Status s = g.alerts->Restore(in); !s.ok()) return s;
+  std::string bytes;
+  absl::Status s = in.Get(kSourcesTable, kSourcesKey, &bytes);
+  if (s.ok()) {
+    v1::GlobalSourcesState sources;
+    if (!sources.ParseFromString(bytes) || sources.watermark_ms_size() != tasks_) {
+      return absl::DataLossError("global_sources of task " + std::to_string(task) +
+                                 ": undecodable, or written with another number of tasks");
+    }
+    for (int t = 0; t < tasks_; ++t)
+      g.source_watermark_ms[static_cast<size_t>(t)] = sources.watermark_ms(t);
+  } else if (!absl::IsNotFound(s)) {
+    return s;
+  }
+  for (const AlertEvent& a : g.alerts->Firing()) {
+    if (callbacks_.still_firing) callbacks_.still_firing(a);
+  }
+  return absl::OkStatus();
+}
+
+void GlobalStage::SnapshotTask(int task, StateWriter& out) {
+  Global& g = global_[static_cast<size_t>(task)];
+  if (g.merger == nullptr) return;
+  g.alerts->Snapshot(out);
+  if (!g.dirty) return;
+  g.merger->Snapshot(out);
+  v1::GlobalSourcesState sources;
+  for (int64_t wm : g.source_watermark_ms) sources.add_watermark_ms(wm);
+  out.Put(kSourcesTable, kSourcesKey, sources.SerializeAsString());
+  g.dirty = false;
+}
+
+void GlobalStage::DropTask(int task) {
+  Global& g = global_[static_cast<size_t>(task)];
+  if (g.alerts != nullptr && callbacks_.moved_away) {
+    for (const AlertEvent& a : g.alerts->Firing()) callbacks_.moved_away(a);
+  }
+  g = Global();
+}
+
+}  // namespace promowatch

@@ -1,0 +1,136 @@
+#pragma once
+// The global stage of the live job (../shared/SCALE-OUT.md, scale-out part
+// 2): two-phase aggregation through Kafka, so that N instances publish what
+// one would.
+//
+//   task t's windows --partials--> promowatch-partials/g (g: the campaign's)
+//   every task's watermark ------> every partition of promowatch-partials
+//   global task g = partition g: the newest partial of every source task per
+//   window and key (operators/partial_merge.h), summed, published when every
+//   source task's watermark passed the window's end -> alert judge -> results
+//
+// A global task is part of task g (the consumer takes partition g of the
+// partials topic with partition g of every input): its merge, the source
+// watermarks and the alert state of its campaigns are task g's state - one
+// WriteBatch with the partials offset, its changelog, restored wherever it
+// lands. So every alert scope is judged by one instance at a time and its
+// firing state moves with it; campaign metrics come from the owner only.
+//
+// Partials are idempotent: a version (the source task's input position)
+// per partial, the newest wins, and one that changes nothing publishes
+// nothing - a task re-sending after a crash or a move changes no result.
+// A task's partials go out when its windows fire (final at the task, or a
+// correction), not on every record: the global stage only publishes final
+// windows, so earlier copies would cost messages and change nothing.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "operators/alert_engine.h"
+#include "operators/partial_merge.h"
+#include "pipeline/config/config.h"
+#include "pipeline/io/kafka.h"
+#include "pipeline/runtime/engine.h"
+#include "pipeline/runtime/partitioner.h"
+
+namespace promowatch {
+
+class GlobalStage final : public TaskState {
+ public:
+  static constexpr std::string_view kSourcesTable = "global_sources";
+
+  struct Callbacks {
+    // Every alert transition of a judge here (on the pipeline thread).
+    AlertEngine::AlertCallback on_alert;
+    // A global task came here with firing alerts: Alertmanager hears of
+    // them again (same labels, same startsAt: no new page).
+    std::function<void(const AlertEvent&)> still_firing;
+    // A global task went elsewhere: its firing alerts are the new owner's.
+    std::function<void(const AlertEvent&)> moved_away;
+  };
+
+  // `results` gets every final window (after the judge of its campaign's
+  // global task); `sink` sends the partials. Both must outlive this.
+  GlobalStage(const PipelineConfig& config, int tasks, KafkaSink* sink, WindowResultSink* results,
+              Callbacks callbacks);
+  ~GlobalStage() override;
+
+  int tasks() const { return tasks_; }
+  // The global task of a campaign's results and alerts; the overall scope
+  // ("*") has a fixed one too.
+  int OwnerOf(std::string_view campaign) const { return KafkaPartitionOf(campaign, tasks_); }
+  bool owned(int task) const { return global_[static_cast<size_t>(task)].merger != nullptr; }
+  int owned_count() const;
+
+  // --- The source side.
+  // Where source task `task`'s windows emit (Engine::SetTaskResults).
+  WindowResultSink* SourceSink(int task);
+  // Sends what the source tasks' windows emitted since the last call, each
+  // with its task's version and watermark, then - at most every
+  // `heartbeat_interval`, when it moved - every live task's watermark to
+  // every partition (also a task with no data: no window waits for it).
+  void Publish(const std::function<bool(int task)>& live,
+               const std::function<int64_t(int task)>& watermark_of,
+               const std::function<int64_t(int task)>& version_of,
+               std::chrono::steady_clock::time_point now);
+
+  // --- The global side (a task's records, in offset order).
+  void Consume(int task, std::string_view value);
+  // After a poll's records: publishes the windows every source task passed.
+  void Flush(int task);
+  // The lowest source watermark of global task `task` (kNoWatermark: a
+  // source task has not reported yet).
+  int64_t watermark_ms(int task) const;
+  // Partials that could not be read (another task count, undecodable).
+  int64_t rejected() const { return rejected_; }
+  int64_t partials_sent() const { return sent_; }
+
+  // --- The alert judges of the global tasks here.
+  std::vector<AlertEvent> Firing() const;
+  std::vector<AlertEngine::FiringCount> FiringCounts() const;
+  void ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_ms);
+  void SetDataIncomplete(const std::string& reason);
+  // no_data rules on input topics: judged by the overall scope's owner.
+  void CheckTopicSilence(const std::map<std::string, int64_t>& silent_ms, int64_t wall_ms);
+
+  // TaskState: task g's global part.
+  std::vector<std::string> StateTables() const override;
+  absl::Status RestoreTask(int task, const StateReader& in) override;
+  void SnapshotTask(int task, StateWriter& out) override;
+  void DropTask(int task) override;
+
+ private:
+  class SourceBuffer;
+  struct Global {
+    std::unique_ptr<AlertEngine> alerts;
+    std::unique_ptr<PartialMerger> merger;  // null: not here
+    std::vector<int64_t> source_watermark_ms;
+    bool dirty = false;  // merge or sources changed since the snapshot
+  };
+  void Send(int source, int partition, std::string_view key, int64_t version,
+            int64_t watermark_ms, const v1::WindowResult* window);
+
+  OperatorOptions operators_;
+  int tasks_;
+  std::string topic_;
+  int64_t heartbeat_interval_ms_;
+  KafkaSink* sink_;
+  WindowResultSink* results_;
+  Callbacks callbacks_;
+  std::vector<AlertRule> rules_;
+  std::string incomplete_reason_;
+  std::vector<std::unique_ptr<SourceBuffer>> sources_;
+  std::vector<int64_t> heartbeat_sent_ms_;  // by source task: the watermark last sent
+  std::chrono::steady_clock::time_point last_heartbeat_{};
+  std::vector<Global> global_;
+  std::string buffer_;
+  int64_t rejected_ = 0;
+  int64_t sent_ = 0;
+};
+
+}  // namespace promowatch
