@@ -207,7 +207,7 @@ void PartialMerger::Snapshot(StateWriter& out) {
     AppendBigEndian64(&key, a.task);
     held.Clear();
     held.set_version(a.partial.version);
-    *held.mutable_window() = result_;
+    *held.add_windows() = result_;
     held.SerializeToString(&value);
     out.Put(kHeldTable, key, value);
   }
@@ -246,10 +246,11 @@ absl::Status PartialMerger::Restore(const StateReader& in) {
   step_.clear();
   s = in.Scan(kHeldTable, [&](std::string_view key, std::string_view value) {
     v1::Partial held;
-    if (key.size() != 16 || !held.ParseFromString(std::string(value))) {
+    if (key.size() != 16 || !held.ParseFromString(std::string(value)) ||
+        held.windows_size() != 1) {
       return absl::DataLossError("merged_held: undecodable");
     }
-    const v1::WindowResult& r = held.window();
+    const v1::WindowResult& r = held.windows(0);
     const auto seq = static_cast<uint64_t>(ReadBigEndian64(key.substr(0, 8)));
     const auto task = static_cast<int>(ReadBigEndian64(key.substr(8)));
     if (task < 0 || task >= tasks_) {

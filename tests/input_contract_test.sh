@@ -96,7 +96,7 @@ watermark=$(final_watermark run.log)
 
 kcat -b "$BROKERS" -C -t promowatch-metrics -e -q > results.jsonl
 kcat -b "$BROKERS" -C -t promowatch-dlq -e -q -f '%h\n' > dlq.txt
-check_against_sql "$watermark" results.jsonl
+check_against_sql "$(final_results_watermark run.log)" results.jsonl
 cat check.out
 [ "$(val rejected)" = 0 ] || fail "the SQL input should have no rejected records"
 

@@ -32,5 +32,5 @@ stop_run "$PRODUCED"
 
 kcat -b "$BROKERS" -C -t promowatch-metrics -e -q > results.jsonl
 published=$(wc -l < results.jsonl)
-check_against_sql "$(final_watermark run.log)" results.jsonl
+check_against_sql "$(final_results_watermark run.log)" results.jsonl
 pass "run killed $kills times and restarted (once with its state dir deleted, $rebuilt tasks rebuilt from the changelog): $(val rows_got) windows match SQL ($published published, re-publications identical)"

@@ -65,7 +65,7 @@ kcat -b "$BROKERS" -C -t promowatch-dlq -e -q -f '%h\t%s\n' | grep -a 'source.to
 [ -s results.jsonl ] || fail "no results on promowatch-metrics"
 [ "$published" -le "$(wc -l < results.jsonl)" ] || fail "$published results observed as published, only $(wc -l < results.jsonl) in promowatch-metrics"
 
-check_against_sql "$(final_watermark run.log)" results.jsonl
+check_against_sql "$(final_results_watermark run.log)" results.jsonl
 cat check.out
 
 accepted_metric=$(metric_sum '^promowatch_records_total.*outcome="accepted"')

@@ -58,6 +58,8 @@ check_against_sql() {
     sed "s/'/''/g; s/.*/INSERT INTO raw(line) VALUES('&');/" events.jsonl
     echo "CREATE TABLE got_raw(line TEXT);"
     sort -u "$results" | sed "s/'/''/g; s/.*/INSERT INTO got_raw(line) VALUES('&');/"
+    # (Windows past it may be out already, from a global task ahead.)
+    echo "DELETE FROM got_raw WHERE json_extract(line, '\$.window_end_ms') > $watermark;"
     echo "COMMIT;"
   } > load.sql
   sqlite3 db.sqlite < load.sql
@@ -79,6 +81,9 @@ val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' check.out; }
 
 # The watermark in the last "stopped" report of a run log.
 final_watermark() { grep 'msg="stopped"' "$1" | tr ' ' '\n' | sed -n 's/^watermark_ms=//p' | tail -1; }
+# The lowest watermark of the global tasks in the last "stopped" report of a
+# run log: windows ending at or before it are final on promowatch-metrics.
+final_results_watermark() { grep 'msg="stopped"' "$1" | tr ' ' '\n' | sed -n 's/^global_watermark_ms=//p' | tail -1; }
 
 # produce_year N RATE USERS: a clean generated year (no duplicates, disorder,
 # lateness or malformed records, so that SQL sees what promowatch sees) in
@@ -156,7 +161,7 @@ wait_read() {
   wait_for "$2" "promowatch run to report read=$n (every record counted once)" run_read
 }
 
-# wait_watermark SECONDS: until the watermark of the run serving on $METRICS
+# wait_watermark SECONDS: until the global watermark of the run serving on $METRICS
 # is within a minute of the end of clicks.jsonl (the 99th percentile of its
 # event times: a few malformed ones are far off). Partitions with nothing
 # left to read hold it until they count as idle (watermark.idle_timeout).
@@ -166,9 +171,9 @@ wait_watermark() {
     awk '{ a[NR] = $1 } END { printf "%d\n", a[int(NR * 0.99)] - 60000 }')
   at_end() {
     curl -sf "http://$METRICS/metrics" |
-      awk -v t="$target" '/^promowatch_watermark_timestamp_seconds / { ok = $2 * 1000 >= t } END { exit !ok }'
+      awk -v t="$target" '/^promowatch_global_watermark_timestamp_seconds / { ok = $2 * 1000 >= t } END { exit !ok }'
   }
-  wait_for "$1" "the watermark to pass $target (the input's end, less a minute)" at_end
+  wait_for "$1" "the global watermark (windows published) to pass $target (the input's end, less a minute)" at_end
 }
 
 # stop_run N: SIGTERM; the run must exit 0 with read=N in its last report.

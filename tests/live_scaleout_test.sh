@@ -1,23 +1,93 @@
 #!/usr/bin/env bash
-# Scale-out, part 1: state follows its partition. Two `promowatch run`
-# instances in one group on the embedded cluster while a sale flows in: one
-# is killed with SIGKILL and restarted on an empty state dir (its tasks come
-# back from the changelog), then the other is paused past its session
-# timeout (SIGSTOP: its tasks move) and resumed (SIGCONT: a zombie, which
-# must not write). A task's counters are part of its state, so summed over
-# the instances (promowatch_task_records) they must equal SQL over the same
-# events: every record counted once, wherever and however often its task
-# moved. (Results themselves become exact across instances in part 2.)
+# Scale-out: three `promowatch run` instances in one consumer group are one
+# pipeline. Events go in with kcat in three phases (a hot campaign with 60%
+# of the traffic; douyin's CTR collapses in the middle); between phases one
+# instance is killed with SIGKILL, a new one joins with an empty state dir
+# (its tasks come back from the changelog), and one leaves with SIGTERM.
+# Then:
+#   - the results topic, upserted by key, equals SQL over the same events row
+#     for row (unique visitors exact), each window published identically;
+#   - the task counters summed over the instances equal SQL's counts;
+#   - the one injected anomaly fired one alert scope (low_ctr, c0, douyin)
+#     once on the alerts topic and once in Alertmanager (the real Debian
+#     server), and no other scope fired, wherever its global task moved.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
+AM_BIN=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+[ -n "$AM_BIN" ] || fail "prometheus-alertmanager is not installed (scripts/install-deps.sh installs it)"
 cd "$WORK"
+
+AM_PORT=$(free_port)
+AM=http://127.0.0.1:$AM_PORT
+cat > am.yml <<'YAML'
+route:
+  receiver: "null"
+  group_by: [alertname, campaign]
+  group_wait: 1s
+receivers:
+  - name: "null"
+YAML
+"$AM_BIN" --config.file=am.yml --storage.path="$WORK/am-data" \
+  --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= >> am.log 2>&1 &
+PIDS+=($!)
+wait_for 30 "Alertmanager to be ready on $AM" curl -sf "$AM/-/ready" -o /dev/null
 
 PARTITIONS=4
 start_mock_kafka --partitions $PARTITIONS
-SALE=(--format json -n 24000 --rate 250 --seed 51 --late-rate 0 --malformed-rate 0.005 --duplicate-rate 0.03)
-"$PROMOWATCH" gen "${SALE[@]}" -o events.jsonl 2>/dev/null
-produced=$(wc -l < events.jsonl)
-cp "$TESTS_DIR/fixtures/live-crash.yaml" live.yaml
+# 15 minutes of event time from T0; douyin's CTR collapses in [T0+4m, T0+9m).
+T0=1794326280000
+M=60000
+"$PROMOWATCH" gen --format json -n 54000 --rate 60 --peak-factor 1 --campaigns 3 --hot-campaign-share 0.6 \
+  --seed 61 --start-ms $T0 --late-rate 0 --malformed-rate 0 --duplicate-rate 0.03 \
+  --anomaly-channel douyin --anomaly-start-ms $((T0 + 4 * M)) --anomaly-end-ms $((T0 + 9 * M)) \
+  -o events.jsonl 2>/dev/null
+grep '"click"' events.jsonl > clicks.jsonl
+# produce FROM_MS TO_MS: the events with event time in [FROM, TO) to their
+# topics as producers following the contract send them: bare values keyed
+# by user id (orders by order id: promowatch repartitions them).
+produce() {
+  awk -v from="$1" -v to="$2" 'match($0, /"eventTimeMs":"[0-9]+"/) {
+      t = substr($0, RSTART + 15, RLENGTH - 16) + 0; if (t >= from && t < to) print }' events.jsonl > part.jsonl
+  [ -s part.jsonl ] || fail "no events in [$1, $2)"
+  grep '"click"' part.jsonl | produce_keyed clickstream
+  grep '"order"' part.jsonl | produce_keyed orders orderId
+  grep '"spend"' part.jsonl | kcat -b "$BROKERS" -P -t spend
+  PRODUCED=$(( ${PRODUCED:-0} + $(wc -l < part.jsonl) ))
+}
+PRODUCED=0
+
+cat > rules.yaml <<'YAML'
+rules:
+  - name: low_ctr
+    kind: threshold
+    metric: ctr
+    window: 1m
+    scope: campaign_channel
+    campaigns: [c0]
+    op: "<"
+    threshold: 0.015
+    min_volume: 100
+    for: 1m
+    severity: page
+YAML
+cat > live.yaml <<YAML
+watermark:
+  idle_timeout: 2s
+state:
+  checkpoint_every_records: 3000
+  checkpoint_interval: 2s
+alerts:
+  rules_file: rules.yaml
+  alertmanager:
+    urls: ["$AM"]
+    resend_interval: 10s
+    timeout: 2s
+kafka:
+  properties:
+    # A killed member leaves the group after this, not librdkafka's 45 s.
+    session.timeout.ms: "6000"
+    heartbeat.interval.ms: "500"
+YAML
 
 # start_instance NAME: `promowatch run` on state-NAME, log NAME.log, /metrics on METRICS_NAME.
 start_instance() {
@@ -28,51 +98,81 @@ start_instance() {
     --results-format json --metrics-address "$port" 2>> "$1.log" &
   printf -v "PID_$1" '%s' $!
   PIDS+=($!)
+  RUNNING+=("$1")
 }
 # metric NAME REGEX: the sum of the samples matching REGEX on NAME's /metrics (0 when down).
 metric() {
   local var="METRICS_$1"
   curl -sf "http://${!var}/metrics" 2>/dev/null | awk -v re="$2" '$0 ~ re && $1 !~ /^#/ { s += $NF } END { printf "%d", s }'
 }
-owned() { metric "$1" '^promowatch_tasks_owned '; }
+# over_running REGEX: the sum over the running instances.
+over_running() {
+  local n total=0
+  for n in "${RUNNING[@]}"; do total=$(( total + $(metric "$n" "$1") )); done
+  echo "$total"
+}
+# Every running instance runs tasks, every task runs somewhere, each once.
+all_run_tasks() {
+  local n
+  for n in "${RUNNING[@]}"; do [ "$(metric "$n" '^promowatch_tasks_owned ')" -ge 1 ] || return 1; done
+  [ "$(over_running '^promowatch_tasks_owned ')" = $PARTITIONS ] &&
+    [ "$(over_running '^promowatch_global_tasks_owned ')" = $PARTITIONS ]
+}
+read_all() { [ "$(over_running 'promowatch_task_records\{.*outcome="read"')" = "$PRODUCED" ]; }
+stop_instance() {
+  local pid="PID_$1"
+  kill -TERM "${!pid}"
+  wait "${!pid}" || fail "instance $1 did not exit 0 on SIGTERM: $(tail -3 "$1.log")"
+  RUNNING=("${RUNNING[@]/$1}")
+  RUNNING=(${RUNNING[@]})
+}
 
+RUNNING=()
 start_instance a
 start_instance b
-# The sale flows in while tasks move: bare typed values keyed by user id
-# (spend by event id), ~16 s at 1500 records/s.
-"$PROMOWATCH" gen "${SALE[@]}" --brokers "$BROKERS" --rate-limit 1500 2> gen.log &
-GEN_PID=$!
-PIDS+=($GEN_PID)
+start_instance c
+wait_for 60 "three instances to share the $PARTITIONS tasks" all_run_tasks
 
-both_run_tasks() { [ "$(owned a)" -ge 1 ] && [ "$(owned b)" -ge 1 ] && [ $(( $(owned a) + $(owned b) )) = $PARTITIONS ]; }
-wait_for 40 "both instances to run tasks" both_run_tasks
+# Phase 1, then b is killed and d joins with an empty disk.
+produce $T0 $((T0 + 5 * M))
+wait_for 90 "the three instances to read phase 1 ($PRODUCED records)" read_all
+kill -9 "$PID_b"
+wait "$PID_b" 2>/dev/null || true
+RUNNING=(a c)
+start_instance d
+wait_for 60 "the tasks of the killed instance to run on the others and the new one" all_run_tasks
 
-# 1. SIGKILL, and a new disk: the restarted member's tasks come from the
-# changelog (once a has checkpointed the tasks it runs).
-appended=$(metric a '^promowatch_changelog_records_total ')
-checkpointed() { [ "$(metric a '^promowatch_changelog_records_total ')" -gt "$appended" ] && both_run_tasks; }
-wait_for 40 "instance a to checkpoint its tasks to the changelog" checkpointed
-kill -9 "$PID_a"
-wait "$PID_a" 2>/dev/null || true
-mv a.log a-killed.log
-rm -rf state-a
-start_instance a
-rebuilt() { grep -q 'msg="task restored from changelog"' a.log && both_run_tasks; }
-wait_for 60 "the restarted instance (empty state dir) to run tasks rebuilt from the changelog" rebuilt
+# Phase 2 (the anomaly fires), then c leaves.
+produce $((T0 + 5 * M)) $((T0 + 10 * M))
+wait_for 90 "the instances to read phase 2 ($PRODUCED records)" read_all
+am_alerts() { curl -sf "$AM/api/v2/alerts" > am_alerts.json || echo '[]' > am_alerts.json; }
+am_douyin() {
+  am_alerts
+  jq -e 'any(.[]; .labels.alertname == "low_ctr" and .labels.campaign == "c0" and .labels.channel == "douyin"
+             and .status.state == "active")' am_alerts.json >/dev/null
+}
+wait_for 60 "low_ctr for c0/douyin in Alertmanager" am_douyin
+starts=$(jq -r '.[] | select(.labels.channel == "douyin") | .startsAt' am_alerts.json)
+stop_instance c
+wait_for 60 "the leaving instance's tasks to run on the others" all_run_tasks
+# Wherever c0's global task runs now, the page is the same one.
+am_douyin || fail "the douyin alert left Alertmanager when instances changed: $(cat am_alerts.json)"
+[ "$(jq -r '.[] | select(.labels.channel == "douyin") | .startsAt' am_alerts.json)" = "$starts" ] ||
+  fail "the douyin alert was paged anew (startsAt $starts before): $(cat am_alerts.json)"
 
-# 2. A pause past the session timeout: b's tasks move to a; resumed, b is a
-# zombie until it notices, and must not write.
-kill -STOP "$PID_b"
-a_has_all() { [ "$(owned a)" = $PARTITIONS ]; }
-wait_for 40 "the paused instance's tasks to move" a_has_all
-kill -CONT "$PID_b"
-wait_for 40 "the resumed instance to run tasks again" both_run_tasks
+# Phase 3 (the anomaly is over: the alert resolves).
+produce $((T0 + 10 * M)) $((T0 + 15 * M))
+wait_for 90 "the instances to read phase 3 ($PRODUCED records)" read_all
+target=$(( T0 + 14 * M ))
+caught_up() {
+  local n
+  for n in "${RUNNING[@]}"; do
+    [ "$(metric "$n" '^promowatch_global_watermark_timestamp_seconds ')" -ge $(( target / 1000 )) ] || return 1
+  done
+}
+wait_for 60 "every global task's watermark to pass the input's end less a minute" caught_up
 
-wait "$GEN_PID" || fail "gen --brokers failed: $(tail -3 gen.log)"
-counted() { [ $(( $(metric a 'promowatch_task_records\{.*outcome="read"') + $(metric b 'promowatch_task_records\{.*outcome="read"') )) = "$produced" ]; }
-wait_for 90 "the tasks' read counters, summed over both instances, to reach $produced" counted
-
-# The same counts by SQL (tests/sql/reference.sql over the same events).
+# Task counters follow their tasks: summed, every record once.
 rm -f db.sqlite
 {
   echo "BEGIN; CREATE TABLE raw(seq INTEGER PRIMARY KEY, line TEXT);"
@@ -87,16 +187,26 @@ SELECT 'duplicate', (SELECT COUNT(*) FROM on_time) - (SELECT COUNT(*) FROM accep
 SELECT 'rejected', COUNT(*) FROM judged WHERE reason IS NOT NULL;
 SQL
 for outcome in accepted duplicate rejected; do
-  got=$(( $(metric a "promowatch_task_records\\{.*outcome=\"$outcome\"") + $(metric b "promowatch_task_records\\{.*outcome=\"$outcome\"") ))
-  [ "$got" = "$(val "$outcome")" ] || fail "$outcome: the tasks count $got over both instances, SQL $(val "$outcome")"
+  got=$(over_running "promowatch_task_records\\{.*outcome=\"$outcome\"")
+  [ "$got" = "$(val "$outcome")" ] || fail "$outcome: the tasks count $got over the instances, SQL $(val "$outcome")"
 done
-# The sale has no late records: a task moved here with older data is judged
-# by its own watermark, not by the tasks ahead of it (watermarks.h).
-late=$(( $(metric a 'promowatch_task_records\{.*outcome="late"') + $(metric b 'promowatch_task_records\{.*outcome="late"') ))
-[ "$late" = 0 ] || fail "$late records were judged late; the sale has none (a task judged by another task's watermark?)"
-grep -q 'msg="partitions lost' b.log || fail "the resumed instance never noticed it had been out of the group"
+late=$(over_running 'promowatch_task_records\{.*outcome="late"')
+[ "$late" = 0 ] || fail "$late records were judged late; the sale has none"
 
-kill -TERM "$PID_a" "$PID_b"
-wait "$PID_a" || fail "instance a did not exit 0 on SIGTERM"
-wait "$PID_b" || fail "instance b did not exit 0 on SIGTERM"
-pass "two instances, one killed and restarted empty, one paused past its session: task counters sum to SQL ($produced read, $(val accepted) accepted, $(val duplicate) duplicates, $(val rejected) rejected)"
+for n in "${RUNNING[@]}"; do stop_instance "$n"; done
+wm=$target
+kcat -b "$BROKERS" -C -t promowatch-metrics -e -q > results.jsonl
+check_against_sql "$wm" results.jsonl
+
+# One scope paged, once: on the alerts topic and in Alertmanager.
+kcat -b "$BROKERS" -C -t promowatch-alerts -e -q > alerts.jsonl
+fired=$(jq -c 'select(.state == "firing") | [.rule, .campaign_id, .channel]' alerts.jsonl | sort | uniq -c)
+[ "$(echo "$fired" | awk '{ print $2 }')" = '["low_ctr","c0","douyin"]' ] ||
+  fail "the alerts topic should have one scope firing (low_ctr c0 douyin), has: $fired"
+[ "$(echo "$fired" | awk '{ print $1 }')" = 1 ] || fail "low_ctr c0/douyin fired more than once: $fired"
+grep -q '"state":"resolved".*"channel":"douyin"' alerts.jsonl || fail "the douyin alert never resolved: $(cat alerts.jsonl)"
+am_alerts
+jq -e 'all(.[]; .labels.alertname == "low_ctr" and .labels.campaign == "c0" and .labels.channel == "douyin")' \
+  am_alerts.json >/dev/null || fail "Alertmanager has alerts of other scopes: $(cat am_alerts.json)"
+
+pass "three instances (one killed, one new on an empty disk, one left): $(val rows_got) windows equal SQL, $PRODUCED records counted once, one alert scope fired once"

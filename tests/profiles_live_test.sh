@@ -23,9 +23,10 @@ wait_for 30 "/metrics to count dormant users" gauged
 newest=$(tail -n 1 year.jsonl | sed 's/.*"eventTimeMs":"\([0-9]*\)".*/\1/')
 at_end() {
   curl -sf "http://$METRICS/metrics" > m1.txt &&
-  awk -v want=$(( (newest - 5000) / 1000 )) '/^promowatch_watermark_timestamp_seconds / { exit !($NF >= want) }' m1.txt
+  awk -v want=$(( (newest - 5000) / 1000 )) '/^promowatch_watermark_timestamp_seconds / { ok = $NF >= want }
+    /^promowatch_global_watermark_timestamp_seconds / { global = $NF >= want - 60 } END { exit !(ok && global) }' m1.txt
 }
-wait_for 60 "the watermark to reach the end of the input" at_end
+wait_for 60 "the watermark to reach the end of the input (and the windows before its last minute to be published)" at_end
 
 # The query API (reads the last checkpoint): wait until it holds everything.
 checkpointed() {

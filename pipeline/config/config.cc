@@ -153,9 +153,9 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     PW_RETURN_IF_ERROR(r.CheckKeys(
         k, "kafka",
         {"brokers", "group", "topics", "results_format", "value_framing", "properties",
-         "partials_heartbeat"}));
-    if (auto n = k["partials_heartbeat"])
-      PW_RETURN_IF_ERROR(r.Duration(n, &ko.partials_heartbeat_ms));
+         "partials_interval"}));
+    if (auto n = k["partials_interval"])
+      PW_RETURN_IF_ERROR(r.Duration(n, &ko.partials_interval_ms));
     if (auto n = k["value_framing"]) {
       const std::string f = n.IsScalar() ? n.Scalar() : "";
       auto framing = ParseValueFraming(f);

@@ -51,11 +51,12 @@ struct KafkaOptions {
   // Every task's partial windows and watermark, partition g for global
   // task g (live/global_stage.h): as many partitions as each input topic.
   std::string partials_topic = "promowatch-partials";
-  // How often a task's watermark goes to every partials partition when it
-  // moved. Default: 100 ms - a fifth of the 500 ms freshness target (a
-  // window is final once the slowest task's watermark arrives), at P x P
-  // small records per interval.
-  int64_t partials_heartbeat_ms = 100;
+  // How often each task sends its fired windows and its watermark to the
+  // global tasks (kafka.partials_interval). Default: 100 ms - a fifth of
+  // the 500 ms freshness target (a window is final once the slowest task's
+  // watermark arrives) at no more than P x P records per interval however
+  // many windows fire.
+  int64_t partials_interval_ms = 100;
   // Results (and alerts) as JSON objects instead of protobuf. Default: false.
   bool results_json = false;
   // Any librdkafka property (security.protocol, sasl.*, ssl.*, ...), applied

@@ -24,12 +24,12 @@ GlobalStage::GlobalStage(const PipelineConfig& config, int tasks, KafkaSink* sin
     : operators_(config.operators),
       tasks_(tasks),
       topic_(config.kafka.partials_topic),
-      heartbeat_interval_ms_(config.kafka.partials_heartbeat_ms),
+      interval_ms_(config.kafka.partials_interval_ms),
       sink_(sink),
       results_(results),
       callbacks_(std::move(callbacks)),
       rules_(config.alert_rules),
-      heartbeat_sent_ms_(static_cast<size_t>(tasks), kNoWatermark),
+      watermark_sent_ms_(static_cast<size_t>(tasks), kNoWatermark),
       global_(static_cast<size_t>(tasks)) {
   for (int t = 0; t < tasks; ++t) sources_.push_back(std::make_unique<SourceBuffer>());
 }
@@ -46,45 +46,41 @@ WindowResultSink* GlobalStage::SourceSink(int task) {
   return sources_.at(static_cast<size_t>(task)).get();
 }
 
-void GlobalStage::Send(int source, int partition, std::string_view key, int64_t version,
-                       int64_t watermark_ms, const v1::WindowResult* window) {
-  v1::Partial p;
-  p.set_source_task(source);
-  p.set_source_tasks(tasks_);
-  p.set_version(version);
-  p.set_watermark_ms(watermark_ms);
-  if (window != nullptr) *p.mutable_window() = *window;
-  p.SerializeToString(&buffer_);
-  sink_->ProduceTo(topic_, partition, key, buffer_);
-  ++sent_;
-}
-
 void GlobalStage::Publish(const std::function<bool(int task)>& live,
                           const std::function<int64_t(int task)>& watermark_of,
                           const std::function<int64_t(int task)>& version_of,
-                          std::chrono::steady_clock::time_point now) {
+                          std::chrono::steady_clock::time_point now, bool force) {
+  if (!force && now - last_publish_ < std::chrono::milliseconds(interval_ms_)) return;
+  last_publish_ = now;
+  // One record per source task and global task at most: its windows of
+  // that global task's campaigns, then its watermark - so a global task
+  // that hears a watermark has every window the task fired below it.
   for (int t = 0; t < tasks_; ++t) {
     auto& emitted = sources_[static_cast<size_t>(t)]->emitted;
-    if (emitted.empty()) continue;
-    const int64_t version = version_of(t);
     const int64_t wm = watermark_of(t);
+    int64_t& sent = watermark_sent_ms_[static_cast<size_t>(t)];
+    const bool moved = live(t) && wm != kNoWatermark && wm != sent;
+    if (emitted.empty() && !moved) continue;
+    by_owner_.assign(static_cast<size_t>(tasks_), {});
     for (const v1::WindowResult& r : emitted)
-      Send(t, OwnerOf(r.campaign_id()), r.campaign_id(), version, wm, &r);
-    emitted.clear();
-  }
-  const auto interval = std::chrono::milliseconds(heartbeat_interval_ms_);
-  if (now - last_heartbeat_ < interval) return;
-  last_heartbeat_ = now;
-  // After the partials above in every partition: a global task that hears
-  // a watermark has every window the task fired below it.
-  for (int t = 0; t < tasks_; ++t) {
-    if (!live(t)) continue;
-    const int64_t wm = watermark_of(t);
-    int64_t& sent = heartbeat_sent_ms_[static_cast<size_t>(t)];
-    if (wm == kNoWatermark || wm == sent) continue;
-    sent = wm;
+      by_owner_[static_cast<size_t>(OwnerOf(r.campaign_id()))].push_back(&r);
     const int64_t version = version_of(t);
-    for (int g = 0; g < tasks_; ++g) Send(t, g, {}, version, wm, nullptr);
+    const std::string key = std::to_string(t);
+    for (int g = 0; g < tasks_; ++g) {
+      const auto& windows = by_owner_[static_cast<size_t>(g)];
+      if (windows.empty() && !moved) continue;
+      v1::Partial p;
+      p.set_source_task(t);
+      p.set_source_tasks(tasks_);
+      p.set_version(version);
+      p.set_watermark_ms(wm);
+      for (const v1::WindowResult* r : windows) *p.add_windows() = *r;
+      p.SerializeToString(&buffer_);
+      sink_->ProduceTo(topic_, g, key, buffer_);
+      ++sent_;
+    }
+    if (moved) sent = wm;
+    emitted.clear();
   }
 }
 
@@ -109,8 +105,8 @@ void GlobalStage::Consume(int task, std::string_view value) {
     wm = p.watermark_ms();
     g.dirty = true;
   }
-  if (p.has_window()) {
-    g.merger->Offer(p.source_task(), p.window(), p.version());
+  for (const v1::WindowResult& w : p.windows()) {
+    g.merger->Offer(p.source_task(), w, p.version());
     g.dirty = true;
   }
 }

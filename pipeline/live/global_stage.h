@@ -21,7 +21,8 @@
 // nothing - a task re-sending after a crash or a move changes no result.
 // A task's partials go out when its windows fire (final at the task, or a
 // correction), not on every record: the global stage only publishes final
-// windows, so earlier copies would cost messages and change nothing.
+// windows, so earlier copies would cost messages and change nothing. They
+// are batched per interval: one record per source and global task.
 
 #include <chrono>
 #include <cstdint>
@@ -70,14 +71,16 @@ class GlobalStage final : public TaskState {
   // --- The source side.
   // Where source task `task`'s windows emit (Engine::SetTaskResults).
   WindowResultSink* SourceSink(int task);
-  // Sends what the source tasks' windows emitted since the last call, each
-  // with its task's version and watermark, then - at most every
-  // `heartbeat_interval`, when it moved - every live task's watermark to
-  // every partition (also a task with no data: no window waits for it).
+  // Every kafka.partials_interval (or now, with `force`: before a
+  // checkpoint), sends what the source tasks' windows emitted since, to the
+  // global tasks of their campaigns, with the task's version and
+  // watermark; and the watermark of every live task whose watermark moved
+  // to every global task (also a task with no data: no window waits for
+  // it). At most one record per source and global task.
   void Publish(const std::function<bool(int task)>& live,
                const std::function<int64_t(int task)>& watermark_of,
                const std::function<int64_t(int task)>& version_of,
-               std::chrono::steady_clock::time_point now);
+               std::chrono::steady_clock::time_point now, bool force);
 
   // --- The global side (a task's records, in offset order).
   void Consume(int task, std::string_view value);
@@ -112,21 +115,20 @@ class GlobalStage final : public TaskState {
     std::vector<int64_t> source_watermark_ms;
     bool dirty = false;  // merge or sources changed since the snapshot
   };
-  void Send(int source, int partition, std::string_view key, int64_t version,
-            int64_t watermark_ms, const v1::WindowResult* window);
 
   OperatorOptions operators_;
   int tasks_;
   std::string topic_;
-  int64_t heartbeat_interval_ms_;
+  int64_t interval_ms_;
   KafkaSink* sink_;
   WindowResultSink* results_;
   Callbacks callbacks_;
   std::vector<AlertRule> rules_;
   std::string incomplete_reason_;
   std::vector<std::unique_ptr<SourceBuffer>> sources_;
-  std::vector<int64_t> heartbeat_sent_ms_;  // by source task: the watermark last sent
-  std::chrono::steady_clock::time_point last_heartbeat_{};
+  std::vector<int64_t> watermark_sent_ms_;  // by source task
+  std::chrono::steady_clock::time_point last_publish_{};
+  std::vector<std::vector<const v1::WindowResult*>> by_owner_;  // (reused)
   std::vector<Global> global_;
   std::string buffer_;
   int64_t rejected_ = 0;

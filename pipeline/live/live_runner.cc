@@ -206,6 +206,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     // exactly where this instance's state ends.
     // (After a state failure nothing can be saved: the next owner starts
     // from the last durable checkpoint.)
+    metrics_->tasks->PartitionsRevoked(static_cast<int64_t>(partitions.size()));
     if (!state_failed_ && !lost) ProcessPending();
     if (auto s = state_failed_ || lost ? absl::OkStatus() : Checkpoint(); !s.ok()) {
       spdlog::error("msg=\"checkpoint before revoke failed\" error=\"{}\"",
@@ -425,11 +426,12 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   }
 
   // Sends the partials the tasks' windows emitted (and their watermarks).
-  void PublishPartials() {
+  void PublishPartials(bool force = false) {
     WatermarkTracker& w = engine_->watermarks();
     global_->Publish([this](int t) { return engine_->task_live(t); },
                      [&w](int t) { return w.task_current(t); },
-                     [this](int t) { return TaskVersion(t); }, std::chrono::steady_clock::now());
+                     [this](int t) { return TaskVersion(t); }, std::chrono::steady_clock::now(),
+                     force);
   }
 
   // A task's input position: the sum of the next offsets of its input and
@@ -450,7 +452,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     const auto start = std::chrono::steady_clock::now();
     // Results (and partials) emitted so far must be in Kafka before the
     // state that says they were emitted.
-    PublishPartials();
+    PublishPartials(/*force=*/true);
     if (auto s = sink_->Flush(30'000); !s.ok()) {
       metrics_->checkpoints->CheckpointFailed();
       return s;
@@ -566,6 +568,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                                       c.rejected_total());
     }
     metrics_->checkpoints->SetCheckpointWatermark(engine_->committed_watermark_ms());
+    metrics_->tasks->SetGlobalTasks(global_->owned_count(), GlobalWatermark());
+    metrics_->tasks->SetPartials(global_->partials_sent(), global_->rejected());
     if (profiles_) profiles_->UpdateGauges(*engine_, metrics_->profiles.get());
     if (source_ == nullptr) return;
     for (const auto& [name, next] : next_offsets_) {
@@ -577,16 +581,29 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     }
   }
 
+  // The lowest watermark of the global tasks here: every window ending at
+  // or before it that has data here was published.
+  int64_t GlobalWatermark() const {
+    int64_t lowest = kNoWatermark;
+    for (int g = 0; g < global_->tasks(); ++g) {
+      if (!global_->owned(g)) continue;
+      const int64_t wm = global_->watermark_ms(g);
+      if (wm == kNoWatermark) return kNoWatermark;
+      lowest = lowest == kNoWatermark ? wm : std::min(lowest, wm);
+    }
+    return lowest;
+  }
+
   void Report(const char* what) {
     const auto& c = engine_->counters();
     spdlog::info(
         "msg=\"{}\" read={} accepted={} rejected={} duplicates={} late={} repartitioned={} "
-        "in_flight={} watermark_ms={} "
+        "in_flight={} watermark_ms={} global_tasks={} global_watermark_ms={} "
         "idle_partitions={} produced={} failed_deliveries={} checkpoints={} "
         "last_checkpoint_ms={:.1f}",
         what, c.read, c.accepted, c.rejected_total(), c.duplicates, c.late, c.repartitioned,
         engine_->records_in_flight(),
-        engine_->watermark_ms(),
+        engine_->watermark_ms(), global_->owned_count(), GlobalWatermark(),
         engine_->watermarks().idle_partitions(), sink_->produced(), sink_->failed_deliveries(),
         c.checkpoints, last_checkpoint_ms_);
   }

@@ -58,7 +58,49 @@ TaskProbe::TaskProbe(prometheus::Registry& r) {
                           .Help("Key and value bytes checkpoints appended to the changelog topic")
                           .Register(r)
                           .Add({});
+  global_owned_ = &BuildGauge()
+                       .Name("promowatch_global_tasks_owned")
+                       .Help("Global tasks (partition g of the partials topic: the merge, results, "
+                             "alerts and campaign series of its campaigns) running here")
+                       .Register(r)
+                       .Add({});
+  global_watermark_ = &BuildGauge()
+                           .Name("promowatch_global_watermark_timestamp_seconds")
+                           .Help("Lowest watermark of the global tasks here (every source task "
+                                 "passed it): windows ending before it are published")
+                           .Register(r)
+                           .Add({});
+  partials_sent_ = &BuildCounter()
+                        .Name("promowatch_partials_sent_total")
+                        .Help("Partial windows and watermarks the tasks here sent to the "
+                              "partials topic")
+                        .Register(r)
+                        .Add({});
+  partials_rejected_ = &BuildCounter()
+                            .Name("promowatch_partials_rejected_total")
+                            .Help("Partials dropped by the global tasks here: undecodable, or "
+                                  "sent with another task count")
+                            .Register(r)
+                            .Add({});
+  revoked_ = &BuildCounter()
+                  .Name("promowatch_partitions_revoked_total")
+                  .Help("Partitions this instance gave up in rebalances")
+                  .Register(r)
+                  .Add({});
 }
+
+void TaskProbe::SetGlobalTasks(int owned, int64_t watermark_ms) {
+  global_owned_->Set(owned);
+  global_watermark_->Set(owned > 0 && watermark_ms > 0 ? static_cast<double>(watermark_ms) / 1000.0
+                                                        : 0.0);
+}
+
+void TaskProbe::SetPartials(int64_t sent, int64_t rejected) {
+  partials_sent_->Increment(static_cast<double>(sent) - partials_sent_->Value());
+  partials_rejected_->Increment(static_cast<double>(rejected) - partials_rejected_->Value());
+}
+
+void TaskProbe::PartitionsRevoked(int64_t n) { revoked_->Increment(static_cast<double>(n)); }
 
 void TaskProbe::SetTasksOwned(int tasks) { owned_->Set(tasks); }
 void TaskProbe::SetTaskRecords(int task, int64_t read, int64_t accepted, int64_t duplicates,

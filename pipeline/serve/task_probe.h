@@ -28,6 +28,12 @@ class TaskProbe {
   // zeros for a task that is not here.
   void SetTaskRecords(int task, int64_t read, int64_t accepted, int64_t duplicates, int64_t late,
                       int64_t rejected);
+  // The global stage (live/global_stage.h): global tasks here, the lowest
+  // of their watermarks (windows ending before it are published; 0: none),
+  // partials sent and dropped, partitions given up in rebalances.
+  void SetGlobalTasks(int owned, int64_t watermark_ms);
+  void SetPartials(int64_t sent, int64_t rejected);
+  void PartitionsRevoked(int64_t n);
 
  private:
   prometheus::Gauge* owned_;
@@ -39,6 +45,11 @@ class TaskProbe {
   prometheus::Counter* changelog_records_;
   prometheus::Counter* changelog_bytes_;
   prometheus::Family<prometheus::Gauge>* task_records_;
+  prometheus::Gauge* global_owned_;
+  prometheus::Gauge* global_watermark_;
+  prometheus::Counter* partials_sent_;
+  prometheus::Counter* partials_rejected_;
+  prometheus::Counter* revoked_;
 };
 
 }  // namespace promowatch
