@@ -9,6 +9,8 @@
 #   - the results topic, upserted by key, equals SQL over the same events row
 #     for row (unique visitors exact), each window published identically;
 #   - the task counters summed over the instances equal SQL's counts;
+#   - /v1/campaigns/c0 is answered by the instance running c0's global task
+#     and redirected there by the others;
 #   - the one injected anomaly fired one alert scope (low_ctr, c0, douyin)
 #     once on the alerts topic and once in Alertmanager (the real Debian
 #     server), and no other scope fired, wherever its global task moved.
@@ -85,6 +87,9 @@ watermark:
 state:
   checkpoint_every_records: 3000
   checkpoint_interval: 2s
+api:
+  enabled: true
+  token: test-token-0123456789
 alerts:
   rules_file: rules.yaml
   alertmanager:
@@ -180,6 +185,25 @@ caught_up() {
   done
 }
 wait_for 60 "every global task's watermark to pass the input's end less a minute" caught_up
+
+# The query API: c0's windows are answered by the instance running its
+# global task; the others redirect there.
+owner=
+for n in "${RUNNING[@]}"; do
+  var="METRICS_$n"
+  got=$(curl -s -o api.json -w '%{http_code} %{redirect_url}' -H "Authorization: Bearer test-token-0123456789" \
+    "http://${!var}/v1/campaigns/c0")
+  case "$got" in
+    "200 ") [ -z "$owner" ] || fail "two instances answer for c0: $owner and ${!var}"; owner=${!var} ;;
+    "307 "*) redirects+=("${got#307 }") ;;
+    *) fail "GET /v1/campaigns/c0 on instance $n: $got $(cat api.json)" ;;
+  esac
+done
+[ -n "$owner" ] || fail "no instance answers for c0"
+for r in "${redirects[@]}"; do
+  [ "$r" = "http://$owner/v1/campaigns/c0" ] || fail "a redirect to $r, not to c0's instance $owner"
+done
+[ "${#redirects[@]}" = $(( ${#RUNNING[@]} - 1 )) ] || fail "not every other instance redirects for c0"
 
 # Task counters follow their tasks: summed, every record once.
 rm -f db.sqlite

@@ -239,7 +239,8 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
       PW_RETURN_IF_ERROR(r.Duration(n, &config.metrics.campaign_ttl_ms));
   }
   if (auto api = root["api"]) {
-    PW_RETURN_IF_ERROR(r.CheckKeys(api, "api", {"enabled", "token"}));
+    PW_RETURN_IF_ERROR(r.CheckKeys(api, "api", {"enabled", "token", "advertised_address"}));
+    if (auto n = api["advertised_address"]) config.api.advertised_address = n.Scalar();
     if (auto n = api["enabled"]) PW_RETURN_IF_ERROR(r.Bool(n, &config.api.enabled));
     if (auto n = api["token"]) config.api.token = n.Scalar();
     if (config.api.enabled && config.api.token.size() < 16) {

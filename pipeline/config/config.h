@@ -106,6 +106,10 @@ struct ApiOptions {
   bool enabled = false;
   // Bearer token every request must carry; required when enabled.
   std::string token;
+  // HOST:PORT other instances redirect queries to, for the users and
+  // campaigns whose tasks run here. Default: metrics.address, with this
+  // machine's host name for 0.0.0.0 (a StatefulSet pod's name).
+  std::string advertised_address;
 };
 
 struct PipelineConfig {

@@ -2,9 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "operators/time_util.h"
+#include "pipeline/runtime/topic_partition.h"
 #include "promowatch/v1/state.pb.h"
 
 namespace promowatch {
@@ -19,8 +22,31 @@ class GlobalStage::SourceBuffer final : public WindowResultSink {
   std::vector<v1::WindowResult> emitted;
 };
 
+int64_t InputPosition(const std::map<std::string, int64_t>& next_offsets, int task,
+                      std::string_view except_topic) {
+  int64_t position = 1;
+  for (const auto& [name, next] : next_offsets) {
+    const auto tp = TopicPartition::Parse(name);
+    if (tp && tp->partition == task && tp->topic != except_topic) position += next;
+  }
+  return position;
+}
+
+std::string AdvertisedAddress(const PipelineConfig& config) {
+  if (!config.api.advertised_address.empty()) return config.api.advertised_address;
+  std::string address = config.metrics.address;
+  const size_t colon = address.rfind(':');
+  const std::string host = colon == std::string::npos ? address : address.substr(0, colon);
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") {
+    char name[256] = {};
+    if (gethostname(name, sizeof(name) - 1) == 0)
+      address = std::string(name) + (colon == std::string::npos ? "" : address.substr(colon));
+  }
+  return address;
+}
+
 GlobalStage::GlobalStage(const PipelineConfig& config, int tasks, KafkaSink* sink,
-                         WindowResultSink* results, Callbacks callbacks)
+                         WindowResultSink* results, Callbacks callbacks, std::string address)
     : operators_(config.operators),
       tasks_(tasks),
       topic_(config.kafka.partials_topic),
@@ -30,7 +56,10 @@ GlobalStage::GlobalStage(const PipelineConfig& config, int tasks, KafkaSink* sin
       callbacks_(std::move(callbacks)),
       rules_(config.alert_rules),
       watermark_sent_ms_(static_cast<size_t>(tasks), kNoWatermark),
-      global_(static_cast<size_t>(tasks)) {
+      global_(static_cast<size_t>(tasks)),
+      address_(std::move(address)),
+      owner_address_(static_cast<size_t>(tasks)),
+      here_(static_cast<size_t>(tasks), 0) {
   for (int t = 0; t < tasks; ++t) sources_.push_back(std::make_unique<SourceBuffer>());
 }
 
@@ -52,6 +81,10 @@ void GlobalStage::Publish(const std::function<bool(int task)>& live,
                           std::chrono::steady_clock::time_point now, bool force) {
   if (!force && now - last_publish_ < std::chrono::milliseconds(interval_ms_)) return;
   last_publish_ = now;
+  // Every few seconds also unmoved watermarks: owners announce themselves
+  // (Locate) to instances that started since.
+  const bool announce = now - last_announce_ >= std::chrono::seconds(5);
+  if (announce) last_announce_ = now;
   // One record per source task and global task at most: its windows of
   // that global task's campaigns, then its watermark - so a global task
   // that hears a watermark has every window the task fired below it.
@@ -59,7 +92,7 @@ void GlobalStage::Publish(const std::function<bool(int task)>& live,
     auto& emitted = sources_[static_cast<size_t>(t)]->emitted;
     const int64_t wm = watermark_of(t);
     int64_t& sent = watermark_sent_ms_[static_cast<size_t>(t)];
-    const bool moved = live(t) && wm != kNoWatermark && wm != sent;
+    const bool moved = live(t) && wm != kNoWatermark && (wm != sent || announce);
     if (emitted.empty() && !moved) continue;
     by_owner_.assign(static_cast<size_t>(tasks_), {});
     for (const v1::WindowResult& r : emitted)
@@ -74,6 +107,7 @@ void GlobalStage::Publish(const std::function<bool(int task)>& live,
       p.set_source_tasks(tasks_);
       p.set_version(version);
       p.set_watermark_ms(wm);
+      p.set_owner_address(address_);
       for (const v1::WindowResult* r : windows) *p.add_windows() = *r;
       p.SerializeToString(&buffer_);
       sink_->ProduceTo(topic_, g, key, buffer_);
@@ -99,6 +133,10 @@ void GlobalStage::Consume(int task, std::string_view value) {
     }
     return;
   }
+  if (!p.owner_address().empty()) {
+    std::lock_guard lock(placement_mu_);
+    owner_address_[static_cast<size_t>(p.source_task())] = p.owner_address();
+  }
   int64_t& wm = g.source_watermark_ms[static_cast<size_t>(p.source_task())];
   // (Never back: a task restarted from a checkpoint re-sends an older one.)
   if (p.watermark_ms() != kNoWatermark && (wm == kNoWatermark || p.watermark_ms() > wm)) {
@@ -118,6 +156,26 @@ int64_t GlobalStage::watermark_ms(int task) const {
   for (int64_t wm : g.source_watermark_ms) {
     if (wm == kNoWatermark) return kNoWatermark;
     lowest = std::min(lowest, wm);
+  }
+  return lowest;
+}
+
+QueryApi::Placement GlobalStage::Locate(int task) const {
+  std::lock_guard lock(placement_mu_);
+  const auto t = static_cast<size_t>(task);
+  if (here_[t]) return {true, {}};
+  // (Our own address: the task left and its new owner has not spoken yet.)
+  if (owner_address_[t] == address_) return {false, {}};
+  return {false, owner_address_[t]};
+}
+
+int64_t GlobalStage::lowest_watermark_ms() const {
+  int64_t lowest = kNoWatermark;
+  for (int g = 0; g < tasks_; ++g) {
+    if (!owned(g)) continue;
+    const int64_t wm = watermark_ms(g);
+    if (wm == kNoWatermark) return kNoWatermark;
+    lowest = lowest == kNoWatermark ? wm : std::min(lowest, wm);
   }
   return lowest;
 }
@@ -201,6 +259,9 @@ absl::Status GlobalStage::RestoreTask(int task, const StateReader& in) {
   for (const AlertEvent& a : g.alerts->Firing()) {
     if (callbacks_.still_firing) callbacks_.still_firing(a);
   }
+  std::lock_guard lock(placement_mu_);
+  here_[static_cast<size_t>(task)] = 1;
+  owner_address_[static_cast<size_t>(task)] = address_;
   return absl::OkStatus();
 }
 
@@ -221,7 +282,10 @@ void GlobalStage::DropTask(int task) {
   if (g.alerts != nullptr && callbacks_.moved_away) {
     for (const AlertEvent& a : g.alerts->Firing()) callbacks_.moved_away(a);
   }
+  if (g.merger != nullptr && callbacks_.task_moved_away) callbacks_.task_moved_away(task);
   g = Global();
+  std::lock_guard lock(placement_mu_);
+  here_[static_cast<size_t>(task)] = 0;
 }
 
 }  // namespace promowatch

@@ -27,7 +27,9 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -38,8 +40,20 @@
 #include "pipeline/io/kafka.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/partitioner.h"
+#include "pipeline/serve/query_api.h"
 
 namespace promowatch {
+
+// A task's input position, the version of its partials: the sum of the
+// next offsets of its partitions (by "topic/partition" in `next_offsets`)
+// but those of `except_topic`, plus one (never 0). It only grows, and a
+// task restarted from a checkpoint counts from there again.
+int64_t InputPosition(const std::map<std::string, int64_t>& next_offsets, int task,
+                      std::string_view except_topic);
+
+// Where this instance answers queries for others (api.advertised_address,
+// else metrics.address with the host name for 0.0.0.0).
+std::string AdvertisedAddress(const PipelineConfig& config);
 
 class GlobalStage final : public TaskState {
  public:
@@ -51,14 +65,18 @@ class GlobalStage final : public TaskState {
     // A global task came here with firing alerts: Alertmanager hears of
     // them again (same labels, same startsAt: no new page).
     std::function<void(const AlertEvent&)> still_firing;
-    // A global task went elsewhere: its firing alerts are the new owner's.
+    // A global task went elsewhere: its firing alerts are the new owner's,
+    // and so are its campaigns' series.
     std::function<void(const AlertEvent&)> moved_away;
+    std::function<void(int task)> task_moved_away;
   };
 
   // `results` gets every final window (after the judge of its campaign's
   // global task); `sink` sends the partials. Both must outlive this.
+  // `address`: where this instance answers queries (announced with its
+  // tasks' partials).
   GlobalStage(const PipelineConfig& config, int tasks, KafkaSink* sink, WindowResultSink* results,
-              Callbacks callbacks);
+              Callbacks callbacks, std::string address);
   ~GlobalStage() override;
 
   int tasks() const { return tasks_; }
@@ -89,9 +107,17 @@ class GlobalStage final : public TaskState {
   // The lowest source watermark of global task `task` (kNoWatermark: a
   // source task has not reported yet).
   int64_t watermark_ms(int task) const;
+  // The lowest of watermark_ms over the global tasks here (kNoWatermark:
+  // none here, or one without): every window ending at or before it was
+  // published.
+  int64_t lowest_watermark_ms() const;
   // Partials that could not be read (another task count, undecodable).
   int64_t rejected() const { return rejected_; }
   int64_t partials_sent() const { return sent_; }
+
+  // Where task `task` runs, as its owner last announced (any thread): here,
+  // another instance's address, or neither (moving).
+  QueryApi::Placement Locate(int task) const;
 
   // --- The alert judges of the global tasks here.
   std::vector<AlertEvent> Firing() const;
@@ -127,9 +153,14 @@ class GlobalStage final : public TaskState {
   std::string incomplete_reason_;
   std::vector<std::unique_ptr<SourceBuffer>> sources_;
   std::vector<int64_t> watermark_sent_ms_;  // by source task
-  std::chrono::steady_clock::time_point last_publish_{};
-  std::vector<std::vector<const v1::WindowResult*>> by_owner_;  // (reused)
   std::vector<Global> global_;
+  std::chrono::steady_clock::time_point last_publish_{};
+  std::chrono::steady_clock::time_point last_announce_{};
+  std::string address_;
+  mutable std::mutex placement_mu_;  // (Locate runs on HTTP threads)
+  std::vector<std::string> owner_address_;  // by task, as announced
+  std::vector<char> here_;                  // by task
+  std::vector<std::vector<const v1::WindowResult*>> by_owner_;  // (reused)
   std::string buffer_;
   int64_t rejected_ = 0;
   int64_t sent_ = 0;

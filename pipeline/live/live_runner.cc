@@ -46,7 +46,7 @@ namespace {
 // /v1/ while the query API is off (or gone: the runner is stopping).
 HttpServer::Reply ApiOff(const HttpServer::Request&) {
   return {404, "{\"error\":\"the query API is off: set api.enabled and api.token\"}",
-          "application/json"};
+          "application/json", ""};
 }
 
 }  // namespace
@@ -112,7 +112,12 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       fanout_.Notify(a, clock_());
     };
     on.moved_away = [this](const AlertEvent& a) { fanout_.Forget(a); };
-    global_ = std::make_unique<GlobalStage>(config_, options.tasks, sink_, &metered_, std::move(on));
+    on.task_moved_away = [this](int task) {
+      metrics_->results->ForgetCampaigns(
+          [&](const std::string& c) { return global_->OwnerOf(c) == task; });
+    };
+    global_ = std::make_unique<GlobalStage>(config_, options.tasks, sink_, &metered_, std::move(on),
+                                            AdvertisedAddress(config_));
     engine_->SetTaskResults([g = global_.get()](int task) { return g->SourceSink(task); });
     engine_->AttachTaskState(global_.get());
     metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
@@ -143,6 +148,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
           config_.api, backend_.get(), metrics_->results.get(), metrics_->profiles.get(),
           [tasks = tasks_->tasks()](const std::string& user) {
             return TaskKeyPrefix(KafkaPartitionOf(user, tasks)) + user;  // (its task's)
+          },
+          [g = global_.get()](bool user, const std::string& id) {
+            return g->Locate(user ? KafkaPartitionOf(id, g->tasks()) : g->OwnerOf(id));
           });
       metrics_->port->http().Route("/v1/", [api = api_.get()](const HttpServer::Request& r) {
         return api->Handle(r.path, r.authorization);
@@ -430,20 +438,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     WatermarkTracker& w = engine_->watermarks();
     global_->Publish([this](int t) { return engine_->task_live(t); },
                      [&w](int t) { return w.task_current(t); },
-                     [this](int t) { return TaskVersion(t); }, std::chrono::steady_clock::now(),
+                     [this](int t) { return InputPosition(next_offsets_, t, config_.kafka.partials_topic); }, std::chrono::steady_clock::now(),
                      force);
-  }
-
-  // A task's input position: the sum of the next offsets of its input and
-  // repartition partitions (+1: never 0). It only grows, and a task that
-  // restarts from a checkpoint counts from there again.
-  int64_t TaskVersion(int task) const {
-    int64_t v = 1;
-    for (const auto& [name, next] : next_offsets_) {
-      const auto tp = TopicPartition::Parse(name);
-      if (tp && tp->partition == task && tp->topic != config_.kafka.partials_topic) v += next;
-    }
-    return v;
   }
 
   // `wait`: durable before returning (before a revoke or a stop); else the
@@ -522,27 +518,14 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   // New rules without losing alert state; rules that do not load (or need
   // a restart) are rejected and the running rules stay.
   void ReloadRules(const char* why) {
-    if (!rules_.watching()) {
-      spdlog::warn(
-          "msg=\"nothing to reload\" reason={} hint=\"start with --config FILE to reload its alert "
-          "rules\"",
-          why);
-      return;
-    }
-    auto loaded = rules_.Load(config_.operators.window_minutes);
-    if (!loaded.ok()) {
-      metrics_->alerts->RulesReloaded(false);
-      spdlog::error("msg=\"alert rules rejected, the running rules stay\" reason={} error=\"{}\"",
-                    why, std::string(loaded.status().message()));
-      return;
-    }
-    config_.alert_rules = loaded->rules;
-    config_.alert_rules_file = loaded->rules_file;
-    global_->ReplaceRules(std::move(loaded->rules), engine_->watermark_ms());
-    metrics_->alerts->RulesReloaded(true);
-    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
-    spdlog::info("msg=\"alert rules reloaded\" reason={} rules={} firing={}", why,
-                 config_.alert_rules.size(), global_->Firing().size());
+    rules_.Reload(why, config_.operators.window_minutes, metrics_->alerts.get(),
+                  [this](RuleWatcher::Rules& loaded) {
+                    config_.alert_rules = loaded.rules;
+                    config_.alert_rules_file = loaded.rules_file;
+                    global_->ReplaceRules(std::move(loaded.rules), engine_->watermark_ms());
+                    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
+                    return global_->Firing().size();
+                  });
   }
 
   void PublishTagChange(const TagChange& c) {
@@ -568,7 +551,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                                       c.rejected_total());
     }
     metrics_->checkpoints->SetCheckpointWatermark(engine_->committed_watermark_ms());
-    metrics_->tasks->SetGlobalTasks(global_->owned_count(), GlobalWatermark());
+    metrics_->tasks->SetGlobalTasks(global_->owned_count(), global_->lowest_watermark_ms());
+    // (Global tasks come and go with their alert state.)
+    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
     metrics_->tasks->SetPartials(global_->partials_sent(), global_->rejected());
     if (profiles_) profiles_->UpdateGauges(*engine_, metrics_->profiles.get());
     if (source_ == nullptr) return;
@@ -581,19 +566,6 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     }
   }
 
-  // The lowest watermark of the global tasks here: every window ending at
-  // or before it that has data here was published.
-  int64_t GlobalWatermark() const {
-    int64_t lowest = kNoWatermark;
-    for (int g = 0; g < global_->tasks(); ++g) {
-      if (!global_->owned(g)) continue;
-      const int64_t wm = global_->watermark_ms(g);
-      if (wm == kNoWatermark) return kNoWatermark;
-      lowest = lowest == kNoWatermark ? wm : std::min(lowest, wm);
-    }
-    return lowest;
-  }
-
   void Report(const char* what) {
     const auto& c = engine_->counters();
     spdlog::info(
@@ -603,7 +575,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         "last_checkpoint_ms={:.1f}",
         what, c.read, c.accepted, c.rejected_total(), c.duplicates, c.late, c.repartitioned,
         engine_->records_in_flight(),
-        engine_->watermark_ms(), global_->owned_count(), GlobalWatermark(),
+        engine_->watermark_ms(), global_->owned_count(), global_->lowest_watermark_ms(),
         engine_->watermarks().idle_partitions(), sink_->produced(), sink_->failed_deliveries(),
         c.checkpoints, last_checkpoint_ms_);
   }

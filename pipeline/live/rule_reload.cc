@@ -1,6 +1,7 @@
 #include "pipeline/live/rule_reload.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -51,6 +52,29 @@ absl::StatusOr<RuleWatcher::Rules> RuleWatcher::Load(const std::vector<int>& win
   rules_file_ = loaded->alert_rules_file;
   mtime_ = Mtime();
   return Rules{std::move(loaded->alert_rules), loaded->alert_rules_file};
+}
+
+bool RuleWatcher::Reload(const char* why, const std::vector<int>& window_minutes,
+                         AlertsProbe* probe, const std::function<size_t(Rules&)>& apply) {
+  if (!watching()) {
+    spdlog::warn(
+        "msg=\"nothing to reload\" reason={} hint=\"start with --config FILE to reload its alert "
+        "rules\"",
+        why);
+    return false;
+  }
+  auto loaded = Load(window_minutes);
+  if (!loaded.ok()) {
+    probe->RulesReloaded(false);
+    spdlog::error("msg=\"alert rules rejected, the running rules stay\" reason={} error=\"{}\"",
+                  why, std::string(loaded.status().message()));
+    return false;
+  }
+  const size_t rules = loaded->rules.size();
+  const size_t firing = apply(*loaded);
+  probe->RulesReloaded(true);
+  spdlog::info("msg=\"alert rules reloaded\" reason={} rules={} firing={}", why, rules, firing);
+  return true;
 }
 
 }  // namespace promowatch

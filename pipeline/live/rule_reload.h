@@ -5,11 +5,13 @@
 // compute), is rejected whole and the running rules stay.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "pipeline/config/config.h"
+#include "pipeline/serve/alerts_probe.h"
 
 namespace promowatch {
 
@@ -31,6 +33,12 @@ class RuleWatcher {
   // Reads the rules again; `window_minutes` are the window sizes this
   // process computes.
   absl::StatusOr<Rules> Load(const std::vector<int>& window_minutes);
+  // A reload asked for (`why`: SIGHUP, a changed file): Load, then `apply`
+  // the rules, which returns how many alerts fire under them; logged and
+  // told to `probe` either way. False: nothing watched, or the rules did
+  // not load and the running ones stay.
+  bool Reload(const char* why, const std::vector<int>& window_minutes, AlertsProbe* probe,
+              const std::function<size_t(Rules&)>& apply);
 
  private:
   int64_t Mtime() const;

@@ -27,6 +27,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     const Reply reply = self->Serve(Request{req.path, req.get_header_value("Authorization")});
     res.status = reply.status;
     if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"promowatch\"");
+    if (!reply.location.empty()) res.set_header("Location", reply.location);
     res.set_content(reply.body, reply.content_type);
   });
   if (!s->http_->bind_to_port(host, port)) {
@@ -59,7 +60,7 @@ HttpServer::Reply HttpServer::Serve(const Request& request) const {
       }
     }
   }
-  if (!handler) return Reply{404, "not found: " + request.path + "\n"};
+  if (!handler) return Reply{404, "not found: " + request.path + "\n", "text/plain; charset=utf-8", ""};
   return handler(request);
 }
 

@@ -30,6 +30,7 @@ class HttpServer {
     int status = 200;
     std::string body;
     std::string content_type = "text/plain; charset=utf-8";
+    std::string location;  // a redirect's target
   };
   using Handler = std::function<Reply(const Request&)>;
 

@@ -26,15 +26,15 @@ absl::StatusOr<std::unique_ptr<MetricsPort>> MetricsPort::Start(const std::strin
   port->http_->Route("/metrics", [self](const HttpServer::Request&) {
     std::ostringstream out;
     prometheus::TextSerializer().Serialize(out, self->registry_->Collect());
-    return HttpServer::Reply{200, out.str(), "text/plain; version=0.0.4; charset=utf-8"};
+    return HttpServer::Reply{200, out.str(), "text/plain; version=0.0.4; charset=utf-8", ""};
   });
   port->http_->Route("/healthz", [self](const HttpServer::Request&) {
     const auto [ok, why] = self->Health();
-    return HttpServer::Reply{ok ? 200 : 503, why + "\n", "text/plain"};
+    return HttpServer::Reply{ok ? 200 : 503, why + "\n", "text/plain", ""};
   });
   port->http_->Route("/readyz", [self](const HttpServer::Request&) {
     std::lock_guard lock(self->mu_);
-    return HttpServer::Reply{self->ready_ ? 200 : 503, self->ready_reason_ + "\n", "text/plain"};
+    return HttpServer::Reply{self->ready_ ? 200 : 503, self->ready_reason_ + "\n", "text/plain", ""};
   });
   return port;
 }

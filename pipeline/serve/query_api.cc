@@ -17,7 +17,7 @@ namespace {
 using Reply = HttpServer::Reply;
 
 Reply Error(int status, const std::string& message) {
-  return {status, nlohmann::json({{"error", message}}).dump(), "application/json"};
+  return {status, nlohmann::json({{"error", message}}).dump(), "application/json", ""};
 }
 
 // Ids are printable ASCII without '/', at most 128 characters.
@@ -38,6 +38,21 @@ bool SameSecret(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+std::optional<Reply> QueryApi::Elsewhere(bool user, const std::string& id,
+                                         const std::string& path) const {
+  if (!locate_) return std::nullopt;
+  const Placement p = locate_(user, id);
+  if (p.here) return std::nullopt;
+  if (p.address.empty()) {
+    return Error(503, std::string("the task of this ") + (user ? "user" : "campaign") +
+                          " is moving to another instance (a rebalance): retry in a few seconds");
+  }
+  Reply r = Error(307, "served by the instance running this " +
+                           std::string(user ? "user" : "campaign") + "'s task: " + p.address);
+  r.location = "http://" + p.address + path;
+  return r;
+}
+
 Reply QueryApi::Handle(const std::string& path, const std::string& authorization) const {
   const std::string prefix = "Bearer ";
   if (options_.token.empty() || authorization.rfind(prefix, 0) != 0 ||
@@ -50,6 +65,7 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
     const std::string id = rest("/v1/users/");
     if (!ValidId(id) || id == "*")
       return Error(400, "a user id is 1-128 characters of [A-Za-z0-9_.:-]");
+    if (auto r = Elsewhere(true, id, path)) return *r;
     std::string bytes;
     const absl::Status s = backend_->Get(UserProfileOperator::kTable, profile_key_(id), &bytes);
     if (absl::IsNotFound(s))
@@ -71,12 +87,13 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
                           {"rfm", p.tag_rfm()},
                           {"tier", p.tag_tier()}}},
                         {"profile", nlohmann::json::parse(profile)}};
-    return {200, j.dump(), "application/json"};
+    return {200, j.dump(), "application/json", ""};
   }
   if (path.rfind("/v1/campaigns/", 0) == 0) {
     const std::string id = rest("/v1/campaigns/");
     if (!ValidId(id))
       return Error(400, "a campaign id is 1-128 characters of [A-Za-z0-9_.:-] (or * for all)");
+    if (auto r = Elsewhere(false, id, path)) return *r;
     const auto windows = results_->LatestWindows(id);
     if (windows.empty()) return Error(404, "no recent windows for this campaign");
     std::string body = "{\"campaign_id\":" + nlohmann::json(id).dump() + ",\"windows\":[";
@@ -85,7 +102,7 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
       AppendWindowResultJson(windows[i], &body);
     }
     body += "]}";
-    return {200, body, "application/json"};
+    return {200, body, "application/json", ""};
   }
   if (path.rfind("/v1/tags/", 0) == 0 && path.size() > 15 &&
       path.compare(path.size() - 6, 6, "/count") == 0) {
@@ -101,7 +118,7 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
     auto it = counts.find(tag);
     return {200,
             nlohmann::json({{"tag", tag}, {"users", it == counts.end() ? 0 : it->second}}).dump(),
-            "application/json"};
+            "application/json", ""};
   }
   return Error(404, "unknown path: GET /v1/users/{id}, /v1/campaigns/{id} or /v1/tags/{tag}/count");
 }

@@ -4,12 +4,16 @@
 //   GET /v1/campaigns/{id}      the latest final windows of a campaign
 //   GET /v1/tags/{tag}/count    users carrying a tag ("new", ..., or "tier:gold")
 // Every request needs "Authorization: Bearer <api.token>" (401 without);
-// a malformed id is 400, an unknown user or campaign 404. Profiles are read
+// a malformed id is 400, an unknown user or campaign 404. With several
+// instances a user or campaign is answered by the instance running its task;
+// another one redirects there (307, Location: http://HOST:PORT/v1/...), or
+// answers 503 while the task is moving (a rebalance: retry). Profiles are read
 // from RocksDB as of the last checkpoint (a consistent point-in-time read on
 // the HTTP thread), never from the pipeline's memory: a query never blocks
 // or races the pipeline.
 
 #include <functional>
+#include <optional>
 #include <string>
 
 #include "pipeline/serve/http_server.h"
@@ -24,14 +28,22 @@ class QueryApi {
   // Where a user's profile is stored: its key in the profiles table (with
   // tasks, behind the key prefix of the user's task).
   using ProfileKey = std::function<std::string(const std::string& user_id)>;
+  // Where the task of a user (or of a campaign's results) runs; called on
+  // HTTP threads. `address` empty and not `here`: moving.
+  struct Placement {
+    bool here = true;
+    std::string address;  // HOST:PORT of the instance running it
+  };
+  using Locate = std::function<Placement(bool user, const std::string& id)>;
   // `backend` and the probes (latest windows, tag counts) must outlive the API.
   QueryApi(ApiOptions options, RocksStateBackend* backend, const ResultsProbe* results,
-           const ProfilesProbe* profiles, ProfileKey profile_key)
+           const ProfilesProbe* profiles, ProfileKey profile_key, Locate locate = nullptr)
       : options_(std::move(options)),
         backend_(backend),
         results_(results),
         profiles_(profiles),
-        profile_key_(std::move(profile_key)) {}
+        profile_key_(std::move(profile_key)),
+        locate_(std::move(locate)) {}
   HttpServer::Reply Handle(const std::string& path, const std::string& authorization) const;
 
  private:
@@ -40,6 +52,10 @@ class QueryApi {
   const ResultsProbe* results_;
   const ProfilesProbe* profiles_;
   ProfileKey profile_key_;
+  Locate locate_;
+  // A redirect (or 503) when the id's task runs elsewhere; nullopt: here.
+  std::optional<HttpServer::Reply> Elsewhere(bool user, const std::string& id,
+                                             const std::string& path) const;
 };
 
 }  // namespace promowatch

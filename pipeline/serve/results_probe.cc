@@ -179,8 +179,14 @@ void ResultsProbe::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
 }
 
 void ResultsProbe::ExpireCampaigns(int64_t wall_ms) {
+  ForgetCampaigns([&](const std::string& campaign) {
+    return wall_ms - campaigns_.at(campaign)->last_seen_wall_ms >= options_.campaign_ttl_ms;
+  });
+}
+
+void ResultsProbe::ForgetCampaigns(const std::function<bool(const std::string&)>& gone) {
   for (auto it = campaigns_.begin(); it != campaigns_.end();) {
-    if (wall_ms - it->second->last_seen_wall_ms < options_.campaign_ttl_ms) {
+    if (!gone(it->first)) {
       ++it;
       continue;
     }

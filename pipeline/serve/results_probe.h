@@ -10,6 +10,7 @@
 // removed. No user ids are ever labels.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,6 +36,9 @@ class ResultsProbe {
   void ResultPublished(double seconds);
   // Removes the series of campaigns idle for campaign_ttl_ms.
   void ExpireCampaigns(int64_t wall_ms);
+  // Removes the series of the campaigns `gone` says (their global task
+  // moved to another instance, which exports them from now on).
+  void ForgetCampaigns(const std::function<bool(const std::string& campaign)>& gone);
   // The latest final windows of a campaign (every channel and size),
   // copies; any thread.
   std::vector<v1::WindowResult> LatestWindows(const std::string& campaign_id) const;

@@ -224,5 +224,60 @@ TEST(PartialMerge, ATaskAheadWaitsForTheMergedWatermark) {
   EXPECT_EQ(merger->held(), 0u);
 }
 
+// The live global stage: partials come through Kafka with versions; a
+// re-publication (a task restarted from its checkpoint, or moved) changes
+// nothing, an older version is dropped, a newer one that changes the window
+// is a correction.
+TEST(PartialMerge, OfferedPartialsAreIdempotent) {
+  OperatorOptions options;
+  options.window_minutes = {1};
+  options.cumulative = false;
+  Capture out;
+  PartialMerger merger(options, 2, &out);
+  const int64_t t0 = 1'794'326'400'000;
+  auto partial = [&](int64_t impressions) {
+    v1::WindowResult r;
+    r.set_window("1m");
+    r.set_window_start_ms(t0);
+    r.set_window_end_ms(t0 + kMinuteMs);
+    r.set_campaign_id("c");
+    r.set_channel("jd");
+    r.set_impressions(impressions);
+    r.set_uv(impressions);
+    return r;
+  };
+  ASSERT_TRUE(merger.Offer(0, partial(3), 10));
+  ASSERT_TRUE(merger.Offer(1, partial(4), 7));
+  merger.Flush(t0 + kMinuteMs);
+  ASSERT_EQ(out.rows.size(), 1u);
+  v1::WindowResult r;
+  ASSERT_TRUE(r.ParseFromString(out.rows[0]));
+  EXPECT_EQ(r.impressions(), 7);
+  EXPECT_EQ(r.uv(), 7);
+
+  // Task 0 again, as after a crash: the same partial, a later position.
+  EXPECT_TRUE(merger.Offer(0, partial(3), 12));
+  merger.Flush(t0 + kMinuteMs);
+  EXPECT_EQ(out.rows.size(), 1u) << "a re-publication that changes nothing published again";
+  // An older version of task 1 (its previous owner's, arriving late): dropped.
+  EXPECT_FALSE(merger.Offer(1, partial(1), 6));
+  // A late record at task 1: a correction with both tasks' values.
+  v1::WindowResult late = partial(5);
+  late.set_revision(1);
+  EXPECT_TRUE(merger.Offer(1, late, 9));
+  merger.Flush(t0 + kMinuteMs);
+  ASSERT_EQ(out.rows.size(), 2u);
+  ASSERT_TRUE(r.ParseFromString(out.rows[1]));
+  EXPECT_EQ(r.impressions(), 8);
+  EXPECT_EQ(r.revision(), 1);
+
+  // Versions survive a checkpoint.
+  MemoryState state;
+  merger.Snapshot(state);
+  PartialMerger restored(options, 2, &out);
+  ASSERT_TRUE(restored.Restore(state).ok());
+  EXPECT_FALSE(restored.Offer(1, partial(4), 8)) << "older than the version restored";
+}
+
 }  // namespace
 }  // namespace promowatch
