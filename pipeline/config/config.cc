@@ -153,7 +153,8 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     PW_RETURN_IF_ERROR(r.CheckKeys(
         k, "kafka",
         {"brokers", "group", "topics", "results_format", "value_framing", "properties",
-         "partials_interval"}));
+         "partials_interval", "commit_offsets"}));
+    if (auto n = k["commit_offsets"]) PW_RETURN_IF_ERROR(r.Bool(n, &ko.commit_offsets));
     if (auto n = k["partials_interval"])
       PW_RETURN_IF_ERROR(r.Duration(n, &ko.partials_interval_ms));
     if (auto n = k["value_framing"]) {

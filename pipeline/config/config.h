@@ -57,6 +57,13 @@ struct KafkaOptions {
   // watermark arrives) at no more than P x P records per interval however
   // many windows fire.
   int64_t partials_interval_ms = 100;
+  // Commit the checkpointed offsets to Kafka too, for lag tools (the state
+  // holds the offsets promowatch resumes from). Default: true. An offset
+  // commit that meets a rebalance with an old generation makes librdkafka
+  // drop the member's assignment as lost (the tasks restart from their
+  // changelog); librdkafka's embedded cluster answers so to every commit
+  // during a rebalance, so tests with several instances turn this off.
+  bool commit_offsets = true;
   // Results (and alerts) as JSON objects instead of protobuf. Default: false.
   bool results_json = false;
   // Any librdkafka property (security.protocol, sasl.*, ssl.*, ...), applied

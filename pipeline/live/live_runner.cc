@@ -469,7 +469,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     }
     // Only the partitions this member owns: a commit for others (or before
     // the first assignment) is refused by the group coordinator.
-    if (source_ != nullptr && !assigned_.empty()) {
+    if (config_.kafka.commit_offsets && source_ != nullptr && !assigned_.empty()) {
       std::map<std::string, int64_t> owned;
       for (const auto& name : assigned_) {
         if (auto it = next_offsets_.find(name); it != next_offsets_.end())
