@@ -13,28 +13,9 @@
 #      keeps firing; a file without the rule resolves it.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
-AM_BIN=$(command -v prometheus-alertmanager || command -v alertmanager || true)
-[ -n "$AM_BIN" ] || fail "prometheus-alertmanager is not installed (scripts/install-deps.sh installs it)"
 cd "$WORK"
 
-AM_PORT=$(free_port)
-AM=http://127.0.0.1:$AM_PORT
-cat > am.yml <<'YAML'
-route:
-  receiver: "null"
-  group_by: [alertname, campaign]
-  group_wait: 1s
-receivers:
-  - name: "null"
-YAML
-start_am() {
-  "$AM_BIN" --config.file=am.yml --storage.path="$WORK/am-data" \
-    --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= >> am.log 2>&1 &
-  AM_PID=$!
-  PIDS+=($AM_PID)
-  disown $AM_PID
-  wait_for 30 "Alertmanager to be ready on $AM" curl -sf "$AM/-/ready" -o /dev/null
-}
+use_alertmanager
 start_am
 start_mock_kafka --partitions 4
 

@@ -187,3 +187,30 @@ stop_run() {
 scrape() { curl -sf "http://$METRICS/metrics" > metrics.txt; }
 # metric_sum REGEX: the sum of the samples in metrics.txt on lines matching REGEX.
 metric_sum() { awk -v re="$1" '$0 ~ re && $1 !~ /^#/ { s += $NF } END { printf "%d", s }' metrics.txt; }
+
+# Alertmanager (Debian's prometheus-alertmanager) on 127.0.0.1 with a null
+# receiver, alerts grouped by alertname and campaign: use_alertmanager sets
+# AM (its URL) and writes am.yml; start_am starts it (again, after a stop,
+# on the same port) and sets AM_PID.
+use_alertmanager() {
+  AM_BIN=$(command -v prometheus-alertmanager || command -v alertmanager || true)
+  [ -n "$AM_BIN" ] || fail "prometheus-alertmanager is not installed (scripts/install-deps.sh installs it)"
+  AM_PORT=$(free_port)
+  AM=http://127.0.0.1:$AM_PORT
+  cat > am.yml <<'YAML'
+route:
+  receiver: "null"
+  group_by: [alertname, campaign]
+  group_wait: 1s
+receivers:
+  - name: "null"
+YAML
+}
+start_am() {
+  "$AM_BIN" --config.file=am.yml --storage.path="$WORK/am-data" \
+    --web.listen-address="127.0.0.1:$AM_PORT" --cluster.listen-address= >> am.log 2>&1 &
+  AM_PID=$!
+  PIDS+=($AM_PID)
+  disown $AM_PID
+  wait_for 30 "Alertmanager to be ready on $AM" curl -sf "$AM/-/ready" -o /dev/null
+}
