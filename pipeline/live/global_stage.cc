@@ -90,9 +90,15 @@ void GlobalStage::Publish(const std::function<bool(int task)>& live,
   // that hears a watermark has every window the task fired below it.
   for (int t = 0; t < tasks_; ++t) {
     auto& emitted = sources_[static_cast<size_t>(t)]->emitted;
+    if (!live(t)) {
+      // Lost (out of the group) before its checkpoint: its next owner fires
+      // these again from that checkpoint, with the task's own watermark.
+      emitted.clear();
+      continue;
+    }
     const int64_t wm = watermark_of(t);
     int64_t& sent = watermark_sent_ms_[static_cast<size_t>(t)];
-    const bool moved = live(t) && wm != kNoWatermark && (wm != sent || announce);
+    const bool moved = wm != kNoWatermark && (wm != sent || announce);
     if (emitted.empty() && !moved) continue;
     by_owner_.assign(static_cast<size_t>(tasks_), {});
     for (const v1::WindowResult& r : emitted)
