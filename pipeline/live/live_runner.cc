@@ -245,6 +245,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         tasks_->Revoke(p.partition, *engine_, /*rebuild_next_time=*/lost);
       }
     }
+    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
   }
 
   // Task `task` runs here from now: its state loaded (local copy, or rebuilt
@@ -263,6 +264,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     repartitioned_upto_[static_cast<size_t>(task)] = position.repartitioned_upto;
     spdlog::info("msg=\"task assigned\" task={} sequence={} partitions_with_offsets={}", task,
                  position.sequence, position.offsets.size());
+    // (Its alerts, loaded with it, count here from now, not at the next report.)
+    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
   }
 
   // `on_second` (optional) runs about once a second on this thread.
