@@ -1,18 +1,208 @@
 #include "pipeline/serve/http_server.h"
 
 #include <httplib.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <netdb.h>
 
 #include <charconv>
+#include <cstring>
+#include <condition_variable>
+#include <deque>
+#include <set>
 
 namespace promowatch {
+namespace {
 
-absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address) {
+using Clock = std::chrono::steady_clock;
+
+// A connection's socket with a deadline per request: cpp-httplib's own
+// stream restarts its read timeout with every byte, so a client sending a
+// byte a second held a worker forever. Here the whole request (read, handle,
+// write) has `request_timeout`, and a request is at most `max_request_bytes`
+// of line and headers.
+class DeadlineStream : public httplib::Stream {
+ public:
+  DeadlineStream(int fd, size_t max_request_bytes) : fd_(fd), max_request_bytes_(max_request_bytes) {}
+
+  // The next request starts: its clock and its byte budget.
+  void StartRequest(Clock::time_point deadline) {
+    deadline_ = deadline;
+    request_bytes_ = 0;
+  }
+
+  // Waits until a byte is there to read, up to `until`.
+  bool WaitReadable(Clock::time_point until) const {
+    return buffered() > 0 || Poll(POLLIN, until);
+  }
+
+  bool is_readable() const override { return WaitReadable(deadline_); }
+  bool is_writable() const override { return Poll(POLLOUT, deadline_); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (buffered() == 0) {
+      if (request_bytes_ >= max_request_bytes_ || !is_readable()) return -1;
+      const ssize_t n = ::recv(fd_, buffer_, sizeof(buffer_), 0);
+      if (n <= 0) return n;
+      begin_ = 0;
+      end_ = static_cast<size_t>(n);
+      request_bytes_ += static_cast<size_t>(n);
+    }
+    const size_t n = std::min(size, buffered());
+    std::memcpy(ptr, buffer_ + begin_, n);
+    begin_ += n;
+    return static_cast<ssize_t>(n);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    return ::send(fd_, ptr, size, MSG_NOSIGNAL);
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override { Name(false, ip, port); }
+  void get_local_ip_and_port(std::string& ip, int& port) const override { Name(true, ip, port); }
+  socket_t socket() const override { return fd_; }
+
+ private:
+  size_t buffered() const { return end_ - begin_; }
+
+  bool Poll(short events, Clock::time_point until) const {
+    for (;;) {
+      const auto left =
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+      if (left <= 0) return false;
+      pollfd p{fd_, events, 0};
+      const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
+      if (r > 0) return (p.revents & (events | POLLHUP | POLLERR)) != 0;
+      if (r < 0 && errno != EINTR) return false;
+    }
+  }
+
+  void Name(bool local, std::string& ip, int& port) const {
+    sockaddr_storage addr{};
+    socklen_t len = sizeof(addr);
+    auto* sa = reinterpret_cast<sockaddr*>(&addr);
+    if ((local ? ::getsockname(fd_, sa, &len) : ::getpeername(fd_, sa, &len)) != 0) return;
+    char host[NI_MAXHOST];
+    if (::getnameinfo(sa, len, host, sizeof(host), nullptr, 0, NI_NUMERICHOST) == 0) ip = host;
+    port = addr.ss_family == AF_INET6 ? ntohs(reinterpret_cast<sockaddr_in6*>(sa)->sin6_port)
+                                      : ntohs(reinterpret_cast<sockaddr_in*>(sa)->sin_port);
+  }
+
+  int fd_;
+  size_t max_request_bytes_;
+  char buffer_[4096];
+  size_t begin_ = 0;
+  size_t end_ = 0;
+  size_t request_bytes_ = 0;
+  Clock::time_point deadline_{};
+};
+
+// A thread per connection, up to kMaxConnections at once (then they queue):
+// a slow client holds only its own thread, so /healthz is answered while a
+// few hold theirs. (httplib's fixed pool of 8 was held by 8 slow clients.)
+class ConnectionThreads : public httplib::TaskQueue {
+ public:
+  explicit ConnectionThreads(size_t max) : max_(max) {}
+
+  void enqueue(std::function<void()> fn) override {
+    std::lock_guard lock(mu_);
+    if (running_ >= max_) {
+      queued_.push_back(std::move(fn));
+      return;
+    }
+    ++running_;
+    std::thread([this, fn = std::move(fn)]() mutable { Work(std::move(fn)); }).detach();
+  }
+
+  void shutdown() override {
+    std::unique_lock lock(mu_);
+    idle_.wait(lock, [&] { return running_ == 0; });
+  }
+
+ private:
+  void Work(std::function<void()> fn) {
+    for (;;) {
+      fn();
+      std::lock_guard lock(mu_);
+      if (queued_.empty()) {
+        --running_;
+        idle_.notify_all();
+        return;
+      }
+      fn = std::move(queued_.front());
+      queued_.pop_front();
+    }
+  }
+
+  const size_t max_;
+  std::mutex mu_;
+  std::condition_variable idle_;
+  size_t running_ = 0;
+  std::deque<std::function<void()>> queued_;
+};
+
+}  // namespace
+
+// cpp-httplib's server with its connection loop replaced (the virtual it
+// provides for TLS): DeadlineStream per connection, open sockets known so
+// that stopping does not wait for a slow client.
+class HttpServer::GuardedServer : public httplib::Server {
+ public:
+  explicit GuardedServer(Limits limits) : limits_(limits) {
+    new_task_queue = [max = limits.max_connections] { return new ConnectionThreads(max); };
+    set_payload_max_length(limits.max_request_bytes);
+  }
+
+  // cpp-httplib listens with a backlog of 5: a burst of connections had
+  // the kernel drop SYNs, and a probe's connect waited a second to retry.
+  void WidenBacklog() { ::listen(svr_sock_, SOMAXCONN); }
+
+  // Unblocks every connection (their threads then end).
+  void CloseConnections() {
+    std::lock_guard lock(mu_);
+    for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
+  }
+
+ private:
+  bool process_and_close_socket(socket_t sock) override {
+    {
+      std::lock_guard lock(mu_);
+      open_.insert(sock);
+    }
+    DeadlineStream stream(sock, limits_.max_request_bytes);
+    bool ok = false;
+    for (size_t left = limits_.keep_alive_requests; left > 0 && is_running(); --left) {
+      if (!stream.WaitReadable(Clock::now() + limits_.keep_alive_idle)) break;
+      stream.StartRequest(Clock::now() + limits_.request_timeout);
+      bool closed = false;
+      ok = process_request(stream, /*close_connection=*/left == 1, closed, nullptr);
+      if (!ok || closed) break;
+    }
+    {
+      std::lock_guard lock(mu_);  // (closed here, after it left the set: no fd reuse race)
+      open_.erase(sock);
+    }
+    ::shutdown(sock, SHUT_RDWR);
+    ::close(sock);
+    return ok;
+  }
+
+  const Limits limits_;
+  std::mutex mu_;
+  std::set<int> open_;
+};
+
+absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address,
+                                                                Limits limits) {
   const size_t colon = address.rfind(':');
   int port = 0;
   if (colon == std::string::npos ||
       std::from_chars(address.data() + colon + 1, address.data() + address.size(), port).ec !=
           std::errc() ||
-      port <= 0 || port > 65535) {
+      port < 0 || port > 65535) {
     return absl::InvalidArgumentError("metrics address '" + address +
                                       "' is not HOST:PORT (like 0.0.0.0:9464)");
   }
@@ -21,7 +211,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     host = host.substr(1, host.size() - 2);
   }
   std::unique_ptr<HttpServer> s(new HttpServer());
-  s->http_ = std::make_unique<httplib::Server>();
+  s->http_ = std::make_unique<GuardedServer>(limits);
   HttpServer* self = s.get();
   s->http_->Get(R"(/.*)", [self](const httplib::Request& req, httplib::Response& res) {
     const Reply reply = self->Serve(Request{req.path, req.get_header_value("Authorization")});
@@ -30,16 +220,26 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
     if (!reply.location.empty()) res.set_header("Location", reply.location);
     res.set_content(reply.body, reply.content_type);
   });
-  if (!s->http_->bind_to_port(host, port)) {
+  // (Port 0: any free port, for tests.)
+  if (port == 0) {
+    s->port_ = s->http_->bind_to_any_port(host);
+  } else if (s->http_->bind_to_port(host, port)) {
+    s->port_ = port;
+  }
+  if (s->port_ <= 0) {
     return absl::UnavailableError("cannot serve /metrics on " + address +
                                   " (is the port in use? set --metrics-address)");
   }
+  s->http_->WidenBacklog();
   s->thread_ = std::thread([server = s->http_.get()] { server->listen_after_bind(); });
   return s;
 }
 
 HttpServer::~HttpServer() {
-  if (http_) http_->stop();
+  if (http_) {
+    http_->stop();
+    http_->CloseConnections();
+  }
   if (thread_.joinable()) thread_.join();
 }
 

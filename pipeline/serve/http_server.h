@@ -5,6 +5,7 @@
 // serves (the query API comes up after state is restored); a path no route
 // claims answers 404.
 
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
@@ -20,8 +21,21 @@ class Server;
 
 namespace promowatch {
 
+// What one client may take (a port anyone who reaches it can use: the
+// kubelet's liveness probe must get through while others are slow).
+struct HttpLimits {
+  std::chrono::milliseconds request_timeout{5000};  // read, handle and write one request
+  std::chrono::milliseconds keep_alive_idle{5000};  // between requests
+  size_t keep_alive_requests = 100;                 // per connection
+  size_t max_request_bytes = 64 * 1024;             // request line, headers, body
+  size_t max_connections = 256;                     // served at once; more wait their turn
+};
+
 class HttpServer {
  public:
+  using Limits = HttpLimits;
+
+
   struct Request {
     std::string path;
     std::string authorization;  // the Authorization header, if any
@@ -34,9 +48,12 @@ class HttpServer {
   };
   using Handler = std::function<Reply(const Request&)>;
 
-  // Binds HOST:PORT and serves GET requests on a thread of its own.
-  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& address);
+  // Binds HOST:PORT and serves GET requests, a thread per connection.
+  static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& address,
+                                                           Limits limits = {});
   ~HttpServer();
+
+  int port() const { return port_; }
 
   // GET requests whose path starts with `prefix` (the longest prefix wins)
   // go to `handler`, on the server's threads.
@@ -46,8 +63,10 @@ class HttpServer {
   HttpServer() = default;
   Reply Serve(const Request& request) const;
 
-  std::unique_ptr<httplib::Server> http_;
+  class GuardedServer;
+  std::unique_ptr<GuardedServer> http_;
   std::thread thread_;
+  int port_ = 0;
   mutable std::mutex mu_;
   std::map<std::string, Handler, std::greater<>> routes_;  // longest prefix first among equals
 };
