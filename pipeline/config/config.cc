@@ -37,6 +37,13 @@ absl::StatusOr<int64_t> ParseDuration(std::string_view text) {
     return absl::InvalidArgumentError(
         fmt::format("'{}': unknown unit '{}' (use ms, s, m, h or d)", text, unit));
   }
+  // (Bounded well below what event times in milliseconds can add up to:
+  // 9999999999999999d wrapped negative and made every record late.)
+  constexpr int64_t kMaxDays = 3650;
+  if (value > kMaxDays * 86'400'000 / scale) {
+    return absl::InvalidArgumentError(
+        fmt::format("'{}' must be at most {}d (ten years)", text, kMaxDays));
+  }
   return value * scale;
 }
 
@@ -225,7 +232,11 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     }
     if (auto n = k["properties"]) {
       if (!n.IsMap()) return r.Error(n, "properties must be a mapping of librdkafka properties");
-      for (const auto& kv : n) ko.properties[kv.first.Scalar()] = kv.second.Scalar();
+      // (Every value may come from the environment: ${NAME}, for passwords.)
+      for (const auto& kv : n) {
+        const std::string key = kv.first.Scalar();
+        PW_RETURN_IF_ERROR(r.Secret(kv.second, "kafka.properties." + key, &ko.properties[key]));
+      }
     }
   }
   if (auto m = root["metrics"]) {
@@ -240,14 +251,24 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
       PW_RETURN_IF_ERROR(r.Duration(n, &config.metrics.campaign_ttl_ms));
   }
   if (auto api = root["api"]) {
-    PW_RETURN_IF_ERROR(r.CheckKeys(api, "api", {"enabled", "token", "advertised_address"}));
+    PW_RETURN_IF_ERROR(
+        r.CheckKeys(api, "api", {"enabled", "token", "token_file", "advertised_address"}));
     if (auto n = api["advertised_address"]) config.api.advertised_address = n.Scalar();
     if (auto n = api["enabled"]) PW_RETURN_IF_ERROR(r.Bool(n, &config.api.enabled));
-    if (auto n = api["token"]) config.api.token = n.Scalar();
+    if (api["token"] && api["token_file"]) {
+      return r.Error(api["token_file"], "api.token and api.token_file: give one of them");
+    }
+    if (auto n = api["token"]) PW_RETURN_IF_ERROR(r.Secret(n, "api.token", &config.api.token));
+    if (auto n = api["token_file"]) {
+      // A mounted Secret: the file's first line.
+      auto token = ReadWholeFile(n.Scalar(), "api.token_file", "api.token_file");
+      if (!token.ok()) return r.Error(n, std::string(token.status().message()));
+      config.api.token = token->substr(0, token->find_first_of("\r\n"));
+    }
     if (config.api.enabled && config.api.token.size() < 16) {
       return r.Error(api,
-                     "api.enabled needs api.token, at least 16 characters (clients send "
-                     "Authorization: Bearer <token>)");
+                     "api.enabled needs api.token (or api.token_file), at least 16 characters "
+                     "(clients send Authorization: Bearer <token>)");
     }
   }
   if (auto pr = root["profiles"]) {

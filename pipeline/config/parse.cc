@@ -1,18 +1,52 @@
 #include "pipeline/config/parse.h"
 
 #include <fstream>
+#include <map>
 #include <sstream>
 
 namespace promowatch::config_internal {
 
 // The YAML document, or the line at which it stops being YAML.
+namespace {
+
+// YAML says keys are unique; yaml-cpp keeps both and `node[key]` reads the
+// first, so a second `threshold:` further down would be silently ignored.
+absl::Status CheckNoDuplicateKeys(const YAML::Node& node, std::string_view file_name,
+                                  int depth = 0) {
+  if (depth > 64) {
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}: nested more than 64 levels deep", file_name, node.Mark().line + 1));
+  }
+  if (node.IsMap()) {
+    std::map<std::string, int> seen;  // key -> line
+    for (const auto& kv : node) {
+      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
+      const int line = kv.first.Mark().line + 1;
+      if (auto [it, fresh] = seen.emplace(key, line); !fresh) {
+        return absl::InvalidArgumentError(fmt::format(
+            "{}:{}: duplicate key '{}' (first at line {}): keep one", file_name, line, key,
+            it->second));
+      }
+      PW_RETURN_IF_ERROR(CheckNoDuplicateKeys(kv.second, file_name, depth + 1));
+    }
+  } else if (node.IsSequence()) {
+    for (const auto& item : node) PW_RETURN_IF_ERROR(CheckNoDuplicateKeys(item, file_name, depth + 1));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::StatusOr<YAML::Node> ParseYaml(std::string_view yaml, std::string_view file_name) {
+  YAML::Node root;
   try {
-    return YAML::Load(std::string(yaml));
-  } catch (const YAML::ParserException& e) {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(
         fmt::format("{}:{}: not valid YAML: {}", file_name, e.mark.line + 1, e.msg));
   }
+  PW_RETURN_IF_ERROR(CheckNoDuplicateKeys(root, file_name));
+  return root;
 }
 
 // The whole file, or an error naming the flag that gave its path.

@@ -6,6 +6,9 @@
 #include <fmt/ranges.h>
 #include <yaml-cpp/yaml.h>
 
+#include <cmath>
+#include <cstdlib>
+#include <type_traits>
 #include <set>
 #include <string>
 #include <string_view>
@@ -51,7 +54,33 @@ class Reader {
     if (!node.IsScalar() || !YAML::convert<T>::decode(node, v)) {
       return Error(node, fmt::format("expected a number, got '{}'", node.Scalar()));
     }
+    if constexpr (std::is_floating_point_v<T>) {
+      if (!std::isfinite(v)) {
+        return Error(node, fmt::format("must be a finite number, got '{}'", node.Scalar()));
+      }
+    }
     if (v < min) return Error(node, fmt::format("must be at least {}", min));
+    *out = v;
+    return absl::OkStatus();
+  }
+
+  // A secret: its value, or "${NAME}" for the environment variable NAME
+  // (a Kubernetes Secret mapped into the pod's environment). Error messages
+  // never carry the value.
+  absl::Status Secret(const YAML::Node& node, std::string_view key, std::string* out) const {
+    if (!node.IsScalar()) return Error(node, fmt::format("{} must be a string", key));
+    const std::string& v = node.Scalar();
+    if (v.size() > 3 && v.rfind("${", 0) == 0 && v.back() == '}') {
+      const std::string name = v.substr(2, v.size() - 3);
+      const char* env = std::getenv(name.c_str());
+      if (env == nullptr || *env == '\0') {
+        return Error(node, fmt::format("{} is ${{{}}}, but the environment variable {} is not set "
+                                       "(or empty) in promowatch's environment",
+                                       key, name, name));
+      }
+      *out = env;
+      return absl::OkStatus();
+    }
     *out = v;
     return absl::OkStatus();
   }

@@ -7,6 +7,9 @@ absl::Status SetAll(RdKafka::Conf* conf, const std::map<std::string, std::string
   std::string err;
   for (const auto& [k, v] : props) {
     if (conf->set(k, v, err) != RdKafka::Conf::CONF_OK) {
+      // (librdkafka's message may quote the value: a password stays out.)
+      for (size_t at; !v.empty() && (at = err.find(v)) != std::string::npos;)
+        err.replace(at, v.size(), "<value>");
       return absl::InvalidArgumentError("kafka property " + k + ": " + err);
     }
   }

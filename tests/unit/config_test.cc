@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <fstream>
+
 namespace promowatch {
 namespace {
 
@@ -236,6 +239,58 @@ TEST(Config, ProfilesAndTagThresholds) {
   auto api = ParseConfig("api:\n  enabled: true\n  token: 0123456789abcdef\n", "x.yaml");
   ASSERT_TRUE(api.ok()) << api.status();
   EXPECT_TRUE(api->api.enabled);
+}
+
+// What a hostile or careless config did before it was bounded.
+TEST(Config, NumbersAndDurationsAreBounded) {
+  EXPECT_FALSE(ParseDuration("9999999999999999d").ok());
+  EXPECT_EQ(*ParseDuration("3650d"), 3650LL * 86'400'000);
+  EXPECT_FALSE(ParseDuration("3651d").ok());
+  ExpectError("watermark:\n  max_out_of_orderness: 9999999999999999d\n",
+              "bad.yaml:2: '9999999999999999d' must be at most 3650d");
+  ExpectError("alerts:\n  rules:\n    - name: r\n      metric: ctr\n      op: \"<\"\n"
+              "      threshold: 0.1\n      for: 9999999999999999d\n",
+              "bad.yaml:7: '9999999999999999d' must be at most 3650d");
+  ExpectError("alerts:\n  rules:\n    - name: r\n      metric: ctr\n      op: \"<\"\n"
+              "      threshold: .nan\n",
+              "bad.yaml:6: must be a finite number, got '.nan'");
+  ExpectError("alerts:\n  rules:\n    - name: r\n      metric: ctr\n      op: \"<\"\n"
+              "      threshold: .inf\n",
+              "bad.yaml:6: must be a finite number");
+}
+
+TEST(Config, DuplicateKeysAreRejected) {
+  ExpectError("watermark:\n  max_out_of_orderness: 5s\n  max_out_of_orderness: 1h\n",
+              "bad.yaml:3: duplicate key 'max_out_of_orderness' (first at line 2)");
+  ExpectError("kafka:\n  properties:\n    acks: all\n    acks: \"1\"\n",
+              "bad.yaml:4: duplicate key 'acks'");
+  ExpectError("api:\n  enabled: false\napi:\n  enabled: true\n", "bad.yaml:3: duplicate key 'api'");
+}
+
+TEST(Config, SecretsComeFromTheEnvironmentOrAFile) {
+  ::setenv("PW_TEST_SASL_PASSWORD", "s3cr3t-from-env", 1);
+  ::setenv("PW_TEST_API_TOKEN", "0123456789abcdef-env", 1);
+  auto c = ParseConfig("kafka:\n  properties:\n    sasl.password: ${PW_TEST_SASL_PASSWORD}\n"
+                       "api:\n  enabled: true\n  token: ${PW_TEST_API_TOKEN}\n",
+                       "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kafka.properties.at("sasl.password"), "s3cr3t-from-env");
+  EXPECT_EQ(c->api.token, "0123456789abcdef-env");
+  ExpectError("kafka:\n  properties:\n    sasl.password: ${PW_TEST_NOT_SET}\n",
+              "bad.yaml:3: kafka.properties.sasl.password is ${PW_TEST_NOT_SET}, but the "
+              "environment variable PW_TEST_NOT_SET is not set");
+
+  const std::string file = ::testing::TempDir() + "/api-token";
+  {
+    std::ofstream out(file);
+    out << "0123456789abcdef-file\n";
+  }
+  auto f = ParseConfig("api:\n  enabled: true\n  token_file: " + file + "\n", "x.yaml");
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(f->api.token, "0123456789abcdef-file");
+  ExpectError("api:\n  token: abc\n  token_file: /x\n", "bad.yaml:3: api.token and api.token_file");
+  ExpectError("api:\n  enabled: true\n  token_file: /nonexistent/token\n",
+              "bad.yaml:3: cannot read api.token_file /nonexistent/token");
 }
 
 TEST(Config, Durations) {
