@@ -85,4 +85,24 @@ done
 grep -q '"rule":"any_gmv"' transitions.jsonl && grep -q '"state":"firing"' transitions.jsonl ||
   fail "no firing transition in the output: $(head -2 transitions.jsonl)"
 
+# run: what needs no Kafka is said at once, before connecting (a broker
+# that does not answer made these wait for metadata timeouts).
+run_unreachable() {  # ARGS...: run against a port nothing listens on
+  set +e
+  timeout 10 "$PROMOWATCH" run --brokers 127.0.0.1:9 --group g "$@" 2> err.txt; rc=$?
+  set -e
+}
+run_unreachable --state-dir "$WORK/no/such/parent/state" --metrics-address 127.0.0.1:0
+[ "$rc" = 1 ] || fail "a state dir under a missing parent should exit 1 at once, got $rc: $(tail -2 err.txt)"
+grep -q 'a parent directory is missing' err.txt || fail "the state dir error does not say why: $(cat err.txt)"
+if grep -q 'another promowatch' err.txt; then fail "a missing parent was blamed on another instance"; fi
+python3 -c 'import signal, socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(1); print(s.getsockname()[1], flush=True)
+signal.pause()' > held_port.txt &
+PIDS+=($!)
+wait_for 5 "a port to be held" test -s held_port.txt
+run_unreachable --state-dir "$WORK/st-run" --metrics-address "127.0.0.1:$(cat held_port.txt)"
+[ "$rc" = 2 ] || fail "a metrics address in use should exit 2 at once, got $rc: $(tail -2 err.txt)"
+grep -q 'is the port in use' err.txt || fail "the metrics error does not say what to do: $(cat err.txt)"
+
 pass "help, config errors with line numbers, input and state errors, empty input"

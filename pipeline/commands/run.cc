@@ -20,6 +20,7 @@
 #include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/signals.h"
 #include "pipeline/serve/metrics.h"
+#include "pipeline/state/rocksdb_state.h"
 
 namespace promowatch {
 
@@ -37,13 +38,12 @@ int RunLive(const LiveArgs& args) {
     return 2;
   }
   InstallStopHandlers();
-  auto sink = KafkaSink::Create(config.kafka);
-  if (!sink.ok()) {
-    spdlog::error("msg=\"cannot create the producer\" error=\"{}\"",
-                  std::string(sink.status().message()));
-    return 2;
+  // What does not need Kafka is checked first: an unreachable broker made
+  // these errors wait for the metadata timeouts.
+  if (auto s = RocksStateBackend::CheckUsable(config.state_dir); !s.ok()) {
+    spdlog::error("msg=\"cannot open state\" error=\"{}\"", std::string(s.message()));
+    return 1;
   }
-  (*sink)->FetchOutputMetadata();
   if (!args.metrics_address.empty()) config.metrics.address = args.metrics_address;
   auto metrics = LiveMetrics::Start(config.metrics);
   if (!metrics.ok()) {
@@ -51,6 +51,13 @@ int RunLive(const LiveArgs& args) {
                   std::string(metrics.status().message()));
     return 2;
   }
+  auto sink = KafkaSink::Create(config.kafka);
+  if (!sink.ok()) {
+    spdlog::error("msg=\"cannot create the producer\" error=\"{}\"",
+                  std::string(sink.status().message()));
+    return 2;
+  }
+  (*sink)->FetchOutputMetadata();
   LiveRunner runner(config, sink->get(), metrics->get());
   runner.WatchRules(args.config);
   if (auto s = runner.Open(config.state_dir); !s.ok()) {

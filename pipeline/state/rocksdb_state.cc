@@ -6,7 +6,12 @@
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 namespace promowatch {
@@ -24,6 +29,58 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
 
 }  // namespace
+
+namespace {
+
+// What to do about a state directory that does not open, by what RocksDB said.
+std::string OpenHint(const rocksdb::Status& s) {
+  const std::string m = s.ToString();
+  auto says = [&](const char* what) { return m.find(what) != std::string::npos; };
+  if (says("lock") && (says("Resource temporarily unavailable") || says("lock hold")))
+    return " (another promowatch holds this --state-dir: each instance needs its own)";
+  if (says("Permission denied") || says("Read-only file system"))
+    return " (promowatch cannot write there: fix the directory's owner or mode, or choose "
+           "another --state-dir)";
+  if (says("No such file or directory"))
+    return " (a parent directory is missing: create it, or choose another --state-dir)";
+  if (s.IsNoSpace() || says("No space left"))
+    return " (the disk is full: free space and start again; the last checkpoint is intact)";
+  if (s.IsCorruption())
+    return " (the state is damaged: move the directory aside; `run` rebuilds each task from "
+           "its changelog topic, `replay` starts over)";
+  return "";
+}
+
+}  // namespace
+
+absl::Status RocksStateBackend::CheckUsable(const std::string& dir) {
+  auto fail = [&](const std::string& what, int err) {
+    return absl::FailedPreconditionError(
+        "cannot open state in " + dir + ": " + what + ": " + std::strerror(err) +
+        OpenHint(rocksdb::Status::IOError(std::strerror(err))));
+  };
+  if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return fail("mkdir", errno);
+  const std::string probe = dir + "/.promowatch-write-check";
+  const int fd = ::open(probe.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0644);
+  if (fd < 0) return fail("creating a file", errno);
+  ::close(fd);
+  ::unlink(probe.c_str());
+  // RocksDB locks LOCK with fcntl: ask whether another process holds it.
+  const int lock = ::open((dir + "/LOCK").c_str(), O_RDWR);
+  if (lock >= 0) {
+    struct flock f {};
+    f.l_type = F_WRLCK;
+    f.l_whence = SEEK_SET;
+    const bool held = ::fcntl(lock, F_GETLK, &f) == 0 && f.l_type != F_UNLCK;
+    ::close(lock);
+    if (held) {
+      return absl::FailedPreconditionError(
+          "cannot open state in " + dir + ": process " + std::to_string(f.l_pid) +
+          " holds its LOCK" + OpenHint(rocksdb::Status::IOError("lock hold")));
+    }
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
     const std::string& dir, const std::vector<std::string>& tables,
@@ -67,8 +124,7 @@ absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
   s = rocksdb::DB::Open(db_options, dir, descriptors, &backend->handles_, &db);
   if (!s.ok()) {
     return absl::Status(FromRocks(s, "opening state in " + dir).code(),
-                        "cannot open state in " + dir + ": " + s.ToString() +
-                            " (is another promowatch using this --state-dir?)");
+                        "cannot open state in " + dir + ": " + s.ToString() + OpenHint(s));
   }
   backend->db_.reset(db);
   for (size_t i = 0; i < names.size(); ++i) backend->tables_[names[i]] = backend->handles_[i];

@@ -38,6 +38,11 @@ struct RocksStateOptions {
 
 class RocksStateBackend final : public StateReader {
  public:
+  // Whether `dir` could be opened, without opening it: it exists or can be
+  // created, promowatch can write there, and no other process holds it. For
+  // start-up, to say so before anything slow (like connecting to Kafka).
+  static absl::Status CheckUsable(const std::string& dir);
+
   // Opens (creating if needed) the state in `dir` with the given tables.
   static absl::StatusOr<std::unique_ptr<RocksStateBackend>> Open(
       const std::string& dir, const std::vector<std::string>& tables,

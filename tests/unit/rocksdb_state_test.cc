@@ -116,7 +116,18 @@ TEST(RocksState, SecondOpenOfTheSameDirIsRefusedWithAHint) {
   ASSERT_TRUE(a.ok());
   auto b = RocksStateBackend::Open(dir.path(), {"t"});
   ASSERT_FALSE(b.ok());
-  EXPECT_NE(std::string(b.status().message()).find("--state-dir"), std::string::npos);
+  EXPECT_NE(std::string(b.status().message()).find("another promowatch holds this --state-dir"),
+            std::string::npos)
+      << b.status();
+}
+
+TEST(RocksState, AMissingParentIsNotBlamedOnAnotherInstance) {
+  testing::TempDir dir;
+  auto db = RocksStateBackend::Open(dir.path() + "/no/such/parent", {"t"});
+  ASSERT_FALSE(db.ok());
+  const std::string m(db.status().message());
+  EXPECT_NE(m.find("a parent directory is missing"), std::string::npos) << m;
+  EXPECT_EQ(m.find("another promowatch"), std::string::npos) << m;
 }
 
 TEST(KeyEncoding, BigEndianKeepsOrderIncludingNegatives) {
