@@ -193,6 +193,9 @@ for r in "${redirects[@]}"; do
   [ "$r" = "http://$owner/v1/campaigns/c0" ] || fail "a redirect to $r, not to c0's instance $owner"
 done
 [ "${#redirects[@]}" = $(( ${#RUNNING[@]} - 1 )) ] || fail "not every other instance redirects for c0"
+# (Profiles are off here: the user routes say so, not "unknown state table".)
+got=$(curl -s -o api.json -w '%{http_code}' -H "Authorization: Bearer test-token-0123456789" "http://$owner/v1/users/u1")
+[ "$got" = 404 ] && grep -q 'profiles are off' api.json || fail "GET /v1/users with profiles off: $got $(cat api.json)"
 
 # Task counters follow their tasks: summed, every record once.
 rm -f db.sqlite

@@ -145,7 +145,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     if (auto s = engine_->Restore(backend_.get(), &position); !s.ok()) return s;
     if (config_.api.enabled) {
       api_ = std::make_unique<QueryApi>(
-          config_.api, backend_.get(), metrics_->results.get(), metrics_->profiles.get(),
+          config_.api, backend_.get(), metrics_->results.get(),
+          config_.profiles_enabled ? metrics_->profiles.get() : nullptr,
           [tasks = tasks_->tasks()](const std::string& user) {
             return TaskKeyPrefix(KafkaPartitionOf(user, tasks)) + user;  // (its task's)
           },

@@ -61,6 +61,11 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
                  "send Authorization: Bearer <api.token> (reads of user data are personal data)");
   }
   auto rest = [&](const std::string& head) { return path.substr(head.size()); };
+  const bool about_users = path.rfind("/v1/users/", 0) == 0 || path.rfind("/v1/tags/", 0) == 0;
+  if (about_users && profiles_ == nullptr) {
+    return Error(404, "user profiles are off on this instance: set profiles.enabled: true to "
+                      "keep them (the campaigns route works without)");
+  }
   if (path.rfind("/v1/users/", 0) == 0) {
     const std::string id = rest("/v1/users/");
     if (!ValidId(id) || id == "*")

@@ -35,7 +35,8 @@ class QueryApi {
     std::string address;  // HOST:PORT of the instance running it
   };
   using Locate = std::function<Placement(bool user, const std::string& id)>;
-  // `backend` and the probes (latest windows, tag counts) must outlive the API.
+  // `backend` and the probes (latest windows, tag counts) must outlive the API;
+  // `profiles` is null when profiles are off (the user routes say so).
   QueryApi(ApiOptions options, RocksStateBackend* backend, const ResultsProbe* results,
            const ProfilesProbe* profiles, ProfileKey profile_key, Locate locate = nullptr)
       : options_(std::move(options)),
