@@ -10,7 +10,7 @@ PACKAGES=(
   librocksdb-dev                          # operator state
   librdkafka-dev kcat                     # live path (Kafka) and its tests
   prometheus-cpp-dev                      # /metrics
-  libabsl-dev libxxhash-dev               # flat hash maps, status, base64; id hashing
+  libabsl-dev libxxhash-dev xxhash        # flat hash maps, status, base64; id hashing (xxhsum: tests)
   libyaml-cpp-dev libcli11-dev            # config file, command line
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev

@@ -15,7 +15,10 @@ start_mock_kafka --partitions $PARTITIONS
 # No late events: lateness across partitions would depend on fetch timing.
 # Out-of-order arrivals (within 3 s), duplicates and malformed records stay.
 produce_sale -n 12000 --rate 60 --seed 21 --late-rate 0 --malformed-rate 0.01 --duplicate-rate 0.03
-produced=$PRODUCED
+# A 2 MB garbage value, more than the dead-letter topic takes: kept truncated.
+head -c 2000000 /dev/urandom > huge.bad
+kcat -b "$BROKERS" -P -t orders -p 0 -X message.max.bytes=3000000 huge.bad
+produced=$(( PRODUCED + 1 ))
 
 cp "$TESTS_DIR/fixtures/live.yaml" live.yaml
 METRICS=127.0.0.1:$(free_port)
@@ -73,12 +76,19 @@ accepted_metric=$(metric_sum '^promowatch_records_total.*outcome="accepted"')
 
 # Dead letters: one per rejected record, with origin and reason in headers
 # (the SQL input is the JSON stream; the binary garbage sent to orders comes on top).
-want_dlq=$(( $(val rejected) + $(ls bin | grep -c '\.bad\.bin$') ))
+want_dlq=$(( $(val rejected) + $(ls bin | grep -c '\.bad\.bin$') + 1 ))
 got_dlq=$(grep -ao 'promowatch.source.topic=' dlq.txt | wc -l)  # details may hold newlines
 [ "$got_dlq" = "$want_dlq" ] || fail "promowatch-dlq has $got_dlq records, want $want_dlq"
 grep -q 'promowatch.source.topic=orders,promowatch.source.partition=[0-9],promowatch.source.offset=[0-9]*,promowatch.reason=' dlq.txt \
   || fail "dead letters from orders lack their origin headers"
 grep -q 'promowatch.reason=decode_error' dlq.txt || fail "no undecodable record in the dead letters"
+# The 2 MB one: its first 900 kB (kafka.dead_letter_max_bytes), its size and hash.
+kcat -b "$BROKERS" -C -t promowatch-dlq -e -q -f '%S %h\n' | grep -a 'promowatch.original.size=' > dlq_huge.txt || true
+[ "$(wc -l < dlq_huge.txt)" = 1 ] || fail "want one truncated dead letter, got $(wc -l < dlq_huge.txt)"
+want_hash=$(xxhsum -H3 < huge.bad | awk '{ print $NF }')
+grep -q "^900000 .*promowatch.original.size=2000000,promowatch.original.xxh3_64=$want_hash" dlq_huge.txt ||
+  fail "the truncated dead letter lacks its size or hash ($want_hash): $(cut -c1-300 dlq_huge.txt)"
+[ "$(metric_sum '^promowatch_dead_letters_truncated_total')" = 1 ] || fail "promowatch_dead_letters_truncated_total is not 1"
 # The JSON ones carry their original bytes: every rejected click line is there as sent.
 cut -f2- dlq_clicks.txt | sort > got_bad_clicks.txt
 sqlite3 db.sqlite "SELECT line FROM judged WHERE reason IS NOT NULL AND line IN (SELECT line FROM raw WHERE line LIKE '%\"click\"%')" | sort > want_bad_clicks.txt

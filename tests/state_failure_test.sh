@@ -3,7 +3,7 @@
 # would): `promowatch run` must stop with exit 1 and say what to do, not
 # retry forever or keep processing past state it could not save; after the
 # cause is gone, a restart resumes from the last durable checkpoint and
-# counts every record once.
+# counts every record once. The same when Kafka refuses output.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 cd "$WORK"
@@ -28,3 +28,29 @@ start_run live.yaml sf --metrics-address 127.0.0.1:$(free_port)
 wait_read "$PRODUCED" 90
 stop_run "$PRODUCED"
 pass "state write failure: exit 1 with a hint after $read_before records; the restart counted all $PRODUCED once"
+
+# Kafka refuses output (here a dead letter over the producer's
+# message.max.bytes, as dead_letter_max_bytes is set too high): the run
+# stops with exit 1 before a checkpoint passes it; a restart that can keep
+# it keeps it, once.
+rm -rf state
+head -c 1500000 /dev/urandom > huge.bad
+kcat -b "$BROKERS" -P -t orders -p 0 -X message.max.bytes=3000000 huge.bad
+{ cat live.yaml; printf '  dead_letter_max_bytes: 2000000\n'; } > refuse.yaml  # (under kafka:)
+set +e
+timeout -s KILL 60 "$PROMOWATCH" run -c refuse.yaml --brokers "$BROKERS" --group sf-out --state-dir state \
+  --results-format json --metrics-address 127.0.0.1:$(free_port) 2> refused.log
+rc=$?
+set -e
+[ "$rc" = 1 ] || fail "with a dead letter refused, run exited $rc (expected 1): $(grep 'level=error' refused.log | tail -3)"
+grep -q 'msg="output was not delivered to Kafka; stopping without a final checkpoint"' refused.log ||
+  fail "no message saying output was lost: $(grep 'level=error' refused.log | tail -3)"
+grep -q 'msg="dead-letter produce failed".*hint="set kafka.dead_letter_max_bytes' refused.log ||
+  fail "the refused dead letter is not named with what to do: $(grep 'level=error' refused.log | tail -3)"
+start_run live.yaml sf-out --metrics-address 127.0.0.1:$(free_port)
+wait_read "$(( PRODUCED + 1 ))" 90
+stop_run "$(( PRODUCED + 1 ))"
+kcat -b "$BROKERS" -C -t promowatch-dlq -e -q -f '%S %h\n' | grep -a 'promowatch.original.size=1500000' > kept.txt || true
+[ "$(wc -l < kept.txt)" = 1 ] && grep -q '^900000 ' kept.txt ||
+  fail "want the refused record kept once, truncated to 900000 bytes: $(cut -c1-200 kept.txt)"
+pass "output refused by Kafka: exit 1 without a checkpoint past it; the restart kept it once, truncated"

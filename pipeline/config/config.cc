@@ -160,6 +160,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
     PW_RETURN_IF_ERROR(r.CheckKeys(
         k, "kafka",
         {"brokers", "group", "topics", "results_format", "value_framing", "properties",
+         "dead_letter_max_bytes",
          "partials_interval", "commit_offsets"}));
     if (auto n = k["commit_offsets"]) PW_RETURN_IF_ERROR(r.Bool(n, &ko.commit_offsets));
     if (auto n = k["partials_interval"])
@@ -229,6 +230,12 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
         return r.Error(n, fmt::format("results_format '{}' is not one of: protobuf, json", f));
       }
       ko.results_json = f == "json";
+    }
+    if (auto n = k["dead_letter_max_bytes"]) {
+      PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1024, &ko.dead_letter_max_bytes));
+      if (ko.dead_letter_max_bytes > 100'000'000) {
+        return r.Error(n, "dead_letter_max_bytes must be at most 100000000 (Kafka's own limit)");
+      }
     }
     if (auto n = k["properties"]) {
       if (!n.IsMap()) return r.Error(n, "properties must be a mapping of librdkafka properties");

@@ -38,6 +38,12 @@ struct KafkaOptions {
   }
   std::string results_topic = "promowatch-metrics";
   std::string dead_letter_topic = "promowatch-dlq";
+  // The largest value written to the dead-letter topic: a rejected record
+  // beyond it is kept truncated, with its size and hash in headers
+  // (kafka.dead_letter_max_bytes). Default 900 kB: under Kafka's default
+  // max.message.bytes (1 MB) and librdkafka's message.max.bytes, with room
+  // for the headers. At most the dead-letter topic's max.message.bytes.
+  int64_t dead_letter_max_bytes = 900'000;
   std::string alerts_topic = "promowatch-alerts";
   // User tag changes (profiles.enabled), keyed by user_id.
   std::string user_tags_topic = "promowatch-user-tags";

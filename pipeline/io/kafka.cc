@@ -3,12 +3,15 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <atomic>
+#include <mutex>
 
 #include "operators/encoding.h"
+#include "pipeline/decode/decode.h"
 #include "pipeline/io/file_io.h"
 #include "pipeline/io/kafka_conf.h"
 
@@ -51,10 +54,21 @@ std::string MockKafkaCluster::bootstrap_servers() const {
 
 struct KafkaSink::DeliveryReports final : RdKafka::DeliveryReportCb {
   std::atomic<int64_t> failed{0};
+  mutable std::mutex mu;
+  std::map<std::string, int64_t> failed_by_topic;  // (guarded by mu)
+  std::string last_failure;                        // (guarded by mu)
   std::function<void(double)> on_result_published;
+
+  void Failed(const std::string& topic, const std::string& error) {
+    ++failed;
+    std::lock_guard lock(mu);
+    ++failed_by_topic[topic];
+    last_failure = topic + ": " + error;
+  }
+
   void dr_cb(RdKafka::Message& m) override {
     if (m.err() != RdKafka::ERR_NO_ERROR) {
-      ++failed;
+      Failed(m.topic_name(), m.errstr());
       spdlog::warn("msg=\"delivery failed\" topic={} error=\"{}\"", m.topic_name(), m.errstr());
       return;
     }
@@ -125,7 +139,7 @@ void KafkaSink::Produce(const std::string& topic, std::string_view key, std::str
       continue;
     }
     if (e != RdKafka::ERR_NO_ERROR) {
-      ++reports_->failed;
+      reports_->Failed(topic, RdKafka::err2str(e));
       spdlog::error("msg=\"produce failed\" topic={} error=\"{}\"", topic, RdKafka::err2str(e));
     } else {
       ++produced_;
@@ -147,7 +161,7 @@ void KafkaSink::ProduceTo(const std::string& topic, int32_t partition, std::stri
     if (e != RdKafka::ERR_NO_ERROR) {
       // A failed delivery: the next checkpoint fails, and the task's
       // windows fire (and are sent) again after the restart.
-      ++reports_->failed;
+      reports_->Failed(topic, RdKafka::err2str(e));
       spdlog::error("msg=\"produce failed\" topic={} partition={} error=\"{}\"", topic,
                     partition, RdKafka::err2str(e));
     } else {
@@ -196,7 +210,7 @@ void KafkaSink::Forward(int32_t partition, std::string_view key, const RawRecord
     }
     // Counted as a failed delivery: the next checkpoint fails, and the
     // record is read (and forwarded) again after the restart.
-    ++reports_->failed;
+    reports_->Failed(options_.repartition_topic, RdKafka::err2str(e));
     spdlog::error("msg=\"repartition produce failed\" error=\"{}\"", RdKafka::err2str(e));
     return;
   }
@@ -210,13 +224,26 @@ void KafkaSink::Keep(const RawRecord& record, std::string_view source, std::stri
   headers->add("promowatch.source.offset", std::to_string(record.offset));
   headers->add("promowatch.reason", std::string(reason));
   headers->add("promowatch.detail", std::string(detail));
+  // A value the topic would refuse is kept truncated, with what identifies
+  // the original (its size and hash; the source offset finds it while the
+  // input topic retains it): lost, it was only a log line.
+  std::string_view value = record.bytes;
+  const auto limit = static_cast<size_t>(options_.dead_letter_max_bytes);
+  if (value.size() > limit) {
+    headers->add("promowatch.original.size", std::to_string(value.size()));
+    headers->add("promowatch.original.xxh3_64", fmt::format("{:016x}", HashId(value)));
+    value = value.substr(0, limit);
+    ++truncated_dead_letters_;
+  }
   RdKafka::ErrorCode e = producer_->produce(
       options_.dead_letter_topic, RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
-      const_cast<char*>(record.bytes.data()), record.bytes.size(), nullptr, 0, 0, headers, nullptr);
+      const_cast<char*>(value.data()), value.size(), nullptr, 0, 0, headers, nullptr);
   if (e != RdKafka::ERR_NO_ERROR) {
     delete headers;  // only freed by librdkafka on success
-    ++reports_->failed;
-    spdlog::error("msg=\"dead-letter produce failed\" error=\"{}\"", RdKafka::err2str(e));
+    reports_->Failed(options_.dead_letter_topic, RdKafka::err2str(e));
+    spdlog::error("msg=\"dead-letter produce failed\" error=\"{}\" hint=\"set "
+                  "kafka.dead_letter_max_bytes below the topic's max.message.bytes\"",
+                  RdKafka::err2str(e));
   } else {
     ++produced_;
   }
@@ -234,6 +261,14 @@ absl::Status KafkaSink::Flush(int timeout_ms) {
 }
 
 int64_t KafkaSink::failed_deliveries() const { return reports_->failed.load(); }
+std::map<std::string, int64_t> KafkaSink::failed_by_topic() const {
+  std::lock_guard lock(reports_->mu);
+  return reports_->failed_by_topic;
+}
+std::string KafkaSink::last_failure() const {
+  std::lock_guard lock(reports_->mu);
+  return reports_->last_failure;
+}
 
 // --- source ------------------------------------------------------------------
 

@@ -91,8 +91,16 @@ class KafkaSink final : public WindowResultSink, public RecordSink, public Recor
   void Poll();
   // Waits until everything produced so far is acknowledged.
   absl::Status Flush(int timeout_ms);
+  // Records Kafka did not take (refused at produce() or in a delivery
+  // report): output lost since they were produced. Never 0 again: the
+  // state that says they were sent must not be checkpointed.
   int64_t failed_deliveries() const;
+  // By topic, with the last error (for the log line that stops the run).
+  std::map<std::string, int64_t> failed_by_topic() const;
+  std::string last_failure() const;
   int64_t produced() const { return produced_; }
+  // Dead letters kept truncated (longer than kafka.dead_letter_max_bytes).
+  int64_t truncated_dead_letters() const { return truncated_dead_letters_; }
 
  private:
   KafkaSink() = default;
@@ -106,6 +114,7 @@ class KafkaSink final : public WindowResultSink, public RecordSink, public Recor
   std::unique_ptr<DeliveryReports> reports_;
   std::string buffer_;
   int64_t produced_ = 0;
+  int64_t truncated_dead_letters_ = 0;
 };
 
 // A partition handed to or taken from this consumer.

@@ -38,6 +38,18 @@ IngestProbe::IngestProbe(prometheus::Registry& r) {
                "record Kafka returned (retention deleted unread records, compaction, "
                "transaction markers)")
            .Register(r);
+  dead_letters_truncated_ =
+      &BuildCounter()
+           .Name("promowatch_dead_letters_truncated_total")
+           .Help("Rejected records longer than kafka.dead_letter_max_bytes, kept truncated with "
+                 "their size and hash in headers")
+           .Register(r)
+           .Add({});
+  deliveries_failed_ = &BuildCounter()
+                            .Name("promowatch_deliveries_failed_total")
+                            .Help("Records Kafka did not take; the run stops before the next "
+                                  "checkpoint, and a restart produces them again")
+                            .Register(r);
   refetched_ = &BuildCounter()
                     .Name("promowatch_records_refetched_total")
                     .Help(
@@ -120,6 +132,16 @@ void IngestProbe::RecordsRepartitioned(const std::string& topic, int64_t n) {
 
 void IngestProbe::RecordsRefetched(const std::string& topic, int64_t n) {
   refetched_->Add({{"topic", topic}}).Increment(static_cast<double>(n));
+}
+
+void IngestProbe::SetOutput(int64_t truncated_dead_letters,
+                            const std::map<std::string, int64_t>& failed) {
+  dead_letters_truncated_->Increment(static_cast<double>(truncated_dead_letters) -
+                                     dead_letters_truncated_->Value());
+  for (const auto& [topic, n] : failed) {
+    prometheus::Counter& c = deliveries_failed_->Add({{"topic", topic}});
+    c.Increment(static_cast<double>(n) - c.Value());
+  }
 }
 
 void IngestProbe::SetWatermark(int64_t watermark_ms, int64_t wall_ms) {

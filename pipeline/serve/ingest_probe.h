@@ -4,6 +4,7 @@
 // event-time watermark, and how long records take from Kafka to a count.
 
 #include <cstdint>
+#include <map>
 #include <span>
 #include <string>
 
@@ -31,6 +32,9 @@ class IngestProbe {
   void RecordsRepartitioned(const std::string& topic, int64_t n);
   void SetWatermark(int64_t watermark_ms, int64_t wall_ms);
   void SetLag(const std::string& topic, int32_t partition, int64_t lag);
+  // The producer's totals: dead letters kept truncated, records Kafka did
+  // not take, by topic.
+  void SetOutput(int64_t truncated_dead_letters, const std::map<std::string, int64_t>& failed);
 
  private:
   prometheus::Family<prometheus::Counter>* records_;
@@ -39,6 +43,8 @@ class IngestProbe {
   prometheus::Family<prometheus::Counter>* refetched_;
   prometheus::Family<prometheus::Counter>* repartitioned_;
   prometheus::Family<prometheus::Gauge>* lag_;
+  prometheus::Counter* dead_letters_truncated_;
+  prometheus::Family<prometheus::Counter>* deliveries_failed_;
   prometheus::Gauge* watermark_delay_;
   prometheus::Gauge* watermark_;
   prometheus::Histogram* record_visible_;
