@@ -27,6 +27,7 @@
 #include "pipeline/live/alert_fanout.h"
 #include "pipeline/live/completeness.h"
 #include "pipeline/live/global_stage.h"
+#include "pipeline/live/polled_router.h"
 #include "pipeline/live/rule_reload.h"
 #include "pipeline/live/task_owner.h"
 #include "pipeline/live/task_profiles.h"
@@ -102,6 +103,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     options.tasks = tasks_->tasks();
     options.task_per_partition = true;
     engine_ = std::make_unique<Engine>(options, &metered_, sink_, sink_, clock_);
+    router_ = std::make_unique<PolledRouter>(config_.kafka.partials_topic, engine_.get(),
+                                             metrics_->ingest.get());
     // Each task's windows go through the partials topic to the global task
     // of their campaign, which merges, judges the alerts and publishes;
     // global task g is part of task g's state.
@@ -290,6 +293,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         kill_point_.AfterRecords(read_here_);
       }
       sink_->Poll();
+      if (sink_->failed_deliveries() > 0) LoseOutput();  // (stops at once, not at the checkpoint)
       const auto now = std::chrono::steady_clock::now();
       // A quiet stream (nothing read, watermark still) has nothing to save.
       if (schedule.Due(*engine_, now, engine_->watermark_ms() != checkpointed_watermark_)) {
@@ -317,6 +321,17 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         metrics_->results->ExpireCampaigns(clock_());
         last_report = now;
       }
+    }
+    if (state_failed_ && output_lost_) {
+      spdlog::error(
+          "msg=\"output was not delivered to Kafka; stopping without a final checkpoint\" "
+          "hint=\"see the delivery errors above (a dead letter over the topic's "
+          "max.message.bytes: lower kafka.dead_letter_max_bytes); on restart promowatch "
+          "resumes from the last checkpoint and produces the lost output again\"");
+      metrics_->port->SetReady(false, "stopping: output was not delivered");
+      source->Close();
+      Report("stopped");
+      return 1;
     }
     if (state_failed_) {
       spdlog::error(
@@ -348,71 +363,12 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     if (pending_.empty()) return;
     // One Engine batch per partition: its task's (the source name goes to dead
     // letters); order within each partition is kept.
-    by_partition_.clear();
-    delivering_.clear();
-    kafka_timestamps_ms_.clear();
-    for (const PolledBatch::Record& m : pending_.records()) {
-      const std::string topic(m.topic);
-      const std::string name = TopicPartition{topic, m.partition}.Format();
-      auto next = next_offsets_.find(name);
-      if (next != next_offsets_.end() && m.offset != next->second) {
-        if (m.offset < next->second) {
-          // Already in state (a fetch from before a seek): counting it again
-          // would break exactly-once, so it is dropped.
-          metrics_->ingest->RecordsRefetched(topic, 1);
-          continue;
-        }
-        const int64_t skipped = m.offset - next->second;
-        metrics_->ingest->OffsetsSkipped(topic, skipped);
-        spdlog::warn(
-            "msg=\"offsets skipped\" partition={} from={} to={} count={} hint=\"Kafka no "
-            "longer holds them: retention deleted records before promowatch read them "
-            "(raise the topic's retention or fix the lag), or they were compacted away "
-            "or are transaction markers\"",
-            name, next->second, m.offset, skipped);
-      }
-      if (topic == config_.kafka.partials_topic) {
-        next_offsets_[name] = m.offset + 1;
-        partials_[m.partition].push_back(m.value);
-        continue;
-      }
-      auto slot = slots_.find(name);
-      if (slot == slots_.end()) slot = slots_.emplace(name, engine_->watermarks().Slot(name)).first;
-      RawRecord r;
-      r.bytes = m.value;
-      r.offset = m.offset;
-      r.partition = slot->second;
-      if (delivering_.empty() || delivering_.back() != slot->second)
-        delivering_.push_back(slot->second);
-      r.source_partition = m.partition;
-      next_offsets_[name] = m.offset + 1;
-      if (!m.origin_topic.empty()) {
-        // Forwarded by the task it was first read by: taken once, as from
-        // its origin (a sender that crashed before its checkpoint forwards
-        // it again).
-        auto& upto = repartitioned_upto_[static_cast<size_t>(m.partition)];
-        const std::string origin = TopicPartition{std::string(m.origin_topic), m.origin_partition}.Format();
-        auto seen = upto.find(origin);
-        r.offset = m.origin_offset;
-        r.source_partition = m.origin_partition;
-        r.forwarded = true;
-        if (seen != upto.end() && m.origin_offset <= seen->second) {
-          metrics_->ingest->RecordsRefetched(topic, 1);
-          engine_->ForwardedDropped(r, m.origin_topic);
-          continue;
-        }
-        upto[origin] = m.origin_offset;
-        by_partition_[{std::string(m.origin_topic), m.partition}].push_back(r);
-        continue;
-      }
-      by_partition_[{topic, m.partition}].push_back(r);
-      if (m.timestamp_ms >= 0) kafka_timestamps_ms_.push_back(m.timestamp_ms);
-    }
+    router_->Route(pending_, &next_offsets_, &repartitioned_upto_, &batch_);
     // Windows these records close are due from now: publish delay counts
     // this batch's processing too.
     sink_->SetResultsDueSince(std::chrono::steady_clock::now());
     JudgeCompleteness();  // before the windows these records close are judged
-    for (auto& [where, records] : by_partition_) {
+    for (auto& [where, records] : batch_.by_partition) {
       const std::string& topic = where.first;
       const EngineCounters before = engine_->counters();
       // Task p = partition p of every input.
@@ -428,12 +384,12 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     PublishPartials();
     // The global tasks: what the partials read change, then what every
     // source task's watermark has passed.
-    for (auto& [task, values] : partials_) {
+    for (auto& [task, values] : batch_.partials) {
       for (std::string_view v : values) global_->Consume(task, v);
       global_->Flush(task);
       values.clear();
     }
-    metrics_->ingest->RecordsVisible(kafka_timestamps_ms_, clock_());
+    metrics_->ingest->RecordsVisible(batch_.kafka_timestamps_ms, clock_());
     pending_.Clear();
   }
 
@@ -456,6 +412,14 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     if (auto s = sink_->Flush(30'000); !s.ok()) {
       metrics_->checkpoints->CheckpointFailed();
       return s;
+    }
+    if (sink_->failed_deliveries() > 0) {
+      metrics_->checkpoints->CheckpointFailed();
+      LoseOutput();
+      return absl::DataLossError(fmt::format(
+          "{} records were not delivered to Kafka (last: {}); stopping without a checkpoint "
+          "so that a restart produces them again",
+          sink_->failed_deliveries(), sink_->last_failure()));
     }
     kill_point_.BeforeCheckpointCommit();
     SourcePosition p;
@@ -491,6 +455,16 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     return absl::OkStatus();
   }
 
+  // Output Kafka refused (a result, an alert, a dead letter) is gone; the
+  // state that says it was sent must not be saved. Stop: a restart resumes
+  // from the last checkpoint and produces it again.
+  void LoseOutput() {
+    UpdateGauges();
+    state_failed_ = true;
+    output_lost_ = true;
+    RequestStop();
+  }
+
   // Partitions Kafka holds unread records of are not idle, however long
   // they go unfetched (watermarks.h). Asked at most every 100 ms.
   void MarkBehind() {
@@ -516,7 +490,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       };
     }
     completeness_.Judge(
-        {assigned_, next_offsets_, std::move(high), engine_->watermarks(), delivering_}, clock_());
+        {assigned_, next_offsets_, std::move(high), engine_->watermarks(), batch_.delivering}, clock_());
   }
 
   // New rules without losing alert state; rules that do not load (or need
@@ -559,6 +533,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     // (Global tasks come and go with their alert state.)
     metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
     metrics_->tasks->SetPartials(global_->partials_sent(), global_->rejected());
+    metrics_->ingest->SetOutput(sink_->truncated_dead_letters(), sink_->failed_by_topic());
     if (profiles_) profiles_->UpdateGauges(*engine_, metrics_->profiles.get());
     if (source_ == nullptr) return;
     for (const auto& [name, next] : next_offsets_) {
@@ -602,6 +577,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   std::unique_ptr<GlobalStage> global_;  // (before engine_: a task state of it)
   std::unique_ptr<RocksStateBackend> backend_;  // (before engine_: outlives its commit in flight)
   bool state_failed_ = false;                   // a checkpoint could not be written: stop
+  bool output_lost_ = false;                    // (why: Kafka refused output)
   std::unique_ptr<TaskOwner> tasks_;  // (before engine_: the engine's commits use it)
   std::unique_ptr<Engine> engine_;
   KafkaSource* source_ = nullptr;
@@ -609,13 +585,10 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   std::unique_ptr<QueryApi> api_;
   RuleWatcher rules_;
   PolledBatch pending_;
-  std::map<std::pair<std::string, int32_t>, std::vector<RawRecord>> by_partition_;
-  std::map<int32_t, std::vector<std::string_view>> partials_;  // of the batch at hand, by task
-  std::map<std::string, uint32_t> slots_;
+  std::unique_ptr<PolledRouter> router_;  // (with engine_)
+  RoutedBatch batch_;  // pending_, sorted
   std::vector<uint32_t> behind_;  // partitions last found behind (MarkBehind)
   std::chrono::steady_clock::time_point behind_checked_{};
-  std::vector<uint32_t> delivering_;          // partitions with records in the batch at hand
-  std::vector<int64_t> kafka_timestamps_ms_;  // of the batch at hand (freshness)
   std::map<std::string, int64_t> next_offsets_;
   std::set<std::string> assigned_;  // partitions this member owns now
   // By task: SourcePosition::repartitioned_upto.
