@@ -2,7 +2,6 @@
 
 #include <fstream>
 #include <map>
-#include <sstream>
 
 namespace promowatch::config_internal {
 
@@ -57,9 +56,16 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_v
     return absl::NotFoundError(
         fmt::format("cannot read {} {}: check the path given to {}", what, path, flag));
   }
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
+  // (Bounded: a path like /dev/zero, or a log file given by mistake.)
+  constexpr size_t kMaxBytes = 16 << 20;
+  std::string text(kMaxBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > kMaxBytes) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{} {} is over 16 MiB: check the path given to {}", what, path, flag));
+  }
+  return text;
 }
 
 }  // namespace promowatch::config_internal
