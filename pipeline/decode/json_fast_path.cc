@@ -158,7 +158,8 @@ bool ForEachField(value v, std::string_view status_key, SetField set) {
   uint32_t seen = 0;
   for (auto field : obj) {
     std::string_view key;
-    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    // (An empty key is an error to protobuf's parser, unknown or not.)
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS || key.empty()) return false;
     Field f = FieldOf(key);
     if (f == kType && key != status_key) f = kUnknown;  // "type" on orders is unknown
     value fv;
@@ -357,7 +358,7 @@ bool JsonFastPath::Decode(std::string_view json, ValueType type, v1::Event* even
   uint32_t bare_seen = 0;
   for (auto field : top) {
     std::string_view key;
-    if (field.unescaped_key().get(key) != simdjson::SUCCESS) return false;
+    if (field.unescaped_key().get(key) != simdjson::SUCCESS || key.empty()) return false;
     value v;
     if (field.value().get(v) != simdjson::SUCCESS) return false;
     bool ok = true;

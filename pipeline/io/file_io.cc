@@ -12,7 +12,6 @@
 namespace promowatch {
 namespace {
 constexpr size_t kReadChunk = size_t{4} << 20;
-constexpr size_t kMaxRecord = FileRecordReader::kMaxRecord;
 
 bool LooksLikeJson(const char* p, size_t n) {
   size_t i = 0;
