@@ -295,8 +295,24 @@ using config_internal::ParseYaml;
 using config_internal::Reader;
 using config_internal::ReadWholeFile;
 
+namespace {
+absl::Status ParseAlertRulesFileOrThrow(std::string_view yaml, std::string_view file_name,
+                                        PipelineConfig* config);
+}  // namespace
+
 absl::Status ParseAlertRulesFile(std::string_view yaml, std::string_view file_name,
                                  PipelineConfig* config) {
+  try {
+    return ParseAlertRulesFileOrThrow(yaml, file_name, config);
+  } catch (const YAML::Exception& e) {  // (as ParseConfig)
+    return absl::InvalidArgumentError(
+        fmt::format("{}:{}: {}", file_name, e.mark.line + 1, e.msg));
+  }
+}
+
+namespace {
+absl::Status ParseAlertRulesFileOrThrow(std::string_view yaml, std::string_view file_name,
+                                        PipelineConfig* config) {
   Reader r(file_name);
   auto parsed = ParseYaml(yaml, file_name);
   if (!parsed.ok()) return parsed.status();
@@ -309,6 +325,7 @@ absl::Status ParseAlertRulesFile(std::string_view yaml, std::string_view file_na
   config->alert_rules.clear();
   return ParseAlertRules(r, root["rules"], config);
 }
+}  // namespace
 
 absl::Status LoadAlertRules(const std::string& path, PipelineConfig* config) {
   auto text = ReadWholeFile(path, "rules file", "--rules");

@@ -19,8 +19,13 @@ absl::Status CheckNoDuplicateKeys(const YAML::Node& node, std::string_view file_
   if (node.IsMap()) {
     std::map<std::string, int> seen;  // key -> line
     for (const auto& kv : node) {
-      const std::string key = kv.first.IsScalar() ? kv.first.Scalar() : "";
       const int line = kv.first.Mark().line + 1;
+      if (!kv.first.IsScalar()) {
+        return absl::InvalidArgumentError(
+            fmt::format("{}:{}: a key must be a plain name, not a list or a mapping", file_name,
+                        line));
+      }
+      const std::string key = kv.first.Scalar();
       if (auto [it, fresh] = seen.emplace(key, line); !fresh) {
         return absl::InvalidArgumentError(fmt::format(
             "{}:{}: duplicate key '{}' (first at line {}): keep one", file_name, line, key,

@@ -31,7 +31,8 @@ class Reader {
                          const std::set<std::string>& allowed) const {
     if (!map.IsMap()) return Error(map, fmt::format("'{}' must be a mapping", section));
     for (const auto& kv : map) {
-      const std::string key = kv.first.as<std::string>();
+      if (!kv.first.IsScalar()) return Error(kv.first, "a key must be a plain name");
+      const std::string key = kv.first.Scalar();
       if (!allowed.count(key)) {
         return Error(kv.first, fmt::format("unknown key '{}' in '{}' (known: {})", key, section,
                                            fmt::join(allowed, ", ")));

@@ -267,6 +267,15 @@ TEST(Config, DuplicateKeysAreRejected) {
   ExpectError("api:\n  enabled: false\napi:\n  enabled: true\n", "bad.yaml:3: duplicate key 'api'");
 }
 
+TEST(Config, ComplexKeysAreErrorsNotCrashes) {
+  // Found by config_fuzz: yaml-cpp threw out of a key conversion.
+  ExpectError("state:\n? [a, b]\n: 1\n", "bad.yaml:2: a key must be a plain name");
+  PipelineConfig c;
+  const absl::Status s = ParseAlertRulesFile("rules:\n  - ? {x: 1}\n    : y\n", "r.yaml", &c);
+  EXPECT_FALSE(s.ok());
+  EXPECT_EQ(std::string(s.message()).rfind("r.yaml:", 0), 0u) << s.message();
+}
+
 TEST(Config, SecretsComeFromTheEnvironmentOrAFile) {
   ::setenv("PW_TEST_SASL_PASSWORD", "s3cr3t-from-env", 1);
   ::setenv("PW_TEST_API_TOKEN", "0123456789abcdef-env", 1);
