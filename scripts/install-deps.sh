@@ -20,6 +20,7 @@ PACKAGES=(
   prometheus-alertmanager jq              # the real Alertmanager in delivery tests; its JSON
   python3-yaml                            # deploy/: compose and Kubernetes files parsed in tests
   valgrind                                # callgrind: the hot path's instructions-per-event budget
+  clang-14 libclang-rt-14-dev             # libFuzzer, ASan/UBSan over the unit tests (tests/fuzz/)
 )
 
 missing=()
