@@ -22,7 +22,7 @@ UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ./build-asan/tests/unit_tests -
 
 # Every fuzzer briefly (tests/fuzz/README.md), beside the end-to-end tests
 # (those mostly wait on processes; the fuzzers use the spare CPU).
-bash tests/fuzz/run.sh build-asan "${FUZZ_SECONDS:-15}" > fuzz.log 2>&1 &
+bash tests/fuzz/run.sh build-asan "${FUZZ_SECONDS:-10}" > fuzz.log 2>&1 &
 fuzz_pid=$!
 
 echo "== all tests"

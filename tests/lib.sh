@@ -6,8 +6,10 @@ PROMOWATCH=$(readlink -f "$PROMOWATCH")
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/promowatch-e2e-XXXXXX")
 PIDS=()
+MOUNTS=()  # filesystems a test mounted under $WORK, unmounted at exit
 cleanup() {
   for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  for m in "${MOUNTS[@]}"; do umount -l "$m" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT

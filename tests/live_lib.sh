@@ -148,6 +148,7 @@ kill_at_points() {
 start_run() {
   local config=$1 group=$2
   shift 2
+  : > "${RUN_LOG:=run.log}"  # (now: the redirection below happens in the background)
   "$PROMOWATCH" run -c "$config" --brokers "$BROKERS" --group "$group" --state-dir state \
     --results-format json "$@" 2> "${RUN_LOG:=run.log}" &
   RUN_PID=$!
