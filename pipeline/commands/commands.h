@@ -70,6 +70,9 @@ struct MockKafkaArgs {
   int partitions = 4;
   // Topics created besides promowatch's own (inputs of other names).
   std::vector<std::string> extra_topics;
+  // Fault commands on stdin, one per line, each answered on stdout with
+  // "ok COMMAND" or "error COMMAND: why" (MockKafkaCluster::Apply).
+  bool control = false;
 };
 int RunMockKafka(const MockKafkaArgs& args);
 

@@ -9,6 +9,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <thread>
 
@@ -52,6 +53,24 @@ int RunMockKafka(const MockKafkaArgs& args) {
   std::fflush(stdout);
   spdlog::info("msg=\"mock kafka running\" bootstrap={} brokers={} partitions={} topics={}",
                (*cluster)->bootstrap_servers(), args.brokers, args.partitions, topics.size());
+  std::thread control;
+  if (args.control) {
+    // (Detached at exit: it may sit in a read of a stdin nobody closes.)
+    control = std::thread([c = cluster->get()] {
+      for (std::string line; std::getline(std::cin, line);) {
+        if (line.empty()) continue;
+        const absl::Status s = c->Apply(line);
+        spdlog::info("msg=\"fault command\" command=\"{}\" ok={}", line, s.ok());
+        if (s.ok()) {
+          std::printf("ok %s\n", line.c_str());
+        } else {
+          std::printf("error %s\n", std::string(s.message()).c_str());
+        }
+        std::fflush(stdout);
+      }
+    });
+    control.detach();
+  }
   int sig = 0;
   sigwait(&set, &sig);
   spdlog::info("msg=\"mock kafka stopping\" signal={}", sig);

@@ -43,6 +43,13 @@ class MockKafkaCluster {
   ~MockKafkaCluster();
   std::string bootstrap_servers() const;
 
+  // Faults, by one line of the control channel of `promowatch mock-kafka
+  // --control` (mock_cluster_control.cc): "down BROKER", "up BROKER",
+  // "rtt BROKER MS", "errors API COUNT CODE" (the next COUNT requests of
+  // API, e.g. Fetch, get error CODE, a name like NOT_LEADER_FOR_PARTITION
+  // or a number), "leader TOPIC PARTITION BROKER".
+  absl::Status Apply(std::string_view command);
+
  private:
   MockKafkaCluster() = default;
   rd_kafka_t* handle_ = nullptr;
