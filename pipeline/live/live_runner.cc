@@ -322,23 +322,22 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         last_report = now;
       }
     }
-    if (state_failed_ && output_lost_) {
-      spdlog::error(
-          "msg=\"output was not delivered to Kafka; stopping without a final checkpoint\" "
-          "hint=\"see the delivery errors above (a dead letter over the topic's "
-          "max.message.bytes: lower kafka.dead_letter_max_bytes); on restart promowatch "
-          "resumes from the last checkpoint and produces the lost output again\"");
-      metrics_->port->SetReady(false, "stopping: output was not delivered");
-      source->Close();
-      Report("stopped");
-      return 1;
-    }
     if (state_failed_) {
-      spdlog::error(
-          "msg=\"state could not be written; stopping without a final checkpoint\" "
-          "hint=\"fix the state directory (space, permissions, disk) and restart: promowatch "
-          "resumes from the last durable checkpoint and reads the records after it again\"");
-      metrics_->port->SetReady(false, "stopping: state could not be written");
+      // Nothing is saved: the restart resumes from the last durable checkpoint.
+      if (output_lost_) {
+        spdlog::error(
+            "msg=\"output was not delivered to Kafka; stopping without a final checkpoint\" "
+            "hint=\"see the delivery errors above (a dead letter over the topic's "
+            "max.message.bytes: lower kafka.dead_letter_max_bytes); on restart promowatch "
+            "resumes from the last checkpoint and produces the lost output again\"");
+      } else {
+        spdlog::error(
+            "msg=\"state could not be written; stopping without a final checkpoint\" "
+            "hint=\"fix the state directory (space, permissions, disk) and restart: promowatch "
+            "resumes from the last durable checkpoint and reads the records after it again\"");
+      }
+      metrics_->port->SetReady(false, output_lost_ ? "stopping: output was not delivered"
+                                                   : "stopping: state could not be written");
       source->Close();
       Report("stopped");
       return 1;
