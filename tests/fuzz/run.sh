@@ -24,7 +24,9 @@ for target in decode_fuzz json_differential_fuzz file_reader_fuzz config_fuzz qu
   if (cd "$work" && "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=65536 \
         -artifact_prefix="$work/$target-" \
         -print_final_stats=1 "$work/$target.corpus" "$here/seeds/$target" > "$work/$target.log" 2>&1); then
-    echo "PASS: $target: $(grep -m1 'stat::number_of_executed_units' "$work/$target.log" | awk '{print $2}') runs in ${seconds}s, 0 crashes"
+    runs=$(grep -m1 'stat::number_of_executed_units' "$work/$target.log" | awk '{print $2}')
+    cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+' "$work/$target.log" | tail -1)
+    echo "PASS: $target: $runs runs in ${seconds}s, $cov, 0 crashes"
   else
     echo "FAIL: $target: $(grep -m1 -E 'ERROR|runtime error|abort|Timeout' "$work/$target.log") (input: $(ls "$work" | grep -E "^$target-(crash|leak|timeout|oom)-" | head -1); log $work/$target.log)"
     failed=1
