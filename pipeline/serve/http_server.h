@@ -15,10 +15,6 @@
 
 #include "absl/status/statusor.h"
 
-namespace httplib {
-class Server;
-}
-
 namespace promowatch {
 
 // What one client may take (a port anyone who reaches it can use: the
@@ -35,7 +31,6 @@ class HttpServer {
  public:
   using Limits = HttpLimits;
 
-
   struct Request {
     std::string path;
     std::string authorization;  // the Authorization header, if any
@@ -48,7 +43,8 @@ class HttpServer {
   };
   using Handler = std::function<Reply(const Request&)>;
 
-  // Binds HOST:PORT and serves GET requests, a thread per connection.
+  // Binds HOST:PORT (port 0: any free one, see port()) and serves GET
+  // requests, a thread per connection.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& address,
                                                            Limits limits = {});
   ~HttpServer();
