@@ -49,8 +49,13 @@ stale=$(val tags_differ)
 # from its last checkpoint - the one SIGTERM took - for every user.
 RUN_LOG=api.log start_run live.yaml tags --metrics-address "$METRICS"
 grep -o '"userId":"[^"]*"' year.jsonl | sort -u | cut -d'"' -f4 > users.txt
-api_up() { curl -sf -o /dev/null -H "Authorization: Bearer test-token-0123456789" "http://$METRICS/v1/users/$(head -1 users.txt)"; }
-wait_for 30 "the query API of the restarted run" api_up
+# Up once every task is back (a user whose task is still being assigned
+# gets 503 "moving": tasks come back one at a time, slower on a busy host).
+api_up() {
+  scrape && [ "$(metric_sum '^promowatch_tasks_owned')" = "$PARTITIONS" ] &&
+    curl -sf -o /dev/null -H "Authorization: Bearer test-token-0123456789" "http://$METRICS/v1/users/$(head -1 users.txt)"
+}
+wait_for 60 "the query API of the restarted run, with all $PARTITIONS tasks" api_up
 while read -r u; do
   curl -sf -H "Authorization: Bearer test-token-0123456789" "http://$METRICS/v1/users/$u" \
     | jq -c --arg u "$u" '.tags | to_entries[] | {user_id: $u, tag: .key, from: "", to: (.value | tostring)}' \
