@@ -123,7 +123,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                                             AdvertisedAddress(config_));
     engine_->SetTaskResults([g = global_.get()](int task) { return g->SourceSink(task); });
     engine_->AttachTaskState(global_.get());
-    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
+    UpdateFiringGauge();
     if (config_.profiles_enabled) {
       // (Changes are at-least-once: after a crash the records after the
       // last checkpoint are read again, possibly in another interleaving of
@@ -249,7 +249,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         tasks_->Revoke(p.partition, *engine_, /*rebuild_next_time=*/lost);
       }
     }
-    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
+    UpdateFiringGauge();
   }
 
   // Task `task` runs here from now: its state loaded (local copy, or rebuilt
@@ -269,7 +269,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     spdlog::info("msg=\"task assigned\" task={} sequence={} partitions_with_offsets={}", task,
                  position.sequence, position.offsets.size());
     // (Its alerts, loaded with it, count here from now, not at the next report.)
-    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
+    UpdateFiringGauge();
   }
 
   // `on_second` (optional) runs about once a second on this thread.
@@ -500,7 +500,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                     config_.alert_rules = loaded.rules;
                     config_.alert_rules_file = loaded.rules_file;
                     global_->ReplaceRules(std::move(loaded.rules), engine_->watermark_ms());
-                    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
+                    UpdateFiringGauge();
                     return global_->Firing().size();
                   });
   }
@@ -517,8 +517,11 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   void OnAlert(const AlertEvent& a) {
     fanout_.Publish(a);
     if (a.state == "firing" || a.state == "resolved")
-      metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
+      UpdateFiringGauge();
   }
+
+  // Alerts firing here: those of the global tasks this instance owns now.
+  void UpdateFiringGauge() { metrics_->alerts->SetAlertsFiring(global_->FiringCounts()); }
 
   void UpdateGauges() {
     metrics_->ingest->SetWatermark(engine_->watermark_ms(), clock_());
@@ -530,7 +533,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     metrics_->checkpoints->SetCheckpointWatermark(engine_->committed_watermark_ms());
     metrics_->tasks->SetGlobalTasks(global_->owned_count(), global_->lowest_watermark_ms());
     // (Global tasks come and go with their alert state.)
-    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
+    UpdateFiringGauge();
     metrics_->tasks->SetPartials(global_->partials_sent(), global_->rejected());
     metrics_->ingest->SetOutput(sink_->truncated_dead_letters(), sink_->failed_by_topic());
     if (profiles_) profiles_->UpdateGauges(*engine_, metrics_->profiles.get());
