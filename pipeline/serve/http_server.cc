@@ -7,6 +7,7 @@
 
 #include <netdb.h>
 
+#include <atomic>
 #include <charconv>
 #include <cstring>
 #include <condition_variable>
@@ -16,7 +17,7 @@
 namespace promowatch {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using SteadyClock = std::chrono::steady_clock;
 
 // A connection's socket with a deadline per request: cpp-httplib's own
 // stream restarts its read timeout with every byte, so a client sending a
@@ -28,13 +29,13 @@ class DeadlineStream : public httplib::Stream {
   DeadlineStream(int fd, size_t max_request_bytes) : fd_(fd), max_request_bytes_(max_request_bytes) {}
 
   // The next request starts: its clock and its byte budget.
-  void StartRequest(Clock::time_point deadline) {
+  void StartRequest(SteadyClock::time_point deadline) {
     deadline_ = deadline;
     request_bytes_ = 0;
   }
 
   // Waits until a byte is there to read, up to `until`.
-  bool WaitReadable(Clock::time_point until) const {
+  bool WaitReadable(SteadyClock::time_point until) const {
     return buffered() > 0 || Poll(POLLIN, until);
   }
 
@@ -68,10 +69,10 @@ class DeadlineStream : public httplib::Stream {
  private:
   size_t buffered() const { return end_ - begin_; }
 
-  bool Poll(short events, Clock::time_point until) const {
+  bool Poll(short events, SteadyClock::time_point until) const {
     for (;;) {
       const auto left =
-          std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now()).count();
+          std::chrono::duration_cast<std::chrono::milliseconds>(until - SteadyClock::now()).count();
       if (left <= 0) return false;
       pollfd p{fd_, events, 0};
       const int r = ::poll(&p, 1, static_cast<int>(std::min<int64_t>(left, 1000)));
@@ -97,7 +98,7 @@ class DeadlineStream : public httplib::Stream {
   size_t begin_ = 0;
   size_t end_ = 0;
   size_t request_bytes_ = 0;
-  Clock::time_point deadline_{};
+  SteadyClock::time_point deadline_{};
 };
 
 // A thread per connection, up to kMaxConnections at once (then they queue):
@@ -160,23 +161,36 @@ class HttpServer::GuardedServer : public httplib::Server {
   // the kernel drop SYNs, and a probe's connect waited a second to retry.
   void WidenBacklog() { ::listen(svr_sock_, SOMAXCONN); }
 
-  // Unblocks every connection (their threads then end).
-  void CloseConnections() {
+  // Closes the listening socket (the accept loop then ends) and unblocks
+  // every connection (their threads then end); a connection accepted but
+  // not registered yet sees stopping_ and closes at once. (httplib's stop()
+  // does nothing before its thread has started listening, which then
+  // listened forever: a server stopped right after it started.)
+  void Shutdown() {
+    const socket_t listening = svr_sock_.exchange(INVALID_SOCKET);
+    if (listening != INVALID_SOCKET) {
+      ::shutdown(listening, SHUT_RDWR);
+      ::close(listening);
+    }
     std::lock_guard lock(mu_);
+    stopping_ = true;
     for (int fd : open_) ::shutdown(fd, SHUT_RDWR);
   }
 
  private:
   bool process_and_close_socket(socket_t sock) override {
+    bool stopping = false;
     {
       std::lock_guard lock(mu_);
-      open_.insert(sock);
+      stopping = stopping_;
+      if (!stopping) open_.insert(sock);
     }
     DeadlineStream stream(sock, limits_.max_request_bytes);
     bool ok = false;
-    for (size_t left = limits_.keep_alive_requests; left > 0 && is_running(); --left) {
-      if (!stream.WaitReadable(Clock::now() + limits_.keep_alive_idle)) break;
-      stream.StartRequest(Clock::now() + limits_.request_timeout);
+    for (size_t left = stopping ? 0 : limits_.keep_alive_requests; left > 0 && !stopping_;
+         --left) {
+      if (!stream.WaitReadable(SteadyClock::now() + limits_.keep_alive_idle)) break;
+      stream.StartRequest(SteadyClock::now() + limits_.request_timeout);
       bool closed = false;
       ok = process_request(stream, /*close_connection=*/left == 1, closed, nullptr);
       if (!ok || closed) break;
@@ -192,6 +206,7 @@ class HttpServer::GuardedServer : public httplib::Server {
 
   const Limits limits_;
   std::mutex mu_;
+  std::atomic<bool> stopping_ = false;
   std::set<int> open_;
 };
 
@@ -236,10 +251,7 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
 }
 
 HttpServer::~HttpServer() {
-  if (http_) {
-    http_->stop();
-    http_->CloseConnections();
-  }
+  if (http_) http_->Shutdown();
   if (thread_.joinable()) thread_.join();
 }
 
