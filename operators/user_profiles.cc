@@ -7,6 +7,7 @@
 
 #include "operators/aggregate.h"
 #include "operators/state.h"
+#include "operators/time_util.h"
 
 namespace promowatch {
 namespace {
@@ -17,14 +18,12 @@ int64_t Sum(int64_t a, int64_t b) {
   return a;
 }
 
-
-constexpr int64_t kDayMs = 86'400'000;
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
 constexpr int kHighValueDays = 365;
 constexpr size_t kLastClicks = 4;
 constexpr std::string_view kTotalsKey = "totals";
 
-int32_t Day(int64_t t) { return static_cast<int32_t>(t >= 0 ? t / kDayMs : (t - kDayMs + 1) / kDayMs); }
+int32_t Day(int64_t t) { return static_cast<int32_t>(DayOf(t, /*utc_offset_ms=*/0)); }
 
 // Score 1-5 by ascending cut points; `higher_is_better` false for recency.
 int Score(int64_t v, const std::vector<int64_t>& cuts, bool higher_is_better) {

@@ -11,7 +11,7 @@
 namespace promowatch {
 namespace {
 
-const std::vector<std::string> kTables = {"windows", "profile_timers"};
+const std::vector<std::string> kTopicTables = {"windows", "profile_timers"};
 
 using testing::TableContents;
 
@@ -52,7 +52,7 @@ TEST(ChangelogTopic, BatchesRoundTripThroughKafka) {
   }
 
   MemoryState restored;
-  ChangelogRestorer restorer(2, kTables, &restored);
+  ChangelogRestorer restorer(2, kTopicTables, &restored);
   int64_t progress_calls = 0;
   auto read = (*topic)->Read(2, &restorer, 10'000, [&](int64_t, int64_t) { ++progress_calls; });
   ASSERT_TRUE(read.ok()) << read.status();
@@ -62,12 +62,12 @@ TEST(ChangelogTopic, BatchesRoundTripThroughKafka) {
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->sequence, 2);
   EXPECT_EQ(p->offsets.at("clickstream/2"), 20);
-  for (const auto& t : kTables) EXPECT_EQ(TableContents(restored, t), TableContents(state, t)) << t;
+  for (const auto& t : kTopicTables) EXPECT_EQ(TableContents(restored, t), TableContents(state, t)) << t;
   EXPECT_EQ(restorer.next_generation(), 2);
 
   // Another task's partition is empty: a new task.
   MemoryState empty;
-  ChangelogRestorer other(1, kTables, &empty);
+  ChangelogRestorer other(1, kTopicTables, &empty);
   auto none = (*topic)->Read(1, &other, 10'000);
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(*none, 0);

@@ -13,7 +13,7 @@ namespace promowatch {
 namespace {
 
 constexpr int64_t kDay = 86'400'000;
-constexpr int64_t kT0 = 1'794'355'200'000;  // 2026-11-11T00:00:00Z, a day boundary
+constexpr int64_t kDayStart = 1'794'355'200'000;  // 2026-11-11T00:00:00Z, a day boundary
 
 struct Harness {
   std::vector<TagChange> changes;
@@ -56,52 +56,52 @@ struct Harness {
 
 TEST(UserProfiles, NewUntilTheFirstPaidOrderOrSevenDays) {
   Harness h;
-  h.Click("u1", kT0);
+  h.Click("u1", kDayStart);
   EXPECT_EQ(h.Tag("u1", "new"), "true");
-  h.Paid("u1", kT0 + kDay, 100);  // a paid order ends it
+  h.Paid("u1", kDayStart + kDay, 100);  // a paid order ends it
   EXPECT_EQ(h.Tag("u1", "new"), "false");
   EXPECT_EQ(h.changes.back().reason, "paid order");
-  h.Click("u2", kT0);
-  h.op.OnWatermark(kT0 + 7 * kDay - 1);
+  h.Click("u2", kDayStart);
+  h.op.OnWatermark(kDayStart + 7 * kDay - 1);
   EXPECT_EQ(h.Tag("u2", "new"), "true");
-  h.op.OnWatermark(kT0 + 7 * kDay);  // exactly 7 days: no longer new
+  h.op.OnWatermark(kDayStart + 7 * kDay);  // exactly 7 days: no longer new
   EXPECT_EQ(h.Tag("u2", "new"), "false");
   EXPECT_EQ(h.changes.back().reason, "time passed");
-  EXPECT_EQ(h.changes.back().event_time_ms, kT0 + 7 * kDay);
+  EXPECT_EQ(h.changes.back().event_time_ms, kDayStart + 7 * kDay);
 }
 
 TEST(UserProfiles, ActiveAtExactlyTwoPaidOrdersWithTheAverageAboveTheLine) {
   Harness h;
-  h.Paid("u1", kT0, 200);
+  h.Paid("u1", kDayStart, 200);
   EXPECT_EQ(h.Tag("u1", "active"), "false");  // one order
-  h.Paid("u1", kT0 + kDay, 101);             // two, AOV 150.5 > 150
+  h.Paid("u1", kDayStart + kDay, 101);             // two, AOV 150.5 > 150
   EXPECT_EQ(h.Tag("u1", "active"), "true");
   Harness low;
-  low.Paid("u2", kT0, 150);
-  low.Paid("u2", kT0 + kDay, 150);  // AOV exactly 150: not above
+  low.Paid("u2", kDayStart, 150);
+  low.Paid("u2", kDayStart + kDay, 150);  // AOV exactly 150: not above
   EXPECT_EQ(low.Tag("u2", "active"), "false");
   // Orders leave the 30-day window on whole days: the first at day 30.
-  h.op.OnWatermark(kT0 + 30 * kDay - 1);
+  h.op.OnWatermark(kDayStart + 30 * kDay - 1);
   EXPECT_EQ(h.Tag("u1", "active"), "true");
-  h.op.OnWatermark(kT0 + 30 * kDay);
+  h.op.OnWatermark(kDayStart + 30 * kDay);
   EXPECT_EQ(h.Tag("u1", "active"), "false");
 }
 
 TEST(UserProfiles, DormantAtExactlyNinetyDaysOnce) {
   Harness h;
-  h.Paid("u1", kT0, 300);
-  h.op.OnWatermark(kT0 + 90 * kDay - 1);
+  h.Paid("u1", kDayStart, 300);
+  h.op.OnWatermark(kDayStart + 90 * kDay - 1);
   EXPECT_EQ(h.Tag("u1", "dormant"), "false");
-  h.op.OnWatermark(kT0 + 90 * kDay);
+  h.op.OnWatermark(kDayStart + 90 * kDay);
   EXPECT_EQ(h.Tag("u1", "dormant"), "true");
-  h.Paid("u1", kT0 + 100 * kDay, 50);  // back: not dormant
+  h.Paid("u1", kDayStart + 100 * kDay, 50);  // back: not dormant
   EXPECT_EQ(h.Tag("u1", "dormant"), "false");
   EXPECT_EQ(h.Count("u1", "dormant", "true"), 1);
 }
 
 TEST(UserProfiles, TimerFiresTheDormantChangeExactlyOnceWithNoEventOfThatUser) {
   Harness h;
-  const int64_t watermark = kT0 + 200 * kDay;
+  const int64_t watermark = kDayStart + 200 * kDay;
   h.Paid("quiet", watermark - 89 * kDay, 300);  // last order 89 days before the watermark
   h.op.OnWatermark(watermark);
   EXPECT_EQ(h.Count("quiet", "dormant", "true"), 0);
@@ -123,29 +123,29 @@ TEST(UserProfiles, TimerFiresTheDormantChangeExactlyOnceWithNoEventOfThatUser) {
 
 TEST(UserProfiles, ARefundThatDropsSpendUnderTheLineEndsHighValueAndTier) {
   Harness h;
-  h.Paid("u1", kT0, 3'000);
-  h.Paid("u1", kT0 + kDay, 2'001);  // 5,001 yuan: high value, gold (>= 5,000)
+  h.Paid("u1", kDayStart, 3'000);
+  h.Paid("u1", kDayStart + kDay, 2'001);  // 5,001 yuan: high value, gold (>= 5,000)
   EXPECT_EQ(h.Tag("u1", "high_value"), "true");
   EXPECT_EQ(h.Tag("u1", "tier"), "gold");
-  h.Refund("u1", kT0 + 2 * kDay, 2);  // 4,999
+  h.Refund("u1", kDayStart + 2 * kDay, 2);  // 4,999
   EXPECT_EQ(h.Tag("u1", "high_value"), "false");
   EXPECT_EQ(h.Tag("u1", "tier"), "silver");
   EXPECT_EQ(h.changes.back().reason, "refund");
   // Repeat purchases: the 6th paid order is the 5th repeat.
   Harness r;
-  for (int i = 0; i < 5; ++i) r.Paid("u2", kT0 + i * kDay, 10);
+  for (int i = 0; i < 5; ++i) r.Paid("u2", kDayStart + i * kDay, 10);
   EXPECT_EQ(r.Tag("u2", "high_value"), "false");
-  r.Paid("u2", kT0 + 5 * kDay, 10);
+  r.Paid("u2", kDayStart + 5 * kDay, 10);
   EXPECT_EQ(r.Tag("u2", "high_value"), "true");
 }
 
 TEST(UserProfiles, RfmScoresAgeWithTime) {
   Harness h;
-  h.Paid("u1", kT0, 600);  // F1 (1 order), M2 (>= 500 yuan)
+  h.Paid("u1", kDayStart, 600);  // F1 (1 order), M2 (>= 500 yuan)
   EXPECT_EQ(h.Tag("u1", "rfm"), "R5F1M2");
-  h.op.OnWatermark(kT0 + 7 * kDay);
+  h.op.OnWatermark(kDayStart + 7 * kDay);
   EXPECT_EQ(h.Tag("u1", "rfm"), "R4F1M2");
-  h.op.OnWatermark(kT0 + 180 * kDay);
+  h.op.OnWatermark(kDayStart + 180 * kDay);
   EXPECT_EQ(h.Tag("u1", "rfm"), "R1F1M2");
   EXPECT_EQ(h.Count("u1", "rfm", "R3F1M2"), 1);  // every step on the way, once
 }
@@ -156,9 +156,9 @@ TEST(UserProfiles, ThresholdsAreConfigurable) {
   rules.active_min_paid_orders = 1;
   rules.active_min_aov_cents = 0;
   Harness h(rules);
-  h.Paid("u1", kT0, 1);
+  h.Paid("u1", kDayStart, 1);
   EXPECT_EQ(h.Tag("u1", "active"), "true");
-  h.op.OnWatermark(kT0 + 30 * kDay);
+  h.op.OnWatermark(kDayStart + 30 * kDay);
   EXPECT_EQ(h.Tag("u1", "dormant"), "true");
 }
 
@@ -166,7 +166,7 @@ TEST(UserProfiles, StateSurvivesARestartTimersIncluded) {
   MemoryState state;
   {
     Harness h;
-    h.Paid("u1", kT0, 300);
+    h.Paid("u1", kDayStart, 300);
     h.op.Snapshot(state);
   }
   Harness h;
@@ -174,21 +174,21 @@ TEST(UserProfiles, StateSurvivesARestartTimersIncluded) {
   EXPECT_EQ(h.op.users(), 1);
   ASSERT_TRUE(h.op.Lookup("u1").has_value());
   EXPECT_EQ(h.op.Lookup("u1")->lifetime_paid_orders(), 1);
-  h.op.OnWatermark(kT0 + 90 * kDay);  // the restored timer fires
+  h.op.OnWatermark(kDayStart + 90 * kDay);  // the restored timer fires
   EXPECT_EQ(h.Tag("u1", "dormant"), "true");
   EXPECT_EQ(h.Count("u1", "rfm", "R2F1M1"), 1);
 }
 
 TEST(UserProfiles, OrdersWithoutACampaignGoToTheLastClickWithin24Hours) {
   Harness h;
-  h.Event(EventKind::kClick, kClick, "u1", kT0);  // c1/douyin (the harness default)
+  h.Event(EventKind::kClick, kClick, "u1", kDayStart);  // c1/douyin (the harness default)
   EventRecord& late_click = h.records.emplace_back();
   late_click.kind = EventKind::kClick;
   late_click.code = kClick;
   late_click.user_id = "u1";
   late_click.campaign_id = "c2";
   late_click.channel = "jd";
-  late_click.event_time_ms = kT0 + 3'600'000;
+  late_click.event_time_ms = kDayStart + 3'600'000;
   EventRecord* p = &late_click;
   h.op.EnrichBatch(std::span<EventRecord* const>(&p, 1));
   auto order = [&](int64_t t) -> const EventRecord& {
@@ -202,11 +202,11 @@ TEST(UserProfiles, OrdersWithoutACampaignGoToTheLastClickWithin24Hours) {
     h.op.EnrichBatch(std::span<EventRecord* const>(&q, 1));
     return r;
   };
-  const EventRecord& a = order(kT0 + 2 * 3'600'000);  // last click: c2/jd, an hour before
+  const EventRecord& a = order(kDayStart + 2 * 3'600'000);  // last click: c2/jd, an hour before
   EXPECT_EQ(a.campaign_id, "c2");
   EXPECT_EQ(a.channel, "jd");
   EXPECT_TRUE(a.attributed);
-  const EventRecord& b = order(kT0 + 3'600'000 + 24 * 3'600'000 + 1);  // 24 h and 1 ms after it
+  const EventRecord& b = order(kDayStart + 3'600'000 + 24 * 3'600'000 + 1);  // 24 h and 1 ms after it
   EXPECT_EQ(b.campaign_id, UserProfileOperator::kUnattributed);
   EXPECT_FALSE(b.attributed);
   EXPECT_EQ(h.op.attributed(), 1);
@@ -217,8 +217,8 @@ TEST(UserProfiles, UnseenUsersExpire) {
   TagRules rules;
   rules.expire_after_ms = 400 * kDay;
   Harness h(rules);
-  h.Click("u1", kT0);
-  h.op.OnWatermark(kT0 + 400 * kDay);
+  h.Click("u1", kDayStart);
+  h.op.OnWatermark(kDayStart + 400 * kDay);
   EXPECT_EQ(h.op.users(), 0);
   MemoryState state;
   h.op.Snapshot(state);
@@ -262,7 +262,7 @@ Workload RunWorkload(size_t max_users_in_memory, size_t restart_at = 0, bool sta
   };
   std::vector<EventRecord> batch(50);
   std::vector<EventRecord*> ptrs;
-  int64_t t = kT0;
+  int64_t t = kDayStart;
   size_t since = 0;
   bool unacked = false;
   for (size_t i = 0; i < 20'000; i += batch.size()) {
