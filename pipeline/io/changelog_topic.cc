@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "pipeline/io/kafka_conf.h"
+#include "pipeline/io/kafka_events.h"
 
 namespace promowatch {
 namespace {
@@ -78,6 +79,8 @@ absl::StatusOr<std::unique_ptr<ChangelogTopic>> ChangelogTopic::Open(const Kafka
                                 options.properties);
   if (!producer_conf.ok()) return producer_conf.status();
   (*producer_conf)->set("dr_cb", t->acks_.get(), err);
+  t->events_ = std::make_unique<KafkaEvents>("changelog");
+  (*producer_conf)->set("event_cb", t->events_.get(), err);
   t->producer_.reset(RdKafka::Producer::create(producer_conf->get(), err));
   if (!t->producer_) return absl::InvalidArgumentError("changelog producer: " + err);
   // Partitions are assigned by hand: the group id is never joined.
@@ -90,6 +93,7 @@ absl::StatusOr<std::unique_ptr<ChangelogTopic>> ChangelogTopic::Open(const Kafka
                                  {"enable.partition.eof", "true"}},
                                 options.properties);
   if (!consumer_conf.ok()) return consumer_conf.status();
+  (*consumer_conf)->set("event_cb", t->events_.get(), err);
   t->consumer_.reset(RdKafka::KafkaConsumer::create(consumer_conf->get(), err));
   if (!t->consumer_) return absl::InvalidArgumentError("changelog consumer: " + err);
   return t;

@@ -29,6 +29,8 @@ class Message;
 
 namespace promowatch {
 
+class KafkaEvents;  // kafka_events.h
+
 class ChangelogTopic {
  public:
   // An idempotent producer (a partition's batches stay in order, retries
@@ -66,6 +68,7 @@ class ChangelogTopic {
 
   std::string topic_;
   std::unique_ptr<Acks> acks_;
+  std::unique_ptr<KafkaEvents> events_;  // (callbacks before the clients: they outlive them)
   std::unique_ptr<RdKafka::Producer> producer_;
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
 };

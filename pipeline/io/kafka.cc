@@ -1,4 +1,5 @@
 #include "pipeline/io/kafka.h"
+#include "pipeline/io/kafka_events.h"
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
@@ -101,6 +102,8 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaOptions&
   if (!conf.ok()) return conf.status();
   std::string err;
   (*conf)->set("dr_cb", s->reports_.get(), err);
+  s->events_ = std::make_unique<KafkaEvents>("producer");
+  (*conf)->set("event_cb", s->events_.get(), err);
   s->producer_.reset(RdKafka::Producer::create(conf->get(), err));
   if (!s->producer_) return absl::InvalidArgumentError("kafka producer: " + err);
   return s;
@@ -350,11 +353,17 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
                         {"fetch.wait.max.ms", "50"},
                         // Incremental rebalances: only the tasks that move
                         // stop (every member must list the same assignor).
-                        {"partition.assignment.strategy", "cooperative-sticky"}},
+                        {"partition.assignment.strategy", "cooperative-sticky"},
+                        // Read for partitions whose leader is unreachable
+                        // (kafka_events.h), which then never count as idle.
+                        {"statistics.interval.ms",
+                         std::to_string(KafkaEvents::kStatisticsIntervalMs)}},
                        options.properties);
   if (!conf.ok()) return conf.status();
   std::string err;
   (*conf)->set("rebalance_cb", s->rebalance_.get(), err);
+  s->events_ = std::make_unique<KafkaEvents>("consumer");
+  (*conf)->set("event_cb", s->events_.get(), err);
   s->consumer_.reset(RdKafka::KafkaConsumer::create(conf->get(), err));
   if (!s->consumer_) return absl::InvalidArgumentError("kafka consumer: " + err);
   // Task p reads partition p of every input and of the repartition topic:
@@ -372,6 +381,21 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
 }
 
 KafkaSource::~KafkaSource() { Close(); }
+
+int64_t KafkaSource::errors() const { return errors_ + events_->errors(); }
+
+std::vector<UnreachablePartition> KafkaSource::Unreachable() {
+  std::vector<UnreachablePartition> out;
+  std::vector<RdKafka::TopicPartition*> tps;
+  if (consumer_->assignment(tps) != RdKafka::ERR_NO_ERROR) return out;
+  std::set<std::pair<std::string, int32_t>> assigned;
+  for (const RdKafka::TopicPartition* tp : tps) assigned.insert({tp->topic(), tp->partition()});
+  RdKafka::TopicPartition::destroy(tps);
+  for (UnreachablePartition& p : events_->unreachable()) {
+    if (assigned.count({p.topic, p.partition}) != 0) out.push_back(std::move(p));
+  }
+  return out;
+}
 
 PolledBatch::PolledBatch() = default;
 PolledBatch::~PolledBatch() = default;

@@ -35,6 +35,8 @@ typedef struct rd_kafka_mock_cluster_s rd_kafka_mock_cluster_t;
 
 namespace promowatch {
 
+class KafkaEvents;  // kafka_events.h
+
 // The embedded cluster. Creates promowatch's topics.
 class MockKafkaCluster {
  public:
@@ -117,8 +119,11 @@ class KafkaSink final : public WindowResultSink, public RecordSink, public Recor
   struct DeliveryReports;
   std::chrono::steady_clock::time_point due_since_{};
   KafkaOptions options_;
-  std::unique_ptr<RdKafka::Producer> producer_;
+  // (Callbacks before the producer: they outlive it, which calls them
+  // until it is gone.)
   std::unique_ptr<DeliveryReports> reports_;
+  std::unique_ptr<KafkaEvents> events_;
+  std::unique_ptr<RdKafka::Producer> producer_;
   std::string buffer_;
   int64_t produced_ = 0;
   int64_t truncated_dead_letters_ = 0;
@@ -128,6 +133,16 @@ class KafkaSink final : public WindowResultSink, public RecordSink, public Recor
 struct AssignedPartition {
   std::string topic;
   int32_t partition = 0;
+};
+
+// An assigned partition whose leader this consumer cannot reach.
+struct UnreachablePartition {
+  std::string topic;
+  int32_t partition = 0;
+  int32_t leader = -1;       // broker id; -1: no leader known
+  std::string broker_state;  // librdkafka's name of the leader's state (DOWN, CONNECT, ...)
+  int64_t down_ms = 0;       // since the leader was last seen UP
+  bool operator==(const UnreachablePartition&) const = default;
 };
 
 // Records fetched from Kafka, in fetch order (order within a partition is
@@ -187,14 +202,19 @@ class KafkaSource {
   // (transaction markers do not count: the position moves past them).
   // Partitions whose end or position is not known yet are left out.
   std::vector<AssignedPartition> Behind();
+  // The assigned partitions whose leader broker this consumer cannot reach,
+  // as of librdkafka's last statistics (at most a few seconds old).
+  std::vector<UnreachablePartition> Unreachable();
   // Leaves the group (revoking, hence a last checkpoint through the listener).
   void Close();
-  int64_t errors() const { return errors_; }
+  // Consume errors and client errors (broker connections, ...).
+  int64_t errors() const;
 
  private:
   KafkaSource() = default;
   struct Rebalance;
   std::unique_ptr<Rebalance> rebalance_;
+  std::unique_ptr<KafkaEvents> events_;  // (before consumer_: outlives it)
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   int64_t errors_ = 0;
   bool closed_ = false;

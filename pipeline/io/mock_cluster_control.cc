@@ -55,7 +55,7 @@ absl::Status MockKafkaCluster::Apply(std::string_view command) {
     return absl::InvalidArgumentError(
         "'" + std::string(command) +
         "': use down BROKER | up BROKER | rtt BROKER MS | errors API COUNT CODE | "
-        "leader TOPIC PARTITION BROKER");
+        "leader TOPIC PARTITION BROKER | coordinator group|transaction KEY BROKER");
   };
   auto result = [&](rd_kafka_resp_err_t e) {
     return e == RD_KAFKA_RESP_ERR_NO_ERROR
@@ -80,6 +80,12 @@ absl::Status MockKafkaCluster::Apply(std::string_view command) {
   }
   if (w.size() == 4 && w[0] == "leader" && ParseInt(w[2], &a) && ParseInt(w[3], &b)) {
     return result(rd_kafka_mock_partition_set_leader(cluster_, w[1].c_str(), a, b));
+  }
+  // (A group's coordinator is placed by a hash of its name; a test that
+  // takes a broker down chooses whether the coordinator goes with it.)
+  if (w.size() == 4 && w[0] == "coordinator" && (w[1] == "group" || w[1] == "transaction") &&
+      ParseInt(w[3], &a)) {
+    return result(rd_kafka_mock_coordinator_set(cluster_, w[1].c_str(), w[2].c_str(), a));
   }
   return usage();
 }

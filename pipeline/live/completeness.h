@@ -1,6 +1,6 @@
 #pragma once
 // Data completeness for the alert rules: a window emitted while an input
-// partition is unassigned, far behind, or silent past its bound was counted
+// partition is unassigned, unreachable, far behind, or silent past its bound was counted
 // on partial data, and a rule judging it would page for a dip that is not
 // there. Judged before every batch (and on quiet polls); changes are logged,
 // exported (promowatch_data_complete), told to the alert engine (which then
@@ -16,6 +16,7 @@
 
 #include "operators/alert_engine.h"
 #include "pipeline/config/config.h"
+#include "pipeline/io/kafka.h"
 #include "pipeline/runtime/topic_partition.h"
 #include "pipeline/runtime/watermarks.h"
 #include "pipeline/serve/alerts_probe.h"
@@ -32,6 +33,7 @@ class DataCompleteness {
     std::function<int64_t(const TopicPartition&)> high_watermark;
     const WatermarkTracker& watermarks;
     const std::vector<uint32_t>& delivering;  // partitions with records in the batch at hand
+    const std::vector<UnreachablePartition>& unreachable;  // leaders not reachable (input_health.h)
   };
   // `notify` sends the info alert (to every Alertmanager). `alerts` and
   // `probe` must outlive this.

@@ -26,6 +26,7 @@
 #include "pipeline/io/kafka.h"
 #include "pipeline/live/alert_fanout.h"
 #include "pipeline/live/completeness.h"
+#include "pipeline/live/input_health.h"
 #include "pipeline/live/global_stage.h"
 #include "pipeline/live/polled_router.h"
 #include "pipeline/live/rule_reload.h"
@@ -71,7 +72,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
               if (global_) global_->SetDataIncomplete(reason);
             },
             metrics->alerts.get(),
-            [this](const AlertEvent& a, int64_t wall_ms) { fanout_.Notify(a, wall_ms); }) {
+            [this](const AlertEvent& a, int64_t wall_ms) { fanout_.Notify(a, wall_ms); }),
+        input_health_(config.kafka.partials_topic, metrics->ingest.get()) {
     sink_->OnResultPublished(
         [probe = metrics->results.get()](double seconds) { probe->ResultPublished(seconds); });
   }
@@ -296,12 +298,24 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       if (sink_->failed_deliveries() > 0) LoseOutput();  // (stops at once, not at the checkpoint)
       const auto now = std::chrono::steady_clock::now();
       // A quiet stream (nothing read, watermark still) has nothing to save.
-      if (schedule.Due(*engine_, now, engine_->watermark_ms() != checkpointed_watermark_)) {
+      // While the last commit still runs (its changelog waiting on a broker
+      // that is down) the next one waits: the loop keeps fetching.
+      if (schedule.Due(*engine_, now, engine_->watermark_ms() != checkpointed_watermark_) &&
+          !engine_->CommitInFlight()) {
         if (auto s = Checkpoint(/*wait=*/false); !s.ok()) {
-          spdlog::error("msg=\"checkpoint failed{}\" error=\"{}\"",
-                        state_failed_ ? "" : ", will retry", std::string(s.message()));
+          // (Retried every interval: the same error again goes to debug.)
+          const bool again = failed_checkpoints_ > 0 && s.message() == last_checkpoint_error_;
+          spdlog::log(again ? spdlog::level::debug : spdlog::level::err,
+                      "msg=\"checkpoint failed{}\" error=\"{}\"",
+                      state_failed_ ? "" : ", will retry", std::string(s.message()));
+          ++failed_checkpoints_;
+          last_checkpoint_error_ = std::string(s.message());
           schedule.Failed(now);
         } else {
+          if (failed_checkpoints_ > 0) {
+            spdlog::info("msg=\"checkpoint taken again\" failed_attempts={}", failed_checkpoints_);
+          }
+          failed_checkpoints_ = 0;
           schedule.Taken(now);
           checkpointed_watermark_ = engine_->watermark_ms();
         }
@@ -408,7 +422,10 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     // Results (and partials) emitted so far must be in Kafka before the
     // state that says they were emitted.
     PublishPartials(/*force=*/true);
-    if (auto s = sink_->Flush(30'000); !s.ok()) {
+    // In the background (wait false) only a short wait: with a broker down
+    // the flush would block the loop, which then fetched nothing (and heard
+    // nothing of the outage); the checkpoint is tried again instead.
+    if (auto s = sink_->Flush(wait ? 30'000 : 1'000); !s.ok()) {
       metrics_->checkpoints->CheckpointFailed();
       return s;
     }
@@ -464,20 +481,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     RequestStop();
   }
 
-  // Partitions Kafka holds unread records of are not idle, however long
-  // they go unfetched (watermarks.h). Asked at most every 100 ms.
+  // Partitions that may hold unread records are not idle (input_health.h).
   void MarkBehind() {
-    const auto now = std::chrono::steady_clock::now();
-    if (source_ == nullptr || now - behind_checked_ < std::chrono::milliseconds(100)) return;
-    behind_checked_ = now;
-    WatermarkTracker& w = engine_->watermarks();
-    for (uint32_t slot : behind_) w.SetBehind(slot, false);
-    behind_.clear();
-    for (const AssignedPartition& p : source_->Behind()) {
-      if (p.topic == config_.kafka.partials_topic) continue;
-      behind_.push_back(w.Slot(TopicPartition{p.topic, p.partition}.Format()));
-      w.SetBehind(behind_.back(), true);
-    }
+    if (source_ != nullptr) input_health_.Update(*source_, assigned_, engine_->watermarks());
   }
 
   // Whether windows emitted now have complete inputs (completeness.h).
@@ -489,7 +495,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       };
     }
     completeness_.Judge(
-        {assigned_, next_offsets_, std::move(high), engine_->watermarks(), batch_.delivering}, clock_());
+        {assigned_, next_offsets_, std::move(high), engine_->watermarks(), batch_.delivering,
+         input_health_.unreachable()},
+        clock_());
   }
 
   // New rules without losing alert state; rules that do not load (or need
@@ -576,6 +584,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   MeteredResultSink metered_;
   AlertFanout fanout_;
   DataCompleteness completeness_;
+  InputHealth input_health_;
   std::unique_ptr<GlobalStage> global_;  // (before engine_: a task state of it)
   std::unique_ptr<RocksStateBackend> backend_;  // (before engine_: outlives its commit in flight)
   bool state_failed_ = false;                   // a checkpoint could not be written: stop
@@ -589,10 +598,10 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   PolledBatch pending_;
   std::unique_ptr<PolledRouter> router_;  // (with engine_)
   RoutedBatch batch_;  // pending_, sorted
-  std::vector<uint32_t> behind_;  // partitions last found behind (MarkBehind)
-  std::chrono::steady_clock::time_point behind_checked_{};
   std::map<std::string, int64_t> next_offsets_;
   std::set<std::string> assigned_;  // partitions this member owns now
+  int64_t failed_checkpoints_ = 0;    // in a row
+  std::string last_checkpoint_error_;
   // By task: SourcePosition::repartitioned_upto.
   std::vector<std::map<std::string, int64_t>> repartitioned_upto_;
   int64_t checkpointed_watermark_ = kNoWatermark;

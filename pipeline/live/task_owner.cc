@@ -10,7 +10,11 @@
 namespace promowatch {
 namespace {
 constexpr int kMetadataTimeoutMs = 10'000;
-constexpr int kAppendTimeoutMs = 30'000;
+// A checkpoint's changelog records wait this long for Kafka (in the
+// background: the loop keeps fetching): a broker outage up to about two
+// minutes is survived; past it the checkpoint fails and the run stops, to
+// resume from the last durable checkpoint.
+constexpr int kAppendTimeoutMs = 120'000;
 constexpr int kRestoreTimeoutMs = 10 * 60'000;
 }  // namespace
 

@@ -405,6 +405,11 @@ absl::Status Engine::WaitForCommit() {
   return commit_error_;
 }
 
+bool Engine::CommitInFlight() {
+  CollectCommit(false);
+  return inflight_.valid();
+}
+
 int64_t Engine::committed_watermark_ms() {
   CollectCommit(false);
   return committed_watermark_ms_;

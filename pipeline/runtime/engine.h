@@ -265,6 +265,9 @@ class Engine {
   // Waits for the commit in flight, if any: OK once every checkpoint taken
   // is durable (an error sticks: later checkpoints are refused).
   absl::Status WaitForCommit();
+  // Whether the last checkpoint's commit still runs (never blocks): a
+  // caller that must not wait takes the next checkpoint later.
+  bool CommitInFlight();
   // The watermark stored by the newest durable checkpoint (kNoWatermark:
   // none yet in this process).
   int64_t committed_watermark_ms();

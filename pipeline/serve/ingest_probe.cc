@@ -67,6 +67,13 @@ IngestProbe::IngestProbe(prometheus::Registry& r) {
               .Name("promowatch_consumer_lag_records")
               .Help("Records between the partition's end and the next offset to process")
               .Register(r);
+  unreachable_ = &BuildGauge()
+                      .Name("promowatch_partitions_unreachable")
+                      .Help(
+                          "Assigned input partitions whose leader broker this consumer cannot "
+                          "reach; their windows wait for them (data incomplete)")
+                      .Register(r)
+                      .Add({});
   watermark_delay_ = &BuildGauge()
                           .Name("promowatch_watermark_delay_seconds")
                           .Help("Wall clock minus the event-time watermark")
@@ -153,6 +160,10 @@ void IngestProbe::SetWatermark(int64_t watermark_ms, int64_t wall_ms) {
 void IngestProbe::SetLag(const std::string& topic, int32_t partition, int64_t lag) {
   lag_->Add({{"topic", topic}, {"partition", std::to_string(partition)}})
       .Set(static_cast<double>(lag));
+}
+
+void IngestProbe::SetUnreachable(size_t partitions) {
+  unreachable_->Set(static_cast<double>(partitions));
 }
 
 }  // namespace promowatch

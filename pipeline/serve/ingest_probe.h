@@ -32,6 +32,8 @@ class IngestProbe {
   void RecordsRepartitioned(const std::string& topic, int64_t n);
   void SetWatermark(int64_t watermark_ms, int64_t wall_ms);
   void SetLag(const std::string& topic, int32_t partition, int64_t lag);
+  // Assigned partitions whose leader broker is unreachable.
+  void SetUnreachable(size_t partitions);
   // The producer's totals: dead letters kept truncated, records Kafka did
   // not take, by topic.
   void SetOutput(int64_t truncated_dead_letters, const std::map<std::string, int64_t>& failed);
@@ -43,6 +45,7 @@ class IngestProbe {
   prometheus::Family<prometheus::Counter>* refetched_;
   prometheus::Family<prometheus::Counter>* repartitioned_;
   prometheus::Family<prometheus::Gauge>* lag_;
+  prometheus::Gauge* unreachable_;
   prometheus::Counter* dead_letters_truncated_;
   prometheus::Family<prometheus::Counter>* deliveries_failed_;
   prometheus::Gauge* watermark_delay_;
