@@ -18,7 +18,7 @@ start_mock_kafka --partitions $PARTITIONS --topic events
 
 # The sale as Event envelopes in JSON: the SQL reference's input. Each
 # topic below gets its share in this order, so no record is late.
-"$PROMOWATCH" gen --format json -n 3000 --rate 10 --seed 7 --late-rate 0 --malformed-rate 0 \
+"$PROMOWATCH" gen --format json -n 2000 --rate 10 --seed 7 --late-rate 0 --malformed-rate 0 \
   --duplicate-rate 0.02 -o events.jsonl 2>/dev/null
 
 # proto3 text format of a bare JSON object (camelCase names to field names;
