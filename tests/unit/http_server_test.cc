@@ -20,6 +20,20 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
+// The bound for /healthz while slow clients hold connections. Under
+// ThreadSanitizer a thread starts about ten times slower; there the test
+// checks that every probe is answered, with a bound for that build.
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define PROMOWATCH_UNDER_TSAN 1
+#endif
+#endif
+#ifdef PROMOWATCH_UNDER_TSAN
+constexpr int64_t kHealthBoundMs = 1000;
+#else
+constexpr int64_t kHealthBoundMs = 100;
+#endif
+
 int Connect(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
@@ -89,7 +103,7 @@ TEST(HttpServer, HealthIsAnsweredWhileSlowClientsHoldConnections) {
         worst_ms,
         std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count());
   }
-  EXPECT_LT(worst_ms, 100) << "the slowest /healthz of 20 took " << worst_ms << " ms";
+  EXPECT_LT(worst_ms, kHealthBoundMs) << "the slowest /healthz of 20 took " << worst_ms << " ms";
   for (int fd : slow) ::close(fd);
 }
 
