@@ -20,6 +20,7 @@ clang=(-DCMAKE_CXX_COMPILER=clang++-14 -DCMAKE_BUILD_TYPE=Debug
 # (Its unit tests are not built: they run under both sanitizer builds.)
 echo "== build (gcc, RelWithDebInfo)"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPROMOWATCH_BUILD_BENCH=ON "${unity[@]}" \
+  -DPROMOWATCH_RELWITHDEBINFO_FLAGS="-O2 -g1 -DNDEBUG" \
   -DPROMOWATCH_UNIT_TESTS_IN_CTEST=OFF -DPROMOWATCH_TSAN_BINARY="$PWD/build-tsan/promowatch" >/dev/null
 cmake --build build -j"$jobs" --target promowatch operator_bench
 
@@ -34,11 +35,24 @@ echo "== build (clang, TSan)"
 cmake -S . -B build-tsan "${clang[@]}" "${unity[@]}" -DPROMOWATCH_TSAN=ON >/dev/null
 cmake --build build-tsan -j"$jobs" --target unit_tests promowatch
 
-echo "== unit tests under ASan/UBSan"
-UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ./build-asan/tests/unit_tests --gtest_brief=1
-echo "== unit tests under TSan"
+# Both sanitizer runs at once (their tests wait on sockets and Kafka much
+# of the time); each one's output after both end.
+echo "== unit tests under ASan/UBSan and under TSan"
+UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ./build-asan/tests/unit_tests --gtest_brief=1 \
+  > unit-asan.log 2>&1 &
+asan_pid=$!
+unit_status=0
 TSAN_OPTIONS="halt_on_error=1 second_deadlock_stack=1 suppressions=$PWD/tests/tsan.supp" \
-  ./build-tsan/tests/unit_tests --gtest_brief=1
+  ./build-tsan/tests/unit_tests --gtest_brief=1 > unit-tsan.log 2>&1 || unit_status=1
+wait "$asan_pid" || unit_status=1
+if [ "$unit_status" = 0 ]; then
+  echo "-- ASan/UBSan:"; tail -n 2 unit-asan.log
+  echo "-- TSan:"; tail -n 2 unit-tsan.log
+else
+  echo "-- ASan/UBSan:"; cat unit-asan.log
+  echo "-- TSan:"; cat unit-tsan.log
+  exit 1
+fi
 
 # Every fuzzer briefly (tests/fuzz/README.md), beside the end-to-end tests
 # (those mostly wait on processes; the fuzzers use the spare CPU).

@@ -61,10 +61,20 @@ while read -r u; do
     | jq -c --arg u "$u" '.tags | to_entries[] | {user_id: $u, tag: .key, from: "", to: (.value | tostring)}' \
     || fail "GET /v1/users/$u failed"
 done < users.txt > state.jsonl
-kill -TERM $RUN_PID
-wait $RUN_PID || fail "the restarted run did not exit 0 on SIGTERM"
 check_tags_against_sql state.jsonl run.log
 [ "$(val tags_differ)" = 0 ] || fail "after $kills kills, $(val tags_differ) users' tags in the state differ from SQL: $(grep differ_example check.out)"
+# The gauges of the restarted run (set as each task loads; up to 10 s for
+# the last one's), then each checked with what it should be.
+gauges_match() {
+  scrape || return 1
+  for tag in dormant active high_value; do
+    grep -q "^promowatch_users_tagged{tag=\"$tag\"} $(val with_tag_$tag)\$" metrics.txt || return 1
+  done
+  grep -q "^promowatch_user_profiles $(val users)\$" metrics.txt
+}
+for _ in $(seq 50); do gauges_match && break; sleep 0.2; done
+kill -TERM $RUN_PID
+wait $RUN_PID || fail "the restarted run did not exit 0 on SIGTERM"
 for tag in dormant active high_value; do
   grep -q "^promowatch_users_tagged{tag=\"$tag\"} $(val with_tag_$tag)\$" metrics.txt \
     || fail "$tag gauge $(grep "tag=\"$tag\"" metrics.txt) != SQL $(val with_tag_$tag) after $kills kills"

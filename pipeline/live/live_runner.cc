@@ -125,7 +125,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                                             AdvertisedAddress(config_));
     engine_->SetTaskResults([g = global_.get()](int task) { return g->SourceSink(task); });
     engine_->AttachTaskState(global_.get());
-    UpdateFiringGauge();
+    UpdateTaskStateGauges();
     if (config_.profiles_enabled) {
       // (Changes are at-least-once: after a crash the records after the
       // last checkpoint are read again, possibly in another interleaving of
@@ -251,7 +251,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         tasks_->Revoke(p.partition, *engine_, /*rebuild_next_time=*/lost);
       }
     }
-    UpdateFiringGauge();
+    UpdateTaskStateGauges();
   }
 
   // Task `task` runs here from now: its state loaded (local copy, or rebuilt
@@ -270,8 +270,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     repartitioned_upto_[static_cast<size_t>(task)] = position.repartitioned_upto;
     spdlog::info("msg=\"task assigned\" task={} sequence={} partitions_with_offsets={}", task,
                  position.sequence, position.offsets.size());
-    // (Its alerts, loaded with it, count here from now, not at the next report.)
-    UpdateFiringGauge();
+    // (Its alerts and profiles, loaded with it, count here from now, not at
+    // the next report.)
+    UpdateTaskStateGauges();
   }
 
   // `on_second` (optional) runs about once a second on this thread.
@@ -508,7 +509,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
                     config_.alert_rules = loaded.rules;
                     config_.alert_rules_file = loaded.rules_file;
                     global_->ReplaceRules(std::move(loaded.rules), engine_->watermark_ms());
-                    UpdateFiringGauge();
+                    UpdateTaskStateGauges();
                     return global_->Firing().size();
                   });
   }
@@ -525,11 +526,16 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   void OnAlert(const AlertEvent& a) {
     fanout_.Publish(a);
     if (a.state == "firing" || a.state == "resolved")
-      UpdateFiringGauge();
+      UpdateTaskStateGauges();
   }
 
   // Alerts firing here: those of the global tasks this instance owns now.
-  void UpdateFiringGauge() { metrics_->alerts->SetAlertsFiring(global_->FiringCounts()); }
+  // Gauges of state that comes and goes with tasks: firing alerts, user
+  // profiles and tags (set with every assignment, not only once a second).
+  void UpdateTaskStateGauges() {
+    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
+    if (profiles_) profiles_->UpdateGauges(*engine_, metrics_->profiles.get());
+  }
 
   void UpdateGauges() {
     metrics_->ingest->SetWatermark(engine_->watermark_ms(), clock_());
@@ -541,10 +547,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     metrics_->checkpoints->SetCheckpointWatermark(engine_->committed_watermark_ms());
     metrics_->tasks->SetGlobalTasks(global_->owned_count(), global_->lowest_watermark_ms());
     // (Global tasks come and go with their alert state.)
-    UpdateFiringGauge();
+    UpdateTaskStateGauges();
     metrics_->tasks->SetPartials(global_->partials_sent(), global_->rejected());
     metrics_->ingest->SetOutput(sink_->truncated_dead_letters(), sink_->failed_by_topic());
-    if (profiles_) profiles_->UpdateGauges(*engine_, metrics_->profiles.get());
     if (source_ == nullptr) return;
     for (const auto& [name, next] : next_offsets_) {
       const auto tp = TopicPartition::Parse(name);
