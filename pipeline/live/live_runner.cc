@@ -304,20 +304,13 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       if (schedule.Due(*engine_, now, engine_->watermark_ms() != checkpointed_watermark_) &&
           !engine_->CommitInFlight()) {
         if (auto s = Checkpoint(/*wait=*/false); !s.ok()) {
-          // (Retried every interval: the same error again goes to debug.)
-          const bool again = failed_checkpoints_ > 0 && s.message() == last_checkpoint_error_;
-          spdlog::log(again ? spdlog::level::debug : spdlog::level::err,
+          spdlog::log(schedule.Failed(now, std::string(s.message())) ? spdlog::level::err : spdlog::level::debug,
                       "msg=\"checkpoint failed{}\" error=\"{}\"",
                       state_failed_ ? "" : ", will retry", std::string(s.message()));
-          ++failed_checkpoints_;
-          last_checkpoint_error_ = std::string(s.message());
-          schedule.Failed(now);
         } else {
-          if (failed_checkpoints_ > 0) {
-            spdlog::info("msg=\"checkpoint taken again\" failed_attempts={}", failed_checkpoints_);
+          if (const int64_t failed = schedule.Taken(now); failed > 0) {
+            spdlog::info("msg=\"checkpoint taken again\" failed_attempts={}", failed);
           }
-          failed_checkpoints_ = 0;
-          schedule.Taken(now);
           checkpointed_watermark_ = engine_->watermark_ms();
         }
       }
@@ -529,7 +522,6 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
       UpdateTaskStateGauges();
   }
 
-  // Alerts firing here: those of the global tasks this instance owns now.
   // Gauges of state that comes and goes with tasks: firing alerts, user
   // profiles and tags (set with every assignment, not only once a second).
   void UpdateTaskStateGauges() {
@@ -605,8 +597,6 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   RoutedBatch batch_;  // pending_, sorted
   std::map<std::string, int64_t> next_offsets_;
   std::set<std::string> assigned_;  // partitions this member owns now
-  int64_t failed_checkpoints_ = 0;    // in a row
-  std::string last_checkpoint_error_;
   // By task: SourcePosition::repartitioned_upto.
   std::vector<std::map<std::string, int64_t>> repartitioned_upto_;
   int64_t checkpointed_watermark_ = kNoWatermark;

@@ -8,6 +8,9 @@
 
 #include <chrono>
 #include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
 
 #include "pipeline/config/config.h"
 #include "pipeline/runtime/engine.h"
@@ -37,20 +40,30 @@ class CheckpointSchedule {
     return due &&
            engine.ReadyForCheckpoint(since_ >= 2 * every_records_ || now - last_ >= 2 * interval_);
   }
-  // A checkpoint was taken: the counts start again.
-  void Taken(TimePoint now) {
+  // A checkpoint was taken: the counts start again. Returns how many
+  // attempts failed in a row before it.
+  int64_t Taken(TimePoint now) {
     since_ = 0;
     last_ = now;
+    return std::exchange(failed_in_a_row_, 0);
   }
   // One failed (to be retried): the interval starts again, the records
-  // stay owed.
-  void Failed(TimePoint now) { last_ = now; }
+  // stay owed. Returns whether `error` is news (not the last failure's,
+  // retried every interval: the caller logs news loudly).
+  bool Failed(TimePoint now, std::string_view error) {
+    last_ = now;
+    const bool news = failed_in_a_row_++ == 0 || error != last_error_;
+    last_error_ = error;
+    return news;
+  }
 
  private:
   int64_t every_records_;
   std::chrono::milliseconds interval_;
   TimePoint last_;
   int64_t since_ = 0;
+  int64_t failed_in_a_row_ = 0;
+  std::string last_error_;
 };
 
 }  // namespace promowatch
