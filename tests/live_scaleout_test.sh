@@ -224,7 +224,7 @@ per_task() {
 }
 for outcome in accepted duplicate rejected; do
   got=$(over_running "promowatch_task_records\\{.*outcome=\"$outcome\"")
-  [ "$got" = "$(val "$outcome")" ] || fail "$outcome: the tasks count $got over the instances, SQL $(val "$outcome"); $(per_task)"
+  [ "$got" = "$(val "$outcome")" ] || fail "$outcome: the tasks count $got over the instances, SQL $(val "$outcome") (late: $(over_running 'promowatch_task_records\{.*outcome="late"'), duplicate: $(over_running 'promowatch_task_records\{.*outcome="duplicate"') vs SQL $(val duplicate)); $(per_task)"
 done
 late=$(over_running 'promowatch_task_records\{.*outcome="late"')
 [ "$late" = 0 ] || fail "$late records were judged late; the sale has none"

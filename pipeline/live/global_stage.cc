@@ -1,10 +1,11 @@
 #include "pipeline/live/global_stage.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
-
 #include <unistd.h>
 
 #include <algorithm>
+#include <utility>
 
 #include "operators/time_util.h"
 #include "pipeline/runtime/topic_partition.h"
@@ -56,6 +57,9 @@ GlobalStage::GlobalStage(const PipelineConfig& config, int tasks, KafkaSink* sin
       callbacks_(std::move(callbacks)),
       rules_(config.alert_rules),
       watermark_sent_ms_(static_cast<size_t>(tasks), kNoWatermark),
+      incomplete_sent_(static_cast<size_t>(tasks)),
+      watermark_seen_ms_(static_cast<size_t>(tasks), kNoWatermark),
+      watermark_seen_at_(static_cast<size_t>(tasks)),
       global_(static_cast<size_t>(tasks)),
       address_(std::move(address)),
       owner_address_(static_cast<size_t>(tasks)),
@@ -79,8 +83,21 @@ void GlobalStage::Publish(const std::function<bool(int task)>& live,
                           const std::function<int64_t(int task)>& watermark_of,
                           const std::function<int64_t(int task)>& version_of,
                           std::chrono::steady_clock::time_point now, bool force) {
+  // (Called after every step: when a watermark moved, to the step.)
+  for (int t = 0; t < tasks_; ++t) {
+    const auto i = static_cast<size_t>(t);
+    if (!live(t)) continue;
+    const int64_t wm = watermark_of(t);
+    if (wm != watermark_seen_ms_[i]) {
+      watermark_seen_ms_[i] = wm;
+      watermark_seen_at_[i] = now;
+    }
+  }
   if (!force && now - last_publish_ < std::chrono::milliseconds(interval_ms_)) return;
   last_publish_ = now;
+  const int64_t wall_now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count();
   // Every few seconds also unmoved watermarks: owners announce themselves
   // (Locate) to instances that started since.
   const bool announce = now - last_announce_ >= std::chrono::seconds(5);
@@ -98,7 +115,11 @@ void GlobalStage::Publish(const std::function<bool(int task)>& live,
     }
     const int64_t wm = watermark_of(t);
     int64_t& sent = watermark_sent_ms_[static_cast<size_t>(t)];
-    const bool moved = wm != kNoWatermark && (wm != sent || announce);
+    std::string& incomplete_sent = incomplete_sent_[static_cast<size_t>(t)];
+    // (A task without a watermark yet announces itself too: it is not
+    // silent, its partitions are.)
+    const bool moved =
+        (wm != kNoWatermark && wm != sent) || announce || incomplete_sent != incomplete_reason_;
     if (emitted.empty() && !moved) continue;
     by_owner_.assign(static_cast<size_t>(tasks_), {});
     for (const v1::WindowResult& r : emitted)
@@ -114,17 +135,25 @@ void GlobalStage::Publish(const std::function<bool(int task)>& live,
       p.set_version(version);
       p.set_watermark_ms(wm);
       p.set_owner_address(address_);
+      p.set_incomplete(incomplete_reason_);
+      p.set_watermark_since_ms(wall_now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                                 now - watermark_seen_at_[static_cast<size_t>(t)])
+                                                 .count());
       for (const v1::WindowResult* r : windows) *p.add_windows() = *r;
       p.SerializeToString(&buffer_);
       sink_->ProduceTo(topic_, g, key, buffer_);
       ++sent_;
     }
-    if (moved) sent = wm;
+    if (moved) {
+      sent = wm;
+      incomplete_sent = incomplete_reason_;
+    }
     emitted.clear();
   }
 }
 
-void GlobalStage::Consume(int task, std::string_view value) {
+void GlobalStage::Consume(int task, std::string_view value,
+                          std::chrono::steady_clock::time_point now) {
   Global& g = global_[static_cast<size_t>(task)];
   if (g.merger == nullptr) return;
   v1::Partial p;
@@ -143,11 +172,16 @@ void GlobalStage::Consume(int task, std::string_view value) {
     std::lock_guard lock(placement_mu_);
     owner_address_[static_cast<size_t>(p.source_task())] = p.owner_address();
   }
-  int64_t& wm = g.source_watermark_ms[static_cast<size_t>(p.source_task())];
+  const auto source = static_cast<size_t>(p.source_task());
+  g.source_incomplete[source] = p.incomplete();
+  g.source_heard[source] = now;
+  int64_t& wm = g.source_watermark_ms[source];
   // (Never back: a task restarted from a checkpoint re-sends an older one.)
   if (p.watermark_ms() != kNoWatermark && (wm == kNoWatermark || p.watermark_ms() > wm)) {
+    const int64_t before = watermark_ms(task);
     wm = p.watermark_ms();
     g.dirty = true;
+    if (watermark_ms(task) != before) g.watermark_since_ms = p.watermark_since_ms();
   }
   for (const v1::WindowResult& w : p.windows()) {
     g.merger->Offer(p.source_task(), w, p.version());
@@ -186,6 +220,10 @@ int64_t GlobalStage::lowest_watermark_ms() const {
   return lowest;
 }
 
+int64_t GlobalStage::TakeWatermarkSince(int task) {
+  return std::exchange(global_[static_cast<size_t>(task)].watermark_since_ms, -1);
+}
+
 void GlobalStage::Flush(int task) {
   Global& g = global_[static_cast<size_t>(task)];
   if (g.merger == nullptr || !g.dirty) return;
@@ -220,11 +258,66 @@ void GlobalStage::ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_
   }
 }
 
-void GlobalStage::SetDataIncomplete(const std::string& reason) {
+void GlobalStage::SetDataIncomplete(const std::string& reason,
+                                    std::chrono::steady_clock::time_point now) {
   incomplete_reason_ = reason;
-  for (Global& g : global_) {
-    if (g.alerts != nullptr) g.alerts->SetDataIncomplete(reason);
+  JudgeSources(now);
+}
+
+std::string GlobalStage::IncompleteReasonOf(const Global& g,
+                                            std::chrono::steady_clock::time_point now) const {
+  if (!incomplete_reason_.empty()) return incomplete_reason_;
+  for (int t = 0; t < tasks_; ++t) {
+    const std::string& reason = g.source_incomplete[static_cast<size_t>(t)];
+    if (!reason.empty()) return fmt::format("source task {}: {}", t, reason);
   }
+  for (int t = 0; t < tasks_; ++t) {
+    const auto silent = now - g.source_heard[static_cast<size_t>(t)];
+    if (silent > kSourceSilence) {
+      return fmt::format(
+          "source_silent: source task {} sent nothing for {} s (its instance stopped or is "
+          "paused; the group moves its task after session.timeout.ms)",
+          t, std::chrono::duration_cast<std::chrono::seconds>(silent).count());
+    }
+  }
+  return {};
+}
+
+void GlobalStage::JudgeSources(std::chrono::steady_clock::time_point now) {
+  for (int task = 0; task < tasks_; ++task) {
+    Global& g = global_[static_cast<size_t>(task)];
+    if (g.alerts == nullptr) continue;
+    std::string reason = IncompleteReasonOf(g, now);
+    // (The silence in seconds changes every second: compare without it.)
+    const auto kind = [](const std::string& r) { return r.substr(0, r.find(" for ")); };
+    if (kind(reason) == kind(g.judged_incomplete)) continue;
+    // (The instance's own reason is logged by completeness.cc.)
+    const auto from_sources = [](const std::string& r) { return r.rfind("source", 0) == 0; };
+    if (from_sources(reason)) {
+      spdlog::warn(
+          "msg=\"data incomplete at a source task: the rules of this global task are not "
+          "judged\" task={} reason=\"{}\"",
+          task, reason);
+    } else if (reason.empty() && from_sources(g.judged_incomplete)) {
+      spdlog::info(
+          "msg=\"source tasks complete again: the rules of this global task are judged\" "
+          "task={}",
+          task);
+    }
+    g.alerts->SetDataIncomplete(reason);
+    g.judged_incomplete = std::move(reason);
+  }
+}
+
+std::string GlobalStage::incomplete_reason(int task) const {
+  const Global& g = global_[static_cast<size_t>(task)];
+  return g.alerts == nullptr ? std::string() : g.judged_incomplete;
+}
+
+int GlobalStage::incomplete_count() const {
+  int n = 0;
+  for (const Global& g : global_) n += g.alerts != nullptr && !g.judged_incomplete.empty() ? 1 : 0;
+  return n;
 }
 
 void GlobalStage::CheckTopicSilence(const std::map<std::string, int64_t>& silent_ms,
@@ -244,8 +337,12 @@ absl::Status GlobalStage::RestoreTask(int task, const StateReader& in) {
   Global& g = global_[static_cast<size_t>(task)];
   g.alerts = std::make_unique<AlertEngine>(rules_, results_, callbacks_.on_alert);
   g.alerts->SetDataIncomplete(incomplete_reason_);
+  g.judged_incomplete = incomplete_reason_;
   g.merger = std::make_unique<PartialMerger>(operators_, tasks_, g.alerts.get());
   g.source_watermark_ms.assign(static_cast<size_t>(tasks_), kNoWatermark);
+  g.source_incomplete.assign(static_cast<size_t>(tasks_), std::string());
+  // (Every source gets kSourceSilence from here to be heard.)
+  g.source_heard.assign(static_cast<size_t>(tasks_), std::chrono::steady_clock::now());
   g.dirty = false;
   if (absl::Status s = g.merger->Restore(in); !s.ok()) return s;
   if (absl::Status s = g.alerts->Restore(in); !s.ok()) return s;

@@ -100,8 +100,13 @@ class GlobalStage final : public TaskState {
                const std::function<int64_t(int task)>& version_of,
                std::chrono::steady_clock::time_point now, bool force);
 
-  // --- The global side (a task's records, in offset order).
-  void Consume(int task, std::string_view value);
+  // --- The global side (a task's records, in offset order; `now`: when
+  // they were read).
+  void Consume(int task, std::string_view value, std::chrono::steady_clock::time_point now);
+  // When (wall-clock ms) the source watermarks of global task `task` last
+  // reached what lets its next windows go (-1: not moved since the last
+  // call): the start of their publish delay.
+  int64_t TakeWatermarkSince(int task);
   // After a poll's records: publishes the windows every source task passed.
   void Flush(int task);
   // The lowest source watermark of global task `task` (kNoWatermark: a
@@ -123,7 +128,20 @@ class GlobalStage final : public TaskState {
   std::vector<AlertEvent> Firing() const;
   std::vector<AlertEngine::FiringCount> FiringCounts() const;
   void ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_ms);
-  void SetDataIncomplete(const std::string& reason);
+  // Data completeness across instances: this instance's own judgement of
+  // its inputs (completeness.h; empty: complete) goes with its tasks'
+  // partials, and a global task judges its rules only while every source
+  // task's instance says its inputs are complete and every source task was
+  // heard within kSourceSilence (sources announce themselves every few
+  // seconds; a silent one is a stopped or paused instance whose tasks the
+  // group has not moved yet). Judged again on every call of either.
+  static constexpr std::chrono::seconds kSourceSilence{30};
+  void SetDataIncomplete(const std::string& reason, std::chrono::steady_clock::time_point now);
+  void JudgeSources(std::chrono::steady_clock::time_point now);
+  // Why the judges of global task `task` do not judge (empty: they do).
+  std::string incomplete_reason(int task) const;
+  // Global tasks here whose judges do not judge.
+  int incomplete_count() const;
   // no_data rules on input topics: judged by the overall scope's owner.
   void CheckTopicSilence(const std::map<std::string, int64_t>& silent_ms, int64_t wall_ms);
 
@@ -140,7 +158,13 @@ class GlobalStage final : public TaskState {
     std::unique_ptr<PartialMerger> merger;  // null: not here
     std::vector<int64_t> source_watermark_ms;
     bool dirty = false;  // merge or sources changed since the snapshot
+    // Not checkpointed: heard again within seconds wherever the task runs.
+    std::vector<std::string> source_incomplete;  // by source task, as last heard
+    std::vector<std::chrono::steady_clock::time_point> source_heard;
+    std::string judged_incomplete;    // what the judges were told
+    int64_t watermark_since_ms = -1;  // (TakeWatermarkSince)
   };
+  std::string IncompleteReasonOf(const Global& g, std::chrono::steady_clock::time_point now) const;
 
   OperatorOptions operators_;
   int tasks_;
@@ -152,14 +176,18 @@ class GlobalStage final : public TaskState {
   std::vector<AlertRule> rules_;
   std::string incomplete_reason_;
   std::vector<std::unique_ptr<SourceBuffer>> sources_;
-  std::vector<int64_t> watermark_sent_ms_;  // by source task
+  std::vector<int64_t> watermark_sent_ms_;    // by source task
+  std::vector<std::string> incomplete_sent_;  // by source task
+  // When each source task's watermark was first seen at its value.
+  std::vector<int64_t> watermark_seen_ms_;
+  std::vector<std::chrono::steady_clock::time_point> watermark_seen_at_;
   std::vector<Global> global_;
   std::chrono::steady_clock::time_point last_publish_{};
   std::chrono::steady_clock::time_point last_announce_{};
   std::string address_;
-  mutable std::mutex placement_mu_;  // (Locate runs on HTTP threads)
-  std::vector<std::string> owner_address_;  // by task, as announced
-  std::vector<char> here_;                  // by task
+  mutable std::mutex placement_mu_;                             // (Locate runs on HTTP threads)
+  std::vector<std::string> owner_address_;                      // by task, as announced
+  std::vector<char> here_;                                      // by task
   std::vector<std::vector<const v1::WindowResult*>> by_owner_;  // (reused)
   std::string buffer_;
   int64_t rejected_ = 0;

@@ -81,9 +81,9 @@ ResultsProbe::ResultsProbe(prometheus::Registry& r, const MetricsOptions& option
       &BuildHistogram()
            .Name("promowatch_result_publish_seconds")
            .Help(
-               "From the batch (or idle tick) that moved the watermark past a window's end to "
-               "the delivery report of the window's result (Kafka's acknowledgement as seen by "
-               "promowatch)")
+               "From the source tasks' watermarks passing a window's end (the last of them, "
+               "as the partials it read say) to the delivery report of the window's result "
+               "(Kafka's acknowledgement as seen by promowatch)")
            .Register(r)
            .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                             0.5, 1, 2.5, 5});

@@ -70,6 +70,13 @@ TaskProbe::TaskProbe(prometheus::Registry& r) {
                                  "passed it): windows ending before it are published")
                            .Register(r)
                            .Add({});
+  global_incomplete_ = &BuildGauge()
+                            .Name("promowatch_global_tasks_incomplete")
+                            .Help("Global tasks here whose alert rules are not judged: a source "
+                                  "task's instance says its inputs are incomplete, or a source "
+                                  "task was not heard for 30 s")
+                            .Register(r)
+                            .Add({});
   partials_sent_ = &BuildCounter()
                         .Name("promowatch_partials_sent_total")
                         .Help("Partial windows and watermarks the tasks here sent to the "
@@ -89,8 +96,9 @@ TaskProbe::TaskProbe(prometheus::Registry& r) {
                   .Add({});
 }
 
-void TaskProbe::SetGlobalTasks(int owned, int64_t watermark_ms) {
+void TaskProbe::SetGlobalTasks(int owned, int64_t watermark_ms, int incomplete) {
   global_owned_->Set(owned);
+  global_incomplete_->Set(incomplete);
   global_watermark_->Set(owned > 0 && watermark_ms > 0 ? static_cast<double>(watermark_ms) / 1000.0
                                                         : 0.0);
 }

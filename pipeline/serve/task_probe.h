@@ -30,8 +30,10 @@ class TaskProbe {
                       int64_t rejected);
   // The global stage (live/global_stage.h): global tasks here, the lowest
   // of their watermarks (windows ending before it are published; 0: none),
-  // partials sent and dropped, partitions given up in rebalances.
-  void SetGlobalTasks(int owned, int64_t watermark_ms);
+  // those whose rules are not judged (a source task's inputs incomplete, or
+  // the source silent), partials sent and dropped, partitions given up in
+  // rebalances.
+  void SetGlobalTasks(int owned, int64_t watermark_ms, int incomplete);
   void SetPartials(int64_t sent, int64_t rejected);
   void PartitionsRevoked(int64_t n);
 
@@ -47,6 +49,7 @@ class TaskProbe {
   prometheus::Family<prometheus::Gauge>* task_records_;
   prometheus::Gauge* global_owned_;
   prometheus::Gauge* global_watermark_;
+  prometheus::Gauge* global_incomplete_;
   prometheus::Counter* partials_sent_;
   prometheus::Counter* partials_rejected_;
   prometheus::Counter* revoked_;

@@ -1,0 +1,141 @@
+// The global stage's judges across instances: a global task does not judge
+// its rules while a source task's instance says its inputs are incomplete,
+// or while a source task is silent; the partials it reads say so
+// (../shared/SCALE-OUT.md, one judge per alert scope).
+
+#include "pipeline/live/global_stage.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "operators/state.h"
+#include "promowatch/v1/state.pb.h"
+
+namespace promowatch {
+namespace {
+
+constexpr int64_t kMin = 60'000;
+constexpr int kTasks = 3;
+
+struct Recorder final : WindowResultSink {
+  std::vector<std::string> alerts;  // "state campaign/channel@minute"
+  int windows = 0;
+  void Emit(const v1::WindowResult&) override { ++windows; }
+};
+
+class GlobalStageJudges : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    AlertRule rule;
+    rule.name = "low_ctr";
+    rule.window = "1m";
+    rule.threshold = 0.015;
+    rule.min_volume = 1000;
+    config_.alert_rules = {rule};
+    config_.operators.window_minutes = {1};
+    GlobalStage::Callbacks on;
+    on.on_alert = [this](const AlertEvent& a) {
+      out_.alerts.push_back(a.state + " " + a.campaign_id + "/" + a.channel + "@" +
+                            std::to_string(a.window_end_ms / kMin));
+    };
+    stage_ = std::make_unique<GlobalStage>(config_, kTasks, nullptr, &out_, std::move(on),
+                                           "127.0.0.1:1");
+    MemoryState empty;
+    for (int g = 0; g < kTasks; ++g) ASSERT_TRUE(stage_->RestoreTask(g, empty).ok());
+    owner_ = stage_->OwnerOf("c1");
+    t0_ = std::chrono::steady_clock::now();
+  }
+
+  // Source task `source` sends its watermark (and a window of c1/douyin at
+  // 0.5% CTR ending at `end`, if given) to every global task, as an
+  // instance whose inputs are `incomplete` (empty: complete).
+  void Send(int source, int64_t watermark_ms, const std::string& incomplete, int64_t end,
+            std::chrono::steady_clock::time_point at) {
+    for (int g = 0; g < kTasks; ++g) {
+      v1::Partial p;
+      p.set_source_task(source);
+      p.set_source_tasks(kTasks);
+      p.set_version(++version_);
+      p.set_watermark_ms(watermark_ms);
+      p.set_incomplete(incomplete);
+      if (end > 0 && g == owner_) {
+        v1::WindowResult& w = *p.add_windows();
+        w.set_window("1m");
+        w.set_campaign_id("c1");
+        w.set_channel("douyin");
+        w.set_impressions(1000);
+        w.set_clicks(5);
+        w.set_window_start_ms(end - kMin);
+        w.set_window_end_ms(end);
+      }
+      stage_->Consume(g, p.SerializeAsString(), at);
+      stage_->Flush(g);
+    }
+  }
+
+  PipelineConfig config_;
+  Recorder out_;
+  std::unique_ptr<GlobalStage> stage_;
+  int owner_ = 0;
+  int64_t version_ = 0;
+  std::chrono::steady_clock::time_point t0_;
+};
+
+TEST_F(GlobalStageJudges, AnIncompleteSourceHoldsTheJudgesOfEveryGlobalTask) {
+  for (int s = 0; s < kTasks; ++s) Send(s, 1 * kMin, "", 0, t0_);
+  stage_->JudgeSources(t0_);
+  EXPECT_EQ(stage_->incomplete_count(), 0);
+
+  // Source 1's instance lags: every global task here stops judging, also
+  // the ones whose own instance is complete.
+  Send(1, 1 * kMin, "lagging: clickstream/1 is 90000 records behind", 0, t0_);
+  stage_->JudgeSources(t0_);
+  EXPECT_EQ(stage_->incomplete_count(), kTasks);
+  EXPECT_EQ(stage_->incomplete_reason(owner_).rfind("source task 1: lagging: clickstream/1", 0), 0u)
+      << stage_->incomplete_reason(owner_);
+  // Each source's third of a low-CTR minute: summed 3,000 impressions at
+  // 0.5%, published, and not judged.
+  for (int s = 0; s < kTasks; ++s)
+    Send(s, 3 * kMin, s == 1 ? "lagging: clickstream/1 is 90000 records behind" : "", 2 * kMin,
+         t0_);
+  EXPECT_EQ(out_.windows, 1);
+  ASSERT_EQ(out_.alerts, std::vector<std::string>{"data_incomplete c1/douyin@2"});
+
+  // Complete again: the next low minute fires.
+  for (int s = 0; s < kTasks; ++s) Send(s, 3 * kMin, "", 0, t0_);
+  stage_->JudgeSources(t0_);
+  EXPECT_EQ(stage_->incomplete_count(), 0);
+  for (int s = 0; s < kTasks; ++s) Send(s, 4 * kMin, "", 3 * kMin, t0_);
+  EXPECT_EQ(out_.alerts.back(), "firing c1/douyin@3");
+}
+
+TEST_F(GlobalStageJudges, ASilentSourceHoldsTheJudgesAfterItsBound) {
+  for (int s = 0; s < kTasks; ++s) Send(s, 1 * kMin, "", 0, t0_);
+  const auto later = t0_ + GlobalStage::kSourceSilence + std::chrono::seconds(1);
+  // Sources 0 and 2 keep announcing; 1's instance was killed.
+  Send(0, 1 * kMin, "", 0, later);
+  Send(2, 1 * kMin, "", 0, later);
+  stage_->JudgeSources(t0_ + GlobalStage::kSourceSilence - std::chrono::seconds(1));
+  EXPECT_EQ(stage_->incomplete_count(), 0);
+  stage_->JudgeSources(later);
+  EXPECT_EQ(stage_->incomplete_count(), kTasks);
+  EXPECT_EQ(stage_->incomplete_reason(owner_).rfind("source_silent: source task 1 ", 0), 0u)
+      << stage_->incomplete_reason(owner_);
+  // Heard again (its task restarted elsewhere): judged again.
+  Send(1, 1 * kMin, "", 0, later);
+  stage_->JudgeSources(later);
+  EXPECT_EQ(stage_->incomplete_count(), 0);
+}
+
+TEST_F(GlobalStageJudges, ThisInstancesOwnReasonComesFirst) {
+  for (int s = 0; s < kTasks; ++s) Send(s, 1 * kMin, "", 0, t0_);
+  stage_->SetDataIncomplete("unassigned: no input partition is assigned", t0_);
+  EXPECT_EQ(stage_->incomplete_reason(owner_), "unassigned: no input partition is assigned");
+  stage_->SetDataIncomplete("", t0_);
+  EXPECT_EQ(stage_->incomplete_count(), 0);
+}
+
+}  // namespace
+}  // namespace promowatch
