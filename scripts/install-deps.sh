@@ -15,7 +15,8 @@ PACKAGES=(
   libspdlog-dev libfmt-dev nlohmann-json3-dev libsimdjson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   sqlite3                                 # independent computation in tests
-  libcpp-httplib-dev                      # Alertmanager delivery (HTTP client)
+  libcpp-httplib-dev                      # Alertmanager delivery (HTTP client), the metrics port
+  libssl-dev openssl                      # the metrics port over TLS (metrics.tls); test certificates
   prometheus curl                         # promtool check metrics, scraping in tests
   prometheus-alertmanager jq              # the real Alertmanager in delivery tests; its JSON
   python3-yaml                            # deploy/: compose and Kubernetes files parsed in tests

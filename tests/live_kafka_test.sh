@@ -101,18 +101,26 @@ stored_next=$(( $(kcat -C -b "$BROKERS" -t clickstream -p 0 -o -1 -c 1 -e -q -f 
 for _ in 1 2 3 4 5 6; do cat clicks.jsonl; done | kcat -b "$BROKERS" -P -t clickstream -p 0
 log_start=$(kcat -C -b "$BROKERS" -t clickstream -p 0 -o beginning -c 1 -e -q -f '%o\n')
 [ "$log_start" -gt "$stored_next" ] || fail "the embedded cluster kept clickstream/0 from $log_start: the retention case was not set up"
-"$PROMOWATCH" run -c live.yaml --brokers "$BROKERS" --group itest --state-dir state \
+# The restart serves its port over TLS (metrics.tls): what follows is read
+# through it, checked against the certificate it was given.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=127.0.0.1 \
+  -addext subjectAltName=IP:127.0.0.1 -keyout tls.key -out tls.crt 2> openssl.log ||
+  fail "openssl could not make a test certificate: $(cat openssl.log)"
+{ cat live.yaml; printf 'metrics:\n  tls: {cert_file: %s/tls.crt, key_file: %s/tls.key}\n' "$WORK" "$WORK"; } > live-tls.yaml
+"$PROMOWATCH" run -c live-tls.yaml --brokers "$BROKERS" --group itest --state-dir state \
   --results-format json --metrics-address "$METRICS" 2> rerun.log &
 RUN_PID=$!
 PIDS+=($RUN_PID)
-skipped_metric() { curl -sf "http://$METRICS/metrics" | awk '/^promowatch_offsets_skipped_total\{topic="clickstream"\}/ { print $NF }'; }
+skipped_metric() { curl -sf --cacert tls.crt "https://$METRICS/metrics" | awk '/^promowatch_offsets_skipped_total\{topic="clickstream"\}/ { print $NF }'; }
 skip_reported() { grep -q 'msg="offsets skipped" partition=clickstream/0' rerun.log && [ -n "$(skipped_metric)" ]; }
 wait_for 60 "the restart to report offsets skipped on clickstream/0" skip_reported
 [ "$(skipped_metric)" = "$(( log_start - stored_next ))" ] ||
   fail "promowatch_offsets_skipped_total is $(skipped_metric), want $(( log_start - stored_next )) (from $stored_next to $log_start)"
 grep -q "msg=\"offsets skipped\" partition=clickstream/0 from=$stored_next to=$log_start " rerun.log ||
   fail "the skip log line does not name the offsets: $(grep 'offsets skipped' rerun.log)"
+grep -q "metrics=https://$METRICS/metrics" rerun.log || fail "run does not log its https URL: $(grep 'msg="running"' rerun.log)"
+[ "$(curl -s -o /dev/null -w '%{http_code}' "http://$METRICS/healthz")" != 200 ] || fail "plain HTTP answered on the TLS port"
 kill -TERM $RUN_PID
 wait $RUN_PID || fail "the restarted run did not exit 0 on SIGTERM"
 
-pass "live path: $(val rows_got) windows from $produced records via kcat match SQL; $got_dlq dead letters with headers and original bytes; $(( log_start - stored_next )) offsets deleted by retention reported"
+pass "live path: $(val rows_got) windows from $produced records via kcat match SQL; $got_dlq dead letters with headers and original bytes; $(( log_start - stored_next )) offsets deleted by retention reported (over TLS)"

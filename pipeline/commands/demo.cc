@@ -188,8 +188,9 @@ int RunDemo(const DemoArgs& args) {
   const auto begin = std::chrono::steady_clock::now();
   int64_t last_read = 0;
   auto last = begin;
-  std::printf("promowatch demo: embedded Kafka at %s, /metrics at http://%s/metrics\n",
-              config.kafka.brokers.c_str(), config.metrics.address.c_str());
+  std::printf("promowatch demo: embedded Kafka at %s, /metrics at %s://%s/metrics\n",
+              config.kafka.brokers.c_str(), config.metrics.scheme().c_str(),
+              config.metrics.address.c_str());
   const int rc = runner.Run(source->get(), [&] {
     const auto now = std::chrono::steady_clock::now();
     const double secs = std::chrono::duration<double>(now - last).count();

@@ -71,9 +71,10 @@ int RunLive(const LiveArgs& args) {
     return 2;
   }
   spdlog::info(
-      "msg=\"running\" brokers={} group={} state_dir={} results={} metrics=http://{}/metrics",
+      "msg=\"running\" brokers={} group={} state_dir={} results={} metrics={}://{}/metrics",
       config.kafka.brokers, config.kafka.group, config.state_dir,
-      config.kafka.results_json ? "json" : "protobuf", config.metrics.address);
+      config.kafka.results_json ? "json" : "protobuf", config.metrics.scheme(),
+      config.metrics.address);
   return runner.Run(source->get());
 }
 

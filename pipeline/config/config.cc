@@ -266,8 +266,23 @@ absl::StatusOr<PipelineConfig> ParseConfigOrThrow(std::string_view yaml,
   }
   if (auto m = root["metrics"]) {
     PW_RETURN_IF_ERROR(
-        r.CheckKeys(m, "metrics", {"address", "max_campaigns", "max_channels", "campaign_ttl"}));
+        r.CheckKeys(m, "metrics", {"address", "max_campaigns", "max_channels", "campaign_ttl", "tls"}));
     if (auto n = m["address"]) config.metrics.address = n.Scalar();
+    if (auto t = m["tls"]) {
+      PW_RETURN_IF_ERROR(r.CheckKeys(t, "metrics.tls", {"cert_file", "key_file"}));
+      if (!t["cert_file"] || !t["key_file"]) {
+        return r.Error(t, "metrics.tls needs cert_file and key_file (PEM; the key unencrypted)");
+      }
+      // Readable now (their contents are checked when the port opens).
+      for (const char* key : {"cert_file", "key_file"}) {
+        auto file = ReadWholeFile(t[key].Scalar(), std::string("metrics.tls.") + key,
+                                  std::string("metrics.tls.") + key);
+        if (!file.ok()) return r.Error(t[key], std::string(file.status().message()));
+      }
+      config.metrics.tls_cert_file = t["cert_file"].Scalar();
+      config.metrics.tls_key_file = t["key_file"].Scalar();
+      config.api.redirect_scheme = "https";
+    }
     if (auto n = m["max_campaigns"])
       PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &config.metrics.max_campaigns));
     if (auto n = m["max_channels"])

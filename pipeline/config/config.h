@@ -85,6 +85,12 @@ struct MetricsOptions {
   int max_channels = 50;
   // A campaign without results for this long loses its series. Default: 30 min.
   int64_t campaign_ttl_ms = 30 * 60'000;
+  // metrics.tls: serve the port (/metrics, probes, the query API) over TLS
+  // with this PEM certificate chain and its unencrypted PEM key. Empty:
+  // plain HTTP.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string scheme() const { return tls_cert_file.empty() ? "http" : "https"; }
 };
 
 struct AlertmanagerOptions {
@@ -123,6 +129,8 @@ struct ApiOptions {
   // campaigns whose tasks run here. Default: metrics.address, with this
   // machine's host name for 0.0.0.0 (a StatefulSet pod's name).
   std::string advertised_address;
+  // Of those redirects: https with metrics.tls (set from it, not parsed).
+  std::string redirect_scheme = "http";
 };
 
 struct PipelineConfig {

@@ -13,7 +13,8 @@ AlertFanout::AlertFanout(const PipelineConfig& config, KafkaSink* sink, AlertsPr
       sink_(sink),
       clock_(std::move(clock)) {
   AlertmanagerOptions am = config.alertmanager;
-  if (am.generator_url.empty()) am.generator_url = "http://" + config.metrics.address + "/metrics";
+  if (am.generator_url.empty())
+    am.generator_url = config.metrics.scheme() + "://" + config.metrics.address + "/metrics";
   for (const auto& url : am.urls) {
     notifiers_.push_back(std::make_unique<AlertmanagerNotifier>(url, am, probe, clock_));
   }

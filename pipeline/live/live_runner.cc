@@ -95,7 +95,8 @@ absl::Status LiveRunner::Impl::Open(const std::string& state_dir) {
     metrics_->port->http().Route("/v1/", [api = api_.get()](const HttpServer::Request& r) {
       return api->Handle(r.path, r.authorization);
     });
-    spdlog::info("msg=\"query api on\" url=http://{}/v1/", config_.metrics.address);
+    spdlog::info("msg=\"query api on\" url={}://{}/v1/", config_.metrics.scheme(),
+                 config_.metrics.address);
   } else {
     metrics_->port->http().Route("/v1/", ApiOff);
   }

@@ -1,16 +1,19 @@
 #include "pipeline/serve/http_server.h"
 
+#include <fcntl.h>
 #include <httplib.h>
+#include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <netdb.h>
-
 #include <atomic>
 #include <charconv>
-#include <cstring>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <set>
 
@@ -23,10 +26,28 @@ using SteadyClock = std::chrono::steady_clock;
 // stream restarts its read timeout with every byte, so a client sending a
 // byte a second held a worker forever. Here the whole request (read, handle,
 // write) has `request_timeout`, and a request is at most `max_request_bytes`
-// of line and headers.
+// of line and headers. Over TLS the socket is non-blocking and every
+// OpenSSL call that wants to read or write waits for the socket within the
+// same deadline (a handshake sent a byte at a time times out alike).
 class DeadlineStream : public httplib::Stream {
  public:
-  DeadlineStream(int fd, size_t max_request_bytes) : fd_(fd), max_request_bytes_(max_request_bytes) {}
+  DeadlineStream(int fd, size_t max_request_bytes)
+      : fd_(fd), max_request_bytes_(max_request_bytes) {}
+  ~DeadlineStream() override {
+    if (ssl_ == nullptr) return;
+    SSL_shutdown(ssl_);  // (one try: the close_notify, if the socket takes it)
+    SSL_free(ssl_);
+  }
+
+  // TLS on this connection: the handshake, by `deadline`.
+  bool AcceptTls(SSL_CTX* ctx, SteadyClock::time_point deadline) {
+    const int flags = ::fcntl(fd_, F_GETFL, 0);
+    if (flags < 0 || ::fcntl(fd_, F_SETFL, flags | O_NONBLOCK) < 0) return false;
+    ssl_ = SSL_new(ctx);
+    if (ssl_ == nullptr || SSL_set_fd(ssl_, fd_) != 1) return false;
+    deadline_ = deadline;
+    return TlsCall([this] { return SSL_accept(ssl_); }) == 1;
+  }
 
   // The next request starts: its clock and its byte budget.
   void StartRequest(SteadyClock::time_point deadline) {
@@ -36,7 +57,7 @@ class DeadlineStream : public httplib::Stream {
 
   // Waits until a byte is there to read, up to `until`.
   bool WaitReadable(SteadyClock::time_point until) const {
-    return buffered() > 0 || Poll(POLLIN, until);
+    return buffered() > 0 || (ssl_ != nullptr && SSL_pending(ssl_) > 0) || Poll(POLLIN, until);
   }
 
   bool is_readable() const override { return WaitReadable(deadline_); }
@@ -44,8 +65,14 @@ class DeadlineStream : public httplib::Stream {
 
   ssize_t read(char* ptr, size_t size) override {
     if (buffered() == 0) {
-      if (request_bytes_ >= max_request_bytes_ || !is_readable()) return -1;
-      const ssize_t n = ::recv(fd_, buffer_, sizeof(buffer_), 0);
+      if (request_bytes_ >= max_request_bytes_) return -1;
+      ssize_t n;
+      if (ssl_ != nullptr) {
+        n = TlsCall([this] { return SSL_read(ssl_, buffer_, sizeof(buffer_)); });
+      } else {
+        if (!is_readable()) return -1;
+        n = ::recv(fd_, buffer_, sizeof(buffer_), 0);
+      }
       if (n <= 0) return n;
       begin_ = 0;
       end_ = static_cast<size_t>(n);
@@ -58,6 +85,10 @@ class DeadlineStream : public httplib::Stream {
   }
 
   ssize_t write(const char* ptr, size_t size) override {
+    if (ssl_ != nullptr) {
+      const int n = static_cast<int>(std::min<size_t>(size, 1 << 30));
+      return TlsCall([&] { return SSL_write(ssl_, ptr, n); });
+    }
     if (!is_writable()) return -1;
     return ::send(fd_, ptr, size, MSG_NOSIGNAL);
   }
@@ -68,6 +99,30 @@ class DeadlineStream : public httplib::Stream {
 
  private:
   size_t buffered() const { return end_ - begin_; }
+
+  // An OpenSSL call on the non-blocking socket, repeated as the socket
+  // becomes ready, until the deadline: its result (> 0 done, 0 the peer
+  // closed, -1 failed or out of time).
+  template <typename Call>
+  int TlsCall(const Call& call) {
+    for (;;) {
+      ERR_clear_error();
+      const int r = call();
+      if (r > 0) return r;
+      switch (SSL_get_error(ssl_, r)) {
+        case SSL_ERROR_ZERO_RETURN:
+          return 0;
+        case SSL_ERROR_WANT_READ:
+          if (!Poll(POLLIN, deadline_)) return -1;
+          break;
+        case SSL_ERROR_WANT_WRITE:
+          if (!Poll(POLLOUT, deadline_)) return -1;
+          break;
+        default:
+          return -1;
+      }
+    }
+  }
 
   bool Poll(short events, SteadyClock::time_point until) const {
     for (;;) {
@@ -99,7 +154,52 @@ class DeadlineStream : public httplib::Stream {
   size_t end_ = 0;
   size_t request_bytes_ = 0;
   SteadyClock::time_point deadline_{};
+  SSL* ssl_ = nullptr;
 };
+
+// The port's TLS context: TLS 1.2 or newer, the certificate chain and key
+// of `tls`, checked against each other. Errors name the file and the fix.
+absl::StatusOr<SSL_CTX*> NewTlsContext(const HttpTls& tls) {
+  const auto openssl_error = [] {
+    const unsigned long e = ERR_get_error();
+    char text[256] = "unknown error";
+    if (e != 0) ERR_error_string_n(e, text, sizeof(text));
+    return std::string(text);
+  };
+  ERR_clear_error();
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return absl::InternalError("TLS: " + openssl_error());
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  std::string error;
+  if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) {
+    error = "metrics.tls.cert_file " + tls.cert_file + ": cannot load a PEM certificate chain (" +
+            openssl_error() + "): give the server certificate first, then its intermediates";
+  } else {
+    // (Read here, not by SSL_CTX_use_PrivateKey_file: an unreadable key and
+    // a key of another certificate deserve different hints. An encrypted
+    // key would have OpenSSL ask for its password on the terminal: the
+    // callback refuses instead.)
+    BIO* file = BIO_new_file(tls.key_file.c_str(), "r");
+    EVP_PKEY* key = file == nullptr
+                        ? nullptr
+                        : PEM_read_bio_PrivateKey(
+                              file, nullptr, [](char*, int, int, void*) { return 0; }, nullptr);
+    if (key == nullptr) {
+      error = "metrics.tls.key_file " + tls.key_file + ": cannot load a PEM private key (" +
+              openssl_error() + "): an unencrypted key is needed (e.g. a mounted Secret)";
+    } else if (SSL_CTX_use_PrivateKey(ctx, key) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+      error = "metrics.tls.key_file " + tls.key_file + " is not the key of metrics.tls.cert_file " +
+              tls.cert_file + " (" + openssl_error() + ")";
+    }
+    EVP_PKEY_free(key);
+    BIO_free(file);
+  }
+  if (!error.empty()) {
+    SSL_CTX_free(ctx);
+    return absl::InvalidArgumentError(error);
+  }
+  return ctx;
+}
 
 // A thread per connection, up to kMaxConnections at once (then they queue):
 // a slow client holds only its own thread, so /healthz is answered while a
@@ -152,9 +252,13 @@ class ConnectionThreads : public httplib::TaskQueue {
 // that stopping does not wait for a slow client.
 class HttpServer::GuardedServer : public httplib::Server {
  public:
-  explicit GuardedServer(Limits limits) : limits_(limits) {
+  // `tls`: null for plain HTTP; owned from here on.
+  GuardedServer(Limits limits, SSL_CTX* tls) : limits_(limits), tls_(tls) {
     new_task_queue = [max = limits.max_connections] { return new ConnectionThreads(max); };
     set_payload_max_length(limits.max_request_bytes);
+  }
+  ~GuardedServer() override {
+    if (tls_ != nullptr) SSL_CTX_free(tls_);
   }
 
   // cpp-httplib listens with a backlog of 5: a burst of connections had
@@ -185,16 +289,20 @@ class HttpServer::GuardedServer : public httplib::Server {
       stopping = stopping_;
       if (!stopping) open_.insert(sock);
     }
-    DeadlineStream stream(sock, limits_.max_request_bytes);
     bool ok = false;
-    for (size_t left = stopping ? 0 : limits_.keep_alive_requests; left > 0 && !stopping_;
-         --left) {
-      if (!stream.WaitReadable(SteadyClock::now() + limits_.keep_alive_idle)) break;
-      stream.StartRequest(SteadyClock::now() + limits_.request_timeout);
-      bool closed = false;
-      ok = process_request(stream, /*close_connection=*/left == 1, closed, nullptr);
-      if (!ok || closed) break;
-    }
+    {
+      DeadlineStream stream(sock, limits_.max_request_bytes);
+      const bool open =
+          !stopping &&
+          (tls_ == nullptr || stream.AcceptTls(tls_, SteadyClock::now() + limits_.request_timeout));
+      for (size_t left = open ? limits_.keep_alive_requests : 0; left > 0 && !stopping_; --left) {
+        if (!stream.WaitReadable(SteadyClock::now() + limits_.keep_alive_idle)) break;
+        stream.StartRequest(SteadyClock::now() + limits_.request_timeout);
+        bool closed = false;
+        ok = process_request(stream, /*close_connection=*/left == 1, closed, nullptr);
+        if (!ok || closed) break;
+      }
+    }  // (the stream's TLS session ends before its socket closes)
     {
       std::lock_guard lock(mu_);  // (closed here, after it left the set: no fd reuse race)
       open_.erase(sock);
@@ -205,13 +313,14 @@ class HttpServer::GuardedServer : public httplib::Server {
   }
 
   const Limits limits_;
+  SSL_CTX* const tls_;
   std::mutex mu_;
   std::atomic<bool> stopping_ = false;
   std::set<int> open_;
 };
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address,
-                                                                Limits limits) {
+                                                              Limits limits, const HttpTls& tls) {
   const size_t colon = address.rfind(':');
   int port = 0;
   if (colon == std::string::npos ||
@@ -225,8 +334,14 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
     host = host.substr(1, host.size() - 2);
   }
+  SSL_CTX* context = nullptr;
+  if (tls.enabled()) {
+    auto made = NewTlsContext(tls);
+    if (!made.ok()) return made.status();
+    context = *made;
+  }
   std::unique_ptr<HttpServer> s(new HttpServer());
-  s->http_ = std::make_unique<GuardedServer>(limits);
+  s->http_ = std::make_unique<GuardedServer>(limits, context);
   HttpServer* self = s.get();
   s->http_->Get(R"(/.*)", [self](const httplib::Request& req, httplib::Response& res) {
     const Reply reply = self->Serve(Request{req.path, req.get_header_value("Authorization")});
@@ -272,7 +387,8 @@ HttpServer::Reply HttpServer::Serve(const Request& request) const {
       }
     }
   }
-  if (!handler) return Reply{404, "not found: " + request.path + "\n", "text/plain; charset=utf-8", ""};
+  if (!handler)
+    return Reply{404, "not found: " + request.path + "\n", "text/plain; charset=utf-8", ""};
   return handler(request);
 }
 

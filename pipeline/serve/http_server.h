@@ -27,6 +27,14 @@ struct HttpLimits {
   size_t max_connections = 256;                     // served at once; more wait their turn
 };
 
+// TLS for the port (metrics.tls): a PEM certificate chain and its
+// unencrypted PEM key (a mounted Secret). Empty: plain HTTP.
+struct HttpTls {
+  std::string cert_file;
+  std::string key_file;
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 class HttpServer {
  public:
   using Limits = HttpLimits;
@@ -44,9 +52,11 @@ class HttpServer {
   using Handler = std::function<Reply(const Request&)>;
 
   // Binds HOST:PORT (port 0: any free one, see port()) and serves GET
-  // requests, a thread per connection.
+  // requests, a thread per connection; over TLS 1.2+ when `tls` is set (the
+  // handshake is part of the first request's deadline).
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& address,
-                                                           Limits limits = {});
+                                                           Limits limits = {},
+                                                           const HttpTls& tls = {});
   ~HttpServer();
 
   int port() const { return port_; }

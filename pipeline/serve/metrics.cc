@@ -4,7 +4,8 @@ namespace promowatch {
 
 absl::StatusOr<std::unique_ptr<LiveMetrics>> LiveMetrics::Start(const MetricsOptions& options,
                                                                 Clock clock) {
-  auto port = MetricsPort::Start(options.address, std::move(clock));
+  auto port = MetricsPort::Start(options.address, std::move(clock),
+                                 HttpTls{options.tls_cert_file, options.tls_key_file});
   if (!port.ok()) return port.status();
   auto m = std::make_unique<LiveMetrics>();
   m->port = std::move(*port);

@@ -9,7 +9,7 @@
 namespace promowatch {
 
 absl::StatusOr<std::unique_ptr<MetricsPort>> MetricsPort::Start(const std::string& address,
-                                                                Clock clock) {
+                                                                Clock clock, const HttpTls& tls) {
   std::unique_ptr<MetricsPort> port(new MetricsPort());
   port->clock_ = std::move(clock);
   port->registry_ = std::make_shared<prometheus::Registry>();
@@ -19,7 +19,7 @@ absl::StatusOr<std::unique_ptr<MetricsPort>> MetricsPort::Start(const std::strin
       .Register(*port->registry_)
       .Add({{"version", "0.1.0"}})
       .Set(1);
-  auto http = HttpServer::Start(address);
+  auto http = HttpServer::Start(address, {}, tls);
   if (!http.ok()) return http.status();
   port->http_ = std::move(*http);
   MetricsPort* self = port.get();

@@ -20,9 +20,11 @@ namespace promowatch {
 
 class MetricsPort {
  public:
-  // Binds `address` (HOST:PORT). `clock`: the wall clock of /healthz.
+  // Binds `address` (HOST:PORT), over TLS with `tls`. `clock`: the wall
+  // clock of /healthz.
   static absl::StatusOr<std::unique_ptr<MetricsPort>> Start(const std::string& address,
-                                                            Clock clock = SystemClock());
+                                                            Clock clock = SystemClock(),
+                                                            const HttpTls& tls = {});
   ~MetricsPort();
 
   // Where probes register their series (before or while serving).

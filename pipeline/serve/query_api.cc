@@ -49,7 +49,7 @@ std::optional<Reply> QueryApi::Elsewhere(bool user, const std::string& id,
   }
   Reply r = Error(307, "served by the instance running this " +
                            std::string(user ? "user" : "campaign") + "'s task: " + p.address);
-  r.location = "http://" + p.address + path;
+  r.location = options_.redirect_scheme + "://" + p.address + path;
   return r;
 }
 

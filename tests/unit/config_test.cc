@@ -302,6 +302,25 @@ TEST(Config, SecretsComeFromTheEnvironmentOrAFile) {
               "bad.yaml:3: cannot read api.token_file /nonexistent/token");
 }
 
+TEST(Config, MetricsTlsNeedsBothFilesReadable) {
+  auto plain = ParseConfig("metrics:\n  address: 127.0.0.1:9464\n", "x.yaml");
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->metrics.scheme(), "http");
+  EXPECT_EQ(plain->api.redirect_scheme, "http");
+  const std::string file = ::testing::TempDir() + "/promowatch-tls.pem";
+  { std::ofstream(file) << "-----BEGIN CERTIFICATE-----\n"; }
+  auto tls = ParseConfig(
+      "metrics:\n  tls:\n    cert_file: " + file + "\n    key_file: " + file + "\n", "x.yaml");
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_EQ(tls->metrics.tls_cert_file, file);
+  EXPECT_EQ(tls->metrics.scheme(), "https");
+  EXPECT_EQ(tls->api.redirect_scheme, "https");  // redirects to other instances
+  ExpectError("metrics:\n  tls:\n    cert_file: " + file + "\n",
+              "bad.yaml:3: metrics.tls needs cert_file and key_file");
+  ExpectError("metrics:\n  tls:\n    cert_file: " + file + "\n    key_file: /nonexistent/key\n",
+              "bad.yaml:4: cannot read metrics.tls.key_file /nonexistent/key");
+}
+
 TEST(Config, Durations) {
   EXPECT_EQ(*ParseDuration("500ms"), 500);
   EXPECT_EQ(*ParseDuration("2h"), 7'200'000);
