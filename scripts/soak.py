@@ -39,6 +39,12 @@ def total(metrics, name):
     return sum(v for (n, _), v in metrics.items() if n == name)
 
 
+def part(metrics, name):
+    """promowatch_state_memory_bytes of one part."""
+    return sum(v for (n, labels), v in metrics.items()
+               if n == 'promowatch_state_memory_bytes' and f'part="{name}"' in labels)
+
+
 def buckets(metrics, name):
     """{le: cumulative count} summed over label sets."""
     out = {}
@@ -73,7 +79,12 @@ def svg_plot(rows, path, title):
               ('lag_records', 'consumer lag (records)'), ('read_per_s', 'records read per second'),
               ('checkpoint_mean_ms', 'checkpoint pause, mean (ms)'),
               ('checkpoint_max_le_ms', 'checkpoint pause, longest bucket (ms)'),
-              ('state_mib', 'state size (MiB)')]
+              ('state_mib', 'state size (MiB)'),
+              ('rocksdb_mem_mib', 'RocksDB memory: cache, memtables, readers (MiB)'),
+              ('window_users_mib', "windows' unique-visitor sets (MiB)"),
+              ('dedup_mib', 'dedup ids (MiB)')]
+    # (A CSV of an older soak lacks the later columns.)
+    series = [sr for sr in series if sr[0] in rows[0]]
     w, ph, left, top = 760, 150, 90, 40
     h = top + len(series) * (ph + 30) + 20
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
@@ -138,7 +149,8 @@ def main():
                              str(duration), '--metrics-address', args.metrics_address],
                             stdout=subprocess.DEVNULL, stderr=log)
     fields = ['minute', 'rss_mib', 'open_fds', 'lag_records', 'read_per_s',
-              'checkpoint_mean_ms', 'checkpoint_max_le_ms', 'checkpoint_count', 'state_mib']
+              'checkpoint_mean_ms', 'checkpoint_max_le_ms', 'checkpoint_count', 'state_mib',
+              'rocksdb_mem_mib', 'window_users_mib', 'dedup_mib']
     rows = []
     try:
         prev = wait_for_metrics(args.metrics_address, proc, 60)
@@ -168,6 +180,11 @@ def main():
                 'checkpoint_max_le_ms': 1000 * longest if d_count else 0,
                 'checkpoint_count': int(d_count),
                 'state_mib': round(total(cur, 'promowatch_state_size_bytes') / 2**20, 2),
+                'rocksdb_mem_mib': round(sum(
+                    v for (n, labels), v in cur.items()
+                    if n == 'promowatch_state_memory_bytes' and 'rocksdb' in labels) / 2**20, 2),
+                'window_users_mib': round(part(cur, 'window_user_sets') / 2**20, 2),
+                'dedup_mib': round(part(cur, 'dedup_ids') / 2**20, 2),
             }
             rows.append(row)
             print(' '.join(f'{k}={v}' for k, v in row.items()), flush=True)

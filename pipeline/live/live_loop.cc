@@ -194,6 +194,10 @@ absl::Status LiveRunner::Impl::Checkpoint(bool wait) {
   metrics_->checkpoints->CheckpointDone(
       last_checkpoint_ms_ / 1000.0, engine_->last_checkpoint_bytes(),
       backend_->ApproximateSizeBytes(), engine_->committed_watermark_ms());
+  const RocksStateBackend::Memory rocks = backend_->MemoryUsage();
+  const Engine::StateMemory operators = engine_->state_memory();
+  metrics_->checkpoints->SetStateMemory(rocks.block_cache, rocks.memtables, rocks.table_readers,
+                                        operators.window_user_bytes, operators.dedup_bytes);
   return absl::OkStatus();
 }
 

@@ -341,6 +341,23 @@ void Engine::WindowsOnWatermark(int64_t watermark_ms) {
   if (!task_results_) merger_->Flush(watermark_ms);
 }
 
+Engine::StateMemory Engine::state_memory() const {
+  StateMemory m;
+  const auto add_windows = [&m](const WindowOperator& w) {
+    const WindowOperator::Stats s = w.stats();
+    m.window_user_bytes += (s.pane_users + s.day_users) * sizeof(uint64_t);
+  };
+  add_windows(windows_);
+  for (const auto& w : task_windows_) {
+    if (w) add_windows(*w);
+  }
+  m.dedup_bytes = admission_.memory_bytes();
+  for (const auto& a : task_admission_) {
+    if (a) m.dedup_bytes += a->memory_bytes();
+  }
+  return m;
+}
+
 WindowOperator::Stats Engine::window_stats() const {
   if (!merger_) return windows_.stats();
   WindowOperator::Stats sum;

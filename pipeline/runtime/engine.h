@@ -311,6 +311,14 @@ class Engine {
   WindowOperator::Stats window_stats() const;
   const EventAdmission& admission() const { return admission_; }
   uint64_t last_checkpoint_bytes() const { return last_checkpoint_bytes_; }
+  // What the operators hold in memory, of the tasks here (their largest
+  // parts: for the state memory gauges; a walk over every pane, so at
+  // checkpoint cadence, not per batch).
+  struct StateMemory {
+    size_t window_user_bytes = 0;  // unique-visitor hashes of panes and day totals
+    size_t dedup_bytes = 0;        // event ids inside the dedup horizon
+  };
+  StateMemory state_memory() const;
 
  private:
   EngineOptions options_;

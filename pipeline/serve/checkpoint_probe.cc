@@ -40,6 +40,22 @@ CheckpointProbe::CheckpointProbe(prometheus::Registry& r) {
                       .Help("RocksDB live data and memtables of the operator state")
                       .Register(r)
                       .Add({});
+  auto& memory = BuildGauge()
+                     .Name("promowatch_state_memory_bytes")
+                     .Help("Memory the state holds, by part: RocksDB's block cache, memtables "
+                           "and table readers; the windows' unique-visitor sets; the dedup ids "
+                           "(set at each checkpoint)")
+                     .Register(r);
+  const char* parts[] = {"rocksdb_block_cache", "rocksdb_memtables", "rocksdb_table_readers",
+                         "window_user_sets", "dedup_ids"};
+  for (size_t i = 0; i < 5; ++i) memory_[i] = &memory.Add({{"part", parts[i]}});
+}
+
+void CheckpointProbe::SetStateMemory(uint64_t block_cache, uint64_t memtables,
+                                     uint64_t table_readers, uint64_t window_users,
+                                     uint64_t dedup_ids) {
+  const uint64_t values[] = {block_cache, memtables, table_readers, window_users, dedup_ids};
+  for (size_t i = 0; i < 5; ++i) memory_[i]->Set(static_cast<double>(values[i]));
 }
 
 void CheckpointProbe::CheckpointDone(double seconds, uint64_t bytes, uint64_t state_bytes,

@@ -17,6 +17,11 @@ class CheckpointProbe {
   // after CheckpointDone, in the background).
   void SetCheckpointWatermark(int64_t watermark_ms);
   void CheckpointFailed();
+  // Memory of the state (promowatch_state_memory_bytes{part}): RocksDB's
+  // block cache, memtables and table readers, the windows' unique-visitor
+  // sets and the dedup ids - what a growing resident size is made of.
+  void SetStateMemory(uint64_t block_cache, uint64_t memtables, uint64_t table_readers,
+                      uint64_t window_users, uint64_t dedup_ids);
 
  private:
   prometheus::Histogram* duration_;
@@ -24,6 +29,7 @@ class CheckpointProbe {
   prometheus::Gauge* watermark_;
   prometheus::Counter* failures_;
   prometheus::Gauge* state_bytes_;
+  prometheus::Gauge* memory_[5];
 };
 
 }  // namespace promowatch

@@ -300,4 +300,19 @@ uint64_t RocksStateBackend::ApproximateSizeBytes() const {
   return total;
 }
 
+RocksStateBackend::Memory RocksStateBackend::MemoryUsage() const {
+  Memory m;
+  uint64_t v = 0;
+  if (!handles_.empty() &&
+      db_->GetIntProperty(handles_.front(), rocksdb::DB::Properties::kBlockCacheUsage, &v)) {
+    m.block_cache = v;
+  }
+  for (auto* h : handles_) {
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kCurSizeAllMemTables, &v)) m.memtables += v;
+    if (db_->GetIntProperty(h, rocksdb::DB::Properties::kEstimateTableReadersMem, &v))
+      m.table_readers += v;
+  }
+  return m;
+}
+
 }  // namespace promowatch

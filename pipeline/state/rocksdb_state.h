@@ -113,6 +113,14 @@ class RocksStateBackend final : public StateReader {
 
   // Live SST + memtable bytes, for metrics and benchmarks.
   uint64_t ApproximateSizeBytes() const;
+  // RocksDB's own memory (its properties): the block cache in use (shared
+  // by the tables), memtables, and index and filter blocks of open files.
+  struct Memory {
+    uint64_t block_cache = 0;
+    uint64_t memtables = 0;
+    uint64_t table_readers = 0;
+  };
+  Memory MemoryUsage() const;
   const std::string& dir() const { return dir_; }
 
  private:
