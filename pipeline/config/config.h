@@ -144,7 +144,8 @@ struct PipelineConfig {
   int64_t checkpoint_interval_ms = 5'000;
   // Live: a task's changelog gets a full batch (a snapshot of its state)
   // once the increments since the last one outgrow this
-  // (state.changelog_full_batch_mb). Default: 1 MiB.
+  // (state.changelog_full_batch_mb) or a quarter of the last full batch,
+  // whichever is larger. Default: 1 MiB.
   int64_t changelog_snapshot_bytes = int64_t{1} << 20;
   // Records decoded and processed together. Default: 4096.
   int batch_size = 4096;

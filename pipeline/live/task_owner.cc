@@ -206,8 +206,9 @@ absl::Status TaskOwner::BeforeCommit() {
     status = changelog_->Append(p.task, records, kAppendTimeoutMs);
     if (!status.ok()) break;
     probe_->ChangelogAppended(static_cast<int64_t>(records.size()), bytes);
+    if (full) t.last_full_bytes = bytes;
     t.bytes_since_full = full ? 0 : t.bytes_since_full + bytes;
-    t.next_full = t.bytes_since_full > snapshot_bytes_;
+    t.next_full = NextBatchFull(t.bytes_since_full, t.last_full_bytes, snapshot_bytes_);
   }
   pending_.clear();
   return status;

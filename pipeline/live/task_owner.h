@@ -16,9 +16,14 @@
 // and begins with a full batch, so a zombie's later writes (an older
 // generation) are ignored and the changelog may drop what came before;
 // later full batches follow when the increments since the last outgrow
-// `snapshot_bytes` (the changelog's growth stays bounded under
-// cleanup.policy=delete, and within the embedded cluster's 5 MiB).
+// `snapshot_bytes` or a quarter of the last full batch, whichever is larger
+// (NextBatchFull): the changelog's growth stays bounded under
+// cleanup.policy=delete (within the embedded cluster's 5 MiB for tasks up
+// to 4 MiB), and a large task does not rewrite its whole state every few
+// checkpoints - a full batch costs at most four times the increments it
+// follows.
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +37,13 @@
 #include "pipeline/state/rocksdb_state.h"
 
 namespace promowatch {
+
+// Whether a task's next changelog batch is a full one, after
+// `since_full` bytes of increments since its last full batch of
+// `last_full` bytes (see above).
+inline bool NextBatchFull(int64_t since_full, int64_t last_full, int64_t snapshot_bytes) {
+  return since_full > std::max(snapshot_bytes, last_full / 4);
+}
 
 class TaskOwner final : public TaskCheckpointer {
  public:
@@ -69,6 +81,7 @@ class TaskOwner final : public TaskCheckpointer {
     bool next_full = true;
     bool rebuild = false;  // lost while owned: restore from the changelog
     int64_t bytes_since_full = 0;
+    int64_t last_full_bytes = 0;
   };
   // One checkpoint's batch of one task, until BeforeCommit appends it.
   struct Pending {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "pipeline/io/kafka.h"
+#include "pipeline/live/task_owner.h"
 #include "unit/test_util.h"
 
 namespace promowatch {
@@ -72,6 +73,25 @@ TEST(ChangelogTopic, BatchesRoundTripThroughKafka) {
   ASSERT_TRUE(none.ok()) << none.status();
   EXPECT_EQ(*none, 0);
   EXPECT_EQ(other.Finish()->sequence, 0);
+}
+
+}  // namespace
+}  // namespace promowatch
+
+namespace promowatch {
+namespace {
+
+// A task's next full batch waits for increments of the larger of the bound
+// and a quarter of its last full batch: small tasks as before (every
+// `snapshot_bytes`), a large one no longer rewrites its whole state every
+// few checkpoints.
+TEST(ChangelogFullBatches, FollowTheBoundOrAQuarterOfTheState) {
+  constexpr int64_t kMiB = int64_t{1} << 20;
+  EXPECT_FALSE(NextBatchFull(kMiB, 200 * 1024, kMiB));
+  EXPECT_TRUE(NextBatchFull(kMiB + 1, 200 * 1024, kMiB));
+  EXPECT_TRUE(NextBatchFull(kMiB + 1, 4 * kMiB, kMiB));  // 4 MiB: still the bound
+  EXPECT_FALSE(NextBatchFull(20 * kMiB, 100 * kMiB, kMiB));
+  EXPECT_TRUE(NextBatchFull(25 * kMiB + 1, 100 * kMiB, kMiB));
 }
 
 }  // namespace
