@@ -15,34 +15,17 @@
 #include <string>
 #include <vector>
 
+#include "unit/http_test_util.h"
+
 namespace promowatch {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// The bound for /healthz while slow clients hold connections. Under
-// ThreadSanitizer a thread starts about ten times slower; there the test
-// checks that every probe is answered, with a bound for that build.
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PROMOWATCH_UNDER_TSAN 1
-#endif
-#endif
-#ifdef PROMOWATCH_UNDER_TSAN
-constexpr int64_t kHealthBoundMs = 1000;
-#else
-constexpr int64_t kHealthBoundMs = 100;
-#endif
+using testing::kHealthBoundMs;
+using testing::MsSince;
 
-int Connect(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-  return fd;
-}
+int Connect(int port) { return testing::ConnectLoopback(port); }
 
 void Send(int fd, const std::string& bytes) {
   ASSERT_EQ(::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL),
@@ -99,9 +82,7 @@ TEST(HttpServer, HealthIsAnsweredWhileSlowClientsHoldConnections) {
     ::close(fd);
     ASSERT_TRUE(closed) << "probe " << probe << " got no complete answer within 3 s";
     ASSERT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << reply;
-    worst_ms = std::max<int64_t>(
-        worst_ms,
-        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count());
+    worst_ms = std::max<int64_t>(worst_ms, MsSince(start));
   }
   EXPECT_LT(worst_ms, kHealthBoundMs) << "the slowest /healthz of 20 took " << worst_ms << " ms";
   for (int fd : slow) ::close(fd);
@@ -119,8 +100,7 @@ TEST(HttpServer, ARequestTrickledByteByByteIsCutAtItsDeadline) {
     if (::send(fd, "G", 1, MSG_NOSIGNAL) != 1) break;
     ReadUntilClosed(fd, std::chrono::milliseconds(50), &closed);
   }
-  const auto held_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
+  const auto held_ms = MsSince(start);
   EXPECT_TRUE(closed) << "the connection was still open after 2 s of trickling";
   EXPECT_LT(held_ms, 1500) << "deadline 300 ms, held " << held_ms << " ms";
   ::close(fd);
@@ -172,8 +152,7 @@ TEST(HttpServer, StoppingDoesNotWaitForSlowClients) {
   ::close(fd);
   const auto start = SteadyClock::now();
   server.reset();
-  const auto stop_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
+  const auto stop_ms = MsSince(start);
   EXPECT_LT(stop_ms, 2000) << "stopping waited " << stop_ms << " ms for slow clients";
   for (int s : slow) ::close(s);
 }
@@ -193,8 +172,7 @@ TEST(HttpServer, StoppingRightAfterConnectsDoesNotWait) {
     }
     const auto start = SteadyClock::now();
     server.reset();
-    const auto stop_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
+    const auto stop_ms = MsSince(start);
     EXPECT_LT(stop_ms, 2000) << "round " << round << ": stopping waited " << stop_ms << " ms";
     for (int s : slow) ::close(s);
   }

@@ -3,9 +3,7 @@
 // client that stalls or trickles its handshake holds neither the probes
 // nor its connection past the request deadline.
 
-#include <arpa/inet.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -23,22 +21,15 @@
 #include <vector>
 
 #include "pipeline/serve/http_server.h"
+#include "unit/http_test_util.h"
 
 namespace promowatch {
 namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-#if defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define PROMOWATCH_UNDER_TSAN 1
-#endif
-#endif
-#ifdef PROMOWATCH_UNDER_TSAN
-constexpr int64_t kHealthBoundMs = 1000;  // (as in http_server_test.cc)
-#else
-constexpr int64_t kHealthBoundMs = 100;
-#endif
+using testing::kHealthBoundMs;
+using testing::MsSince;
 
 struct KeyFree {
   void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
@@ -106,15 +97,7 @@ class HttpTls : public ::testing::Test {
     return std::move(*s);
   }
 
-  static int Connect(int port) {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof(a)), 0);
-    return fd;
-  }
+  static int Connect(int port) { return testing::ConnectLoopback(port); }
 
   // GET `path` over TLS on a new connection; the reply, and whether the
   // server presented our certificate.
@@ -191,9 +174,7 @@ TEST_F(HttpTls, StalledHandshakesDoNotHoldTheHealthProbe) {
     const auto start = SteadyClock::now();
     const std::string reply = TlsGet(server->port(), "/healthz");
     ASSERT_EQ(reply.rfind("HTTP/1.1 200", 0), 0u) << "probe " << probe << ": " << reply;
-    worst_ms = std::max<int64_t>(
-        worst_ms,
-        std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count());
+    worst_ms = std::max<int64_t>(worst_ms, MsSince(start));
   }
   EXPECT_LT(worst_ms, kHealthBoundMs) << "the slowest /healthz of 10 took " << worst_ms << " ms";
   for (int fd : stalled) ::close(fd);
@@ -213,8 +194,7 @@ TEST_F(HttpTls, AHandshakeTrickledByteByByteIsCutAtTheDeadline) {
     if (::send(fd, &hello[i % (sizeof(hello) - 1)], 1, MSG_NOSIGNAL) != 1) break;
     closed = ClosedWithin(fd, std::chrono::milliseconds(50));
   }
-  const auto held_ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(SteadyClock::now() - start).count();
+  const auto held_ms = MsSince(start);
   EXPECT_TRUE(closed) << "the handshake was still open after 2 s of trickling";
   EXPECT_LT(held_ms, 1500) << "deadline 300 ms, held " << held_ms << " ms";
   ::close(fd);
