@@ -272,12 +272,11 @@ std::string GlobalStage::IncompleteReasonOf(const Global& g,
     if (!reason.empty()) return fmt::format("source task {}: {}", t, reason);
   }
   for (int t = 0; t < tasks_; ++t) {
-    const auto silent = now - g.source_heard[static_cast<size_t>(t)];
-    if (silent > kSourceSilence) {
+    if (now - g.source_heard[static_cast<size_t>(t)] > kSourceSilence) {
       return fmt::format(
-          "source_silent: source task {} sent nothing for {} s (its instance stopped or is "
+          "source_silent: source task {} sent nothing for over {} s (its instance stopped or is "
           "paused; the group moves its task after session.timeout.ms)",
-          t, std::chrono::duration_cast<std::chrono::seconds>(silent).count());
+          t, kSourceSilence.count());
     }
   }
   return {};
@@ -288,9 +287,7 @@ void GlobalStage::JudgeSources(std::chrono::steady_clock::time_point now) {
     Global& g = global_[static_cast<size_t>(task)];
     if (g.alerts == nullptr) continue;
     std::string reason = IncompleteReasonOf(g, now);
-    // (The silence in seconds changes every second: compare without it.)
-    const auto kind = [](const std::string& r) { return r.substr(0, r.find(" for ")); };
-    if (kind(reason) == kind(g.judged_incomplete)) continue;
+    if (reason == g.judged_incomplete) continue;
     // (The instance's own reason is logged by completeness.cc.)
     const auto from_sources = [](const std::string& r) { return r.rfind("source", 0) == 0; };
     if (from_sources(reason)) {
