@@ -2,12 +2,18 @@
 """Soak: the embedded default (`promowatch demo`) at a steady rate for a long
 time, sampled every interval, then plotted.
 
+With --processes the same load runs as three processes, so that each one's
+memory is its own: the embedded cluster (`promowatch mock-kafka`), the
+generator (`promowatch gen --brokers`) and the pipeline (`promowatch run`,
+with the demo's settings). The demo's resident memory holds all three; a
+deployment's is only the pipeline's.
+
 Each sample: resident memory and open file descriptors of the process
 (/proc), the consumer lag, records read per second and the checkpoint pauses
 (mean and the histogram bucket holding the longest) from /metrics, and the
 state's size. Writes OUT/soak.csv and OUT/soak.svg (the plot needs only the
 Python standard library). Not part of the test command: it runs for
---minutes. Usage: scripts/soak.py --minutes 30 --rate 20000
+--minutes. Usage: scripts/soak.py --minutes 30 --rate 20000 [--processes]
 """
 
 import argparse
@@ -65,17 +71,20 @@ def wait_for_metrics(address, proc, seconds):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            sys.exit(f"soak: promowatch demo exited with {proc.returncode} before serving /metrics")
+            sys.exit(f"soak: the pipeline exited with {proc.returncode} before serving /metrics")
         try:
             return scrape(address)
         except OSError:
             time.sleep(0.5)
-    sys.exit(f"soak: no /metrics on {address} after {seconds} s (see the demo's log)")
+    sys.exit(f"soak: no /metrics on {address} after {seconds} s (see its log in --out)")
 
 
 def svg_plot(rows, path, title):
     """Small multiples: one panel per series, minutes on x."""
-    series = [('rss_mib', 'resident memory (MiB)'), ('open_fds', 'open file descriptors'),
+    series = [('rss_mib', 'resident memory (MiB)'),
+              ('cluster_rss_mib', 'resident memory of mock-kafka (MiB)'),
+              ('gen_rss_mib', 'resident memory of gen (MiB)'),
+              ('open_fds', 'open file descriptors'),
               ('lag_records', 'consumer lag (records)'), ('read_per_s', 'records read per second'),
               ('checkpoint_mean_ms', 'checkpoint pause, mean (ms)'),
               ('checkpoint_max_le_ms', 'checkpoint pause, longest bucket (ms)'),
@@ -84,7 +93,7 @@ def svg_plot(rows, path, title):
               ('window_users_mib', "windows' unique-visitor sets (MiB)"),
               ('dedup_mib', 'dedup ids (MiB)')]
     # (A CSV of an older soak lacks the later columns.)
-    series = [sr for sr in series if sr[0] in rows[0]]
+    series = [sr for sr in series if rows[0].get(sr[0]) not in (None, '')]
     w, ph, left, top = 760, 150, 90, 40
     h = top + len(series) * (ph + 30) + 20
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" '
@@ -117,6 +126,62 @@ def svg_plot(rows, path, title):
         f.write('\n'.join(parts) + '\n')
 
 
+# `run` with what the demo sets in code (demo.cc): its alert rule, 2 s
+# checkpoints and idle timeout, no clock-skew guard (the sale runs ahead of
+# the wall clock by --speed), JSON results.
+RUN_CONFIG = """\
+watermark:
+  idle_timeout: 2s
+  max_future_skew: 0s
+state:
+  checkpoint_interval: 2s
+kafka:
+  group: promowatch-soak
+  results_format: json
+  properties:
+    session.timeout.ms: "6000"
+alerts:
+  rules:
+    - name: low_ctr
+      metric: ctr
+      window: 1m
+      scope: campaign_channel
+      op: "<"
+      threshold: 0.015
+      min_volume: 500
+"""
+
+
+def start_processes(args, duration):
+    """mock-kafka, then run, then gen: ({pipeline}, {name: process})."""
+    out = args.out
+    cluster = subprocess.Popen([args.binary, 'mock-kafka', '--partitions', '4'],
+                               stdout=subprocess.PIPE, text=True,
+                               stderr=open(os.path.join(out, 'mock-kafka.log'), 'w'))
+    brokers = cluster.stdout.readline().strip()
+    if not brokers:
+        sys.exit("soak: mock-kafka printed no bootstrap address (see mock-kafka.log)")
+    config = os.path.join(out, 'run.yaml')
+    with open(config, 'w') as f:
+        f.write(RUN_CONFIG)
+    state_dir = os.path.join(out, 'state')
+    subprocess.run(['rm', '-rf', state_dir], check=True)
+    run = subprocess.Popen([args.binary, 'run', '--brokers', brokers, '--state-dir', state_dir,
+                            '--config', config, '--metrics-address', args.metrics_address],
+                           stdout=subprocess.DEVNULL,
+                           stderr=open(os.path.join(out, 'run.log'), 'w'))
+    # The demo's sale: `rate` records per wall second, event time `speed`
+    # times faster, from now.
+    gen = subprocess.Popen([args.binary, 'gen', '--brokers', brokers,
+                            '--rate', str(args.rate / args.speed), '--peak-factor', '1',
+                            '--rate-limit', str(int(args.rate)),
+                            '-n', str(int(args.rate * duration)),
+                            '--start-ms', str(int(time.time() * 1000))],
+                           stdout=subprocess.DEVNULL,
+                           stderr=open(os.path.join(out, 'gen.log'), 'w'))
+    return run, {'mock-kafka': cluster, 'gen': gen}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -129,6 +194,8 @@ def main():
     ap.add_argument('--binary', default='build/promowatch', help='the promowatch binary')
     ap.add_argument('--metrics-address', default='127.0.0.1:9474')
     ap.add_argument('--out', default='soak-out', help='folder for soak.csv, soak.svg, demo.log')
+    ap.add_argument('--processes', action='store_true',
+                    help='mock-kafka, gen and run as processes of their own (memory of each)')
     ap.add_argument('--plot-only', action='store_true', help='re-plot OUT/soak.csv, run nothing')
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -142,13 +209,17 @@ def main():
     if not os.access(args.binary, os.X_OK):
         sys.exit(f"soak: no binary at {args.binary} (build first: cmake --build build)")
 
-    log = open(os.path.join(args.out, 'demo.log'), 'w')
     duration = args.minutes * 60 + 2 * args.interval
-    proc = subprocess.Popen([args.binary, 'demo', '--rate', str(args.rate), '--speed',
-                             str(args.speed), '--duration',
-                             str(duration), '--metrics-address', args.metrics_address],
-                            stdout=subprocess.DEVNULL, stderr=log)
-    fields = ['minute', 'rss_mib', 'open_fds', 'lag_records', 'read_per_s',
+    if args.processes:
+        proc, others = start_processes(args, duration)
+    else:
+        proc = subprocess.Popen([args.binary, 'demo', '--rate', str(args.rate), '--speed',
+                                 str(args.speed), '--duration', str(duration),
+                                 '--metrics-address', args.metrics_address],
+                                stdout=subprocess.DEVNULL,
+                                stderr=open(os.path.join(args.out, 'demo.log'), 'w'))
+        others = {}
+    fields = ['minute', 'rss_mib', 'cluster_rss_mib', 'gen_rss_mib', 'open_fds', 'lag_records', 'read_per_s',
               'checkpoint_mean_ms', 'checkpoint_max_le_ms', 'checkpoint_count', 'state_mib',
               'rocksdb_mem_mib', 'window_users_mib', 'dedup_mib']
     rows = []
@@ -160,7 +231,10 @@ def main():
             # (A fixed schedule, not a sleep per loop: samples stay `interval` apart.)
             time.sleep(max(0.0, start + i * args.interval - time.monotonic()))
             if proc.poll() is not None:
-                sys.exit(f"soak: promowatch demo exited with {proc.returncode} at sample {i}")
+                sys.exit(f"soak: the pipeline exited with {proc.returncode} at sample {i}")
+            for name, other in others.items():
+                if other.poll() is not None:
+                    sys.exit(f"soak: {name} exited with {other.returncode} at sample {i}")
             now_t, cur = time.monotonic(), scrape(args.metrics_address)
             rss, fds = proc_sample(proc.pid)
             name = 'promowatch_checkpoint_duration_seconds'
@@ -172,6 +246,9 @@ def main():
             row = {
                 'minute': round((now_t - start) / 60, 2),
                 'rss_mib': round(rss, 1),
+                'cluster_rss_mib': (round(proc_sample(others['mock-kafka'].pid)[0], 1)
+                                    if others else ''),
+                'gen_rss_mib': round(proc_sample(others['gen'].pid)[0], 1) if others else '',
                 'open_fds': fds,
                 'lag_records': int(total(cur, 'promowatch_consumer_lag_records')),
                 'read_per_s': round((total(cur, 'promowatch_records_total') -
@@ -190,19 +267,22 @@ def main():
             print(' '.join(f'{k}={v}' for k, v in row.items()), flush=True)
             prev, prev_t = cur, now_t
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        # The pipeline first (its SIGTERM checkpoints against a live cluster).
+        for p in [proc] + [others[n] for n in ('gen', 'mock-kafka') if n in others]:
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                try:
+                    p.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    p.kill()
         with open(csv_path, 'w', newline='') as f:
             writer = csv.DictWriter(f, fieldnames=fields)
             writer.writeheader()
             writer.writerows(rows)
         if rows:
             svg_plot(rows, svg_path, title)
-    print(f"soak: {len(rows)} samples in {csv_path}, plot {svg_path}; demo exited {proc.returncode}")
+    print(f"soak: {len(rows)} samples in {csv_path}, plot {svg_path}; "
+          f"the pipeline exited {proc.returncode}")
     return 0 if proc.returncode == 0 else 1
 
 
