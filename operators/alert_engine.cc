@@ -547,4 +547,13 @@ std::vector<AlertEvent> AlertEngine::Firing() const {
   return out;
 }
 
+std::vector<AlertEvent> AlertEngine::Active() const {
+  std::vector<AlertEvent> out;
+  for (const auto& [key, inst] : active_) {
+    out.push_back(inst.last);
+    out.back().state = inst.phase == Phase::kFiring ? "firing" : "pending";
+  }
+  return out;
+}
+
 }  // namespace promowatch

@@ -171,6 +171,8 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
   // removed rules are resolved at `event_time_ms` (the watermark).
   void ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_ms);
   std::vector<AlertEvent> Firing() const;
+  // Pending and firing instances, as last judged.
+  std::vector<AlertEvent> Active() const;
   const std::vector<AlertRule>& rules() const { return rules_; }
 
  private:

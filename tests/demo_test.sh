@@ -2,12 +2,37 @@
 # The README's first command in miniature: `promowatch demo` runs the
 # embedded cluster, generator and pipeline, shows the live view, fires the
 # alert for the injected anomaly (douyin's CTR collapsing) and stops cleanly
-# at --duration with exit 0.
+# at --duration with exit 0. While it runs, the URL it prints: the status
+# page in headless Chromium (tests/browser/status_page.mjs; the screenshot
+# is kept in test-artifacts/ beside the binary) and /v1/status against
+# /metrics (tests/browser/status_vs_metrics.py).
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
-timeout 150 "$PROMOWATCH" demo --duration 40 --speed 20 --rate 6000 --anomaly-after 4 \
-  --metrics-address "127.0.0.1:$(free_port)" > demo.out 2> demo.err \
-  || fail "demo exited non-zero: $(tail -5 demo.err)"
+for tool in node npm chromium python3; do
+  command -v "$tool" >/dev/null || fail "$tool is missing (scripts/install-deps.sh installs it)"
+done
+# playwright-core, pinned in tests/browser/package-lock.json (npm registry),
+# while the demo starts.
+cp "$TESTS_DIR/browser/package.json" "$TESTS_DIR/browser/package-lock.json" \
+   "$TESTS_DIR/browser/status_page.mjs" .
+npm ci --no-audit --no-fund --loglevel=error > npm.log 2>&1 &
+npm_pid=$!
+
+METRICS="127.0.0.1:$(free_port)"
+timeout 150 "$PROMOWATCH" demo --duration 40 --speed 10 --rate 6000 --anomaly-after 3 \
+  --metrics-address "$METRICS" > demo.out 2> demo.err &
+demo_pid=$!
+PIDS+=($demo_pid)
+wait "$npm_pid" || fail "npm ci of tests/browser: $(tail -5 npm.log)"
+wait_for 30 "the demo to print its status page URL" grep -q "status page: http://$METRICS/" demo.out
+ARTIFACTS="$(dirname "$PROMOWATCH")/test-artifacts"
+mkdir -p "$ARTIFACTS"
+node status_page.mjs "http://$METRICS/" "$ARTIFACTS/status-page.png" 35 > browser.log 2>&1 \
+  || fail "status page in Chromium: $(cat browser.log)"
+python3 "$TESTS_DIR/browser/status_vs_metrics.py" "$METRICS" > compare.log 2>&1 \
+  || fail "$(cat compare.log)"
+
+wait "$demo_pid" || fail "demo exited non-zero: $(tail -5 demo.err)"
 grep -q 'promowatch demo  produced=' demo.out || fail "no live view on stdout"
 grep -q 'GMV since 0:00' demo.out || fail "the live view has no campaign table"
 grep -q 'msg="alert firing".*"rule":"low_ctr".*"channel":"douyin"' demo.err \
@@ -16,4 +41,5 @@ if grep 'msg="alert firing"' demo.err | grep -v '"channel":"douyin"' | grep -q .
   fail "alerts fired outside the anomaly: $(grep 'msg="alert firing"' demo.err | grep -v douyin | head -2)"
 fi
 grep -q 'msg="stopped"' demo.err || fail "no clean stop"
-pass "demo: live view, low_ctr fired for douyin only, clean stop"
+pass "demo: live view, low_ctr fired for douyin only, clean stop; status page in Chromium" \
+  "(screenshot $ARTIFACTS/status-page.png), /v1/status agrees with /metrics"

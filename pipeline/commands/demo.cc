@@ -31,6 +31,7 @@ namespace {
 // of their latest minute, firing alerts, throughput.
 class DemoView final : public WindowResultSink {
  public:
+  explicit DemoView(std::string status_url) : status_url_(std::move(status_url)) {}
   void Emit(const v1::WindowResult& r) override {
     if (r.channel() != "*" || r.campaign_id() == "*") {
       if (r.campaign_id() == "*" && r.channel() == "*" && r.window() == "cumulative") total_ = r;
@@ -48,8 +49,10 @@ class DemoView final : public WindowResultSink {
     std::string out = tty ? "\x1b[H\x1b[2J" : "";
     out += fmt::format(
         "promowatch demo  produced={} consumed={} accepted={} rejected={} "
-        "duplicates={} late={}  {:.0f} events/s  (Ctrl-C stops)\n\n",
-        produced, c.read, c.accepted, c.rejected_total(), c.duplicates, c.late, events_per_s);
+        "duplicates={} late={}  {:.0f} events/s  (Ctrl-C stops)\n"
+        "status page: {}\n\n",
+        produced, c.read, c.accepted, c.rejected_total(), c.duplicates, c.late, events_per_s,
+        status_url_);
     out += fmt::format("{:<10} {:>14} {:>8} {:>8} {:>9}\n", "campaign", "GMV since 0:00", "CTR 1m",
                        "CVR 1m", "UV");
     for (size_t i = 0; i < top.size() && i < 10; ++i) {
@@ -76,6 +79,7 @@ class DemoView final : public WindowResultSink {
   }
 
  private:
+  std::string status_url_;
   std::map<std::string, v1::WindowResult> cumulative_, minute_;
   v1::WindowResult total_;
 };
@@ -168,7 +172,7 @@ int RunDemo(const DemoArgs& args) {
     (*producer_sink)->Flush(5'000).IgnoreError();
   });
 
-  DemoView view;
+  DemoView view(config.metrics.scheme() + "://" + config.metrics.address + "/");
   LiveRunner runner(config, results_sink->get(), metrics->get(), &view);
   auto stop_all = [&] {
     producer_stop.store(true);
@@ -188,9 +192,12 @@ int RunDemo(const DemoArgs& args) {
   const auto begin = std::chrono::steady_clock::now();
   int64_t last_read = 0;
   auto last = begin;
-  std::printf("promowatch demo: embedded Kafka at %s, /metrics at %s://%s/metrics\n",
-              config.kafka.brokers.c_str(), config.metrics.scheme().c_str(),
-              config.metrics.address.c_str());
+  std::printf(
+      "promowatch demo: embedded Kafka at %s, /metrics at %s://%s/metrics\n"
+      "status page (open in a browser): %s://%s/\n",
+      config.kafka.brokers.c_str(), config.metrics.scheme().c_str(),
+      config.metrics.address.c_str(), config.metrics.scheme().c_str(),
+      config.metrics.address.c_str());
   const int rc = runner.Run(source->get(), [&] {
     const auto now = std::chrono::steady_clock::now();
     const double secs = std::chrono::duration<double>(now - last).count();

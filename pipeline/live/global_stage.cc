@@ -239,6 +239,15 @@ std::vector<AlertEvent> GlobalStage::Firing() const {
   return all;
 }
 
+std::vector<AlertEvent> GlobalStage::Active() const {
+  std::vector<AlertEvent> all;
+  for (const Global& g : global_) {
+    if (g.alerts == nullptr) continue;
+    for (AlertEvent& a : g.alerts->Active()) all.push_back(std::move(a));
+  }
+  return all;
+}
+
 std::vector<AlertEngine::FiringCount> GlobalStage::FiringCounts() const {
   std::map<std::pair<std::string, std::string>, int> sum;
   for (const AlertRule& r : rules_) sum[{r.name, r.severity}] += 0;  // (zeros too)

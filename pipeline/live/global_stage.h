@@ -126,6 +126,8 @@ class GlobalStage final : public TaskState {
 
   // --- The alert judges of the global tasks here.
   std::vector<AlertEvent> Firing() const;
+  // Pending and firing, of the global tasks here.
+  std::vector<AlertEvent> Active() const;
   std::vector<AlertEngine::FiringCount> FiringCounts() const;
   void ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_ms);
   // Data completeness across instances: this instance's own judgement of

@@ -53,6 +53,7 @@ int LiveRunner::Impl::Run(KafkaSource* source, const std::function<void()>& on_s
       if (completeness_.ever_assigned())
         global_->CheckTopicSilence(engine_->watermarks().TopicSilence(clock_()), clock_());
       UpdateGauges();
+      SampleStatus();
       if (on_second) on_second();
       last_second = now;
     }
@@ -151,17 +152,18 @@ absl::Status LiveRunner::Impl::Checkpoint(bool wait) {
   // In the background (wait false) only a short wait: with a broker down
   // the flush would block the loop, which then fetched nothing (and heard
   // nothing of the outage); the checkpoint is tried again instead.
-  if (auto s = sink_->Flush(wait ? 30'000 : 1'000); !s.ok()) {
+  auto failed = [this](absl::Status s) {
     metrics_->checkpoints->CheckpointFailed();
+    status_.CheckpointFailed(clock_(), std::string(s.message()));
     return s;
-  }
+  };
+  if (auto s = sink_->Flush(wait ? 30'000 : 1'000); !s.ok()) return failed(s);
   if (sink_->failed_deliveries() > 0) {
-    metrics_->checkpoints->CheckpointFailed();
     LoseOutput();
-    return absl::DataLossError(fmt::format(
+    return failed(absl::DataLossError(fmt::format(
         "{} records were not delivered to Kafka (last: {}); stopping without a checkpoint "
         "so that a restart produces them again",
-        sink_->failed_deliveries(), sink_->last_failure()));
+        sink_->failed_deliveries(), sink_->last_failure())));
   }
   kill_point_.BeforeCheckpointCommit();
   SourcePosition p;
@@ -172,10 +174,9 @@ absl::Status LiveRunner::Impl::Checkpoint(bool wait) {
     // The state backend failed (disk full, I/O error): operators already
     // consider what they handed over saved, so no later checkpoint can be
     // trusted. Stop; a restart resumes from the last durable checkpoint.
-    metrics_->checkpoints->CheckpointFailed();
     state_failed_ = true;
     RequestStop();
-    return s;
+    return failed(s);
   }
   // Only the partitions this member owns: a commit for others (or before
   // the first assignment) is refused by the group coordinator.
@@ -191,9 +192,12 @@ absl::Status LiveRunner::Impl::Checkpoint(bool wait) {
       std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   // The duration is the pause in processing; the watermark gauge follows
   // durable checkpoints only (UpdateGauges).
-  metrics_->checkpoints->CheckpointDone(
-      last_checkpoint_ms_ / 1000.0, engine_->last_checkpoint_bytes(),
-      backend_->ApproximateSizeBytes(), engine_->committed_watermark_ms());
+  const uint64_t state_bytes = backend_->ApproximateSizeBytes();
+  metrics_->checkpoints->CheckpointDone(last_checkpoint_ms_ / 1000.0,
+                                        engine_->last_checkpoint_bytes(), state_bytes,
+                                        engine_->committed_watermark_ms());
+  status_.CheckpointTaken(engine_->counters().checkpoints, clock_(), last_checkpoint_ms_,
+                          engine_->last_checkpoint_bytes(), state_bytes);
   const RocksStateBackend::Memory rocks = backend_->MemoryUsage();
   const Engine::StateMemory operators = engine_->state_memory();
   metrics_->checkpoints->SetStateMemory(rocks.block_cache, rocks.memtables, rocks.table_readers,
@@ -246,6 +250,67 @@ void LiveRunner::Impl::UpdateGauges() {
     const int64_t high = source_->HighWatermark(tp->topic, tp->partition);
     if (high >= 0)
       metrics_->ingest->SetLag(tp->topic, tp->partition, std::max<int64_t>(0, high - next));
+  }
+}
+
+void LiveRunner::Impl::SampleStatus() {
+  const int64_t now = clock_();
+  StatusSample s;
+  s.wall_ms = now;
+  s.tasks = tasks_->tasks();
+  const std::string here = AdvertisedAddress(config_);
+  std::set<std::string> members{here};
+  for (int t = 0; t < s.tasks; ++t) {
+    if (tasks_->Owned(t)) s.tasks_here.push_back(t);
+    if (global_->owned(t)) s.global_here.push_back(t);
+    const QueryApi::Placement p = global_->Locate(t);
+    if (!p.here && !p.address.empty()) members.insert(p.address);
+  }
+  s.members.assign(members.begin(), members.end());
+  for (const auto& name : assigned_) {
+    const auto tp = TopicPartition::Parse(name);
+    if (!tp) continue;
+    StatusSample::Partition p;
+    p.topic = tp->topic;
+    p.partition = tp->partition;
+    if (auto it = next_offsets_.find(name); it != next_offsets_.end()) p.next_offset = it->second;
+    if (source_ != nullptr) p.end_offset = source_->HighWatermark(tp->topic, tp->partition);
+    p.idle = engine_->watermarks().idle(name);
+    s.partitions.push_back(std::move(p));
+  }
+  for (int t : s.tasks_here) {
+    StatusSample::Task task;
+    task.task = t;
+    task.watermark_ms = engine_->watermarks().task_current(t);
+    task.global_here = global_->owned(t);
+    if (task.global_here) {
+      task.global_watermark_ms = global_->watermark_ms(t);
+      task.incomplete = global_->incomplete_reason(t);
+    }
+    s.task_list.push_back(std::move(task));
+  }
+  s.watermark_ms = engine_->watermark_ms();
+  s.global_watermark_ms = global_->lowest_watermark_ms();
+  s.incomplete_reason = incomplete_reason_;
+  s.alerts = global_->Active();
+  const EngineCounters& c = engine_->counters();
+  s.read = c.read;
+  s.accepted = c.accepted;
+  s.duplicates = c.duplicates;
+  s.late = c.late;
+  s.rejected = metrics_->ingest->rejected_counts();
+  s.partials_sent = global_->partials_sent();
+  s.partials_rejected = global_->rejected();
+  status_.Sample(std::move(s));
+  if (assigned_since_sample_ > 0) {
+    status_.Rebalance(now, "assigned", assigned_since_sample_, assign_ms_since_sample_);
+    assigned_since_sample_ = 0;
+    assign_ms_since_sample_ = 0;
+  }
+  if (const Engine::CommitReport commit = engine_->last_commit();
+      commit.checkpoint != commit_reported_) {
+    status_.CheckpointCommitted(commit.checkpoint, commit.millis, commit.ok);
+    commit_reported_ = commit.checkpoint;
   }
 }
 

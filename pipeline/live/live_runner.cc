@@ -26,8 +26,10 @@ HttpServer::Reply ApiOff(const HttpServer::Request&) {
 }  // namespace
 
 LiveRunner::Impl::~Impl() {
-  // The HTTP threads stop using the API (and the state under it) first.
+  // The HTTP threads stop using the API (and the state under it) and the
+  // status board first.
   if (api_) metrics_->port->http().Route("/v1/", ApiOff);
+  ServeStatusPage(metrics_->port->http(), nullptr, config_.api, config_.metrics.address, clock_);
 }
 
 absl::Status LiveRunner::Impl::CreateEngine() {
@@ -38,7 +40,7 @@ absl::Status LiveRunner::Impl::CreateEngine() {
   EngineOptions options = EngineOptions::From(config_);
   options.tasks = tasks_->tasks();
   options.task_per_partition = true;
-  engine_ = std::make_unique<Engine>(options, &metered_, sink_, sink_, clock_);
+  engine_ = std::make_unique<Engine>(options, &metered_, &dead_letters_, &dead_letters_, clock_);
   router_ = std::make_unique<PolledRouter>(config_.kafka.partials_topic, engine_.get(),
                                            metrics_->ingest.get());
   // Each task's windows go through the partials topic to the global task
@@ -76,6 +78,18 @@ absl::Status LiveRunner::Impl::CreateEngine() {
 }
 
 absl::Status LiveRunner::Impl::Open(const std::string& state_dir) {
+  ServeStatusPage(metrics_->port->http(), &status_, config_.api, config_.metrics.address, clock_);
+  if (config_.api.enabled || IsLoopbackAddress(config_.metrics.address)) {
+    spdlog::info("msg=\"status page\" url={}://{}/ access=\"{}\"", config_.metrics.scheme(),
+                 config_.metrics.address,
+                 config_.api.enabled ? "api.token (a browser asks for it: any user, the token "
+                                       "as password)"
+                                     : "open: loopback only");
+  } else {
+    spdlog::info(
+        "msg=\"status page off\" hint=\"served on a loopback metrics.address, or with "
+        "api.enabled and api.token\"");
+  }
   if (auto s = CreateEngine(); !s.ok()) return s;
   auto backend = RocksStateBackend::Open(state_dir, engine_->StateTables(), config_.state);
   if (!backend.ok()) return backend.status();
@@ -118,7 +132,11 @@ absl::Status LiveRunner::Impl::Open(const std::string& state_dir) {
 
 int64_t LiveRunner::Impl::OnAssigned(const AssignedPartition& p) {
   const std::string name = TopicPartition{p.topic, p.partition}.Format();
+  const auto start = std::chrono::steady_clock::now();
   if (!tasks_->Owned(p.partition) && !state_failed_) AssignTask(p.partition);
+  ++assigned_since_sample_;
+  assign_ms_since_sample_ +=
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
   if (p.topic == config_.kafka.partials_topic) {  // (no events: no watermark of its own)
     assigned_.insert(name);
     auto it = next_offsets_.find(name);
@@ -137,6 +155,7 @@ int64_t LiveRunner::Impl::OnAssigned(const AssignedPartition& p) {
 }
 
 void LiveRunner::Impl::OnRevoking(const std::vector<AssignedPartition>& partitions, bool lost) {
+  const auto start = std::chrono::steady_clock::now();
   if (lost) {
     // Kicked out of the group: the tasks may already run elsewhere, from
     // their changelog. Nothing is saved (a checkpoint would be a zombie's
@@ -185,6 +204,9 @@ void LiveRunner::Impl::OnRevoking(const std::vector<AssignedPartition>& partitio
     }
   }
   UpdateTaskStateGauges();
+  status_.Rebalance(
+      clock_(), lost ? "lost" : "revoked", static_cast<int>(partitions.size()),
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
 }
 
 void LiveRunner::Impl::AssignTask(int task) {

@@ -33,6 +33,8 @@
 #include "pipeline/runtime/topic_partition.h"
 #include "pipeline/serve/metrics.h"
 #include "pipeline/serve/query_api.h"
+#include "pipeline/serve/status_board.h"
+#include "pipeline/serve/status_page.h"
 
 namespace promowatch {
 
@@ -45,13 +47,17 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         config_(config),
         sink_(sink),
         metrics_(metrics),
-        tee_(tap, sink),
-        metered_(tap != nullptr ? static_cast<WindowResultSink*>(&tee_) : sink,
-                 metrics->results.get(), clock),
+        status_(StatusBoard::Options{"0.1.0", config.kafka.group, AdvertisedAddress(config),
+                                     config.alertmanager.generator_url, metrics->tasks.get()},
+                clock()),
+        tee_(tap, &status_, sink),
+        metered_(&tee_, metrics->results.get(), clock),
+        dead_letters_(sink, &status_, clock),
         fanout_(config, sink, metrics->alerts.get(), clock),
         completeness_(
             config.completeness,
             [this](const std::string& reason) {
+              incomplete_reason_ = reason;
               if (global_) global_->SetDataIncomplete(reason, std::chrono::steady_clock::now());
             },
             metrics->alerts.get(),
@@ -148,22 +154,45 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   }
 
   void UpdateGauges();
+  // The status page's look at this instance (about once a second).
+  void SampleStatus();
 
   void Report(const char* what);
 
   PipelineConfig config_;
   KafkaSink* sink_;
   LiveMetrics* metrics_;
+  StatusBoard status_;  // (what the status page shows: before what feeds it)
+  // Results: the demo's view (`first`, optional), the status page's
+  // campaigns, then Kafka.
   struct Tee final : WindowResultSink {
-    Tee(WindowResultSink* a, WindowResultSink* b) : first(a), second(b) {}
+    Tee(WindowResultSink* a, StatusBoard* board, WindowResultSink* b)
+        : first(a), status(board), second(b) {}
     void Emit(const v1::WindowResult& r) override {
       if (first != nullptr) first->Emit(r);
+      status->ResultPublished(r);
       second->Emit(r);
     }
     WindowResultSink* first;
+    StatusBoard* status;
     WindowResultSink* second;
   } tee_;
   MeteredResultSink metered_;
+  // Rejected records: to Kafka's dead-letter topic, and the status page's
+  // latest (reason, source and offset; never the bytes).
+  struct DeadLetterTap final : RecordSink {
+    DeadLetterTap(RecordSink* next, StatusBoard* board, Clock clock)
+        : next_(next), board_(board), clock_(std::move(clock)) {}
+    void Keep(const RawRecord& record, std::string_view source, std::string_view reason,
+              std::string_view detail) override {
+      next_->Keep(record, source, reason, detail);
+      board_->DeadLetter(clock_(), std::string(reason), std::string(source),
+                         record.source_partition, record.offset);
+    }
+    RecordSink* next_;
+    StatusBoard* board_;
+    Clock clock_;
+  } dead_letters_;
   AlertFanout fanout_;
   DataCompleteness completeness_;
   InputHealth input_health_;
@@ -188,6 +217,12 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   double last_checkpoint_ms_ = 0;
   KillPoint kill_point_ = KillPoint::FromEnv();
   int64_t read_here_ = 0;
+  // Assignments since the last status sample: partitions, time spent.
+  int assigned_since_sample_ = 0;
+  double assign_ms_since_sample_ = 0;
+  int64_t commit_reported_ = 0;
+  std::string incomplete_reason_;  // this instance's inputs (completeness.h; empty: complete)  //
+                                   // the last checkpoint whose commit the status page has
 };
 
 }  // namespace promowatch

@@ -403,6 +403,8 @@ void Engine::CollectCommit(bool block) {
   if (!inflight_.valid()) return;
   if (!block && inflight_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
   const absl::Status s = inflight_.get();
+  last_commit_ = {inflight_checkpoint_,
+                  static_cast<double>(inflight_commit_us_.load()) / 1000.0, s.ok()};
   if (!s.ok()) {
     inflight_batch_.reset();
     if (commit_error_.ok()) commit_error_ = s;
@@ -483,13 +485,17 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait,
   inflight_batch_ = std::move(batch);
   RocksStateBackend* backend = backend_;
   RocksStateBackend::Batch* pending = inflight_batch_.get();
-  inflight_ = std::async(std::launch::async, [backend, pending, tasks] {
+  inflight_checkpoint_ = counters_.checkpoints;
+  inflight_started_ = std::chrono::steady_clock::now();
+  inflight_ = std::async(std::launch::async, [this, backend, pending, tasks] {
     // The local state is never ahead of the changelog: a task restored
     // elsewhere from the changelog is at least where this state says.
-    if (tasks != nullptr) {
-      if (absl::Status s = tasks->BeforeCommit(); !s.ok()) return s;
-    }
-    return backend->Commit(*pending);
+    absl::Status s = tasks != nullptr ? tasks->BeforeCommit() : absl::OkStatus();
+    if (s.ok()) s = backend->Commit(*pending);
+    inflight_commit_us_.store(std::chrono::duration_cast<std::chrono::microseconds>(
+                                  std::chrono::steady_clock::now() - inflight_started_)
+                                  .count());
+    return s;
   });
   if (!wait) return absl::OkStatus();
   return WaitForCommit();

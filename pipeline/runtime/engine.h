@@ -13,6 +13,8 @@
 // Threading: one Engine per pipeline thread; nothing here is shared.
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -271,6 +273,14 @@ class Engine {
   // The watermark stored by the newest durable checkpoint (kNoWatermark:
   // none yet in this process).
   int64_t committed_watermark_ms();
+  // The last commit collected: its checkpoint (counters().checkpoints at
+  // the time), how long the commit ran, whether it succeeded.
+  struct CommitReport {
+    int64_t checkpoint = 0;  // 0: none yet
+    double millis = 0;
+    bool ok = true;
+  };
+  CommitReport last_commit() const { return last_commit_; }
 
   // An operator needs a checkpoint to stay within its memory bound: the
   // caller should checkpoint after this batch.
@@ -427,6 +437,10 @@ class Engine {
   // the pause).
   std::unique_ptr<RocksStateBackend::Batch> spare_batch_;
   int64_t inflight_watermark_ms_ = kNoWatermark;
+  int64_t inflight_checkpoint_ = 0;
+  std::chrono::steady_clock::time_point inflight_started_{};
+  std::atomic<int64_t> inflight_commit_us_{0};  // set by the commit thread when it is done
+  CommitReport last_commit_;
   std::future<absl::Status> inflight_;
   absl::Status commit_error_;
   int64_t committed_watermark_ms_ = kNoWatermark;

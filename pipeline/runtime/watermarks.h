@@ -105,6 +105,11 @@ class WatermarkTracker {
     dirty_ = true;
   }
   size_t idle_partitions() const;
+  // Whether partition `name` is idle now (false: unknown or not idle).
+  bool idle(const std::string& name) const {
+    auto it = slots_.find(name);
+    return it != slots_.end() && parts_[it->second].idle;
+  }
   // Per topic ("topic/partition" names), wall time since the newest record
   // of any of its assigned partitions.
   std::map<std::string, int64_t> TopicSilence(int64_t wall_ms) const;

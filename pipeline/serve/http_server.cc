@@ -346,7 +346,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   s->http_->Get(R"(/.*)", [self](const httplib::Request& req, httplib::Response& res) {
     const Reply reply = self->Serve(Request{req.path, req.get_header_value("Authorization")});
     res.status = reply.status;
-    if (reply.status == 401) res.set_header("WWW-Authenticate", "Bearer realm=\"promowatch\"");
+    if (reply.status == 401)
+      res.set_header("WWW-Authenticate", reply.challenge + " realm=\"promowatch\"");
+    for (const auto& [name, value] : reply.headers) res.set_header(name, value);
     if (!reply.location.empty()) res.set_header("Location", reply.location);
     res.set_content(reply.body, reply.content_type);
   });

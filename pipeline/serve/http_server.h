@@ -12,6 +12,8 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -44,10 +46,20 @@ class HttpServer {
     std::string authorization;  // the Authorization header, if any
   };
   struct Reply {
-    int status = 200;
+    Reply(int status_code = 200, std::string reply_body = {},
+          std::string type = "text/plain; charset=utf-8", std::string redirect_to = {})
+        : status(status_code),
+          body(std::move(reply_body)),
+          content_type(std::move(type)),
+          location(std::move(redirect_to)) {}
+    int status;
     std::string body;
-    std::string content_type = "text/plain; charset=utf-8";
+    std::string content_type;
     std::string location;  // a redirect's target
+    // A 401's WWW-Authenticate: Bearer for the API; Basic makes a browser
+    // ask for the token (the status page).
+    std::string challenge = "Bearer";
+    std::vector<std::pair<std::string, std::string>> headers;  // more response headers
   };
   using Handler = std::function<Reply(const Request&)>;
 

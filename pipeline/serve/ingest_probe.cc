@@ -106,10 +106,9 @@ void IngestProbe::RecordBatch(const std::string& topic, const EngineCounters& be
   for (int r = 1; r < kRejectReasonCount; ++r) {
     const int64_t n = after.rejected[r] - before.rejected[r];
     if (n > 0) {
-      rejected_
-          ->Add({{"topic", topic},
-                 {"reason", std::string(RejectReasonName(static_cast<v1::RejectReason>(r)))}})
-          .Increment(static_cast<double>(n));
+      std::string reason(RejectReasonName(static_cast<v1::RejectReason>(r)));
+      rejected_->Add({{"topic", topic}, {"reason", reason}}).Increment(static_cast<double>(n));
+      rejected_counts_[{topic, std::move(reason)}] += n;
     }
   }
 }

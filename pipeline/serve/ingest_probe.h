@@ -7,6 +7,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "pipeline/runtime/engine.h"
 #include "pipeline/serve/prometheus_fwd.h"
@@ -37,6 +38,11 @@ class IngestProbe {
   // The producer's totals: dead letters kept truncated, records Kafka did
   // not take, by topic.
   void SetOutput(int64_t truncated_dead_letters, const std::map<std::string, int64_t>& failed);
+  // What promowatch_records_rejected_total counts, by (topic, reason), for
+  // the status page (the caller's thread: the one calling RecordBatch).
+  const std::map<std::pair<std::string, std::string>, int64_t>& rejected_counts() const {
+    return rejected_counts_;
+  }
 
  private:
   prometheus::Family<prometheus::Counter>* records_;
@@ -51,6 +57,7 @@ class IngestProbe {
   prometheus::Gauge* watermark_delay_;
   prometheus::Gauge* watermark_;
   prometheus::Histogram* record_visible_;
+  std::map<std::pair<std::string, std::string>, int64_t> rejected_counts_;
 };
 
 }  // namespace promowatch

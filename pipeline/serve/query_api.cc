@@ -6,6 +6,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/escaping.h"
 #include "operators/encoding.h"
 #include "operators/user_profiles.h"
 #include "pipeline/io/file_io.h"
@@ -15,10 +16,6 @@ namespace promowatch {
 namespace {
 
 using Reply = HttpServer::Reply;
-
-Reply Error(int status, const std::string& message) {
-  return {status, nlohmann::json({{"error", message}}).dump(), "application/json", ""};
-}
 
 // Ids are printable ASCII without '/', at most 128 characters.
 bool ValidId(const std::string& id) {
@@ -38,46 +35,63 @@ bool SameSecret(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+HttpServer::Reply JsonError(int status, const std::string& message) {
+  return {status, nlohmann::json({{"error", message}}).dump(), "application/json"};
+}
+
+bool CarriesApiToken(const std::string& authorization, const std::string& token) {
+  if (token.empty()) return false;
+  const std::string bearer = "Bearer ", basic = "Basic ";
+  if (authorization.rfind(bearer, 0) == 0) {
+    return SameSecret(authorization.substr(bearer.size()), token);
+  }
+  std::string user_and_password;
+  if (authorization.rfind(basic, 0) != 0 ||
+      !absl::Base64Unescape(authorization.substr(basic.size()), &user_and_password)) {
+    return false;
+  }
+  const size_t colon = user_and_password.find(':');
+  return colon != std::string::npos && SameSecret(user_and_password.substr(colon + 1), token);
+}
+
 std::optional<Reply> QueryApi::Elsewhere(bool user, const std::string& id,
                                          const std::string& path) const {
   if (!locate_) return std::nullopt;
   const Placement p = locate_(user, id);
   if (p.here) return std::nullopt;
   if (p.address.empty()) {
-    return Error(503, std::string("the task of this ") + (user ? "user" : "campaign") +
+    return JsonError(503, std::string("the task of this ") + (user ? "user" : "campaign") +
                           " is moving to another instance (a rebalance): retry in a few seconds");
   }
-  Reply r = Error(307, "served by the instance running this " +
+  Reply r = JsonError(307, "served by the instance running this " +
                            std::string(user ? "user" : "campaign") + "'s task: " + p.address);
   r.location = options_.redirect_scheme + "://" + p.address + path;
   return r;
 }
 
 Reply QueryApi::Handle(const std::string& path, const std::string& authorization) const {
-  const std::string prefix = "Bearer ";
-  if (options_.token.empty() || authorization.rfind(prefix, 0) != 0 ||
-      !SameSecret(authorization.substr(prefix.size()), options_.token)) {
-    return Error(401,
+  if (!CarriesApiToken(authorization, options_.token)) {
+    return JsonError(401,
                  "send Authorization: Bearer <api.token> (reads of user data are personal data)");
   }
   auto rest = [&](const std::string& head) { return path.substr(head.size()); };
   const bool about_users = path.rfind("/v1/users/", 0) == 0 || path.rfind("/v1/tags/", 0) == 0;
   if (about_users && profiles_ == nullptr) {
-    return Error(404, "user profiles are off on this instance: set profiles.enabled: true to "
+    return JsonError(404, "user profiles are off on this instance: set profiles.enabled: true to "
                       "keep them (the campaigns route works without)");
   }
   if (path.rfind("/v1/users/", 0) == 0) {
     const std::string id = rest("/v1/users/");
     if (!ValidId(id) || id == "*")
-      return Error(400, "a user id is 1-128 characters of [A-Za-z0-9_.:-]");
+      return JsonError(400, "a user id is 1-128 characters of [A-Za-z0-9_.:-]");
     if (auto r = Elsewhere(true, id, path)) return *r;
     std::string bytes;
     const absl::Status s = backend_->Get(UserProfileOperator::kTable, profile_key_(id), &bytes);
     if (absl::IsNotFound(s))
-      return Error(404, "no profile for this user (as of the last checkpoint)");
-    if (!s.ok()) return Error(503, std::string(s.message()));
+      return JsonError(404, "no profile for this user (as of the last checkpoint)");
+    if (!s.ok()) return JsonError(503, std::string(s.message()));
     v1::UserProfile p;
-    if (!p.ParseFromString(bytes)) return Error(500, "undecodable profile");
+    if (!p.ParseFromString(bytes)) return JsonError(500, "undecodable profile");
     std::string profile;
     google::protobuf::util::JsonPrintOptions o;
     o.preserve_proto_field_names = true;
@@ -97,10 +111,10 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
   if (path.rfind("/v1/campaigns/", 0) == 0) {
     const std::string id = rest("/v1/campaigns/");
     if (!ValidId(id))
-      return Error(400, "a campaign id is 1-128 characters of [A-Za-z0-9_.:-] (or * for all)");
+      return JsonError(400, "a campaign id is 1-128 characters of [A-Za-z0-9_.:-] (or * for all)");
     if (auto r = Elsewhere(false, id, path)) return *r;
     const auto windows = results_->LatestWindows(id);
-    if (windows.empty()) return Error(404, "no recent windows for this campaign");
+    if (windows.empty()) return JsonError(404, "no recent windows for this campaign");
     std::string body = "{\"campaign_id\":" + nlohmann::json(id).dump() + ",\"windows\":[";
     for (size_t i = 0; i < windows.size(); ++i) {
       if (i > 0) body.push_back(',');
@@ -115,7 +129,7 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
     static const char* kTags[] = {"new",         "active",    "dormant",     "high_value",
                                   "tier:silver", "tier:gold", "tier:diamond"};
     if (std::find(std::begin(kTags), std::end(kTags), tag) == std::end(kTags)) {
-      return Error(
+      return JsonError(
           400,
           "tag is one of new, active, dormant, high_value, tier:silver, tier:gold, tier:diamond");
     }
@@ -125,7 +139,7 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
             nlohmann::json({{"tag", tag}, {"users", it == counts.end() ? 0 : it->second}}).dump(),
             "application/json", ""};
   }
-  return Error(404, "unknown path: GET /v1/users/{id}, /v1/campaigns/{id} or /v1/tags/{tag}/count");
+  return JsonError(404, "unknown path: GET /v1/users/{id}, /v1/campaigns/{id} or /v1/tags/{tag}/count");
 }
 
 }  // namespace promowatch

@@ -23,6 +23,15 @@
 
 namespace promowatch {
 
+// Whether an Authorization header carries `token` (api.token): "Bearer
+// <token>", or HTTP Basic with the token as the password and any user name
+// (what a browser sends once it asked for it: the status page). Compared in
+// equal time; an empty token matches nothing.
+bool CarriesApiToken(const std::string& authorization, const std::string& token);
+
+// The API's error reply: {"error": message}.
+HttpServer::Reply JsonError(int status, const std::string& message);
+
 class QueryApi {
  public:
   // Where a user's profile is stored: its key in the profiles table (with

@@ -135,4 +135,14 @@ void TaskProbe::ChangelogAppended(int64_t records, int64_t bytes) {
   changelog_bytes_->Increment(static_cast<double>(bytes));
 }
 
+int64_t TaskProbe::restore_remaining() const {
+  return static_cast<int64_t>(restore_remaining_->Value());
+}
+int64_t TaskProbe::changelog_records() const {
+  return static_cast<int64_t>(changelog_records_->Value());
+}
+int64_t TaskProbe::changelog_bytes() const {
+  return static_cast<int64_t>(changelog_bytes_->Value());
+}
+
 }  // namespace promowatch

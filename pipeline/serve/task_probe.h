@@ -23,6 +23,10 @@ class TaskProbe {
   // Progress of the restore under way: records still to read.
   void SetRestoreRemaining(int64_t records);
   void ChangelogAppended(int64_t records, int64_t bytes);
+  // Read back for the status page (any thread).
+  int64_t restore_remaining() const;
+  int64_t changelog_records() const;
+  int64_t changelog_bytes() const;
   // What a task's records came to, as its state holds it (it follows the
   // task: summed over the instances of a group, every record once);
   // zeros for a task that is not here.

@@ -1,0 +1,314 @@
+#include "pipeline/serve/status_board.h"
+
+#include <algorithm>
+#include <cmath>
+#include <nlohmann/json.hpp>
+
+#include "operators/event_record.h"
+
+namespace promowatch {
+namespace {
+
+using nlohmann::json;
+
+// Null for "not known" (no watermark yet, no rate to divide by).
+json Ms(int64_t ms) { return ms == kNoWatermark || ms <= 0 ? json(nullptr) : json(ms); }
+json DelaySeconds(int64_t now_ms, int64_t ms) {
+  return ms == kNoWatermark || ms <= 0 ? json(nullptr)
+                                       : json(static_cast<double>(now_ms - ms) / 1000.0);
+}
+json Finite(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
+// To `digits` decimals (and the shortest JSON number for it).
+double Round(double v, int digits) {
+  const double scale = std::pow(10.0, digits);
+  return std::round(v * scale) / scale;
+}
+
+std::string Annotation(const AlertEvent& a, const char* key) {
+  auto it = a.annotations.find(key);
+  return it == a.annotations.end() ? std::string() : it->second;
+}
+
+}  // namespace
+
+StatusBoard::StatusBoard(Options options, int64_t started_ms)
+    : options_(std::move(options)), started_ms_(started_ms) {}
+
+void StatusBoard::Sample(StatusSample sample) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int64_t now = sample.wall_ms;
+  std::map<std::string, int64_t> lag_by_topic;
+  std::map<std::string, Positions> kept;
+  for (const auto& p : sample.partitions) {
+    const std::string name = p.topic + "/" + std::to_string(p.partition);
+    Positions& pos = kept[name];
+    if (auto it = positions_.find(name); it != positions_.end()) pos = std::move(it->second);
+    pos.seen.emplace_back(now, p.next_offset, p.end_offset);
+    while (pos.seen.size() > 2 && std::get<0>(pos.seen[1]) <= now - kRateWindowMs) {
+      pos.seen.pop_front();
+    }
+    if (p.next_offset >= 0 && p.end_offset >= 0) {
+      lag_by_topic[p.topic] += std::max<int64_t>(0, p.end_offset - p.next_offset);
+    } else {
+      lag_by_topic[p.topic] += 0;
+    }
+  }
+  positions_ = std::move(kept);  // (partitions given up leave)
+  if (lag_history_.empty() || now - lag_history_.back().first >= kLagStepMs) {
+    lag_history_.emplace_back(now, std::move(lag_by_topic));
+  }
+  while (!lag_history_.empty() && lag_history_.front().first < now - kLagHistoryMs) {
+    lag_history_.pop_front();
+  }
+  sample_ = std::move(sample);
+}
+
+void StatusBoard::CheckpointTaken(int64_t sequence, int64_t wall_ms, double pause_ms,
+                                  uint64_t bytes, uint64_t state_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  checkpoints_.push_back({sequence, wall_ms, pause_ms, -1, bytes, state_bytes, "committing"});
+  while (checkpoints_.size() > kCheckpoints) checkpoints_.pop_front();
+}
+
+void StatusBoard::CheckpointCommitted(int64_t sequence, double commit_ms, bool ok) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& c : checkpoints_) {
+    if (c.sequence == sequence) {
+      c.commit_ms = commit_ms;
+      c.outcome = ok ? "ok" : "failed: the commit did not complete (see the log)";
+    }
+  }
+}
+
+void StatusBoard::CheckpointFailed(int64_t wall_ms, const std::string& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  checkpoints_.push_back({0, wall_ms, 0, -1, 0, 0, "failed: " + why});
+  while (checkpoints_.size() > kCheckpoints) checkpoints_.pop_front();
+}
+
+void StatusBoard::Rebalance(int64_t wall_ms, const std::string& what, int partitions,
+                            double pause_ms) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++rebalance_count_;
+  rebalances_.push_back({wall_ms, what, partitions, pause_ms});
+  while (rebalances_.size() > kRebalances) rebalances_.pop_front();
+}
+
+void StatusBoard::DeadLetter(int64_t wall_ms, const std::string& reason, const std::string& topic,
+                             int32_t partition, int64_t offset) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++dead_letter_count_;
+  dead_letters_.push_back({wall_ms, reason, topic, partition, offset});
+  while (dead_letters_.size() > kDeadLetters) dead_letters_.pop_front();
+}
+
+void StatusBoard::ResultPublished(const v1::WindowResult& r) {
+  if (r.channel() != "*" || r.campaign_id() == "*") return;
+  const bool cumulative = r.window() == "cumulative";
+  if (!cumulative && r.window() != "1m") return;
+  std::lock_guard<std::mutex> lock(mu_);
+  Campaign& c = campaigns_[r.campaign_id()];
+  if (cumulative) {
+    // (Rows of a day come minute by minute; a new day starts from 0.)
+    if (r.window_start_ms() >= c.day_start_ms) {
+      c.day_start_ms = r.window_start_ms();
+      c.gmv_cents = r.gmv_cents();
+    }
+    return;
+  }
+  if (r.window_start_ms() >= c.minute.window_start_ms()) c.minute = r;
+  c.gmv_by_minute[r.window_start_ms()] = r.gmv_cents();
+  while (c.gmv_by_minute.size() > kSparkMinutes) c.gmv_by_minute.erase(c.gmv_by_minute.begin());
+}
+
+std::string StatusBoard::Json(int64_t now_ms) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  const StatusSample& s = sample_;
+  json out;
+  out["version"] = options_.version;
+  out["now_ms"] = now_ms;
+  out["sampled_ms"] = Ms(s.wall_ms);
+  out["started_ms"] = started_ms_;
+  out["uptime_s"] = static_cast<double>(now_ms - started_ms_) / 1000.0;
+
+  const int64_t restore_remaining = options_.tasks ? options_.tasks->restore_remaining() : 0;
+  json rebalances = json::array();
+  for (const auto& r : rebalances_) {
+    rebalances.push_back({{"wall_ms", r.wall_ms},
+                          {"what", r.what},
+                          {"partitions", r.partitions},
+                          {"pause_ms", Round(r.pause_ms, 1)}});
+  }
+  out["instance"] = {
+      {"group", options_.group},
+      {"address", options_.address},
+      {"members", s.members},
+      {"tasks_total", s.tasks},
+      {"tasks_here", s.tasks_here},
+      {"global_tasks_here", s.global_here},
+      {"restore_remaining_records", restore_remaining},
+      {"restoring", restore_remaining > 0},
+      {"rebalances", rebalance_count_},
+      {"last_rebalance", rebalances.empty() ? json(nullptr) : rebalances.back()},
+      {"recent_rebalances", rebalances},
+  };
+
+  // Input: lag, rates and time to catch up per partition.
+  json partitions = json::array();
+  double total_rate = 0;
+  for (const auto& p : s.partitions) {
+    const std::string name = p.topic + "/" + std::to_string(p.partition);
+    const int64_t lag = p.next_offset >= 0 && p.end_offset >= 0
+                            ? std::max<int64_t>(0, p.end_offset - p.next_offset)
+                            : -1;
+    double read_rate = NAN, arrival_rate = NAN;
+    bool stalled = false;
+    if (auto it = positions_.find(name); it != positions_.end() && it->second.seen.size() >= 2) {
+      const auto& [t0, next0, end0] = it->second.seen.front();
+      const auto& [t1, next1, end1] = it->second.seen.back();
+      const double dt = static_cast<double>(t1 - t0) / 1000.0;
+      if (dt > 0 && next0 >= 0 && next1 >= 0) read_rate = static_cast<double>(next1 - next0) / dt;
+      if (dt > 0 && end0 >= 0 && end1 >= 0) arrival_rate = static_cast<double>(end1 - end0) / dt;
+      // Records waiting and none read for half the rate window.
+      stalled = lag > 0 && next1 == next0 && t1 - t0 >= kRateWindowMs / 2;
+    }
+    if (std::isfinite(read_rate)) total_rate += read_rate;
+    json lag_seconds = lag == 0 ? json(0.0) : json(nullptr);
+    json catch_up = lag == 0 ? json(0.0) : json(nullptr);
+    if (lag > 0 && std::isfinite(arrival_rate) && arrival_rate > 0)
+      lag_seconds = Round(static_cast<double>(lag) / arrival_rate, 2);
+    if (lag > 0 && std::isfinite(read_rate) && std::isfinite(arrival_rate) &&
+        read_rate > arrival_rate) {
+      catch_up = Round(static_cast<double>(lag) / (read_rate - arrival_rate), 1);
+    }
+    partitions.push_back({{"topic", p.topic},
+                          {"partition", p.partition},
+                          {"task", p.partition},
+                          {"next_offset", p.next_offset},
+                          {"end_offset", p.end_offset},
+                          {"lag_records", lag < 0 ? json(nullptr) : json(lag)},
+                          {"lag_seconds", lag_seconds},
+                          {"records_per_s", Finite(Round(read_rate, 1))},
+                          {"arriving_per_s", Finite(Round(arrival_rate, 1))},
+                          {"catch_up_seconds", catch_up},
+                          {"idle", p.idle},
+                          {"stalled", stalled}});
+  }
+  json history = json::array();
+  for (const auto& [t, by_topic] : lag_history_) {
+    int64_t sum = 0;
+    for (const auto& [topic, lag] : by_topic) sum += lag;
+    history.push_back({{"wall_ms", t}, {"total", sum}, {"by_topic", by_topic}});
+  }
+  out["input"] = {{"records_read", s.read},
+                  {"accepted", s.accepted},
+                  {"duplicates", s.duplicates},
+                  {"late", s.late},
+                  {"records_per_s", Round(total_rate, 1)},
+                  {"partitions", partitions},
+                  {"lag_history", history},
+                  {"lag_history_step_s", kLagStepMs / 1000}};
+
+  json tasks = json::array();
+  for (const auto& t : s.task_list) {
+    tasks.push_back({{"task", t.task},
+                     {"watermark_ms", Ms(t.watermark_ms)},
+                     {"delay_s", DelaySeconds(s.wall_ms, t.watermark_ms)},
+                     {"global_here", t.global_here},
+                     {"global_watermark_ms", t.global_here ? Ms(t.global_watermark_ms) : json()},
+                     {"incomplete", t.incomplete}});
+  }
+  out["event_time"] = {{"watermark_ms", Ms(s.watermark_ms)},
+                       {"watermark_delay_s", DelaySeconds(s.wall_ms, s.watermark_ms)},
+                       {"global_watermark_ms", Ms(s.global_watermark_ms)},
+                       {"global_watermark_delay_s", DelaySeconds(s.wall_ms, s.global_watermark_ms)},
+                       {"complete", s.incomplete_reason.empty()},
+                       {"incomplete_reason", s.incomplete_reason},
+                       {"tasks", tasks}};
+
+  json recent = json::array();
+  for (auto it = checkpoints_.rbegin(); it != checkpoints_.rend(); ++it) {
+    recent.push_back(
+        {{"sequence", it->sequence},
+         {"wall_ms", it->wall_ms},
+         {"pause_ms", Round(it->pause_ms, 2)},
+         {"commit_ms", it->commit_ms < 0 ? json(nullptr) : json(Round(it->commit_ms, 2))},
+         {"bytes", it->bytes},
+         {"state_bytes", it->state_bytes},
+         {"outcome", it->outcome}});
+  }
+  out["checkpoints"] = {
+      {"recent", recent},
+      {"changelog",
+       {{"records_appended", options_.tasks ? options_.tasks->changelog_records() : 0},
+        {"bytes_appended", options_.tasks ? options_.tasks->changelog_bytes() : 0},
+        {"partials_sent", s.partials_sent},
+        {"partials_rejected", s.partials_rejected}}}};
+
+  json alerts = json::array();
+  for (const auto& a : s.alerts) {
+    std::string dashboard = Annotation(a, "dashboard_url");
+    if (dashboard.empty()) dashboard = options_.dashboard_url;
+    alerts.push_back({{"state", a.state},
+                      {"rule", a.rule},
+                      {"severity", a.severity},
+                      {"campaign", a.campaign_id},
+                      {"channel", a.channel},
+                      {"metric", a.metric},
+                      {"window", a.window},
+                      {"value", Finite(a.value)},
+                      {"threshold", Finite(a.threshold)},
+                      {"since_ms", a.active_since_ms},
+                      {"summary", Annotation(a, "summary")},
+                      {"runbook_url", Annotation(a, "runbook_url")},
+                      {"dashboard_url", dashboard}});
+  }
+  out["alerts"] = alerts;
+
+  std::vector<std::pair<std::string, const Campaign*>> top;
+  for (const auto& [id, c] : campaigns_) top.emplace_back(id, &c);
+  std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
+    return a.second->gmv_cents != b.second->gmv_cents ? a.second->gmv_cents > b.second->gmv_cents
+                                                      : a.first < b.first;
+  });
+  json campaigns = json::array();
+  for (size_t i = 0; i < top.size() && i < 10; ++i) {
+    const Campaign& c = *top[i].second;
+    json spark = json::array();
+    for (const auto& [start, gmv] : c.gmv_by_minute) spark.push_back(gmv);
+    const bool has_minute = !c.minute.window().empty();
+    campaigns.push_back({{"campaign", top[i].first},
+                         {"gmv_cents", c.gmv_cents},
+                         {"day_start_ms", Ms(c.day_start_ms)},
+                         {"minute_start_ms", has_minute ? Ms(c.minute.window_start_ms()) : json()},
+                         {"ctr", has_minute && c.minute.has_ctr() ? json(c.minute.ctr()) : json()},
+                         {"cvr", has_minute && c.minute.has_cvr() ? json(c.minute.cvr()) : json()},
+                         {"impressions", c.minute.impressions()},
+                         {"clicks", c.minute.clicks()},
+                         {"paid_orders", c.minute.paid_orders()},
+                         {"gmv_cents_by_minute", spark}});
+  }
+  out["campaigns"] = campaigns;
+
+  json by_reason = json::array();
+  int64_t rejected_total = 0;
+  for (const auto& [key, n] : s.rejected) {
+    by_reason.push_back({{"topic", key.first}, {"reason", key.second}, {"count", n}});
+    rejected_total += n;
+  }
+  json letters = json::array();
+  for (auto it = dead_letters_.rbegin(); it != dead_letters_.rend(); ++it) {
+    letters.push_back({{"wall_ms", it->wall_ms},
+                       {"reason", it->reason},
+                       {"topic", it->topic},
+                       {"partition", it->partition},
+                       {"offset", it->offset}});
+  }
+  out["rejections"] = {{"total", rejected_total},
+                       {"by_reason", by_reason},
+                       {"dead_letters_total", dead_letter_count_},
+                       {"recent_dead_letters", letters}};
+  return out.dump();
+}
+
+}  // namespace promowatch
