@@ -1,6 +1,7 @@
 // libFuzzer: the query API's routes on any path and Authorization header
-// (what reaches them once cpp-httplib has parsed a request). Every answer
-// is one of the documented statuses with a JSON body; nothing crashes.
+// (what reaches them once cpp-httplib has parsed a request; Bearer, or Basic
+// as the status page's browser sends it, base64-decoded). Every answer is
+// one of the documented statuses with a JSON body; nothing crashes.
 
 #include <nlohmann/json.hpp>
 #include <prometheus/registry.h>
