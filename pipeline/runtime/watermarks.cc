@@ -45,6 +45,8 @@ std::pair<std::string, int64_t> WatermarkTracker::LongestSilence(
   std::pair<std::string, int64_t> longest{"", 0};
   for (uint32_t slot = 0; slot < parts_.size(); ++slot) {
     const Partition& p = parts_[slot];
+    // (Excluded: the repartition topic, empty while producers key by user.)
+    if (p.excluded) continue;
     if (std::find(delivering.begin(), delivering.end(), slot) != delivering.end()) continue;
     if (p.assigned && wall_ms - p.last_record_wall_ms > longest.second) {
       longest = {p.name, wall_ms - p.last_record_wall_ms};
@@ -56,7 +58,7 @@ std::pair<std::string, int64_t> WatermarkTracker::LongestSilence(
 std::map<std::string, int64_t> WatermarkTracker::TopicSilence(int64_t wall_ms) const {
   std::map<std::string, int64_t> newest;
   for (const Partition& p : parts_) {
-    if (!p.assigned) continue;
+    if (!p.assigned || p.excluded) continue;
     // A file's slot ("input") is its own topic.
     const auto tp = TopicPartition::Parse(p.name);
     const std::string topic = tp ? tp->topic : p.name;

@@ -31,6 +31,21 @@ TEST(Watermarks, LongestSilenceSkipsUnassignedAndDeliveringPartitions) {
   EXPECT_EQ(w.LongestSilence(61'000, {a, b}).second, 0) << "orders/2 is not assigned";
 }
 
+// The repartition topic is empty while producers key by user id (the
+// normal case): its silence says nothing about the inputs. Counted, it made
+// every run's data incomplete after partition_silent_for (5 min), and alert
+// rules were never judged again (found by scripts/soak.py --processes).
+TEST(Watermarks, LongestSilenceSkipsExcludedPartitions) {
+  WatermarkTracker w(0, 10'000);
+  const uint32_t in = w.Slot("orders/0"), repartition = w.Slot("promowatch-repartition/0");
+  w.Exclude(repartition);
+  w.SetAssigned(repartition, true, 0);
+  w.Observe(in, 1'000, 590'000);
+  EXPECT_EQ(w.LongestSilence(600'000, {}),
+            (std::pair<std::string, int64_t>{"orders/0", 10'000}));
+  EXPECT_EQ(w.TopicSilence(600'000), (std::map<std::string, int64_t>{{"orders", 10'000}}));
+}
+
 TEST(Watermarks, TopicSilenceIsSinceTheNewestRecordOfAnyAssignedPartition) {
   WatermarkTracker w(0, 10'000);
   w.Observe(w.Slot("orders/0"), 1, 1'000);
