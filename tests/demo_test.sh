@@ -5,7 +5,8 @@
 # at --duration with exit 0. While it runs, the URL it prints: the status
 # page in headless Chromium (tests/browser/status_page.mjs; the screenshot
 # is kept in test-artifacts/ beside the binary) and /v1/status against
-# /metrics (tests/browser/status_vs_metrics.py).
+# /metrics (tests/browser/status_vs_metrics.py). With a 15 s silence bound
+# (fixtures/demo.yaml) its inputs stay complete throughout.
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
 for tool in node npm chromium python3; do
@@ -20,7 +21,7 @@ npm_pid=$!
 
 METRICS="127.0.0.1:$(free_port)"
 timeout 150 "$PROMOWATCH" demo --duration 40 --speed 10 --rate 6000 --anomaly-after 3 \
-  --metrics-address "$METRICS" > demo.out 2> demo.err &
+  --config "$TESTS_DIR/fixtures/demo.yaml" --metrics-address "$METRICS" > demo.out 2> demo.err &
 demo_pid=$!
 PIDS+=($demo_pid)
 wait "$npm_pid" || fail "npm ci of tests/browser: $(tail -5 npm.log)"
@@ -41,5 +42,9 @@ if grep 'msg="alert firing"' demo.err | grep -v '"channel":"douyin"' | grep -q .
   fail "alerts fired outside the anomaly: $(grep 'msg="alert firing"' demo.err | grep -v douyin | head -2)"
 fi
 grep -q 'msg="stopped"' demo.err || fail "no clean stop"
+if grep -q 'msg="data incomplete' demo.err; then
+  fail "inputs judged incomplete (fixtures/demo.yaml: silent for 15 s) although every input" \
+    "delivers: $(grep -m1 'msg="data incomplete' demo.err)"
+fi
 pass "demo: live view, low_ctr fired for douyin only, clean stop; status page in Chromium" \
   "(screenshot $ARTIFACTS/status-page.png), /v1/status agrees with /metrics"
