@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
       "promowatch: live monitoring of e-commerce promotions (CTR, CVR, GMV windows, "
       "alerts)"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "promowatch 0.1.0");
+  app.set_version_flag("--version", "promowatch " PROMOWATCH_VERSION);
 
   promowatch::ReplayArgs replay;
   std::string replay_format = "auto";

@@ -231,11 +231,8 @@ void GlobalStage::Flush(int task) {
 }
 
 std::vector<AlertEvent> GlobalStage::Firing() const {
-  std::vector<AlertEvent> all;
-  for (const Global& g : global_) {
-    if (g.alerts == nullptr) continue;
-    for (AlertEvent& a : g.alerts->Firing()) all.push_back(std::move(a));
-  }
+  std::vector<AlertEvent> all = Active();
+  std::erase_if(all, [](const AlertEvent& a) { return a.state != "firing"; });
   return all;
 }
 

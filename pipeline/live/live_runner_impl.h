@@ -47,7 +47,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         config_(config),
         sink_(sink),
         metrics_(metrics),
-        status_(StatusBoard::Options{"0.1.0", config.kafka.group, AdvertisedAddress(config),
+        status_(StatusBoard::Options{PROMOWATCH_VERSION, config.kafka.group, AdvertisedAddress(config),
                                      config.alertmanager.generator_url, metrics->tasks.get()},
                 clock()),
         tee_(tap, &status_, sink),

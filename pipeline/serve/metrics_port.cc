@@ -17,7 +17,7 @@ absl::StatusOr<std::unique_ptr<MetricsPort>> MetricsPort::Start(const std::strin
       .Name("promowatch_build_info")
       .Help("promowatch version; always 1")
       .Register(*port->registry_)
-      .Add({{"version", "0.1.0"}})
+      .Add({{"version", PROMOWATCH_VERSION}})
       .Set(1);
   auto http = HttpServer::Start(address, {}, tls);
   if (!http.ok()) return http.status();
