@@ -258,8 +258,7 @@ void LiveRunner::Impl::SampleStatus() {
   StatusSample s;
   s.wall_ms = now;
   s.tasks = tasks_->tasks();
-  const std::string here = AdvertisedAddress(config_);
-  std::set<std::string> members{here};
+  std::set<std::string> members{status_.address()};
   for (int t = 0; t < s.tasks; ++t) {
     if (tasks_->Owned(t)) s.tasks_here.push_back(t);
     if (global_->owned(t)) s.global_here.push_back(t);

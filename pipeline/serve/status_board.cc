@@ -47,11 +47,9 @@ void StatusBoard::Sample(StatusSample sample) {
     while (pos.seen.size() > 2 && std::get<0>(pos.seen[1]) <= now - kRateWindowMs) {
       pos.seen.pop_front();
     }
-    if (p.next_offset >= 0 && p.end_offset >= 0) {
-      lag_by_topic[p.topic] += std::max<int64_t>(0, p.end_offset - p.next_offset);
-    } else {
-      lag_by_topic[p.topic] += 0;
-    }
+    int64_t& lag = lag_by_topic[p.topic];  // (a topic with nothing read yet: 0)
+    if (p.next_offset >= 0 && p.end_offset >= 0)
+      lag += std::max<int64_t>(0, p.end_offset - p.next_offset);
   }
   positions_ = std::move(kept);  // (partitions given up leave)
   if (lag_history_.empty() || now - lag_history_.back().first >= kLagStepMs) {

@@ -66,6 +66,9 @@ class StatusBoard {
   };
   StatusBoard(Options options, int64_t started_ms);
 
+  // Where this instance serves (Options::address).
+  const std::string& address() const { return options_.address; }
+
   // --- The live job (its thread).
   void Sample(StatusSample sample);
   void CheckpointTaken(int64_t sequence, int64_t wall_ms, double pause_ms, uint64_t bytes,
