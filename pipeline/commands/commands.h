@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pipeline/decode/decode.h"
+#include "pipeline/decode/partitioner.h"
 #include "pipeline/generator/generator.h"
 
 namespace promowatch {
@@ -35,6 +36,8 @@ struct ReplayArgs {
   std::string tags_output;    // user tag changes as JSON lines (turns profiles on)
   // Windows split into this many tasks by user and merged (EngineOptions::tasks).
   int tasks = 1;
+  // Which task a user belongs to (kafka.input_partitioner; unset: the config's).
+  std::optional<InputPartitioner> input_partitioner;
   // Sees every alert transition (backtest's summary).
   std::function<void(const AlertEvent&)> on_alert;
 };
@@ -83,6 +86,9 @@ struct DemoArgs {
   double speed = 10;            // event time runs this many times faster than wall time
   double anomaly_after_s = 30;  // wall seconds until douyin's CTR collapses
   std::string metrics_address = "127.0.0.1:9464";
+  // Pipelines in one consumer group (instance i serves /metrics on the
+  // port of metrics_address + i).
+  int instances = 1;
 };
 int RunDemo(const DemoArgs& args);
 

@@ -79,6 +79,12 @@ int main(int argc, char** argv) {
                  "same as with one task")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  std::string replay_partitioner;
+  rp->add_option("--input-partitioner", replay_partitioner,
+                 "With --tasks: the partitioner that decides a user's task, as "
+                 "kafka.input_partitioner (murmur2 or consistent); the results are the same "
+                 "either way. Default: the config's (murmur2)")
+      ->check(CLI::IsMember({"murmur2", "consistent"}));
   rp->add_option("--tags-output", replay.tags_output,
                  "User tag changes (new, active, dormant, high_value, rfm, tier), one JSON object "
                  "per line {user_id, tag, from, to, reason, event_time_ms}; turns profiles on");
@@ -250,6 +256,12 @@ int main(int argc, char** argv) {
   dp->add_option("--metrics-address", demo.metrics_address, "HOST:PORT serving /metrics")
       ->capture_default_str();
   dp->add_option("--config,-c", demo.config, "YAML config (alert rules etc.)");
+  dp->add_option("--instances", demo.instances,
+                 "Pipelines in one consumer group over the embedded cluster, as `run` instances "
+                 "would be (each with its own state, /metrics and status page on the next "
+                 "port); the view sums the group")
+      ->check(CLI::Range(1, 4))
+      ->capture_default_str();
 
   CLI11_PARSE(app, argc, argv);
   if (dp->parsed()) return promowatch::RunDemo(demo);
@@ -271,6 +283,8 @@ int main(int argc, char** argv) {
   if (rp->parsed()) {
     replay.format = ParseFormat(replay_format);
     for (const auto& t : replay_types) replay.input_types.push_back(*promowatch::ParseValueType(t));
+    if (!replay_partitioner.empty())
+      replay.input_partitioner = promowatch::ParseInputPartitioner(replay_partitioner);
     if (!replay_ooo.empty()) {
       auto d = promowatch::ParseDuration(replay_ooo);
       if (!d.ok()) {

@@ -156,6 +156,7 @@ int RunReplay(const ReplayArgs& args) {
         "--tags-output and profiles.enabled): results are the same with one task\"");
     return 2;
   }
+  if (args.input_partitioner) config.kafka.input_partitioner = *args.input_partitioner;
   EngineOptions engine_options = EngineOptions::From(config);
   engine_options.tasks = args.tasks;
   Engine engine(engine_options, &alerts, &dead_letters, late_path.empty() ? &dead_letters : &late);
@@ -199,7 +200,11 @@ int RunReplay(const ReplayArgs& args) {
   }
   std::string fingerprint = Fingerprint(args.inputs);
   for (ValueType t : args.input_types) fingerprint += fmt::format("type:{};", ValueTypeName(t));
-  if (args.tasks > 1) fingerprint += fmt::format("tasks:{};", args.tasks);
+  if (args.tasks > 1) {
+    fingerprint += fmt::format("tasks:{};", args.tasks);
+    if (config.kafka.input_partitioner != InputPartitioner::kMurmur2)
+      fingerprint += fmt::format("partitioner:{};", InputPartitionerName(config.kafka.input_partitioner));
+  }
   size_t first_input = 0;
   int64_t first_offset = 0;
   auto offset_of = [&](const char* key) {

@@ -93,7 +93,14 @@ absl::StatusOr<PipelineConfig> ParseConfigOrThrow(std::string_view yaml,
   OperatorOptions& op = config.operators;
   if (auto w = root["watermark"]) {
     PW_RETURN_IF_ERROR(
-        r.CheckKeys(w, "watermark", {"max_out_of_orderness", "idle_timeout", "max_future_skew"}));
+        r.CheckKeys(w, "watermark",
+                    {"max_out_of_orderness", "idle_timeout", "max_future_skew", "forwarder_timeout"}));
+    if (auto n = w["forwarder_timeout"]) {
+      PW_RETURN_IF_ERROR(r.Duration(n, &config.forwarder_timeout_ms));
+      if (config.forwarder_timeout_ms < 1'000)
+        return r.Error(n, "forwarder_timeout must be at least 1s (marks come every partials_interval, "
+                          "and at least every second)");
+    }
     if (auto n = w["max_future_skew"])
       PW_RETURN_IF_ERROR(r.Duration(n, &config.max_future_skew_ms));
     if (auto n = w["max_out_of_orderness"]) {
@@ -179,7 +186,27 @@ absl::StatusOr<PipelineConfig> ParseConfigOrThrow(std::string_view yaml,
         k, "kafka",
         {"brokers", "group", "topics", "results_format", "value_framing", "properties",
          "dead_letter_max_bytes",
-         "partials_interval", "commit_offsets"}));
+         "partials_interval", "commit_offsets", "input_partitioner", "lag_group"}));
+    if (auto n = k["lag_group"]) {
+      ko.lag_group = n.Scalar();
+      const std::string group = k["group"] ? k["group"].Scalar() : ko.group;
+      if (ko.lag_group == group) {
+        return r.Error(n, "lag_group must differ from kafka.group: its members' own commits "
+                          "during a rebalance would cost them their partitions (librdkafka "
+                          "before 2.10); lag tools read the lag group instead");
+      }
+    }
+    if (auto n = k["input_partitioner"]) {
+      const std::string name = n.IsScalar() ? n.Scalar() : "";
+      auto partitioner = ParseInputPartitioner(name);
+      if (!partitioner) {
+        return r.Error(n, fmt::format("input_partitioner '{}' is not one of: murmur2 (the Java "
+                                      "client's default), consistent (librdkafka's default, "
+                                      "CRC32: kcat, confluent-kafka)",
+                                      name));
+      }
+      ko.input_partitioner = *partitioner;
+    }
     if (auto n = k["commit_offsets"]) PW_RETURN_IF_ERROR(r.Bool(n, &ko.commit_offsets));
     if (auto n = k["partials_interval"])
       PW_RETURN_IF_ERROR(r.Duration(n, &ko.partials_interval_ms));

@@ -14,6 +14,7 @@
 #include "operators/options.h"
 #include "operators/user_profiles.h"
 #include "pipeline/decode/framing.h"
+#include "pipeline/decode/partitioner.h"
 #include "pipeline/state/rocksdb_state.h"
 
 namespace promowatch {
@@ -28,6 +29,11 @@ struct KafkaOptions {
   // Value types given in kafka.topics.inputs ({name: app-clicks, type:
   // click}); a topic not listed here has DefaultValueType(name).
   std::map<std::string, ValueType> input_types;
+  // kafka.input_partitioner: the partitioner the inputs' producers place
+  // keys with, hence the task a user belongs to (decode/partitioner.h).
+  // Records elsewhere are forwarded through the repartition topic. Default:
+  // murmur2 (the Java client's); consistent for librdkafka's default.
+  InputPartitioner input_partitioner = InputPartitioner::kMurmur2;
   // kafka.value_framing: Schema Registry frames. Default: auto.
   ValueFraming value_framing = ValueFraming::kAuto;
   // How to read the values of `topic`.
@@ -64,16 +70,21 @@ struct KafkaOptions {
   // many windows fire.
   int64_t partials_interval_ms = 100;
   // Commit the checkpointed offsets to Kafka too, for lag tools (the state
-  // holds the offsets promowatch resumes from). Default: true. An offset
-  // commit that meets a rebalance with an old generation makes librdkafka
-  // drop the member's assignment as lost (the tasks restart from their
-  // changelog); librdkafka's embedded cluster answers so to every commit
-  // during a rebalance, so tests with several instances turn this off.
+  // holds the offsets promowatch resumes from). Default: true. They go to
+  // a group no member joins (kafka.lag_group), not to kafka.group: a
+  // commit in the members' own group that meets a rebalance carries an old
+  // generation, the coordinator (a real broker as the embedded one)
+  // answers ILLEGAL_GENERATION, and librdkafka before 2.10 then drops the
+  // member's whole assignment as lost (librdkafka issue 4059).
   bool commit_offsets = true;
+  // kafka.lag_group. Default: "<group>-lag".
+  std::string lag_group;
+  std::string LagGroup() const { return lag_group.empty() ? group + "-lag" : lag_group; }
   // Results (and alerts) as JSON objects instead of protobuf. Default: false.
   bool results_json = false;
   // Any librdkafka property (security.protocol, sasl.*, ssl.*, ...), applied
-  // to the consumer and the producer after promowatch's own settings.
+  // after promowatch's own settings to each client it applies to
+  // (io/kafka_conf.h: a consumer's session.timeout.ms not to producers).
   std::map<std::string, std::string> properties;
 };
 
@@ -152,6 +163,12 @@ struct PipelineConfig {
   // An assigned input partition silent for this long (wall time) stops
   // holding back the watermark. 0 turns it off. Default: 10 s.
   int64_t idle_partition_timeout_ms = 10'000;
+  // watermark.forwarder_timeout (live): a task that forwards records to
+  // others through the repartition topic and has sent no watermark mark
+  // for this long (its instance died and the group has not moved its task
+  // yet) stops holding the tasks it forwards to. Longer than
+  // session.timeout.ms plus a task's restore. Default: 2 min.
+  int64_t forwarder_timeout_ms = 120'000;
   // watermark.max_future_skew: a record further ahead than this is rejected
   // (future_event_time) before it can move the watermark. 0 turns it off.
   // Default: 10 min.

@@ -39,7 +39,7 @@
 #include "pipeline/config/config.h"
 #include "pipeline/io/kafka.h"
 #include "pipeline/runtime/engine.h"
-#include "pipeline/runtime/partitioner.h"
+#include "pipeline/decode/partitioner.h"
 #include "pipeline/serve/query_api.h"
 
 namespace promowatch {

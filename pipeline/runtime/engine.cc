@@ -5,7 +5,7 @@
 #include <chrono>
 
 #include "pipeline/runtime/engine_meta.h"
-#include "pipeline/runtime/partitioner.h"
+#include "pipeline/decode/partitioner.h"
 #include "pipeline/runtime/task_state.h"
 #include "promowatch/v1/state.pb.h"
 
@@ -21,6 +21,7 @@ EngineOptions EngineOptions::From(const PipelineConfig& config) {
   o.max_future_skew_ms = config.max_future_skew_ms;
   o.future_skew_reference = config.future_skew_reference;
   o.orders_may_lack_campaign = config.profiles_enabled;
+  o.input_partitioner = config.kafka.input_partitioner;
   return o;
 }
 
@@ -229,13 +230,13 @@ void Engine::RunOperators() {
     task_windows_[static_cast<size_t>(current_task_)]->ProcessBatch(admitted);
     return;
   }
-  // By user, as Kafka's default partitioner would place a record keyed by
+  // By user, as the producers' partitioner would place a record keyed by
   // its user id; spend (no user) by its event id.
   const int32_t tasks = static_cast<int32_t>(task_windows_.size());
   for (auto& r : routed_) r.clear();
   for (const EventRecord* e : admitted) {
     const std::string& key = e->user_id.empty() ? e->event_id : e->user_id;
-    routed_[static_cast<size_t>(KafkaPartitionOf(key, tasks))].push_back(e);
+    routed_[static_cast<size_t>(PartitionOfKey(key, tasks, options_.input_partitioner))].push_back(e);
   }
   for (size_t t = 0; t < task_windows_.size(); ++t) task_windows_[t]->ProcessBatch(routed_[t]);
 }

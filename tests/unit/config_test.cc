@@ -371,6 +371,34 @@ TEST(Config, SampleConfigIsValidAndStatesTheDefaults) {
   EXPECT_EQ(c->max_future_skew_ms, d.max_future_skew_ms);
   EXPECT_EQ(c->kafka.value_framing, d.kafka.value_framing);
   EXPECT_EQ(c->kafka.input_topics, d.kafka.input_topics);
+  EXPECT_EQ(c->kafka.input_partitioner, d.kafka.input_partitioner);
+  EXPECT_EQ(c->kafka.commit_offsets, d.kafka.commit_offsets);
+  EXPECT_EQ(c->kafka.LagGroup(), d.kafka.LagGroup());
+  EXPECT_EQ(c->forwarder_timeout_ms, d.forwarder_timeout_ms);
+}
+
+TEST(Config, InputPartitionerLagGroupAndForwarderTimeout) {
+  auto c = ParseConfig(R"(
+watermark:
+  forwarder_timeout: 90s
+kafka:
+  group: shop
+  input_partitioner: consistent
+)", "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kafka.input_partitioner, InputPartitioner::kConsistent);
+  EXPECT_EQ(c->kafka.LagGroup(), "shop-lag");
+  EXPECT_EQ(c->forwarder_timeout_ms, 90'000);
+  EXPECT_EQ(PipelineConfig().kafka.input_partitioner, InputPartitioner::kMurmur2);
+  auto bad = ParseConfig("kafka:\n  input_partitioner: crc32\n", "x.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("x.yaml:2"), std::string::npos) << bad.status();
+  EXPECT_NE(bad.status().message().find("consistent"), std::string::npos) << bad.status();
+  auto same = ParseConfig("kafka:\n  group: shop\n  lag_group: shop\n", "x.yaml");
+  ASSERT_FALSE(same.ok());
+  EXPECT_NE(same.status().message().find("lag_group must differ"), std::string::npos)
+      << same.status();
+  EXPECT_FALSE(ParseConfig("watermark:\n  forwarder_timeout: 10ms\n", "x.yaml").ok());
 }
 
 TEST(Config, TypedInputTopicsFramingAndSkew) {

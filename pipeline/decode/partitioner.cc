@@ -1,6 +1,24 @@
-#include "pipeline/runtime/partitioner.h"
+#include "pipeline/decode/partitioner.h"
+
+#include <zlib.h>
 
 namespace promowatch {
+
+std::string_view InputPartitionerName(InputPartitioner p) {
+  return p == InputPartitioner::kConsistent ? "consistent" : "murmur2";
+}
+
+std::optional<InputPartitioner> ParseInputPartitioner(std::string_view name) {
+  for (InputPartitioner p : kInputPartitioners) {
+    if (InputPartitionerName(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
+uint32_t KafkaCrc32(std::string_view key) {
+  return static_cast<uint32_t>(
+      crc32(0L, reinterpret_cast<const Bytef*>(key.data()), static_cast<uInt>(key.size())));
+}
 
 int32_t KafkaMurmur2(std::string_view key) {
   // MurmurHash2 by Austin Appleby with Kafka's seed; the tail is mixed in
