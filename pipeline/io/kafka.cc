@@ -91,7 +91,8 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaOptions&
   std::unique_ptr<KafkaSink> s(new KafkaSink());
   s->options_ = options;
   s->reports_ = std::make_unique<DeliveryReports>();
-  auto conf = MakeConf({{"bootstrap.servers", options.brokers},
+  auto conf = MakeConf(KafkaClient::kProducer,
+                       {{"bootstrap.servers", options.brokers},
                         // Kafka's default partitioner (the Java client's):
                         // a record keyed by user id lands in its user's task.
                         {"partitioner", "murmur2_random"},
@@ -219,6 +220,32 @@ void KafkaSink::Forward(int32_t partition, std::string_view key, const RawRecord
   }
 }
 
+void KafkaSink::SendMark(int32_t partition, int32_t source_task, int64_t mark_ms) {
+  const std::string task = std::to_string(source_task);
+  for (int attempt = 0;; ++attempt) {
+    RdKafka::Headers* headers = RdKafka::Headers::create();
+    headers->add(kMarkTaskHeader, task);
+    headers->add(kMarkHeader,
+                 mark_ms == WatermarkTracker::kForwarderIdle ? "idle" : std::to_string(mark_ms));
+    RdKafka::ErrorCode e = producer_->produce(
+        options_.repartition_topic, partition, RdKafka::Producer::RK_MSG_COPY, nullptr, 0,
+        task.data(), task.size(), 0, headers, nullptr);
+    if (e == RdKafka::ERR_NO_ERROR) {
+      ++produced_;
+      return;
+    }
+    delete headers;  // only freed by librdkafka on success
+    if (e == RdKafka::ERR__QUEUE_FULL && attempt < 100) {
+      producer_->poll(100);  // back-pressure: wait for deliveries
+      continue;
+    }
+    // As a forward: the next checkpoint fails and the restart sends again.
+    reports_->Failed(options_.repartition_topic, RdKafka::err2str(e));
+    spdlog::error("msg=\"repartition produce failed\" error=\"{}\"", RdKafka::err2str(e));
+    return;
+  }
+}
+
 void KafkaSink::Keep(const RawRecord& record, std::string_view source, std::string_view reason,
                      std::string_view detail) {
   RdKafka::Headers* headers = RdKafka::Headers::create();
@@ -337,7 +364,8 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
   std::unique_ptr<KafkaSource> s(new KafkaSource());
   s->rebalance_ = std::make_unique<Rebalance>();
   s->rebalance_->listener = listener;
-  auto conf = MakeConf({{"bootstrap.servers", options.brokers},
+  auto conf = MakeConf(KafkaClient::kConsumer,
+                       {{"bootstrap.servers", options.brokers},
                         {"group.id", options.group},
                         {"enable.auto.commit", "false"},
                         {"enable.auto.offset.store", "false"},
@@ -373,6 +401,18 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
   // Global task p (partials partition p) goes with task p.
   s->rebalance_->inputs.push_back(options.partials_topic);
   s->repartition_topic_ = options.repartition_topic;
+  if (options.commit_offsets) {
+    auto lag_conf = MakeConf(KafkaClient::kConsumer,
+                             {{"bootstrap.servers", options.brokers},
+                              {"group.id", options.LagGroup()},
+                              {"enable.auto.commit", "false"}},
+                             options.properties);
+    if (!lag_conf.ok()) return lag_conf.status();
+    s->lag_events_ = std::make_unique<KafkaEvents>("lag committer");
+    (*lag_conf)->set("event_cb", s->lag_events_.get(), err);
+    s->lag_committer_.reset(RdKafka::KafkaConsumer::create(lag_conf->get(), err));
+    if (!s->lag_committer_) return absl::InvalidArgumentError("kafka lag committer: " + err);
+  }
   RdKafka::ErrorCode e = s->consumer_->subscribe({options.repartition_topic});
   if (e != RdKafka::ERR_NO_ERROR) {
     return absl::InvalidArgumentError(std::string("subscribe: ") + RdKafka::err2str(e));
@@ -445,6 +485,12 @@ void KafkaSource::ReadOrigin(RdKafka::Message& m, PolledBatch::Record* r) {
     if (h.err() != RdKafka::ERR_NO_ERROR || h.value() == nullptr) return std::string();
     return std::string(static_cast<const char*>(h.value()), h.value_size());
   };
+  if (const std::string mark_task = value(kMarkTaskHeader); !mark_task.empty()) {
+    const std::string mark = value(kMarkHeader);
+    r->mark_task = std::atoi(mark_task.c_str());
+    r->mark_ms = mark == "idle" ? WatermarkTracker::kForwarderIdle : std::atoll(mark.c_str());
+    return;
+  }
   const std::string topic = value(kOriginTopicHeader);
   if (topic.empty()) return;
   auto name = topics_.find(topic);
@@ -462,7 +508,7 @@ void KafkaSource::CommitForMonitoring(const std::map<std::string, int64_t>& next
     if (!tp) continue;
     tps.push_back(RdKafka::TopicPartition::create(tp->topic, tp->partition, offset));
   }
-  if (!tps.empty()) consumer_->commitAsync(tps);
+  if (!tps.empty() && lag_committer_) lag_committer_->commitAsync(tps);
   RdKafka::TopicPartition::destroy(tps);
 }
 
@@ -503,6 +549,10 @@ void KafkaSource::Close() {
   if (closed_ || !consumer_) return;
   closed_ = true;
   consumer_->close();
+  if (lag_committer_) {
+    // (Its close waits for the commits in flight: the final checkpoint's.)
+    lag_committer_->close();
+  }
 }
 
 }  // namespace promowatch

@@ -65,6 +65,10 @@ class MockKafkaCluster {
 inline constexpr const char* kOriginTopicHeader = "promowatch.source.topic";
 inline constexpr const char* kOriginPartitionHeader = "promowatch.source.partition";
 inline constexpr const char* kOriginOffsetHeader = "promowatch.source.offset";
+// Headers of a forwarder's watermark mark in the repartition topic (no
+// value): the source task, and its mark (event time ms, or "idle").
+inline constexpr const char* kMarkTaskHeader = "promowatch.mark.task";
+inline constexpr const char* kMarkHeader = "promowatch.mark";
 
 class KafkaSink final : public WindowResultSink, public RecordSink, public RecordForwarder {
  public:
@@ -85,6 +89,10 @@ class KafkaSink final : public WindowResultSink, public RecordSink, public Recor
   // To the repartition topic, with the origin in headers.
   void Forward(int32_t partition, std::string_view key, const RawRecord& record,
                std::string_view source) override;
+  // Task `source_task`'s watermark mark (WatermarkTracker::ForwarderMark)
+  // to partition `partition` of the repartition topic, after the records
+  // it forwarded there (the producer keeps a partition's order).
+  void SendMark(int32_t partition, int32_t source_task, int64_t mark_ms);
   // The first message to a topic waits for the topic's metadata (about 1 s
   // on the embedded cluster): `run` fetches it for its output topics before
   // it starts, so the first results and alerts are not late. Best effort.
@@ -160,6 +168,10 @@ class PolledBatch {
     std::string_view origin_topic;
     int32_t origin_partition = -1;
     int64_t origin_offset = -1;
+    // Of a forwarder's mark in the repartition topic: its task (-1: not a
+    // mark) and the mark (WatermarkTracker::kForwarderIdle: idle).
+    int32_t mark_task = -1;
+    int64_t mark_ms = 0;
   };
   PolledBatch();
   ~PolledBatch();
@@ -193,7 +205,8 @@ class KafkaSource {
   // Appends records until `out` holds `max`, waiting at most `timeout_ms`
   // for the first. Errors other than end-of-partition are logged and counted.
   void Poll(size_t max, int timeout_ms, PolledBatch* out);
-  // Commits offsets to Kafka, asynchronously, for lag tools only.
+  // Commits offsets to Kafka, asynchronously, for lag tools only: to
+  // kafka.lag_group, which no member joins (config.h, commit_offsets).
   void CommitForMonitoring(const std::map<std::string, int64_t>& next_offsets);
   // The partition's end offset as last seen by the consumer (-1: unknown).
   int64_t HighWatermark(const std::string& topic, int32_t partition);
@@ -216,6 +229,9 @@ class KafkaSource {
   std::unique_ptr<Rebalance> rebalance_;
   std::unique_ptr<KafkaEvents> events_;  // (before consumer_: outlives it)
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  // Never subscribes: only commits, as a group of no members accepts.
+  std::unique_ptr<KafkaEvents> lag_events_;  // (before lag_committer_: outlives it)
+  std::unique_ptr<RdKafka::KafkaConsumer> lag_committer_;
   int64_t errors_ = 0;
   bool closed_ = false;
   std::string repartition_topic_;

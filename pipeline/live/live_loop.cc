@@ -115,6 +115,9 @@ void LiveRunner::Impl::ProcessPending() {
           topic, engine_->counters().repartitioned - before.repartitioned);
     }
   }
+  // The forwarders' marks read, now that the records before them are in.
+  for (const RoutedBatch::Mark& m : batch_.marks)
+    engine_->watermarks().SetForwarderMark(m.task, m.source, m.mark_ms, clock_());
   MarkBehind();
   engine_->Tick();  // the watermark step, once for every task's batch
   PublishPartials();
@@ -142,6 +145,8 @@ void LiveRunner::Impl::PublishPartials(bool force) {
       [this](int t) { return engine_->task_live(t); }, [&w](int t) { return w.task_current(t); },
       [this](int t) { return InputPosition(next_offsets_, t, config_.kafka.partials_topic); },
       std::chrono::steady_clock::now(), force);
+  marks_->Publish([this](int t) { return engine_->task_live(t); }, w,
+                  std::chrono::steady_clock::now(), force);
 }
 
 absl::Status LiveRunner::Impl::Checkpoint(bool wait) {
@@ -229,7 +234,47 @@ void LiveRunner::Impl::ReloadRules(const char* why) {
                 });
 }
 
+void LiveRunner::Impl::JudgePlacement() {
+  const InputPartitioner ours = config_.kafka.input_partitioner;
+  auto describe = [](InputPartitioner p) {
+    return p == InputPartitioner::kConsistent ? "CRC32 (librdkafka's default partitioner)"
+                                              : "murmur2 (the Java client's default partitioner)";
+  };
+  for (const auto& [topic, census] : engine_->placement()) {
+    metrics_->ingest->SetPlacement(topic, census);
+    if (tasks_->tasks() < 2 || census.checked < 1'000 || placement_said_.count(topic) != 0)
+      continue;
+    placement_said_.insert(topic);
+    if (census.ratio(ours) >= 0.9) continue;
+    InputPartitioner best = ours;
+    for (InputPartitioner p : kInputPartitioners) {
+      if (census.ratio(p) > census.ratio(best)) best = p;
+    }
+    if (best != ours && census.ratio(best) >= 0.9) {
+      spdlog::warn(
+          "msg=\"producers use another partitioner\" topic={} {}_match={:.2f} {}_match={:.2f} "
+          "hint=\"{:.0f}% of {}'s keys sit where {} puts them: set kafka.input_partitioner: {} "
+          "to stop forwarding them (on a new group or empty state: docs/operations.md, "
+          "'Keying producers')\"",
+          topic, InputPartitionerName(ours), census.ratio(ours), InputPartitionerName(best),
+          census.ratio(best), 100 * census.ratio(best), topic, describe(best),
+          InputPartitionerName(best));
+    } else {
+      spdlog::info(
+          "msg=\"records not keyed by their user\" topic={} {}_match={:.2f} {}_match={:.2f} "
+          "hint=\"most of {}'s records are in neither partitioner's partition of their user id "
+          "(keyed by another id, or unkeyed): each is forwarded once to its user's task; key "
+          "the producers by user id to save that\"",
+          topic, InputPartitionerName(InputPartitioner::kMurmur2),
+          census.ratio(InputPartitioner::kMurmur2),
+          InputPartitionerName(InputPartitioner::kConsistent),
+          census.ratio(InputPartitioner::kConsistent), topic);
+    }
+  }
+}
+
 void LiveRunner::Impl::UpdateGauges() {
+  JudgePlacement();
   metrics_->ingest->SetWatermark(engine_->watermark_ms(), clock_());
   for (int t = 0; t < tasks_->tasks(); ++t) {
     const EngineCounters& c = engine_->task_counters(t);
@@ -281,6 +326,18 @@ void LiveRunner::Impl::SampleStatus() {
     StatusSample::Task task;
     task.task = t;
     task.watermark_ms = engine_->watermarks().task_current(t);
+    // Forwarders holding it: the lowest mark (or none yet), or silent.
+    int64_t lowest = INT64_MAX;
+    const auto forwarders = engine_->watermarks().Forwarders(t, now);
+    for (const auto& f : forwarders) {
+      if (!f.vanished && f.mark_ms != WatermarkTracker::kForwarderIdle)
+        lowest = std::min(lowest, f.mark_ms);
+    }
+    for (const auto& f : forwarders) {
+      const bool idle = f.mark_ms == WatermarkTracker::kForwarderIdle;
+      if ((!f.vanished && !idle && f.mark_ms == lowest) || f.silent_ms >= 3'000)
+        task.held_by.push_back({f.source, f.mark_ms, idle, f.silent_ms, f.vanished});
+    }
     task.global_here = global_->owned(t);
     if (task.global_here) {
       task.global_watermark_ms = global_->watermark_ms(t);
@@ -298,6 +355,13 @@ void LiveRunner::Impl::SampleStatus() {
   s.duplicates = c.duplicates;
   s.late = c.late;
   s.rejected = metrics_->ingest->rejected_counts();
+  s.input_partitioner = std::string(InputPartitionerName(config_.kafka.input_partitioner));
+  for (const auto& [topic, census] : engine_->placement()) {
+    StatusSample::Placement& p = s.placement[topic];
+    p.checked = census.checked;
+    for (InputPartitioner by : kInputPartitioners)
+      p.match[std::string(InputPartitionerName(by))] = census.ratio(by);
+  }
   s.partials_sent = global_->partials_sent();
   s.partials_rejected = global_->rejected();
   status_.Sample(std::move(s));

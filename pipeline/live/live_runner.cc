@@ -43,6 +43,10 @@ absl::Status LiveRunner::Impl::CreateEngine() {
   engine_ = std::make_unique<Engine>(options, &metered_, &dead_letters_, &dead_letters_, clock_);
   router_ = std::make_unique<PolledRouter>(config_.kafka.partials_topic, engine_.get(),
                                            metrics_->ingest.get());
+  // Forwarded records hold their task's watermark wherever it runs: every
+  // task sends its mark to the others (watermarks.h, "Forwarders").
+  engine_->watermarks().EnableForwarders(config_.forwarder_timeout_ms);
+  marks_ = std::make_unique<ForwarderMarks>(options.tasks, config_.kafka.partials_interval_ms, sink_);
   // Each task's windows go through the partials topic to the global task
   // of their campaign, which merges, judges the alerts and publishes;
   // global task g is part of task g's state.
@@ -100,11 +104,11 @@ absl::Status LiveRunner::Impl::Open(const std::string& state_dir) {
     api_ = std::make_unique<QueryApi>(
         config_.api, backend_.get(), metrics_->results.get(),
         config_.profiles_enabled ? metrics_->profiles.get() : nullptr,
-        [tasks = tasks_->tasks()](const std::string& user) {
-          return TaskKeyPrefix(KafkaPartitionOf(user, tasks)) + user;  // (its task's)
+        [tasks = tasks_->tasks(), by = config_.kafka.input_partitioner](const std::string& user) {
+          return TaskKeyPrefix(PartitionOfKey(user, tasks, by)) + user;  // (its task's)
         },
-        [g = global_.get()](bool user, const std::string& id) {
-          return g->Locate(user ? KafkaPartitionOf(id, g->tasks()) : g->OwnerOf(id));
+        [g = global_.get(), by = config_.kafka.input_partitioner](bool user, const std::string& id) {
+          return g->Locate(user ? PartitionOfKey(id, g->tasks(), by) : g->OwnerOf(id));
         });
     metrics_->port->http().Route("/v1/", [api = api_.get()](const HttpServer::Request& r) {
       return api->Handle(r.path, r.authorization);
@@ -201,6 +205,7 @@ void LiveRunner::Impl::OnRevoking(const std::vector<AssignedPartition>& partitio
         it = tp && tp->partition == p.partition ? next_offsets_.erase(it) : std::next(it);
       }
       tasks_->Revoke(p.partition, *engine_, /*rebuild_next_time=*/lost);
+      marks_->Forget(p.partition);
     }
   }
   UpdateTaskStateGauges();

@@ -17,6 +17,7 @@
 #include "pipeline/io/kafka.h"
 #include "pipeline/live/alert_fanout.h"
 #include "pipeline/live/completeness.h"
+#include "pipeline/live/forwarder_marks.h"
 #include "pipeline/live/global_stage.h"
 #include "pipeline/live/input_health.h"
 #include "pipeline/live/live_runner.h"
@@ -27,7 +28,7 @@
 #include "pipeline/runtime/checkpoint_schedule.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/fault_injection.h"
-#include "pipeline/runtime/partitioner.h"
+#include "pipeline/decode/partitioner.h"
 #include "pipeline/runtime/signals.h"
 #include "pipeline/runtime/task_state.h"
 #include "pipeline/runtime/topic_partition.h"
@@ -154,6 +155,10 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   }
 
   void UpdateGauges();
+  // Which partitioner the producers use: the gauges, and one line per topic
+  // when kafka.input_partitioner does not match them.
+  void JudgePlacement();
+  std::set<std::string> placement_said_;
   // The status page's look at this instance (about once a second).
   void SampleStatus();
 
@@ -208,6 +213,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   RuleWatcher rules_;
   PolledBatch pending_;
   std::unique_ptr<PolledRouter> router_;  // (with engine_)
+  std::unique_ptr<ForwarderMarks> marks_;  // (with engine_)
   RoutedBatch batch_;                     // pending_, sorted
   std::map<std::string, int64_t> next_offsets_;
   std::set<std::string> assigned_;  // partitions this member owns now

@@ -11,6 +11,7 @@ void RoutedBatch::Clear() {
   for (auto& [task, values] : partials) values.clear();
   delivering.clear();
   kafka_timestamps_ms.clear();
+  marks.clear();
 }
 
 void PolledRouter::Route(const PolledBatch& polled, std::map<std::string, int64_t>* next_offsets,
@@ -40,6 +41,11 @@ void PolledRouter::Route(const PolledBatch& polled, std::map<std::string, int64_
     if (topic == partials_topic_) {
       (*next_offsets)[name] = m.offset + 1;
       out->partials[m.partition].push_back(m.value);
+      continue;
+    }
+    if (m.mark_task >= 0) {  // (not a record: no watermark slot of its own)
+      (*next_offsets)[name] = m.offset + 1;
+      out->marks.push_back({m.partition, m.mark_task, m.mark_ms});
       continue;
     }
     auto slot = slots_.find(name);

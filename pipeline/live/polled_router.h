@@ -2,8 +2,9 @@
 // What the live job does with a polled batch before the engine sees it:
 // each record checked against its partition's position (fetched again:
 // dropped; offsets missing: said), sorted into one batch per task and
-// topic, partials put aside for the global stage, and records forwarded by
-// another task taken once, as from where they were first read.
+// topic, partials put aside for the global stage, records forwarded by
+// another task taken once, as from where they were first read, and the
+// forwarders' watermark marks put aside for after the records.
 
 #include <cstdint>
 #include <map>
@@ -26,6 +27,14 @@ struct RoutedBatch {
   std::map<int32_t, std::vector<std::string_view>> partials;  // by global task
   std::vector<uint32_t> delivering;          // watermark slots with records in the batch
   std::vector<int64_t> kafka_timestamps_ms;  // of the counted records (freshness)
+  // Forwarders' marks read from the repartition topic, for after the batch's
+  // records (a mark covers the forwarded records before it).
+  struct Mark {
+    int32_t task;    // the receiving task (the repartition partition)
+    int32_t source;  // the forwarder
+    int64_t mark_ms;
+  };
+  std::vector<Mark> marks;
 
   void Clear();
 };

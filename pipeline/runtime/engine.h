@@ -37,6 +37,7 @@
 #include "operators/window_operator.h"
 #include "pipeline/config/config.h"
 #include "pipeline/decode/decode.h"
+#include "pipeline/decode/partitioner.h"
 #include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/watermarks.h"
 #include "pipeline/state/rocksdb_state.h"
@@ -80,6 +81,19 @@ struct EngineCounters {
     int64_t n = 0;
     for (int64_t v : rejected) n += v;
     return n;
+  }
+};
+
+// Of the records a topic delivered (task_per_partition): how many sit in
+// the partition each partitioner gives their user id (spend: event id) -
+// which partitioner the producers use (kafka.input_partitioner).
+struct PlacementCensus {
+  int64_t checked = 0;
+  std::array<int64_t, std::size(kInputPartitioners)> matched{};  // by InputPartitioner
+  double ratio(InputPartitioner p) const {
+    return checked == 0 ? 0.0
+                        : static_cast<double>(matched[static_cast<size_t>(p)]) /
+                              static_cast<double>(checked);
   }
 };
 
@@ -158,6 +172,8 @@ struct EngineOptions {
   // operators/partial_merge.h; results equal those of one task byte for
   // byte. 1: no split.
   int tasks = 1;
+  // Which task a user belongs to (kafka.input_partitioner).
+  InputPartitioner input_partitioner = InputPartitioner::kMurmur2;
   // Live (Kafka Streams' tasks): task p is partition p of every input topic
   // (co-partitioned), `tasks` the partition count, and the caller names the
   // task of each batch (ProcessTask). A task's windows, dedup ids, counters,
@@ -253,6 +269,10 @@ class Engine {
   void ForwardedDropped(const RawRecord& raw, std::string_view source) { Arrived(raw, source); }
   // Forwarded to a task here and not read back yet.
   size_t records_in_flight() const { return in_flight_.size(); }
+  // By topic, of the records read here (not those read back forwarded).
+  const std::map<std::string, PlacementCensus, std::less<>>& placement() const {
+    return placement_;
+  }
   // Forgets task `task` (its partitions went elsewhere); its state on disk stays.
   void DropTask(int task);
   // The state tables of one task, as the task sees them (without "task-<p>/").
@@ -362,6 +382,8 @@ class Engine {
   std::vector<EngineCounters> task_counters_;
   std::vector<char> task_live_;
   RecordForwarder* forwarder_ = nullptr;
+  std::map<std::string, PlacementCensus, std::less<>> placement_;
+  PlacementCensus* census_ = nullptr;  // of the batch at hand's topic
   // Records forwarded to a task of this instance and not read back yet (by
   // "topic/partition@offset" of where they were first read): the watermark
   // stays behind them, so the round trip through Kafka makes none late.

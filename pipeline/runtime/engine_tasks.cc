@@ -7,10 +7,11 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/engine_meta.h"
-#include "pipeline/runtime/partitioner.h"
+#include "pipeline/decode/partitioner.h"
 #include "pipeline/runtime/task_state.h"
 #include "pipeline/runtime/topic_partition.h"
 
@@ -22,6 +23,8 @@ constexpr std::string_view kTaskPositionKey = "position";
 constexpr std::string_view kMaxTimePrefix = "max_event_time/";
 constexpr std::string_view kRepartitionedPrefix = "repartitioned_upto/";
 constexpr std::string_view kTaskWatermark = "task_watermark";
+constexpr std::string_view kForwarderMarkPrefix = "forwarder_mark/";
+constexpr std::string_view kInputPartitioner = "input_partitioner";
 
 // The partition of a "topic/partition" name, -1 for another name.
 int PartitionOf(std::string_view name) {
@@ -120,6 +123,9 @@ void Engine::SetTaskEnricher(EnricherFactory make) {
 void Engine::ProcessTask(int task, std::span<const RawRecord> batch, std::string_view source,
                          const InputFormat& format) {
   current_task_ = task;
+  auto census = placement_.find(source);
+  if (census == placement_.end()) census = placement_.emplace(std::string(source), PlacementCensus()).first;
+  census_ = &census->second;
   const EngineCounters before = counters_;
   defer_watermark_ = true;
   Process(batch, source, format);
@@ -135,7 +141,14 @@ bool Engine::Forwarded(const EventRecord& rec, const RawRecord& raw, std::string
   // By user; an event without one (spend) by its event id: every copy of
   // an event meets in one task, where it is counted once.
   const std::string& key = rec.user_id.empty() ? rec.event_id : rec.user_id;
-  const int32_t home = KafkaPartitionOf(key, static_cast<int32_t>(task_windows_.size()));
+  const auto tasks = static_cast<int32_t>(task_windows_.size());
+  int32_t home = current_task_;
+  for (InputPartitioner p : kInputPartitioners) {
+    const int32_t there = PartitionOfKey(key, tasks, p);
+    census_->matched[static_cast<size_t>(p)] += there == current_task_ ? 1 : 0;
+    if (p == options_.input_partitioner) home = there;
+  }
+  ++census_->checked;
   if (home == current_task_) return false;
   forwarder_->Forward(home, key, raw, source);
   --counters_.read;
@@ -219,6 +232,10 @@ void Engine::SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition
     for (const auto& [name, next] : where.offsets) (*meta.mutable_source_offsets())[name] = next;
     meta.set_watermark_ms(where.watermark_ms);
     (*meta.mutable_counters())[std::string(kTaskWatermark)] = watermark_.task_current(task);
+    (*meta.mutable_counters())[std::string(kInputPartitioner)] =
+        static_cast<int64_t>(options_.input_partitioner);
+    for (const auto& [source, mark] : watermark_.ForwarderMarks(task))
+      (*meta.mutable_counters())[fmt::format("{}{}", kForwarderMarkPrefix, source)] = mark;
     out.Put(kTaskPositionTable, kTaskPositionKey, meta.SerializeAsString());
   }
 }
@@ -261,6 +278,16 @@ absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
   auto found = ReadTaskMeta(task, &meta, position);
   if (!found.ok()) return found.status();
   watermark_.RestoreTask(task, kNoWatermark);
+  // What its forwarders said, as of its repartition offset (none: a new
+  // task waits for every forwarder's first mark).
+  std::map<int, int64_t> marks;
+  if (*found) {
+    for (const auto& [k, v] : meta.counters()) {
+      if (k.rfind(kForwarderMarkPrefix, 0) == 0)
+        marks[std::atoi(k.c_str() + kForwarderMarkPrefix.size())] = v;
+    }
+  }
+  watermark_.RestoreForwarderMarks(task, marks, wall_clock_ms_());
   if (!task_enrichers_.empty() && backend_ != nullptr) {
     // (Reads what it needs when it needs it: the reader stays.)
     task_readers_[t] = std::make_unique<TaskStateReader>(backend_, task);
@@ -272,6 +299,21 @@ absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
     if (absl::Status st = s->RestoreTask(task, in); !st.ok()) return st;
   }
   if (!*found) return absl::OkStatus();  // a new task
+  // Its users are those of its partitioner: another one would split them.
+  if (auto it = meta.counters().find(std::string(kInputPartitioner));
+      it != meta.counters().end() &&
+      it->second != static_cast<int64_t>(options_.input_partitioner)) {
+    const auto was = it->second == static_cast<int64_t>(InputPartitioner::kConsistent)
+                         ? InputPartitioner::kConsistent
+                         : InputPartitioner::kMurmur2;
+    return absl::FailedPreconditionError(fmt::format(
+        "task {}'s state was built with kafka.input_partitioner: {}, this run has {}: its users "
+        "would be split between tasks. Keep {}, or start afresh under the new setting (a new "
+        "kafka.group, empty state directories and new changelog, repartition and partials "
+        "topics; docs/operations.md, 'Keying producers')",
+        task, InputPartitionerName(was), InputPartitionerName(options_.input_partitioner),
+        InputPartitionerName(was)));
+  }
   if (absl::Status s = task_windows_[t]->Restore(in); !s.ok()) return s;
   if (absl::Status s = task_admission_[t]->Restore(in); !s.ok()) return s;
   task_counters_[t] = LoadCounters(meta);

@@ -30,7 +30,91 @@ void WatermarkTracker::SetAssigned(uint32_t slot, bool assigned, int64_t wall_ms
   dirty_ = true;
 }
 
+void WatermarkTracker::EnableForwarders(int64_t forwarder_timeout_ms) {
+  forwarder_timeout_ms_ = forwarder_timeout_ms;
+  forwarders_.assign(task_current_.size(), std::vector<Forwarder>(task_current_.size()));
+  dirty_ = true;
+}
+
+int64_t WatermarkTracker::ForwarderMark(int source) const {
+  int64_t low = kForwarderIdle;
+  for (const Partition& p : parts_) {
+    if (p.task != source || !p.assigned || p.excluded || p.idle) continue;
+    low = std::min(low, p.max_event_time_ms);
+  }
+  return low;
+}
+
+void WatermarkTracker::SetForwarderMark(int task, int source, int64_t mark_ms, int64_t wall_ms) {
+  if (static_cast<size_t>(task) >= forwarders_.size() ||
+      static_cast<size_t>(source) >= forwarders_.size())
+    return;
+  Forwarder& f = forwarders_[static_cast<size_t>(task)][static_cast<size_t>(source)];
+  f.heard_wall_ms = wall_ms;
+  if (f.mark_ms != mark_ms || f.vanished) dirty_ = true;
+  f.mark_ms = mark_ms;
+  f.vanished = false;
+}
+
+void WatermarkTracker::RestoreForwarderMarks(int task, const std::map<int, int64_t>& marks,
+                                             int64_t wall_ms) {
+  if (static_cast<size_t>(task) >= forwarders_.size()) return;
+  for (Forwarder& f : forwarders_[static_cast<size_t>(task)]) f = Forwarder{kNoWatermark, wall_ms};
+  for (const auto& [source, mark] : marks) {
+    if (source >= 0 && static_cast<size_t>(source) < forwarders_.size())
+      forwarders_[static_cast<size_t>(task)][static_cast<size_t>(source)].mark_ms = mark;
+  }
+  dirty_ = true;
+}
+
+std::map<int, int64_t> WatermarkTracker::ForwarderMarks(int task) const {
+  std::map<int, int64_t> out;
+  if (static_cast<size_t>(task) >= forwarders_.size()) return out;
+  const auto& row = forwarders_[static_cast<size_t>(task)];
+  for (size_t s = 0; s < row.size(); ++s) {
+    if (static_cast<int>(s) != task && row[s].mark_ms != kNoWatermark)
+      out[static_cast<int>(s)] = row[s].mark_ms;
+  }
+  return out;
+}
+
+std::vector<WatermarkTracker::ForwarderView> WatermarkTracker::Forwarders(int task,
+                                                                          int64_t wall_ms) const {
+  std::vector<ForwarderView> out;
+  if (static_cast<size_t>(task) >= forwarders_.size()) return out;
+  const auto& row = forwarders_[static_cast<size_t>(task)];
+  for (size_t s = 0; s < row.size(); ++s) {
+    if (static_cast<int>(s) == task) continue;
+    out.push_back(ForwarderView{static_cast<int>(s), row[s].mark_ms,
+                                std::max<int64_t>(0, wall_ms - row[s].heard_wall_ms),
+                                row[s].vanished});
+  }
+  return out;
+}
+
+int64_t WatermarkTracker::ForwardersLow(size_t task) const {
+  if (task >= forwarders_.size()) return INT64_MAX;
+  int64_t low = INT64_MAX;
+  const auto& row = forwarders_[task];
+  for (size_t s = 0; s < row.size(); ++s) {
+    if (s == task || row[s].vanished || row[s].mark_ms == kForwarderIdle) continue;
+    if (row[s].mark_ms == kNoWatermark) return kNoWatermark;  // never heard of: holds
+    low = std::min(low, row[s].mark_ms);
+  }
+  return low;
+}
+
 void WatermarkTracker::CheckIdle(int64_t wall_ms) {
+  if (forwarder_timeout_ms_ > 0) {
+    for (auto& row : forwarders_) {
+      for (Forwarder& f : row) {
+        if (!f.vanished && wall_ms - f.heard_wall_ms >= forwarder_timeout_ms_) {
+          f.vanished = true;
+          dirty_ = true;
+        }
+      }
+    }
+  }
   if (idle_timeout_ms_ <= 0) return;
   for (Partition& p : parts_) {
     if (p.assigned && !p.idle && !p.behind && wall_ms - p.last_record_wall_ms >= idle_timeout_ms_) {
@@ -106,13 +190,22 @@ void WatermarkTracker::RecomputeTasks() {
     int64_t& low = low_[static_cast<size_t>(p.task)];
     low = std::min(low, p.max_event_time_ms);
   }
+  // And never ahead of what its forwarders' marks allow (live).
   for (size_t t = 0; t < task_current_.size(); ++t) {
     int64_t& wm = task_current_[t];
+    const int64_t forwarders = ForwardersLow(t);
+    if (forwarders == kNoWatermark) continue;  // a forwarder not heard of yet holds it
+    int64_t candidate;
     if (low_[t] == INT64_MAX) {
-      wm = std::max(wm, current_);
+      candidate = current_;
     } else if (low_[t] != kNoWatermark) {
-      wm = std::max(wm, std::min(std::min(low_[t], cap_ms_) - out_of_orderness_ms_, current_));
+      candidate = std::min(std::min(low_[t], cap_ms_) - out_of_orderness_ms_, current_);
+    } else {
+      continue;
     }
+    if (forwarders != INT64_MAX && candidate != kNoWatermark)
+      candidate = std::min(candidate, forwarders - out_of_orderness_ms_);
+    wm = std::max(wm, candidate);
   }
 }
 

@@ -28,6 +28,23 @@
 // are all idle follows the overall watermark. The merge of the tasks'
 // windows publishes what every task has passed.
 //
+// Forwarders (live): records not in the partition of their user travel
+// through the repartition topic to their task, perhaps on another
+// instance, whose own partitions say nothing of them. So every task sends
+// each other task, in that task's repartition partition and after the
+// records it forwarded there, a mark: the lowest newest-event-time over its
+// own active partitions (what its own watermark is made of), or "idle".
+// A task's watermark is also never ahead of the marks it read from every
+// forwarder (less the out-of-orderness), as Flink's operator takes the
+// minimum over its input channels after a keyBy: a forwarded record is
+// judged as it would have been where it was read. An idle forwarder holds
+// nobody (as an idle partition); one never heard of (a new task, no mark
+// yet) holds until it sends; one silent for `forwarder_timeout_ms` (its
+// instance died and the group has not moved its task yet) stops holding.
+// Marks are task state: checkpointed with the receiving task, consistent
+// with its repartition offset, so records forwarded before a crash and read
+// after it are held for too.
+//
 // Not thread-safe; the pipeline thread owns it. Wall time is passed in, so
 // tests drive it.
 
@@ -49,6 +66,32 @@ class WatermarkTracker {
   // Tasks by partition: partition p of "topic/p" belongs to task p (call
   // before the first Slot).
   void EnableTasks(int tasks) { task_current_.assign(static_cast<size_t>(tasks), kNoWatermark); }
+
+  // A forwarder's mark when every partition of it is idle.
+  static constexpr int64_t kForwarderIdle = INT64_MAX;
+  // Tasks hold for their forwarders' marks (after EnableTasks).
+  void EnableForwarders(int64_t forwarder_timeout_ms);
+  bool forwarders_enabled() const { return !forwarders_.empty(); }
+  // What task `source` tells the tasks it forwards to: the lowest newest
+  // event time of its active partitions; kForwarderIdle when all are idle;
+  // kNoWatermark when an active one has not delivered yet.
+  int64_t ForwarderMark(int source) const;
+  // Task `task` read `source`'s mark (in its repartition partition).
+  void SetForwarderMark(int task, int source, int64_t mark_ms, int64_t wall_ms);
+  // Task `task` starts here (restored or new) with these marks (by source
+  // task; missing: never heard of), each heard now.
+  void RestoreForwarderMarks(int task, const std::map<int, int64_t>& marks, int64_t wall_ms);
+  std::map<int, int64_t> ForwarderMarks(int task) const;
+  // Of task `task`'s forwarders: those that hold its watermark now (the
+  // lowest mark, or none yet), and those silent past the timeout, not
+  // waited for any more (for the status page).
+  struct ForwarderView {
+    int source = 0;
+    int64_t mark_ms = kNoWatermark;  // kForwarderIdle: idle
+    int64_t silent_ms = 0;           // since its last mark
+    bool vanished = false;           // silent past forwarder_timeout: not waited for
+  };
+  std::vector<ForwarderView> Forwarders(int task, int64_t wall_ms) const;
 
   // A stable small id for a partition name; the partition starts assigned.
   uint32_t Slot(const std::string& name);
@@ -86,7 +129,7 @@ class WatermarkTracker {
     p.behind = behind;
   }
   // Marks partitions idle whose last record is older than the idle timeout
-  // and that are not behind.
+  // and that are not behind; forwarders silent past their timeout vanish.
   void CheckIdle(int64_t wall_ms);
 
   int64_t current() {
@@ -144,8 +187,18 @@ class WatermarkTracker {
     bool excluded = false;
     int task = -1;
   };
+  struct Forwarder {
+    int64_t mark_ms = kNoWatermark;
+    int64_t heard_wall_ms = 0;
+    bool vanished = false;
+  };
   void Recompute();
   void RecomputeTasks();
+  // The lowest mark of task `task`'s forwarders: INT64_MAX when none holds
+  // it, kNoWatermark when one was never heard of.
+  int64_t ForwardersLow(size_t task) const;
+  int64_t forwarder_timeout_ms_ = 0;
+  std::vector<std::vector<Forwarder>> forwarders_;  // [receiving task][source task]
   std::vector<int64_t> low_;  // (RecomputeTasks, reused)
 
   int64_t out_of_orderness_ms_;

@@ -59,10 +59,16 @@ IngestProbe::IngestProbe(prometheus::Registry& r) {
   repartitioned_ = &BuildCounter()
                         .Name("promowatch_records_repartitioned_total")
                         .Help(
-                            "Records not in the partition of their user id (Kafka's default "
-                            "partitioner), forwarded once to the repartition topic; counted as "
+                            "Records not in the partition of their user id (by "
+                            "kafka.input_partitioner), forwarded once to the repartition topic; counted as "
                             "read when their task reads them there")
                         .Register(r);
+  placement_ = &BuildGauge()
+                    .Name("promowatch_records_partitioner_match_ratio")
+                    .Help("Of the records read here since start, the share in the partition the "
+                          "partitioner gives their user id (spend: event id): which one the "
+                          "producers use (kafka.input_partitioner)")
+                    .Register(r);
   lag_ = &BuildGauge()
               .Name("promowatch_consumer_lag_records")
               .Help("Records between the partition's end and the next offset to process")
@@ -134,6 +140,14 @@ void IngestProbe::OffsetsSkipped(const std::string& topic, int64_t n) {
 
 void IngestProbe::RecordsRepartitioned(const std::string& topic, int64_t n) {
   repartitioned_->Add({{"topic", topic}}).Increment(static_cast<double>(n));
+}
+
+void IngestProbe::SetPlacement(const std::string& topic, const PlacementCensus& census) {
+  if (census.checked == 0) return;
+  for (InputPartitioner p : kInputPartitioners) {
+    placement_->Add({{"topic", topic}, {"partitioner", std::string(InputPartitionerName(p))}})
+        .Set(census.ratio(p));
+  }
 }
 
 void IngestProbe::RecordsRefetched(const std::string& topic, int64_t n) {

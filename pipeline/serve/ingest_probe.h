@@ -31,6 +31,8 @@ class IngestProbe {
   void RecordsRefetched(const std::string& topic, int64_t n);
   // Records forwarded to the task of their user (the repartition topic).
   void RecordsRepartitioned(const std::string& topic, int64_t n);
+  // Which partitioner the producers of `topic` use (Engine::placement()).
+  void SetPlacement(const std::string& topic, const PlacementCensus& census);
   void SetWatermark(int64_t watermark_ms, int64_t wall_ms);
   void SetLag(const std::string& topic, int32_t partition, int64_t lag);
   // Assigned partitions whose leader broker is unreachable.
@@ -50,6 +52,7 @@ class IngestProbe {
   prometheus::Family<prometheus::Counter>* offsets_skipped_;
   prometheus::Family<prometheus::Counter>* refetched_;
   prometheus::Family<prometheus::Counter>* repartitioned_;
+  prometheus::Family<prometheus::Gauge>* placement_;
   prometheus::Family<prometheus::Gauge>* lag_;
   prometheus::Gauge* unreachable_;
   prometheus::Counter* dead_letters_truncated_;

@@ -17,6 +17,17 @@ json DelaySeconds(int64_t now_ms, int64_t ms) {
   return ms == kNoWatermark || ms <= 0 ? json(nullptr)
                                        : json(static_cast<double>(now_ms - ms) / 1000.0);
 }
+json HeldBy(const std::vector<StatusSample::Task::Forwarder>& forwarders) {
+  json out = json::array();
+  for (const auto& f : forwarders) {
+    out.push_back({{"task", f.task},
+                   {"mark_ms", f.idle ? json(nullptr) : Ms(f.mark_ms)},
+                   {"idle", f.idle},
+                   {"silent_s", static_cast<double>(f.silent_ms) / 1000.0},
+                   {"vanished", f.vanished}});
+  }
+  return out;
+}
 json Finite(double v) { return std::isfinite(v) ? json(v) : json(nullptr); }
 // To `digits` decimals (and the shortest JSON number for it).
 double Round(double v, int digits) {
@@ -24,6 +35,15 @@ double Round(double v, int digits) {
   return std::round(v * scale) / scale;
 }
 
+json PlacementJson(const std::map<std::string, StatusSample::Placement>& placement) {
+  json out = json::object();
+  for (const auto& [topic, p] : placement) {
+    json match = json::object();
+    for (const auto& [name, share] : p.match) match[name] = Round(share, 4);
+    out[topic] = {{"records_checked", p.checked}, {"match", match}};
+  }
+  return out;
+}
 std::string Annotation(const AlertEvent& a, const char* key) {
   auto it = a.annotations.find(key);
   return it == a.annotations.end() ? std::string() : it->second;
@@ -203,6 +223,8 @@ std::string StatusBoard::Json(int64_t now_ms) const {
                   {"duplicates", s.duplicates},
                   {"late", s.late},
                   {"records_per_s", Round(total_rate, 1)},
+                  {"input_partitioner", s.input_partitioner},
+                  {"placement", PlacementJson(s.placement)},
                   {"partitions", partitions},
                   {"lag_history", history},
                   {"lag_history_step_s", kLagStepMs / 1000}};
@@ -214,7 +236,8 @@ std::string StatusBoard::Json(int64_t now_ms) const {
                      {"delay_s", DelaySeconds(s.wall_ms, t.watermark_ms)},
                      {"global_here", t.global_here},
                      {"global_watermark_ms", t.global_here ? Ms(t.global_watermark_ms) : json()},
-                     {"incomplete", t.incomplete}});
+                     {"incomplete", t.incomplete},
+                     {"held_by", HeldBy(t.held_by)}});
   }
   out["event_time"] = {{"watermark_ms", Ms(s.watermark_ms)},
                        {"watermark_delay_s", DelaySeconds(s.wall_ms, s.watermark_ms)},

@@ -43,6 +43,18 @@ struct StatusSample {
     bool global_here = false;
     int64_t global_watermark_ms = 0;  // its global task's: the lowest source watermark
     std::string incomplete;           // why its global task does not judge (empty: it does)
+    // Forwarders (tasks sending it records through the repartition topic)
+    // that hold its watermark now - the lowest mark, or none heard yet -
+    // or that are silent (their instance stopped; waited for up to
+    // watermark.forwarder_timeout, then `vanished`).
+    struct Forwarder {
+      int task = 0;
+      int64_t mark_ms = 0;  // kNoWatermark: none yet
+      bool idle = false;
+      int64_t silent_ms = 0;
+      bool vanished = false;
+    };
+    std::vector<Forwarder> held_by;
   };
   std::vector<Task> task_list;
   int64_t watermark_ms = 0;         // this instance's
@@ -52,6 +64,14 @@ struct StatusSample {
   int64_t read = 0, accepted = 0, duplicates = 0, late = 0;
   std::map<std::pair<std::string, std::string>, int64_t> rejected;  // (topic, reason)
   int64_t partials_sent = 0, partials_rejected = 0;
+  // Which partitioner the producers use, by input topic: of the records
+  // read here, the share each partitioner places with their user.
+  struct Placement {
+    int64_t checked = 0;
+    std::map<std::string, double> match;  // partitioner name -> share
+  };
+  std::map<std::string, Placement> placement;
+  std::string input_partitioner;  // kafka.input_partitioner
 };
 
 class StatusBoard {

@@ -1,7 +1,9 @@
 #include "pipeline/runtime/engine.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "pipeline/decode/partitioner.h"
 #include "pipeline/io/file_io.h"
 #include "pipeline/generator/generator.h"
 #include "unit/test_util.h"
@@ -223,6 +225,82 @@ TEST(Engine, ReplayCountsARecordAheadAtTheEndOfInput) {
   const GuardRun run = RunGuard(records, 2, PipelineConfig::SkewReference::kInput, 0);
   EXPECT_EQ(run.counters.accepted, 3);
   EXPECT_EQ(run.counters.rejected_total(), 0);
+}
+
+// Live tasks (task_per_partition): a task on this instance whose records
+// are forwarded to it by task 0 elsewhere. The forwarder's mark holds it,
+// and the hold survives a restart (the marks are the task's state, stored
+// with its repartition offset).
+TEST(Engine, AForwardersMarkHoldsItsTaskAcrossARestart) {
+  testing::TempDir dir;
+  testing::CollectingSink results;
+  CountingRecords dead;
+  int64_t wall = testing::kMidnight + 200'000;  // (event times ahead of it are rejected)
+  PipelineConfig config;
+  EngineOptions options = EngineOptions::From(config);
+  options.tasks = 2;
+  options.task_per_partition = true;
+  const InputFormat clicks = config.kafka.InputFormatOf("clickstream");
+  std::vector<std::string> users;  // users of task 1
+  for (int i = 0; users.size() < 3; ++i) {
+    std::string u = "u" + std::to_string(i);
+    if (PartitionOfKey(u, 2, options.input_partitioner) == 1) users.push_back(u);
+  }
+  auto click = [&](int n, int64_t t) {
+    return fmt::format(
+        R"({{"eventId":"e{}","userId":"{}","campaignId":"c0","channel":"app","type":"EVENT_TYPE_CLICK","eventTimeMs":"{}"}})",
+        n, users[static_cast<size_t>(n) % users.size()], t);
+  };
+  auto open = [&](std::unique_ptr<Engine>* engine, std::unique_ptr<RocksStateBackend>* db) {
+    *engine = std::make_unique<Engine>(options, &results, &dead, &dead, [&] { return wall; });
+    (*engine)->watermarks().EnableForwarders(60'000);
+    auto opened = RocksStateBackend::Open(dir.path(), (*engine)->StateTables());
+    ASSERT_TRUE(opened.ok());
+    *db = std::move(*opened);
+    SourcePosition position;
+    ASSERT_TRUE((*engine)->Restore(db->get(), &position).ok());
+    TaskPosition task;
+    ASSERT_TRUE((*engine)->RestoreTask(1, &task).ok());
+  };
+  std::unique_ptr<Engine> engine;
+  std::unique_ptr<RocksStateBackend> db;
+  open(&engine, &db);
+  const int64_t t0 = testing::kMidnight;
+  auto process = [&](int n, int64_t t, int64_t offset) {
+    const std::string bytes = click(n, t);
+    RawRecord r{bytes, offset, engine->watermarks().Slot("clickstream/1"), 1};
+    engine->ProcessTask(1, std::span<const RawRecord>(&r, 1), "clickstream", clicks);
+    engine->Tick();
+  };
+  process(0, t0 + 60'000, 0);
+  EXPECT_EQ(engine->watermarks().task_current(1), kNoWatermark)
+      << "task 0 forwards to it and has not said how far it is";
+  engine->watermarks().SetForwarderMark(1, 0, t0 + 10'000, wall);
+  engine->Tick();
+  EXPECT_EQ(engine->watermarks().task_current(1), t0 + 5'000);
+  // A record task 0 forwards at its mark is on time.
+  process(1, t0 + 6'000, 1);
+  EXPECT_EQ(engine->counters().late, 0);
+  SourcePosition p;
+  p.offsets["clickstream/1"] = 2;
+  ASSERT_TRUE(engine->Checkpoint(p, /*wait=*/true).ok());
+  // Killed and restarted: its own partition is ahead, the mark still holds.
+  engine.reset();
+  db.reset();
+  wall += 5'000;
+  open(&engine, &db);
+  process(2, t0 + 120'000, 2);
+  EXPECT_EQ(engine->watermarks().task_current(1), t0 + 5'000)
+      << "the restored task forgot what task 0 may still forward";
+  process(3, t0 + 7'000, 3);  // forwarded before the crash, read after it
+  EXPECT_EQ(engine->counters().late, 0);
+  EXPECT_TRUE(dead.kept.empty()) << dead.kept[0].first;
+  EXPECT_EQ(engine->counters().accepted, 4) << "(two before the checkpoint, restored; two now)";
+  // Task 0's instance died and nobody runs it: after the timeout it holds
+  // task 1 no longer.
+  wall += 60'000;
+  engine->Tick();
+  EXPECT_EQ(engine->watermarks().task_current(1), t0 + 115'000);
 }
 
 }  // namespace

@@ -151,5 +151,99 @@ TEST(Watermarks, AllIdleFlushesToTheNewestTimeSeen) {
   (void)empty;
 }
 
+// After the repartition shuffle (watermarks.h, "Forwarders"): this instance
+// runs task 1 only; tasks 0 and 2 run elsewhere and forward to it.
+TEST(Watermarks, AForwarderBehindHoldsTheTaskItForwardsTo) {
+  WatermarkTracker w(5'000, 10'000);
+  w.EnableTasks(3);
+  w.EnableForwarders(60'000);
+  const uint32_t c1 = w.Slot("clicks/1");
+  w.RestoreForwarderMarks(1, {}, 0);  // a new task: nothing heard yet
+  w.Observe(c1, 100'000, 0);
+  EXPECT_EQ(w.current(), 95'000) << "the instance's own partitions";
+  EXPECT_EQ(w.task_current(1), kNoWatermark) << "forwarders never heard of hold the task";
+  w.SetForwarderMark(1, 0, 50'000, 0);
+  EXPECT_EQ(w.task_current(1), kNoWatermark) << "task 2 is not heard of yet";
+  w.SetForwarderMark(1, 2, WatermarkTracker::kForwarderIdle, 0);
+  EXPECT_EQ(w.task_current(1), 45'000) << "task 0 is behind: its forwards may still come";
+  w.SetForwarderMark(1, 0, 80'000, 100);
+  EXPECT_EQ(w.task_current(1), 75'000);
+  w.SetForwarderMark(1, 2, 60'000, 100);
+  EXPECT_EQ(w.task_current(1), 75'000) << "never back, even when an idle forwarder wakes behind";
+  w.SetForwarderMark(1, 2, 90'000, 100);
+  w.SetForwarderMark(1, 0, 200'000, 100);
+  EXPECT_EQ(w.task_current(1), 85'000);
+  EXPECT_EQ(w.current(), 95'000) << "marks hold tasks, not the instance's own partitions";
+  w.Observe(c1, 300'000, 200);
+  w.SetForwarderMark(1, 2, 400'000, 200);
+  EXPECT_EQ(w.task_current(1), 195'000) << "the lowest of its own partitions and every forwarder";
+}
+
+TEST(Watermarks, AForwarderThatLeavesStopsHoldingAfterTheTimeout) {
+  WatermarkTracker w(0, 0);
+  w.EnableTasks(2);
+  w.EnableForwarders(30'000);
+  const uint32_t c1 = w.Slot("clicks/1");
+  w.RestoreForwarderMarks(1, {}, 1'000);
+  w.Observe(c1, 100'000, 1'000);
+  w.SetForwarderMark(1, 0, 40'000, 2'000);
+  EXPECT_EQ(w.task_current(1), 40'000);
+  w.CheckIdle(31'999);
+  EXPECT_EQ(w.task_current(1), 40'000) << "silent for less than the timeout: still waited for";
+  auto view = w.Forwarders(1, 31'999);
+  ASSERT_EQ(view.size(), 1u);
+  EXPECT_EQ(view[0].source, 0);
+  EXPECT_EQ(view[0].silent_ms, 29'999);
+  EXPECT_FALSE(view[0].vanished);
+  w.CheckIdle(32'000);
+  EXPECT_EQ(w.task_current(1), 100'000) << "silent for the timeout: it holds nobody";
+  EXPECT_TRUE(w.Forwarders(1, 32'000)[0].vanished);
+  // Its task's next owner speaks: held again from there, never back.
+  w.SetForwarderMark(1, 0, 90'000, 40'000);
+  w.Observe(c1, 150'000, 40'000);
+  EXPECT_EQ(w.task_current(1), 100'000);
+  EXPECT_FALSE(w.Forwarders(1, 40'000)[0].vanished);
+  // A forwarder never heard of vanishes too (a task whose owner died
+  // before this one started).
+  w.RestoreForwarderMarks(1, {}, 50'000);
+  w.Observe(c1, 160'000, 50'000);
+  EXPECT_EQ(w.task_current(1), 100'000);
+  w.CheckIdle(80'000);
+  EXPECT_EQ(w.task_current(1), 160'000);
+}
+
+TEST(Watermarks, MarksRoundTripAndHoldARestartedTask) {
+  WatermarkTracker w(0, 0);
+  w.EnableTasks(3);
+  w.EnableForwarders(60'000);
+  w.RestoreForwarderMarks(2, {}, 0);
+  w.SetForwarderMark(2, 0, 70'000, 0);
+  w.SetForwarderMark(2, 1, WatermarkTracker::kForwarderIdle, 0);
+  const std::map<int, int64_t> stored = w.ForwarderMarks(2);
+  EXPECT_EQ(stored, (std::map<int, int64_t>{{0, 70'000}, {1, WatermarkTracker::kForwarderIdle}}));
+  WatermarkTracker r(0, 0);
+  r.EnableTasks(3);
+  r.EnableForwarders(60'000);
+  r.RestoreForwarderMarks(2, stored, 5'000);
+  r.Observe(r.Slot("clicks/2"), 500'000, 5'000);
+  EXPECT_EQ(r.task_current(2), 70'000) << "what task 0 forwarded before the crash is still held for";
+}
+
+TEST(Watermarks, AForwardersMarkIsItsLowestActivePartition) {
+  WatermarkTracker w(5'000, 10'000);
+  w.EnableTasks(2);
+  const uint32_t c0 = w.Slot("clicks/0"), o0 = w.Slot("orders/0"), c1 = w.Slot("clicks/1");
+  EXPECT_EQ(w.ForwarderMark(0), kNoWatermark) << "an active partition that has not delivered";
+  w.Observe(c0, 90'000, 0);
+  w.Observe(o0, 80'000, 0);
+  w.Observe(c1, 10'000, 0);
+  EXPECT_EQ(w.ForwarderMark(0), 80'000) << "its own partitions only, before the out-of-orderness";
+  w.Observe(c0, 95'000, 9'000);
+  w.CheckIdle(10'000);  // orders/0 idle
+  EXPECT_EQ(w.ForwarderMark(0), 95'000);
+  w.CheckIdle(19'000);  // clicks/0 idle too
+  EXPECT_EQ(w.ForwarderMark(0), WatermarkTracker::kForwarderIdle);
+}
+
 }  // namespace
 }  // namespace promowatch
