@@ -21,8 +21,10 @@ produce_sale() {
 
 # produce_keyed TOPIC < JSON_LINES: each line to TOPIC keyed by its userId,
 # as upstream producers do (partitions fill evenly; a user's events stay in
-# order), placed by Kafka's default partitioner (the Java client's murmur2):
-# in the task of its user, so nothing is repartitioned.
+# order), placed by kcat's own default partitioner (librdkafka's
+# consistent_random: CRC32 of the key), or by $KCAT_PARTITIONER when set
+# (murmur2_random: the Java client's). Where that is not the task of the
+# user under kafka.input_partitioner, promowatch repartitions the record.
 # With a second argument FIELD, keyed by that JSON field instead (an order
 # service keys by orderId): records land away from their user's task and
 # promowatch repartitions them.
@@ -30,7 +32,7 @@ produce_keyed() {
   local field=${2:-userId}
   awk -v f="\"$field\":\"" '{ k = ""; i = index($0, f);
          if (i > 0) { rest = substr($0, i + length(f)); k = substr(rest, 1, index(rest, "\"") - 1) }
-         print k "\t" $0 }' | kcat -b "$BROKERS" -X partitioner=murmur2_random -P -t "$1" -K '\t'
+         print k "\t" $0 }' | kcat -b "$BROKERS" ${KCAT_PARTITIONER:+-X partitioner=$KCAT_PARTITIONER} -P -t "$1" -K '\t'
 }
 
 # The embedded cluster keeps the newest 5 MiB of each partition (librdkafka's

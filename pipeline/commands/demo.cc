@@ -1,6 +1,7 @@
 // promowatch demo: the embedded cluster, a generated sale with an anomaly,
 // the live job and a terminal view, in one process.
 
+#include <fmt/ranges.h>
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <string>
 #include <thread>
 
@@ -28,11 +30,21 @@ namespace promowatch {
 namespace {
 
 // The demo's terminal view: top campaigns by GMV since midnight, CTR and CVR
-// of their latest minute, firing alerts, throughput.
+// of their latest minute, firing alerts, throughput - of the whole group:
+// each window is published by one instance (its campaign's global task),
+// so the results of all of them, and their counters summed, are the group's.
 class DemoView final : public WindowResultSink {
  public:
-  explicit DemoView(std::string status_url) : status_url_(std::move(status_url)) {}
+  explicit DemoView(std::vector<std::string> status_urls) : status_urls_(std::move(status_urls)) {
+    reports_.resize(status_urls_.size());
+  }
+  // From each instance's thread, about once a second.
+  void Report(size_t instance, const EngineCounters& c, std::vector<AlertEvent> firing) {
+    std::lock_guard lock(mu_);
+    reports_[instance] = {c, std::move(firing)};
+  }
   void Emit(const v1::WindowResult& r) override {
+    std::lock_guard lock(mu_);
     if (r.channel() != "*" || r.campaign_id() == "*") {
       if (r.campaign_id() == "*" && r.channel() == "*" && r.window() == "cumulative") total_ = r;
       return;
@@ -40,8 +52,21 @@ class DemoView final : public WindowResultSink {
     if (r.window() == "cumulative") cumulative_[r.campaign_id()] = r;
     if (r.window() == "1m") minute_[r.campaign_id()] = r;
   }
-  void Draw(const std::vector<AlertEvent>& firing, const EngineCounters& c, double events_per_s,
-            int64_t produced, bool tty) {
+  void Draw(double seconds, int64_t produced, bool tty) {
+    std::lock_guard lock(mu_);
+    EngineCounters c;
+    std::vector<AlertEvent> firing;
+    for (const auto& [counters, alerts] : reports_) {
+      c.read += counters.read;
+      c.accepted += counters.accepted;
+      c.duplicates += counters.duplicates;
+      c.late += counters.late;
+      for (size_t r = 0; r < c.rejected.size(); ++r) c.rejected[r] += counters.rejected[r];
+      firing.insert(firing.end(), alerts.begin(), alerts.end());
+    }
+    const double events_per_s =
+        seconds > 0 ? static_cast<double>(c.read - last_read_) / seconds : 0;
+    last_read_ = c.read;
     std::vector<const v1::WindowResult*> top;
     for (const auto& [id, r] : cumulative_) top.push_back(&r);
     std::sort(top.begin(), top.end(),
@@ -50,9 +75,10 @@ class DemoView final : public WindowResultSink {
     out += fmt::format(
         "promowatch demo  produced={} consumed={} accepted={} rejected={} "
         "duplicates={} late={}  {:.0f} events/s  (Ctrl-C stops)\n"
-        "status page: {}\n\n",
+        "status page{}: {}\n\n",
         produced, c.read, c.accepted, c.rejected_total(), c.duplicates, c.late, events_per_s,
-        status_url_);
+        status_urls_.size() > 1 ? fmt::format("s ({} instances)", status_urls_.size()) : "",
+        fmt::join(status_urls_, "  "));
     out += fmt::format("{:<10} {:>14} {:>8} {:>8} {:>9}\n", "campaign", "GMV since 0:00", "CTR 1m",
                        "CVR 1m", "UV");
     for (size_t i = 0; i < top.size() && i < 10; ++i) {
@@ -79,9 +105,30 @@ class DemoView final : public WindowResultSink {
   }
 
  private:
-  std::string status_url_;
+  std::mutex mu_;
+  std::vector<std::string> status_urls_;
+  std::vector<std::pair<EngineCounters, std::vector<AlertEvent>>> reports_;
+  int64_t last_read_ = 0;
   std::map<std::string, v1::WindowResult> cumulative_, minute_;
   v1::WindowResult total_;
+};
+
+// HOST:PORT with the port moved on by `by`.
+std::string NextPort(const std::string& address, int by) {
+  const size_t colon = address.rfind(':');
+  if (by == 0 || colon == std::string::npos) return address;
+  return address.substr(0, colon + 1) + std::to_string(std::atoi(address.c_str() + colon + 1) + by);
+}
+
+// One pipeline of the group: what `promowatch run` holds.
+struct Instance {
+  PipelineConfig config;
+  std::unique_ptr<KafkaSink> sink;
+  std::unique_ptr<LiveMetrics> metrics;
+  std::unique_ptr<LiveRunner> runner;
+  std::unique_ptr<KafkaSource> source;
+  std::string state_dir;
+  int rc = 0;
 };
 
 }  // namespace
@@ -100,7 +147,6 @@ int RunDemo(const DemoArgs& args) {
     rule.min_volume = 500;
     config.alert_rules.push_back(rule);
   }
-  config.metrics.address = args.metrics_address;
   config.checkpoint_interval_ms = 2'000;
   config.idle_partition_timeout_ms = 2'000;
   // The demo's sale runs --speed times faster than the wall clock: its event
@@ -108,14 +154,13 @@ int RunDemo(const DemoArgs& args) {
   config.max_future_skew_ms = 0;
   char tmpl[] = "/tmp/promowatch-demo-state-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return 1;
-  config.state_dir = tmpl;
   struct Cleanup {
     std::string dir;
     ~Cleanup() {
       std::error_code ec;
       std::filesystem::remove_all(dir, ec);
     }
-  } cleanup{config.state_dir};
+  } cleanup{tmpl};
 
   InstallStopHandlers();
   auto cluster = MockKafkaCluster::Start(1, 4,
@@ -132,16 +177,35 @@ int RunDemo(const DemoArgs& args) {
   config.kafka.group = "promowatch-demo";
   config.kafka.results_json = true;
   config.kafka.properties["session.timeout.ms"] = "6000";
-  auto results_sink = KafkaSink::Create(config.kafka);
   auto producer_sink = KafkaSink::Create(config.kafka);
-  auto metrics = LiveMetrics::Start(config.metrics);
-  if (!results_sink.ok() || !producer_sink.ok() || !metrics.ok()) {
-    spdlog::error(
-        "msg=\"cannot start the demo\" error=\"{}\"",
-        std::string(!metrics.ok() ? metrics.status().message() : "kafka client setup failed"));
+  if (!producer_sink.ok()) {
+    spdlog::error("msg=\"cannot start the demo\" error=\"{}\"",
+                  std::string(producer_sink.status().message()));
     return 2;
   }
-  (*results_sink)->FetchOutputMetadata();
+  // The group: each instance as a `run` would be, its own state and port.
+  std::vector<std::unique_ptr<Instance>> group;
+  std::vector<std::string> status_urls;
+  for (int i = 0; i < args.instances; ++i) {
+    auto in = std::make_unique<Instance>();
+    in->config = config;
+    in->config.metrics.address = NextPort(args.metrics_address, i);
+    in->state_dir = fmt::format("{}/instance-{}", tmpl, i);
+    in->config.state_dir = in->state_dir;
+    auto sink = KafkaSink::Create(in->config.kafka);
+    auto metrics = LiveMetrics::Start(in->config.metrics);
+    if (!sink.ok() || !metrics.ok()) {
+      spdlog::error(
+          "msg=\"cannot start the demo\" instance={} error=\"{}\"", i,
+          std::string(!metrics.ok() ? metrics.status().message() : sink.status().message()));
+      return 2;
+    }
+    in->sink = std::move(*sink);
+    in->metrics = std::move(*metrics);
+    in->sink->FetchOutputMetadata();
+    status_urls.push_back(in->config.metrics.scheme() + "://" + in->config.metrics.address + "/");
+    group.push_back(std::move(in));
+  }
 
   // The generator: a sale in (sped-up) real time, with the CTR of douyin
   // collapsing after --anomaly-after seconds for 3 minutes of event time.
@@ -172,45 +236,59 @@ int RunDemo(const DemoArgs& args) {
     (*producer_sink)->Flush(5'000).IgnoreError();
   });
 
-  DemoView view(config.metrics.scheme() + "://" + config.metrics.address + "/");
-  LiveRunner runner(config, results_sink->get(), metrics->get(), &view);
+  DemoView view(status_urls);
   auto stop_all = [&] {
     producer_stop.store(true);
     if (producer.joinable()) producer.join();
   };
-  if (auto st = runner.Open(config.state_dir); !st.ok()) {
-    stop_all();
-    spdlog::error("msg=\"cannot open state\" error=\"{}\"", std::string(st.message()));
-    return 1;
-  }
-  auto source = KafkaSource::Create(config.kafka, runner.listener());
-  if (!source.ok()) {
-    stop_all();
-    return 2;
+  for (auto& in : group) {
+    in->runner = std::make_unique<LiveRunner>(in->config, in->sink.get(), in->metrics.get(), &view);
+    if (auto st = in->runner->Open(in->state_dir); !st.ok()) {
+      stop_all();
+      spdlog::error("msg=\"cannot open state\" error=\"{}\"", std::string(st.message()));
+      return 1;
+    }
+    auto source = KafkaSource::Create(in->config.kafka, in->runner->listener());
+    if (!source.ok()) {
+      stop_all();
+      return 2;
+    }
+    in->source = std::move(*source);
   }
   const bool tty = isatty(STDOUT_FILENO) != 0;
   const auto begin = std::chrono::steady_clock::now();
-  int64_t last_read = 0;
+  std::printf("promowatch demo: embedded Kafka at %s, %d instance%s in group %s\n",
+              config.kafka.brokers.c_str(), args.instances, args.instances > 1 ? "s" : "",
+              config.kafka.group.c_str());
+  for (size_t i = 0; i < group.size(); ++i) {
+    const PipelineConfig& c = group[i]->config;
+    std::printf("instance %zu: /metrics at %s://%s/metrics, status page (open in a browser): %s\n",
+                i, c.metrics.scheme().c_str(), c.metrics.address.c_str(), status_urls[i].c_str());
+  }
+  std::fflush(stdout);
+  // Instance 0 draws the view (and stops the demo after --duration); every
+  // instance reports its counters and firing alerts to it.
   auto last = begin;
-  std::printf(
-      "promowatch demo: embedded Kafka at %s, /metrics at %s://%s/metrics\n"
-      "status page (open in a browser): %s://%s/\n",
-      config.kafka.brokers.c_str(), config.metrics.scheme().c_str(),
-      config.metrics.address.c_str(), config.metrics.scheme().c_str(),
-      config.metrics.address.c_str());
-  const int rc = runner.Run(source->get(), [&] {
-    const auto now = std::chrono::steady_clock::now();
-    const double secs = std::chrono::duration<double>(now - last).count();
-    const int64_t read = runner.counters().read;
-    view.Draw(runner.FiringAlerts(), runner.counters(),
-              secs > 0 ? static_cast<double>(read - last_read) / secs : 0, produced.load(), tty);
-    last_read = read;
-    last = now;
-    if (args.duration_s > 0 &&
-        std::chrono::duration<double>(now - begin).count() >= args.duration_s) {
-      RequestStop();
-    }
-  });
+  auto run = [&](size_t i) {
+    Instance& in = *group[i];
+    in.rc = in.runner->Run(in.source.get(), [&, i] {
+      view.Report(i, in.runner->counters(), in.runner->FiringAlerts());
+      if (i != 0) return;
+      const auto now = std::chrono::steady_clock::now();
+      view.Draw(std::chrono::duration<double>(now - last).count(), produced.load(), tty);
+      last = now;
+      if (args.duration_s > 0 &&
+          std::chrono::duration<double>(now - begin).count() >= args.duration_s) {
+        RequestStop();
+      }
+    });
+  };
+  std::vector<std::thread> others;
+  for (size_t i = 1; i < group.size(); ++i) others.emplace_back(run, i);
+  run(0);
+  for (auto& t : others) t.join();
+  int rc = 0;
+  for (const auto& in : group) rc = std::max(rc, in->rc);
   stop_all();
   return rc;
 }
