@@ -46,5 +46,31 @@ if grep -q 'msg="data incomplete' demo.err; then
   fail "inputs judged incomplete (fixtures/demo.yaml: silent for 15 s) although every input" \
     "delivers: $(grep -m1 'msg="data incomplete' demo.err)"
 fi
+
+# demo --instances 2: two pipelines of one group over the embedded cluster,
+# each with its status page; the view sums the group; the anomaly pages once.
+METRICS2="127.0.0.1:$(free_port)"
+second="${METRICS2%:*}:$(( ${METRICS2##*:} + 1 ))"
+timeout 90 "$PROMOWATCH" demo --instances 2 --duration 25 --speed 10 --rate 3000 --anomaly-after 3 \
+  --config "$TESTS_DIR/fixtures/demo.yaml" --metrics-address "$METRICS2" > demo2.out 2> demo2.err &
+demo2_pid=$!
+PIDS+=($demo2_pid)
+both_serve() {
+  curl -sf "http://$METRICS2/v1/status" > s0.json && curl -sf "http://$second/v1/status" > s1.json &&
+    [ "$(jq '.instance.tasks_here | length' s0.json)" -ge 1 ] &&
+    [ "$(jq '.instance.tasks_here | length' s1.json)" -ge 1 ]
+}
+wait_for 40 "both instances of demo --instances 2 to run tasks (status pages $METRICS2, $second)" both_serve
+wait "$demo2_pid" || fail "demo --instances 2 exited non-zero: $(tail -5 demo2.err)"
+grep -q "instance 1: .*status page.*http://$second/" demo2.out || fail "the second instance's status page was not printed: $(head -4 demo2.out)"
+grep -q 'status pages (2 instances)' demo2.out || fail "the view does not say it sums 2 instances"
+consumed=$(grep -o 'consumed=[0-9]*' demo2.out | tail -1 | cut -d= -f2)
+produced2=$(grep -o 'produced=[0-9]*' demo2.out | tail -1 | cut -d= -f2)
+[ "${consumed:-0}" -gt $(( ${produced2:-0} / 2 )) ] || fail "the view's consumed ($consumed) is not the group's (produced $produced2)"
+[ "$(grep -c 'msg="alert firing".*"channel":"douyin"' demo2.err)" = 1 ] ||
+  fail "with two instances the douyin alert should fire once: $(grep -c 'msg="alert firing"' demo2.err) firings"
+[ "$(grep -c 'msg="stopped"' demo2.err)" = 2 ] || fail "not both instances stopped cleanly"
+
 pass "demo: live view, low_ctr fired for douyin only, clean stop; status page in Chromium" \
-  "(screenshot $ARTIFACTS/status-page.png), /v1/status agrees with /metrics"
+  "(screenshot $ARTIFACTS/status-page.png), /v1/status agrees with /metrics; --instances 2:" \
+  "both status pages, the view summed ($consumed consumed), one page for the anomaly"

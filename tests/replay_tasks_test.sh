@@ -26,9 +26,13 @@ RULES="$TESTS_DIR/../deploy/compose/rules.yaml"
 corrections=$(summary_value one.log corrections)
 [ "${corrections:-0}" -gt 0 ] || fail "the sale has no corrections: the test would not cover revisions"
 
-for n in 2 7; do
+# (7c: seven tasks placed by CRC32, kafka.input_partitioner: consistent.)
+for n in 2 7 7c; do
+  partitioner=murmur2
+  [ "${n%c}" = "$n" ] || partitioner=consistent
   "$PROMOWATCH" replay -i events.jsonl -o "t$n.jsonl" --dead-letter "t$n.dead.jsonl" -c config.yaml \
-    --rules "$RULES" --alerts-output "t$n.alerts.jsonl" --tasks "$n" 2>"t$n.log" \
+    --rules "$RULES" --alerts-output "t$n.alerts.jsonl" --tasks "${n%c}" \
+    --input-partitioner $partitioner 2>"t$n.log" \
     || { cat "t$n.log"; fail "replay --tasks $n failed"; }
   cmp -s one.jsonl "t$n.jsonl" || fail "--tasks $n: results differ from one task ($(wc -l < one.jsonl) vs $(wc -l < "t$n.jsonl") lines; first difference: $(cmp one.jsonl "t$n.jsonl" | head -1))"
   cmp -s one.alerts.jsonl "t$n.alerts.jsonl" || fail "--tasks $n: alert transitions differ from one task"
@@ -67,4 +71,4 @@ set -e
 [ "$rc" != 0 ] || fail "a state directory written with --tasks 4 was resumed with --tasks 3"
 grep -q 'belongs to\|another' other.log || { cat other.log; fail "refusing the state dir did not say why"; }
 
-pass "replay --tasks 2 and 7 equal one task byte for byte ($(wc -l < one.jsonl) windows, $corrections corrections, $(wc -l < one.alerts.jsonl) alert transitions); --tasks 4 killed $kills times and resumed: identical"
+pass "replay --tasks 2 and 7 (murmur2, and 7 by CRC32) equal one task byte for byte ($(wc -l < one.jsonl) windows, $corrections corrections, $(wc -l < one.alerts.jsonl) alert transitions); --tasks 4 killed $kills times and resumed: identical"

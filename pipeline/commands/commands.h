@@ -105,6 +105,9 @@ struct GenArgs {
   double rate_limit = 0;
   // With brokers: Event envelopes instead of bare typed values.
   bool envelope = false;
+  // With brokers: the librdkafka partitioner (default murmur2_random, the
+  // Java client's; consistent_random is librdkafka's and kcat's own).
+  std::string partitioner = "murmur2_random";
   WireFormat format = WireFormat::kBinary;
   GeneratorOptions options;
 };

@@ -104,6 +104,7 @@ int RunGenToKafka(const GenArgs& args) {
   InstallStopHandlers();
   KafkaOptions k;
   k.brokers = args.brokers;
+  k.properties["partitioner"] = args.partitioner;
   auto sink = KafkaSink::Create(k);
   if (!sink.ok()) {
     spdlog::error("msg=\"cannot create the producer\" error=\"{}\"",

@@ -176,6 +176,11 @@ int main(int argc, char** argv) {
   gp->add_flag("--envelope", gen.envelope,
                "With --brokers: send Event envelopes instead of "
                "bare typed values");
+  gp->add_option("--partitioner", gen.partitioner,
+                 "With --brokers: where keys land, as librdkafka names it: murmur2_random (the "
+                 "Java client's) or consistent_random (CRC32: librdkafka's default, kcat's)")
+      ->check(CLI::IsMember({"murmur2_random", "consistent_random"}))
+      ->capture_default_str();
   gp->add_option("--rate-limit", gen.rate_limit,
                  "With --brokers: records per second of wall "
                  "time (0: as fast as possible)")
