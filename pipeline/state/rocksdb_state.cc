@@ -167,7 +167,8 @@ void RocksStateBackend::Batch::Stage(std::string_view table, Kind kind, std::str
   if (t == nullptr) return;
   if (kind == Kind::kDeleteRange) ++t->segments;
   unsigned char prefix[8] = {};
-  std::memcpy(prefix, key.data(), std::min<size_t>(8, key.size()));
+  // (An empty key may have no data at all: Clear's range start.)
+  if (!key.empty()) std::memcpy(prefix, key.data(), std::min<size_t>(8, key.size()));
   uint64_t key_prefix = 0;
   for (unsigned char c : prefix) key_prefix = (key_prefix << 8) | c;
   Write w{key_prefix,
