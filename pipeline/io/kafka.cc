@@ -192,58 +192,47 @@ void KafkaSink::Emit(const v1::WindowResult& r) {
   Produce(options_.results_topic, r.campaign_id(), buffer_, opaque);
 }
 
-void KafkaSink::Forward(int32_t partition, std::string_view key, const RawRecord& record,
-                        std::string_view source) {
+void KafkaSink::ProduceToRepartition(int32_t partition, std::string_view key,
+                                     std::string_view value,
+                                     std::initializer_list<std::pair<const char*, std::string>> headers) {
   for (int attempt = 0;; ++attempt) {
-    RdKafka::Headers* headers = RdKafka::Headers::create();
-    headers->add(kOriginTopicHeader, std::string(source));
-    headers->add(kOriginPartitionHeader, std::to_string(record.source_partition));
-    headers->add(kOriginOffsetHeader, std::to_string(record.offset));
+    RdKafka::Headers* h = RdKafka::Headers::create();
+    for (const auto& [name, v] : headers) h->add(name, v);
     RdKafka::ErrorCode e = producer_->produce(
         options_.repartition_topic, partition, RdKafka::Producer::RK_MSG_COPY,
-        const_cast<char*>(record.bytes.data()), record.bytes.size(), key.data(), key.size(), 0,
-        headers, nullptr);
+        const_cast<char*>(value.data()), value.size(), key.data(), key.size(), 0, h, nullptr);
     if (e == RdKafka::ERR_NO_ERROR) {
       ++produced_;
       return;
     }
-    delete headers;  // only freed by librdkafka on success
+    delete h;  // only freed by librdkafka on success
     if (e == RdKafka::ERR__QUEUE_FULL && attempt < 100) {
       producer_->poll(100);  // back-pressure: wait for deliveries
       continue;
     }
     // Counted as a failed delivery: the next checkpoint fails, and the
-    // record is read (and forwarded) again after the restart.
+    // record is read (and forwarded, or the mark sent) again after the restart.
     reports_->Failed(options_.repartition_topic, RdKafka::err2str(e));
     spdlog::error("msg=\"repartition produce failed\" error=\"{}\"", RdKafka::err2str(e));
     return;
   }
 }
 
+void KafkaSink::Forward(int32_t partition, std::string_view key, const RawRecord& record,
+                        std::string_view source) {
+  ProduceToRepartition(partition, key, record.bytes,
+                       {{kOriginTopicHeader, std::string(source)},
+                        {kOriginPartitionHeader, std::to_string(record.source_partition)},
+                        {kOriginOffsetHeader, std::to_string(record.offset)}});
+}
+
 void KafkaSink::SendMark(int32_t partition, int32_t source_task, int64_t mark_ms) {
   const std::string task = std::to_string(source_task);
-  for (int attempt = 0;; ++attempt) {
-    RdKafka::Headers* headers = RdKafka::Headers::create();
-    headers->add(kMarkTaskHeader, task);
-    headers->add(kMarkHeader,
-                 mark_ms == WatermarkTracker::kForwarderIdle ? "idle" : std::to_string(mark_ms));
-    RdKafka::ErrorCode e = producer_->produce(
-        options_.repartition_topic, partition, RdKafka::Producer::RK_MSG_COPY, nullptr, 0,
-        task.data(), task.size(), 0, headers, nullptr);
-    if (e == RdKafka::ERR_NO_ERROR) {
-      ++produced_;
-      return;
-    }
-    delete headers;  // only freed by librdkafka on success
-    if (e == RdKafka::ERR__QUEUE_FULL && attempt < 100) {
-      producer_->poll(100);  // back-pressure: wait for deliveries
-      continue;
-    }
-    // As a forward: the next checkpoint fails and the restart sends again.
-    reports_->Failed(options_.repartition_topic, RdKafka::err2str(e));
-    spdlog::error("msg=\"repartition produce failed\" error=\"{}\"", RdKafka::err2str(e));
-    return;
-  }
+  ProduceToRepartition(
+      partition, task, {},
+      {{kMarkTaskHeader, task},
+       {kMarkHeader,
+        mark_ms == WatermarkTracker::kForwarderIdle ? "idle" : std::to_string(mark_ms)}});
 }
 
 void KafkaSink::Keep(const RawRecord& record, std::string_view source, std::string_view reason,

@@ -11,6 +11,8 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <initializer_list>
+#include <utility>
 #include <map>
 #include <memory>
 #include <set>
@@ -124,6 +126,9 @@ class KafkaSink final : public WindowResultSink, public RecordSink, public Recor
   // `opaque` comes back in the delivery report.
   void Produce(const std::string& topic, std::string_view key, std::string_view value,
                void* opaque);
+  // To partition `partition` of the repartition topic, with headers.
+  void ProduceToRepartition(int32_t partition, std::string_view key, std::string_view value,
+                            std::initializer_list<std::pair<const char*, std::string>> headers);
   struct DeliveryReports;
   std::chrono::steady_clock::time_point due_since_{};
   KafkaOptions options_;
