@@ -185,7 +185,7 @@ absl::StatusOr<PipelineConfig> ParseConfigOrThrow(std::string_view yaml,
     PW_RETURN_IF_ERROR(r.CheckKeys(
         k, "kafka",
         {"brokers", "group", "topics", "results_format", "value_framing", "properties",
-         "dead_letter_max_bytes",
+         "dead_letter_max_bytes", "max_record_bytes",
          "partials_interval", "commit_offsets", "input_partitioner", "lag_group"}));
     if (auto n = k["lag_group"]) {
       ko.lag_group = n.Scalar();
@@ -275,6 +275,12 @@ absl::StatusOr<PipelineConfig> ParseConfigOrThrow(std::string_view yaml,
         return r.Error(n, fmt::format("results_format '{}' is not one of: protobuf, json", f));
       }
       ko.results_json = f == "json";
+    }
+    if (auto n = k["max_record_bytes"]) {
+      PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 16'384, &ko.max_record_bytes));
+      if (ko.max_record_bytes > 100'000'000) {
+        return r.Error(n, "max_record_bytes must be at most 100000000 (Kafka's own limit)");
+      }
     }
     if (auto n = k["dead_letter_max_bytes"]) {
       PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1024, &ko.dead_letter_max_bytes));

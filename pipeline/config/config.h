@@ -50,6 +50,12 @@ struct KafkaOptions {
   // max.message.bytes (1 MB) and librdkafka's message.max.bytes, with room
   // for the headers. At most the dead-letter topic's max.message.bytes.
   int64_t dead_letter_max_bytes = 900'000;
+  // The largest record promowatch produces otherwise (kafka.max_record_bytes;
+  // at most the producer's message.max.bytes less 2 kB, checked at start):
+  // partials are split into records under it; a record to forward that
+  // does not fit is dead-lettered (record_too_large), never retried
+  // forever. Default 900 kB, under Kafka's default max.message.bytes.
+  int64_t max_record_bytes = 900'000;
   std::string alerts_topic = "promowatch-alerts";
   // User tag changes (profiles.enabled), keyed by user_id.
   std::string user_tags_topic = "promowatch-user-tags";

@@ -54,6 +54,8 @@ std::string_view RejectReasonName(v1::RejectReason reason) {
       return "amount_out_of_range";
     case v1::REJECT_REASON_RECORD_TOO_LARGE:
       return "record_too_large";
+    case v1::REJECT_REASON_ID_TOO_LONG:
+      return "id_too_long";
     default:
       return "unknown";
   }
@@ -106,6 +108,9 @@ std::string RejectAdvice(v1::RejectReason reason) {
     case v1::REJECT_REASON_RECORD_TOO_LARGE:
       return "a record over 64 MiB was skipped: JSON lines need a newline after each event; "
              "binary files need a correct length before each record";
+    case v1::REJECT_REASON_ID_TOO_LONG:
+      return "event_id, user_id and order_id are at most 256 bytes, campaign_id and channel at "
+             "most 128: send ids, not payloads (README, \"Limits\")";
     default:
       return "";
   }
@@ -117,6 +122,17 @@ v1::RejectReason CheckKey(std::string_view campaign, std::string_view channel) {
   if (campaign.empty()) return v1::REJECT_REASON_MISSING_CAMPAIGN_ID;
   if (channel.empty()) return v1::REJECT_REASON_MISSING_CHANNEL;
   if (campaign == "*" || channel == "*") return v1::REJECT_REASON_RESERVED_KEY;
+  return v1::REJECT_REASON_UNSPECIFIED;
+}
+
+// The ids' lengths (decode.h: kMaxIdBytes, kMaxCampaignIdBytes).
+v1::RejectReason CheckIdLengths(std::string_view event_id, std::string_view user_id,
+                                std::string_view order_id, std::string_view campaign,
+                                std::string_view channel) {
+  if (event_id.size() > kMaxIdBytes || user_id.size() > kMaxIdBytes ||
+      order_id.size() > kMaxIdBytes || campaign.size() > kMaxCampaignIdBytes ||
+      channel.size() > kMaxCampaignIdBytes)
+    return v1::REJECT_REASON_ID_TOO_LONG;
   return v1::REJECT_REASON_UNSPECIFIED;
 }
 
@@ -140,7 +156,7 @@ v1::RejectReason Validate(const v1::Event& event, bool orders_may_lack_campaign)
       if (auto r = CheckTime(c.event_time_ms()); r != v1::REJECT_REASON_UNSPECIFIED) return r;
       if (c.type() == v1::EVENT_TYPE_UNSPECIFIED) return v1::REJECT_REASON_UNSPECIFIED_TYPE;
       if (!v1::EventType_IsValid(c.type())) return v1::REJECT_REASON_UNKNOWN_TYPE;
-      return v1::REJECT_REASON_UNSPECIFIED;
+      return CheckIdLengths(c.event_id(), c.user_id(), {}, c.campaign_id(), c.channel());
     }
     case v1::Event::kOrder: {
       const v1::OrderEvent& o = event.order();
@@ -159,7 +175,7 @@ v1::RejectReason Validate(const v1::Event& event, bool orders_may_lack_campaign)
       if (o.order_id().empty()) return v1::REJECT_REASON_MISSING_ORDER_ID;
       if (o.amount_cents() < 0) return v1::REJECT_REASON_NEGATIVE_AMOUNT;
       if (o.amount_cents() > kMaxAmountCents) return v1::REJECT_REASON_AMOUNT_OUT_OF_RANGE;
-      return v1::REJECT_REASON_UNSPECIFIED;
+      return CheckIdLengths(o.event_id(), o.user_id(), o.order_id(), o.campaign_id(), o.channel());
     }
     case v1::Event::kSpend: {
       const v1::SpendEvent& s = event.spend();
@@ -170,7 +186,7 @@ v1::RejectReason Validate(const v1::Event& event, bool orders_may_lack_campaign)
       if (auto r = CheckTime(s.event_time_ms()); r != v1::REJECT_REASON_UNSPECIFIED) return r;
       if (s.cost_cents() < 0) return v1::REJECT_REASON_NEGATIVE_AMOUNT;
       if (s.cost_cents() > kMaxAmountCents) return v1::REJECT_REASON_AMOUNT_OUT_OF_RANGE;
-      return v1::REJECT_REASON_UNSPECIFIED;
+      return CheckIdLengths(s.event_id(), {}, {}, s.campaign_id(), s.channel());
     }
     default:
       return v1::REJECT_REASON_EMPTY_PAYLOAD;

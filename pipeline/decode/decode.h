@@ -31,6 +31,13 @@ class JsonFastPath;
 // yuan) per event, so that window ends and sums stay far from overflow.
 inline constexpr int64_t kMaxEventTimeMs = 4'102'444'800'000;
 inline constexpr int64_t kMaxAmountCents = 1'000'000'000'000;
+// The longest ids (bytes) an event may carry: an id names a user, an event
+// or an order, a campaign or a channel; it is not a payload. Ids are
+// keys of state, Kafka records (forwards, partials, results) and
+// Prometheus label values: unbounded, one event could make any of them
+// too large for Kafka or /metrics. Longer: rejected as id_too_long.
+inline constexpr size_t kMaxIdBytes = 256;            // event_id, user_id, order_id
+inline constexpr size_t kMaxCampaignIdBytes = 128;    // campaign_id, channel
 
 // Short snake_case name of a reason ("missing_user_id"), for counters,
 // metric labels and dead-letter records.

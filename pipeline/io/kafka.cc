@@ -102,6 +102,13 @@ absl::StatusOr<std::unique_ptr<KafkaSink>> KafkaSink::Create(const KafkaOptions&
                        options.properties);
   if (!conf.ok()) return conf.status();
   std::string err;
+  std::string message_max;
+  s->max_record_bytes_ = static_cast<size_t>(options.max_record_bytes);
+  if ((*conf)->get("message.max.bytes", message_max) == RdKafka::Conf::CONF_OK) {
+    const int64_t cap = std::atoll(message_max.c_str()) - 2'048;
+    if (cap > 0 && static_cast<size_t>(cap) < s->max_record_bytes_)
+      s->max_record_bytes_ = static_cast<size_t>(cap);
+  }
   (*conf)->set("dr_cb", s->reports_.get(), err);
   s->events_ = std::make_unique<KafkaEvents>("producer");
   (*conf)->set("event_cb", s->events_.get(), err);
@@ -218,12 +225,15 @@ void KafkaSink::ProduceToRepartition(int32_t partition, std::string_view key,
   }
 }
 
-void KafkaSink::Forward(int32_t partition, std::string_view key, const RawRecord& record,
+bool KafkaSink::Forward(int32_t partition, std::string_view key, const RawRecord& record,
                         std::string_view source) {
+  // (Headers and key: well under 1 kB with bounded ids.)
+  if (record.bytes.size() + key.size() + 1'024 > max_record_bytes_) return false;
   ProduceToRepartition(partition, key, record.bytes,
                        {{kOriginTopicHeader, std::string(source)},
                         {kOriginPartitionHeader, std::to_string(record.source_partition)},
                         {kOriginOffsetHeader, std::to_string(record.offset)}});
+  return true;
 }
 
 void KafkaSink::SendMark(int32_t partition, int32_t source_task, int64_t mark_ms) {

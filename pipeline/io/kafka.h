@@ -89,8 +89,10 @@ class KafkaSink final : public WindowResultSink, public RecordSink, public Recor
   void Keep(const RawRecord& record, std::string_view source, std::string_view reason,
             std::string_view detail) override;
   // To the repartition topic, with the origin in headers.
-  void Forward(int32_t partition, std::string_view key, const RawRecord& record,
+  bool Forward(int32_t partition, std::string_view key, const RawRecord& record,
                std::string_view source) override;
+  // kafka.max_record_bytes, capped at the producer's message.max.bytes.
+  size_t max_record_bytes() const { return max_record_bytes_; }
   // Task `source_task`'s watermark mark (WatermarkTracker::ForwarderMark)
   // to partition `partition` of the repartition topic, after the records
   // it forwarded there (the producer keeps a partition's order).
@@ -140,6 +142,7 @@ class KafkaSink final : public WindowResultSink, public RecordSink, public Recor
   std::string buffer_;
   int64_t produced_ = 0;
   int64_t truncated_dead_letters_ = 0;
+  size_t max_record_bytes_ = 900'000;
 };
 
 // A partition handed to or taken from this consumer.

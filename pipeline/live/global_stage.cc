@@ -126,23 +126,41 @@ void GlobalStage::Publish(const std::function<bool(int task)>& live,
       by_owner_[static_cast<size_t>(OwnerOf(r.campaign_id()))].push_back(&r);
     const int64_t version = version_of(t);
     const std::string key = std::to_string(t);
+    const int64_t since = wall_now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
+                                            now - watermark_seen_at_[static_cast<size_t>(t)])
+                                            .count();
     for (int g = 0; g < tasks_; ++g) {
       const auto& windows = by_owner_[static_cast<size_t>(g)];
       if (windows.empty() && !moved) continue;
+      // As many records as the windows need to stay under the largest
+      // record Kafka takes (25,000 campaigns firing at once are megabytes);
+      // only the last carries the watermark, so a global task that hears
+      // it has every window below it.
       v1::Partial p;
-      p.set_source_task(t);
-      p.set_source_tasks(tasks_);
-      p.set_version(version);
-      p.set_watermark_ms(wm);
-      p.set_owner_address(address_);
-      p.set_incomplete(incomplete_reason_);
-      p.set_watermark_since_ms(wall_now_ms - std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                 now - watermark_seen_at_[static_cast<size_t>(t)])
-                                                 .count());
-      for (const v1::WindowResult* r : windows) *p.add_windows() = *r;
-      p.SerializeToString(&buffer_);
-      sink_->ProduceTo(topic_, g, key, buffer_);
-      ++sent_;
+      size_t bytes = 0;
+      auto send = [&](bool last) {
+        p.set_source_task(t);
+        p.set_source_tasks(tasks_);
+        p.set_version(version);
+        p.set_watermark_ms(last ? wm : kNoWatermark);
+        p.set_owner_address(address_);
+        p.set_incomplete(incomplete_reason_);
+        p.set_watermark_since_ms(since);
+        p.SerializeToString(&buffer_);
+        sink_->ProduceTo(topic_, g, key, buffer_);
+        ++sent_;
+        p.Clear();
+        bytes = 0;
+      };
+      const size_t budget = sink_->max_record_bytes() - std::min<size_t>(
+                                                            sink_->max_record_bytes() / 2, 4'096);
+      for (const v1::WindowResult* r : windows) {
+        const size_t size = r->ByteSizeLong() + 8;  // (the field's tag and length)
+        if (bytes > 0 && bytes + size > budget) send(/*last=*/false);
+        *p.add_windows() = *r;
+        bytes += size;
+      }
+      send(/*last=*/true);
     }
     if (moved) {
       sent = wm;

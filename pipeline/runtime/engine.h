@@ -103,7 +103,9 @@ struct PlacementCensus {
 class RecordForwarder {
  public:
   virtual ~RecordForwarder() = default;
-  virtual void Forward(int32_t partition, std::string_view key, const RawRecord& record,
+  // False when the record cannot go (larger than a Kafka record may be):
+  // the caller dead-letters it.
+  virtual bool Forward(int32_t partition, std::string_view key, const RawRecord& record,
                        std::string_view source) = 0;
 };
 

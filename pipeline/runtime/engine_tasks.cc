@@ -150,7 +150,18 @@ bool Engine::Forwarded(const EventRecord& rec, const RawRecord& raw, std::string
   }
   ++census_->checked;
   if (home == current_task_) return false;
-  forwarder_->Forward(home, key, raw, source);
+  if (!forwarder_->Forward(home, key, raw, source)) {
+    // Too large to forward (kafka.max_record_bytes): kept, never retried.
+    ++counters_.rejected[v1::REJECT_REASON_RECORD_TOO_LARGE];
+    if (dead_letters_ != nullptr) {
+      dead_letters_->Keep(raw, source, RejectReasonName(v1::REJECT_REASON_RECORD_TOO_LARGE),
+                          fmt::format("a record of {} bytes is not in the partition of its user "
+                                      "and too large to forward to it (kafka.max_record_bytes): "
+                                      "send records under it, or key them by user id",
+                                      raw.bytes.size()));
+    }
+    return true;
+  }
   --counters_.read;
   ++counters_.repartitioned;
   // Its partition delivered it: that partition's time moves on (the record

@@ -65,6 +65,28 @@ TEST_F(DecodeTest, EachRuleHasItsReason) {
             v1::REJECT_REASON_UNSPECIFIED) << "spend events carry no user";
 }
 
+// Ids are bounded (decode.h): at the limit counted, one byte over rejected.
+TEST_F(DecodeTest, IdsOverTheirLimitAreTooLong) {
+  auto click = [&](const std::string& event, const std::string& user, const std::string& campaign,
+                   const std::string& channel) {
+    return Json(R"({"click":{"event_id":")" + event + R"(","user_id":")" + user +
+                R"(","campaign_id":")" + campaign + R"(","channel":")" + channel +
+                R"(","type":1,"event_time_ms":5}})");
+  };
+  const std::string id(kMaxIdBytes, 'i'), key(kMaxCampaignIdBytes, 'k');
+  EXPECT_EQ(click(id, id, key, key), v1::REJECT_REASON_UNSPECIFIED);
+  EXPECT_EQ(click(id + "x", "u", "c", "x"), v1::REJECT_REASON_ID_TOO_LONG);
+  EXPECT_EQ(click("e", id + "x", "c", "x"), v1::REJECT_REASON_ID_TOO_LONG);
+  EXPECT_EQ(click("e", "u", key + "x", "x"), v1::REJECT_REASON_ID_TOO_LONG);
+  EXPECT_EQ(click("e", "u", "c", key + "x"), v1::REJECT_REASON_ID_TOO_LONG);
+  EXPECT_EQ(Json(R"({"order":{"event_id":"e","order_id":")" + id + R"(x","user_id":"u","campaign_id":"c","channel":"x","status":2,"amount_cents":5,"event_time_ms":5}})"),
+            v1::REJECT_REASON_ID_TOO_LONG);
+  EXPECT_EQ(Json(R"({"spend":{"event_id":")" + id + R"(x","campaign_id":"c","channel":"x","cost_cents":5,"event_time_ms":5}})"),
+            v1::REJECT_REASON_ID_TOO_LONG);
+  EXPECT_EQ(RejectReasonName(v1::REJECT_REASON_ID_TOO_LONG), "id_too_long");
+  EXPECT_NE(RejectAdvice(v1::REJECT_REASON_ID_TOO_LONG).find("256"), std::string::npos);
+}
+
 TEST_F(DecodeTest, BinaryRoundTripAndGarbage) {
   v1::Event e;
   auto* o = e.mutable_order();
