@@ -22,6 +22,8 @@ absl::StatusOr<int64_t> ParseDuration(std::string_view text) {
         fmt::format("'{}' is not a duration: write a number and a unit, like 5s", text));
   }
   std::string_view unit(ptr, text.data() + text.size() - ptr);
+  // A bare 0 needs no unit (the docs write "0 = off").
+  if (unit.empty() && value == 0) return 0;
   int64_t scale = 0;
   if (unit == "ms")
     scale = 1;

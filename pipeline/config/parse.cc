@@ -10,8 +10,19 @@ namespace {
 
 // YAML says keys are unique; yaml-cpp keeps both and `node[key]` reads the
 // first, so a second `threshold:` further down would be silently ignored.
+// Aliases (*name) are shared, not copied, by yaml-cpp, but every walk over
+// the document visits them again: nine levels of ten aliases each (an
+// "alias bomb") are a billion visits. No config comes near this budget.
+constexpr int64_t kMaxNodeVisits = 1'000'000;
+
 absl::Status CheckNoDuplicateKeys(const YAML::Node& node, std::string_view file_name,
-                                  int depth = 0) {
+                                  int64_t* visits, int depth = 0) {
+  if (++*visits > kMaxNodeVisits) {
+    return absl::InvalidArgumentError(fmt::format(
+        "{}:{}: over {} values once aliases (*name) are expanded: a config this large is an "
+        "alias bomb, not a config; write the values out or use fewer aliases",
+        file_name, node.Mark().line + 1, kMaxNodeVisits));
+  }
   if (depth > 64) {
     return absl::InvalidArgumentError(
         fmt::format("{}:{}: nested more than 64 levels deep", file_name, node.Mark().line + 1));
@@ -31,10 +42,11 @@ absl::Status CheckNoDuplicateKeys(const YAML::Node& node, std::string_view file_
             "{}:{}: duplicate key '{}' (first at line {}): keep one", file_name, line, key,
             it->second));
       }
-      PW_RETURN_IF_ERROR(CheckNoDuplicateKeys(kv.second, file_name, depth + 1));
+      PW_RETURN_IF_ERROR(CheckNoDuplicateKeys(kv.second, file_name, visits, depth + 1));
     }
   } else if (node.IsSequence()) {
-    for (const auto& item : node) PW_RETURN_IF_ERROR(CheckNoDuplicateKeys(item, file_name, depth + 1));
+    for (const auto& item : node)
+      PW_RETURN_IF_ERROR(CheckNoDuplicateKeys(item, file_name, visits, depth + 1));
   }
   return absl::OkStatus();
 }
@@ -49,7 +61,8 @@ absl::StatusOr<YAML::Node> ParseYaml(std::string_view yaml, std::string_view fil
     return absl::InvalidArgumentError(
         fmt::format("{}:{}: not valid YAML: {}", file_name, e.mark.line + 1, e.msg));
   }
-  PW_RETURN_IF_ERROR(CheckNoDuplicateKeys(root, file_name));
+  int64_t visits = 0;
+  PW_RETURN_IF_ERROR(CheckNoDuplicateKeys(root, file_name, &visits));
   return root;
 }
 

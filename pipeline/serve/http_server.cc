@@ -250,6 +250,10 @@ class ConnectionThreads : public httplib::TaskQueue {
 // cpp-httplib's server with its connection loop replaced (the virtual it
 // provides for TLS): DeadlineStream per connection, open sockets known so
 // that stopping does not wait for a slow client.
+// Set by a handler on the connection's own thread: the connection ends
+// after this reply (httplib closes only when the client asks).
+thread_local bool close_after_reply = false;
+
 class HttpServer::GuardedServer : public httplib::Server {
  public:
   // `tls`: null for plain HTTP; owned from here on.
@@ -299,8 +303,9 @@ class HttpServer::GuardedServer : public httplib::Server {
         if (!stream.WaitReadable(SteadyClock::now() + limits_.keep_alive_idle)) break;
         stream.StartRequest(SteadyClock::now() + limits_.request_timeout);
         bool closed = false;
+        close_after_reply = false;
         ok = process_request(stream, /*close_connection=*/left == 1, closed, nullptr);
-        if (!ok || closed) break;
+        if (!ok || closed || close_after_reply) break;
       }
     }  // (the stream's TLS session ends before its socket closes)
     {
@@ -343,6 +348,20 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   std::unique_ptr<HttpServer> s(new HttpServer());
   s->http_ = std::make_unique<GuardedServer>(limits, context);
   HttpServer* self = s.get();
+  // Both framings at once is how requests are smuggled past a proxy that
+  // reads the other one (RFC 9112 6.3: such a message must not be trusted):
+  // refused, and the connection closed.
+  s->http_->set_pre_routing_handler([](const httplib::Request& req, httplib::Response& res) {
+    if (req.has_header("Content-Length") && req.has_header("Transfer-Encoding")) {
+      res.status = 400;
+      res.set_header("Connection", "close");
+      close_after_reply = true;
+      res.set_content("a request may not carry both Content-Length and Transfer-Encoding\n",
+                      "text/plain; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
   s->http_->Get(R"(/.*)", [self](const httplib::Request& req, httplib::Response& res) {
     const Reply reply = self->Serve(Request{req.path, req.get_header_value("Authorization")});
     res.status = reply.status;

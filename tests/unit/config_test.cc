@@ -1,5 +1,6 @@
 #include "pipeline/config/config.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -375,6 +376,27 @@ TEST(Config, SampleConfigIsValidAndStatesTheDefaults) {
   EXPECT_EQ(c->kafka.commit_offsets, d.kafka.commit_offsets);
   EXPECT_EQ(c->kafka.LagGroup(), d.kafka.LagGroup());
   EXPECT_EQ(c->forwarder_timeout_ms, d.forwarder_timeout_ms);
+}
+
+// Issue 29's small findings: a bare 0 is a duration ("0 = off"), and a
+// YAML alias bomb fails fast with a message instead of burning CPU.
+TEST(Config, BareZeroDurationAndAliasBombs) {
+  auto c = ParseConfig("watermark:\n  idle_timeout: 0\n  max_future_skew: 0\n", "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->idle_partition_timeout_ms, 0);
+  EXPECT_EQ(c->max_future_skew_ms, 0);
+  EXPECT_FALSE(ParseConfig("watermark:\n  idle_timeout: 5\n", "x.yaml").ok())
+      << "a number other than 0 still needs its unit";
+  std::string bomb = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
+  for (int i = 1; i < 9; ++i) {
+    bomb += fmt::format("a{}: &a{} [", i, i);
+    for (int j = 0; j < 10; ++j) bomb += fmt::format("{}*a{}", j == 0 ? "" : ", ", i - 1);
+    bomb += "]\n";
+  }
+  auto b = ParseConfig(bomb, "bomb.yaml");
+  ASSERT_FALSE(b.ok());
+  EXPECT_NE(b.status().message().find("alias"), std::string::npos) << b.status();
+  EXPECT_NE(b.status().message().find("bomb.yaml:"), std::string::npos) << b.status();
 }
 
 TEST(Config, InputPartitionerLagGroupAndForwarderTimeout) {

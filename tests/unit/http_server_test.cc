@@ -122,6 +122,21 @@ TEST(HttpServer, AnOversizedRequestIsRefused) {
   ::close(fd);
 }
 
+// Content-Length and Transfer-Encoding together (request smuggling) are
+// refused, and nothing after them on the connection is served.
+TEST(HttpServer, BothBodyFramingsAreRefused) {
+  auto server = Serve({});
+  const int fd = Connect(server->port());
+  Send(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+           "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  bool closed = false;
+  const std::string reply = ReadUntilClosed(fd, std::chrono::seconds(3), &closed);
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 400", 0), 0u) << reply;
+  EXPECT_EQ(reply.find("HTTP/1.1 200"), std::string::npos) << reply;
+  ::close(fd);
+}
+
 TEST(HttpServer, KeepAliveServesSeveralRequestsOnOneConnection) {
   auto server = Serve({});
   const int fd = Connect(server->port());
