@@ -314,6 +314,9 @@ struct KafkaSource::Rebalance final : RdKafka::RebalanceCb {
   // Where each assigned partition was started (-1: its beginning), for
   // Behind() before the partition hands anything over.
   std::map<std::pair<std::string, int32_t>, int64_t> start;
+  // Whether the group ever handed this member an assignment (KafkaSource::
+  // Close: before that, destroying the consumer may abort).
+  bool assigned_once = false;
 
   void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
                     std::vector<RdKafka::TopicPartition*>& partitions) override {
@@ -327,6 +330,7 @@ struct KafkaSource::Rebalance final : RdKafka::RebalanceCb {
     const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
     std::unique_ptr<RdKafka::Error> error;
     if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+      assigned_once = true;
       for (RdKafka::TopicPartition* tp : tasks) {
         const int64_t next = listener->OnAssigned({tp->topic(), tp->partition()});
         tp->set_offset(next >= 0 ? next : RdKafka::Topic::OFFSET_BEGINNING);
@@ -421,7 +425,7 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
 
 KafkaSource::~KafkaSource() { Close(); }
 
-int64_t KafkaSource::errors() const { return errors_ + events_->errors(); }
+int64_t KafkaSource::errors() const { return errors_ + (events_ ? events_->errors() : 0); }
 
 std::vector<UnreachablePartition> KafkaSource::Unreachable() {
   std::vector<UnreachablePartition> out;
@@ -547,7 +551,22 @@ std::vector<AssignedPartition> KafkaSource::Behind() {
 void KafkaSource::Close() {
   if (closed_ || !consumer_) return;
   closed_ = true;
-  consumer_->close();
+  consumer_->close();  // (leaves the group: the others rebalance at once)
+  if (!rebalance_->assigned_once) {
+    // librdkafka 2.0.2 aborts when a consumer is destroyed between its
+    // group's JoinGroup response and its first assignment: the sticky
+    // assignor's state is still null and its destructor asserts it is not
+    // (rdkafka_sticky_assignor.c, rd_kafka_sticky_assignor_state_destroy;
+    // fixed in 2.3.0). A member stopped while it joins has left the group
+    // (close above) and saved everything (it had no task yet); its handle,
+    // and what the handle's threads may still call, are left to the
+    // process's exit instead of destroyed.
+    spdlog::info("msg=\"consumer closed before its first assignment: not destroyed\" "
+                 "why=\"librdkafka 2.0.2's sticky assignor aborts on it (fixed in 2.3.0)\"");
+    (void)consumer_.release();
+    (void)events_.release();
+    (void)rebalance_.release();
+  }
   if (lag_committer_) {
     // (Its close waits for the commits in flight: the final checkpoint's.)
     lag_committer_->close();
