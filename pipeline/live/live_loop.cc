@@ -284,8 +284,12 @@ void LiveRunner::Impl::UpdateGauges() {
   metrics_->checkpoints->SetCheckpointWatermark(engine_->committed_watermark_ms());
   metrics_->tasks->SetGlobalTasks(global_->owned_count(), global_->lowest_watermark_ms(),
                                   global_->incomplete_count());
-  // (Global tasks come and go with their alert state.)
-  UpdateTaskStateGauges();
+  // (Global tasks come and go with their alert state: set on assignment.)
+  if (firing_gauges_dirty_) {
+    firing_gauges_dirty_ = false;
+    metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
+  }
+  if (profiles_) profiles_->UpdateGauges(*engine_, metrics_->profiles.get());
   metrics_->tasks->SetPartials(global_->partials_sent(), global_->rejected());
   metrics_->ingest->SetOutput(sink_->truncated_dead_letters(), sink_->failed_by_topic());
   if (source_ == nullptr) return;

@@ -53,10 +53,14 @@ absl::Status LiveRunner::Impl::CreateEngine() {
   GlobalStage::Callbacks on;
   on.on_alert = [this](const AlertEvent& a) { OnAlert(a); };
   on.still_firing = [this](const AlertEvent& a) {
+    firing_gauges_dirty_ = true;  // (restored with its global task)
     spdlog::info("msg=\"alert still firing\" alert={}", AlertToJson(a));
     fanout_.Notify(a, clock_());
   };
-  on.moved_away = [this](const AlertEvent& a) { fanout_.Forget(a); };
+  on.moved_away = [this](const AlertEvent& a) {
+    firing_gauges_dirty_ = true;
+    fanout_.Forget(a);
+  };
   on.task_moved_away = [this](int task) {
     metrics_->results->ForgetCampaigns(
         [&](const std::string& c) { return global_->OwnerOf(c) == task; });
