@@ -15,6 +15,7 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <set>
 
 namespace promowatch {
@@ -204,18 +205,26 @@ absl::StatusOr<SSL_CTX*> NewTlsContext(const HttpTls& tls) {
 // A thread per connection, up to kMaxConnections at once (then they queue):
 // a slow client holds only its own thread, so /healthz is answered while a
 // few hold theirs. (httplib's fixed pool of 8 was held by 8 slow clients.)
+// When every thread is taken, a new connection makes room: `make_room`
+// ends the longest-idle connection (one waiting for a request), whose
+// thread then takes the new one - so 2,000 idle connections cannot keep a
+// liveness probe waiting behind them.
 class ConnectionThreads : public httplib::TaskQueue {
  public:
-  explicit ConnectionThreads(size_t max) : max_(max) {}
+  ConnectionThreads(size_t max, std::function<void()> make_room)
+      : max_(max), make_room_(std::move(make_room)) {}
 
   void enqueue(std::function<void()> fn) override {
-    std::lock_guard lock(mu_);
-    if (running_ >= max_) {
+    {
+      std::lock_guard lock(mu_);
+      if (running_ < max_) {
+        ++running_;
+        std::thread([this, fn = std::move(fn)]() mutable { Work(std::move(fn)); }).detach();
+        return;
+      }
       queued_.push_back(std::move(fn));
-      return;
     }
-    ++running_;
-    std::thread([this, fn = std::move(fn)]() mutable { Work(std::move(fn)); }).detach();
+    if (make_room_) make_room_();  // (outside the lock: it takes the server's)
   }
 
   void shutdown() override {
@@ -239,6 +248,7 @@ class ConnectionThreads : public httplib::TaskQueue {
   }
 
   const size_t max_;
+  const std::function<void()> make_room_;
   std::mutex mu_;
   std::condition_variable idle_;
   size_t running_ = 0;
@@ -258,7 +268,9 @@ class HttpServer::GuardedServer : public httplib::Server {
  public:
   // `tls`: null for plain HTTP; owned from here on.
   GuardedServer(Limits limits, SSL_CTX* tls) : limits_(limits), tls_(tls) {
-    new_task_queue = [max = limits.max_connections] { return new ConnectionThreads(max); };
+    new_task_queue = [this, max = limits.max_connections] {
+      return new ConnectionThreads(max, [this] { EndLongestIdle(); });
+    };
     set_payload_max_length(limits.max_request_bytes);
   }
   ~GuardedServer() override {
@@ -268,6 +280,18 @@ class HttpServer::GuardedServer : public httplib::Server {
   // cpp-httplib listens with a backlog of 5: a burst of connections had
   // the kernel drop SYNs, and a probe's connect waited a second to retry.
   void WidenBacklog() { ::listen(svr_sock_, SOMAXCONN); }
+
+  // Ends the connection that has waited longest for a request (none: no-op).
+  void EndLongestIdle() {
+    std::lock_guard lock(mu_);
+    auto oldest = idle_.end();
+    for (auto it = idle_.begin(); it != idle_.end(); ++it) {
+      if (oldest == idle_.end() || it->second < oldest->second) oldest = it;
+    }
+    if (oldest == idle_.end()) return;
+    ::shutdown(oldest->first, SHUT_RDWR);  // (its thread's wait returns; it closes)
+    idle_.erase(oldest);
+  }
 
   // Closes the listening socket (the accept loop then ends) and unblocks
   // every connection (their threads then end); a connection accepted but
@@ -300,7 +324,17 @@ class HttpServer::GuardedServer : public httplib::Server {
           !stopping &&
           (tls_ == nullptr || stream.AcceptTls(tls_, SteadyClock::now() + limits_.request_timeout));
       for (size_t left = open ? limits_.keep_alive_requests : 0; left > 0 && !stopping_; --left) {
-        if (!stream.WaitReadable(SteadyClock::now() + limits_.keep_alive_idle)) break;
+        {
+          std::lock_guard lock(mu_);
+          idle_[sock] = SteadyClock::now();
+        }
+        const bool readable = stream.WaitReadable(SteadyClock::now() + limits_.keep_alive_idle);
+        bool evicted = false;
+        {
+          std::lock_guard lock(mu_);
+          evicted = idle_.erase(sock) == 0;  // (EndLongestIdle took it)
+        }
+        if (!readable || evicted) break;
         stream.StartRequest(SteadyClock::now() + limits_.request_timeout);
         bool closed = false;
         close_after_reply = false;
@@ -322,6 +356,7 @@ class HttpServer::GuardedServer : public httplib::Server {
   std::mutex mu_;
   std::atomic<bool> stopping_ = false;
   std::set<int> open_;
+  std::map<int, SteadyClock::time_point> idle_;  // waiting for a request, since
 };
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& address,
