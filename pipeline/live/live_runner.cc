@@ -85,6 +85,30 @@ absl::Status LiveRunner::Impl::CreateEngine() {
   return absl::OkStatus();
 }
 
+absl::StatusOr<std::unique_ptr<RocksStateBackend>> LiveRunner::Impl::OpenState(
+    const std::string& state_dir) {
+  auto backend = RocksStateBackend::Open(state_dir, engine_->StateTables(), config_.state);
+  absl::Status verdict = backend.ok() ? (*backend)->VerifyChecksums() : backend.status();
+  if (!absl::IsDataLoss(verdict)) {
+    if (!verdict.ok()) return verdict;
+    return backend;
+  }
+  // Damaged on disk (Kafka Streams does the same with a corrupted task):
+  // every task's state is also in its changelog, so the local copy is
+  // kept aside for inspection and the tasks are rebuilt from there as they
+  // are assigned. Only what the changelog cannot give back (a gap) stops.
+  if (backend.ok()) backend->reset();
+  auto moved = RocksStateBackend::MoveAside(state_dir);
+  if (!moved.ok()) return moved.status();
+  spdlog::warn(
+      "msg=\"local state failed its checksums: moved aside, tasks rebuild from their changelog\" "
+      "dir={} moved_to={} error=\"{}\" hint=\"the disk or filesystem damaged a state file: "
+      "check the disk (dmesg, SMART); the copy is kept for inspection and can be deleted\"",
+      state_dir, *moved, std::string(verdict.message()));
+  metrics_->checkpoints->StateMovedAside();
+  return RocksStateBackend::Open(state_dir, engine_->StateTables(), config_.state);
+}
+
 absl::Status LiveRunner::Impl::Open(const std::string& state_dir) {
   ServeStatusPage(metrics_->port->http(), &status_, config_.api, config_.metrics.address, clock_);
   if (config_.api.enabled || IsLoopbackAddress(config_.metrics.address)) {
@@ -99,9 +123,10 @@ absl::Status LiveRunner::Impl::Open(const std::string& state_dir) {
         "api.enabled and api.token\"");
   }
   if (auto s = CreateEngine(); !s.ok()) return s;
-  auto backend = RocksStateBackend::Open(state_dir, engine_->StateTables(), config_.state);
+  auto backend = OpenState(state_dir);
   if (!backend.ok()) return backend.status();
   backend_ = std::move(*backend);
+  backend_->FlushOnClose();
   SourcePosition position;
   if (auto s = engine_->Restore(backend_.get(), &position); !s.ok()) return s;
   if (config_.api.enabled) {
@@ -222,8 +247,13 @@ void LiveRunner::Impl::AssignTask(int task) {
   if (auto s = engine_->WaitForCommit(); !s.ok()) return;  // (stops: state_failed_)
   TaskPosition position;
   if (auto s = tasks_->Assign(task, *engine_, *backend_, &position); !s.ok()) {
-    spdlog::error("msg=\"task cannot start, stopping\" task={} error=\"{}\"", task,
-                  std::string(s.message()));
+    spdlog::error("msg=\"task cannot start, stopping\" task={} error=\"{}\"{}", task,
+                  std::string(s.message()),
+                  absl::IsDataLoss(s)
+                      ? " hint=\"a local state file is damaged: restart - promowatch checks "
+                        "the state's checksums at start-up, moves a damaged state directory "
+                        "aside and rebuilds its tasks from their changelog\""
+                      : "");
     state_failed_ = true;
     RequestStop();
     return;

@@ -86,6 +86,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   absl::Status CreateEngine();
 
   absl::Status Open(const std::string& state_dir);
+  // The local state, verified; one that fails its checksums is moved aside
+  // and a fresh one opened (its tasks rebuild from their changelog).
+  absl::StatusOr<std::unique_ptr<RocksStateBackend>> OpenState(const std::string& state_dir);
 
   int64_t OnAssigned(const AssignedPartition& p) override;
 

@@ -35,6 +35,13 @@ CheckpointProbe::CheckpointProbe(prometheus::Registry& r) {
                    .Help("Checkpoints that failed (retried at the next interval)")
                    .Register(r)
                    .Add({});
+  moved_aside_ = &BuildCounter()
+                      .Name("promowatch_state_moved_aside_total")
+                      .Help("Times the local state failed its checksums at start-up and was "
+                            "moved aside (kept as <state-dir>.corrupt-<time>); its tasks were "
+                            "rebuilt from their changelog")
+                      .Register(r)
+                      .Add({});
   state_bytes_ = &BuildGauge()
                       .Name("promowatch_state_size_bytes")
                       .Help("RocksDB live data and memtables of the operator state")
@@ -71,5 +78,7 @@ void CheckpointProbe::SetCheckpointWatermark(int64_t watermark_ms) {
 }
 
 void CheckpointProbe::CheckpointFailed() { failures_->Increment(); }
+
+void CheckpointProbe::StateMovedAside() { moved_aside_->Increment(); }
 
 }  // namespace promowatch

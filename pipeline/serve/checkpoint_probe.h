@@ -17,6 +17,8 @@ class CheckpointProbe {
   // after CheckpointDone, in the background).
   void SetCheckpointWatermark(int64_t watermark_ms);
   void CheckpointFailed();
+  // The local state failed its checksums at start-up and was moved aside.
+  void StateMovedAside();
   // Memory of the state (promowatch_state_memory_bytes{part}): RocksDB's
   // block cache, memtables and table readers, the windows' unique-visitor
   // sets and the dedup ids - what a growing resident size is made of.
@@ -28,6 +30,7 @@ class CheckpointProbe {
   prometheus::Gauge* bytes_;
   prometheus::Gauge* watermark_;
   prometheus::Counter* failures_;
+  prometheus::Counter* moved_aside_;
   prometheus::Gauge* state_bytes_;
   prometheus::Gauge* memory_[5];
 };

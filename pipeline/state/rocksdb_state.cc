@@ -12,7 +12,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 
 namespace promowatch {
 namespace {
@@ -131,8 +133,36 @@ absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
   return backend;
 }
 
+absl::Status RocksStateBackend::VerifyChecksums() const {
+  return FromRocks(db_->VerifyChecksum(), "verifying the checksums of the state in " + dir_);
+}
+
+absl::StatusOr<std::string> RocksStateBackend::MoveAside(const std::string& dir) {
+  std::string base = dir;
+  while (base.size() > 1 && base.back() == '/') base.pop_back();
+  const std::time_t now = std::time(nullptr);
+  std::tm utc{};
+  gmtime_r(&now, &utc);
+  char stamp[32];
+  std::strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &utc);
+  std::string to = base + ".corrupt-" + stamp;
+  for (int n = 1; ::access(to.c_str(), F_OK) == 0; ++n)
+    to = base + ".corrupt-" + stamp + "-" + std::to_string(n);
+  if (std::rename(base.c_str(), to.c_str()) != 0) {
+    return absl::UnavailableError("cannot move " + base + " aside to " + to + ": " +
+                                  std::strerror(errno) +
+                                  " (move it yourself, or give --state-dir a writable parent)");
+  }
+  return to;
+}
+
 RocksStateBackend::~RocksStateBackend() {
   if (db_) {
+    if (flush_on_close_) {
+      rocksdb::FlushOptions flush;
+      flush.wait = true;
+      (void)db_->Flush(flush, handles_);  // (best effort)
+    }
     for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
     db_->Close();
   }

@@ -49,6 +49,18 @@ class RocksStateBackend final : public StateReader {
       const RocksStateOptions& options = {});
   ~RocksStateBackend() override;
 
+  // Reads every table file and checks its block checksums (start-up: a
+  // file damaged on disk is found before a task reads it). DataLoss when
+  // one fails, naming it.
+  absl::Status VerifyChecksums() const;
+  // Renames `dir` to "<dir>.corrupt-<UTC time>" (kept for inspection);
+  // returns the new name.
+  static absl::StatusOr<std::string> MoveAside(const std::string& dir);
+  // Memtables go to table files when the state closes (`run`: the restart
+  // replays no log, and start-up's checksum check covers all the state;
+  // not replay, whose state is usually deleted right after).
+  void FlushOnClose() { flush_on_close_ = true; }
+
   // A batch of writes: nothing is visible until Commit.
   //
   // Writes are staged as given and put in key order per table by Commit, on
@@ -127,6 +139,7 @@ class RocksStateBackend final : public StateReader {
   RocksStateBackend() = default;
   rocksdb::ColumnFamilyHandle* Table(std::string_view name) const;
 
+  bool flush_on_close_ = false;
   std::string dir_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
