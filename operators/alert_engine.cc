@@ -489,6 +489,15 @@ std::map<std::string, int> AlertEngine::FiringByRule() const {
   return out;
 }
 
+int AlertEngine::FiringOf(const std::string& rule) const {
+  int n = 0;
+  for (auto it = active_.lower_bound(Key{rule, "", ""});
+       it != active_.end() && std::get<0>(it->first) == rule; ++it) {
+    if (it->second.phase == Phase::kFiring) ++n;
+  }
+  return n;
+}
+
 std::vector<AlertEngine::FiringCount> AlertEngine::FiringCounts() const {
   std::vector<FiringCount> out;
   const auto by_rule = FiringByRule();

@@ -164,6 +164,8 @@ class AlertEngine final : public WindowResultSink, public Checkpointed {
     int firing = 0;
   };
   std::vector<FiringCount> FiringCounts() const;
+  // Firing alerts of one rule: its alerts only, not every rule's.
+  int FiringOf(const std::string& rule) const;
 
   // New rules (a reload) without losing alert state: pending and firing
   // instances of rules that keep their name stay as they are and are judged

@@ -263,6 +263,14 @@ std::vector<AlertEvent> GlobalStage::Active() const {
   return all;
 }
 
+int GlobalStage::FiringOf(const std::string& rule) const {
+  int n = 0;
+  for (const Global& g : global_) {
+    if (g.alerts != nullptr) n += g.alerts->FiringOf(rule);
+  }
+  return n;
+}
+
 std::vector<AlertEngine::FiringCount> GlobalStage::FiringCounts() const {
   std::map<std::pair<std::string, std::string>, int> sum;
   for (const AlertRule& r : rules_) sum[{r.name, r.severity}] += 0;  // (zeros too)

@@ -129,6 +129,8 @@ class GlobalStage final : public TaskState {
   // Pending and firing, of the global tasks here.
   std::vector<AlertEvent> Active() const;
   std::vector<AlertEngine::FiringCount> FiringCounts() const;
+  // Of one rule, over the global tasks here.
+  int FiringOf(const std::string& rule) const;
   void ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_ms);
   // Data completeness across instances: this instance's own judgement of
   // its inputs (completeness.h; empty: complete) goes with its tasks'

@@ -67,6 +67,12 @@ void AlertsProbe::SetAlertsFiring(const std::vector<AlertEngine::FiringCount>& c
   firing_series_ = std::move(now);
 }
 
+void AlertsProbe::SetAlertFiring(const std::string& rule, const std::string& severity,
+                                 int firing) {
+  firing_->Add({{"rule", rule}, {"severity", severity}}).Set(firing);
+  firing_series_.emplace(rule, severity);
+}
+
 void AlertsProbe::AlertsSent(const std::string& url, int n) {
   sent_->Add({{"alertmanager", url}}).Increment(n);
 }

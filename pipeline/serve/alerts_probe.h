@@ -20,6 +20,8 @@ class AlertsProbe final : public NotifierProbe {
 
   // Alerts currently firing, by rule and severity (every rule listed).
   void SetAlertsFiring(const std::vector<AlertEngine::FiringCount>& counts);
+  // One rule's gauge (after a transition of one of its alerts).
+  void SetAlertFiring(const std::string& rule, const std::string& severity, int firing);
   void AlertsSent(const std::string& url, int n) override;
   void AlertsFailed(const std::string& url, int n) override;
   void AlertsDropped(const std::string& url, int n) override;
