@@ -51,9 +51,10 @@ void WatermarkTracker::SetForwarderMark(int task, int source, int64_t mark_ms, i
     return;
   Forwarder& f = forwarders_[static_cast<size_t>(task)][static_cast<size_t>(source)];
   f.heard_wall_ms = wall_ms;
-  if (f.mark_ms != mark_ms || f.vanished) dirty_ = true;
+  if (f.mark_ms != mark_ms || f.vanished || f.stale) dirty_ = true;
   f.mark_ms = mark_ms;
   f.vanished = false;
+  f.stale = false;
 }
 
 void WatermarkTracker::RestoreForwarderMarks(int task, const std::map<int, int64_t>& marks,
@@ -97,7 +98,14 @@ int64_t WatermarkTracker::ForwardersLow(size_t task) const {
   int64_t low = INT64_MAX;
   const auto& row = forwarders_[task];
   for (size_t s = 0; s < row.size(); ++s) {
-    if (s == task || row[s].vanished || row[s].mark_ms == kForwarderIdle) continue;
+    if (s == task || row[s].vanished) continue;
+    if (row[s].mark_ms == kForwarderIdle) {
+      // Idle only while it keeps saying so: an idle forwarder whose
+      // instance died may have records waiting for its next owner, which
+      // would all be late here had the task run ahead meanwhile.
+      if (!row[s].stale) continue;
+      return kNoWatermark;  // holds, until it speaks again or vanishes
+    }
     if (row[s].mark_ms == kNoWatermark) return kNoWatermark;  // never heard of: holds
     low = std::min(low, row[s].mark_ms);
   }
@@ -108,6 +116,10 @@ void WatermarkTracker::CheckIdle(int64_t wall_ms) {
   if (forwarder_timeout_ms_ > 0) {
     for (auto& row : forwarders_) {
       for (Forwarder& f : row) {
+        if (!f.stale && wall_ms - f.heard_wall_ms >= kForwarderStaleMs) {
+          f.stale = true;
+          dirty_ = true;
+        }
         if (!f.vanished && wall_ms - f.heard_wall_ms >= forwarder_timeout_ms_) {
           f.vanished = true;
           dirty_ = true;

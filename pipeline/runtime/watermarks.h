@@ -38,9 +38,11 @@
 // forwarder (less the out-of-orderness), as Flink's operator takes the
 // minimum over its input channels after a keyBy: a forwarded record is
 // judged as it would have been where it was read. An idle forwarder holds
-// nobody (as an idle partition); one never heard of (a new task, no mark
-// yet) holds until it sends; one silent for `forwarder_timeout_ms` (its
-// instance died and the group has not moved its task yet) stops holding.
+// nobody (as an idle partition) while it keeps saying so; one never heard
+// of (a new task, no mark yet), or idle but silent past kForwarderStaleMs
+// (its instance died: records may wait for its next owner), holds until it
+// sends; one silent for `forwarder_timeout_ms` (the group has not moved
+// its task yet) stops holding.
 // Marks are task state: checkpointed with the receiving task, consistent
 // with its repartition offset, so records forwarded before a crash and read
 // after it are held for too.
@@ -69,6 +71,11 @@ class WatermarkTracker {
 
   // A forwarder's mark when every partition of it is idle.
   static constexpr int64_t kForwarderIdle = INT64_MAX;
+  // Forwarders repeat their mark every second: one silent this long is
+  // taken as idle no more (its instance may have died with records
+  // waiting for the next owner): it holds the task until it speaks again
+  // or vanishes.
+  static constexpr int64_t kForwarderStaleMs = 3'500;
   // Tasks hold for their forwarders' marks (after EnableTasks).
   void EnableForwarders(int64_t forwarder_timeout_ms);
   bool forwarders_enabled() const { return !forwarders_.empty(); }
@@ -190,6 +197,7 @@ class WatermarkTracker {
   struct Forwarder {
     int64_t mark_ms = kNoWatermark;
     int64_t heard_wall_ms = 0;
+    bool stale = false;  // silent for kForwarderStaleMs: its "idle" no longer holds
     bool vanished = false;
   };
   void Recompute();

@@ -212,6 +212,34 @@ TEST(Watermarks, AForwarderThatLeavesStopsHoldingAfterTheTimeout) {
   EXPECT_EQ(w.task_current(1), 160'000);
 }
 
+// An idle forwarder holds nobody only while it keeps saying so: one whose
+// instance died idle may have records waiting for its next owner (the
+// scale-out test's killed member, between two phases of a sale).
+TEST(Watermarks, AnIdleForwarderThatFallsSilentHoldsAgain) {
+  WatermarkTracker w(0, 0);
+  w.EnableTasks(2);
+  w.EnableForwarders(60'000);
+  const uint32_t c1 = w.Slot("clicks/1");
+  w.RestoreForwarderMarks(1, {}, 0);
+  w.SetForwarderMark(1, 0, WatermarkTracker::kForwarderIdle, 0);
+  w.Observe(c1, 100'000, 0);
+  EXPECT_EQ(w.task_current(1), 100'000) << "an idle forwarder that says so holds nobody";
+  w.CheckIdle(WatermarkTracker::kForwarderStaleMs - 1);
+  w.Observe(c1, 200'000, 1'000);
+  EXPECT_EQ(w.task_current(1), 200'000);
+  w.CheckIdle(WatermarkTracker::kForwarderStaleMs);
+  w.Observe(c1, 300'000, 4'000);
+  EXPECT_EQ(w.task_current(1), 200'000) << "silent: it may have records waiting, so it holds";
+  w.SetForwarderMark(1, 0, 250'000, 5'000);  // its next owner, with its records
+  EXPECT_EQ(w.task_current(1), 250'000);
+  w.SetForwarderMark(1, 0, WatermarkTracker::kForwarderIdle, 6'000);
+  EXPECT_EQ(w.task_current(1), 300'000);
+  w.CheckIdle(6'000 + WatermarkTracker::kForwarderStaleMs);
+  w.CheckIdle(6'000 + 60'000);  // vanished: holds nobody
+  w.Observe(c1, 400'000, 70'000);
+  EXPECT_EQ(w.task_current(1), 400'000);
+}
+
 TEST(Watermarks, MarksRoundTripAndHoldARestartedTask) {
   WatermarkTracker w(0, 0);
   w.EnableTasks(3);
