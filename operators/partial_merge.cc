@@ -37,7 +37,13 @@ bool PartialMerger::Offer(int task, const v1::WindowResult& r, int64_t version) 
   key.push_back('\0');
   key.append(r.channel());
   auto it = windows_.find(WindowKey{r.window(), r.window_start_ms(), key});
-  if (it != windows_.end() && version < it->second.offered[static_cast<size_t>(task)]) return false;
+  if (it != windows_.end()) {
+    const auto t = static_cast<size_t>(task);
+    if (version < it->second.offered[t]) return false;
+    if (r.window() == kCumulativeWindow && r.revision() != kPartialUpdate &&
+        r.window_end_ms() < it->second.offered_end[t])
+      return false;
+  }
   Take(task, r, version);
   return true;
 }
@@ -56,9 +62,12 @@ void PartialMerger::Take(int task, const v1::WindowResult& r, int64_t version) {
     w.channel = r.channel();
     w.partials.resize(static_cast<size_t>(tasks_));
     w.offered.resize(static_cast<size_t>(tasks_));
+    w.offered_end.resize(static_cast<size_t>(tasks_));
   }
   int64_t& offered = it->second.offered[static_cast<size_t>(task)];
   offered = std::max(offered, version);
+  int64_t& offered_end = it->second.offered_end[static_cast<size_t>(task)];
+  offered_end = std::max(offered_end, r.window_end_ms());
   Arrival& a = step_.emplace_back();
   a.window = it;
   a.task = task;
@@ -187,6 +196,7 @@ void PartialMerger::Snapshot(StateWriter& out) {
       CountersToMessage(w.partials[t].counters, state.add_partials());
       state.add_uv(w.partials[t].uv);
       state.add_versions(std::max(w.partials[t].version, w.offered[t]));
+      state.add_offered_end_ms(w.offered_end[t]);
     }
     key = std::get<0>(id);
     key.push_back('\0');
@@ -233,7 +243,10 @@ absl::Status PartialMerger::Restore(const StateReader& in) {
     w.revision = state.revision();
     w.partials.resize(static_cast<size_t>(tasks_));
     w.offered.resize(static_cast<size_t>(tasks_));
+    w.offered_end.resize(static_cast<size_t>(tasks_));
     for (int t = 0; t < tasks_; ++t) {
+      if (t < state.offered_end_ms_size())
+        w.offered_end[static_cast<size_t>(t)] = state.offered_end_ms(t);
       Partial& p = w.partials[static_cast<size_t>(t)];
       p.counters = CountersFromMessage(state.partials(t));
       p.uv = state.uv(t);

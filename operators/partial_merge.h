@@ -93,6 +93,13 @@ class PartialMerger final : public Checkpointed {
     std::string channel;
     std::vector<Partial> partials;  // by task
     std::vector<int64_t> offered;   // by task: the newest version offered (Offer)
+    // By task, cumulative windows (one per day and key, published at many
+    // ends): the latest end offered. A task's input position is no order
+    // between two owners - one restored from a checkpoint reads its
+    // partitions (forwarded records, watermark marks) in another
+    // interleaving - so a restored task re-firing an earlier end of the day
+    // must not replace the later total its previous owner sent.
+    std::vector<int64_t> offered_end;
     int32_t revision = -1;          // last emitted; -1: none yet
   };
   // (window, start, campaign '\0' channel)

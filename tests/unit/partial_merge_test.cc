@@ -279,5 +279,49 @@ TEST(PartialMerge, OfferedPartialsAreIdempotent) {
   EXPECT_FALSE(restored.Offer(1, partial(4), 8)) << "older than the version restored";
 }
 
+// A cumulative window is published at many ends of its day. A task restored
+// from a checkpoint re-fires an earlier end at a later input position (it
+// reads its partitions in another interleaving): that must not replace the
+// later day total its previous owner sent, or the global task publishes the
+// earlier end with the other tasks' later totals (seen in the scale-out
+// test: a first minute's day total with a minute and a half in it).
+TEST(PartialMerge, ARestoredTasksEarlierDayTotalDoesNotReplaceALaterOne) {
+  OperatorOptions options;
+  options.window_minutes = {1};
+  Capture out;
+  PartialMerger merger(options, 2, &out);
+  const int64_t t0 = 1'794'326'400'000, day = t0;  // (a day's first minutes)
+  auto total = [&](int64_t end, int64_t impressions) {
+    v1::WindowResult r;
+    r.set_window(std::string(kCumulativeWindow));
+    r.set_window_start_ms(day);
+    r.set_window_end_ms(end);
+    r.set_campaign_id("c");
+    r.set_channel("jd");
+    r.set_impressions(impressions);
+    r.set_uv(impressions);
+    return r;
+  };
+  ASSERT_TRUE(merger.Offer(0, total(t0 + kMinuteMs, 10), 100));
+  ASSERT_TRUE(merger.Offer(1, total(t0 + kMinuteMs, 5), 50));
+  ASSERT_TRUE(merger.Offer(0, total(t0 + 2 * kMinuteMs, 30), 200));
+  ASSERT_TRUE(merger.Offer(1, total(t0 + 2 * kMinuteMs, 7), 70));
+  merger.Flush(t0 + 2 * kMinuteMs);
+  ASSERT_EQ(out.rows.size(), 2u);
+  // Task 1's next owner, restored at its first minute, re-fires it at a
+  // later position: dropped; its later end is taken as usual.
+  EXPECT_FALSE(merger.Offer(1, total(t0 + kMinuteMs, 5), 90));
+  merger.Flush(t0 + 2 * kMinuteMs);
+  EXPECT_EQ(out.rows.size(), 2u) << "an earlier end re-published with later totals";
+  EXPECT_TRUE(merger.Offer(1, total(t0 + 2 * kMinuteMs, 7), 95));
+  EXPECT_TRUE(merger.Offer(1, total(t0 + 3 * kMinuteMs, 9), 96));
+  // And across a restore of the merger itself.
+  MemoryState state;
+  merger.Snapshot(state);
+  PartialMerger restored(options, 2, &out);
+  ASSERT_TRUE(restored.Restore(state).ok());
+  EXPECT_FALSE(restored.Offer(1, total(t0 + 2 * kMinuteMs, 7), 500));
+}
+
 }  // namespace
 }  // namespace promowatch
