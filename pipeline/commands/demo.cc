@@ -131,12 +131,10 @@ struct Instance {
   int rc = 0;
 };
 
-}  // namespace
-
-int RunDemo(const DemoArgs& args) {
-  PipelineConfig config;
-  if (!LoadConfigForCommand(args.config, &config)) return 2;
-  if (config.alert_rules.empty()) {
+// The demo's own settings over the config: a rule if there is none, quick
+// checkpoints and idleness, no clock-skew guard.
+void ApplyDemoDefaults(PipelineConfig* config) {
+  if (config->alert_rules.empty()) {
     AlertRule rule;  // the planning sheet's "Douyin CTR >= 1.5%"
     rule.name = "low_ctr";
     rule.metric = "ctr";
@@ -145,13 +143,69 @@ int RunDemo(const DemoArgs& args) {
     rule.op = AlertRule::Op::kLess;
     rule.threshold = 0.015;
     rule.min_volume = 500;
-    config.alert_rules.push_back(rule);
+    config->alert_rules.push_back(rule);
   }
-  config.checkpoint_interval_ms = 2'000;
-  config.idle_partition_timeout_ms = 2'000;
+  config->checkpoint_interval_ms = 2'000;
+  config->idle_partition_timeout_ms = 2'000;
   // The demo's sale runs --speed times faster than the wall clock: its event
   // times are ahead of it by design, so the clock-skew guard is off.
-  config.max_future_skew_ms = 0;
+  config->max_future_skew_ms = 0;
+}
+
+// Instance `i` of the group: its own state directory under `state_root`,
+// its own port (the base address's + i), its sink and metrics.
+absl::StatusOr<std::unique_ptr<Instance>> StartInstance(const PipelineConfig& config,
+                                                        const std::string& base_address,
+                                                        const std::string& state_root, int i) {
+  auto in = std::make_unique<Instance>();
+  in->config = config;
+  in->config.metrics.address = NextPort(base_address, i);
+  in->state_dir = fmt::format("{}/instance-{}", state_root, i);
+  in->config.state_dir = in->state_dir;
+  auto sink = KafkaSink::Create(in->config.kafka);
+  if (!sink.ok()) return sink.status();
+  auto metrics = LiveMetrics::Start(in->config.metrics);
+  if (!metrics.ok()) return metrics.status();
+  in->sink = std::move(*sink);
+  in->metrics = std::move(*metrics);
+  in->sink->FetchOutputMetadata();
+  return in;
+}
+
+// Runs every instance (instance 0 on this thread) until a stop: instance 0
+// draws the view (and stops the demo after --duration); every instance
+// reports its counters and firing alerts to it.
+void RunGroup(std::vector<std::unique_ptr<Instance>>& group, DemoView& view, const DemoArgs& args,
+              const std::atomic<int64_t>& produced) {
+  const bool tty = isatty(STDOUT_FILENO) != 0;
+  const auto begin = std::chrono::steady_clock::now();
+  auto last = begin;
+  auto run = [&](size_t i) {
+    Instance& in = *group[i];
+    in.rc = in.runner->Run(in.source.get(), [&, i] {
+      view.Report(i, in.runner->counters(), in.runner->FiringAlerts());
+      if (i != 0) return;
+      const auto now = std::chrono::steady_clock::now();
+      view.Draw(std::chrono::duration<double>(now - last).count(), produced.load(), tty);
+      last = now;
+      if (args.duration_s > 0 &&
+          std::chrono::duration<double>(now - begin).count() >= args.duration_s) {
+        RequestStop();
+      }
+    });
+  };
+  std::vector<std::thread> others;
+  for (size_t i = 1; i < group.size(); ++i) others.emplace_back(run, i);
+  run(0);
+  for (auto& t : others) t.join();
+}
+
+}  // namespace
+
+int RunDemo(const DemoArgs& args) {
+  PipelineConfig config;
+  if (!LoadConfigForCommand(args.config, &config)) return 2;
+  ApplyDemoDefaults(&config);
   char tmpl[] = "/tmp/promowatch-demo-state-XXXXXX";
   if (::mkdtemp(tmpl) == nullptr) return 1;
   struct Cleanup {
@@ -187,24 +241,15 @@ int RunDemo(const DemoArgs& args) {
   std::vector<std::unique_ptr<Instance>> group;
   std::vector<std::string> status_urls;
   for (int i = 0; i < args.instances; ++i) {
-    auto in = std::make_unique<Instance>();
-    in->config = config;
-    in->config.metrics.address = NextPort(args.metrics_address, i);
-    in->state_dir = fmt::format("{}/instance-{}", tmpl, i);
-    in->config.state_dir = in->state_dir;
-    auto sink = KafkaSink::Create(in->config.kafka);
-    auto metrics = LiveMetrics::Start(in->config.metrics);
-    if (!sink.ok() || !metrics.ok()) {
-      spdlog::error(
-          "msg=\"cannot start the demo\" instance={} error=\"{}\"", i,
-          std::string(!metrics.ok() ? metrics.status().message() : sink.status().message()));
+    auto in = StartInstance(config, args.metrics_address, tmpl, i);
+    if (!in.ok()) {
+      spdlog::error("msg=\"cannot start the demo\" instance={} error=\"{}\"", i,
+                    std::string(in.status().message()));
       return 2;
     }
-    in->sink = std::move(*sink);
-    in->metrics = std::move(*metrics);
-    in->sink->FetchOutputMetadata();
-    status_urls.push_back(in->config.metrics.scheme() + "://" + in->config.metrics.address + "/");
-    group.push_back(std::move(in));
+    const PipelineConfig& c = (*in)->config;
+    status_urls.push_back(c.metrics.scheme() + "://" + c.metrics.address + "/");
+    group.push_back(std::move(*in));
   }
 
   // The generator: a sale in (sped-up) real time, with the CTR of douyin
@@ -255,8 +300,6 @@ int RunDemo(const DemoArgs& args) {
     }
     in->source = std::move(*source);
   }
-  const bool tty = isatty(STDOUT_FILENO) != 0;
-  const auto begin = std::chrono::steady_clock::now();
   std::printf("promowatch demo: embedded Kafka at %s, %d instance%s in group %s\n",
               config.kafka.brokers.c_str(), args.instances, args.instances > 1 ? "s" : "",
               config.kafka.group.c_str());
@@ -266,27 +309,7 @@ int RunDemo(const DemoArgs& args) {
                 i, c.metrics.scheme().c_str(), c.metrics.address.c_str(), status_urls[i].c_str());
   }
   std::fflush(stdout);
-  // Instance 0 draws the view (and stops the demo after --duration); every
-  // instance reports its counters and firing alerts to it.
-  auto last = begin;
-  auto run = [&](size_t i) {
-    Instance& in = *group[i];
-    in.rc = in.runner->Run(in.source.get(), [&, i] {
-      view.Report(i, in.runner->counters(), in.runner->FiringAlerts());
-      if (i != 0) return;
-      const auto now = std::chrono::steady_clock::now();
-      view.Draw(std::chrono::duration<double>(now - last).count(), produced.load(), tty);
-      last = now;
-      if (args.duration_s > 0 &&
-          std::chrono::duration<double>(now - begin).count() >= args.duration_s) {
-        RequestStop();
-      }
-    });
-  };
-  std::vector<std::thread> others;
-  for (size_t i = 1; i < group.size(); ++i) others.emplace_back(run, i);
-  run(0);
-  for (auto& t : others) t.join();
+  RunGroup(group, view, args, produced);
   int rc = 0;
   for (const auto& in : group) rc = std::max(rc, in->rc);
   stop_all();
