@@ -11,10 +11,14 @@ namespace {
 
 bool Compare(AlertRule::Op op, double value, double threshold) {
   switch (op) {
-    case AlertRule::Op::kLess: return value < threshold;
-    case AlertRule::Op::kLessEqual: return value <= threshold;
-    case AlertRule::Op::kGreater: return value > threshold;
-    case AlertRule::Op::kGreaterEqual: return value >= threshold;
+    case AlertRule::Op::kLess:
+      return value < threshold;
+    case AlertRule::Op::kLessEqual:
+      return value <= threshold;
+    case AlertRule::Op::kGreater:
+      return value > threshold;
+    case AlertRule::Op::kGreaterEqual:
+      return value >= threshold;
   }
   return false;
 }
@@ -27,13 +31,14 @@ bool Cleared(const AlertRule& rule, double value, double line) {
   const double resolve = hysteresis ? *rule.resolve_threshold + (line - rule.threshold) : line;
   switch (rule.op) {
     case AlertRule::Op::kLess:
-    case AlertRule::Op::kLessEqual: return hysteresis ? value >= resolve : !Compare(rule.op, value, resolve);
+    case AlertRule::Op::kLessEqual:
+      return hysteresis ? value >= resolve : !Compare(rule.op, value, resolve);
     case AlertRule::Op::kGreater:
-    case AlertRule::Op::kGreaterEqual: return hysteresis ? value <= resolve : !Compare(rule.op, value, resolve);
+    case AlertRule::Op::kGreaterEqual:
+      return hysteresis ? value <= resolve : !Compare(rule.op, value, resolve);
   }
   return true;
 }
-
 
 int64_t WindowMs(const std::string& window) {
   return static_cast<int64_t>(std::atoi(window.c_str())) * 60'000;
@@ -47,20 +52,26 @@ std::string FormatNumber(double v) {
 
 std::string Render(std::string text, const AlertEvent& a) {
   const std::pair<const char*, std::string> vars[] = {
-      {"{{rule}}", a.rule},         {"{{campaign}}", a.campaign_id},
-      {"{{channel}}", a.channel},   {"{{metric}}", a.metric},
-      {"{{value}}", FormatNumber(a.value)}, {"{{threshold}}", FormatNumber(a.threshold)},
-      {"{{window}}", a.window},     {"{{severity}}", a.severity},
+      {"{{rule}}", a.rule},
+      {"{{campaign}}", a.campaign_id},
+      {"{{channel}}", a.channel},
+      {"{{metric}}", a.metric},
+      {"{{value}}", FormatNumber(a.value)},
+      {"{{threshold}}", FormatNumber(a.threshold)},
+      {"{{window}}", a.window},
+      {"{{severity}}", a.severity},
       {"{{baseline}}", a.baseline ? FormatNumber(*a.baseline) : std::string("none")}};
   for (const auto& [name, value] : vars) {
-    for (size_t at = text.find(name); at != std::string::npos; at = text.find(name, at + value.size())) {
+    for (size_t at = text.find(name); at != std::string::npos;
+         at = text.find(name, at + value.size())) {
       text.replace(at, std::string_view(name).size(), value);
     }
   }
   return text;
 }
 
-std::string StateKey(const std::string& rule, const std::string& campaign, const std::string& channel) {
+std::string StateKey(const std::string& rule, const std::string& campaign,
+                     const std::string& channel) {
   std::string k = rule;
   k.push_back('\0');
   k += campaign;
@@ -71,8 +82,8 @@ std::string StateKey(const std::string& rule, const std::string& campaign, const
 
 }  // namespace
 
-
-AlertEngine::AlertEngine(std::vector<AlertRule> rules, WindowResultSink* next, AlertCallback on_alert)
+AlertEngine::AlertEngine(std::vector<AlertRule> rules, WindowResultSink* next,
+                         AlertCallback on_alert)
     : rules_(std::move(rules)), next_(next), on_alert_(std::move(on_alert)) {
   for (size_t i = 0; i < rules_.size(); ++i) rule_index_[rules_[i].name] = i;
 }
@@ -83,9 +94,14 @@ bool AlertEngine::InScope(const AlertRule& rule, const v1::WindowResult& r) cons
   const bool campaign_rollup = !overall && r.channel() == "*";
   using S = AlertRule::Scope;
   switch (rule.scope) {
-    case S::kOverall: return overall && r.channel() == "*";
-    case S::kCampaign: if (!campaign_rollup) return false; break;
-    case S::kCampaignChannel: if (overall || campaign_rollup) return false; break;
+    case S::kOverall:
+      return overall && r.channel() == "*";
+    case S::kCampaign:
+      if (!campaign_rollup) return false;
+      break;
+    case S::kCampaignChannel:
+      if (overall || campaign_rollup) return false;
+      break;
   }
   return rule.campaigns.empty() || rule.campaigns.count(r.campaign_id()) > 0;
 }
@@ -138,18 +154,22 @@ AlertEngine::Judgement AlertEngine::Judge(const AlertRule& rule, const v1::Windo
       history_dirty_.insert(key);
       std::optional<double> baseline;
       if (rule.against_ms > 0) {
-        if (auto it = h.values.find(end - rule.against_ms); it != h.values.end()) baseline = it->second;
+        if (auto it = h.values.find(end - rule.against_ms); it != h.values.end())
+          baseline = it->second;
       } else if (rule.median_of > 0 && static_cast<int>(h.values.size()) >= rule.median_of) {
         std::vector<double> recent;
-        for (auto it = h.values.rbegin(); it != h.values.rend() && static_cast<int>(recent.size()) < rule.median_of; ++it) {
+        for (auto it = h.values.rbegin();
+             it != h.values.rend() && static_cast<int>(recent.size()) < rule.median_of; ++it) {
           if (it->first < end) recent.push_back(it->second);
         }
         if (static_cast<int>(recent.size()) == rule.median_of) {
-          std::nth_element(recent.begin(), recent.begin() + static_cast<long>(recent.size() / 2), recent.end());
+          std::nth_element(recent.begin(), recent.begin() + static_cast<long>(recent.size() / 2),
+                           recent.end());
           baseline = recent[recent.size() / 2];
           if (recent.size() % 2 == 0) {
             const double upper = *baseline;
-            const double lower = *std::max_element(recent.begin(), recent.begin() + static_cast<long>(recent.size() / 2));
+            const double lower = *std::max_element(
+                recent.begin(), recent.begin() + static_cast<long>(recent.size() / 2));
             baseline = (lower + upper) / 2;
           }
         }
@@ -157,14 +177,16 @@ AlertEngine::Judgement AlertEngine::Judge(const AlertRule& rule, const v1::Windo
       // Remember this window; keep only what a later baseline can use.
       if (measured) h.values[end] = j.value;
       if (rule.against_ms > 0) {
-        while (!h.values.empty() && h.values.begin()->first < end - rule.against_ms) h.values.erase(h.values.begin());
+        while (!h.values.empty() && h.values.begin()->first < end - rule.against_ms)
+          h.values.erase(h.values.begin());
       } else {
         while (static_cast<int>(h.values.size()) > rule.median_of) h.values.erase(h.values.begin());
       }
       j.baseline = baseline;
       // A missing or too small baseline is not a drop, nor a recovery: a
       // firing alert holds until a baseline judges it.
-      j.judged = measured && baseline.has_value() && *baseline >= rule.min_baseline && *baseline > 0;
+      j.judged =
+          measured && baseline.has_value() && *baseline >= rule.min_baseline && *baseline > 0;
       if (!j.judged) {
         j.clear = !measured;
         return j;
@@ -239,7 +261,8 @@ void AlertEngine::CheckSilence(const AlertRule& rule, const v1::WindowResult& cl
   }
 }
 
-void AlertEngine::CheckTopicSilence(const std::map<std::string, int64_t>& silent_ms, int64_t wall_ms) {
+void AlertEngine::CheckTopicSilence(const std::map<std::string, int64_t>& silent_ms,
+                                    int64_t wall_ms) {
   for (const AlertRule& rule : rules_) {
     if (rule.topic.empty()) continue;
     auto s = silent_ms.find(rule.topic);
@@ -307,7 +330,8 @@ void AlertEngine::Rejudge(const AlertRule& rule, const v1::WindowResult& r, cons
       int64_t volume = 0;
       auto v = MetricValue(r, rule.metric, &volume);
       auto h = history_.find(key);
-      if (v && volume >= rule.min_volume && h != history_.end() && h->second.values.count(r.window_end_ms())) {
+      if (v && volume >= rule.min_volume && h != history_.end() &&
+          h->second.values.count(r.window_end_ms())) {
         h->second.values[r.window_end_ms()] = *v;
         history_dirty_.insert(key);
       }
@@ -331,7 +355,8 @@ void AlertEngine::Rejudge(const AlertRule& rule, const v1::WindowResult& r, cons
   dirty_.insert(key);
   const double uncorrected = inst.last.value;
   inst.last = MakeEvent(rule, r, j.judged ? j.value : inst.last.value, "firing", inst.since_ms,
-                        j.judged ? j.line : inst.last.threshold, j.judged ? j.baseline : inst.last.baseline);
+                        j.judged ? j.line : inst.last.threshold,
+                        j.judged ? j.baseline : inst.last.baseline);
   inst.last.annotations["uncorrected_value"] = FormatNumber(uncorrected);
   inst.last.annotations["corrected_revision"] = std::to_string(r.revision());
   if (j.breach) {
@@ -373,7 +398,8 @@ void AlertEngine::Advance(const AlertRule& rule, const v1::WindowResult& r, cons
   // judged value then.
   inst.last = MakeEvent(rule, r, j.judged ? j.value : inst.last.value,
                         inst.phase == Phase::kFiring ? "firing" : "pending", inst.since_ms,
-                        j.judged ? j.line : inst.last.threshold, j.judged ? j.baseline : inst.last.baseline);
+                        j.judged ? j.line : inst.last.threshold,
+                        j.judged ? j.baseline : inst.last.baseline);
   if (inst.phase == Phase::kPending) {
     if (!j.breach) {
       active_.erase(it);  // never fired: nothing to resolve
@@ -397,28 +423,30 @@ void AlertEngine::Advance(const AlertRule& rule, const v1::WindowResult& r, cons
 }
 
 absl::Status AlertEngine::Restore(const StateReader& in) {
-  absl::Status st = in.Scan(kStateTable, [&](std::string_view, std::string_view value) -> absl::Status {
-    v1::AlertInstanceState s;
-    if (!s.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      return absl::DataLossError("alerts: undecodable alert state");
-    }
-    auto rule = rule_index_.find(s.rule());
-    if (rule == rule_index_.end()) return absl::OkStatus();  // the rule was removed
-    const AlertRule& r = rules_[rule->second];
-    Instance inst;
-    inst.phase = s.phase() == v1::AlertInstanceState::PHASE_FIRING ? Phase::kFiring : Phase::kPending;
-    inst.since_ms = s.since_ms();
-    inst.clear_since_ms = s.cleared_at_ms();
-    inst.fired_on_ms = s.fired_on_ms();
-    v1::WindowResult w;
-    w.set_campaign_id(s.campaign_id());
-    w.set_channel(s.channel());
-    w.set_window_end_ms(s.last_eval_ms());
-    inst.last = MakeEvent(r, w, s.value(), inst.phase == Phase::kFiring ? "firing" : "pending",
-                          s.since_ms(), r.ThresholdFor(s.campaign_id()));
-    active_.emplace(Key{s.rule(), s.campaign_id(), s.channel()}, std::move(inst));
-    return absl::OkStatus();
-  });
+  absl::Status st =
+      in.Scan(kStateTable, [&](std::string_view, std::string_view value) -> absl::Status {
+        v1::AlertInstanceState s;
+        if (!s.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return absl::DataLossError("alerts: undecodable alert state");
+        }
+        auto rule = rule_index_.find(s.rule());
+        if (rule == rule_index_.end()) return absl::OkStatus();  // the rule was removed
+        const AlertRule& r = rules_[rule->second];
+        Instance inst;
+        inst.phase =
+            s.phase() == v1::AlertInstanceState::PHASE_FIRING ? Phase::kFiring : Phase::kPending;
+        inst.since_ms = s.since_ms();
+        inst.clear_since_ms = s.cleared_at_ms();
+        inst.fired_on_ms = s.fired_on_ms();
+        v1::WindowResult w;
+        w.set_campaign_id(s.campaign_id());
+        w.set_channel(s.channel());
+        w.set_window_end_ms(s.last_eval_ms());
+        inst.last = MakeEvent(r, w, s.value(), inst.phase == Phase::kFiring ? "firing" : "pending",
+                              s.since_ms(), r.ThresholdFor(s.campaign_id()));
+        active_.emplace(Key{s.rule(), s.campaign_id(), s.channel()}, std::move(inst));
+        return absl::OkStatus();
+      });
   if (!st.ok()) return st;
   return in.Scan(kHistoryTable, [&](std::string_view, std::string_view value) -> absl::Status {
     v1::AlertHistoryState s;

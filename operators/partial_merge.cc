@@ -131,8 +131,8 @@ void PartialMerger::Flush(int64_t watermark_ms, bool end_of_input) {
     const int64_t end = w.name == kCumulativeWindow
                             ? w.start_ms + 24 * 3'600'000
                             : w.start_ms + std::atoi(w.name.c_str()) * kMinuteMs;
-    const bool needed = std::any_of(held_.begin(), held_.end(),
-                                    [&](const Arrival& a) { return a.window == it; });
+    const bool needed =
+        std::any_of(held_.begin(), held_.end(), [&](const Arrival& a) { return a.window == it; });
     if (end + reach < watermark_ms && !needed) {
       it = windows_.erase(it);
     } else {
@@ -250,7 +250,8 @@ absl::Status PartialMerger::Restore(const StateReader& in) {
       Partial& p = w.partials[static_cast<size_t>(t)];
       p.counters = CountersFromMessage(state.partials(t));
       p.uv = state.uv(t);
-      if (t < state.versions_size()) p.version = w.offered[static_cast<size_t>(t)] = state.versions(t);
+      if (t < state.versions_size())
+        p.version = w.offered[static_cast<size_t>(t)] = state.versions(t);
     }
     return absl::OkStatus();
   });
@@ -259,8 +260,7 @@ absl::Status PartialMerger::Restore(const StateReader& in) {
   step_.clear();
   s = in.Scan(kHeldTable, [&](std::string_view key, std::string_view value) {
     v1::Partial held;
-    if (key.size() != 16 || !held.ParseFromString(std::string(value)) ||
-        held.windows_size() != 1) {
+    if (key.size() != 16 || !held.ParseFromString(std::string(value)) || held.windows_size() != 1) {
       return absl::DataLossError("merged_held: undecodable");
     }
     const v1::WindowResult& r = held.windows(0);

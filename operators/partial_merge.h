@@ -82,9 +82,7 @@ class PartialMerger final : public Checkpointed {
     Counters counters;
     int64_t uv = 0;
     int64_t version = 0;  // Offer's; 0 for task_sink's
-    bool operator==(const Partial& o) const {
-      return uv == o.uv && counters == o.counters;
-    }
+    bool operator==(const Partial& o) const { return uv == o.uv && counters == o.counters; }
   };
   struct Window {
     std::string name;  // "1m", "5m", "cumulative"
@@ -100,7 +98,7 @@ class PartialMerger final : public Checkpointed {
     // interleaving - so a restored task re-firing an earlier end of the day
     // must not replace the later total its previous owner sent.
     std::vector<int64_t> offered_end;
-    int32_t revision = -1;          // last emitted; -1: none yet
+    int32_t revision = -1;  // last emitted; -1: none yet
   };
   // (window, start, campaign '\0' channel)
   using WindowKey = std::tuple<std::string, int64_t, std::string>;

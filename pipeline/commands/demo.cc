@@ -217,11 +217,11 @@ int RunDemo(const DemoArgs& args) {
   } cleanup{tmpl};
 
   InstallStopHandlers();
-  auto cluster = MockKafkaCluster::Start(1, 4,
-                                         {"clickstream", "orders", "spend", "promowatch-metrics",
-                                          "promowatch-dlq", "promowatch-alerts",
-                                          "promowatch-changelog", "promowatch-repartition",
-                                          "promowatch-partials"});
+  auto cluster =
+      MockKafkaCluster::Start(1, 4,
+                              {"clickstream", "orders", "spend", "promowatch-metrics",
+                               "promowatch-dlq", "promowatch-alerts", "promowatch-changelog",
+                               "promowatch-repartition", "promowatch-partials"});
   if (!cluster.ok()) {
     spdlog::error("msg=\"cannot start the embedded cluster\" error=\"{}\"",
                   std::string(cluster.status().message()));

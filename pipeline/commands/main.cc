@@ -231,9 +231,9 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 9));
   mk->add_flag("--control", mock.control,
-              "Read fault commands on stdin, one per line, each answered on stdout: down "
-              "BROKER, up BROKER, rtt BROKER MS, errors API COUNT CODE (e.g. errors Fetch 5 "
-              "NOT_LEADER_FOR_PARTITION), leader TOPIC PARTITION BROKER");
+               "Read fault commands on stdin, one per line, each answered on stdout: down "
+               "BROKER, up BROKER, rtt BROKER MS, errors API COUNT CODE (e.g. errors Fetch 5 "
+               "NOT_LEADER_FOR_PARTITION), leader TOPIC PARTITION BROKER");
   mk->add_option("--topic", mock.extra_topics,
                  "Create this topic too (repeatable), e.g. an "
                  "input of type event");

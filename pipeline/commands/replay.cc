@@ -203,7 +203,8 @@ int RunReplay(const ReplayArgs& args) {
   if (args.tasks > 1) {
     fingerprint += fmt::format("tasks:{};", args.tasks);
     if (config.kafka.input_partitioner != InputPartitioner::kMurmur2)
-      fingerprint += fmt::format("partitioner:{};", InputPartitionerName(config.kafka.input_partitioner));
+      fingerprint +=
+          fmt::format("partitioner:{};", InputPartitionerName(config.kafka.input_partitioner));
   }
   size_t first_input = 0;
   int64_t first_offset = 0;

@@ -75,8 +75,7 @@ absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_vi
   try {
     return ParseConfigOrThrow(yaml, file_name);
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(
-        fmt::format("{}:{}: {}", file_name, e.mark.line + 1, e.msg));
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", file_name, e.mark.line + 1, e.msg));
   }
 }
 
@@ -94,14 +93,15 @@ absl::StatusOr<PipelineConfig> ParseConfigOrThrow(std::string_view yaml,
                                   "pipeline", "kafka", "metrics", "alerts", "profiles", "api"}));
   OperatorOptions& op = config.operators;
   if (auto w = root["watermark"]) {
-    PW_RETURN_IF_ERROR(
-        r.CheckKeys(w, "watermark",
-                    {"max_out_of_orderness", "idle_timeout", "max_future_skew", "forwarder_timeout"}));
+    PW_RETURN_IF_ERROR(r.CheckKeys(
+        w, "watermark",
+        {"max_out_of_orderness", "idle_timeout", "max_future_skew", "forwarder_timeout"}));
     if (auto n = w["forwarder_timeout"]) {
       PW_RETURN_IF_ERROR(r.Duration(n, &config.forwarder_timeout_ms));
       if (config.forwarder_timeout_ms < 1'000)
-        return r.Error(n, "forwarder_timeout must be at least 1s (marks come every partials_interval, "
-                          "and at least every second)");
+        return r.Error(n,
+                       "forwarder_timeout must be at least 1s (marks come every partials_interval, "
+                       "and at least every second)");
     }
     if (auto n = w["max_future_skew"])
       PW_RETURN_IF_ERROR(r.Duration(n, &config.max_future_skew_ms));
@@ -151,10 +151,10 @@ absl::StatusOr<PipelineConfig> ParseConfigOrThrow(std::string_view yaml,
     }
   }
   if (auto s = root["state"]) {
-    PW_RETURN_IF_ERROR(r.CheckKeys(s, "state",
-                                   {"dir", "checkpoint_every_records", "checkpoint_interval",
-                                    "block_cache_mb", "write_buffer_mb",
-                                    "changelog_full_batch_mb"}));
+    PW_RETURN_IF_ERROR(
+        r.CheckKeys(s, "state",
+                    {"dir", "checkpoint_every_records", "checkpoint_interval", "block_cache_mb",
+                     "write_buffer_mb", "changelog_full_batch_mb"}));
     if (auto n = s["dir"]) config.state_dir = n.Scalar();
     if (auto n = s["checkpoint_every_records"]) {
       PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &config.checkpoint_every_records));
@@ -184,18 +184,19 @@ absl::StatusOr<PipelineConfig> ParseConfigOrThrow(std::string_view yaml,
   }
   if (auto k = root["kafka"]) {
     KafkaOptions& ko = config.kafka;
-    PW_RETURN_IF_ERROR(r.CheckKeys(
-        k, "kafka",
-        {"brokers", "group", "topics", "results_format", "value_framing", "properties",
-         "dead_letter_max_bytes", "max_record_bytes",
-         "partials_interval", "commit_offsets", "input_partitioner", "lag_group"}));
+    PW_RETURN_IF_ERROR(
+        r.CheckKeys(k, "kafka",
+                    {"brokers", "group", "topics", "results_format", "value_framing", "properties",
+                     "dead_letter_max_bytes", "max_record_bytes", "partials_interval",
+                     "commit_offsets", "input_partitioner", "lag_group"}));
     if (auto n = k["lag_group"]) {
       ko.lag_group = n.Scalar();
       const std::string group = k["group"] ? k["group"].Scalar() : ko.group;
       if (ko.lag_group == group) {
-        return r.Error(n, "lag_group must differ from kafka.group: its members' own commits "
-                          "during a rebalance would cost them their partitions (librdkafka "
-                          "before 2.10); lag tools read the lag group instead");
+        return r.Error(n,
+                       "lag_group must differ from kafka.group: its members' own commits "
+                       "during a rebalance would cost them their partitions (librdkafka "
+                       "before 2.10); lag tools read the lag group instead");
       }
     }
     if (auto n = k["input_partitioner"]) {
@@ -225,8 +226,8 @@ absl::StatusOr<PipelineConfig> ParseConfigOrThrow(std::string_view yaml,
     if (auto n = k["group"]) ko.group = n.Scalar();
     if (auto t = k["topics"]) {
       PW_RETURN_IF_ERROR(r.CheckKeys(t, "kafka.topics",
-                                     {"inputs", "results", "dead_letter", "alerts", "user_tags", "changelog",
-                                      "repartition", "partials"}));
+                                     {"inputs", "results", "dead_letter", "alerts", "user_tags",
+                                      "changelog", "repartition", "partials"}));
       if (auto n = t["inputs"]) {
         if (!n.IsSequence() || n.size() == 0) return r.Error(n, "inputs must be a list of topics");
         ko.input_topics.clear();
@@ -300,8 +301,8 @@ absl::StatusOr<PipelineConfig> ParseConfigOrThrow(std::string_view yaml,
     }
   }
   if (auto m = root["metrics"]) {
-    PW_RETURN_IF_ERROR(
-        r.CheckKeys(m, "metrics", {"address", "max_campaigns", "max_channels", "campaign_ttl", "tls"}));
+    PW_RETURN_IF_ERROR(r.CheckKeys(
+        m, "metrics", {"address", "max_campaigns", "max_channels", "campaign_ttl", "tls"}));
     if (auto n = m["address"]) config.metrics.address = n.Scalar();
     if (auto t = m["tls"]) {
       PW_RETURN_IF_ERROR(r.CheckKeys(t, "metrics.tls", {"cert_file", "key_file"}));

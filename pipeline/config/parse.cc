@@ -32,15 +32,14 @@ absl::Status CheckNoDuplicateKeys(const YAML::Node& node, std::string_view file_
     for (const auto& kv : node) {
       const int line = kv.first.Mark().line + 1;
       if (!kv.first.IsScalar()) {
-        return absl::InvalidArgumentError(
-            fmt::format("{}:{}: a key must be a plain name, not a list or a mapping", file_name,
-                        line));
+        return absl::InvalidArgumentError(fmt::format(
+            "{}:{}: a key must be a plain name, not a list or a mapping", file_name, line));
       }
       const std::string key = kv.first.Scalar();
       if (auto [it, fresh] = seen.emplace(key, line); !fresh) {
-        return absl::InvalidArgumentError(fmt::format(
-            "{}:{}: duplicate key '{}' (first at line {}): keep one", file_name, line, key,
-            it->second));
+        return absl::InvalidArgumentError(
+            fmt::format("{}:{}: duplicate key '{}' (first at line {}): keep one", file_name, line,
+                        key, it->second));
       }
       PW_RETURN_IF_ERROR(CheckNoDuplicateKeys(kv.second, file_name, visits, depth + 1));
     }
@@ -80,8 +79,8 @@ absl::StatusOr<std::string> ReadWholeFile(const std::string& path, std::string_v
   in.read(text.data(), static_cast<std::streamsize>(text.size()));
   text.resize(static_cast<size_t>(in.gcount()));
   if (text.size() > kMaxBytes) {
-    return absl::InvalidArgumentError(fmt::format(
-        "{} {} is over 16 MiB: check the path given to {}", what, path, flag));
+    return absl::InvalidArgumentError(
+        fmt::format("{} {} is over 16 MiB: check the path given to {}", what, path, flag));
   }
   return text;
 }

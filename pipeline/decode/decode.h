@@ -36,8 +36,8 @@ inline constexpr int64_t kMaxAmountCents = 1'000'000'000'000;
 // keys of state, Kafka records (forwards, partials, results) and
 // Prometheus label values: unbounded, one event could make any of them
 // too large for Kafka or /metrics. Longer: rejected as id_too_long.
-inline constexpr size_t kMaxIdBytes = 256;            // event_id, user_id, order_id
-inline constexpr size_t kMaxCampaignIdBytes = 128;    // campaign_id, channel
+inline constexpr size_t kMaxIdBytes = 256;          // event_id, user_id, order_id
+inline constexpr size_t kMaxCampaignIdBytes = 128;  // campaign_id, channel
 
 // Short snake_case name of a reason ("missing_user_id"), for counters,
 // metric labels and dead-letter records.

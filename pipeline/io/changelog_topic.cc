@@ -72,7 +72,8 @@ absl::StatusOr<std::unique_ptr<ChangelogTopic>> ChangelogTopic::Open(const Kafka
   t->topic_ = std::move(topic);
   t->acks_ = std::make_unique<Acks>();
   std::string err;
-  auto producer_conf = MakeConf(KafkaClient::kProducer, {{"bootstrap.servers", options.brokers},
+  auto producer_conf = MakeConf(KafkaClient::kProducer,
+                                {{"bootstrap.servers", options.brokers},
                                  {"enable.idempotence", "true"},
                                  {"linger.ms", "5"},
                                  {"compression.type", "lz4"}},
@@ -84,7 +85,8 @@ absl::StatusOr<std::unique_ptr<ChangelogTopic>> ChangelogTopic::Open(const Kafka
   t->producer_.reset(RdKafka::Producer::create(producer_conf->get(), err));
   if (!t->producer_) return absl::InvalidArgumentError("changelog producer: " + err);
   // Partitions are assigned by hand: the group id is never joined.
-  auto consumer_conf = MakeConf(KafkaClient::kConsumer, {{"bootstrap.servers", options.brokers},
+  auto consumer_conf = MakeConf(KafkaClient::kConsumer,
+                                {{"bootstrap.servers", options.brokers},
                                  {"group.id", "promowatch-changelog-restore"},
                                  // A restore reads to the end: no waiting for
                                  // more data at each fetch (librdkafka: 500 ms).

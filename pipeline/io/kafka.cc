@@ -1,10 +1,9 @@
 #include "pipeline/io/kafka.h"
-#include "pipeline/io/kafka_events.h"
 
+#include <fmt/format.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <librdkafka/rdkafkacpp.h>
-#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 #include "pipeline/decode/decode.h"
 #include "pipeline/io/file_io.h"
 #include "pipeline/io/kafka_conf.h"
+#include "pipeline/io/kafka_events.h"
 
 namespace promowatch {
 
@@ -162,9 +162,9 @@ void KafkaSink::Produce(const std::string& topic, std::string_view key, std::str
 void KafkaSink::ProduceTo(const std::string& topic, int32_t partition, std::string_view key,
                           std::string_view value) {
   for (int attempt = 0;; ++attempt) {
-    RdKafka::ErrorCode e = producer_->produce(
-        topic, partition, RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
-        value.size(), key.data(), key.size(), 0, nullptr);
+    RdKafka::ErrorCode e = producer_->produce(topic, partition, RdKafka::Producer::RK_MSG_COPY,
+                                              const_cast<char*>(value.data()), value.size(),
+                                              key.data(), key.size(), 0, nullptr);
     if (e == RdKafka::ERR__QUEUE_FULL && attempt < 100) {
       producer_->poll(100);  // back-pressure: wait for deliveries
       continue;
@@ -173,8 +173,8 @@ void KafkaSink::ProduceTo(const std::string& topic, int32_t partition, std::stri
       // A failed delivery: the next checkpoint fails, and the task's
       // windows fire (and are sent) again after the restart.
       reports_->Failed(topic, RdKafka::err2str(e));
-      spdlog::error("msg=\"produce failed\" topic={} partition={} error=\"{}\"", topic,
-                    partition, RdKafka::err2str(e));
+      spdlog::error("msg=\"produce failed\" topic={} partition={} error=\"{}\"", topic, partition,
+                    RdKafka::err2str(e));
     } else {
       ++produced_;
     }
@@ -199,9 +199,9 @@ void KafkaSink::Emit(const v1::WindowResult& r) {
   Produce(options_.results_topic, r.campaign_id(), buffer_, opaque);
 }
 
-void KafkaSink::ProduceToRepartition(int32_t partition, std::string_view key,
-                                     std::string_view value,
-                                     std::initializer_list<std::pair<const char*, std::string>> headers) {
+void KafkaSink::ProduceToRepartition(
+    int32_t partition, std::string_view key, std::string_view value,
+    std::initializer_list<std::pair<const char*, std::string>> headers) {
   for (int attempt = 0;; ++attempt) {
     RdKafka::Headers* h = RdKafka::Headers::create();
     for (const auto& [name, v] : headers) h->add(name, v);
@@ -270,9 +270,10 @@ void KafkaSink::Keep(const RawRecord& record, std::string_view source, std::stri
   if (e != RdKafka::ERR_NO_ERROR) {
     delete headers;  // only freed by librdkafka on success
     reports_->Failed(options_.dead_letter_topic, RdKafka::err2str(e));
-    spdlog::error("msg=\"dead-letter produce failed\" error=\"{}\" hint=\"set "
-                  "kafka.dead_letter_max_bytes below the topic's max.message.bytes\"",
-                  RdKafka::err2str(e));
+    spdlog::error(
+        "msg=\"dead-letter produce failed\" error=\"{}\" hint=\"set "
+        "kafka.dead_letter_max_bytes below the topic's max.message.bytes\"",
+        RdKafka::err2str(e));
   } else {
     ++produced_;
   }
@@ -367,29 +368,29 @@ absl::StatusOr<std::unique_ptr<KafkaSource>> KafkaSource::Create(const KafkaOpti
   std::unique_ptr<KafkaSource> s(new KafkaSource());
   s->rebalance_ = std::make_unique<Rebalance>();
   s->rebalance_->listener = listener;
-  auto conf = MakeConf(KafkaClient::kConsumer,
-                       {{"bootstrap.servers", options.brokers},
-                        {"group.id", options.group},
-                        {"enable.auto.commit", "false"},
-                        {"enable.auto.offset.store", "false"},
-                        {"enable.partition.eof", "false"},
-                        {"auto.offset.reset", "earliest"},
-                        // Freshness: librdkafka's 500 ms default lets a fetch wait
-                        // that long for data; the embedded cluster then answers
-                        // only after the wait even when data arrived, which put
-                        // p99 arrival-to-/metrics at ~0.9 s at 20k-150k events/s
-                        // (BENCHMARKS.md, section 4d). A real broker answers as
-                        // soon as fetch.min.bytes is there; idle, 50 ms costs 20
-                        // fetches per second per broker.
-                        {"fetch.wait.max.ms", "50"},
-                        // Incremental rebalances: only the tasks that move
-                        // stop (every member must list the same assignor).
-                        {"partition.assignment.strategy", "cooperative-sticky"},
-                        // Read for partitions whose leader is unreachable
-                        // (kafka_events.h), which then never count as idle.
-                        {"statistics.interval.ms",
-                         std::to_string(KafkaEvents::kStatisticsIntervalMs)}},
-                       options.properties);
+  auto conf =
+      MakeConf(KafkaClient::kConsumer,
+               {{"bootstrap.servers", options.brokers},
+                {"group.id", options.group},
+                {"enable.auto.commit", "false"},
+                {"enable.auto.offset.store", "false"},
+                {"enable.partition.eof", "false"},
+                {"auto.offset.reset", "earliest"},
+                // Freshness: librdkafka's 500 ms default lets a fetch wait
+                // that long for data; the embedded cluster then answers
+                // only after the wait even when data arrived, which put
+                // p99 arrival-to-/metrics at ~0.9 s at 20k-150k events/s
+                // (BENCHMARKS.md, section 4d). A real broker answers as
+                // soon as fetch.min.bytes is there; idle, 50 ms costs 20
+                // fetches per second per broker.
+                {"fetch.wait.max.ms", "50"},
+                // Incremental rebalances: only the tasks that move
+                // stop (every member must list the same assignor).
+                {"partition.assignment.strategy", "cooperative-sticky"},
+                // Read for partitions whose leader is unreachable
+                // (kafka_events.h), which then never count as idle.
+                {"statistics.interval.ms", std::to_string(KafkaEvents::kStatisticsIntervalMs)}},
+               options.properties);
   if (!conf.ok()) return conf.status();
   std::string err;
   (*conf)->set("rebalance_cb", s->rebalance_.get(), err);
@@ -561,8 +562,9 @@ void KafkaSource::Close() {
     // (close above) and saved everything (it had no task yet); its handle,
     // and what the handle's threads may still call, are left to the
     // process's exit instead of destroyed.
-    spdlog::info("msg=\"consumer closed before its first assignment: not destroyed\" "
-                 "why=\"librdkafka 2.0.2's sticky assignor aborts on it (fixed in 2.3.0)\"");
+    spdlog::info(
+        "msg=\"consumer closed before its first assignment: not destroyed\" "
+        "why=\"librdkafka 2.0.2's sticky assignor aborts on it (fixed in 2.3.0)\"");
     (void)consumer_.release();
     (void)events_.release();
     (void)rebalance_.release();

@@ -152,8 +152,8 @@ void GlobalStage::Publish(const std::function<bool(int task)>& live,
         p.Clear();
         bytes = 0;
       };
-      const size_t budget = sink_->max_record_bytes() - std::min<size_t>(
-                                                            sink_->max_record_bytes() / 2, 4'096);
+      const size_t budget =
+          sink_->max_record_bytes() - std::min<size_t>(sink_->max_record_bytes() / 2, 4'096);
       for (const v1::WindowResult* r : windows) {
         const size_t size = r->ByteSizeLong() + 8;  // (the field's tag and length)
         if (bytes > 0 && bytes + size > budget) send(/*last=*/false);

@@ -37,9 +37,9 @@
 #include "operators/alert_engine.h"
 #include "operators/partial_merge.h"
 #include "pipeline/config/config.h"
+#include "pipeline/decode/partitioner.h"
 #include "pipeline/io/kafka.h"
 #include "pipeline/runtime/engine.h"
-#include "pipeline/decode/partitioner.h"
 #include "pipeline/serve/query_api.h"
 
 namespace promowatch {

@@ -46,7 +46,8 @@ absl::Status LiveRunner::Impl::CreateEngine() {
   // Forwarded records hold their task's watermark wherever it runs: every
   // task sends its mark to the others (watermarks.h, "Forwarders").
   engine_->watermarks().EnableForwarders(config_.forwarder_timeout_ms);
-  marks_ = std::make_unique<ForwarderMarks>(options.tasks, config_.kafka.partials_interval_ms, sink_);
+  marks_ =
+      std::make_unique<ForwarderMarks>(options.tasks, config_.kafka.partials_interval_ms, sink_);
   // Each task's windows go through the partials topic to the global task
   // of their campaign, which merges, judges the alerts and publishes;
   // global task g is part of task g's state.
@@ -136,7 +137,8 @@ absl::Status LiveRunner::Impl::Open(const std::string& state_dir) {
         [tasks = tasks_->tasks(), by = config_.kafka.input_partitioner](const std::string& user) {
           return TaskKeyPrefix(PartitionOfKey(user, tasks, by)) + user;  // (its task's)
         },
-        [g = global_.get(), by = config_.kafka.input_partitioner](bool user, const std::string& id) {
+        [g = global_.get(), by = config_.kafka.input_partitioner](bool user,
+                                                                  const std::string& id) {
           return g->Locate(user ? PartitionOfKey(id, g->tasks(), by) : g->OwnerOf(id));
         });
     metrics_->port->http().Route("/v1/", [api = api_.get()](const HttpServer::Request& r) {

@@ -14,6 +14,7 @@
 #include "operators/alert_engine.h"
 #include "operators/encoding.h"
 #include "operators/user_profiles.h"
+#include "pipeline/decode/partitioner.h"
 #include "pipeline/io/kafka.h"
 #include "pipeline/live/alert_fanout.h"
 #include "pipeline/live/completeness.h"
@@ -28,7 +29,6 @@
 #include "pipeline/runtime/checkpoint_schedule.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/fault_injection.h"
-#include "pipeline/decode/partitioner.h"
 #include "pipeline/runtime/signals.h"
 #include "pipeline/runtime/task_state.h"
 #include "pipeline/runtime/topic_partition.h"
@@ -48,9 +48,10 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         config_(config),
         sink_(sink),
         metrics_(metrics),
-        status_(StatusBoard::Options{PROMOWATCH_VERSION, config.kafka.group, AdvertisedAddress(config),
-                                     config.alertmanager.generator_url, metrics->tasks.get()},
-                clock()),
+        status_(
+            StatusBoard::Options{PROMOWATCH_VERSION, config.kafka.group, AdvertisedAddress(config),
+                                 config.alertmanager.generator_url, metrics->tasks.get()},
+            clock()),
         tee_(tap, &status_, sink),
         metered_(&tee_, metrics->results.get(), clock),
         dead_letters_(sink, &status_, clock),
@@ -222,9 +223,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   std::unique_ptr<QueryApi> api_;
   RuleWatcher rules_;
   PolledBatch pending_;
-  std::unique_ptr<PolledRouter> router_;  // (with engine_)
+  std::unique_ptr<PolledRouter> router_;   // (with engine_)
   std::unique_ptr<ForwarderMarks> marks_;  // (with engine_)
-  RoutedBatch batch_;                     // pending_, sorted
+  RoutedBatch batch_;                      // pending_, sorted
   std::map<std::string, int64_t> next_offsets_;
   std::set<std::string> assigned_;  // partitions this member owns now
   // By task: SourcePosition::repartitioned_upto.

@@ -4,8 +4,8 @@
 
 #include <chrono>
 
-#include "pipeline/runtime/engine_meta.h"
 #include "pipeline/decode/partitioner.h"
+#include "pipeline/runtime/engine_meta.h"
 #include "pipeline/runtime/task_state.h"
 #include "promowatch/v1/state.pb.h"
 
@@ -219,7 +219,8 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
 
 void Engine::RunOperators() {
   if (enricher_ != nullptr) enricher_->EnrichBatch(accepted_);
-  if (!task_enrichers_.empty()) task_enrichers_[static_cast<size_t>(current_task_)]->EnrichBatch(accepted_);
+  if (!task_enrichers_.empty())
+    task_enrichers_[static_cast<size_t>(current_task_)]->EnrichBatch(accepted_);
   const std::span<const EventRecord* const> admitted(accepted_.data(), accepted_.size());
   for (Operator* op : operators_) op->ProcessBatch(admitted);
   if (!merger_) {
@@ -236,7 +237,8 @@ void Engine::RunOperators() {
   for (auto& r : routed_) r.clear();
   for (const EventRecord* e : admitted) {
     const std::string& key = e->user_id.empty() ? e->event_id : e->user_id;
-    routed_[static_cast<size_t>(PartitionOfKey(key, tasks, options_.input_partitioner))].push_back(e);
+    routed_[static_cast<size_t>(PartitionOfKey(key, tasks, options_.input_partitioner))].push_back(
+        e);
   }
   for (size_t t = 0; t < task_windows_.size(); ++t) task_windows_[t]->ProcessBatch(routed_[t]);
 }
@@ -404,8 +406,8 @@ void Engine::CollectCommit(bool block) {
   if (!inflight_.valid()) return;
   if (!block && inflight_.wait_for(std::chrono::seconds(0)) != std::future_status::ready) return;
   const absl::Status s = inflight_.get();
-  last_commit_ = {inflight_checkpoint_,
-                  static_cast<double>(inflight_commit_us_.load()) / 1000.0, s.ok()};
+  last_commit_ = {inflight_checkpoint_, static_cast<double>(inflight_commit_us_.load()) / 1000.0,
+                  s.ok()};
   if (!s.ok()) {
     inflight_batch_.reset();
     if (commit_error_.ok()) commit_error_ = s;

@@ -124,9 +124,9 @@ struct SourcePosition {
 struct TaskPosition {
   int64_t sequence = 0;  // the task's checkpoint number (0: never checkpointed)
   int64_t generation = 0;
-  std::map<std::string, int64_t> offsets;  // next offset of each of its partitions
+  std::map<std::string, int64_t> offsets;             // next offset of each of its partitions
   std::map<std::string, int64_t> repartitioned_upto;  // as in SourcePosition
-  int64_t watermark_ms = kNoWatermark;     // the lowest of its partitions' watermarks
+  int64_t watermark_ms = kNoWatermark;                // the lowest of its partitions' watermarks
 };
 
 // What a checkpoint does for each task beyond the local state
@@ -372,7 +372,7 @@ class Engine {
   }
   std::vector<std::unique_ptr<EnrichingOperator>> task_enrichers_;
   std::vector<std::unique_ptr<StateReader>> task_readers_;  // (enrichers read state on demand)
-  std::vector<char> task_in_commit_;  // snapshotted in the commit in flight
+  std::vector<char> task_in_commit_;                        // snapshotted in the commit in flight
   // Every operator: the engine's, then the live tasks' enrichers.
   template <typename F>
   void ForEachOperator(F&& f) const {
@@ -404,8 +404,7 @@ class Engine {
     return by_partition_ ? *task_admission_[static_cast<size_t>(task)] : admission_;
   }
   void TasksOnWatermark(int64_t watermark_ms);
-  absl::StatusOr<bool> ReadTaskMeta(int task, v1::OperatorMeta* meta,
-                                    TaskPosition* position) const;
+  absl::StatusOr<bool> ReadTaskMeta(int task, v1::OperatorMeta* meta, TaskPosition* position) const;
   void SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition& position,
                      TaskCheckpointer* tasks);
   // With tasks: a window operator per task, merged.

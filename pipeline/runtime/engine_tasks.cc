@@ -9,9 +9,9 @@
 #include <algorithm>
 #include <cstdlib>
 
+#include "pipeline/decode/partitioner.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/engine_meta.h"
-#include "pipeline/decode/partitioner.h"
 #include "pipeline/runtime/task_state.h"
 #include "pipeline/runtime/topic_partition.h"
 
@@ -124,7 +124,8 @@ void Engine::ProcessTask(int task, std::span<const RawRecord> batch, std::string
                          const InputFormat& format) {
   current_task_ = task;
   auto census = placement_.find(source);
-  if (census == placement_.end()) census = placement_.emplace(std::string(source), PlacementCensus()).first;
+  if (census == placement_.end())
+    census = placement_.emplace(std::string(source), PlacementCensus()).first;
   census_ = &census->second;
   const EngineCounters before = counters_;
   defer_watermark_ = true;
@@ -169,9 +170,9 @@ bool Engine::Forwarded(const EventRecord& rec, const RawRecord& raw, std::string
   watermark_.Observe(raw.partition, rec.event_time_ms, wall_ms);
   if (task_live_[static_cast<size_t>(home)]) {
     // (A task elsewhere reads it on its own watermark.)
-    const auto [it, inserted] = in_flight_.try_emplace(
-        fmt::format("{}/{}@{}", source, raw.source_partition, raw.offset),
-        InFlight{rec.event_time_ms, home});
+    const auto [it, inserted] =
+        in_flight_.try_emplace(fmt::format("{}/{}@{}", source, raw.source_partition, raw.offset),
+                               InFlight{rec.event_time_ms, home});
     if (inserted) {
       in_flight_times_.insert(rec.event_time_ms);
       CapWatermark();

@@ -207,7 +207,7 @@ class WatermarkTracker {
   int64_t ForwardersLow(size_t task) const;
   int64_t forwarder_timeout_ms_ = 0;
   std::vector<std::vector<Forwarder>> forwarders_;  // [receiving task][source task]
-  std::vector<int64_t> low_;  // (RecomputeTasks, reused)
+  std::vector<int64_t> low_;                        // (RecomputeTasks, reused)
 
   int64_t out_of_orderness_ms_;
   int64_t idle_timeout_ms_;

@@ -67,8 +67,7 @@ void AlertsProbe::SetAlertsFiring(const std::vector<AlertEngine::FiringCount>& c
   firing_series_ = std::move(now);
 }
 
-void AlertsProbe::SetAlertFiring(const std::string& rule, const std::string& severity,
-                                 int firing) {
+void AlertsProbe::SetAlertFiring(const std::string& rule, const std::string& severity, int firing) {
   firing_->Add({{"rule", rule}, {"severity", severity}}).Set(firing);
   firing_series_.emplace(rule, severity);
 }

@@ -37,9 +37,10 @@ CheckpointProbe::CheckpointProbe(prometheus::Registry& r) {
                    .Add({});
   moved_aside_ = &BuildCounter()
                       .Name("promowatch_state_moved_aside_total")
-                      .Help("Times the local state failed its checksums at start-up and was "
-                            "moved aside (kept as <state-dir>.corrupt-<time>); its tasks were "
-                            "rebuilt from their changelog")
+                      .Help(
+                          "Times the local state failed its checksums at start-up and was "
+                          "moved aside (kept as <state-dir>.corrupt-<time>); its tasks were "
+                          "rebuilt from their changelog")
                       .Register(r)
                       .Add({});
   state_bytes_ = &BuildGauge()
@@ -49,9 +50,10 @@ CheckpointProbe::CheckpointProbe(prometheus::Registry& r) {
                       .Add({});
   auto& memory = BuildGauge()
                      .Name("promowatch_state_memory_bytes")
-                     .Help("Memory the state holds, by part: RocksDB's block cache, memtables "
-                           "and table readers; the windows' unique-visitor sets; the dedup ids "
-                           "(set at each checkpoint)")
+                     .Help(
+                         "Memory the state holds, by part: RocksDB's block cache, memtables "
+                         "and table readers; the windows' unique-visitor sets; the dedup ids "
+                         "(set at each checkpoint)")
                      .Register(r);
   const char* parts[] = {"rocksdb_block_cache", "rocksdb_memtables", "rocksdb_table_readers",
                          "window_user_sets", "dedup_ids"};

@@ -41,14 +41,16 @@ IngestProbe::IngestProbe(prometheus::Registry& r) {
   dead_letters_truncated_ =
       &BuildCounter()
            .Name("promowatch_dead_letters_truncated_total")
-           .Help("Rejected records longer than kafka.dead_letter_max_bytes, kept truncated with "
-                 "their size and hash in headers")
+           .Help(
+               "Rejected records longer than kafka.dead_letter_max_bytes, kept truncated with "
+               "their size and hash in headers")
            .Register(r)
            .Add({});
   deliveries_failed_ = &BuildCounter()
                             .Name("promowatch_deliveries_failed_total")
-                            .Help("Records Kafka did not take; the run stops before the next "
-                                  "checkpoint, and a restart produces them again")
+                            .Help(
+                                "Records Kafka did not take; the run stops before the next "
+                                "checkpoint, and a restart produces them again")
                             .Register(r);
   refetched_ = &BuildCounter()
                     .Name("promowatch_records_refetched_total")
@@ -56,18 +58,20 @@ IngestProbe::IngestProbe(prometheus::Registry& r) {
                         "Records fetched again below the position already in state; dropped, not "
                         "counted twice")
                     .Register(r);
-  repartitioned_ = &BuildCounter()
-                        .Name("promowatch_records_repartitioned_total")
-                        .Help(
-                            "Records not in the partition of their user id (by "
-                            "kafka.input_partitioner), forwarded once to the repartition topic; counted as "
-                            "read when their task reads them there")
-                        .Register(r);
+  repartitioned_ =
+      &BuildCounter()
+           .Name("promowatch_records_repartitioned_total")
+           .Help(
+               "Records not in the partition of their user id (by "
+               "kafka.input_partitioner), forwarded once to the repartition topic; counted as "
+               "read when their task reads them there")
+           .Register(r);
   placement_ = &BuildGauge()
                     .Name("promowatch_records_partitioner_match_ratio")
-                    .Help("Of the records read here since start, the share in the partition the "
-                          "partitioner gives their user id (spend: event id): which one the "
-                          "producers use (kafka.input_partitioner)")
+                    .Help(
+                        "Of the records read here since start, the share in the partition the "
+                        "partitioner gives their user id (spend: event id): which one the "
+                        "producers use (kafka.input_partitioner)")
                     .Register(r);
   lag_ = &BuildGauge()
               .Name("promowatch_consumer_lag_records")

@@ -1,12 +1,11 @@
 #include "pipeline/state/rocksdb_state.h"
 
+#include <fcntl.h>
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
-
-#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,9 +56,9 @@ std::string OpenHint(const rocksdb::Status& s) {
 
 absl::Status RocksStateBackend::CheckUsable(const std::string& dir) {
   auto fail = [&](const std::string& what, int err) {
-    return absl::FailedPreconditionError(
-        "cannot open state in " + dir + ": " + what + ": " + std::strerror(err) +
-        OpenHint(rocksdb::Status::IOError(std::strerror(err))));
+    return absl::FailedPreconditionError("cannot open state in " + dir + ": " + what + ": " +
+                                         std::strerror(err) +
+                                         OpenHint(rocksdb::Status::IOError(std::strerror(err))));
   };
   if (::mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) return fail("mkdir", errno);
   const std::string probe = dir + "/.promowatch-write-check";
@@ -76,9 +75,9 @@ absl::Status RocksStateBackend::CheckUsable(const std::string& dir) {
     const bool held = ::fcntl(lock, F_GETLK, &f) == 0 && f.l_type != F_UNLCK;
     ::close(lock);
     if (held) {
-      return absl::FailedPreconditionError(
-          "cannot open state in " + dir + ": process " + std::to_string(f.l_pid) +
-          " holds its LOCK" + OpenHint(rocksdb::Status::IOError("lock hold")));
+      return absl::FailedPreconditionError("cannot open state in " + dir + ": process " +
+                                           std::to_string(f.l_pid) + " holds its LOCK" +
+                                           OpenHint(rocksdb::Status::IOError("lock hold")));
     }
   }
   return absl::OkStatus();

@@ -36,7 +36,8 @@ state:
   block_cache_mb: 8
 pipeline:
   batch_size: 128
-)", "x.yaml");
+)",
+                       "x.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->operators.max_out_of_orderness_ms, 2'000);
   EXPECT_EQ(c->operators.late_policy, LatePolicy::kCorrect);
@@ -66,7 +67,8 @@ TEST(Config, ErrorsNameTheFileAndLine) {
   ExpectError("pipeline:\n  batch_size: 0\n", "bad.yaml:2: must be at least 1");
   ExpectError("cumulative:\n  day_utc_offset: Asia/Shanghai\n", "bad.yaml:2:");
   ExpectError("state: [\n", "bad.yaml:");
-  ExpectError("kafka:\n  brokers: x\n  partitions: 3\n", "bad.yaml:3: unknown key 'partitions' in 'kafka'");
+  ExpectError("kafka:\n  brokers: x\n  partitions: 3\n",
+              "bad.yaml:3: unknown key 'partitions' in 'kafka'");
   ExpectError("kafka:\n  results_format: avro\n", "bad.yaml:2: results_format 'avro'");
 }
 
@@ -98,7 +100,8 @@ alerts:
       labels: {team: growth}
       annotations:
         summary: "CTR of {{campaign}} on {{channel}} is {{value}}"
-)", "x.yaml");
+)",
+                       "x.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->kafka.brokers, "b:9092");
   EXPECT_TRUE(c->kafka.results_json);
@@ -112,34 +115,58 @@ alerts:
   EXPECT_EQ(c->alert_rules[0].resolve_threshold, 0.02);
   EXPECT_EQ(c->alert_rules[0].campaigns, (std::set<std::string>{"c1", "c2"}));
   EXPECT_EQ(c->alert_rules[0].labels.at("team"), "growth");
-  EXPECT_EQ(c->alert_rules[0].annotations.at("summary"), "CTR of {{campaign}} on {{channel}} is {{value}}");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n      window: 15m\n",
-              "bad.yaml:7: window '15m' is not computed");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"=\"\n      threshold: 1\n",
-              "bad.yaml:5: op '='");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n      for: 2 minutes\n",
-              "bad.yaml:7:");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 0.02\n"
-              "      resolve_threshold: 0.01\n",
-              "bad.yaml:7: resolve_threshold 0.01 is on the firing side of threshold 0.02");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n"
-              "    - name: x\n      metric: cvr\n      op: \"<\"\n      threshold: 1\n",
-              "bad.yaml:7: rule name 'x' is used twice");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: pacing\n      target: 1\n      deadline: 2026-11-12T00:00:00+08:00\n      op: \"<\"\n",
-              "bad.yaml:7: unknown key 'op' in 'alerts.rules[] of kind pacing'");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: spike\n", "bad.yaml:4: kind 'spike' is not one of");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: relative_drop\n      metric: gmv\n      drop: 0.5\n",
-              "bad.yaml:3: a relative_drop rule needs one baseline");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: relative_drop\n      metric: gmv\n      drop: 50\n      against: 1h\n",
-              "bad.yaml:6: 50 must be a fraction");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: pacing\n      target: 1\n      deadline: tomorrow\n",
-              "bad.yaml:6: 'tomorrow' is not a time");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: no_data\n      silence: 10m\n      forget_after: 5m\n",
-              "bad.yaml:6: forget_after must be longer than silence");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: no_data\n      silence: 10m\n      topic: order\n",
-              "bad.yaml:6: topic 'order' is not an input topic (clickstream, orders, spend)");
-  ExpectError("alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n      labels: [a]\n",
-              "bad.yaml:7: labels must be a map");
+  EXPECT_EQ(c->alert_rules[0].annotations.at("summary"),
+            "CTR of {{campaign}} on {{channel}} is {{value}}");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n  "
+      "    window: 15m\n",
+      "bad.yaml:7: window '15m' is not computed");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"=\"\n      threshold: 1\n",
+      "bad.yaml:5: op '='");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n  "
+      "    for: 2 minutes\n",
+      "bad.yaml:7:");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: "
+      "0.02\n"
+      "      resolve_threshold: 0.01\n",
+      "bad.yaml:7: resolve_threshold 0.01 is on the firing side of threshold 0.02");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n"
+      "    - name: x\n      metric: cvr\n      op: \"<\"\n      threshold: 1\n",
+      "bad.yaml:7: rule name 'x' is used twice");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      kind: pacing\n      target: 1\n      deadline: "
+      "2026-11-12T00:00:00+08:00\n      op: \"<\"\n",
+      "bad.yaml:7: unknown key 'op' in 'alerts.rules[] of kind pacing'");
+  ExpectError("alerts:\n  rules:\n    - name: x\n      kind: spike\n",
+              "bad.yaml:4: kind 'spike' is not one of");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      kind: relative_drop\n      metric: gmv\n      drop: "
+      "0.5\n",
+      "bad.yaml:3: a relative_drop rule needs one baseline");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      kind: relative_drop\n      metric: gmv\n      drop: "
+      "50\n      against: 1h\n",
+      "bad.yaml:6: 50 must be a fraction");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      kind: pacing\n      target: 1\n      deadline: "
+      "tomorrow\n",
+      "bad.yaml:6: 'tomorrow' is not a time");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      kind: no_data\n      silence: 10m\n      "
+      "forget_after: 5m\n",
+      "bad.yaml:6: forget_after must be longer than silence");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      kind: no_data\n      silence: 10m\n      topic: "
+      "order\n",
+      "bad.yaml:6: topic 'order' is not an input topic (clickstream, orders, spend)");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: x\n      metric: ctr\n      op: \"<\"\n      threshold: 1\n  "
+      "    labels: [a]\n",
+      "bad.yaml:7: labels must be a map");
 }
 
 TEST(Config, AlertmanagerDeliveryAndRulesFile) {
@@ -152,9 +179,11 @@ alerts:
     timeout: 2s
     max_alerts: 50
     generator_url: http://grafana/d/war-room
-)", "/etc/promowatch/promowatch.yaml");
+)",
+                       "/etc/promowatch/promowatch.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->alertmanager.urls, (std::vector<std::string>{"http://am-1:9093", "https://am-2:9093/alertmanager"}));
+  EXPECT_EQ(c->alertmanager.urls,
+            (std::vector<std::string>{"http://am-1:9093", "https://am-2:9093/alertmanager"}));
   EXPECT_EQ(c->alertmanager.resend_interval_ms, 30'000);
   EXPECT_EQ(c->alertmanager.timeout_ms, 2'000);
   EXPECT_EQ(c->alertmanager.max_alerts, 50u);
@@ -200,7 +229,8 @@ alerts:
       op: "<"
       threshold: 0.015
       overrides: {c_douyin_launch: 0.02}
-)", "x.yaml");
+)",
+                       "x.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   ASSERT_EQ(c->alert_rules.size(), 5u);
   const auto& drop = c->alert_rules[0];
@@ -224,8 +254,10 @@ alerts:
 }
 
 TEST(Config, ProfilesAndTagThresholds) {
-  auto c = ParseConfig("profiles:\n  enabled: true\n  tags:\n    dormant_after: 60d\n    active_min_aov: 99.5\n"
-                       "    tiers: {silver: 500, gold: 3000, diamond: 10000}\n", "x.yaml");
+  auto c = ParseConfig(
+      "profiles:\n  enabled: true\n  tags:\n    dormant_after: 60d\n    active_min_aov: 99.5\n"
+      "    tiers: {silver: 500, gold: 3000, diamond: 10000}\n",
+      "x.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_TRUE(c->profiles_enabled);
   EXPECT_TRUE(c->operators.count_new_customers);
@@ -234,7 +266,8 @@ TEST(Config, ProfilesAndTagThresholds) {
   EXPECT_EQ(c->tag_rules.tier_silver_cents, 50'000);
   ExpectError("profiles:\n  tags:\n    tiers: {silver: 5000, gold: 3000, diamond: 10000}\n",
               "bad.yaml:3: tiers must ascend");
-  ExpectError("profiles:\n  tags:\n    rfm:\n      frequency: [1, 2, 3]\n", "bad.yaml:4: rfm.frequency must be 4");
+  ExpectError("profiles:\n  tags:\n    rfm:\n      frequency: [1, 2, 3]\n",
+              "bad.yaml:4: rfm.frequency must be 4");
   ExpectError("profiles:\n  tags:\n    dormant: 90d\n", "bad.yaml:3: unknown key 'dormant'");
   ExpectError("api:\n  enabled: true\n  token: short\n", "bad.yaml:2: api.enabled needs api.token");
   auto api = ParseConfig("api:\n  enabled: true\n  token: 0123456789abcdef\n", "x.yaml");
@@ -249,15 +282,18 @@ TEST(Config, NumbersAndDurationsAreBounded) {
   EXPECT_FALSE(ParseDuration("3651d").ok());
   ExpectError("watermark:\n  max_out_of_orderness: 9999999999999999d\n",
               "bad.yaml:2: '9999999999999999d' must be at most 3650d");
-  ExpectError("alerts:\n  rules:\n    - name: r\n      metric: ctr\n      op: \"<\"\n"
-              "      threshold: 0.1\n      for: 9999999999999999d\n",
-              "bad.yaml:7: '9999999999999999d' must be at most 3650d");
-  ExpectError("alerts:\n  rules:\n    - name: r\n      metric: ctr\n      op: \"<\"\n"
-              "      threshold: .nan\n",
-              "bad.yaml:6: must be a finite number, got '.nan'");
-  ExpectError("alerts:\n  rules:\n    - name: r\n      metric: ctr\n      op: \"<\"\n"
-              "      threshold: .inf\n",
-              "bad.yaml:6: must be a finite number");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: r\n      metric: ctr\n      op: \"<\"\n"
+      "      threshold: 0.1\n      for: 9999999999999999d\n",
+      "bad.yaml:7: '9999999999999999d' must be at most 3650d");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: r\n      metric: ctr\n      op: \"<\"\n"
+      "      threshold: .nan\n",
+      "bad.yaml:6: must be a finite number, got '.nan'");
+  ExpectError(
+      "alerts:\n  rules:\n    - name: r\n      metric: ctr\n      op: \"<\"\n"
+      "      threshold: .inf\n",
+      "bad.yaml:6: must be a finite number");
 }
 
 TEST(Config, DuplicateKeysAreRejected) {
@@ -280,9 +316,10 @@ TEST(Config, ComplexKeysAreErrorsNotCrashes) {
 TEST(Config, SecretsComeFromTheEnvironmentOrAFile) {
   ::setenv("PW_TEST_SASL_PASSWORD", "s3cr3t-from-env", 1);
   ::setenv("PW_TEST_API_TOKEN", "0123456789abcdef-env", 1);
-  auto c = ParseConfig("kafka:\n  properties:\n    sasl.password: ${PW_TEST_SASL_PASSWORD}\n"
-                       "api:\n  enabled: true\n  token: ${PW_TEST_API_TOKEN}\n",
-                       "x.yaml");
+  auto c = ParseConfig(
+      "kafka:\n  properties:\n    sasl.password: ${PW_TEST_SASL_PASSWORD}\n"
+      "api:\n  enabled: true\n  token: ${PW_TEST_API_TOKEN}\n",
+      "x.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->kafka.properties.at("sasl.password"), "s3cr3t-from-env");
   EXPECT_EQ(c->api.token, "0123456789abcdef-env");
@@ -406,7 +443,8 @@ watermark:
 kafka:
   group: shop
   input_partitioner: consistent
-)", "x.yaml");
+)",
+                       "x.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->kafka.input_partitioner, InputPartitioner::kConsistent);
   EXPECT_EQ(c->kafka.LagGroup(), "shop-lag");
@@ -431,7 +469,8 @@ kafka:
   value_framing: confluent
   topics:
     inputs: [clickstream, {name: app-clicks, type: click}, {name: legacy, type: event}, other]
-)", "x.yaml");
+)",
+                       "x.yaml");
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->max_future_skew_ms, 120'000);
   EXPECT_EQ(c->kafka.value_framing, ValueFraming::kConfluent);
@@ -443,11 +482,13 @@ kafka:
   EXPECT_EQ(c->kafka.InputFormatOf("other").type, ValueType::kEvent);
   EXPECT_EQ(c->kafka.InputFormatOf("orders").framing, ValueFraming::kConfluent);
 
-  auto bad_type = ParseConfig("kafka:\n  topics:\n    inputs:\n      - {name: a, type: clicks}\n", "t.yaml");
+  auto bad_type =
+      ParseConfig("kafka:\n  topics:\n    inputs:\n      - {name: a, type: clicks}\n", "t.yaml");
   ASSERT_FALSE(bad_type.ok());
   EXPECT_NE(bad_type.status().message().find("t.yaml:4"), std::string::npos) << bad_type.status();
   EXPECT_NE(bad_type.status().message().find("click, order, spend, event"), std::string::npos);
-  auto twice = ParseConfig("kafka:\n  topics:\n    inputs: [a, {name: a, type: click}]\n", "t.yaml");
+  auto twice =
+      ParseConfig("kafka:\n  topics:\n    inputs: [a, {name: a, type: click}]\n", "t.yaml");
   ASSERT_FALSE(twice.ok());
   EXPECT_NE(twice.status().message().find("listed twice"), std::string::npos) << twice.status();
   auto no_name = ParseConfig("kafka:\n  topics:\n    inputs: [{type: click}]\n", "t.yaml");

@@ -13,19 +13,21 @@ class DecodeTest : public ::testing::Test {
 };
 
 TEST_F(DecodeTest, JsonAcceptsSnakeCamelEnumNamesNumbersAndInt64Strings) {
-  ASSERT_EQ(Json(R"({"click":{"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin",)"
-                 R"("type":"EVENT_TYPE_CLICK","event_time_ms":1762790400000}})"),
-            v1::REJECT_REASON_UNSPECIFIED);
+  ASSERT_EQ(
+      Json(R"({"click":{"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin",)"
+           R"("type":"EVENT_TYPE_CLICK","event_time_ms":1762790400000}})"),
+      v1::REJECT_REASON_UNSPECIFIED);
   EXPECT_EQ(rec_.kind, EventKind::kClick);
   EXPECT_EQ(rec_.code, kClick);
   EXPECT_EQ(rec_.event_time_ms, 1762790400000);
   EXPECT_EQ(rec_.channel, "douyin");
   EXPECT_EQ(rec_.event_id_hash, HashId("e1"));
 
-  ASSERT_EQ(Json(R"({"order":{"eventId":"e2","orderId":"o1","userId":"u1","campaignId":"c1",)"
-                 R"("channel":"tmall","status":2,"amountCents":"8990","eventTimeMs":"1762790400001",)"
-                 R"("futureField":true}})"),
-            v1::REJECT_REASON_UNSPECIFIED);
+  ASSERT_EQ(
+      Json(R"({"order":{"eventId":"e2","orderId":"o1","userId":"u1","campaignId":"c1",)"
+           R"("channel":"tmall","status":2,"amountCents":"8990","eventTimeMs":"1762790400001",)"
+           R"("futureField":true}})"),
+      v1::REJECT_REASON_UNSPECIFIED);
   EXPECT_EQ(rec_.kind, EventKind::kOrder);
   EXPECT_EQ(rec_.code, kPaid);
   EXPECT_EQ(rec_.amount_cents, 8990);
@@ -39,30 +41,53 @@ TEST_F(DecodeTest, EachRuleHasItsReason) {
   EXPECT_EQ(Json(R"({"click":{"event_id":"e",)"), v1::REJECT_REASON_DECODE_ERROR);
   EXPECT_EQ(Json("{}"), v1::REJECT_REASON_EMPTY_PAYLOAD);
   EXPECT_EQ(Json(R"({"click":{)" + ok_click + "}}"), v1::REJECT_REASON_MISSING_EVENT_ID);
-  EXPECT_EQ(Json(R"({"click":{"event_id":"e","campaign_id":"c","channel":"x","type":1,"event_time_ms":5}})"),
-            v1::REJECT_REASON_MISSING_USER_ID);
-  EXPECT_EQ(Json(R"({"click":{"event_id":"e","user_id":"u","channel":"x","type":1,"event_time_ms":5}})"),
-            v1::REJECT_REASON_MISSING_CAMPAIGN_ID);
-  EXPECT_EQ(Json(R"({"click":{"event_id":"e","user_id":"u","campaign_id":"c","type":1,"event_time_ms":5}})"),
-            v1::REJECT_REASON_MISSING_CHANNEL);
-  EXPECT_EQ(Json(R"({"click":{"event_id":"e","user_id":"u","campaign_id":"c","channel":"x","type":1}})"),
-            v1::REJECT_REASON_BAD_EVENT_TIME);
-  EXPECT_EQ(Json(R"({"click":{"event_id":"e","user_id":"u","campaign_id":"c","channel":"x","type":1,"event_time_ms":-3}})"),
-            v1::REJECT_REASON_BAD_EVENT_TIME);
-  EXPECT_EQ(Json(R"({"click":{"event_id":"e","user_id":"u","campaign_id":"c","channel":"x","event_time_ms":5}})"),
-            v1::REJECT_REASON_UNSPECIFIED_TYPE);
-  EXPECT_EQ(Json(R"({"click":{"event_id":"e","user_id":"u","campaign_id":"c","channel":"x","type":9,"event_time_ms":5}})"),
-            v1::REJECT_REASON_UNKNOWN_TYPE);
-  EXPECT_EQ(Json(R"({"click":{"event_id":"e","user_id":"u","campaign_id":"*","channel":"x","type":1,"event_time_ms":5}})"),
-            v1::REJECT_REASON_RESERVED_KEY);
-  EXPECT_EQ(Json(R"({"order":{"event_id":"e","user_id":"u","campaign_id":"c","channel":"x","status":2,"amount_cents":5,"event_time_ms":5}})"),
-            v1::REJECT_REASON_MISSING_ORDER_ID);
-  EXPECT_EQ(Json(R"({"order":{"event_id":"e","order_id":"o","user_id":"u","campaign_id":"c","channel":"x","status":2,"amount_cents":-5,"event_time_ms":5}})"),
-            v1::REJECT_REASON_NEGATIVE_AMOUNT);
-  EXPECT_EQ(Json(R"({"order":{"event_id":"e","order_id":"o","user_id":"u","campaign_id":"c","channel":"x","amount_cents":5,"event_time_ms":5}})"),
-            v1::REJECT_REASON_UNSPECIFIED_TYPE);
-  EXPECT_EQ(Json(R"({"spend":{"event_id":"e","campaign_id":"c","channel":"x","cost_cents":5,"event_time_ms":5}})"),
-            v1::REJECT_REASON_UNSPECIFIED) << "spend events carry no user";
+  EXPECT_EQ(
+      Json(
+          R"({"click":{"event_id":"e","campaign_id":"c","channel":"x","type":1,"event_time_ms":5}})"),
+      v1::REJECT_REASON_MISSING_USER_ID);
+  EXPECT_EQ(
+      Json(R"({"click":{"event_id":"e","user_id":"u","channel":"x","type":1,"event_time_ms":5}})"),
+      v1::REJECT_REASON_MISSING_CAMPAIGN_ID);
+  EXPECT_EQ(
+      Json(
+          R"({"click":{"event_id":"e","user_id":"u","campaign_id":"c","type":1,"event_time_ms":5}})"),
+      v1::REJECT_REASON_MISSING_CHANNEL);
+  EXPECT_EQ(
+      Json(R"({"click":{"event_id":"e","user_id":"u","campaign_id":"c","channel":"x","type":1}})"),
+      v1::REJECT_REASON_BAD_EVENT_TIME);
+  EXPECT_EQ(
+      Json(
+          R"({"click":{"event_id":"e","user_id":"u","campaign_id":"c","channel":"x","type":1,"event_time_ms":-3}})"),
+      v1::REJECT_REASON_BAD_EVENT_TIME);
+  EXPECT_EQ(
+      Json(
+          R"({"click":{"event_id":"e","user_id":"u","campaign_id":"c","channel":"x","event_time_ms":5}})"),
+      v1::REJECT_REASON_UNSPECIFIED_TYPE);
+  EXPECT_EQ(
+      Json(
+          R"({"click":{"event_id":"e","user_id":"u","campaign_id":"c","channel":"x","type":9,"event_time_ms":5}})"),
+      v1::REJECT_REASON_UNKNOWN_TYPE);
+  EXPECT_EQ(
+      Json(
+          R"({"click":{"event_id":"e","user_id":"u","campaign_id":"*","channel":"x","type":1,"event_time_ms":5}})"),
+      v1::REJECT_REASON_RESERVED_KEY);
+  EXPECT_EQ(
+      Json(
+          R"({"order":{"event_id":"e","user_id":"u","campaign_id":"c","channel":"x","status":2,"amount_cents":5,"event_time_ms":5}})"),
+      v1::REJECT_REASON_MISSING_ORDER_ID);
+  EXPECT_EQ(
+      Json(
+          R"({"order":{"event_id":"e","order_id":"o","user_id":"u","campaign_id":"c","channel":"x","status":2,"amount_cents":-5,"event_time_ms":5}})"),
+      v1::REJECT_REASON_NEGATIVE_AMOUNT);
+  EXPECT_EQ(
+      Json(
+          R"({"order":{"event_id":"e","order_id":"o","user_id":"u","campaign_id":"c","channel":"x","amount_cents":5,"event_time_ms":5}})"),
+      v1::REJECT_REASON_UNSPECIFIED_TYPE);
+  EXPECT_EQ(
+      Json(
+          R"({"spend":{"event_id":"e","campaign_id":"c","channel":"x","cost_cents":5,"event_time_ms":5}})"),
+      v1::REJECT_REASON_UNSPECIFIED)
+      << "spend events carry no user";
 }
 
 // Ids are bounded (decode.h): at the limit counted, one byte over rejected.
@@ -79,9 +104,13 @@ TEST_F(DecodeTest, IdsOverTheirLimitAreTooLong) {
   EXPECT_EQ(click("e", id + "x", "c", "x"), v1::REJECT_REASON_ID_TOO_LONG);
   EXPECT_EQ(click("e", "u", key + "x", "x"), v1::REJECT_REASON_ID_TOO_LONG);
   EXPECT_EQ(click("e", "u", "c", key + "x"), v1::REJECT_REASON_ID_TOO_LONG);
-  EXPECT_EQ(Json(R"({"order":{"event_id":"e","order_id":")" + id + R"(x","user_id":"u","campaign_id":"c","channel":"x","status":2,"amount_cents":5,"event_time_ms":5}})"),
-            v1::REJECT_REASON_ID_TOO_LONG);
-  EXPECT_EQ(Json(R"({"spend":{"event_id":")" + id + R"(x","campaign_id":"c","channel":"x","cost_cents":5,"event_time_ms":5}})"),
+  EXPECT_EQ(
+      Json(
+          R"({"order":{"event_id":"e","order_id":")" + id +
+          R"(x","user_id":"u","campaign_id":"c","channel":"x","status":2,"amount_cents":5,"event_time_ms":5}})"),
+      v1::REJECT_REASON_ID_TOO_LONG);
+  EXPECT_EQ(Json(R"({"spend":{"event_id":")" + id +
+                 R"(x","campaign_id":"c","channel":"x","cost_cents":5,"event_time_ms":5}})"),
             v1::REJECT_REASON_ID_TOO_LONG);
   EXPECT_EQ(RejectReasonName(v1::REJECT_REASON_ID_TOO_LONG), "id_too_long");
   EXPECT_NE(RejectAdvice(v1::REJECT_REASON_ID_TOO_LONG).find("256"), std::string::npos);
@@ -103,9 +132,9 @@ TEST_F(DecodeTest, BinaryRoundTripAndGarbage) {
   EXPECT_EQ(rec_.code, kRefunded);
   EXPECT_EQ(rec_.user_hash, HashId("u1"));
   std::string detail;
-  EXPECT_EQ(d_.Decode(std::string("\x0a\xff\xff\xff\xff\x0f", 6), WireFormat::kBinary, &rec_,
-                      &detail),
-            v1::REJECT_REASON_DECODE_ERROR);
+  EXPECT_EQ(
+      d_.Decode(std::string("\x0a\xff\xff\xff\xff\x0f", 6), WireFormat::kBinary, &rec_, &detail),
+      v1::REJECT_REASON_DECODE_ERROR);
   EXPECT_FALSE(detail.empty());
   EXPECT_EQ(d_.Decode("", WireFormat::kBinary, &rec_), v1::REJECT_REASON_EMPTY_PAYLOAD);
 }

@@ -3,11 +3,11 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
-#include "pipeline/decode/partitioner.h"
-#include "pipeline/io/file_io.h"
-#include "pipeline/generator/generator.h"
-#include "unit/test_util.h"
 #include "operators/encoding.h"
+#include "pipeline/decode/partitioner.h"
+#include "pipeline/generator/generator.h"
+#include "pipeline/io/file_io.h"
+#include "unit/test_util.h"
 
 namespace promowatch {
 namespace {
@@ -120,11 +120,12 @@ TEST(Engine, BadRecordsAreKeptAndTheirNeighboursCounted) {
 }
 
 std::string ClickAt(const std::string& id, int64_t t_ms) {
-  return R"({"event_id":")" + id + R"(","user_id":"u","campaign_id":"c","channel":"x","type":1,"event_time_ms":)" +
+  return R"({"event_id":")" + id +
+         R"(","user_id":"u","campaign_id":"c","channel":"x","type":1,"event_time_ms":)" +
          std::to_string(t_ms) + "}";
 }
 
-constexpr int64_t kT0 = 1794326400000;          // 2026-11-10T16:00:00Z
+constexpr int64_t kT0 = 1794326400000;            // 2026-11-10T16:00:00Z
 constexpr int64_t kYear2099 = 4'070'908'800'000;  // 2099-01-01
 
 struct GuardRun {
@@ -145,7 +146,8 @@ GuardRun RunGuard(const std::vector<std::string>& records, size_t batch,
   PipelineConfig config;
   config.future_skew_reference = reference;
   auto make = [&] {
-    return std::make_unique<Engine>(EngineOptions::From(config), &results, &dead, &dead, [wall_ms] { return wall_ms; });
+    return std::make_unique<Engine>(EngineOptions::From(config), &results, &dead, &dead,
+                                    [wall_ms] { return wall_ms; });
   };
   auto engine = make();
   auto db = RocksStateBackend::Open(dir.path(), engine->StateTables());
@@ -158,7 +160,8 @@ GuardRun RunGuard(const std::vector<std::string>& records, size_t batch,
     for (size_t j = i; j < std::min(records.size(), i + batch); ++j) {
       raw.push_back(RawRecord{records[j], static_cast<int64_t>(j), 0});
     }
-    engine->Process(raw, "clickstream", InputFormat{ValueType::kClick, ValueFraming::kAuto, std::nullopt, "input"});
+    engine->Process(raw, "clickstream",
+                    InputFormat{ValueType::kClick, ValueFraming::kAuto, std::nullopt, "input"});
     run.max_watermark = std::max(run.max_watermark, engine->watermark_ms());
     if (restart_at != 0 && ++batches == restart_at) {
       EXPECT_TRUE(engine->Checkpoint(SourcePosition{}).ok());
@@ -181,7 +184,8 @@ TEST(Engine, AFarFutureRecordIsRejectedAgainstTheWallClock) {
                                             ClickAt("bad", kYear2099), ClickAt("c", kT0 + 2000),
                                             ClickAt("d", kT0 + 9 * 60'000)};
   // The wall clock at kT0 + 1 min: 9 minutes ahead is within the 10m skew.
-  const GuardRun run = RunGuard(records, 2, PipelineConfig::SkewReference::kWallClock, kT0 + 60'000);
+  const GuardRun run =
+      RunGuard(records, 2, PipelineConfig::SkewReference::kWallClock, kT0 + 60'000);
   EXPECT_EQ(run.counters.accepted, 4);
   EXPECT_EQ(run.counters.late, 0);
   EXPECT_EQ(run.counters.rejected[v1::REJECT_REASON_FUTURE_EVENT_TIME], 1);
@@ -204,7 +208,8 @@ TEST(Engine, ReplayJudgesFutureTimesAgainstTheInputWhateverTheBatching) {
   const int64_t wall = kT0 - 86'400'000;  // the wall clock plays no part in a replay
   for (size_t batch : {1, 2, 3, 7, 100}) {
     for (size_t restart : {0, 1, 4}) {
-      const GuardRun run = RunGuard(records, batch, PipelineConfig::SkewReference::kInput, wall, restart);
+      const GuardRun run =
+          RunGuard(records, batch, PipelineConfig::SkewReference::kInput, wall, restart);
       SCOPED_TRACE(::testing::Message() << "batch " << batch << " restart after " << restart);
       EXPECT_EQ(run.counters.accepted, 25);
       EXPECT_EQ(run.counters.late, 0);

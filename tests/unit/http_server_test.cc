@@ -99,7 +99,8 @@ TEST(HttpServer, HealthIsAnsweredUnder2000IdleConnections) {
     files.rlim_cur = std::min<rlim_t>(files.rlim_max, 8'192);
     ::setrlimit(RLIMIT_NOFILE, &files);
   }
-  if (files.rlim_cur < 4'400) GTEST_SKIP() << "needs 4,400 open files, the hard limit is " << files.rlim_max;
+  if (files.rlim_cur < 4'400)
+    GTEST_SKIP() << "needs 4,400 open files, the hard limit is " << files.rlim_max;
   auto server = Serve({});
   std::vector<int> idle;
   for (int i = 0; i < 2'000; ++i) idle.push_back(Connect(server->port()));
@@ -144,7 +145,8 @@ TEST(HttpServer, AnOversizedRequestIsRefused) {
   auto server = Serve(limits);
   const int fd = Connect(server->port());
   std::string request = "GET /healthz HTTP/1.1\r\n";
-  for (int i = 0; i < 1000; ++i) request += "X-Pad-" + std::to_string(i) + ": " + std::string(40, 'a') + "\r\n";
+  for (int i = 0; i < 1000; ++i)
+    request += "X-Pad-" + std::to_string(i) + ": " + std::string(40, 'a') + "\r\n";
   request += "\r\n";
   (void)::send(fd, request.data(), request.size(), MSG_NOSIGNAL);
   bool closed = false;
@@ -159,8 +161,9 @@ TEST(HttpServer, AnOversizedRequestIsRefused) {
 TEST(HttpServer, BothBodyFramingsAreRefused) {
   auto server = Serve({});
   const int fd = Connect(server->port());
-  Send(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
-           "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  Send(fd,
+       "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
+       "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
   bool closed = false;
   const std::string reply = ReadUntilClosed(fd, std::chrono::seconds(3), &closed);
   EXPECT_TRUE(closed);
@@ -172,8 +175,9 @@ TEST(HttpServer, BothBodyFramingsAreRefused) {
 TEST(HttpServer, KeepAliveServesSeveralRequestsOnOneConnection) {
   auto server = Serve({});
   const int fd = Connect(server->port());
-  Send(fd, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n"
-           "Connection: close\r\n\r\n");
+  Send(fd,
+       "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /nothing HTTP/1.1\r\nHost: x\r\n"
+       "Connection: close\r\n\r\n");
   bool closed = false;
   const std::string reply = ReadUntilClosed(fd, std::chrono::seconds(3), &closed);
   EXPECT_TRUE(closed);

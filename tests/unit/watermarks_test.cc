@@ -41,8 +41,7 @@ TEST(Watermarks, LongestSilenceSkipsExcludedPartitions) {
   w.Exclude(repartition);
   w.SetAssigned(repartition, true, 0);
   w.Observe(in, 1'000, 590'000);
-  EXPECT_EQ(w.LongestSilence(600'000, {}),
-            (std::pair<std::string, int64_t>{"orders/0", 10'000}));
+  EXPECT_EQ(w.LongestSilence(600'000, {}), (std::pair<std::string, int64_t>{"orders/0", 10'000}));
   EXPECT_EQ(w.TopicSilence(600'000), (std::map<std::string, int64_t>{{"orders", 10'000}}));
 }
 
@@ -254,7 +253,8 @@ TEST(Watermarks, MarksRoundTripAndHoldARestartedTask) {
   r.EnableForwarders(60'000);
   r.RestoreForwarderMarks(2, stored, 5'000);
   r.Observe(r.Slot("clicks/2"), 500'000, 5'000);
-  EXPECT_EQ(r.task_current(2), 70'000) << "what task 0 forwarded before the crash is still held for";
+  EXPECT_EQ(r.task_current(2), 70'000)
+      << "what task 0 forwarded before the crash is still held for";
 }
 
 TEST(Watermarks, AForwardersMarkIsItsLowestActivePartition) {
