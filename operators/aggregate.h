@@ -89,10 +89,6 @@ struct Counters {
   // Adds another partial (panes into a sliding window or a day).
   inline void Combine(const Counters& o);
 
-  std::optional<double> ctr() const { return Ratio(clicks, impressions); }
-  std::optional<double> cvr() const { return Ratio(paid_orders, clicks); }
-  std::optional<double> roi() const { return Ratio(gmv_cents, spend_cents); }
-
   static std::optional<double> Ratio(int64_t num, int64_t den) {
     if (den == 0) return std::nullopt;
     return static_cast<double>(num) / static_cast<double>(den);
@@ -101,35 +97,85 @@ struct Counters {
   bool operator==(const Counters&) const = default;
 };
 
-// The window counters, defined once: state at rest (AggregateState),
-// results (WindowResult, where each has the same name, and its JSON), the
-// metrics alert rules judge and "is this window empty" loop over this list
-// (operators/counter_reflection.h finds the fields); Update above is where
-// events map onto them. Ratios derived from them are Finalize's.
+// The window metrics, defined once: the counters (kCounterFields) and the
+// ratios derived from them (kRatioFields). From these two tables come state
+// at rest (AggregateState) and results (WindowResult: a field of the same
+// name each), the results' JSON, the metrics alert rules judge, "is this
+// window empty", the Prometheus series (promowatch_campaign_<metric>_total,
+// promowatch_window_<ratio>_ratio) and the status API. Update above is
+// where events map onto counters. operators/README.md lists what adding one
+// touches.
 struct CounterField {
   std::string_view name;  // of the field in AggregateState and WindowResult
   int64_t Counters::*member;
-  std::string_view metric;  // what alert rules call it (amounts: in yuan)
-  bool cents;               // an amount in cents (alert rules judge yuan)
+  std::string_view metric;  // what alert rules and Prometheus call it (amounts: in yuan)
+  bool cents;               // an amount in cents (alert rules and Prometheus: yuan)
   bool counts_events;       // any non-zero: the window had events (no_data rules)
   bool profiles_only;       // in results with user profiles on only
+  std::string_view help;    // what it counts, for the Prometheus series
 };
 inline constexpr CounterField kCounterFields[] = {
-    {"impressions", &Counters::impressions, "impressions", false, true, false},
-    {"clicks", &Counters::clicks, "clicks", false, true, false},
-    {"add_to_carts", &Counters::add_to_carts, "add_to_carts", false, true, false},
-    {"page_views", &Counters::page_views, "page_views", false, true, false},
-    {"orders", &Counters::orders, "orders", false, true, false},
-    {"paid_orders", &Counters::paid_orders, "paid_orders", false, true, false},
-    {"cancelled_orders", &Counters::cancelled_orders, "cancelled_orders", false, true, false},
-    {"refunded_orders", &Counters::refunded_orders, "refunded_orders", false, true, false},
-    {"gmv_cents", &Counters::gmv_cents, "gmv", true, false, false},
-    {"refund_cents", &Counters::refund_cents, "refunds", true, false, false},
-    {"spend_cents", &Counters::spend_cents, "spend", true, true, false},
+    {"impressions", &Counters::impressions, "impressions", false, true, false, "Impressions"},
+    {"clicks", &Counters::clicks, "clicks", false, true, false, "Clicks"},
+    {"add_to_carts", &Counters::add_to_carts, "add_to_carts", false, true, false,
+     "Add-to-cart clicks"},
+    {"page_views", &Counters::page_views, "page_views", false, true, false, "Page views"},
+    {"orders", &Counters::orders, "orders", false, true, false, "Orders created"},
+    {"paid_orders", &Counters::paid_orders, "paid_orders", false, true, false, "Paid orders"},
+    {"cancelled_orders", &Counters::cancelled_orders, "cancelled_orders", false, true, false,
+     "Cancelled orders"},
+    {"refunded_orders", &Counters::refunded_orders, "refunded_orders", false, true, false,
+     "Refunded orders"},
+    {"gmv_cents", &Counters::gmv_cents, "gmv", true, false, false, "Sum of paid order amounts"},
+    {"refund_cents", &Counters::refund_cents, "refunds", true, false, false,
+     "Sum of refunded amounts"},
+    {"spend_cents", &Counters::spend_cents, "spend", true, true, false,
+     "Marketing spend (ROI = gmv / spend)"},
     {"new_customer_orders", &Counters::new_customer_orders, "new_customer_orders", false, false,
-     true},
-    {"attributed_orders", &Counters::attributed_orders, "attributed_orders", false, false, true},
+     true, "Paid orders from users with no earlier paid order (profiles.enabled)"},
+    {"attributed_orders", &Counters::attributed_orders, "attributed_orders", false, false, true,
+     "Paid orders without campaign or channel, attributed to the user's last click "
+     "(profiles.enabled)"},
 };
+
+// A ratio of two counters, null (absent) when the denominator is zero. The
+// alert rules' `min_volume` is the denominator's value.
+struct RatioField {
+  std::string_view name;  // of the optional double in WindowResult; what alert rules call it
+  int64_t Counters::*numerator;
+  int64_t Counters::*denominator;
+  bool numerator_cents;  // the ratio is yuan per unit of the denominator
+  bool in_results;           // false: an alert metric only
+  bool profiles_only;        // its counters need user profiles
+  std::string_view help;
+};
+inline constexpr RatioField kRatioFields[] = {
+    {"ctr", &Counters::clicks, &Counters::impressions, false, true, false, "Clicks / impressions"},
+    {"cvr", &Counters::paid_orders, &Counters::clicks, false, true, false, "Paid orders / clicks"},
+    {"roi", &Counters::gmv_cents, &Counters::spend_cents, false, true, false, "GMV / spend"},
+    {"new_customer_share", &Counters::new_customer_orders, &Counters::paid_orders, false, true, true,
+     "New customers' paid orders / paid orders"},
+    {"aov", &Counters::gmv_cents, &Counters::paid_orders, true, false, false,
+     "Average paid order value in yuan"},
+};
+
+// Cents as currency units (yuan): what alert rules, Prometheus and people read.
+inline double Yuan(int64_t cents) { return static_cast<double>(cents) / 100.0; }
+
+// The value of a ratio given its counters.
+inline std::optional<double> RatioOf(const RatioField& f, int64_t numerator, int64_t denominator) {
+  if (denominator == 0) return std::nullopt;
+  if (f.numerator_cents) return Yuan(numerator) / static_cast<double>(denominator);
+  return Counters::Ratio(numerator, denominator);
+}
+
+// Where a counter is in kCounterFields.
+constexpr size_t CounterIndex(int64_t Counters::*member) {
+  for (size_t i = 0; i < std::size(kCounterFields); ++i) {
+    if (kCounterFields[i].member == member) return i;
+  }
+  return std::size(kCounterFields);
+}
 
 // A member of Counters missing from the list would be neither stored nor
 // emitted.

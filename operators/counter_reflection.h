@@ -1,7 +1,8 @@
 #pragma once
-// kCounterFields (aggregate.h) as fields of a protobuf message that names
-// them the same way (AggregateState, WindowResult), looked up once: the
-// encoders loop over these instead of listing the counters again.
+// kCounterFields and kRatioFields (aggregate.h) as fields of a protobuf
+// message that names them the same way (AggregateState, WindowResult),
+// looked up once: the encoders loop over these instead of listing the
+// metrics again.
 
 #include <google/protobuf/descriptor.h>
 
@@ -23,6 +24,31 @@ CounterDescriptors() {
     return a;
   }();
   return fields;
+}
+
+// The ratios' fields (nullptr: not in the message, as an alert-only ratio).
+template <typename Message>
+const std::array<const google::protobuf::FieldDescriptor*, std::size(kRatioFields)>&
+RatioDescriptors() {
+  static const auto fields = [] {
+    std::array<const google::protobuf::FieldDescriptor*, std::size(kRatioFields)> a{};
+    for (size_t i = 0; i < a.size(); ++i) {
+      if (!kRatioFields[i].in_results) continue;
+      a[i] = Message::descriptor()->FindFieldByName(std::string(kRatioFields[i].name));
+    }
+    return a;
+  }();
+  return fields;
+}
+
+// Whether a message carries user profiles' counters (profiles on).
+template <typename Message>
+bool HasProfileCounters(const Message& m) {
+  const auto& fields = CounterDescriptors<Message>();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    if (kCounterFields[i].profiles_only) return m.GetReflection()->HasField(m, fields[i]);
+  }
+  return false;
 }
 
 // The counters into / out of such a message (every field of kCounterFields).

@@ -13,33 +13,41 @@
 
 namespace promowatch {
 
-void AppendWindowResultJson(const v1::WindowResult& r, std::string* out) {
-  auto ratio = [](bool has, double v) { return has ? fmt::format("{}", v) : std::string("null"); };
+namespace {
+
+// The counters and then the ratios in results (aggregate.h) that are (or
+// are not) user profiles' own, each as "name":value, comma before each.
+void AppendMetricsJson(const v1::WindowResult& r, bool profiles_only, std::string* out) {
   auto it = std::back_inserter(*out);
-  fmt::format_to(it,
+  const auto* reflection = r.GetReflection();
+  const auto& counters = CounterDescriptors<v1::WindowResult>();
+  for (size_t i = 0; i < counters.size(); ++i) {
+    if (kCounterFields[i].profiles_only != profiles_only) continue;
+    fmt::format_to(it, ",\"{}\":{}", kCounterFields[i].name, reflection->GetInt64(r, counters[i]));
+  }
+  const auto& ratios = RatioDescriptors<v1::WindowResult>();
+  for (size_t i = 0; i < ratios.size(); ++i) {
+    const RatioField& f = kRatioFields[i];
+    if (!f.in_results || f.profiles_only != profiles_only) continue;
+    if (reflection->HasField(r, ratios[i])) {
+      fmt::format_to(it, ",\"{}\":{}", f.name, reflection->GetDouble(r, ratios[i]));
+    } else {
+      fmt::format_to(it, ",\"{}\":null", f.name);
+    }
+  }
+}
+
+}  // namespace
+
+void AppendWindowResultJson(const v1::WindowResult& r, std::string* out) {
+  fmt::format_to(std::back_inserter(*out),
                  "{{\"window\":\"{}\",\"window_start_ms\":{},\"window_end_ms\":{},"
-                 "\"campaign_id\":{},\"channel\":{},",
+                 "\"campaign_id\":{},\"channel\":{}",
                  r.window(), r.window_start_ms(), r.window_end_ms(),
                  nlohmann::json(r.campaign_id()).dump(), nlohmann::json(r.channel()).dump());
-  // The counters (kCounterFields), then what is derived from them; the
-  // counters of user profiles last, when they are on.
-  const auto& fields = CounterDescriptors<v1::WindowResult>();
-  const auto* reflection = r.GetReflection();
-  for (size_t i = 0; i < fields.size(); ++i) {
-    if (kCounterFields[i].profiles_only) continue;
-    fmt::format_to(it, "\"{}\":{},", kCounterFields[i].name, reflection->GetInt64(r, fields[i]));
-  }
-  fmt::format_to(it, "\"ctr\":{},\"cvr\":{},\"roi\":{},\"uv\":{},\"revision\":{}",
-                 ratio(r.has_ctr(), r.ctr()), ratio(r.has_cvr(), r.cvr()),
-                 ratio(r.has_roi(), r.roi()), r.uv(), r.revision());
-  if (r.has_new_customer_orders()) {
-    for (size_t i = 0; i < fields.size(); ++i) {
-      if (!kCounterFields[i].profiles_only) continue;
-      fmt::format_to(it, ",\"{}\":{}", kCounterFields[i].name, reflection->GetInt64(r, fields[i]));
-    }
-    fmt::format_to(it, ",\"new_customer_share\":{}",
-                   ratio(r.has_new_customer_share(), r.new_customer_share()));
-  }
+  AppendMetricsJson(r, /*profiles_only=*/false, out);
+  fmt::format_to(std::back_inserter(*out), ",\"uv\":{},\"revision\":{}", r.uv(), r.revision());
+  if (HasProfileCounters(r)) AppendMetricsJson(r, /*profiles_only=*/true, out);
   out->push_back('}');
 }
 

@@ -13,9 +13,9 @@
 namespace promowatch {
 
 // One result as replay's JSON object (no newline): window, bounds,
-// campaign_id, channel, the counters (kCounterFields), ctr, cvr, roi (null
-// without a denominator), uv, revision; with profiles on, their counters
-// and new_customer_share.
+// campaign_id, channel, the counters (kCounterFields) and ratios
+// (kRatioFields, null without a denominator), uv, revision; with profiles
+// on, then their own counters and ratios.
 std::string WindowResultToJson(const v1::WindowResult& r);
 void AppendWindowResultJson(const v1::WindowResult& r, std::string* out);
 

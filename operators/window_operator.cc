@@ -236,12 +236,13 @@ void FillWindowResult(std::string_view window, int64_t start_ms, int64_t end_ms,
     if (kCounterFields[i].profiles_only && !count_new_customers) continue;
     reflection->SetInt64(r, fields[i], c.*kCounterFields[i].member);
   }
-  if (auto v = c.ctr()) r->set_ctr(*v);
-  if (auto v = c.cvr()) r->set_cvr(*v);
-  if (auto v = c.roi()) r->set_roi(*v);
-  if (count_new_customers) {
-    if (auto v = Counters::Ratio(c.new_customer_orders, c.paid_orders))
-      r->set_new_customer_share(*v);
+  const auto& ratios = RatioDescriptors<v1::WindowResult>();
+  for (size_t i = 0; i < ratios.size(); ++i) {
+    const RatioField& f = kRatioFields[i];
+    if (!f.in_results || (f.profiles_only && !count_new_customers)) continue;
+    if (auto v = RatioOf(f, c.*f.numerator, c.*f.denominator)) {
+      reflection->SetDouble(r, ratios[i], *v);
+    }
   }
   r->set_uv(uv);
   r->set_revision(revision);

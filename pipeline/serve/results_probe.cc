@@ -6,54 +6,33 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <fmt/format.h>
+
+#include <array>
 #include <limits>
+
+#include "operators/counter_reflection.h"
 
 namespace promowatch {
 namespace {
 
-// The campaign counters: sums of final 1m windows, amounts in currency
-// units (yuan). `of` reads the window; `if_set` skips windows without the
-// field (new customers need profiles).
-struct CampaignCounter {
-  const char* name;
-  const char* help;
-  double (*of)(const v1::WindowResult&);
-  bool (*if_set)(const v1::WindowResult&) = nullptr;
-};
-double Yuan(int64_t cents) { return static_cast<double>(cents) / 100.0; }
-const CampaignCounter kCampaignCounters[] = {
-    {"promowatch_campaign_impressions_total", "Impressions in final 1m windows",
-     [](const v1::WindowResult& r) { return static_cast<double>(r.impressions()); }},
-    {"promowatch_campaign_clicks_total", "Clicks in final 1m windows",
-     [](const v1::WindowResult& r) { return static_cast<double>(r.clicks()); }},
-    {"promowatch_campaign_orders_total", "Orders created, in final 1m windows",
-     [](const v1::WindowResult& r) { return static_cast<double>(r.orders()); }},
-    {"promowatch_campaign_paid_orders_total", "Paid orders in final 1m windows",
-     [](const v1::WindowResult& r) { return static_cast<double>(r.paid_orders()); }},
-    {"promowatch_campaign_gmv_total",
-     "Sum of paid order amounts in currency units (yuan), final 1m windows",
-     [](const v1::WindowResult& r) { return Yuan(r.gmv_cents()); }},
-    {"promowatch_campaign_refunds_total",
-     "Sum of refunded amounts in currency units (yuan), final 1m windows",
-     [](const v1::WindowResult& r) { return Yuan(r.refund_cents()); }},
-    {"promowatch_campaign_spend_total",
-     "Marketing spend in currency units (yuan), final 1m windows (ROI = gmv / spend)",
-     [](const v1::WindowResult& r) { return Yuan(r.spend_cents()); }},
-    {"promowatch_campaign_new_customer_orders_total",
-     "Paid orders from users with no earlier paid order, final 1m windows (profiles.enabled)",
-     [](const v1::WindowResult& r) { return static_cast<double>(r.new_customer_orders()); },
-     [](const v1::WindowResult& r) { return r.has_new_customer_orders(); }},
-};
-constexpr size_t kCampaignCounterCount = std::size(kCampaignCounters);
+// The campaign counters are kCounterFields summed over final 1m windows,
+// amounts in currency units (yuan); the window gauges are kRatioFields in
+// results, and GMV, of the latest final window.
+std::string CampaignCounterName(const CounterField& f) {
+  return fmt::format("promowatch_campaign_{}_total", f.metric);
+}
+std::string CampaignCounterHelp(const CounterField& f) {
+  return fmt::format("{}{}, final 1m windows", f.help, f.cents ? " in currency units (yuan)" : "");
+}
 
 }  // namespace
 
 struct ResultsProbe::Families {
   prometheus::Histogram* result_latency;
   prometheus::Histogram* result_publish;
-  prometheus::Family<prometheus::Counter>* counters[kCampaignCounterCount];
-  prometheus::Family<prometheus::Gauge>* ctr;
-  prometheus::Family<prometheus::Gauge>* cvr;
+  std::array<prometheus::Family<prometheus::Counter>*, std::size(kCounterFields)> counters;
+  std::array<prometheus::Family<prometheus::Gauge>*, std::size(kRatioFields)> ratios{};
   prometheus::Family<prometheus::Gauge>* gmv;
 };
 
@@ -87,18 +66,21 @@ ResultsProbe::ResultsProbe(prometheus::Registry& r, const MetricsOptions& option
            .Register(r)
            .Add({}, prometheus::Histogram::BucketBoundaries{0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
                                                             0.5, 1, 2.5, 5});
-  for (size_t i = 0; i < kCampaignCounterCount; ++i) {
-    f_->counters[i] =
-        &BuildCounter().Name(kCampaignCounters[i].name).Help(kCampaignCounters[i].help).Register(r);
+  for (size_t i = 0; i < std::size(kCounterFields); ++i) {
+    f_->counters[i] = &BuildCounter()
+                           .Name(CampaignCounterName(kCounterFields[i]))
+                           .Help(CampaignCounterHelp(kCounterFields[i]))
+                           .Register(r);
   }
-  f_->ctr = &BuildGauge()
-                 .Name("promowatch_window_ctr_ratio")
-                 .Help("Clicks / impressions of the latest final window (NaN without impressions)")
-                 .Register(r);
-  f_->cvr = &BuildGauge()
-                 .Name("promowatch_window_cvr_ratio")
-                 .Help("Paid orders / clicks of the latest final window (NaN without clicks)")
-                 .Register(r);
+  for (size_t i = 0; i < std::size(kRatioFields); ++i) {
+    const RatioField& f = kRatioFields[i];
+    if (!f.in_results) continue;
+    f_->ratios[i] = &BuildGauge()
+                         .Name(fmt::format("promowatch_window_{}_ratio", f.name))
+                         .Help(fmt::format("{} of the latest final window (NaN when undefined)",
+                                           f.help))
+                         .Register(r);
+  }
   f_->gmv = &BuildGauge()
                  .Name("promowatch_window_gmv")
                  .Help("GMV in currency units (yuan) of the latest final window")
@@ -157,14 +139,23 @@ void ResultsProbe::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
   };
   const double nan = std::numeric_limits<double>::quiet_NaN();
   if (campaign != "other" && channel != "other") {  // folded series would mix windows
-    gauge(f_->ctr, r.has_ctr() ? r.ctr() : nan);
-    gauge(f_->cvr, r.has_cvr() ? r.cvr() : nan);
+    const auto& ratios = RatioDescriptors<v1::WindowResult>();
+    const auto* reflection = r.GetReflection();
+    const bool profiles = HasProfileCounters(r);
+    for (size_t i = 0; i < ratios.size(); ++i) {
+      // A ratio of user profiles' counters is there only with profiles on.
+      if (f_->ratios[i] == nullptr || (kRatioFields[i].profiles_only && !profiles)) continue;
+      gauge(f_->ratios[i],
+            reflection->HasField(r, ratios[i]) ? reflection->GetDouble(r, ratios[i]) : nan);
+    }
     gauge(f_->gmv, Yuan(r.gmv_cents()));
   }
   if (r.window() != "1m" || r.revision() != 0) return;  // counters: each event once
-  for (size_t i = 0; i < kCampaignCounterCount; ++i) {
-    const CampaignCounter& def = kCampaignCounters[i];
-    if (def.if_set != nullptr && !def.if_set(r)) continue;
+  const auto& fields = CounterDescriptors<v1::WindowResult>();
+  const auto* reflection = r.GetReflection();
+  for (size_t i = 0; i < fields.size(); ++i) {
+    const CounterField& def = kCounterFields[i];
+    if (def.profiles_only && !reflection->HasField(r, fields[i])) continue;
     prometheus::Family<prometheus::Counter>* fam = f_->counters[i];
     const std::string key = fam->GetName() + "|" + channel;
     auto it = s.counter_by_key.find(key);
@@ -173,8 +164,8 @@ void ResultsProbe::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
       it = s.counter_by_key.emplace(key, c).first;
       s.counters.emplace_back(fam, c);
     }
-    const double v = def.of(r);
-    if (v > 0) it->second->Increment(v);
+    const int64_t v = reflection->GetInt64(r, fields[i]);
+    if (v > 0) it->second->Increment(def.cents ? Yuan(v) : static_cast<double>(v));
   }
 }
 

@@ -1,5 +1,6 @@
 #include "operators/window_operator.h"
 
+#include <map>
 #include <gtest/gtest.h>
 
 #include "operators/aggregate.h"
@@ -301,6 +302,31 @@ TEST(Counters, EachIsInStateAndResultsUnderItsName) {
   for (size_t i = 0; i < std::size(kCounterFields); ++i) {
     EXPECT_EQ(a.*kCounterFields[i].member, static_cast<int64_t>(i + 101)) << kCounterFields[i].name;
   }
+}
+
+TEST(Ratios, EachInResultsIsAnOptionalDoubleUnderItsName) {
+  for (const RatioField& f : kRatioFields) {
+    EXPECT_LT(CounterIndex(f.numerator), std::size(kCounterFields)) << f.name;
+    EXPECT_LT(CounterIndex(f.denominator), std::size(kCounterFields)) << f.name;
+    const auto* field = v1::WindowResult::descriptor()->FindFieldByName(std::string(f.name));
+    if (!f.in_results) {
+      EXPECT_EQ(field, nullptr) << f.name << " is an alert metric only, yet a result field";
+      continue;
+    }
+    ASSERT_NE(field, nullptr) << f.name << " is not a field of WindowResult";
+    EXPECT_EQ(field->cpp_type(), google::protobuf::FieldDescriptor::CPPTYPE_DOUBLE) << f.name;
+    EXPECT_TRUE(field->has_presence()) << f.name << " must be optional: null without a denominator";
+  }
+  // Values: null without a denominator, yuan for a ratio of an amount.
+  Counters c;
+  c.gmv_cents = 12345;
+  c.paid_orders = 2;
+  c.clicks = 4;
+  std::map<std::string_view, std::optional<double>> value;
+  for (const RatioField& f : kRatioFields) value[f.name] = RatioOf(f, c.*f.numerator, c.*f.denominator);
+  EXPECT_FALSE(value.at("ctr")) << "no impressions";
+  EXPECT_DOUBLE_EQ(value.at("cvr").value(), 0.5);
+  EXPECT_DOUBLE_EQ(value.at("aov").value(), 61.725);
 }
 
 }  // namespace
