@@ -41,7 +41,7 @@ bool Cleared(const AlertRule& rule, double value, double line) {
 }
 
 int64_t WindowMs(const std::string& window) {
-  return static_cast<int64_t>(std::atoi(window.c_str())) * 60'000;
+  return static_cast<int64_t>(WindowMinutes(window).value_or(0)) * kMinuteMs;
 }
 
 std::string FormatNumber(double v) {
@@ -90,12 +90,12 @@ AlertEngine::AlertEngine(std::vector<AlertRule> rules, WindowResultSink* next,
 
 bool AlertEngine::InScope(const AlertRule& rule, const v1::WindowResult& r) const {
   if (r.window() != rule.window) return false;
-  const bool overall = r.campaign_id() == "*";
-  const bool campaign_rollup = !overall && r.channel() == "*";
+  const bool overall = IsRollup(r.campaign_id());
+  const bool campaign_rollup = !overall && IsRollup(r.channel());
   using S = AlertRule::Scope;
   switch (rule.scope) {
     case S::kOverall:
-      return overall && r.channel() == "*";
+      return overall && IsRollup(r.channel());
     case S::kCampaign:
       if (!campaign_rollup) return false;
       break;
@@ -268,8 +268,8 @@ void AlertEngine::CheckTopicSilence(const std::map<std::string, int64_t>& silent
     auto s = silent_ms.find(rule.topic);
     if (s == silent_ms.end()) continue;
     v1::WindowResult w;  // the scope: the whole topic
-    w.set_campaign_id("*");
-    w.set_channel("*");
+    w.set_campaign_id(std::string(kRollupKey));
+    w.set_channel(std::string(kRollupKey));
     w.set_window_start_ms(wall_ms - s->second);
     w.set_window_end_ms(wall_ms);
     Judgement j;
@@ -304,7 +304,7 @@ void AlertEngine::Emit(const v1::WindowResult& r) {
       if (incomplete_.insert(key).second && on_alert_) {
         int64_t volume = 0;
         AlertEvent a = MakeEvent(rule, r, MetricValue(r, rule.metric, &volume).value_or(0),
-                                 "data_incomplete", now, rule.ThresholdFor(r.campaign_id()));
+                                 kAlertDataIncomplete, now, rule.ThresholdFor(r.campaign_id()));
         a.annotations["data_incomplete_reason"] = incomplete_reason_;
         on_alert_(a);
       }
@@ -354,20 +354,20 @@ void AlertEngine::Rejudge(const AlertRule& rule, const v1::WindowResult& r, cons
   }
   dirty_.insert(key);
   const double uncorrected = inst.last.value;
-  inst.last = MakeEvent(rule, r, j.judged ? j.value : inst.last.value, "firing", inst.since_ms,
+  inst.last = MakeEvent(rule, r, j.judged ? j.value : inst.last.value, kAlertFiring, inst.since_ms,
                         j.judged ? j.line : inst.last.threshold,
                         j.judged ? j.baseline : inst.last.baseline);
   inst.last.annotations["uncorrected_value"] = FormatNumber(uncorrected);
   inst.last.annotations["corrected_revision"] = std::to_string(r.revision());
   if (j.breach) {
     inst.last.correction = true;
-    Send(inst, "firing");
+    Send(inst, kAlertFiring);
     inst.last.correction = false;
     return;
   }
   // Fired on a value that late data corrected away.
   inst.last.annotations["resolved_by"] = "late data corrected the window it fired on";
-  Send(inst, "resolved");
+  Send(inst, kAlertResolved);
   active_.erase(it);
 }
 
@@ -379,16 +379,16 @@ void AlertEngine::Advance(const AlertRule& rule, const v1::WindowResult& r, cons
     if (!j.breach) return;
     Instance inst;
     inst.since_ms = now;
-    inst.last = MakeEvent(rule, r, j.value, "pending", now, j.line, j.baseline);
+    inst.last = MakeEvent(rule, r, j.value, kAlertPending, now, j.line, j.baseline);
     it = active_.emplace(key, std::move(inst)).first;
     dirty_.insert(key);
     if (rule.for_ms > 0) {
-      Send(it->second, "pending");
+      Send(it->second, kAlertPending);
       return;
     }
     it->second.phase = Phase::kFiring;
     it->second.fired_on_ms = now;
-    Send(it->second, "firing");
+    Send(it->second, kAlertFiring);
     return;
   }
   Instance& inst = it->second;
@@ -397,7 +397,7 @@ void AlertEngine::Advance(const AlertRule& rule, const v1::WindowResult& r, cons
   // resolves its alerts instead of firing forever. The event keeps the last
   // judged value then.
   inst.last = MakeEvent(rule, r, j.judged ? j.value : inst.last.value,
-                        inst.phase == Phase::kFiring ? "firing" : "pending", inst.since_ms,
+                        inst.phase == Phase::kFiring ? kAlertFiring : kAlertPending, inst.since_ms,
                         j.judged ? j.line : inst.last.threshold,
                         j.judged ? j.baseline : inst.last.baseline);
   if (inst.phase == Phase::kPending) {
@@ -406,7 +406,7 @@ void AlertEngine::Advance(const AlertRule& rule, const v1::WindowResult& r, cons
     } else if (now - inst.since_ms >= rule.for_ms) {
       inst.phase = Phase::kFiring;
       inst.fired_on_ms = now;
-      Send(inst, "firing");
+      Send(inst, kAlertFiring);
     }
     return;
   }
@@ -417,7 +417,7 @@ void AlertEngine::Advance(const AlertRule& rule, const v1::WindowResult& r, cons
   }
   if (inst.clear_since_ms == 0) inst.clear_since_ms = now;
   if (now - inst.clear_since_ms >= rule.keep_firing_for_ms) {
-    Send(inst, "resolved");
+    Send(inst, kAlertResolved);
     active_.erase(it);
   }
 }
@@ -442,7 +442,7 @@ absl::Status AlertEngine::Restore(const StateReader& in) {
         w.set_campaign_id(s.campaign_id());
         w.set_channel(s.channel());
         w.set_window_end_ms(s.last_eval_ms());
-        inst.last = MakeEvent(r, w, s.value(), inst.phase == Phase::kFiring ? "firing" : "pending",
+        inst.last = MakeEvent(r, w, s.value(), inst.phase == Phase::kFiring ? kAlertFiring : kAlertPending,
                               s.since_ms(), r.ThresholdFor(s.campaign_id()));
         active_.emplace(Key{s.rule(), s.campaign_id(), s.channel()}, std::move(inst));
         return absl::OkStatus();
@@ -556,7 +556,7 @@ void AlertEngine::ReplaceRules(std::vector<AlertRule> rules, int64_t event_time_
     if (it->second.phase == Phase::kFiring) {
       it->second.last.window_end_ms = std::max(it->second.last.window_end_ms, event_time_ms);
       it->second.last.annotations["resolved_by"] = "rule removed";
-      Send(it->second, "resolved");
+      Send(it->second, kAlertResolved);
     }
     dirty_.insert(it->first);
     it = active_.erase(it);
@@ -588,7 +588,7 @@ std::vector<AlertEvent> AlertEngine::Active() const {
   std::vector<AlertEvent> out;
   for (const auto& [key, inst] : active_) {
     out.push_back(inst.last);
-    out.back().state = inst.phase == Phase::kFiring ? "firing" : "pending";
+    out.back().state = inst.phase == Phase::kFiring ? kAlertFiring : kAlertPending;
   }
   return out;
 }

@@ -97,9 +97,17 @@ struct AlertRule {
   }
 };
 
+// The states of an alert transition (AlertEvent::state; the alerts
+// output's "state").
+inline constexpr char kAlertPending[] = "pending";
+inline constexpr char kAlertFiring[] = "firing";
+inline constexpr char kAlertResolved[] = "resolved";
+// A window the rule could not judge (cut short at the end of input).
+inline constexpr char kAlertDataIncomplete[] = "data_incomplete";
+
 struct AlertEvent {
   std::string rule;
-  std::string state;  // "pending" | "firing" | "resolved" | "data_incomplete"
+  std::string state;  // kAlertPending, kAlertFiring, kAlertResolved or kAlertDataIncomplete
   std::string campaign_id;
   std::string channel;
   std::string metric;

@@ -81,7 +81,7 @@ void PartialMerger::Take(int task, const v1::WindowResult& r, int64_t version) {
 
 int PartialMerger::WindowOrder(const std::string& name) const {
   if (name == kCumulativeWindow) return static_cast<int>(options_.window_minutes.size());
-  const int minutes = std::atoi(name.c_str());
+  const int minutes = WindowMinutes(name).value_or(0);
   const auto& sizes = options_.window_minutes;
   return static_cast<int>(std::lower_bound(sizes.begin(), sizes.end(), minutes) - sizes.begin());
 }
@@ -130,7 +130,7 @@ void PartialMerger::Flush(int64_t watermark_ms, bool end_of_input) {
     const Window& w = it->second;
     const int64_t end = w.name == kCumulativeWindow
                             ? w.start_ms + 24 * 3'600'000
-                            : w.start_ms + std::atoi(w.name.c_str()) * kMinuteMs;
+                            : w.start_ms + WindowMinutes(w.name).value_or(0) * kMinuteMs;
     const bool needed =
         std::any_of(held_.begin(), held_.end(), [&](const Arrival& a) { return a.window == it; });
     if (end + reach < watermark_ms && !needed) {

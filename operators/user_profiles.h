@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "absl/container/btree_set.h"
+#include "operators/time_util.h"
 #include "absl/container/node_hash_map.h"
 #include "operators/operator.h"
 #include "promowatch/v1/results.pb.h"
@@ -45,14 +46,14 @@ namespace promowatch {
 // Thresholds of the tags (../shared/DOMAIN.md's examples as defaults).
 struct TagRules {
   // new: first seen less than this long ago and no paid order yet.
-  int64_t new_for_ms = 7 * 86'400'000LL;
+  int64_t new_for_ms = 7 * kDayMs;
   // active: at least this many paid orders in the last `active_days` days,
   // with an average order value above active_min_aov_cents.
   int active_days = 30;
   int64_t active_min_paid_orders = 2;
   int64_t active_min_aov_cents = 15'000;
   // dormant: a paying user with no paid order for this long.
-  int64_t dormant_after_ms = 90 * 86'400'000LL;
+  int64_t dormant_after_ms = 90 * kDayMs;
   // high_value: spend over the last 365 days above this, or at least this
   // many repeat purchases (paid orders after the first) in those days.
   int64_t high_value_spend_cents = 500'000;
@@ -68,7 +69,7 @@ struct TagRules {
   int64_t tier_gold_cents = 500'000;
   int64_t tier_diamond_cents = 2'000'000;
   // Profiles of users unseen for this long are removed.
-  int64_t expire_after_ms = 400 * 86'400'000LL;
+  int64_t expire_after_ms = 400 * kDayMs;
   // An order without campaign or channel goes to the user's last click at
   // most this long before it (last-click attribution); with none, to
   // campaign and channel "(unattributed)".

@@ -11,7 +11,6 @@
 namespace promowatch {
 namespace {
 
-std::string WindowName(int minutes) { return std::to_string(minutes) + "m"; }
 
 }  // namespace
 

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "operators/keys.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "operators/aggregate.h"
@@ -44,8 +45,6 @@ class WindowResultSink {
   virtual void Emit(const v1::WindowResult& result) = 0;
 };
 
-inline constexpr std::string_view kRollupKey = "*";
-inline constexpr std::string_view kCumulativeWindow = "cumulative";
 // The revision of a partial update (OperatorOptions::emit_partial_updates).
 inline constexpr int32_t kPartialUpdate = -1;
 

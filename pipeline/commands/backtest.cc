@@ -97,9 +97,9 @@ int RunBacktest(const BacktestArgs& args) {
     if (a.correction) return;  // an update of a firing alert, not a new one
     RuleSummary& s = summary[a.rule];
     const auto key = std::make_tuple(a.rule, a.campaign_id, a.channel);
-    if (a.state == "pending") {
+    if (a.state == kAlertPending) {
       ++s.pending;
-    } else if (a.state == "firing") {
+    } else if (a.state == kAlertFiring) {
       ++s.fired;
       if (ever_resolved.count(key) > 0) ++s.refired;
       if (s.first_fired_ms < 0) s.first_fired_ms = a.window_end_ms;
@@ -122,7 +122,7 @@ int RunBacktest(const BacktestArgs& args) {
         ++true_alerts;
       else
         false_alerts.push_back(a);
-    } else if (a.state == "resolved") {
+    } else if (a.state == kAlertResolved) {
       ++s.resolved;
       ever_resolved.insert(key);
       if (auto it = firing_since.find(key); it != firing_since.end()) {
@@ -169,8 +169,8 @@ int RunBacktest(const BacktestArgs& args) {
   for (const Incident& i : incidents) {
     const bool found = i.detected_ms >= 0;
     std::printf("%-24s %-10s %-14s %16lld %12s %s\n", i.name.c_str(),
-                i.campaign_id.empty() ? "*" : i.campaign_id.c_str(),
-                i.channel.empty() ? "*" : i.channel.c_str(), static_cast<long long>(i.start_ms),
+                i.campaign_id.empty() ? kRollupKey.data() : i.campaign_id.c_str(),
+                i.channel.empty() ? kRollupKey.data() : i.channel.c_str(), static_cast<long long>(i.start_ms),
                 found ? Minutes(i.detected_ms - i.start_ms).c_str() : "-",
                 found ? i.detected_by.c_str() : "MISSED");
     if (found) {

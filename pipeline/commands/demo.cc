@@ -45,8 +45,9 @@ class DemoView final : public WindowResultSink {
   }
   void Emit(const v1::WindowResult& r) override {
     std::lock_guard lock(mu_);
-    if (r.channel() != "*" || r.campaign_id() == "*") {
-      if (r.campaign_id() == "*" && r.channel() == "*" && r.window() == "cumulative") total_ = r;
+    if (!IsRollup(r.channel()) || IsRollup(r.campaign_id())) {
+      if (IsRollup(r.campaign_id()) && IsRollup(r.channel()) && r.window() == kCumulativeWindow)
+        total_ = r;
       return;
     }
     if (r.window() == "cumulative") cumulative_[r.campaign_id()] = r;
@@ -88,13 +89,13 @@ class DemoView final : public WindowResultSink {
         return has ? fmt::format("{:.2f}%", v * 100) : std::string("-");
       };
       out += fmt::format("{:<10} {:>14.2f} {:>8} {:>8} {:>9}\n", cum.campaign_id(),
-                         static_cast<double>(cum.gmv_cents()) / 100.0,
+                         Yuan(cum.gmv_cents()),
                          m == minute_.end() ? "-" : pct(m->second.has_ctr(), m->second.ctr()),
                          m == minute_.end() ? "-" : pct(m->second.has_cvr(), m->second.cvr()),
                          cum.uv());
     }
     out += fmt::format("{:<10} {:>14.2f}\n\nfiring alerts:\n", "all",
-                       static_cast<double>(total_.gmv_cents()) / 100.0);
+                       Yuan(total_.gmv_cents()));
     if (firing.empty()) out += "  (none)\n";
     for (const auto& a : firing) {
       out += fmt::format("  [{}] {} {}/{}: {} {} = {:.4f} (threshold {:.4f})\n", a.severity, a.rule,

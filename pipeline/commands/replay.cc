@@ -147,7 +147,7 @@ int RunReplay(const ReplayArgs& args) {
     ++alert_transitions;
     const std::string json = AlertToJson(a);
     if (alerts_file) std::fprintf(alerts_file.get(), "%s\n", json.c_str());
-    if (a.state == "firing") spdlog::debug("msg=\"alert firing\" alert={}", json);
+    if (a.state == kAlertFiring) spdlog::debug("msg=\"alert firing\" alert={}", json);
     if (args.on_alert) args.on_alert(a);
   });
   if (args.tasks > 1 && config.profiles_enabled) {

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "pipeline/config/parse.h"
+#include "operators/keys.h"
 
 namespace promowatch {
 
@@ -119,7 +120,7 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
     // Defaults by kind: pacing is about cumulative GMV; no_data about any events.
     if (rule.kind == Kind::kPacing) {
       rule.metric = "gmv";
-      rule.window = "cumulative";
+      rule.window = kCumulativeWindow;
       rule.scope = AlertRule::Scope::kCampaign;
     }
     if (rule.kind == Kind::kNoData) {
@@ -138,18 +139,16 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
                                               fmt::join(names, ", ")));
     }
     if (auto w = n["window"]) rule.window = w.Scalar();
-    if (rule.window != "cumulative" &&
-        std::find(config.operators.window_minutes.begin(), config.operators.window_minutes.end(),
-                  std::atoi(rule.window.c_str())) == config.operators.window_minutes.end()) {
+    if (!IsComputedWindow(rule.window, config.operators.window_minutes)) {
       return r.Error(
           n["window"] ? n["window"] : n,
           fmt::format("window '{}' is not computed: add it to windows.sizes", rule.window));
     }
-    if (rule.kind == Kind::kPacing && rule.window != "cumulative") {
+    if (rule.kind == Kind::kPacing && rule.window != kCumulativeWindow) {
       return r.Error(n["window"],
                      "a pacing rule projects the cumulative window: window: cumulative");
     }
-    if (rule.kind == Kind::kNoData && rule.window == "cumulative") {
+    if (rule.kind == Kind::kNoData && rule.window == kCumulativeWindow) {
       return r.Error(n["window"], "a no_data rule needs a window size like 1m, not cumulative");
     }
     if (auto sc = n["scope"]) {

@@ -30,11 +30,11 @@ absl::StatusOr<int64_t> ParseDuration(std::string_view text) {
   else if (unit == "s")
     scale = 1000;
   else if (unit == "m")
-    scale = 60'000;
+    scale = kMinuteMs;
   else if (unit == "h")
     scale = 3'600'000;
   else if (unit == "d")
-    scale = 86'400'000;
+    scale = kDayMs;
   else {
     return absl::InvalidArgumentError(
         fmt::format("'{}': unknown unit '{}' (use ms, s, m, h or d)", text, unit));
@@ -42,7 +42,7 @@ absl::StatusOr<int64_t> ParseDuration(std::string_view text) {
   // (Bounded well below what event times in milliseconds can add up to:
   // 9999999999999999d wrapped negative and made every record late.)
   constexpr int64_t kMaxDays = 3650;
-  if (value > kMaxDays * 86'400'000 / scale) {
+  if (value > kMaxDays * kDayMs / scale) {
     return absl::InvalidArgumentError(
         fmt::format("'{}' must be at most {}d (ten years)", text, kMaxDays));
   }

@@ -1,4 +1,5 @@
 #include "pipeline/decode/decode.h"
+#include "operators/keys.h"
 
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
@@ -121,7 +122,7 @@ namespace {
 v1::RejectReason CheckKey(std::string_view campaign, std::string_view channel) {
   if (campaign.empty()) return v1::REJECT_REASON_MISSING_CAMPAIGN_ID;
   if (channel.empty()) return v1::REJECT_REASON_MISSING_CHANNEL;
-  if (campaign == "*" || channel == "*") return v1::REJECT_REASON_RESERVED_KEY;
+  if (IsRollup(campaign) || IsRollup(channel)) return v1::REJECT_REASON_RESERVED_KEY;
   return v1::REJECT_REASON_UNSPECIFIED;
 }
 
@@ -165,8 +166,8 @@ v1::RejectReason Validate(const v1::Event& event, bool orders_may_lack_campaign)
       if (auto r = CheckKey(o.campaign_id(), o.channel()); r != v1::REJECT_REASON_UNSPECIFIED) {
         const bool unattributed =
             r == v1::REJECT_REASON_MISSING_CAMPAIGN_ID || r == v1::REJECT_REASON_MISSING_CHANNEL;
-        if (!(orders_may_lack_campaign && unattributed && o.campaign_id() != "*" &&
-              o.channel() != "*"))
+        if (!(orders_may_lack_campaign && unattributed && !IsRollup(o.campaign_id()) &&
+              !IsRollup(o.channel())))
           return r;
       }
       if (auto r = CheckTime(o.event_time_ms()); r != v1::REJECT_REASON_UNSPECIFIED) return r;

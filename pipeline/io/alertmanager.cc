@@ -59,11 +59,11 @@ std::map<std::string, std::string> AlertmanagerLabels(const AlertEvent& a) {
   labels["severity"] = a.severity;
   // "*" is promowatch's rollup marker, not a campaign: scopes that do not
   // have the label do not carry it.
-  if (a.campaign_id != "*")
+  if (!IsRollup(a.campaign_id))
     labels["campaign"] = a.campaign_id;
   else
     labels.erase("campaign");
-  if (a.channel != "*")
+  if (!IsRollup(a.channel))
     labels["channel"] = a.channel;
   else
     labels.erase("channel");
@@ -117,7 +117,7 @@ void AlertmanagerNotifier::Forget(const AlertEvent& a) {
 }
 
 void AlertmanagerNotifier::Notify(const AlertEvent& a, int64_t wall_ms) {
-  if (a.state != "firing" && a.state != "resolved") return;
+  if (a.state != kAlertFiring && a.state != kAlertResolved) return;
   const std::string key = Key(a);
   int dropped = 0;
   {
@@ -140,7 +140,7 @@ void AlertmanagerNotifier::Notify(const AlertEvent& a, int64_t wall_ms) {
     if (it != alerts_.end()) {
       Entry& e = it->second;
       e.alert = a;
-      e.resolved = a.state == "resolved";
+      e.resolved = a.state == kAlertResolved;
       if (e.resolved) {
         e.ends_at_ms = std::max(a.active_since_ms, std::min(a.window_end_ms, wall_ms));
       }

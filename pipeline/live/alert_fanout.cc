@@ -24,18 +24,18 @@ AlertFanout::~AlertFanout() = default;
 
 void AlertFanout::Publish(const AlertEvent& a) {
   const std::string json = AlertToJson(a);
-  if (a.state == "data_incomplete") {
+  if (a.state == kAlertDataIncomplete) {
     spdlog::debug("msg=\"alert not judged: data incomplete\" alert={}", json);
     return;
   }
-  if (a.state == "pending") {
+  if (a.state == kAlertPending) {
     // Not a notification: the rule's `for` has not elapsed yet.
     spdlog::info("msg=\"alert pending\" alert={}", json);
     return;
   }
-  if (a.state == "firing" && a.correction) {
+  if (a.state == kAlertFiring && a.correction) {
     spdlog::info("msg=\"alert corrected by late data\" alert={}", json);
-  } else if (a.state == "firing") {
+  } else if (a.state == kAlertFiring) {
     spdlog::warn("msg=\"alert firing\" alert={}", json);
   } else {
     spdlog::info("msg=\"alert resolved\" alert={}", json);

@@ -56,8 +56,8 @@ void DataCompleteness::Judge(const Inputs& in, int64_t wall_ms) {
   if (kind == kind_) return;
   AlertEvent a;
   a.rule = "promowatch_data_incomplete";
-  a.campaign_id = "*";
-  a.channel = "*";
+  a.campaign_id = kRollupKey;
+  a.channel = kRollupKey;
   a.metric = "data_complete";
   a.window = "live";
   a.severity = "info";
@@ -66,10 +66,10 @@ void DataCompleteness::Judge(const Inputs& in, int64_t wall_ms) {
     spdlog::warn("msg=\"data incomplete: alert rules are not judged\" reason={} detail=\"{}\"",
                  kind, detail);
     since_ms_ = wall_ms;
-    a.state = "firing";
+    a.state = kAlertFiring;
   } else {
     spdlog::info("msg=\"data complete again: alert rules are judged\" was={}", kind_);
-    a.state = "resolved";
+    a.state = kAlertResolved;
   }
   a.active_since_ms = since_ms_;
   a.annotations = {

@@ -250,7 +250,7 @@ void GlobalStage::Flush(int task) {
 
 std::vector<AlertEvent> GlobalStage::Firing() const {
   std::vector<AlertEvent> all = Active();
-  std::erase_if(all, [](const AlertEvent& a) { return a.state != "firing"; });
+  std::erase_if(all, [](const AlertEvent& a) { return a.state != kAlertFiring; });
   return all;
 }
 

@@ -152,7 +152,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   // stalled the pipeline past its SIGTERM grace period.)
   void OnAlert(const AlertEvent& a) {
     fanout_.Publish(a);
-    if (a.state == "firing" || a.state == "resolved")
+    if (a.state == kAlertFiring || a.state == kAlertResolved)
       metrics_->alerts->SetAlertFiring(a.rule, a.severity, global_->FiringOf(a.rule));
   }
 

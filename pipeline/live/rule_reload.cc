@@ -1,4 +1,5 @@
 #include "pipeline/live/rule_reload.h"
+#include "operators/keys.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -40,9 +41,7 @@ absl::StatusOr<RuleWatcher::Rules> RuleWatcher::Load(const std::vector<int>& win
   auto loaded = LoadConfig(config_path_);
   if (!loaded.ok()) return loaded.status();
   for (const AlertRule& rule : loaded->alert_rules) {
-    if (rule.window != "cumulative" &&
-        std::find(window_minutes.begin(), window_minutes.end(), std::atoi(rule.window.c_str())) ==
-            window_minutes.end()) {
+    if (!IsComputedWindow(rule.window, window_minutes)) {
       return absl::FailedPreconditionError(
           fmt::format("rule '{}' needs window {}, which this process does not compute: "
                       "windows.sizes changes need a restart",

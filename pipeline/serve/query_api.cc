@@ -1,4 +1,5 @@
 #include "pipeline/serve/query_api.h"
+#include "operators/keys.h"
 
 #include <google/protobuf/util/json_util.h>
 
@@ -82,7 +83,7 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
   }
   if (path.rfind("/v1/users/", 0) == 0) {
     const std::string id = rest("/v1/users/");
-    if (!ValidId(id) || id == "*")
+    if (!ValidId(id) || IsRollup(id))
       return JsonError(400, "a user id is 1-128 characters of [A-Za-z0-9_.:-]");
     if (auto r = Elsewhere(true, id, path)) return *r;
     std::string bytes;

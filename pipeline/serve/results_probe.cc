@@ -101,13 +101,13 @@ std::vector<v1::WindowResult> ResultsProbe::LatestWindows(const std::string& cam
 }
 
 std::string ResultsProbe::CampaignLabel(const std::string& campaign) {
-  if (campaigns_.count(campaign) != 0 || campaign == "*") return campaign;
+  if (campaigns_.count(campaign) != 0 || IsRollup(campaign)) return campaign;
   if (static_cast<int>(campaigns_.size()) >= options_.max_campaigns) return "other";
   return campaign;
 }
 
 std::string ResultsProbe::ChannelLabel(const std::string& channel) {
-  if (channels_.count(channel) != 0 || channel == "*") return channel;
+  if (channels_.count(channel) != 0 || IsRollup(channel)) return channel;
   if (static_cast<int>(channels_.size()) >= options_.max_channels) return "other";
   channels_[channel] = true;
   return channel;

@@ -1,4 +1,5 @@
 #include "pipeline/serve/status_board.h"
+#include "operators/keys.h"
 
 #include <algorithm>
 #include <cmath>
@@ -121,7 +122,7 @@ void StatusBoard::DeadLetter(int64_t wall_ms, const std::string& reason, const s
 }
 
 void StatusBoard::ResultPublished(const v1::WindowResult& r) {
-  if (r.channel() != "*" || r.campaign_id() == "*") return;
+  if (!IsRollup(r.channel()) || IsRollup(r.campaign_id())) return;
   const bool cumulative = r.window() == "cumulative";
   if (!cumulative && r.window() != "1m") return;
   std::lock_guard<std::mutex> lock(mu_);
