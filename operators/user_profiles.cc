@@ -338,29 +338,30 @@ void UserProfileOperator::Evaluate(Cache::value_type& node, int64_t t, const cha
           std::to_string(Score(orders365, rules_.rfm_frequency, true)) + "M" +
           std::to_string(Score(cents365, rules_.rfm_monetary_cents, true));
   }
-  std::string tier;
+  std::string tier;  // kTiers
   if (cents365 >= rules_.tier_diamond_cents) tier = "diamond";
   else if (cents365 >= rules_.tier_gold_cents) tier = "gold";
   else if (cents365 >= rules_.tier_silver_cents) tier = "silver";
 
-  auto flag = [&](const char* tag, bool now, bool before, auto setter) {
-    if (now == before) return;
-    (p.*setter)(now);
-    Count(tag, now ? 1 : -1);
-    if (on_change_) on_change_({user, tag, Bool(before), Bool(now), reason, t});
-  };
-  flag("new", is_new, p.tag_new(), &v1::UserProfile::set_tag_new);
-  flag("active", active, p.tag_active(), &v1::UserProfile::set_tag_active);
-  flag("dormant", dormant, p.tag_dormant(), &v1::UserProfile::set_tag_dormant);
-  flag("high_value", high_value, p.tag_high_value(), &v1::UserProfile::set_tag_high_value);
+  const bool flags[] = {is_new, active, dormant, high_value};  // in kFlagTags' order
+  static_assert(std::size(flags) == std::size(kFlagTags));
+  for (size_t i = 0; i < std::size(kFlagTags); ++i) {
+    const FlagTag& tag = kFlagTags[i];
+    const bool before = (p.*tag.get)();
+    if (flags[i] == before) continue;
+    (p.*tag.set)(flags[i]);
+    const std::string name(tag.name);
+    Count(name, flags[i] ? 1 : -1);
+    if (on_change_) on_change_({user, name, Bool(before), Bool(flags[i]), reason, t});
+  }
   if (rfm != p.tag_rfm()) {
-    if (on_change_) on_change_({user, "rfm", p.tag_rfm(), rfm, reason, t});
+    if (on_change_) on_change_({user, std::string(kRfmTag), p.tag_rfm(), rfm, reason, t});
     p.set_tag_rfm(rfm);
   }
   if (tier != p.tag_tier()) {
-    Count(p.tag_tier().empty() ? "" : "tier:" + p.tag_tier(), -1);
-    Count(tier.empty() ? "" : "tier:" + tier, 1);
-    if (on_change_) on_change_({user, "tier", p.tag_tier(), tier, reason, t});
+    Count(TierCountName(p.tag_tier()), -1);
+    Count(TierCountName(tier), 1);
+    if (on_change_) on_change_({user, std::string(kTierTag), p.tag_tier(), tier, reason, t});
     p.set_tag_tier(tier);
   }
   SetTimer(node, NextTimer(p, t));
@@ -423,11 +424,10 @@ void UserProfileOperator::FireDue(const std::string& user_ref, int64_t upto) {
     if (at >= p.last_seen_ms() + rules_.expire_after_ms) {
       // Unseen for the expiry time: forgotten, its tags with it (no change
       // events: the user is gone, not re-segmented).
-      Count(p.tag_new() ? "new" : "", -1);
-      Count(p.tag_active() ? "active" : "", -1);
-      Count(p.tag_dormant() ? "dormant" : "", -1);
-      Count(p.tag_high_value() ? "high_value" : "", -1);
-      Count(p.tag_tier().empty() ? "" : "tier:" + p.tag_tier(), -1);
+      for (const FlagTag& tag : kFlagTags) {
+        if ((p.*tag.get)()) Count(std::string(tag.name), -1);
+      }
+      Count(TierCountName(p.tag_tier()), -1);
       p.Clear();
       e.gone = true;  // deleted from state at the next checkpoint
       --users_;

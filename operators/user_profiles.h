@@ -43,6 +43,28 @@
 
 namespace promowatch {
 
+// The tags, named once (tag change events, /v1/users, /v1/tags, the users
+// per tag): four flags, each a field of UserProfile, then rfm ("R5F3M4")
+// and tier (silver, gold, diamond; counted as "tier:gold").
+struct FlagTag {
+  std::string_view name;
+  bool (v1::UserProfile::*get)() const;
+  void (v1::UserProfile::*set)(bool);
+};
+inline constexpr FlagTag kFlagTags[] = {
+    {"new", &v1::UserProfile::tag_new, &v1::UserProfile::set_tag_new},
+    {"active", &v1::UserProfile::tag_active, &v1::UserProfile::set_tag_active},
+    {"dormant", &v1::UserProfile::tag_dormant, &v1::UserProfile::set_tag_dormant},
+    {"high_value", &v1::UserProfile::tag_high_value, &v1::UserProfile::set_tag_high_value},
+};
+inline constexpr std::string_view kRfmTag = "rfm";
+inline constexpr std::string_view kTierTag = "tier";
+inline constexpr std::string_view kTiers[] = {"silver", "gold", "diamond"};
+// What the users per tag count a tier as: "tier:gold" ("" for none).
+inline std::string TierCountName(std::string_view tier) {
+  return tier.empty() ? std::string() : "tier:" + std::string(tier);
+}
+
 // Thresholds of the tags (../shared/DOMAIN.md's examples as defaults).
 struct TagRules {
   // new: first seen less than this long ago and no paid order yet.

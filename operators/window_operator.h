@@ -27,10 +27,10 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
-#include "operators/keys.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/container/node_hash_map.h"
 #include "operators/aggregate.h"
+#include "operators/keys.h"
 #include "operators/operator.h"
 #include "operators/options.h"
 #include "operators/user_set.h"

@@ -6,8 +6,8 @@
 #include <cstdio>
 #include <ctime>
 
-#include "pipeline/config/parse.h"
 #include "operators/keys.h"
+#include "pipeline/config/parse.h"
 
 namespace promowatch {
 

@@ -1,5 +1,4 @@
 #include "pipeline/decode/decode.h"
-#include "operators/keys.h"
 
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
@@ -9,6 +8,7 @@
 #include <cstdio>
 #include <mutex>
 
+#include "operators/keys.h"
 #include "pipeline/decode/json_fast_path.h"
 
 namespace promowatch {

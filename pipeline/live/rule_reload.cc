@@ -1,5 +1,4 @@
 #include "pipeline/live/rule_reload.h"
-#include "operators/keys.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
@@ -7,6 +6,8 @@
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
+
+#include "operators/keys.h"
 
 namespace promowatch {
 namespace {

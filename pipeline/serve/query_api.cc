@@ -1,6 +1,7 @@
 #include "pipeline/serve/query_api.h"
-#include "operators/keys.h"
 
+#include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
@@ -9,6 +10,7 @@
 
 #include "absl/strings/escaping.h"
 #include "operators/encoding.h"
+#include "operators/keys.h"
 #include "operators/user_profiles.h"
 #include "pipeline/io/file_io.h"
 #include "promowatch/v1/state.pb.h"
@@ -98,15 +100,10 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
     o.preserve_proto_field_names = true;
     o.always_print_primitive_fields = true;
     (void)google::protobuf::util::MessageToJsonString(p, &profile, o);
-    nlohmann::json j = {{"user_id", id},
-                        {"tags",
-                         {{"new", p.tag_new()},
-                          {"active", p.tag_active()},
-                          {"dormant", p.tag_dormant()},
-                          {"high_value", p.tag_high_value()},
-                          {"rfm", p.tag_rfm()},
-                          {"tier", p.tag_tier()}}},
-                        {"profile", nlohmann::json::parse(profile)}};
+    nlohmann::json tags = {{kRfmTag, p.tag_rfm()}, {kTierTag, p.tag_tier()}};
+    for (const FlagTag& tag : kFlagTags) tags[std::string(tag.name)] = (p.*tag.get)();
+    nlohmann::json j = {
+        {"user_id", id}, {"tags", tags}, {"profile", nlohmann::json::parse(profile)}};
     return {200, j.dump(), "application/json", ""};
   }
   if (path.rfind("/v1/campaigns/", 0) == 0) {
@@ -127,12 +124,14 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
   if (path.rfind("/v1/tags/", 0) == 0 && path.size() > 15 &&
       path.compare(path.size() - 6, 6, "/count") == 0) {
     const std::string tag = path.substr(9, path.size() - 9 - 6);
-    static const char* kTags[] = {"new",         "active",    "dormant",     "high_value",
-                                  "tier:silver", "tier:gold", "tier:diamond"};
-    if (std::find(std::begin(kTags), std::end(kTags), tag) == std::end(kTags)) {
-      return JsonError(
-          400,
-          "tag is one of new, active, dormant, high_value, tier:silver, tier:gold, tier:diamond");
+    static const std::vector<std::string> kTags = [] {
+      std::vector<std::string> names;
+      for (const FlagTag& t : kFlagTags) names.emplace_back(t.name);
+      for (std::string_view tier : kTiers) names.push_back(TierCountName(tier));
+      return names;
+    }();
+    if (std::find(kTags.begin(), kTags.end(), tag) == kTags.end()) {
+      return JsonError(400, fmt::format("tag is one of {}", fmt::join(kTags, ", ")));
     }
     const auto counts = profiles_->UserTagCounts();
     auto it = counts.find(tag);

@@ -1,11 +1,11 @@
 #include "pipeline/serve/status_board.h"
-#include "operators/keys.h"
 
 #include <algorithm>
 #include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "operators/event_record.h"
+#include "operators/keys.h"
 
 namespace promowatch {
 namespace {
