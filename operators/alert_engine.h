@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "operators/names.h"
 #include "operators/state.h"
 #include "operators/window_operator.h"
 
@@ -87,6 +88,17 @@ struct AlertRule {
   int64_t silence_ms = 0;
   int64_t forget_after_ms = 6 * 3'600'000;  // a scope silent this long ended: resolved, forgotten
   std::string topic;                        // no_data on an input topic, in wall time
+
+  // Names in rules files.
+  static constexpr Named<Kind> kKindNames[] = {{"threshold", Kind::kThreshold},
+                                               {"relative_drop", Kind::kRelativeDrop},
+                                               {"pacing", Kind::kPacing},
+                                               {"no_data", Kind::kNoData}};
+  static constexpr Named<Scope> kScopeNames[] = {{"overall", Scope::kOverall},
+                                                 {"campaign", Scope::kCampaign},
+                                                 {"campaign_channel", Scope::kCampaignChannel}};
+  static constexpr Named<Op> kOpNames[] = {
+      {"<", Op::kLess}, {"<=", Op::kLessEqual}, {">", Op::kGreater}, {">=", Op::kGreaterEqual}};
 
   // The threshold for one campaign (overrides, else `threshold`/`target`).
   double ThresholdFor(const std::string& campaign) const {

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "operators/names.h"
+
 namespace promowatch {
 
 enum class LatePolicy : uint8_t {
@@ -16,6 +18,8 @@ enum class LatePolicy : uint8_t {
   // revision + 1. Beyond that, it goes to the late sink.
   kCorrect,
 };
+inline constexpr Named<LatePolicy> kLatePolicyNames[] = {{"drop", LatePolicy::kDrop},
+                                                         {"correct", LatePolicy::kCorrect}};
 
 struct OperatorOptions {
   // Bounded out-of-orderness: watermark = max event time seen - this.

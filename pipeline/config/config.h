@@ -19,6 +19,9 @@
 
 namespace promowatch {
 
+// kafka.results_format / --results-format: protobuf or JSON values.
+inline constexpr Named<bool> kResultsFormatNames[] = {{"protobuf", false}, {"json", true}};
+
 struct KafkaOptions {
   // Default: 127.0.0.1:9092.
   std::string brokers = "127.0.0.1:9092";
@@ -86,7 +89,8 @@ struct KafkaOptions {
   // kafka.lag_group. Default: "<group>-lag".
   std::string lag_group;
   std::string LagGroup() const { return lag_group.empty() ? group + "-lag" : lag_group; }
-  // Results (and alerts) as JSON objects instead of protobuf. Default: false.
+  // kafka.results_format: results (and alerts) as JSON objects instead of
+  // protobuf (kResultsFormatNames). Default: false.
   bool results_json = false;
   // Any librdkafka property (security.protocol, sasl.*, ssl.*, ...), applied
   // after promowatch's own settings to each client it applies to

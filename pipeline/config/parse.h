@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "operators/names.h"
 #include "pipeline/config/config.h"
 
 namespace promowatch::config_internal {
@@ -21,6 +22,8 @@ namespace promowatch::config_internal {
 class Reader {
  public:
   explicit Reader(std::string_view file) : file_(file) {}
+  // The file being read (rules files are found relative to it).
+  const std::string& file() const { return file_; }
 
   absl::Status Error(const YAML::Node& node, std::string_view what) const {
     return absl::InvalidArgumentError(fmt::format("{}:{}: {}", file_, node.Mark().line + 1, what));
@@ -86,6 +89,19 @@ class Reader {
     return absl::OkStatus();
   }
 
+  // One of an enum's names (operators/names.h); `what` and `hint` make the
+  // error: "<what> 'x' is not one of: a, b<hint>".
+  template <typename E, size_t N>
+  absl::Status Enum(const YAML::Node& node, std::string_view what, const Named<E> (&names)[N],
+                    E* out, std::string_view hint = "") const {
+    const std::string text = node.IsScalar() ? node.Scalar() : "";
+    if (auto v = FromName(names, text)) {
+      *out = *v;
+      return absl::OkStatus();
+    }
+    return Error(node, fmt::format("{} '{}' is not one of: {}{}", what, text, NameList(names), hint));
+  }
+
   absl::Status Bool(const YAML::Node& node, bool* out) const {
     if (!node.IsScalar() || !YAML::convert<bool>::decode(node, *out)) {
       return Error(node, "expected true or false");
@@ -102,6 +118,12 @@ class Reader {
     absl::Status _s = (expr);    \
     if (!_s.ok()) return _s;     \
   } while (0)
+
+// The sections of a config file, one function each (config.cc lists them
+// in the order they are read: alert rules check windows.sizes).
+absl::Status ParseKafkaSection(const Reader& r, const YAML::Node& k, PipelineConfig* out);
+absl::Status ParseProfilesSection(const Reader& r, const YAML::Node& pr, PipelineConfig* out);
+absl::Status ParseAlertsSection(const Reader& r, const YAML::Node& a, PipelineConfig* out);
 
 // The YAML document, or the line at which it stops being YAML.
 absl::StatusOr<YAML::Node> ParseYaml(std::string_view yaml, std::string_view file_name);

@@ -11,28 +11,6 @@ ValueType DefaultValueType(std::string_view topic) {
   return ValueType::kEvent;
 }
 
-std::optional<ValueType> ParseValueType(std::string_view name) {
-  if (name == "click") return ValueType::kClick;
-  if (name == "order") return ValueType::kOrder;
-  if (name == "spend") return ValueType::kSpend;
-  if (name == "event") return ValueType::kEvent;
-  return std::nullopt;
-}
-
-std::string_view ValueTypeName(ValueType type) {
-  switch (type) {
-    case ValueType::kClick:
-      return "click";
-    case ValueType::kOrder:
-      return "order";
-    case ValueType::kSpend:
-      return "spend";
-    case ValueType::kEvent:
-      break;
-  }
-  return "event";
-}
-
 std::string_view MessageName(ValueType type) {
   switch (type) {
     case ValueType::kClick:
@@ -45,25 +23,6 @@ std::string_view MessageName(ValueType type) {
       break;
   }
   return "Event";
-}
-
-std::optional<ValueFraming> ParseValueFraming(std::string_view name) {
-  if (name == "auto") return ValueFraming::kAuto;
-  if (name == "plain") return ValueFraming::kPlain;
-  if (name == "confluent") return ValueFraming::kConfluent;
-  return std::nullopt;
-}
-
-std::string_view ValueFramingName(ValueFraming framing) {
-  switch (framing) {
-    case ValueFraming::kPlain:
-      return "plain";
-    case ValueFraming::kConfluent:
-      return "confluent";
-    case ValueFraming::kAuto:
-      break;
-  }
-  return "auto";
 }
 
 namespace {

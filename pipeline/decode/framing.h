@@ -21,14 +21,25 @@
 #include <string>
 #include <string_view>
 
+#include "operators/names.h"
+
 namespace promowatch {
 
 enum class WireFormat : uint8_t { kBinary, kJson };
+inline constexpr Named<WireFormat> kWireFormatNames[] = {{"json", WireFormat::kJson},
+                                                         {"binary", WireFormat::kBinary}};
 
 // The message a topic's values carry.
 enum class ValueType : uint8_t { kEvent, kClick, kOrder, kSpend };
+inline constexpr Named<ValueType> kValueTypeNames[] = {{"event", ValueType::kEvent},
+                                                       {"click", ValueType::kClick},
+                                                       {"order", ValueType::kOrder},
+                                                       {"spend", ValueType::kSpend}};
 
 enum class ValueFraming : uint8_t { kAuto, kPlain, kConfluent };
+inline constexpr Named<ValueFraming> kValueFramingNames[] = {{"auto", ValueFraming::kAuto},
+                                                             {"plain", ValueFraming::kPlain},
+                                                             {"confluent", ValueFraming::kConfluent}};
 
 // How to read the values of one input (a topic, or a replay file).
 struct InputFormat {
@@ -42,13 +53,18 @@ struct InputFormat {
 
 // clickstream -> click, orders -> order, spend -> spend, other names -> event.
 ValueType DefaultValueType(std::string_view topic);
-// "click" | "order" | "spend" | "event".
-std::optional<ValueType> ParseValueType(std::string_view name);
-std::string_view ValueTypeName(ValueType type);
+inline std::optional<ValueType> ParseValueType(std::string_view name) {
+  return FromName(kValueTypeNames, name);
+}
+inline std::string_view ValueTypeName(ValueType type) { return NameOf(kValueTypeNames, type); }
 // "ClickEvent", ..., "Event".
 std::string_view MessageName(ValueType type);
-std::optional<ValueFraming> ParseValueFraming(std::string_view name);
-std::string_view ValueFramingName(ValueFraming framing);
+inline std::optional<ValueFraming> ParseValueFraming(std::string_view name) {
+  return FromName(kValueFramingNames, name);
+}
+inline std::string_view ValueFramingName(ValueFraming framing) {
+  return NameOf(kValueFramingNames, framing);
+}
 
 // The UTF-8 byte-order mark some tools write before JSON text.
 inline constexpr std::string_view kUtf8Bom = "\xEF\xBB\xBF";

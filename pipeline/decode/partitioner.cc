@@ -4,17 +4,6 @@
 
 namespace promowatch {
 
-std::string_view InputPartitionerName(InputPartitioner p) {
-  return p == InputPartitioner::kConsistent ? "consistent" : "murmur2";
-}
-
-std::optional<InputPartitioner> ParseInputPartitioner(std::string_view name) {
-  for (InputPartitioner p : kInputPartitioners) {
-    if (InputPartitionerName(p) == name) return p;
-  }
-  return std::nullopt;
-}
-
 uint32_t KafkaCrc32(std::string_view key) {
   return static_cast<uint32_t>(
       crc32(0L, reinterpret_cast<const Bytef*>(key.data()), static_cast<uInt>(key.size())));

@@ -17,14 +17,20 @@
 #include <optional>
 #include <string_view>
 
+#include "operators/names.h"
+
 namespace promowatch {
 
 enum class InputPartitioner { kMurmur2, kConsistent };
-inline constexpr InputPartitioner kInputPartitioners[] = {InputPartitioner::kMurmur2,
-                                                          InputPartitioner::kConsistent};
+inline constexpr Named<InputPartitioner> kInputPartitionerNames[] = {
+    {"murmur2", InputPartitioner::kMurmur2}, {"consistent", InputPartitioner::kConsistent}};
 
-std::string_view InputPartitionerName(InputPartitioner p);
-std::optional<InputPartitioner> ParseInputPartitioner(std::string_view name);
+inline std::string_view InputPartitionerName(InputPartitioner p) {
+  return NameOf(kInputPartitionerNames, p);
+}
+inline std::optional<InputPartitioner> ParseInputPartitioner(std::string_view name) {
+  return FromName(kInputPartitionerNames, name);
+}
 
 // Kafka's murmur2 (org.apache.kafka.common.utils.Utils.murmur2), as the
 // signed 32-bit value the Java client computes.

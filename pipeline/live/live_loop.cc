@@ -247,7 +247,7 @@ void LiveRunner::Impl::JudgePlacement() {
     placement_said_.insert(topic);
     if (census.ratio(ours) >= 0.9) continue;
     InputPartitioner best = ours;
-    for (InputPartitioner p : kInputPartitioners) {
+    for (const auto& [name, p] : kInputPartitionerNames) {
       if (census.ratio(p) > census.ratio(best)) best = p;
     }
     if (best != ours && census.ratio(best) >= 0.9) {
@@ -363,8 +363,7 @@ void LiveRunner::Impl::SampleStatus() {
   for (const auto& [topic, census] : engine_->placement()) {
     StatusSample::Placement& p = s.placement[topic];
     p.checked = census.checked;
-    for (InputPartitioner by : kInputPartitioners)
-      p.match[std::string(InputPartitionerName(by))] = census.ratio(by);
+    for (const auto& [name, by] : kInputPartitionerNames) p.match[std::string(name)] = census.ratio(by);
   }
   s.partials_sent = global_->partials_sent();
   s.partials_rejected = global_->rejected();

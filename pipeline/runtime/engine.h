@@ -89,7 +89,7 @@ struct EngineCounters {
 // which partitioner the producers use (kafka.input_partitioner).
 struct PlacementCensus {
   int64_t checked = 0;
-  std::array<int64_t, std::size(kInputPartitioners)> matched{};  // by InputPartitioner
+  std::array<int64_t, std::size(kInputPartitionerNames)> matched{};  // by InputPartitioner
   double ratio(InputPartitioner p) const {
     return checked == 0 ? 0.0
                         : static_cast<double>(matched[static_cast<size_t>(p)]) /

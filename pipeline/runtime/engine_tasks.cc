@@ -144,7 +144,7 @@ bool Engine::Forwarded(const EventRecord& rec, const RawRecord& raw, std::string
   const std::string& key = rec.user_id.empty() ? rec.event_id : rec.user_id;
   const auto tasks = static_cast<int32_t>(task_windows_.size());
   int32_t home = current_task_;
-  for (InputPartitioner p : kInputPartitioners) {
+  for (const auto& [name, p] : kInputPartitionerNames) {
     const int32_t there = PartitionOfKey(key, tasks, p);
     census_->matched[static_cast<size_t>(p)] += there == current_task_ ? 1 : 0;
     if (p == options_.input_partitioner) home = there;

@@ -73,8 +73,10 @@ TEST(Partitioner, ConsistentAgreesWithLibrdkafkasConsistentPartitioner) {
 }
 
 TEST(Partitioner, NamesRoundTrip) {
-  for (InputPartitioner p : kInputPartitioners)
+  for (const auto& [name, p] : kInputPartitionerNames) {
     EXPECT_EQ(ParseInputPartitioner(InputPartitionerName(p)), p);
+    EXPECT_EQ(InputPartitionerName(p), name);
+  }
   EXPECT_EQ(ParseInputPartitioner("crc32"), std::nullopt);
   EXPECT_EQ(PartitionOfKey("u1", 4, InputPartitioner::kMurmur2), KafkaPartitionOf("u1", 4));
 }

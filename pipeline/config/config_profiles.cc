@@ -1,0 +1,104 @@
+// The profiles section of a config file: user profiles and the thresholds
+// of their tags (operators/user_profiles.h TagRules).
+
+#include "pipeline/config/parse.h"
+
+namespace promowatch::config_internal {
+namespace {
+
+// An amount in yuan, as cents.
+absl::Status Yuan(const Reader& r, const YAML::Node& n, int64_t* cents) {
+  double v = 0;
+  PW_RETURN_IF_ERROR(r.Number<double>(n, 0.0, &v));
+  *cents = static_cast<int64_t>(v * 100 + 0.5);
+  return absl::OkStatus();
+}
+
+// profiles.tags.rfm: the cut points of the three scores.
+absl::Status ParseRfm(const Reader& r, const YAML::Node& rfm, TagRules* t) {
+  PW_RETURN_IF_ERROR(
+      r.CheckKeys(rfm, "profiles.tags.rfm", {"recency_days", "frequency", "monetary"}));
+  const std::pair<const char*, std::vector<int64_t>*> lists[] = {
+      {"recency_days", &t->rfm_recency_days},
+      {"frequency", &t->rfm_frequency},
+      {"monetary", &t->rfm_monetary_cents}};
+  for (const auto& [key, dest] : lists) {
+    auto n = rfm[key];
+    if (!n) continue;
+    if (!n.IsSequence() || n.size() != 4)
+      return r.Error(n,
+                     fmt::format("rfm.{} must be 4 ascending cut points (scores 1-5)", key));
+    dest->clear();
+    for (const auto& item : n) {
+      int64_t v = 0;
+      if (std::string_view(key) == "monetary")
+        PW_RETURN_IF_ERROR(Yuan(r, item, &v));
+      else
+        PW_RETURN_IF_ERROR(r.Number<int64_t>(item, 0, &v));
+      if (!dest->empty() && v <= dest->back())
+        return r.Error(item, fmt::format("rfm.{} cut points must ascend", key));
+      dest->push_back(v);
+    }
+  }
+  return absl::OkStatus();
+}
+
+// profiles.tags: the thresholds of the tags (TagRules).
+absl::Status ParseTagRules(const Reader& r, const YAML::Node& tags, TagRules* out) {
+  TagRules& t = *out;
+  PW_RETURN_IF_ERROR(r.CheckKeys(
+      tags, "profiles.tags",
+      {"new_for", "active_days", "active_min_paid_orders", "active_min_aov", "dormant_after",
+       "high_value_spend", "high_value_repeat_orders", "rfm", "tiers"}));
+  if (auto n = tags["new_for"]) PW_RETURN_IF_ERROR(r.Duration(n, &t.new_for_ms));
+  if (auto n = tags["active_days"]) {
+    PW_RETURN_IF_ERROR(r.Number<int>(n, 1, &t.active_days));
+    if (t.active_days > 365) return r.Error(n, "active_days is at most 365");
+  }
+  if (auto n = tags["active_min_paid_orders"])
+    PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &t.active_min_paid_orders));
+  if (auto n = tags["active_min_aov"]) PW_RETURN_IF_ERROR(Yuan(r, n, &t.active_min_aov_cents));
+  if (auto n = tags["dormant_after"]) PW_RETURN_IF_ERROR(r.Duration(n, &t.dormant_after_ms));
+  if (auto n = tags["high_value_spend"]) PW_RETURN_IF_ERROR(Yuan(r, n, &t.high_value_spend_cents));
+  if (auto n = tags["high_value_repeat_orders"])
+    PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &t.high_value_repeat_orders));
+  if (auto rfm = tags["rfm"]) PW_RETURN_IF_ERROR(ParseRfm(r, rfm, &t));
+  if (auto tiers = tags["tiers"]) {
+    PW_RETURN_IF_ERROR(
+        r.CheckKeys(tiers, "profiles.tags.tiers", {"silver", "gold", "diamond"}));
+    if (auto n = tiers["silver"]) PW_RETURN_IF_ERROR(Yuan(r, n, &t.tier_silver_cents));
+    if (auto n = tiers["gold"]) PW_RETURN_IF_ERROR(Yuan(r, n, &t.tier_gold_cents));
+    if (auto n = tiers["diamond"]) PW_RETURN_IF_ERROR(Yuan(r, n, &t.tier_diamond_cents));
+    if (!(t.tier_silver_cents < t.tier_gold_cents &&
+          t.tier_gold_cents < t.tier_diamond_cents)) {
+      return r.Error(tiers, "tiers must ascend: silver < gold < diamond");
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// profiles: user profiles and the thresholds of their tags.
+absl::Status ParseProfilesSection(const Reader& r, const YAML::Node& pr, PipelineConfig* out) {
+  PipelineConfig& config = *out;
+  PW_RETURN_IF_ERROR(r.CheckKeys(pr, "profiles",
+                                 {"enabled", "max_users_in_memory", "checkpoint_every_changed",
+                                  "expire_after", "attribution_window", "tags"}));
+  TagRules& t = config.tag_rules;
+  if (auto n = pr["enabled"]) PW_RETURN_IF_ERROR(r.Bool(n, &config.profiles_enabled));
+  config.operators.count_new_customers = config.profiles_enabled;
+  if (auto n = pr["max_users_in_memory"]) {
+    PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1000, &config.profiles_max_users_in_memory));
+  }
+  if (auto n = pr["checkpoint_every_changed"]) {
+    PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1000, &config.profiles_checkpoint_every_changed));
+  }
+  if (auto n = pr["expire_after"]) PW_RETURN_IF_ERROR(r.Duration(n, &t.expire_after_ms));
+  if (auto n = pr["attribution_window"])
+    PW_RETURN_IF_ERROR(r.Duration(n, &t.attribution_window_ms));
+  if (auto tags = pr["tags"]) PW_RETURN_IF_ERROR(ParseTagRules(r, tags, &t));
+  return absl::OkStatus();
+}
+
+}  // namespace promowatch::config_internal
