@@ -13,6 +13,8 @@
 #include <set>
 #include <tuple>
 
+#include <CLI/CLI.hpp>
+
 #include "operators/alert_engine.h"
 #include "pipeline/commands/commands.h"
 #include "pipeline/config/config.h"
@@ -196,6 +198,47 @@ int RunBacktest(const BacktestArgs& args) {
       detected == 0 ? "-" : Minutes(delay_sum / detected).c_str(),
       detected == 0 ? "-" : Minutes(delay_max).c_str());
   return 0;
+}
+
+Subcommand AddBacktestCommand(CLI::App& app) {
+  struct Flags {
+    BacktestArgs args;
+    InputFlags input;
+  };
+  auto f = std::make_shared<Flags>();
+  BacktestArgs& a = f->args;
+  auto* cmd = app.add_subcommand(
+      "backtest",
+      "Replay events through alert rules and report which alerts would have fired, "
+      "when, for how long and how often they flapped (a table per rule on stdout)");
+  cmd->add_option("--rules", a.rules, "Alert rules file (top-level 'rules:')")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--input,-i", a.inputs, "Event files, as for replay (repeatable)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--output,-o", a.output,
+                  "Every transition as a JSON line: rule, state, campaign_id, channel, metric, "
+                  "value, threshold, window, event_time_ms, severity");
+  cmd->add_option("--config,-c", a.config, "YAML config (windows, watermark, lateness)");
+  cmd->add_option(
+      "--incidents", a.incidents,
+      "Known incidents to score the rules against, JSON lines {\"name\", \"campaign_id\", "
+      "\"channel\", \"start_ms\", \"end_ms\"} (campaign and channel optional): detection "
+      "delay per incident, precision and recall");
+  cmd->add_option("--grace-minutes", a.grace_ms,
+                  "A firing up to this long after an incident's end is still that incident's")
+      ->transform([](std::string v) { return std::to_string(std::stoll(v) * kMinuteMs); })
+      ->default_str("10");
+  f->input.Add(cmd,
+               "As for replay: event, click, order or spend, "
+               "once or once per --input. Default: event");
+  return {cmd, [f] {
+            BacktestArgs args = f->args;
+            args.format = f->input.Format();
+            args.input_types = f->input.Types();
+            return RunBacktest(args);
+          }};
 }
 
 }  // namespace promowatch

@@ -1,6 +1,7 @@
 #pragma once
 // The subcommands of the promowatch binary, each a thin function over the
-// runtime. main.cc parses flags into these structs.
+// runtime. Each command's file registers its flags (Add*Command), which fill
+// its struct below; main.cc only lists the commands.
 
 #include <cstdint>
 #include <functional>
@@ -12,10 +13,38 @@
 #include "pipeline/decode/partitioner.h"
 #include "pipeline/generator/generator.h"
 
+namespace CLI {
+class App;
+}  // namespace CLI
+
 namespace promowatch {
 
 struct PipelineConfig;
 struct AlertEvent;
+
+// A subcommand registered on the command line with its flags; `run` runs it
+// once the command line has been parsed and names it.
+struct Subcommand {
+  CLI::App* app;
+  std::function<int()> run;
+};
+Subcommand AddReplayCommand(CLI::App& app);
+Subcommand AddBacktestCommand(CLI::App& app);
+Subcommand AddGenCommand(CLI::App& app);
+Subcommand AddCheckConfigCommand(CLI::App& app);
+Subcommand AddRunCommand(CLI::App& app);
+Subcommand AddMockKafkaCommand(CLI::App& app);
+Subcommand AddDemoCommand(CLI::App& app);
+
+// Flags that replay and backtest share: --format (auto, json, binary) and
+// --input-type (event, click, order, spend), parsed after the command line.
+struct InputFlags {
+  std::string format = "auto";
+  std::vector<std::string> types;
+  void Add(CLI::App* cmd, const char* types_help);
+  std::optional<WireFormat> Format() const;  // unset: auto
+  std::vector<ValueType> Types() const;
+};
 // Loads `path` into *config (defaults when empty); logs the error with the
 // file and line at fault and returns false when the file is bad.
 bool LoadConfigForCommand(const std::string& path, PipelineConfig* config);

@@ -16,6 +16,8 @@
 #include <string>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+
 #include "pipeline/commands/commands.h"
 #include "pipeline/commands/produce_sale.h"
 #include "pipeline/config/config.h"
@@ -315,6 +317,36 @@ int RunDemo(const DemoArgs& args) {
   for (const auto& in : group) rc = std::max(rc, in->rc);
   stop_all();
   return rc;
+}
+
+Subcommand AddDemoCommand(CLI::App& app) {
+  auto args = std::make_shared<DemoArgs>();
+  auto* cmd = app.add_subcommand(
+      "demo",
+      "The embedded default: an in-process Kafka cluster, a generated sale with an "
+      "injected anomaly (douyin's CTR collapses), the live pipeline, /metrics and a "
+      "live view in the terminal");
+  cmd->add_option("--duration", args->duration_s, "Stop after this many seconds (0: on Ctrl-C)")
+      ->capture_default_str();
+  cmd->add_option("--rate", args->rate, "Generated events per second of wall time")
+      ->capture_default_str();
+  cmd->add_option("--speed", args->speed,
+                  "Event time runs this many times faster than wall time "
+                  "(windows close sooner)")
+      ->capture_default_str();
+  cmd->add_option("--anomaly-after", args->anomaly_after_s,
+                  "Wall seconds until the injected anomaly (douyin's CTR collapses)")
+      ->capture_default_str();
+  cmd->add_option("--metrics-address", args->metrics_address, "HOST:PORT serving /metrics")
+      ->capture_default_str();
+  cmd->add_option("--config,-c", args->config, "YAML config (alert rules etc.)");
+  cmd->add_option("--instances", args->instances,
+                  "Pipelines in one consumer group over the embedded cluster, as `run` instances "
+                  "would be (each with its own state, /metrics and status page on the next "
+                  "port); the view sums the group")
+      ->check(CLI::Range(1, 4))
+      ->capture_default_str();
+  return {cmd, [args] { return RunDemo(*args); }};
 }
 
 }  // namespace promowatch

@@ -13,6 +13,8 @@
 #include <string>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+
 #include "pipeline/commands/commands.h"
 #include "pipeline/commands/produce_sale.h"
 #include "pipeline/config/config.h"
@@ -75,6 +77,30 @@ int RunMockKafka(const MockKafkaArgs& args) {
   sigwait(&set, &sig);
   spdlog::info("msg=\"mock kafka stopping\" signal={}", sig);
   return 0;
+}
+
+Subcommand AddMockKafkaCommand(CLI::App& app) {
+  auto args = std::make_shared<MockKafkaArgs>();
+  auto* cmd = app.add_subcommand(
+      "mock-kafka",
+      "An embedded Kafka cluster (librdkafka's mock brokers) on 127.0.0.1 with "
+      "promowatch's topics; prints its bootstrap address, runs until SIGINT/SIGTERM. "
+      "It keeps the newest 5 MiB of each partition (librdkafka's limit) and deletes "
+      "older records, as retention would");
+  cmd->add_option("--brokers", args->brokers, "Number of brokers")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 9));
+  cmd->add_flag("--control", args->control,
+                "Read fault commands on stdin, one per line, each answered on stdout: down "
+                "BROKER, up BROKER, rtt BROKER MS, errors API COUNT CODE (e.g. errors Fetch 5 "
+                "NOT_LEADER_FOR_PARTITION), leader TOPIC PARTITION BROKER");
+  cmd->add_option("--topic", args->extra_topics,
+                  "Create this topic too (repeatable), e.g. an "
+                  "input of type event");
+  cmd->add_option("--partitions", args->partitions, "Partitions per topic")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  return {cmd, [args] { return RunMockKafka(*args); }};
 }
 
 }  // namespace promowatch

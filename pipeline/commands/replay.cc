@@ -22,6 +22,8 @@
 #include <filesystem>
 #include <memory>
 
+#include <CLI/CLI.hpp>
+
 #include "operators/alert_engine.h"
 #include "operators/encoding.h"
 #include "operators/user_profiles.h"
@@ -436,6 +438,77 @@ int RunReplay(const ReplayArgs& args) {
     return 3;
   }
   return 0;
+}
+
+Subcommand AddReplayCommand(CLI::App& app) {
+  struct Flags {
+    ReplayArgs args;
+    InputFlags input;
+    std::string max_out_of_orderness;
+    std::string input_partitioner;
+  };
+  auto f = std::make_shared<Flags>();
+  ReplayArgs& a = f->args;
+  auto* cmd = app.add_subcommand(
+      "replay", "Run the operators over event files and write every final window as JSON lines");
+  cmd->add_option("--input,-i", a.inputs,
+                  "Event file: JSON lines or length-delimited binary "
+                  "promowatch.v1.Event (repeatable; read in order as one stream)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--output,-o", a.output, "Window results, one JSON object per line")->required();
+  cmd->add_option("--dead-letter", a.dead_letter,
+                  "Rejected records with reason and original bytes (JSON lines). "
+                  "Default: OUTPUT.dead-letter.jsonl");
+  cmd->add_option("--late-output", a.late_output,
+                  "Records too late to count (JSON lines). Default: the dead-letter file");
+  cmd->add_option("--config,-c", a.config, "YAML config (see deploy/promowatch.yaml)");
+  cmd->add_option("--state-dir", a.state_dir,
+                  "RocksDB state directory; kept, and resumed from if it holds a checkpoint of "
+                  "the same inputs. Default: a temporary directory");
+  f->input.Add(cmd,
+               "What the input's lines or records are: event (Event envelopes), or bare click, "
+               "order or spend messages. Once for every input, or once per --input in order. "
+               "Default: event");
+  cmd->add_option("--max-out-of-orderness", f->max_out_of_orderness,
+                  "Watermark delay behind the newest event, like 5s (overrides the config)");
+  cmd->add_option(
+         "--rules", a.rules,
+         "Alert rules file (top-level 'rules:', as alerts.rules); replaces the config's rules")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--alerts-output", a.alerts_output,
+                  "Alert transitions (pending, firing, resolved), one JSON object per line");
+  cmd->add_option("--tasks", a.tasks,
+                  "Split the windows into this many tasks by user (as Kafka partitions a topic "
+                  "keyed by user id) and merge them, as the scale-out does; the results are the "
+                  "same as with one task")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+  cmd->add_option("--input-partitioner", f->input_partitioner,
+                  "With --tasks: the partitioner that decides a user's task, as "
+                  "kafka.input_partitioner (murmur2 or consistent); the results are the same "
+                  "either way. Default: the config's (murmur2)")
+      ->check(CLI::IsMember(Names(kInputPartitionerNames)));
+  cmd->add_option("--tags-output", a.tags_output,
+                  "User tag changes (new, active, dormant, high_value, rfm, tier), one JSON object "
+                  "per line {user_id, tag, from, to, reason, event_time_ms}; turns profiles on");
+  return {cmd, [f] {
+            ReplayArgs args = f->args;
+            args.format = f->input.Format();
+            args.input_types = f->input.Types();
+            if (!f->input_partitioner.empty())
+              args.input_partitioner = ParseInputPartitioner(f->input_partitioner);
+            if (!f->max_out_of_orderness.empty()) {
+              auto d = ParseDuration(f->max_out_of_orderness);
+              if (!d.ok()) {
+                spdlog::error("msg=\"bad --max-out-of-orderness\" error=\"{}\"",
+                              std::string(d.status().message()));
+                return 2;
+              }
+              args.max_out_of_orderness_ms = *d;
+            }
+            return RunReplay(args);
+          }};
 }
 
 }  // namespace promowatch

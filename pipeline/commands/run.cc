@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include <CLI/CLI.hpp>
+
 #include "pipeline/commands/commands.h"
 #include "pipeline/commands/produce_sale.h"
 #include "pipeline/config/config.h"
@@ -76,6 +78,25 @@ int RunLive(const LiveArgs& args) {
       config.kafka.results_json ? "json" : "protobuf", config.metrics.scheme(),
       config.metrics.address);
   return runner.Run(source->get());
+}
+
+Subcommand AddRunCommand(CLI::App& app) {
+  auto args = std::make_shared<LiveArgs>();
+  auto* cmd = app.add_subcommand(
+      "run",
+      "The live pipeline: consume clickstream/orders/spend from Kafka, publish final "
+      "windows to promowatch-metrics, rejected records to promowatch-dlq");
+  cmd->add_option("--config,-c", args->config, "YAML config (see deploy/promowatch.yaml)");
+  cmd->add_option("--brokers", args->brokers, "Kafka bootstrap servers (overrides kafka.brokers)");
+  cmd->add_option("--group", args->group, "Consumer group (overrides kafka.group)");
+  cmd->add_option("--state-dir", args->state_dir,
+                  "RocksDB directory for state and offsets (overrides state.dir; required)");
+  cmd->add_option("--metrics-address", args->metrics_address,
+                  "HOST:PORT serving /metrics (overrides metrics.address; default 127.0.0.1:9464)");
+  cmd->add_option("--results-format", args->results_format,
+                  "protobuf (default) or json on the results topic")
+      ->check(CLI::IsMember(Names(kResultsFormatNames)));
+  return {cmd, [args] { return RunLive(*args); }};
 }
 
 }  // namespace promowatch
