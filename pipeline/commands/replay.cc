@@ -68,120 +68,371 @@ std::string Fingerprint(const std::vector<std::string>& inputs) {
   return fp;
 }
 
-}  // namespace
-
-int RunReplay(const ReplayArgs& args) {
-  KillPoint kill_point = KillPoint::FromEnv();
-  PipelineConfig config;
-  if (!LoadConfigForCommand(args.config, &config)) return 2;
-  if (args.max_out_of_orderness_ms) {
-    config.operators.max_out_of_orderness_ms = *args.max_out_of_orderness_ms;
-  }
-  if (!args.state_dir.empty()) config.state_dir = args.state_dir;
-  // No wall clock in a replay: far-future records are judged against the
-  // input's own event times (Engine::GuardFutureTime).
-  config.future_skew_reference = PipelineConfig::SkewReference::kInput;
-  if (!args.input_types.empty() && args.input_types.size() != args.inputs.size() &&
-      args.input_types.size() != 1) {
-    spdlog::error(
-        "msg=\"bad --input-type\" inputs={} input_types={} hint=\"give one --input-type "
-        "for all inputs, or one per --input in the same order\"",
-        args.inputs.size(), args.input_types.size());
-    return 2;
-  }
-  if (!args.rules.empty()) {
-    if (auto st = LoadAlertRules(args.rules, &config); !st.ok()) {
-      spdlog::error("msg=\"bad rules file\" error=\"{}\"", std::string(st.message()));
-      return 2;
-    }
-  }
-
-  // State: the given directory (kept, resumable) or a temporary one.
-  bool temporary_state = false;
-  std::string state_dir = config.state_dir;
-  if (state_dir.empty()) {
+// The state directory: the given one (kept, resumable) or a temporary one
+// removed at the end.
+class StateDir {
+ public:
+  static std::optional<StateDir> Open(const std::string& given) {
+    if (!given.empty()) return StateDir(given, false);
     std::string tmpl =
         (std::filesystem::temp_directory_path() / "promowatch-replay-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) == nullptr) {
-      spdlog::error("msg=\"cannot create a temporary state directory\" hint=\"set --state-dir\"");
-      return 1;
-    }
-    state_dir = tmpl;
-    temporary_state = true;
+    if (::mkdtemp(tmpl.data()) == nullptr) return std::nullopt;
+    return StateDir(tmpl, true);
   }
-  struct Cleanup {
-    std::string dir;
-    bool enabled;
-    ~Cleanup() {
-      if (enabled) {
-        std::error_code ec;
-        std::filesystem::remove_all(dir, ec);
-      }
+  StateDir(StateDir&& o) noexcept : path_(std::move(o.path_)), temporary_(o.temporary_) {
+    o.temporary_ = false;
+  }
+  ~StateDir() {
+    if (!temporary_) return;
+    std::error_code ec;
+    std::filesystem::remove_all(path_, ec);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  StateDir(std::string path, bool temporary) : path_(std::move(path)), temporary_(temporary) {}
+  std::string path_;
+  bool temporary_;
+};
+
+// Replay's output files. They are opened after restore, which says how much
+// of each to keep; until then the sinks handed to the operators write
+// nowhere. Their lengths go into every checkpoint.
+class ReplayOutputs {
+ public:
+  explicit ReplayOutputs(const ReplayArgs& args)
+      : args_(args),
+        dead_letter_path_(args.dead_letter.empty() ? args.output + ".dead-letter.jsonl"
+                                                   : args.dead_letter) {}
+
+  WindowResultSink* results() { return &results_; }
+  RecordSink* dead_letters() { return &dead_letters_; }
+  RecordSink* late() { return args_.late_output.empty() ? &dead_letters_ : &late_; }
+  const std::string& dead_letter_path() const { return dead_letter_path_; }
+
+  void WriteAlert(const AlertEvent& a) {
+    ++alert_transitions_;
+    if (alerts_file_) std::fprintf(alerts_file_.get(), "%s\n", AlertToJson(a).c_str());
+  }
+  void WriteTagChange(const TagChange& c) {
+    ++tag_changes_;
+    if (tags_file_) std::fprintf(tags_file_.get(), "%s\n", TagChangeToJson(c).c_str());
+  }
+  int64_t alert_transitions() const { return alert_transitions_; }
+  int64_t tag_changes() const { return tag_changes_; }
+
+  // Opens every output, truncated to the length `position` recorded.
+  bool Open(const SourcePosition& position) {
+    out_file_ = OpenOutput(args_.output, OffsetOf(position, "output_bytes"));
+    dead_file_ = OpenOutput(dead_letter_path_, OffsetOf(position, "dead_letter_bytes"));
+    if (!args_.late_output.empty())
+      late_file_ = OpenOutput(args_.late_output, OffsetOf(position, "late_bytes"));
+    if (!args_.alerts_output.empty()) {
+      alerts_file_ = OpenOutput(args_.alerts_output, OffsetOf(position, "alerts_bytes"));
+      if (!alerts_file_) return Unwritable("alerts", args_.alerts_output);
     }
-  } cleanup{state_dir, temporary_state};
+    if (!args_.tags_output.empty()) {
+      tags_file_ = OpenOutput(args_.tags_output, OffsetOf(position, "tags_bytes"));
+      if (!tags_file_) return Unwritable("tag changes", args_.tags_output);
+    }
+    if (!out_file_ || !dead_file_ || (!args_.late_output.empty() && !late_file_)) {
+      spdlog::error(
+          "msg=\"cannot write outputs\" output={} dead_letter={} hint=\"check that the "
+          "directories exist and are writable\"",
+          args_.output, dead_letter_path_);
+      return false;
+    }
+    results_.writer = std::make_unique<JsonLinesResultWriter>(out_file_.get());
+    dead_letters_.sink = std::make_unique<JsonLinesRecordSink>(dead_file_.get());
+    if (late_file_) late_.sink = std::make_unique<JsonLinesRecordSink>(late_file_.get());
+    return true;
+  }
 
-  const std::string dead_letter_path =
-      args.dead_letter.empty() ? args.output + ".dead-letter.jsonl" : args.dead_letter;
-  const std::string late_path = args.late_output;
+  // Flushes every output and records its length in `p`.
+  void Record(SourcePosition* p) {
+    results_.writer->Flush();
+    p->offsets["output_bytes"] = Tell(out_file_.get());
+    p->offsets["dead_letter_bytes"] = Tell(dead_file_.get());
+    if (late_file_) p->offsets["late_bytes"] = Tell(late_file_.get());
+    if (alerts_file_) p->offsets["alerts_bytes"] = Tell(alerts_file_.get());
+    if (tags_file_) p->offsets["tags_bytes"] = Tell(tags_file_.get());
+  }
 
-  // Outputs are opened after restore, which says how much of them to keep.
-  File out_file, dead_file, late_file;
-  JsonLinesResultWriter* results_ptr = nullptr;
+  static int64_t OffsetOf(const SourcePosition& p, const char* key) {
+    auto it = p.offsets.find(key);
+    return it == p.offsets.end() ? int64_t{0} : it->second;
+  }
+
+ private:
   struct DeferredResults final : WindowResultSink {
     std::unique_ptr<JsonLinesResultWriter> writer;
     void Emit(const v1::WindowResult& r) override { writer->Emit(r); }
-  } results;
+  };
   struct DeferredRecords final : RecordSink {
     std::unique_ptr<JsonLinesRecordSink> sink;
     void Keep(const RawRecord& r, std::string_view s, std::string_view reason,
               std::string_view detail) override {
       sink->Keep(r, s, reason, detail);
     }
-  } dead_letters, late;
+  };
 
-  // Alert rules judge the final windows on their way out (the same engine
-  // as live); transitions go to --alerts-output, the log and args.on_alert.
-  if (!args.tags_output.empty()) config.profiles_enabled = true;
-  config.operators.count_new_customers = config.profiles_enabled;
-  File alerts_file;
-  int64_t alert_transitions = 0;
-  AlertEngine alerts(config.alert_rules, &results, [&](const AlertEvent& a) {
-    ++alert_transitions;
-    const std::string json = AlertToJson(a);
-    if (alerts_file) std::fprintf(alerts_file.get(), "%s\n", json.c_str());
-    if (a.state == kAlertFiring) spdlog::debug("msg=\"alert firing\" alert={}", json);
-    if (args.on_alert) args.on_alert(a);
-  });
-  if (args.tasks > 1 && config.profiles_enabled) {
+  static bool Unwritable(const char* what, const std::string& path) {
+    spdlog::error(
+        "msg=\"cannot write {}\" output={} hint=\"check that the directory exists and is "
+        "writable\"",
+        what, path);
+    return false;
+  }
+
+  const ReplayArgs& args_;
+  const std::string dead_letter_path_;
+  File out_file_, dead_file_, late_file_, alerts_file_, tags_file_;
+  DeferredResults results_;
+  DeferredRecords dead_letters_, late_;
+  int64_t alert_transitions_ = 0;
+  int64_t tag_changes_ = 0;
+};
+
+// The config as the command line amends it; false (logged) when it is bad.
+bool ReplayConfig(const ReplayArgs& args, PipelineConfig* config) {
+  if (!LoadConfigForCommand(args.config, config)) return false;
+  if (args.max_out_of_orderness_ms) {
+    config->operators.max_out_of_orderness_ms = *args.max_out_of_orderness_ms;
+  }
+  if (!args.state_dir.empty()) config->state_dir = args.state_dir;
+  // No wall clock in a replay: far-future records are judged against the
+  // input's own event times (Engine::GuardFutureTime).
+  config->future_skew_reference = PipelineConfig::SkewReference::kInput;
+  if (!args.input_types.empty() && args.input_types.size() != args.inputs.size() &&
+      args.input_types.size() != 1) {
+    spdlog::error(
+        "msg=\"bad --input-type\" inputs={} input_types={} hint=\"give one --input-type "
+        "for all inputs, or one per --input in the same order\"",
+        args.inputs.size(), args.input_types.size());
+    return false;
+  }
+  if (!args.rules.empty()) {
+    if (auto st = LoadAlertRules(args.rules, config); !st.ok()) {
+      spdlog::error("msg=\"bad rules file\" error=\"{}\"", std::string(st.message()));
+      return false;
+    }
+  }
+  // User profiles and tags: profiles.enabled, or asked for by --tags-output.
+  if (!args.tags_output.empty()) config->profiles_enabled = true;
+  config->operators.count_new_customers = config->profiles_enabled;
+  if (args.tasks > 1 && config->profiles_enabled) {
     spdlog::error(
         "msg=\"--tasks with user profiles is not supported yet\" hint=\"drop --tasks (or "
         "--tags-output and profiles.enabled): results are the same with one task\"");
-    return 2;
+    return false;
   }
-  if (args.input_partitioner) config.kafka.input_partitioner = *args.input_partitioner;
+  if (args.input_partitioner) config->kafka.input_partitioner = *args.input_partitioner;
+  return true;
+}
+
+// What the checkpoints' positions are checked against: the inputs (names,
+// sizes), their types and the task split.
+std::string InputsFingerprint(const ReplayArgs& args, const PipelineConfig& config) {
+  std::string fingerprint = Fingerprint(args.inputs);
+  for (ValueType t : args.input_types) fingerprint += fmt::format("type:{};", ValueTypeName(t));
+  if (args.tasks > 1) {
+    fingerprint += fmt::format("tasks:{};", args.tasks);
+    if (config.kafka.input_partitioner != InputPartitioner::kMurmur2)
+      fingerprint +=
+          fmt::format("partitioner:{};", InputPartitionerName(config.kafka.input_partitioner));
+  }
+  return fingerprint;
+}
+
+// Checkpoints: the engine's state with where the input stands and how long
+// the outputs are; the pauses they cost, for the summary.
+class ReplayCheckpoints {
+ public:
+  ReplayCheckpoints(Engine& engine, ReplayOutputs& outputs, const PipelineConfig& config,
+                    std::string fingerprint, int64_t skipped_bytes, KillPoint& kill_point)
+      : engine_(engine),
+        outputs_(outputs),
+        fingerprint_(std::move(fingerprint)),
+        kill_point_(kill_point),
+        schedule_(config, std::chrono::steady_clock::now()),
+        skipped_bytes_(skipped_bytes) {}
+
+  CheckpointSchedule& schedule() { return schedule_; }
+  void Skipped(int64_t bytes) { skipped_bytes_ += bytes; }
+  int64_t skipped_bytes() const { return skipped_bytes_; }
+
+  // `wait`: durable before returning (the last one); else committed in the
+  // background while the next batches are processed.
+  bool Take(size_t input_index, int64_t input_offset, bool wait) {
+    SourcePosition p;
+    p.fingerprint = fingerprint_;
+    p.offsets["skipped_bytes"] = skipped_bytes_;
+    p.offsets["input_index"] = static_cast<int64_t>(input_index);
+    p.offsets["input_offset"] = input_offset;
+    outputs_.Record(&p);
+    // Outputs reach the OS before the state that says they exist.
+    kill_point_.BeforeCheckpointCommit();
+    const auto started = std::chrono::steady_clock::now();
+    if (auto s = engine_.Checkpoint(p, /*wait=*/false); !s.ok()) {
+      spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
+      return false;
+    }
+    // Processing stops while a checkpoint is taken (the snapshot; and the
+    // commit of the previous one if it is still running). The wait for the
+    // last commit, after the input, is not a pause.
+    pauses_ms_.push_back(
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
+            .count());
+    if (wait) {
+      if (auto s = engine_.WaitForCommit(); !s.ok()) {
+        spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
+        return false;
+      }
+    }
+    schedule_.Taken(std::chrono::steady_clock::now());
+    return true;
+  }
+
+  // "checkpoint_p50_ms=... checkpoint_total_ms=..." (nearest-rank quantiles).
+  std::string PauseSummary() const {
+    std::vector<double> sorted = pauses_ms_;
+    std::sort(sorted.begin(), sorted.end());
+    const auto quantile = [&](double q) {
+      if (sorted.empty()) return 0.0;
+      const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+      return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+    };
+    double total = 0;
+    for (double ms : sorted) total += ms;
+    return fmt::format(
+        "checkpoint_p50_ms={:.0f} checkpoint_p99_ms={:.0f} checkpoint_max_ms={:.0f} "
+        "checkpoint_total_ms={:.0f}",
+        quantile(0.5), quantile(0.99), sorted.empty() ? 0.0 : sorted.back(), total);
+  }
+
+ private:
+  Engine& engine_;
+  ReplayOutputs& outputs_;
+  const std::string fingerprint_;
+  KillPoint& kill_point_;
+  CheckpointSchedule schedule_;
+  int64_t skipped_bytes_;
+  std::vector<double> pauses_ms_;
+};
+
+int64_t FileSize(const std::string& path) {
+  std::error_code ec;
+  return static_cast<int64_t>(std::filesystem::file_size(path, ec));
+}
+
+// Reads the inputs from where the checkpoint left off into the engine,
+// checkpointing as the schedule says. False (logged) on an error.
+bool ReadInputs(const ReplayArgs& args, const PipelineConfig& config, size_t first_input,
+                int64_t first_offset, Engine& engine, ReplayCheckpoints& checkpoints,
+                KillPoint& kill_point) {
+  int64_t total_bytes = 0;
+  for (const auto& in : args.inputs) total_bytes += FileSize(in);
+  ProgressBar progress("replay", total_bytes);
+  const int64_t read_at_start = engine.counters().read;
+  int64_t bytes_before = 0;
+  for (size_t i = 0; i < first_input && i < args.inputs.size(); ++i) {
+    bytes_before += FileSize(args.inputs[i]);
+  }
+  std::vector<RawRecord> batch;
+  for (size_t i = first_input; i < args.inputs.size(); ++i) {
+    auto reader =
+        FileRecordReader::Open(args.inputs[i], args.format, i == first_input ? first_offset : 0);
+    if (!reader.ok()) {
+      spdlog::error("msg=\"cannot read input\" error=\"{}\"",
+                    std::string(reader.status().message()));
+      return false;
+    }
+    FileRecordReader& r = **reader;
+    InputFormat input_format;
+    input_format.type = args.input_types.empty()
+                            ? ValueType::kEvent
+                            : args.input_types[args.input_types.size() == 1 ? 0 : i];
+    input_format.wire = r.format();
+    input_format.noun = "input";
+    spdlog::info("msg=\"reading input\" file={} format={} type={} bytes={}", args.inputs[i],
+                 NameOf(kWireFormatNames, r.format()), ValueTypeName(input_format.type),
+                 r.file_size());
+    std::optional<ReadProblem> problem;
+    while (r.Next(static_cast<size_t>(config.batch_size), &batch, &problem)) {
+      if (problem) {
+        // What could not be read is kept (as far as it is kept) with its reason.
+        RawRecord tail = batch.back();
+        batch.pop_back();
+        engine.Process(batch, args.inputs[i], input_format);
+        engine.RejectUnframed(tail, args.inputs[i], problem->reason, problem->detail);
+        checkpoints.Skipped(problem->skipped_bytes);
+        spdlog::warn(
+            "msg=\"input skipped\" file={} offset={} reason={} skipped_bytes={} "
+            "detail=\"{}\"",
+            args.inputs[i], tail.offset, RejectReasonName(problem->reason), problem->skipped_bytes,
+            problem->detail);
+      } else {
+        engine.Process(batch, args.inputs[i], input_format);
+      }
+      checkpoints.schedule().Counted(static_cast<int64_t>(batch.size()));
+      kill_point.AfterRecords(engine.counters().read - read_at_start);
+      progress.Update(bytes_before + r.position(), engine.counters().read - read_at_start);
+      if (checkpoints.schedule().Due(engine, std::chrono::steady_clock::now())) {
+        if (!checkpoints.Take(i, r.position(), /*wait=*/false)) return false;
+      }
+    }
+    bytes_before += r.file_size();
+  }
+  progress.Finish(engine.counters().read - read_at_start);
+  return true;
+}
+
+// " users=... users_new=..." for the summary (empty without profiles).
+std::string ProfileSummary(const UserProfileOperator* profiles, int64_t tag_changes) {
+  if (profiles == nullptr) return "";
+  std::string summary = fmt::format(
+      " users={} users_in_memory={} tag_changes={} attributed_order_events={} "
+      "unattributed_order_events={}",
+      profiles->users(), profiles->users_in_memory(), tag_changes, profiles->attributed(),
+      profiles->unattributed());
+  for (const auto& [tag, n] : profiles->tag_counts()) summary += fmt::format(" users_{}={}", tag, n);
+  // "tier:gold" -> users_tier_gold
+  std::replace(summary.begin(), summary.end(), ':', '_');
+  return summary;
+}
+
+}  // namespace
+
+int RunReplay(const ReplayArgs& args) {
+  KillPoint kill_point = KillPoint::FromEnv();
+  PipelineConfig config;
+  if (!ReplayConfig(args, &config)) return 2;
+  auto state_dir = StateDir::Open(config.state_dir);
+  if (!state_dir) {
+    spdlog::error("msg=\"cannot create a temporary state directory\" hint=\"set --state-dir\"");
+    return 1;
+  }
+  ReplayOutputs outputs(args);
+  // Alert rules judge the final windows on their way out (the same engine
+  // as live); transitions go to --alerts-output, the log and args.on_alert.
+  AlertEngine alerts(config.alert_rules, outputs.results(), [&](const AlertEvent& a) {
+    outputs.WriteAlert(a);
+    if (a.state == kAlertFiring) spdlog::debug("msg=\"alert firing\" alert={}", AlertToJson(a));
+    if (args.on_alert) args.on_alert(a);
+  });
   EngineOptions engine_options = EngineOptions::From(config);
   engine_options.tasks = args.tasks;
-  Engine engine(engine_options, &alerts, &dead_letters, late_path.empty() ? &dead_letters : &late);
+  Engine engine(engine_options, &alerts, outputs.dead_letters(), outputs.late());
   engine.Attach(&alerts);
-  // User profiles and tags (profiles.enabled, or asked for by --tags-output).
-  File tags_file;
-  int64_t tag_changes = 0;
   std::unique_ptr<UserProfileOperator> profiles;
   if (config.profiles_enabled) {
     profiles = std::make_unique<UserProfileOperator>(
-        config.tag_rules,
-        [&](const TagChange& c) {
-          ++tag_changes;
-          if (tags_file) {
-            const std::string json = TagChangeToJson(c);
-            std::fprintf(tags_file.get(), "%s\n", json.c_str());
-          }
-        },
+        config.tag_rules, [&](const TagChange& c) { outputs.WriteTagChange(c); },
         static_cast<size_t>(config.profiles_max_users_in_memory),
         static_cast<size_t>(config.profiles_checkpoint_every_changed));
     engine.SetEnricher(profiles.get());
   }
-  auto backend = RocksStateBackend::Open(state_dir, engine.StateTables(), config.state);
+  auto backend = RocksStateBackend::Open(state_dir->path(), engine.StateTables(), config.state);
   if (!backend.ok()) {
     spdlog::error("msg=\"cannot open state\" error=\"{}\"",
                   std::string(backend.status().message()));
@@ -197,182 +448,31 @@ int RunReplay(const ReplayArgs& args) {
     spdlog::error(
         "msg=\"cannot restore state\" dir={} error=\"{}\" hint=\"remove the directory "
         "to start over\"",
-        state_dir, std::string(s.message()));
+        state_dir->path(), std::string(s.message()));
     return 1;
   }
-  std::string fingerprint = Fingerprint(args.inputs);
-  for (ValueType t : args.input_types) fingerprint += fmt::format("type:{};", ValueTypeName(t));
-  if (args.tasks > 1) {
-    fingerprint += fmt::format("tasks:{};", args.tasks);
-    if (config.kafka.input_partitioner != InputPartitioner::kMurmur2)
-      fingerprint +=
-          fmt::format("partitioner:{};", InputPartitionerName(config.kafka.input_partitioner));
+  const std::string fingerprint = InputsFingerprint(args, config);
+  if (position.restored && position.fingerprint != fingerprint) {
+    spdlog::error(
+        "msg=\"state belongs to other inputs\" dir={} hint=\"use a new --state-dir "
+        "(or remove this one) to replay these inputs\"",
+        state_dir->path());
+    return 2;
   }
-  size_t first_input = 0;
-  int64_t first_offset = 0;
-  auto offset_of = [&](const char* key) {
-    auto it = position.offsets.find(key);
-    return it == position.offsets.end() ? int64_t{0} : it->second;
-  };
+  const auto first_input = static_cast<size_t>(ReplayOutputs::OffsetOf(position, "input_index"));
+  const int64_t first_offset = ReplayOutputs::OffsetOf(position, "input_offset");
   if (position.restored) {
-    if (position.fingerprint != fingerprint) {
-      spdlog::error(
-          "msg=\"state belongs to other inputs\" dir={} hint=\"use a new --state-dir "
-          "(or remove this one) to replay these inputs\"",
-          state_dir);
-      return 2;
-    }
-    first_input = static_cast<size_t>(offset_of("input_index"));
-    first_offset = offset_of("input_offset");
-    spdlog::info("msg=\"resuming from checkpoint\" dir={} input={} offset={}", state_dir,
+    spdlog::info("msg=\"resuming from checkpoint\" dir={} input={} offset={}", state_dir->path(),
                  first_input, first_offset);
   }
-  out_file = OpenOutput(args.output, offset_of("output_bytes"));
-  dead_file = OpenOutput(dead_letter_path, offset_of("dead_letter_bytes"));
-  if (!late_path.empty()) late_file = OpenOutput(late_path, offset_of("late_bytes"));
-  if (!args.alerts_output.empty()) {
-    alerts_file = OpenOutput(args.alerts_output, offset_of("alerts_bytes"));
-    if (!alerts_file) {
-      spdlog::error(
-          "msg=\"cannot write alerts\" output={} hint=\"check that the directory exists "
-          "and is writable\"",
-          args.alerts_output);
-      return 1;
-    }
-  }
-  if (!args.tags_output.empty()) {
-    tags_file = OpenOutput(args.tags_output, offset_of("tags_bytes"));
-    if (!tags_file) {
-      spdlog::error(
-          "msg=\"cannot write tag changes\" output={} hint=\"check that the directory "
-          "exists and is writable\"",
-          args.tags_output);
-      return 1;
-    }
-  }
-  if (!out_file || !dead_file || (!late_path.empty() && !late_file)) {
-    spdlog::error(
-        "msg=\"cannot write outputs\" output={} dead_letter={} hint=\"check that the "
-        "directories exist and are writable\"",
-        args.output, dead_letter_path);
-    return 1;
-  }
-  results.writer = std::make_unique<JsonLinesResultWriter>(out_file.get());
-  results_ptr = results.writer.get();
-  dead_letters.sink = std::make_unique<JsonLinesRecordSink>(dead_file.get());
-  if (late_file) late.sink = std::make_unique<JsonLinesRecordSink>(late_file.get());
+  if (!outputs.Open(position)) return 1;
 
-  int64_t total_bytes = 0;
-  for (const auto& in : args.inputs) {
-    std::error_code ec;
-    total_bytes += static_cast<int64_t>(std::filesystem::file_size(in, ec));
-  }
-  ProgressBar progress("replay", total_bytes);
   const auto start = std::chrono::steady_clock::now();
-  CheckpointSchedule schedule(config, start);
-  int64_t bytes_before = 0;
   const int64_t read_at_start = engine.counters().read;
-
-  double checkpoint_max_ms = 0;
-  double checkpoint_total_ms = 0;
-  std::vector<double> checkpoint_pauses_ms;  // for the median and p99 in the summary
-  // `wait`: durable before returning (the last one); else committed in the
-  // background while the next batches are processed.
-  // Input not read at all (unframeable), over all inputs and resumed runs.
-  int64_t skipped_bytes = offset_of("skipped_bytes");
-  auto checkpoint = [&](size_t input_index, int64_t input_offset, bool wait) -> bool {
-    results_ptr->Flush();
-    SourcePosition p;
-    p.fingerprint = fingerprint;
-    p.offsets["skipped_bytes"] = skipped_bytes;
-    p.offsets["input_index"] = static_cast<int64_t>(input_index);
-    p.offsets["input_offset"] = input_offset;
-    p.offsets["output_bytes"] = Tell(out_file.get());
-    p.offsets["dead_letter_bytes"] = Tell(dead_file.get());
-    if (late_file) p.offsets["late_bytes"] = Tell(late_file.get());
-    if (alerts_file) {
-      std::fflush(alerts_file.get());
-      p.offsets["alerts_bytes"] = Tell(alerts_file.get());
-    }
-    if (tags_file) {
-      std::fflush(tags_file.get());
-      p.offsets["tags_bytes"] = Tell(tags_file.get());
-    }
-    // Outputs reach the OS before the state that says they exist.
-    kill_point.BeforeCheckpointCommit();
-    const auto started = std::chrono::steady_clock::now();
-    if (auto s = engine.Checkpoint(p, /*wait=*/false); !s.ok()) {
-      spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
-      return false;
-    }
-    // Processing stops while a checkpoint is taken (the snapshot; and the
-    // commit of the previous one if it is still running). The wait for the
-    // last commit, after the input, is not a pause.
-    const double ms =
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-            .count();
-    checkpoint_max_ms = std::max(checkpoint_max_ms, ms);
-    checkpoint_total_ms += ms;
-    checkpoint_pauses_ms.push_back(ms);
-    if (wait) {
-      if (auto s = engine.WaitForCommit(); !s.ok()) {
-        spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
-        return false;
-      }
-    }
-    schedule.Taken(std::chrono::steady_clock::now());
-    return true;
-  };
-
-  std::vector<RawRecord> batch;
-  for (size_t i = 0; i < args.inputs.size(); ++i) {
-    if (i < first_input) {
-      std::error_code ec;
-      bytes_before += static_cast<int64_t>(std::filesystem::file_size(args.inputs[i], ec));
-      continue;
-    }
-    auto reader =
-        FileRecordReader::Open(args.inputs[i], args.format, i == first_input ? first_offset : 0);
-    if (!reader.ok()) {
-      spdlog::error("msg=\"cannot read input\" error=\"{}\"",
-                    std::string(reader.status().message()));
-      return 1;
-    }
-    FileRecordReader& r = **reader;
-    InputFormat input_format;
-    input_format.type = args.input_types.empty()
-                            ? ValueType::kEvent
-                            : args.input_types[args.input_types.size() == 1 ? 0 : i];
-    input_format.wire = r.format();
-    input_format.noun = "input";
-    spdlog::info("msg=\"reading input\" file={} format={} type={} bytes={}", args.inputs[i],
-                 r.format() == WireFormat::kJson ? "json" : "binary",
-                 ValueTypeName(input_format.type), r.file_size());
-    std::optional<ReadProblem> problem;
-    while (r.Next(static_cast<size_t>(config.batch_size), &batch, &problem)) {
-      if (problem) {
-        // What could not be read is kept (as far as it is kept) with its reason.
-        RawRecord tail = batch.back();
-        batch.pop_back();
-        engine.Process(batch, args.inputs[i], input_format);
-        engine.RejectUnframed(tail, args.inputs[i], problem->reason, problem->detail);
-        skipped_bytes += problem->skipped_bytes;
-        spdlog::warn(
-            "msg=\"input skipped\" file={} offset={} reason={} skipped_bytes={} "
-            "detail=\"{}\"",
-            args.inputs[i], tail.offset, RejectReasonName(problem->reason), problem->skipped_bytes,
-            problem->detail);
-      } else {
-        engine.Process(batch, args.inputs[i], input_format);
-      }
-      schedule.Counted(static_cast<int64_t>(batch.size()));
-      kill_point.AfterRecords(engine.counters().read - read_at_start);
-      progress.Update(bytes_before + r.position(), engine.counters().read - read_at_start);
-      if (schedule.Due(engine, std::chrono::steady_clock::now())) {
-        if (!checkpoint(i, r.position(), /*wait=*/false)) return 1;
-      }
-    }
-    bytes_before += r.file_size();
+  ReplayCheckpoints checkpoints(engine, outputs, config, fingerprint,
+                                ReplayOutputs::OffsetOf(position, "skipped_bytes"), kill_point);
+  if (!ReadInputs(args, config, first_input, first_offset, engine, checkpoints, kill_point)) {
+    return 1;
   }
   // The end of input closes every open window; those ending after the
   // newest event are cut short (the data stops, it did not drop) and are
@@ -381,8 +481,7 @@ int RunReplay(const ReplayArgs& args) {
   for (const auto& [name, t] : engine.watermarks().Snapshot()) newest = std::max(newest, t);
   alerts.SetDataIncomplete("end of input: the window ends after the newest event", newest);
   engine.Finish();
-  if (!checkpoint(args.inputs.size(), 0, /*wait=*/true)) return 1;
-  progress.Finish(engine.counters().read - read_at_start);
+  if (!checkpoints.Take(args.inputs.size(), 0, /*wait=*/true)) return 1;
 
   const auto& c = engine.counters();
   const double secs =
@@ -397,44 +496,23 @@ int RunReplay(const ReplayArgs& args) {
   const auto ws = engine.window_stats();
   struct rusage usage {};
   ::getrusage(RUSAGE_SELF, &usage);
-  std::string profile_summary;
-  if (profiles) {
-    profile_summary = fmt::format(
-        " users={} users_in_memory={} tag_changes={} attributed_order_events={} "
-        "unattributed_order_events={}",
-        profiles->users(), profiles->users_in_memory(), tag_changes, profiles->attributed(),
-        profiles->unattributed());
-    for (const auto& [tag, n] : profiles->tag_counts())
-      profile_summary += fmt::format(" users_{}={}", tag, n);
-    // "tier:gold" -> users_tier_gold
-    std::replace(profile_summary.begin(), profile_summary.end(), ':', '_');
-  }
-  // Nearest-rank quantiles of the pauses.
-  std::sort(checkpoint_pauses_ms.begin(), checkpoint_pauses_ms.end());
-  const auto pause_quantile = [&](double q) {
-    if (checkpoint_pauses_ms.empty()) return 0.0;
-    const size_t rank =
-        static_cast<size_t>(std::ceil(q * static_cast<double>(checkpoint_pauses_ms.size())));
-    return checkpoint_pauses_ms[std::clamp<size_t>(rank, 1, checkpoint_pauses_ms.size()) - 1];
-  };
   spdlog::info(
       "msg=\"replay finished\" read={} accepted={} rejected={}{} duplicates={} late={} "
       "windows={} corrections={} elapsed_s={:.3f} events_per_s={:.0f} peak_rss_mb={:.1f} "
-      "state_bytes={} checkpoints={} checkpoint_p50_ms={:.0f} checkpoint_p99_ms={:.0f} "
-      "checkpoint_max_ms={:.0f} "
-      "checkpoint_total_ms={:.0f} alert_transitions={} skipped_bytes={} output={} dead_letter={}{}",
+      "state_bytes={} checkpoints={} {} alert_transitions={} skipped_bytes={} output={} "
+      "dead_letter={}{}",
       c.read, c.accepted, c.rejected_total(), by_reason, c.duplicates, c.late, ws.windows_emitted,
       ws.corrections_emitted, secs, static_cast<double>(c.read - read_at_start) / secs,
       static_cast<double>(usage.ru_maxrss) / 1024.0, (*backend)->ApproximateSizeBytes(),
-      c.checkpoints, pause_quantile(0.5), pause_quantile(0.99), checkpoint_max_ms,
-      checkpoint_total_ms, alert_transitions, skipped_bytes, args.output, dead_letter_path,
-      profile_summary);
-  if (skipped_bytes > 0) {
+      c.checkpoints, checkpoints.PauseSummary(), outputs.alert_transitions(),
+      checkpoints.skipped_bytes(), args.output, outputs.dead_letter_path(),
+      ProfileSummary(profiles.get(), outputs.tag_changes()));
+  if (checkpoints.skipped_bytes() > 0) {
     spdlog::error(
         "msg=\"input was skipped unread\" skipped_bytes={} hint=\"see the dead-letter "
         "file (record_too_large, truncated) for where; the records counted are in the "
         "output\"",
-        skipped_bytes);
+        checkpoints.skipped_bytes());
     return 3;
   }
   return 0;
