@@ -78,6 +78,11 @@ v1::Alert AlertToProto(const AlertEvent& a) {
 }
 
 std::string AlertToJson(const AlertEvent& a) {
+  // Invalid UTF-8 in a campaign id must not throw on the pipeline thread.
+  return AlertJson(a).dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+}
+
+nlohmann::ordered_json AlertJson(const AlertEvent& a) {
   // ordered_json: keys in the contract's order (rule, state, ...), as consumers and logs read them.
   nlohmann::ordered_json j = {{"rule", a.rule},
                               {"state", a.state},
@@ -94,8 +99,7 @@ std::string AlertToJson(const AlertEvent& a) {
   if (a.baseline) j["baseline"] = *a.baseline;  // relative_drop's baseline, pacing's target
   if (!a.labels.empty()) j["labels"] = a.labels;
   if (!a.annotations.empty()) j["annotations"] = a.annotations;
-  // Invalid UTF-8 in a campaign id must not throw on the pipeline thread.
-  return j.dump(-1, ' ', false, nlohmann::ordered_json::error_handler_t::replace);
+  return j;
 }
 
 std::string TagChangeToJson(const TagChange& c) {

@@ -4,6 +4,7 @@
 // form of a result is the WindowResult the windows build; the JSON forms
 // carry the same fields, named the same way.
 
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "operators/alert_engine.h"
@@ -23,6 +24,8 @@ void AppendWindowResultJson(const v1::WindowResult& r, std::string* out);
 // campaign_id, channel, metric, value, threshold, window, event_time_ms,
 // severity, active_since_ms, labels, annotations).
 std::string AlertToJson(const AlertEvent& a);
+// The same as a JSON object (the status page's alerts add their links to it).
+nlohmann::ordered_json AlertJson(const AlertEvent& a);
 // The same as promowatch.v1.Alert (alerts topic with results_format
 // protobuf): field for field what the JSON carries.
 v1::Alert AlertToProto(const AlertEvent& a);

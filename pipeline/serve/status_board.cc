@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "operators/event_record.h"
+#include "operators/encoding.h"
 #include "operators/keys.h"
 
 namespace promowatch {
@@ -140,16 +141,9 @@ void StatusBoard::ResultPublished(const v1::WindowResult& r) {
   while (c.gmv_by_minute.size() > kSparkMinutes) c.gmv_by_minute.erase(c.gmv_by_minute.begin());
 }
 
-std::string StatusBoard::Json(int64_t now_ms) const {
-  std::lock_guard<std::mutex> lock(mu_);
+// "instance": the group, this member, its tasks, rebalances.
+json StatusBoard::InstanceJson() const {
   const StatusSample& s = sample_;
-  json out;
-  out["version"] = options_.version;
-  out["now_ms"] = now_ms;
-  out["sampled_ms"] = Ms(s.wall_ms);
-  out["started_ms"] = started_ms_;
-  out["uptime_s"] = static_cast<double>(now_ms - started_ms_) / 1000.0;
-
   const int64_t restore_remaining = options_.tasks ? options_.tasks->restore_remaining() : 0;
   json rebalances = json::array();
   for (const auto& r : rebalances_) {
@@ -158,7 +152,7 @@ std::string StatusBoard::Json(int64_t now_ms) const {
                           {"partitions", r.partitions},
                           {"pause_ms", Round(r.pause_ms, 1)}});
   }
-  out["instance"] = {
+  return {
       {"group", options_.group},
       {"address", options_.address},
       {"members", s.members},
@@ -171,7 +165,11 @@ std::string StatusBoard::Json(int64_t now_ms) const {
       {"last_rebalance", rebalances.empty() ? json(nullptr) : rebalances.back()},
       {"recent_rebalances", rebalances},
   };
+}
 
+// "input": lag, rates and time to catch up per partition.
+json StatusBoard::InputJson() const {
+  const StatusSample& s = sample_;
   // Input: lag, rates and time to catch up per partition.
   json partitions = json::array();
   double total_rate = 0;
@@ -219,7 +217,7 @@ std::string StatusBoard::Json(int64_t now_ms) const {
     for (const auto& [topic, lag] : by_topic) sum += lag;
     history.push_back({{"wall_ms", t}, {"total", sum}, {"by_topic", by_topic}});
   }
-  out["input"] = {{"records_read", s.read},
+  return {{"records_read", s.read},
                   {"accepted", s.accepted},
                   {"duplicates", s.duplicates},
                   {"late", s.late},
@@ -229,7 +227,11 @@ std::string StatusBoard::Json(int64_t now_ms) const {
                   {"partitions", partitions},
                   {"lag_history", history},
                   {"lag_history_step_s", kLagStepMs / 1000}};
+}
 
+// "event_time": watermarks, of the instance and of each task.
+json StatusBoard::EventTimeJson() const {
+  const StatusSample& s = sample_;
   json tasks = json::array();
   for (const auto& t : s.task_list) {
     tasks.push_back({{"task", t.task},
@@ -240,14 +242,18 @@ std::string StatusBoard::Json(int64_t now_ms) const {
                      {"incomplete", t.incomplete},
                      {"held_by", HeldBy(t.held_by)}});
   }
-  out["event_time"] = {{"watermark_ms", Ms(s.watermark_ms)},
+  return {{"watermark_ms", Ms(s.watermark_ms)},
                        {"watermark_delay_s", DelaySeconds(s.wall_ms, s.watermark_ms)},
                        {"global_watermark_ms", Ms(s.global_watermark_ms)},
                        {"global_watermark_delay_s", DelaySeconds(s.wall_ms, s.global_watermark_ms)},
                        {"complete", s.incomplete_reason.empty()},
                        {"incomplete_reason", s.incomplete_reason},
                        {"tasks", tasks}};
+}
 
+// "checkpoints": the recent ones, and the changelog appended.
+json StatusBoard::CheckpointsJson() const {
+  const StatusSample& s = sample_;
   json recent = json::array();
   for (auto it = checkpoints_.rbegin(); it != checkpoints_.rend(); ++it) {
     recent.push_back(
@@ -259,34 +265,35 @@ std::string StatusBoard::Json(int64_t now_ms) const {
          {"state_bytes", it->state_bytes},
          {"outcome", it->outcome}});
   }
-  out["checkpoints"] = {
+  return {
       {"recent", recent},
       {"changelog",
        {{"records_appended", options_.tasks ? options_.tasks->changelog_records() : 0},
         {"bytes_appended", options_.tasks ? options_.tasks->changelog_bytes() : 0},
         {"partials_sent", s.partials_sent},
         {"partials_rejected", s.partials_rejected}}}};
+}
 
+// "alerts": what fires and is pending here, as the alerts output writes an
+// alert, with the links on-call follows.
+json StatusBoard::AlertsJson() const {
   json alerts = json::array();
-  for (const auto& a : s.alerts) {
+  for (const auto& a : sample_.alerts) {
     std::string dashboard = Annotation(a, "dashboard_url");
     if (dashboard.empty()) dashboard = options_.dashboard_url;
-    alerts.push_back({{"state", a.state},
-                      {"rule", a.rule},
-                      {"severity", a.severity},
-                      {"campaign", a.campaign_id},
-                      {"channel", a.channel},
-                      {"metric", a.metric},
-                      {"window", a.window},
-                      {"value", Finite(a.value)},
-                      {"threshold", Finite(a.threshold)},
-                      {"since_ms", a.active_since_ms},
-                      {"summary", Annotation(a, "summary")},
-                      {"runbook_url", Annotation(a, "runbook_url")},
-                      {"dashboard_url", dashboard}});
+    json alert = AlertJson(a);
+    alert["value"] = Finite(a.value);
+    alert["threshold"] = Finite(a.threshold);
+    alert["summary"] = Annotation(a, "summary");
+    alert["runbook_url"] = Annotation(a, "runbook_url");
+    alert["dashboard_url"] = dashboard;
+    alerts.push_back(std::move(alert));
   }
-  out["alerts"] = alerts;
+  return alerts;
+}
 
+// "campaigns": the ten leading by GMV since midnight.
+json StatusBoard::CampaignsJson() const {
   std::vector<std::pair<std::string, const Campaign*>> top;
   for (const auto& [id, c] : campaigns_) top.emplace_back(id, &c);
   std::sort(top.begin(), top.end(), [](const auto& a, const auto& b) {
@@ -310,8 +317,12 @@ std::string StatusBoard::Json(int64_t now_ms) const {
                          {"paid_orders", c.minute.paid_orders()},
                          {"gmv_cents_by_minute", spark}});
   }
-  out["campaigns"] = campaigns;
+  return campaigns;
+}
 
+// "rejections": counts by reason and the latest dead letters' positions.
+json StatusBoard::RejectionsJson() const {
+  const StatusSample& s = sample_;
   json by_reason = json::array();
   int64_t rejected_total = 0;
   for (const auto& [key, n] : s.rejected) {
@@ -326,10 +337,27 @@ std::string StatusBoard::Json(int64_t now_ms) const {
                        {"partition", it->partition},
                        {"offset", it->offset}});
   }
-  out["rejections"] = {{"total", rejected_total},
+  return {{"total", rejected_total},
                        {"by_reason", by_reason},
                        {"dead_letters_total", dead_letter_count_},
                        {"recent_dead_letters", letters}};
+}
+
+std::string StatusBoard::Json(int64_t now_ms) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  json out;
+  out["version"] = options_.version;
+  out["now_ms"] = now_ms;
+  out["sampled_ms"] = Ms(sample_.wall_ms);
+  out["started_ms"] = started_ms_;
+  out["uptime_s"] = static_cast<double>(now_ms - started_ms_) / 1000.0;
+  out["instance"] = InstanceJson();
+  out["input"] = InputJson();
+  out["event_time"] = EventTimeJson();
+  out["checkpoints"] = CheckpointsJson();
+  out["alerts"] = AlertsJson();
+  out["campaigns"] = CampaignsJson();
+  out["rejections"] = RejectionsJson();
   return out.dump();
 }
 

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <mutex>
 #include <string>
 #include <utility>
@@ -117,6 +118,15 @@ class StatusBoard {
   static constexpr size_t kSparkMinutes = 30;
 
  private:
+  // The sections of Json, under mu_.
+  nlohmann::json InstanceJson() const;
+  nlohmann::json InputJson() const;
+  nlohmann::json EventTimeJson() const;
+  nlohmann::json CheckpointsJson() const;
+  nlohmann::json AlertsJson() const;
+  nlohmann::json CampaignsJson() const;
+  nlohmann::json RejectionsJson() const;
+
   struct Checkpoint {
     int64_t sequence = 0;
     int64_t wall_ms = 0;
