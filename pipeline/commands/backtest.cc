@@ -76,16 +76,137 @@ bool LoadIncidents(const std::string& path, std::vector<Incident>* out) {
   return true;
 }
 
+// What the rules did over the replay: per rule, and against the incidents.
+class BacktestScore {
+ public:
+  BacktestScore(std::vector<Incident> incidents, int64_t grace_ms)
+      : incidents_(std::move(incidents)), grace_ms_(grace_ms) {}
+
+  void OnAlert(const AlertEvent& a) {
+    if (a.correction) return;  // an update of a firing alert, not a new one
+    RuleSummary& s = summary_[a.rule];
+    const auto key = std::make_tuple(a.rule, a.campaign_id, a.channel);
+    if (a.state == kAlertPending) {
+      ++s.pending;
+    } else if (a.state == kAlertFiring) {
+      ++s.fired;
+      if (ever_resolved_.count(key) > 0) ++s.refired;
+      if (s.first_fired_ms < 0) s.first_fired_ms = a.window_end_ms;
+      s.instances.emplace(a.campaign_id, a.channel);
+      firing_since_[key] = a.window_end_ms;
+      if (MatchIncidents(a))
+        ++true_alerts_;
+      else
+        false_alerts_.push_back(a);
+    } else if (a.state == kAlertResolved) {
+      ++s.resolved;
+      ever_resolved_.insert(key);
+      if (auto it = firing_since_.find(key); it != firing_since_.end()) {
+        s.firing_ms += a.window_end_ms - it->second;
+        firing_since_.erase(it);
+      }
+    }
+  }
+
+  // A row per rule, also for those that never changed state.
+  void PrintRules(const std::vector<AlertRule>& rules) {
+    std::vector<std::string> live_only;
+    for (const AlertRule& rule : rules) {
+      summary_[rule.name];
+      if (!rule.topic.empty()) live_only.push_back(rule.name);
+    }
+    std::printf("%-28s %7s %7s %9s %7s %7s %14s %s\n", "rule", "pending", "fired", "resolved",
+                "flaps", "scopes", "firing_minutes", "still_firing");
+    for (const auto& [rule, s] : summary_) {
+      int64_t open = 0;
+      for (const auto& [key, since] : firing_since_) {
+        if (std::get<0>(key) == rule) ++open;
+      }
+      std::printf("%-28s %7lld %7lld %9lld %7lld %7zu %14s %lld\n", rule.c_str(),
+                  static_cast<long long>(s.pending), static_cast<long long>(s.fired),
+                  static_cast<long long>(s.resolved), static_cast<long long>(s.refired),
+                  s.instances.size(), Minutes(s.firing_ms).c_str(), static_cast<long long>(open));
+    }
+    if (summary_.empty()) std::printf("(no rules)\n");
+    for (const std::string& rule : live_only) {
+      std::printf("%s: no_data on a topic is judged in wall time, in `run` only\n", rule.c_str());
+    }
+  }
+
+  // Detection delay per incident, false alerts, precision and recall.
+  void PrintIncidents() const {
+    std::printf("\n%-24s %-10s %-14s %16s %12s %s\n", "incident", "campaign", "channel",
+                "start_ms", "delay_min", "detected_by");
+    int detected = 0;
+    int64_t delay_sum = 0, delay_max = 0;
+    for (const Incident& i : incidents_) {
+      const bool found = i.detected_ms >= 0;
+      std::printf("%-24s %-10s %-14s %16lld %12s %s\n", i.name.c_str(),
+                  i.campaign_id.empty() ? kRollupKey.data() : i.campaign_id.c_str(),
+                  i.channel.empty() ? kRollupKey.data() : i.channel.c_str(),
+                  static_cast<long long>(i.start_ms),
+                  found ? Minutes(i.detected_ms - i.start_ms).c_str() : "-",
+                  found ? i.detected_by.c_str() : "MISSED");
+      if (found) {
+        ++detected;
+        delay_sum += i.detected_ms - i.start_ms;
+        delay_max = std::max(delay_max, i.detected_ms - i.start_ms);
+      }
+    }
+    for (const AlertEvent& a : false_alerts_) {
+      std::printf("false alert: %s on %s/%s at %lld (value %g, threshold %g)\n", a.rule.c_str(),
+                  a.campaign_id.c_str(), a.channel.c_str(), static_cast<long long>(a.window_end_ms),
+                  a.value, a.threshold);
+    }
+    const int64_t fired = true_alerts_ + static_cast<int64_t>(false_alerts_.size());
+    std::printf(
+        "incidents=%zu detected=%d recall=%.2f alerts_fired=%lld false_alerts=%zu "
+        "precision=%.2f mean_delay_min=%s max_delay_min=%s\n",
+        incidents_.size(), detected,
+        incidents_.empty() ? 1.0
+                           : static_cast<double>(detected) / static_cast<double>(incidents_.size()),
+        static_cast<long long>(fired), false_alerts_.size(),
+        fired == 0 ? 1.0 : static_cast<double>(true_alerts_) / static_cast<double>(fired),
+        detected == 0 ? "-" : Minutes(delay_sum / detected).c_str(),
+        detected == 0 ? "-" : Minutes(delay_max).c_str());
+  }
+
+ private:
+  using Scope = std::tuple<std::string, std::string, std::string>;  // rule, campaign, channel
+
+  // Whether a firing is within an incident (detecting it if it is the first).
+  bool MatchIncidents(const AlertEvent& a) {
+    bool matched = false;
+    for (Incident& i : incidents_) {
+      if ((!i.channel.empty() && i.channel != a.channel) ||
+          (!i.campaign_id.empty() && i.campaign_id != a.campaign_id) ||
+          a.window_end_ms < i.start_ms || a.window_end_ms > i.end_ms + grace_ms_) {
+        continue;
+      }
+      matched = true;
+      if (i.detected_ms < 0) {
+        i.detected_ms = a.window_end_ms;
+        i.detected_by = a.rule;
+      }
+    }
+    return matched;
+  }
+
+  std::vector<Incident> incidents_;
+  const int64_t grace_ms_;
+  std::map<std::string, RuleSummary> summary_;
+  std::map<Scope, int64_t> firing_since_;
+  std::set<Scope> ever_resolved_;
+  int64_t true_alerts_ = 0;
+  std::vector<AlertEvent> false_alerts_;
+};
+
 }  // namespace
 
 int RunBacktest(const BacktestArgs& args) {
-  std::map<std::string, RuleSummary> summary;
-  std::map<std::tuple<std::string, std::string, std::string>, int64_t> firing_since;
-  std::set<std::tuple<std::string, std::string, std::string>> ever_resolved;
   std::vector<Incident> incidents;
   if (!args.incidents.empty() && !LoadIncidents(args.incidents, &incidents)) return 2;
-  int64_t true_alerts = 0;
-  std::vector<AlertEvent> false_alerts;
+  BacktestScore score(std::move(incidents), args.grace_ms);
   ReplayArgs replay;
   replay.inputs = args.inputs;
   replay.input_types = args.input_types;
@@ -95,108 +216,16 @@ int RunBacktest(const BacktestArgs& args) {
   replay.format = args.format;
   replay.rules = args.rules;
   replay.alerts_output = args.output;
-  replay.on_alert = [&](const AlertEvent& a) {
-    if (a.correction) return;  // an update of a firing alert, not a new one
-    RuleSummary& s = summary[a.rule];
-    const auto key = std::make_tuple(a.rule, a.campaign_id, a.channel);
-    if (a.state == kAlertPending) {
-      ++s.pending;
-    } else if (a.state == kAlertFiring) {
-      ++s.fired;
-      if (ever_resolved.count(key) > 0) ++s.refired;
-      if (s.first_fired_ms < 0) s.first_fired_ms = a.window_end_ms;
-      s.instances.emplace(a.campaign_id, a.channel);
-      firing_since[key] = a.window_end_ms;
-      bool matched = false;
-      for (Incident& i : incidents) {
-        if ((!i.channel.empty() && i.channel != a.channel) ||
-            (!i.campaign_id.empty() && i.campaign_id != a.campaign_id) ||
-            a.window_end_ms < i.start_ms || a.window_end_ms > i.end_ms + args.grace_ms) {
-          continue;
-        }
-        matched = true;
-        if (i.detected_ms < 0) {
-          i.detected_ms = a.window_end_ms;
-          i.detected_by = a.rule;
-        }
-      }
-      if (matched)
-        ++true_alerts;
-      else
-        false_alerts.push_back(a);
-    } else if (a.state == kAlertResolved) {
-      ++s.resolved;
-      ever_resolved.insert(key);
-      if (auto it = firing_since.find(key); it != firing_since.end()) {
-        s.firing_ms += a.window_end_ms - it->second;
-        firing_since.erase(it);
-      }
-    }
-  };
+  replay.on_alert = [&](const AlertEvent& a) { score.OnAlert(a); };
   const int rc = RunReplay(replay);
   if (rc != 0) return rc;
-  // Every rule gets a row, also those that never changed state.
-  std::vector<std::string> live_only;
   PipelineConfig config;
   if (LoadConfigForCommand(args.config, &config) && LoadAlertRules(args.rules, &config).ok()) {
-    for (const AlertRule& rule : config.alert_rules) {
-      summary[rule.name];
-      if (!rule.topic.empty()) live_only.push_back(rule.name);
-    }
+    score.PrintRules(config.alert_rules);
+  } else {
+    score.PrintRules({});
   }
-
-  std::printf("%-28s %7s %7s %9s %7s %7s %14s %s\n", "rule", "pending", "fired", "resolved",
-              "flaps", "scopes", "firing_minutes", "still_firing");
-  for (const auto& [rule, s] : summary) {
-    int64_t open = 0;
-    for (const auto& [key, since] : firing_since) {
-      if (std::get<0>(key) == rule) ++open;
-    }
-    std::printf("%-28s %7lld %7lld %9lld %7lld %7zu %14s %lld\n", rule.c_str(),
-                static_cast<long long>(s.pending), static_cast<long long>(s.fired),
-                static_cast<long long>(s.resolved), static_cast<long long>(s.refired),
-                s.instances.size(), Minutes(s.firing_ms).c_str(), static_cast<long long>(open));
-  }
-  if (summary.empty()) std::printf("(no rules)\n");
-  for (const std::string& rule : live_only) {
-    std::printf("%s: no_data on a topic is judged in wall time, in `run` only\n", rule.c_str());
-  }
-  if (args.incidents.empty()) return 0;
-
-  // Scored against the known incidents.
-  std::printf("\n%-24s %-10s %-14s %16s %12s %s\n", "incident", "campaign", "channel", "start_ms",
-              "delay_min", "detected_by");
-  int detected = 0;
-  int64_t delay_sum = 0, delay_max = 0;
-  for (const Incident& i : incidents) {
-    const bool found = i.detected_ms >= 0;
-    std::printf("%-24s %-10s %-14s %16lld %12s %s\n", i.name.c_str(),
-                i.campaign_id.empty() ? kRollupKey.data() : i.campaign_id.c_str(),
-                i.channel.empty() ? kRollupKey.data() : i.channel.c_str(), static_cast<long long>(i.start_ms),
-                found ? Minutes(i.detected_ms - i.start_ms).c_str() : "-",
-                found ? i.detected_by.c_str() : "MISSED");
-    if (found) {
-      ++detected;
-      delay_sum += i.detected_ms - i.start_ms;
-      delay_max = std::max(delay_max, i.detected_ms - i.start_ms);
-    }
-  }
-  for (const AlertEvent& a : false_alerts) {
-    std::printf("false alert: %s on %s/%s at %lld (value %g, threshold %g)\n", a.rule.c_str(),
-                a.campaign_id.c_str(), a.channel.c_str(), static_cast<long long>(a.window_end_ms),
-                a.value, a.threshold);
-  }
-  const int64_t fired = true_alerts + static_cast<int64_t>(false_alerts.size());
-  std::printf(
-      "incidents=%zu detected=%d recall=%.2f alerts_fired=%lld false_alerts=%zu precision=%.2f "
-      "mean_delay_min=%s max_delay_min=%s\n",
-      incidents.size(), detected,
-      incidents.empty() ? 1.0
-                        : static_cast<double>(detected) / static_cast<double>(incidents.size()),
-      static_cast<long long>(fired), false_alerts.size(),
-      fired == 0 ? 1.0 : static_cast<double>(true_alerts) / static_cast<double>(fired),
-      detected == 0 ? "-" : Minutes(delay_sum / detected).c_str(),
-      detected == 0 ? "-" : Minutes(delay_max).c_str());
+  if (!args.incidents.empty()) score.PrintIncidents();
   return 0;
 }
 
