@@ -181,14 +181,14 @@ absl::StatusOr<std::unique_ptr<Instance>> StartInstance(const PipelineConfig& co
 void RunGroup(std::vector<std::unique_ptr<Instance>>& group, DemoView& view, const DemoArgs& args,
               const std::atomic<int64_t>& produced) {
   const bool tty = isatty(STDOUT_FILENO) != 0;
-  const auto begin = std::chrono::steady_clock::now();
+  const auto begin = MonotonicNow();
   auto last = begin;
   auto run = [&](size_t i) {
     Instance& in = *group[i];
     in.rc = in.runner->Run(in.source.get(), [&, i] {
       view.Report(i, in.runner->counters(), in.runner->FiringAlerts());
       if (i != 0) return;
-      const auto now = std::chrono::steady_clock::now();
+      const auto now = MonotonicNow();
       view.Draw(std::chrono::duration<double>(now - last).count(), produced.load(), tty);
       last = now;
       if (args.duration_s > 0 &&

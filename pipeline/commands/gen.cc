@@ -15,6 +15,7 @@
 #include "pipeline/commands/produce_sale.h"
 #include "pipeline/commands/progress.h"
 #include "pipeline/io/kafka.h"
+#include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/signals.h"
 
 namespace promowatch {
@@ -65,7 +66,7 @@ int RunGen(const GenArgs& args) {
   std::string record;
   std::string buf;
   int64_t n = 0;
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = MonotonicNow();
   while (gen.Next(&record)) {
     if (args.format == WireFormat::kJson) {
       buf.append(record);
@@ -94,7 +95,7 @@ int RunGen(const GenArgs& args) {
     return 1;
   }
   const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(MonotonicNow() - start).count();
   spdlog::info(
       "msg=\"gen finished\" records={} format={} seed={} last_event_time_ms={} "
       "elapsed_s={:.3f} output={}",
@@ -115,7 +116,7 @@ int RunGenToKafka(const GenArgs& args) {
     return 2;
   }
   SaleGenerator gen(args.options, WireFormat::kBinary);
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = MonotonicNow();
   const int64_t n = ProduceSale(gen, **sink, k, args.format, args.envelope, [&](int64_t i) {
     if (args.rate_limit > 0) {
       const auto due =

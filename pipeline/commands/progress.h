@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <string>
 
+#include "pipeline/runtime/clock.h"
+
 namespace promowatch {
 
 class ProgressBar {
@@ -17,20 +19,20 @@ class ProgressBar {
       : label_(std::move(label)),
         total_(total),
         enabled_(isatty(STDERR_FILENO) != 0),
-        start_(std::chrono::steady_clock::now()),
+        start_(MonotonicNow()),
         last_draw_(start_) {}
 
   // `done` of `total` units; `items` counted for the rate (events).
   void Update(int64_t done, int64_t items) {
     if (!enabled_) return;
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = MonotonicNow();
     if (now - last_draw_ < std::chrono::milliseconds(200)) return;
     last_draw_ = now;
     Draw(done, items, now);
   }
   void Finish(int64_t items) {
     if (!enabled_) return;
-    Draw(total_, items, std::chrono::steady_clock::now());
+    Draw(total_, items, MonotonicNow());
     std::fputc('\n', stderr);
   }
 

@@ -31,6 +31,7 @@
 #include "pipeline/commands/progress.h"
 #include "pipeline/io/file_io.h"
 #include "pipeline/runtime/checkpoint_schedule.h"
+#include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/fault_injection.h"
 
@@ -254,7 +255,7 @@ class ReplayCheckpoints {
         outputs_(outputs),
         fingerprint_(std::move(fingerprint)),
         kill_point_(kill_point),
-        schedule_(config, std::chrono::steady_clock::now()),
+        schedule_(config, MonotonicNow()),
         skipped_bytes_(skipped_bytes) {}
 
   CheckpointSchedule& schedule() { return schedule_; }
@@ -272,7 +273,7 @@ class ReplayCheckpoints {
     outputs_.Record(&p);
     // Outputs reach the OS before the state that says they exist.
     kill_point_.BeforeCheckpointCommit();
-    const auto started = std::chrono::steady_clock::now();
+    const auto started = MonotonicNow();
     if (auto s = engine_.Checkpoint(p, /*wait=*/false); !s.ok()) {
       spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
       return false;
@@ -280,16 +281,14 @@ class ReplayCheckpoints {
     // Processing stops while a checkpoint is taken (the snapshot; and the
     // commit of the previous one if it is still running). The wait for the
     // last commit, after the input, is not a pause.
-    pauses_ms_.push_back(
-        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started)
-            .count());
+    pauses_ms_.push_back(MillisSince(started));
     if (wait) {
       if (auto s = engine_.WaitForCommit(); !s.ok()) {
         spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
         return false;
       }
     }
-    schedule_.Taken(std::chrono::steady_clock::now());
+    schedule_.Taken(MonotonicNow());
     return true;
   }
 
@@ -377,7 +376,7 @@ bool ReadInputs(const ReplayArgs& args, const PipelineConfig& config, size_t fir
       checkpoints.schedule().Counted(static_cast<int64_t>(batch.size()));
       kill_point.AfterRecords(engine.counters().read - read_at_start);
       progress.Update(bytes_before + r.position(), engine.counters().read - read_at_start);
-      if (checkpoints.schedule().Due(engine, std::chrono::steady_clock::now())) {
+      if (checkpoints.schedule().Due(engine, MonotonicNow())) {
         if (!checkpoints.Take(i, r.position(), /*wait=*/false)) return false;
       }
     }
@@ -467,7 +466,7 @@ int RunReplay(const ReplayArgs& args) {
   }
   if (!outputs.Open(position)) return 1;
 
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = MonotonicNow();
   const int64_t read_at_start = engine.counters().read;
   ReplayCheckpoints checkpoints(engine, outputs, config, fingerprint,
                                 ReplayOutputs::OffsetOf(position, "skipped_bytes"), kill_point);
@@ -485,7 +484,7 @@ int RunReplay(const ReplayArgs& args) {
 
   const auto& c = engine.counters();
   const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::chrono::duration<double>(MonotonicNow() - start).count();
   std::string by_reason;
   for (int r = 1; r < kRejectReasonCount; ++r) {
     if (c.rejected[r] != 0) {

@@ -8,6 +8,7 @@
 
 #include "pipeline/io/kafka_conf.h"
 #include "pipeline/io/kafka_events.h"
+#include "pipeline/runtime/clock.h"
 
 namespace promowatch {
 namespace {
@@ -40,7 +41,7 @@ void ToRecord(const RdKafka::Message& m, ChangelogRecord* r) {
 
 absl::StatusOr<std::unique_ptr<RdKafka::Message>> ChangelogTopic::Next(
     int32_t task, std::chrono::steady_clock::time_point deadline) {
-  while (std::chrono::steady_clock::now() < deadline) {
+  while (MonotonicNow() < deadline) {
     std::unique_ptr<RdKafka::Message> m(consumer_->consume(100));
     if (!m || m->err() == RdKafka::ERR__TIMED_OUT || m->err() == RdKafka::ERR__PARTITION_EOF) {
       continue;
@@ -160,7 +161,7 @@ absl::StatusOr<std::optional<ChangelogPosition>> ChangelogTopic::LastCommit(int3
     return absl::UnavailableError("changelog partition " + std::to_string(task) + ": " +
                                   RdKafka::err2str(e));
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const auto deadline = MonotonicNow() + std::chrono::milliseconds(timeout_ms);
   std::optional<ChangelogPosition> last;
   absl::Status status;
   auto m = Next(task, deadline);
@@ -214,8 +215,8 @@ absl::StatusOr<int64_t> ChangelogTopic::Read(int32_t task, ChangelogRestorer* re
     return absl::UnavailableError("changelog partition " + std::to_string(task) + ": " +
                                   RdKafka::err2str(e));
   }
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  auto last_progress = std::chrono::steady_clock::now();
+  const auto deadline = MonotonicNow() + std::chrono::milliseconds(timeout_ms);
+  auto last_progress = MonotonicNow();
   int64_t read = 0, next = low;
   absl::Status status;
   ChangelogRecord r;
@@ -236,9 +237,9 @@ absl::StatusOr<int64_t> ChangelogTopic::Read(int32_t task, ChangelogRestorer* re
     ++read;
     ToRecord(**m, &r);
     status = restorer->Add(r);
-    if (progress && std::chrono::steady_clock::now() - last_progress > std::chrono::seconds(1)) {
+    if (progress && MonotonicNow() - last_progress > std::chrono::seconds(1)) {
       progress(next - low, high - low);
-      last_progress = std::chrono::steady_clock::now();
+      last_progress = MonotonicNow();
     }
   }
   consumer_->unassign();

@@ -15,6 +15,7 @@
 #include "pipeline/io/file_io.h"
 #include "pipeline/io/kafka_conf.h"
 #include "pipeline/io/kafka_events.h"
+#include "pipeline/runtime/clock.h"
 
 namespace promowatch {
 
@@ -192,7 +193,7 @@ void KafkaSink::Emit(const v1::WindowResult& r) {
   void* opaque = nullptr;
   if (due_since_ != std::chrono::steady_clock::time_point{}) {
     const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
-                           std::chrono::steady_clock::now() - due_since_)
+                           MonotonicNow() - due_since_)
                            .count();
     opaque = reinterpret_cast<void*>(static_cast<intptr_t>(std::max<int64_t>(us, 0) + 1));
   }

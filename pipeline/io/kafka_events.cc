@@ -9,6 +9,8 @@
 #include <set>
 #include <tuple>
 
+#include "pipeline/runtime/clock.h"
+
 namespace promowatch {
 namespace {
 
@@ -103,8 +105,8 @@ void KafkaEvents::event_cb(RdKafka::Event& event) {
   switch (event.type()) {
     case RdKafka::Event::EVENT_STATS: {
       const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 std::chrono::steady_clock::now().time_since_epoch())
-                                 .count();
+                                 MonotonicNow().time_since_epoch())
+                                 .count();  // (a monotonic ms count: only differences matter)
       auto unreachable = reachability_.Update(event.str(), now_ms);
       std::lock_guard lock(mu_);
       unreachable_ = std::move(unreachable);

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "operators/time_util.h"
+#include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/topic_partition.h"
 #include "promowatch/v1/state.pb.h"
 
@@ -95,9 +96,7 @@ void GlobalStage::Publish(const std::function<bool(int task)>& live,
   }
   if (!force && now - last_publish_ < std::chrono::milliseconds(interval_ms_)) return;
   last_publish_ = now;
-  const int64_t wall_now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                  std::chrono::system_clock::now().time_since_epoch())
-                                  .count();
+  const int64_t wall_now_ms = callbacks_.wall_clock();
   // Every few seconds also unmoved watermarks: owners announce themselves
   // (Locate) to instances that started since.
   const bool announce = now - last_announce_ >= std::chrono::seconds(5);
@@ -371,7 +370,7 @@ absl::Status GlobalStage::RestoreTask(int task, const StateReader& in) {
   g.source_watermark_ms.assign(static_cast<size_t>(tasks_), kNoWatermark);
   g.source_incomplete.assign(static_cast<size_t>(tasks_), std::string());
   // (Every source gets kSourceSilence from here to be heard.)
-  g.source_heard.assign(static_cast<size_t>(tasks_), std::chrono::steady_clock::now());
+  g.source_heard.assign(static_cast<size_t>(tasks_), MonotonicNow());
   g.dirty = false;
   if (absl::Status s = g.merger->Restore(in); !s.ok()) return s;
   if (absl::Status s = g.alerts->Restore(in); !s.ok()) return s;

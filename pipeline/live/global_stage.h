@@ -39,6 +39,7 @@
 #include "pipeline/config/config.h"
 #include "pipeline/decode/partitioner.h"
 #include "pipeline/io/kafka.h"
+#include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/serve/query_api.h"
 
@@ -69,6 +70,8 @@ class GlobalStage final : public TaskState {
     // and so are its campaigns' series.
     std::function<void(const AlertEvent&)> moved_away;
     std::function<void(int task)> task_moved_away;
+    // Wall time, for what the partials say of when (default: the system clock).
+    Clock wall_clock = SystemClock();
   };
 
   // `results` gets every final window (after the judge of its campaign's

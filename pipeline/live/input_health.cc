@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/topic_partition.h"
 
 namespace promowatch {
@@ -17,7 +18,7 @@ void InputHealth::Mark(WatermarkTracker& watermarks, const std::string& topic,
 
 void InputHealth::Update(KafkaSource& source, const std::set<std::string>& assigned,
                          WatermarkTracker& watermarks) {
-  const auto now = std::chrono::steady_clock::now();
+  const auto now = MonotonicNow();
   if (now - checked_ < std::chrono::milliseconds(100)) return;
   checked_ = now;
   for (uint32_t slot : held_) watermarks.SetBehind(slot, false);

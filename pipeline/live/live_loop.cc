@@ -4,13 +4,14 @@
 #include <spdlog/spdlog.h>
 
 #include "pipeline/live/live_runner_impl.h"
+#include "pipeline/runtime/clock.h"
 
 namespace promowatch {
 
 int LiveRunner::Impl::Run(KafkaSource* source, const std::function<void()>& on_second) {
   source_ = source;
-  CheckpointSchedule schedule(config_, std::chrono::steady_clock::now());
-  auto last_report = std::chrono::steady_clock::now();
+  CheckpointSchedule schedule(config_, MonotonicNow());
+  auto last_report = MonotonicNow();
   auto last_second = last_report;
   while (!StopRequested()) {
     source->Poll(static_cast<size_t>(config_.batch_size), 100, &pending_);
@@ -18,7 +19,7 @@ int LiveRunner::Impl::Run(KafkaSource* source, const std::function<void()>& on_s
     read_here_ += static_cast<int64_t>(pending_.size());
     if (pending_.empty()) {
       JudgeCompleteness();  // (else in ProcessPending)
-      sink_->SetResultsDueSince(std::chrono::steady_clock::now());
+      sink_->SetResultsDueSince(MonotonicNow());
       MarkBehind();
       engine_->Tick();  // a quiet stream still closes its windows (idle partitions)
       PublishPartials();
@@ -28,7 +29,7 @@ int LiveRunner::Impl::Run(KafkaSource* source, const std::function<void()>& on_s
     }
     sink_->Poll();
     if (sink_->failed_deliveries() > 0) LoseOutput();  // (stops at once, not at the checkpoint)
-    const auto now = std::chrono::steady_clock::now();
+    const auto now = MonotonicNow();
     // A quiet stream (nothing read, watermark still) has nothing to save.
     // While the last commit still runs (its changelog waiting on a broker
     // that is down) the next one waits: the loop keeps fetching.
@@ -102,7 +103,7 @@ void LiveRunner::Impl::ProcessPending() {
   router_->Route(pending_, &next_offsets_, &repartitioned_upto_, &batch_);
   // Windows these records close are due from now: publish delay counts
   // this batch's processing too.
-  sink_->SetResultsDueSince(std::chrono::steady_clock::now());
+  sink_->SetResultsDueSince(MonotonicNow());
   JudgeCompleteness();  // before the windows these records close are judged
   for (auto& [where, records] : batch_.by_partition) {
     const std::string& topic = where.first;
@@ -123,7 +124,7 @@ void LiveRunner::Impl::ProcessPending() {
   PublishPartials();
   // The global tasks: what the partials read change, then what every
   // source task's watermark has passed.
-  const auto read_at = std::chrono::steady_clock::now();
+  const auto read_at = MonotonicNow();
   for (auto& [task, values] : batch_.partials) {
     for (std::string_view v : values) global_->Consume(task, v, read_at);
     // Its windows are due since the source watermarks passed their end.
@@ -144,13 +145,13 @@ void LiveRunner::Impl::PublishPartials(bool force) {
   global_->Publish(
       [this](int t) { return engine_->task_live(t); }, [&w](int t) { return w.task_current(t); },
       [this](int t) { return InputPosition(next_offsets_, t, config_.kafka.partials_topic); },
-      std::chrono::steady_clock::now(), force);
+      MonotonicNow(), force);
   marks_->Publish([this](int t) { return engine_->task_live(t); }, w,
-                  std::chrono::steady_clock::now(), force);
+                  MonotonicNow(), force);
 }
 
 absl::Status LiveRunner::Impl::Checkpoint(bool wait) {
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = MonotonicNow();
   // Results (and partials) emitted so far must be in Kafka before the
   // state that says they were emitted.
   PublishPartials(/*force=*/true);
@@ -194,7 +195,7 @@ absl::Status LiveRunner::Impl::Checkpoint(bool wait) {
     source_->CommitForMonitoring(owned);
   }
   last_checkpoint_ms_ =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      MillisSince(start);
   // The duration is the pause in processing; the watermark gauge follows
   // durable checkpoints only (UpdateGauges).
   const uint64_t state_bytes = backend_->ApproximateSizeBytes();
@@ -220,7 +221,7 @@ void LiveRunner::Impl::JudgeCompleteness() {
   completeness_.Judge({assigned_, next_offsets_, std::move(high), engine_->watermarks(),
                        batch_.delivering, input_health_.unreachable()},
                       clock_());
-  global_->JudgeSources(std::chrono::steady_clock::now());  // ... and its source tasks'
+  global_->JudgeSources(MonotonicNow());  // ... and its source tasks'
 }
 
 void LiveRunner::Impl::ReloadRules(const char* why) {

@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "pipeline/live/live_runner_impl.h"
+#include "pipeline/runtime/clock.h"
 
 namespace promowatch {
 namespace {
@@ -167,11 +168,11 @@ absl::Status LiveRunner::Impl::Open(const std::string& state_dir) {
 
 int64_t LiveRunner::Impl::OnAssigned(const AssignedPartition& p) {
   const std::string name = TopicPartition{p.topic, p.partition}.Format();
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = MonotonicNow();
   if (!tasks_->Owned(p.partition) && !state_failed_) AssignTask(p.partition);
   ++assigned_since_sample_;
   assign_ms_since_sample_ +=
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      MillisSince(start);
   if (p.topic == config_.kafka.partials_topic) {  // (no events: no watermark of its own)
     assigned_.insert(name);
     auto it = next_offsets_.find(name);
@@ -190,7 +191,7 @@ int64_t LiveRunner::Impl::OnAssigned(const AssignedPartition& p) {
 }
 
 void LiveRunner::Impl::OnRevoking(const std::vector<AssignedPartition>& partitions, bool lost) {
-  const auto start = std::chrono::steady_clock::now();
+  const auto start = MonotonicNow();
   if (lost) {
     // Kicked out of the group: the tasks may already run elsewhere, from
     // their changelog. Nothing is saved (a checkpoint would be a zombie's
@@ -242,7 +243,7 @@ void LiveRunner::Impl::OnRevoking(const std::vector<AssignedPartition>& partitio
   UpdateTaskStateGauges();
   status_.Rebalance(
       clock_(), lost ? "lost" : "revoked", static_cast<int>(partitions.size()),
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count());
+      MillisSince(start));
 }
 
 void LiveRunner::Impl::AssignTask(int task) {

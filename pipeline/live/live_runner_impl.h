@@ -27,6 +27,7 @@
 #include "pipeline/live/task_owner.h"
 #include "pipeline/live/task_profiles.h"
 #include "pipeline/runtime/checkpoint_schedule.h"
+#include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/fault_injection.h"
 #include "pipeline/runtime/signals.h"
@@ -60,7 +61,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
             config.completeness,
             [this](const std::string& reason) {
               incomplete_reason_ = reason;
-              if (global_) global_->SetDataIncomplete(reason, std::chrono::steady_clock::now());
+              if (global_) global_->SetDataIncomplete(reason, MonotonicNow());
             },
             metrics->alerts.get(),
             [this](const AlertEvent& a, int64_t wall_ms) { fanout_.Notify(a, wall_ms); }),

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
+#include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/task_state.h"
 
 namespace promowatch {
@@ -121,7 +122,7 @@ absl::Status TaskOwner::Assign(int task, Engine& engine, RocksStateBackend& back
                  local.sequence);
   } else {
     // Rebuilt into one batch of the local state: committed whole, or not at all.
-    const auto start = std::chrono::steady_clock::now();
+    const auto start = MonotonicNow();
     auto batch = backend.NewBatch();
     TaskStateWriter out(batch.get(), task);
     ChangelogRestorer restorer(task, tables_, &out);
@@ -144,7 +145,7 @@ absl::Status TaskOwner::Assign(int task, Engine& engine, RocksStateBackend& back
       sequence = restored->sequence;
     }
     const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::chrono::duration<double>(MonotonicNow() - start).count();
     probe_->TaskRestored(*read, seconds);
     spdlog::info(
         "msg=\"task restored from changelog\" task={} records={} batches_applied={} "

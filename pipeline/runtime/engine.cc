@@ -5,6 +5,7 @@
 #include <chrono>
 
 #include "pipeline/decode/partitioner.h"
+#include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/engine_meta.h"
 #include "pipeline/runtime/task_state.h"
 #include "promowatch/v1/state.pb.h"
@@ -489,14 +490,14 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait,
   RocksStateBackend* backend = backend_;
   RocksStateBackend::Batch* pending = inflight_batch_.get();
   inflight_checkpoint_ = counters_.checkpoints;
-  inflight_started_ = std::chrono::steady_clock::now();
+  inflight_started_ = MonotonicNow();
   inflight_ = std::async(std::launch::async, [this, backend, pending, tasks] {
     // The local state is never ahead of the changelog: a task restored
     // elsewhere from the changelog is at least where this state says.
     absl::Status s = tasks != nullptr ? tasks->BeforeCommit() : absl::OkStatus();
     if (s.ok()) s = backend->Commit(*pending);
     inflight_commit_us_.store(std::chrono::duration_cast<std::chrono::microseconds>(
-                                  std::chrono::steady_clock::now() - inflight_started_)
+                                  MonotonicNow() - inflight_started_)
                                   .count());
     return s;
   });
