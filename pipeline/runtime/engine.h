@@ -84,6 +84,24 @@ struct EngineCounters {
   }
 };
 
+// The counters above but `rejected` (stored as rejected_<reason>), by the
+// names checkpoints store them under. `per_task`: a task's own, moved with
+// it; `zero_stored`: written even when 0.
+struct EngineCounterField {
+  const char* name;
+  int64_t EngineCounters::*member;
+  bool per_task;
+  bool zero_stored;
+};
+inline constexpr EngineCounterField kEngineCounterFields[] = {
+    {"read", &EngineCounters::read, true, true},
+    {"accepted", &EngineCounters::accepted, true, true},
+    {"duplicates", &EngineCounters::duplicates, true, true},
+    {"late", &EngineCounters::late, true, true},
+    {"checkpoints", &EngineCounters::checkpoints, false, true},
+    {"repartitioned", &EngineCounters::repartitioned, true, false},
+};
+
 // Of the records a topic delivered (task_per_partition): how many sit in
 // the partition each partitioner gives their user id (spend: event id) -
 // which partitioner the producers use (kafka.input_partitioner).

@@ -32,39 +32,34 @@ int PartitionOf(std::string_view name) {
   return tp ? tp->partition : -1;
 }
 
+// A task's counters out of / into the engine's.
 void Subtract(EngineCounters* from, const EngineCounters& c) {
-  from->read -= c.read;
-  from->accepted -= c.accepted;
-  from->duplicates -= c.duplicates;
-  from->late -= c.late;
-  from->repartitioned -= c.repartitioned;
+  for (const EngineCounterField& f : kEngineCounterFields) {
+    if (f.per_task) from->*f.member -= c.*f.member;
+  }
   for (size_t r = 0; r < from->rejected.size(); ++r) from->rejected[r] -= c.rejected[r];
 }
 
 void Add(EngineCounters* to, const EngineCounters& c) {
-  to->read += c.read;
-  to->accepted += c.accepted;
-  to->duplicates += c.duplicates;
-  to->late += c.late;
-  to->repartitioned += c.repartitioned;
+  for (const EngineCounterField& f : kEngineCounterFields) {
+    if (f.per_task) to->*f.member += c.*f.member;
+  }
   for (size_t r = 0; r < to->rejected.size(); ++r) to->rejected[r] += c.rejected[r];
+}
+
+std::string RejectedKey(int reason) {
+  return "rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(reason)));
 }
 
 }  // namespace
 
 void StoreCounters(const EngineCounters& counters, v1::OperatorMeta* meta) {
   auto& c = *meta->mutable_counters();
-  c["read"] = counters.read;
-  c["accepted"] = counters.accepted;
-  c["duplicates"] = counters.duplicates;
-  c["late"] = counters.late;
-  c["checkpoints"] = counters.checkpoints;
-  if (counters.repartitioned != 0) c["repartitioned"] = counters.repartitioned;
+  for (const EngineCounterField& f : kEngineCounterFields) {
+    if (f.zero_stored || counters.*f.member != 0) c[f.name] = counters.*f.member;
+  }
   for (int r = 0; r < kRejectReasonCount; ++r) {
-    if (counters.rejected[r] != 0) {
-      c["rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(r)))] =
-          counters.rejected[r];
-    }
+    if (counters.rejected[r] != 0) c[RejectedKey(r)] = counters.rejected[r];
   }
 }
 
@@ -75,16 +70,8 @@ EngineCounters LoadCounters(const v1::OperatorMeta& meta) {
     return it == c.end() ? 0 : it->second;
   };
   EngineCounters counters;
-  counters.read = get("read");
-  counters.accepted = get("accepted");
-  counters.duplicates = get("duplicates");
-  counters.late = get("late");
-  counters.checkpoints = get("checkpoints");
-  counters.repartitioned = get("repartitioned");
-  for (int r = 0; r < kRejectReasonCount; ++r) {
-    counters.rejected[r] =
-        get("rejected_" + std::string(RejectReasonName(static_cast<v1::RejectReason>(r))));
-  }
+  for (const EngineCounterField& f : kEngineCounterFields) counters.*f.member = get(f.name);
+  for (int r = 0; r < kRejectReasonCount; ++r) counters.rejected[r] = get(RejectedKey(r));
   return counters;
 }
 
