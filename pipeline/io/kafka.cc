@@ -346,7 +346,7 @@ struct KafkaSource::Rebalance final : RdKafka::RebalanceCb {
         consumer->assign(tasks);
       }
     } else {
-      std::vector<AssignedPartition> revoked;
+      std::vector<TopicPartition> revoked;
       for (RdKafka::TopicPartition* tp : tasks) {
         revoked.push_back({tp->topic(), tp->partition()});
         start.erase({tp->topic(), tp->partition()});
@@ -525,8 +525,8 @@ int64_t KafkaSource::HighWatermark(const std::string& topic, int32_t partition) 
   return high;
 }
 
-std::vector<AssignedPartition> KafkaSource::Behind() {
-  std::vector<AssignedPartition> behind;
+std::vector<TopicPartition> KafkaSource::Behind() {
+  std::vector<TopicPartition> behind;
   std::vector<RdKafka::TopicPartition*> tps;
   if (consumer_->assignment(tps) != RdKafka::ERR_NO_ERROR || tps.empty()) return behind;
   if (consumer_->position(tps) == RdKafka::ERR_NO_ERROR) {

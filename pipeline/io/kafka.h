@@ -146,15 +146,8 @@ class KafkaSink final : public WindowResultSink, public RecordSink, public Recor
 };
 
 // A partition handed to or taken from this consumer.
-struct AssignedPartition {
-  std::string topic;
-  int32_t partition = 0;
-};
-
 // An assigned partition whose leader this consumer cannot reach.
-struct UnreachablePartition {
-  std::string topic;
-  int32_t partition = 0;
+struct UnreachablePartition : TopicPartition {
   int32_t leader = -1;       // broker id; -1: no leader known
   std::string broker_state;  // librdkafka's name of the leader's state (DOWN, CONNECT, ...)
   int64_t down_ms = 0;       // since the leader was last seen UP
@@ -201,11 +194,11 @@ class KafkaSource {
   struct Listener {
     virtual ~Listener() = default;
     // Returns the offset to start each partition at (-1: from the beginning).
-    virtual int64_t OnAssigned(const AssignedPartition& p) = 0;
+    virtual int64_t OnAssigned(const TopicPartition& p) = 0;
     // Called before partitions are given up: process and checkpoint now.
     // `lost`: the group already gave them to others (this member was kicked
     // out: a session timeout, a long pause): a zombie, which must not write.
-    virtual void OnRevoking(const std::vector<AssignedPartition>& partitions, bool lost) = 0;
+    virtual void OnRevoking(const std::vector<TopicPartition>& partitions, bool lost) = 0;
   };
   static absl::StatusOr<std::unique_ptr<KafkaSource>> Create(const KafkaOptions& options,
                                                              Listener* listener);
@@ -222,7 +215,7 @@ class KafkaSource {
   // consumer's position: records Kafka holds that were not handed over yet
   // (transaction markers do not count: the position moves past them).
   // Partitions whose end or position is not known yet are left out.
-  std::vector<AssignedPartition> Behind();
+  std::vector<TopicPartition> Behind();
   // The assigned partitions whose leader broker this consumer cannot reach,
   // as of librdkafka's last statistics (at most a few seconds old).
   std::vector<UnreachablePartition> Unreachable();

@@ -23,13 +23,13 @@ void InputHealth::Update(KafkaSource& source, const std::set<std::string>& assig
   checked_ = now;
   for (uint32_t slot : held_) watermarks.SetBehind(slot, false);
   held_.clear();
-  for (const AssignedPartition& p : source.Behind()) Mark(watermarks, p.topic, p.partition);
+  for (const TopicPartition& p : source.Behind()) Mark(watermarks, p.topic, p.partition);
 
   std::vector<UnreachablePartition> unreachable = source.Unreachable();
   std::set<std::string> held;
   for (const UnreachablePartition& p : unreachable) {
     Mark(watermarks, p.topic, p.partition);
-    held.insert(TopicPartition{p.topic, p.partition}.Format());
+    held.insert(p.Format());
   }
   for (const std::string& name : held_unreachable_) {
     if (held.count(name) == 0) {
@@ -63,8 +63,8 @@ void InputHealth::Update(KafkaSource& source, const std::set<std::string>& assig
       return u.topic == p.topic && u.partition == p.partition;
     });
     // (One revoked meanwhile is not this member's to report.)
-    if (!still && assigned.count(TopicPartition{p.topic, p.partition}.Format()) != 0) {
-      spdlog::info("msg=\"partition reachable again\" partition={}/{}", p.topic, p.partition);
+    if (!still && assigned.count(p.Format()) != 0) {
+      spdlog::info("msg=\"partition reachable again\" partition={}", p.Format());
     }
   }
   unreachable_ = std::move(unreachable);

@@ -166,8 +166,8 @@ absl::Status LiveRunner::Impl::Open(const std::string& state_dir) {
   return absl::OkStatus();
 }
 
-int64_t LiveRunner::Impl::OnAssigned(const AssignedPartition& p) {
-  const std::string name = TopicPartition{p.topic, p.partition}.Format();
+int64_t LiveRunner::Impl::OnAssigned(const TopicPartition& p) {
+  const std::string name = p.Format();
   const auto start = MonotonicNow();
   if (!tasks_->Owned(p.partition) && !state_failed_) AssignTask(p.partition);
   ++assigned_since_sample_;
@@ -190,7 +190,7 @@ int64_t LiveRunner::Impl::OnAssigned(const AssignedPartition& p) {
   return it == next_offsets_.end() ? -1 : it->second;
 }
 
-void LiveRunner::Impl::OnRevoking(const std::vector<AssignedPartition>& partitions, bool lost) {
+void LiveRunner::Impl::OnRevoking(const std::vector<TopicPartition>& partitions, bool lost) {
   const auto start = MonotonicNow();
   if (lost) {
     // Kicked out of the group: the tasks may already run elsewhere, from
@@ -216,10 +216,10 @@ void LiveRunner::Impl::OnRevoking(const std::vector<AssignedPartition>& partitio
     spdlog::error("msg=\"checkpoint before revoke failed\" error=\"{}\"", std::string(s.message()));
   }
   for (const auto& p : partitions) {
-    assigned_.erase(TopicPartition{p.topic, p.partition}.Format());
+    assigned_.erase(p.Format());
     if (p.topic == config_.kafka.partials_topic) continue;
     engine_->watermarks().SetAssigned(
-        engine_->watermarks().Slot(TopicPartition{p.topic, p.partition}.Format()), false, clock_());
+        engine_->watermarks().Slot(p.Format()), false, clock_());
   }
   // A task none of whose partitions stay here goes: its state is in its
   // changelog (and local copy) for whoever gets it.

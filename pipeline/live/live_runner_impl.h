@@ -92,9 +92,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   // and a fresh one opened (its tasks rebuild from their changelog).
   absl::StatusOr<std::unique_ptr<RocksStateBackend>> OpenState(const std::string& state_dir);
 
-  int64_t OnAssigned(const AssignedPartition& p) override;
+  int64_t OnAssigned(const TopicPartition& p) override;
 
-  void OnRevoking(const std::vector<AssignedPartition>& partitions, bool lost) override;
+  void OnRevoking(const std::vector<TopicPartition>& partitions, bool lost) override;
 
   // Task `task` runs here from now: its state loaded (local copy, or rebuilt
   // from its changelog), its partitions sought to the offsets stored with it.

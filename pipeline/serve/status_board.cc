@@ -62,7 +62,7 @@ void StatusBoard::Sample(StatusSample sample) {
   std::map<std::string, int64_t> lag_by_topic;
   std::map<std::string, Positions> kept;
   for (const auto& p : sample.partitions) {
-    const std::string name = p.topic + "/" + std::to_string(p.partition);
+    const std::string name = p.Format();
     Positions& pos = kept[name];
     if (auto it = positions_.find(name); it != positions_.end()) pos = std::move(it->second);
     pos.seen.emplace_back(now, p.next_offset, p.end_offset);
@@ -174,7 +174,7 @@ json StatusBoard::InputJson() const {
   json partitions = json::array();
   double total_rate = 0;
   for (const auto& p : s.partitions) {
-    const std::string name = p.topic + "/" + std::to_string(p.partition);
+    const std::string name = p.Format();
     const int64_t lag = p.next_offset >= 0 && p.end_offset >= 0
                             ? std::max<int64_t>(0, p.end_offset - p.next_offset)
                             : -1;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "operators/alert_engine.h"
+#include "pipeline/runtime/topic_partition.h"
 #include "pipeline/serve/task_probe.h"
 #include "promowatch/v1/results.pb.h"
 
@@ -30,9 +31,7 @@ struct StatusSample {
   std::vector<int> tasks_here;       // run here
   std::vector<int> global_here;      // global tasks here
   std::vector<std::string> members;  // instances heard from (addresses), this one included
-  struct Partition {
-    std::string topic;
-    int32_t partition = 0;
+  struct Partition : TopicPartition {
     int64_t next_offset = -1;  // -1: nothing read yet
     int64_t end_offset = -1;   // Kafka's high watermark, -1: not known yet
     bool idle = false;         // not holding the watermark back (watermark.idle_timeout)

@@ -45,7 +45,7 @@ TEST(Watermarks, LongestSilenceSkipsExcludedPartitions) {
   EXPECT_EQ(w.TopicSilence(600'000), (std::map<std::string, int64_t>{{"orders", 10'000}}));
 }
 
-TEST(Watermarks, TopicSilenceIsSinceTheNewestRecordOfAnyAssignedPartition) {
+TEST(Watermarks, TopicSilenceIsSinceTheNewestRecordOfAnyTopicPartition) {
   WatermarkTracker w(0, 10'000);
   w.Observe(w.Slot("orders/0"), 1, 1'000);
   w.Observe(w.Slot("orders/1"), 1, 4'000);
