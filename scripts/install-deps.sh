@@ -22,6 +22,7 @@ PACKAGES=(
   python3-yaml                            # deploy/: compose and Kubernetes files parsed in tests
   valgrind                                # callgrind: the hot path's instructions-per-event budget
   clang-14 libclang-rt-14-dev             # libFuzzer, ASan/UBSan over the unit tests (tests/fuzz/)
+  clang-format-14                         # the C++ style, checked first by scripts/test.sh
   chromium                                # the status page in a headless browser (tests/browser/)
 )
 

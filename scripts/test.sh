@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
+echo "== format"
+bash scripts/check-format.sh
 
 jobs=$(nproc)
 # Unity builds: CMake compiles each target's sources in batches, so the
