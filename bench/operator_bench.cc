@@ -15,8 +15,8 @@
 #include <filesystem>
 #include <random>
 
-#include "pipeline/runtime/engine.h"
 #include "pipeline/generator/generator.h"
+#include "pipeline/runtime/engine.h"
 #include "promowatch/v1/state.pb.h"
 
 namespace promowatch {

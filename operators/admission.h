@@ -58,8 +58,8 @@ class EventAdmission {
  private:
   struct Bucket {  // ids admitted with event time in one minute pane
     std::vector<uint64_t> ids;
-    size_t saved = 0;        // ids[0, saved) are in the state backend
-    uint32_t chunks = 0;     // chunks written for this bucket
+    size_t saved = 0;     // ids[0, saved) are in the state backend
+    uint32_t chunks = 0;  // chunks written for this bucket
   };
 
   int64_t lateness_ms_;
@@ -68,11 +68,11 @@ class EventAdmission {
   int64_t last_pane_ = INT64_MIN;      // one-entry cache: most events share a pane
   Bucket* last_bucket_ = nullptr;
   std::deque<std::vector<uint64_t>> forgetting_;  // ids of expired buckets, to erase
-  std::string snapshot_value_;  // kept: a checkpoint's new ids reach megabytes
-  size_t forget_pos_ = 0;              // forgetting_.front()[0, forget_pos_) are erased
+  std::string snapshot_value_;                    // kept: a checkpoint's new ids reach megabytes
+  size_t forget_pos_ = 0;                         // forgetting_.front()[0, forget_pos_) are erased
   size_t admitted_since_forget_ = 0;
-  int64_t expired_below_ = 0;          // buckets below this pane are gone
-  int64_t deleted_below_ = 0;          // ... and deleted from the backend
+  int64_t expired_below_ = 0;  // buckets below this pane are gone
+  int64_t deleted_below_ = 0;  // ... and deleted from the backend
 };
 
 }  // namespace promowatch

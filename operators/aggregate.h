@@ -145,16 +145,16 @@ struct RatioField {
   int64_t Counters::*numerator;
   int64_t Counters::*denominator;
   bool numerator_cents;  // the ratio is yuan per unit of the denominator
-  bool in_results;           // false: an alert metric only
-  bool profiles_only;        // its counters need user profiles
+  bool in_results;       // false: an alert metric only
+  bool profiles_only;    // its counters need user profiles
   std::string_view help;
 };
 inline constexpr RatioField kRatioFields[] = {
     {"ctr", &Counters::clicks, &Counters::impressions, false, true, false, "Clicks / impressions"},
     {"cvr", &Counters::paid_orders, &Counters::clicks, false, true, false, "Paid orders / clicks"},
     {"roi", &Counters::gmv_cents, &Counters::spend_cents, false, true, false, "GMV / spend"},
-    {"new_customer_share", &Counters::new_customer_orders, &Counters::paid_orders, false, true, true,
-     "New customers' paid orders / paid orders"},
+    {"new_customer_share", &Counters::new_customer_orders, &Counters::paid_orders, false, true,
+     true, "New customers' paid orders / paid orders"},
     {"aov", &Counters::gmv_cents, &Counters::paid_orders, true, false, false,
      "Average paid order value in yuan"},
 };

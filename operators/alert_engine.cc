@@ -442,8 +442,9 @@ absl::Status AlertEngine::Restore(const StateReader& in) {
         w.set_campaign_id(s.campaign_id());
         w.set_channel(s.channel());
         w.set_window_end_ms(s.last_eval_ms());
-        inst.last = MakeEvent(r, w, s.value(), inst.phase == Phase::kFiring ? kAlertFiring : kAlertPending,
-                              s.since_ms(), r.ThresholdFor(s.campaign_id()));
+        inst.last =
+            MakeEvent(r, w, s.value(), inst.phase == Phase::kFiring ? kAlertFiring : kAlertPending,
+                      s.since_ms(), r.ThresholdFor(s.campaign_id()));
         active_.emplace(Key{s.rule(), s.campaign_id(), s.channel()}, std::move(inst));
         return absl::OkStatus();
       });

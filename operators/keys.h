@@ -37,8 +37,8 @@ inline std::optional<int> WindowMinutes(std::string_view name) {
 inline bool IsComputedWindow(std::string_view name, const std::vector<int>& window_minutes) {
   if (name == kCumulativeWindow) return true;
   const auto minutes = WindowMinutes(name);
-  return minutes && std::find(window_minutes.begin(), window_minutes.end(), *minutes) !=
-                        window_minutes.end();
+  return minutes &&
+         std::find(window_minutes.begin(), window_minutes.end(), *minutes) != window_minutes.end();
 }
 
 }  // namespace promowatch

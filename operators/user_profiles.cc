@@ -1,9 +1,8 @@
 #include "operators/user_profiles.h"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
 #include <limits>
+#include <nlohmann/json.hpp>
 
 #include "operators/aggregate.h"
 #include "operators/state.h"
@@ -43,7 +42,8 @@ v1::UserProfile::DayBucket* BucketFor(v1::UserProfile& p, int32_t day) {
   // Insert in order (events are nearly ordered: usually at the end).
   auto* b = days->Add();
   b->set_day(day);
-  for (int i = days->size() - 1; i > 0 && days->Get(i - 1).day() > day; --i) days->SwapElements(i, i - 1);
+  for (int i = days->size() - 1; i > 0 && days->Get(i - 1).day() > day; --i)
+    days->SwapElements(i, i - 1);
   for (auto& d : *days) {
     if (d.day() == day) return &d;
   }
@@ -53,7 +53,8 @@ v1::UserProfile::DayBucket* BucketFor(v1::UserProfile& p, int32_t day) {
 }  // namespace
 
 UserProfileOperator::UserProfileOperator(TagRules rules, ChangeCallback on_change,
-                                         size_t max_users_in_memory, size_t checkpoint_every_changed)
+                                         size_t max_users_in_memory,
+                                         size_t checkpoint_every_changed)
     : rules_(std::move(rules)),
       on_change_(std::move(on_change)),
       capacity_(max_users_in_memory),
@@ -67,7 +68,8 @@ std::optional<v1::UserProfile> UserProfileOperator::Lookup(const std::string& us
   }
   std::string bytes;
   v1::UserProfile p;
-  if (state_ == nullptr || !state_->Get(kTable, user_id, &bytes).ok() || !p.ParseFromString(bytes)) {
+  if (state_ == nullptr || !state_->Get(kTable, user_id, &bytes).ok() ||
+      !p.ParseFromString(bytes)) {
     return std::nullopt;
   }
   return p;
@@ -113,14 +115,16 @@ void UserProfileOperator::OnCheckpointCommitted() {
     // changed since.
     for (Cache::value_type* node : written_timers_) {
       Entry& e = node->second;
-      if (e.dirty || e.gone || !e.timer_in_memory || e.profile.timer_ms() != e.stored_timer_ms) continue;
+      if (e.dirty || e.gone || !e.timer_in_memory || e.profile.timer_ms() != e.stored_timer_ms)
+        continue;
       next_stored_timer_ = std::min(next_stored_timer_, e.stored_timer_ms);
       Untrack(*node);
     }
   }
   written_timers_.clear();
   for (Cache::value_type* node : written_gone_) {
-    if (node->second.gone && !node->second.dirty) cache_.erase(std::string(node->first));  // (not back since)
+    if (node->second.gone && !node->second.dirty)
+      cache_.erase(std::string(node->first));  // (not back since)
   }
   written_gone_.clear();
   Evict();
@@ -161,17 +165,18 @@ void UserProfileOperator::PullStoredTimers(int64_t upto) {
   std::vector<std::pair<int64_t, std::string>> due;
   int64_t next = kNever;
   std::string last;
-  const absl::Status s = state_->ScanFrom(kTimersTable, stored_cursor_, [&](std::string_view key, std::string_view) {
-    if (key.size() < 8) return true;
-    const int64_t at = ReadBigEndian64(key.substr(0, 8));
-    if (at > upto) {
-      next = at;
-      return false;
-    }
-    due.emplace_back(at, key.substr(8));
-    last.assign(key);
-    return true;
-  });
+  const absl::Status s =
+      state_->ScanFrom(kTimersTable, stored_cursor_, [&](std::string_view key, std::string_view) {
+        if (key.size() < 8) return true;
+        const int64_t at = ReadBigEndian64(key.substr(0, 8));
+        if (at > upto) {
+          next = at;
+          return false;
+        }
+        due.emplace_back(at, key.substr(8));
+        last.assign(key);
+        return true;
+      });
   if (!s.ok()) {
     if (status_.ok()) status_ = s;
     return;
@@ -229,7 +234,8 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
   Entry* entry = Load(e.user_id);
   // Changes that time made before this event happened first, at their own
   // time (the watermark may not have passed them yet).
-  if (entry != nullptr && !entry->gone && entry->profile.timer_ms() != 0 && entry->profile.timer_ms() <= t) {
+  if (entry != nullptr && !entry->gone && entry->profile.timer_ms() != 0 &&
+      entry->profile.timer_ms() <= t) {
     FireDue(e.user_id, t);
   }
   if (entry == nullptr) {
@@ -260,7 +266,8 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
     c.set_channel(e.channel);
     c.set_time_ms(t);
     clicks->Add(std::move(c));
-    for (int i = clicks->size() - 1; i > 0 && clicks->Get(i - 1).time_ms() < clicks->Get(i).time_ms(); --i) {
+    for (int i = clicks->size() - 1;
+         i > 0 && clicks->Get(i - 1).time_ms() < clicks->Get(i).time_ms(); --i) {
       clicks->SwapElements(i, i - 1);
     }
     while (clicks->size() > static_cast<int>(kLastClicks)) clicks->RemoveLast();
@@ -329,8 +336,8 @@ void UserProfileOperator::Evaluate(Cache::value_type& node, int64_t t, const cha
   const bool active = orders30 >= rules_.active_min_paid_orders && orders30 > 0 &&
                       cents30 > rules_.active_min_aov_cents * orders30;
   const bool dormant = paid && t >= p.last_paid_ms() + rules_.dormant_after_ms;
-  const bool high_value = cents365 > rules_.high_value_spend_cents ||
-                          orders365 - 1 >= rules_.high_value_repeat_orders;
+  const bool high_value =
+      cents365 > rules_.high_value_spend_cents || orders365 - 1 >= rules_.high_value_repeat_orders;
   std::string rfm;
   if (paid) {
     const int64_t days_since = (t - p.last_paid_ms()) / kDayMs;
@@ -339,9 +346,12 @@ void UserProfileOperator::Evaluate(Cache::value_type& node, int64_t t, const cha
           std::to_string(Score(cents365, rules_.rfm_monetary_cents, true));
   }
   std::string tier;  // kTiers
-  if (cents365 >= rules_.tier_diamond_cents) tier = "diamond";
-  else if (cents365 >= rules_.tier_gold_cents) tier = "gold";
-  else if (cents365 >= rules_.tier_silver_cents) tier = "silver";
+  if (cents365 >= rules_.tier_diamond_cents)
+    tier = "diamond";
+  else if (cents365 >= rules_.tier_gold_cents)
+    tier = "gold";
+  else if (cents365 >= rules_.tier_silver_cents)
+    tier = "silver";
 
   const bool flags[] = {is_new, active, dormant, high_value};  // in kFlagTags' order
   static_assert(std::size(flags) == std::size(kFlagTags));
@@ -381,7 +391,8 @@ int64_t UserProfileOperator::NextTimer(const v1::UserProfile& p, int64_t t) cons
   // A day leaves the 30- or 365-day window at the start of day + N.
   const int32_t today = Day(t);
   for (const auto& d : p.days()) {
-    if (d.day() > today - rules_.active_days) consider(static_cast<int64_t>(d.day() + rules_.active_days) * kDayMs);
+    if (d.day() > today - rules_.active_days)
+      consider(static_cast<int64_t>(d.day() + rules_.active_days) * kDayMs);
     consider(static_cast<int64_t>(d.day() + kHighValueDays) * kDayMs);
   }
   consider(p.last_seen_ms() + rules_.expire_after_ms);

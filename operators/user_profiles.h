@@ -35,9 +35,9 @@
 #include <vector>
 
 #include "absl/container/btree_set.h"
-#include "operators/time_util.h"
 #include "absl/container/node_hash_map.h"
 #include "operators/operator.h"
+#include "operators/time_util.h"
 #include "promowatch/v1/results.pb.h"
 #include "promowatch/v1/state.pb.h"
 

@@ -9,10 +9,7 @@
 #include "promowatch/v1/state.pb.h"
 
 namespace promowatch {
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 namespace {
 OperatorOptions Normalized(OperatorOptions o) {

@@ -22,7 +22,8 @@ struct JsonOutcome {
 
 // The shape rule of a typed topic, written independently of the code under
 // test: nlohmann for the keys, the message's descriptor for its fields.
-inline google::protobuf::Message* ProtobufTarget(const std::string& line, ValueType type, v1::Event* event) {
+inline google::protobuf::Message* ProtobufTarget(const std::string& line, ValueType type,
+                                                 v1::Event* event) {
   event->Clear();
   const google::protobuf::Descriptor* d = type == ValueType::kClick   ? v1::ClickEvent::descriptor()
                                           : type == ValueType::kOrder ? v1::OrderEvent::descriptor()
@@ -41,22 +42,29 @@ inline google::protobuf::Message* ProtobufTarget(const std::string& line, ValueT
   }
   if (envelope && !own) return event;
   switch (type) {
-    case ValueType::kClick: return event->mutable_click();
-    case ValueType::kOrder: return event->mutable_order();
-    case ValueType::kSpend: return event->mutable_spend();
-    case ValueType::kEvent: break;
+    case ValueType::kClick:
+      return event->mutable_click();
+    case ValueType::kOrder:
+      return event->mutable_order();
+    case ValueType::kSpend:
+      return event->mutable_spend();
+    case ValueType::kEvent:
+      break;
   }
   return event;
 }
 
-inline JsonOutcome CompareWithProtobuf(const std::string& line, ValueType type = ValueType::kEvent) {
+inline JsonOutcome CompareWithProtobuf(const std::string& line,
+                                       ValueType type = ValueType::kEvent) {
   JsonOutcome o;
   thread_local JsonFastPath fast;
   v1::Event a, b;
   o.fast = fast.Decode(line, type, &a);
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
-  o.proto_ok = google::protobuf::util::JsonStringToMessage(line, ProtobufTarget(line, type, &b), options).ok();
+  o.proto_ok =
+      google::protobuf::util::JsonStringToMessage(line, ProtobufTarget(line, type, &b), options)
+          .ok();
   o.same = google::protobuf::util::MessageDifferencer::Equals(a, b);
   return o;
 }

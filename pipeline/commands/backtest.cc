@@ -6,14 +6,13 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
-
-#include <CLI/CLI.hpp>
 
 #include "operators/alert_engine.h"
 #include "pipeline/commands/commands.h"
@@ -135,8 +134,8 @@ class BacktestScore {
 
   // Detection delay per incident, false alerts, precision and recall.
   void PrintIncidents() const {
-    std::printf("\n%-24s %-10s %-14s %16s %12s %s\n", "incident", "campaign", "channel",
-                "start_ms", "delay_min", "detected_by");
+    std::printf("\n%-24s %-10s %-14s %16s %12s %s\n", "incident", "campaign", "channel", "start_ms",
+                "delay_min", "detected_by");
     int detected = 0;
     int64_t delay_sum = 0, delay_max = 0;
     for (const Incident& i : incidents_) {

@@ -5,6 +5,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -15,8 +16,6 @@
 #include <mutex>
 #include <string>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "pipeline/commands/commands.h"
 #include "pipeline/commands/produce_sale.h"
@@ -90,14 +89,12 @@ class DemoView final : public WindowResultSink {
       auto pct = [](bool has, double v) {
         return has ? fmt::format("{:.2f}%", v * 100) : std::string("-");
       };
-      out += fmt::format("{:<10} {:>14.2f} {:>8} {:>8} {:>9}\n", cum.campaign_id(),
-                         Yuan(cum.gmv_cents()),
-                         m == minute_.end() ? "-" : pct(m->second.has_ctr(), m->second.ctr()),
-                         m == minute_.end() ? "-" : pct(m->second.has_cvr(), m->second.cvr()),
-                         cum.uv());
+      out += fmt::format(
+          "{:<10} {:>14.2f} {:>8} {:>8} {:>9}\n", cum.campaign_id(), Yuan(cum.gmv_cents()),
+          m == minute_.end() ? "-" : pct(m->second.has_ctr(), m->second.ctr()),
+          m == minute_.end() ? "-" : pct(m->second.has_cvr(), m->second.cvr()), cum.uv());
     }
-    out += fmt::format("{:<10} {:>14.2f}\n\nfiring alerts:\n", "all",
-                       Yuan(total_.gmv_cents()));
+    out += fmt::format("{:<10} {:>14.2f}\n\nfiring alerts:\n", "all", Yuan(total_.gmv_cents()));
     if (firing.empty()) out += "  (none)\n";
     for (const auto& a : firing) {
       out += fmt::format("  [{}] {} {}/{}: {} {} = {:.4f} (threshold {:.4f})\n", a.severity, a.rule,

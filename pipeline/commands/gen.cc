@@ -4,12 +4,10 @@
 #include <google/protobuf/util/json_util.h>
 #include <spdlog/spdlog.h>
 
+#include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
-
-#include <CLI/CLI.hpp>
-#include <cstdio>
 
 #include "pipeline/commands/commands.h"
 #include "pipeline/commands/produce_sale.h"
@@ -94,8 +92,7 @@ int RunGen(const GenArgs& args) {
     spdlog::error("msg=\"write failed\" file={} hint=\"is the disk full?\"", args.output);
     return 1;
   }
-  const double secs =
-      std::chrono::duration<double>(MonotonicNow() - start).count();
+  const double secs = std::chrono::duration<double>(MonotonicNow() - start).count();
   spdlog::info(
       "msg=\"gen finished\" records={} format={} seed={} last_event_time_ms={} "
       "elapsed_s={:.3f} output={}",

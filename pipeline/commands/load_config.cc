@@ -46,18 +46,18 @@ Subcommand AddCheckConfigCommand(CLI::App& app) {
                          "Load a config file (and its alerts.rules_file) as `run` would and report "
                          "the first error with its file and line; exit 0 when valid");
   cmd->add_option("--config,-c", *path, "YAML config to check")->required();
-  return {cmd, [path] {
-            auto loaded = LoadConfig(*path);
-            if (!loaded.ok()) {
-              spdlog::error("msg=\"bad config\" error=\"{}\"",
-                            std::string(loaded.status().message()));
-              return 2;
-            }
-            std::printf("%s: valid (%zu alert rules%s%s)\n", path->c_str(),
-                        loaded->alert_rules.size(), loaded->alert_rules_file.empty() ? "" : " from ",
-                        loaded->alert_rules_file.c_str());
-            return 0;
-          }};
+  return {
+      cmd, [path] {
+        auto loaded = LoadConfig(*path);
+        if (!loaded.ok()) {
+          spdlog::error("msg=\"bad config\" error=\"{}\"", std::string(loaded.status().message()));
+          return 2;
+        }
+        std::printf("%s: valid (%zu alert rules%s%s)\n", path->c_str(), loaded->alert_rules.size(),
+                    loaded->alert_rules_file.empty() ? "" : " from ",
+                    loaded->alert_rules_file.c_str());
+        return 0;
+      }};
 }
 
 }  // namespace promowatch

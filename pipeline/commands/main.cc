@@ -28,9 +28,9 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", "promowatch " PROMOWATCH_VERSION);
   // In the order --help lists them.
   const promowatch::Subcommand commands[] = {
-      promowatch::AddReplayCommand(app),   promowatch::AddBacktestCommand(app),
-      promowatch::AddGenCommand(app),      promowatch::AddCheckConfigCommand(app),
-      promowatch::AddRunCommand(app),      promowatch::AddMockKafkaCommand(app),
+      promowatch::AddReplayCommand(app), promowatch::AddBacktestCommand(app),
+      promowatch::AddGenCommand(app),    promowatch::AddCheckConfigCommand(app),
+      promowatch::AddRunCommand(app),    promowatch::AddMockKafkaCommand(app),
       promowatch::AddDemoCommand(app),
   };
   CLI11_PARSE(app, argc, argv);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -21,8 +22,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
-
-#include <CLI/CLI.hpp>
 
 #include "operators/alert_engine.h"
 #include "operators/encoding.h"
@@ -394,7 +393,8 @@ std::string ProfileSummary(const UserProfileOperator* profiles, int64_t tag_chan
       "unattributed_order_events={}",
       profiles->users(), profiles->users_in_memory(), tag_changes, profiles->attributed(),
       profiles->unattributed());
-  for (const auto& [tag, n] : profiles->tag_counts()) summary += fmt::format(" users_{}={}", tag, n);
+  for (const auto& [tag, n] : profiles->tag_counts())
+    summary += fmt::format(" users_{}={}", tag, n);
   // "tier:gold" -> users_tier_gold
   std::replace(summary.begin(), summary.end(), ':', '_');
   return summary;
@@ -483,8 +483,7 @@ int RunReplay(const ReplayArgs& args) {
   if (!checkpoints.Take(args.inputs.size(), 0, /*wait=*/true)) return 1;
 
   const auto& c = engine.counters();
-  const double secs =
-      std::chrono::duration<double>(MonotonicNow() - start).count();
+  const double secs = std::chrono::duration<double>(MonotonicNow() - start).count();
   std::string by_reason;
   for (int r = 1; r < kRejectReasonCount; ++r) {
     if (c.rejected[r] != 0) {

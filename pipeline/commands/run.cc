@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -10,8 +11,6 @@
 #include <filesystem>
 #include <string>
 #include <thread>
-
-#include <CLI/CLI.hpp>
 
 #include "pipeline/commands/commands.h"
 #include "pipeline/commands/produce_sale.h"

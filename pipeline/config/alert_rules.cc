@@ -65,9 +65,9 @@ absl::Status Fraction(const Reader& r, const YAML::Node& n, double* out) {
   return absl::OkStatus();
 }
 
-
 absl::Status ParseRelativeDropKeys(const Reader& r, const YAML::Node& n, AlertRule& rule) {
-  if (!n["drop"]) return r.Error(n, "a relative_drop rule needs drop (0.5 = fires at half the baseline)");
+  if (!n["drop"])
+    return r.Error(n, "a relative_drop rule needs drop (0.5 = fires at half the baseline)");
   PW_RETURN_IF_ERROR(Fraction(r, n["drop"], &rule.drop));
   if (auto d = n["resolve_drop"]) {
     double v = 0;
@@ -93,7 +93,8 @@ absl::Status ParseRelativeDropKeys(const Reader& r, const YAML::Node& n, AlertRu
     PW_RETURN_IF_ERROR(r.Number<int>(m, 1, &rule.median_of));
     if (rule.median_of > 1440) return r.Error(m, "median_of is at most 1440 windows");
   }
-  if (auto mb = n["min_baseline"]) PW_RETURN_IF_ERROR(r.Number<double>(mb, 0.0, &rule.min_baseline));
+  if (auto mb = n["min_baseline"])
+    PW_RETURN_IF_ERROR(r.Number<double>(mb, 0.0, &rule.min_baseline));
   return absl::OkStatus();
 }
 
@@ -170,8 +171,9 @@ absl::Status ParseRuleTarget(const Reader& r, const YAML::Node& n, const Pipelin
   }
   if (auto w = n["window"]) rule.window = w.Scalar();
   if (!IsComputedWindow(rule.window, config.operators.window_minutes)) {
-    return r.Error(n["window"] ? n["window"] : n,
-                   fmt::format("window '{}' is not computed: add it to windows.sizes", rule.window));
+    return r.Error(
+        n["window"] ? n["window"] : n,
+        fmt::format("window '{}' is not computed: add it to windows.sizes", rule.window));
   }
   if (rule.kind == Kind::kPacing && rule.window != kCumulativeWindow) {
     return r.Error(n["window"], "a pacing rule projects the cumulative window: window: cumulative");
@@ -263,7 +265,8 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
   for (const auto& n : rules) {
     if (!n.IsMap()) return r.Error(n, "a rule is a mapping with name, kind, metric, ...");
     AlertRule rule;
-    if (auto k = n["kind"]) PW_RETURN_IF_ERROR(r.Enum(k, "kind", AlertRule::kKindNames, &rule.kind));
+    if (auto k = n["kind"])
+      PW_RETURN_IF_ERROR(r.Enum(k, "kind", AlertRule::kKindNames, &rule.kind));
     std::set<std::string> allowed = common;
     allowed.insert(kind_keys.at(rule.kind).begin(), kind_keys.at(rule.kind).end());
     PW_RETURN_IF_ERROR(r.CheckKeys(
@@ -309,8 +312,7 @@ absl::Status ParseAlertRulesFile(std::string_view yaml, std::string_view file_na
   try {
     return ParseAlertRulesFileOrThrow(yaml, file_name, config);
   } catch (const YAML::Exception& e) {  // (as ParseConfig)
-    return absl::InvalidArgumentError(
-        fmt::format("{}:{}: {}", file_name, e.mark.line + 1, e.msg));
+    return absl::InvalidArgumentError(fmt::format("{}:{}: {}", file_name, e.mark.line + 1, e.msg));
   }
 }
 

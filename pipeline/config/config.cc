@@ -82,8 +82,7 @@ absl::Status ParseWatermarkSection(const Reader& r, const YAML::Node& w, Pipelin
                      "forwarder_timeout must be at least 1s (marks come every partials_interval, "
                      "and at least every second)");
   }
-  if (auto n = w["max_future_skew"])
-    PW_RETURN_IF_ERROR(r.Duration(n, &config.max_future_skew_ms));
+  if (auto n = w["max_future_skew"]) PW_RETURN_IF_ERROR(r.Duration(n, &config.max_future_skew_ms));
   if (auto n = w["max_out_of_orderness"]) {
     PW_RETURN_IF_ERROR(r.Duration(n, &op.max_out_of_orderness_ms));
   }
@@ -98,7 +97,8 @@ absl::Status ParseLatenessSection(const Reader& r, const YAML::Node& l, Pipeline
   PipelineConfig& config = *out;
   OperatorOptions& op = config.operators;
   PW_RETURN_IF_ERROR(r.CheckKeys(l, "lateness", {"policy", "allowed_lateness"}));
-  if (auto n = l["policy"]) PW_RETURN_IF_ERROR(r.Enum(n, "policy", kLatePolicyNames, &op.late_policy));
+  if (auto n = l["policy"])
+    PW_RETURN_IF_ERROR(r.Enum(n, "policy", kLatePolicyNames, &op.late_policy));
   if (auto n = l["allowed_lateness"]) {
     PW_RETURN_IF_ERROR(r.Duration(n, &op.allowed_lateness_ms));
   }
@@ -145,10 +145,9 @@ absl::Status ParseCumulativeSection(const Reader& r, const YAML::Node& c, Pipeli
 // state: where RocksDB keeps state and how often a checkpoint commits.
 absl::Status ParseStateSection(const Reader& r, const YAML::Node& s, PipelineConfig* out) {
   PipelineConfig& config = *out;
-  PW_RETURN_IF_ERROR(
-      r.CheckKeys(s, "state",
-                  {"dir", "checkpoint_every_records", "checkpoint_interval", "block_cache_mb",
-                   "write_buffer_mb", "changelog_full_batch_mb"}));
+  PW_RETURN_IF_ERROR(r.CheckKeys(s, "state",
+                                 {"dir", "checkpoint_every_records", "checkpoint_interval",
+                                  "block_cache_mb", "write_buffer_mb", "changelog_full_batch_mb"}));
   if (auto n = s["dir"]) config.state_dir = n.Scalar();
   if (auto n = s["checkpoint_every_records"]) {
     PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &config.checkpoint_every_records));
@@ -248,11 +247,16 @@ struct Section {
   absl::Status (*parse)(const Reader& r, const YAML::Node& node, PipelineConfig* out);
 };
 constexpr Section kSections[] = {
-    {"watermark", ParseWatermarkSection}, {"lateness", ParseLatenessSection},
-    {"windows", ParseWindowsSection},     {"cumulative", ParseCumulativeSection},
-    {"state", ParseStateSection},         {"pipeline", ParsePipelineSection},
-    {"kafka", ParseKafkaSection},         {"metrics", ParseMetricsSection},
-    {"api", ParseApiSection},             {"profiles", ParseProfilesSection},
+    {"watermark", ParseWatermarkSection},
+    {"lateness", ParseLatenessSection},
+    {"windows", ParseWindowsSection},
+    {"cumulative", ParseCumulativeSection},
+    {"state", ParseStateSection},
+    {"pipeline", ParsePipelineSection},
+    {"kafka", ParseKafkaSection},
+    {"metrics", ParseMetricsSection},
+    {"api", ParseApiSection},
+    {"profiles", ParseProfilesSection},
     {"alerts", ParseAlertsSection},
 };
 

@@ -28,12 +28,11 @@ absl::Status ParseInputTopics(const Reader& r, const YAML::Node& n, KafkaOptions
         ko.input_types[name] = type;
       }
     } else {
-      return r.Error(
-          item, "an input is a topic name or {name: TOPIC, type: click|order|spend|event}");
+      return r.Error(item,
+                     "an input is a topic name or {name: TOPIC, type: click|order|spend|event}");
     }
     if (name.empty()) return r.Error(item, "an input topic name is empty");
-    if (std::find(ko.input_topics.begin(), ko.input_topics.end(), name) !=
-        ko.input_topics.end()) {
+    if (std::find(ko.input_topics.begin(), ko.input_topics.end(), name) != ko.input_topics.end()) {
       return r.Error(item, fmt::format("input topic '{}' is listed twice", name));
     }
     ko.input_topics.push_back(name);
@@ -80,14 +79,12 @@ absl::Status ParseKafkaSection(const Reader& r, const YAML::Node& k, PipelineCon
     }
   }
   if (auto n = k["input_partitioner"]) {
-    PW_RETURN_IF_ERROR(r.Enum(n, "input_partitioner", kInputPartitionerNames,
-                              &ko.input_partitioner,
+    PW_RETURN_IF_ERROR(r.Enum(n, "input_partitioner", kInputPartitionerNames, &ko.input_partitioner,
                               " (murmur2: the Java client's default; consistent: librdkafka's "
                               "default, CRC32: kcat, confluent-kafka)"));
   }
   if (auto n = k["commit_offsets"]) PW_RETURN_IF_ERROR(r.Bool(n, &ko.commit_offsets));
-  if (auto n = k["partials_interval"])
-    PW_RETURN_IF_ERROR(r.Duration(n, &ko.partials_interval_ms));
+  if (auto n = k["partials_interval"]) PW_RETURN_IF_ERROR(r.Duration(n, &ko.partials_interval_ms));
   if (auto n = k["value_framing"]) {
     PW_RETURN_IF_ERROR(r.Enum(n, "value_framing", kValueFramingNames, &ko.value_framing));
   }

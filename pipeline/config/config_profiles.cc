@@ -26,8 +26,7 @@ absl::Status ParseRfm(const Reader& r, const YAML::Node& rfm, TagRules* t) {
     auto n = rfm[key];
     if (!n) continue;
     if (!n.IsSequence() || n.size() != 4)
-      return r.Error(n,
-                     fmt::format("rfm.{} must be 4 ascending cut points (scores 1-5)", key));
+      return r.Error(n, fmt::format("rfm.{} must be 4 ascending cut points (scores 1-5)", key));
     dest->clear();
     for (const auto& item : n) {
       int64_t v = 0;
@@ -64,13 +63,11 @@ absl::Status ParseTagRules(const Reader& r, const YAML::Node& tags, TagRules* ou
     PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &t.high_value_repeat_orders));
   if (auto rfm = tags["rfm"]) PW_RETURN_IF_ERROR(ParseRfm(r, rfm, &t));
   if (auto tiers = tags["tiers"]) {
-    PW_RETURN_IF_ERROR(
-        r.CheckKeys(tiers, "profiles.tags.tiers", {"silver", "gold", "diamond"}));
+    PW_RETURN_IF_ERROR(r.CheckKeys(tiers, "profiles.tags.tiers", {"silver", "gold", "diamond"}));
     if (auto n = tiers["silver"]) PW_RETURN_IF_ERROR(Yuan(r, n, &t.tier_silver_cents));
     if (auto n = tiers["gold"]) PW_RETURN_IF_ERROR(Yuan(r, n, &t.tier_gold_cents));
     if (auto n = tiers["diamond"]) PW_RETURN_IF_ERROR(Yuan(r, n, &t.tier_diamond_cents));
-    if (!(t.tier_silver_cents < t.tier_gold_cents &&
-          t.tier_gold_cents < t.tier_diamond_cents)) {
+    if (!(t.tier_silver_cents < t.tier_gold_cents && t.tier_gold_cents < t.tier_diamond_cents)) {
       return r.Error(tiers, "tiers must ascend: silver < gold < diamond");
     }
   }

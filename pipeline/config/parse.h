@@ -8,10 +8,10 @@
 
 #include <cmath>
 #include <cstdlib>
-#include <type_traits>
 #include <set>
 #include <string>
 #include <string_view>
+#include <type_traits>
 
 #include "absl/status/statusor.h"
 #include "operators/names.h"
@@ -99,7 +99,8 @@ class Reader {
       *out = *v;
       return absl::OkStatus();
     }
-    return Error(node, fmt::format("{} '{}' is not one of: {}{}", what, text, NameList(names), hint));
+    return Error(node,
+                 fmt::format("{} '{}' is not one of: {}{}", what, text, NameList(names), hint));
   }
 
   absl::Status Bool(const YAML::Node& node, bool* out) const {

@@ -37,9 +37,10 @@ inline constexpr Named<ValueType> kValueTypeNames[] = {{"event", ValueType::kEve
                                                        {"spend", ValueType::kSpend}};
 
 enum class ValueFraming : uint8_t { kAuto, kPlain, kConfluent };
-inline constexpr Named<ValueFraming> kValueFramingNames[] = {{"auto", ValueFraming::kAuto},
-                                                             {"plain", ValueFraming::kPlain},
-                                                             {"confluent", ValueFraming::kConfluent}};
+inline constexpr Named<ValueFraming> kValueFramingNames[] = {
+    {"auto", ValueFraming::kAuto},
+    {"plain", ValueFraming::kPlain},
+    {"confluent", ValueFraming::kConfluent}};
 
 // How to read the values of one input (a topic, or a replay file).
 struct InputFormat {

@@ -258,7 +258,7 @@ void AlertmanagerNotifier::Loop() {
       failing = true;
       retry_at = Steady::now() + backoff;
       backoff = std::min<Steady::duration>(backoff * 2,
-                                          std::max<Steady::duration>(resend / 2, kFirstBackoff));
+                                           std::max<Steady::duration>(resend / 2, kFirstBackoff));
     }
     const int held = static_cast<int>(alerts_.size());
     lock.unlock();

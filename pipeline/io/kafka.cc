@@ -192,9 +192,8 @@ void KafkaSink::Emit(const v1::WindowResult& r) {
   }
   void* opaque = nullptr;
   if (due_since_ != std::chrono::steady_clock::time_point{}) {
-    const int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
-                           MonotonicNow() - due_since_)
-                           .count();
+    const int64_t us =
+        std::chrono::duration_cast<std::chrono::microseconds>(MonotonicNow() - due_since_).count();
     opaque = reinterpret_cast<void*>(static_cast<intptr_t>(std::max<int64_t>(us, 0) + 1));
   }
   Produce(options_.results_topic, r.campaign_id(), buffer_, opaque);

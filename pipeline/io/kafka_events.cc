@@ -1,11 +1,11 @@
 #include "pipeline/io/kafka_events.h"
 
-#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <tuple>
 
@@ -104,9 +104,9 @@ std::vector<UnreachablePartition> Reachability::Read(const std::string& json, in
 void KafkaEvents::event_cb(RdKafka::Event& event) {
   switch (event.type()) {
     case RdKafka::Event::EVENT_STATS: {
-      const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
-                                 MonotonicNow().time_since_epoch())
-                                 .count();  // (a monotonic ms count: only differences matter)
+      const int64_t now_ms =
+          std::chrono::duration_cast<std::chrono::milliseconds>(MonotonicNow().time_since_epoch())
+              .count();  // (a monotonic ms count: only differences matter)
       auto unreachable = reachability_.Update(event.str(), now_ms);
       std::lock_guard lock(mu_);
       unreachable_ = std::move(unreachable);
@@ -121,8 +121,9 @@ void KafkaEvents::event_cb(RdKafka::Event& event) {
                   RdKafka::err2str(event.err()), Quotable(event.str()));
       break;
     case RdKafka::Event::EVENT_LOG:
-      spdlog::log(LevelOf(event.severity()), "msg=\"librdkafka\" client={} facility={} detail=\"{}\"",
-                  client_, event.fac(), Quotable(event.str()));
+      spdlog::log(LevelOf(event.severity()),
+                  "msg=\"librdkafka\" client={} facility={} detail=\"{}\"", client_, event.fac(),
+                  Quotable(event.str()));
       break;
     default:
       break;

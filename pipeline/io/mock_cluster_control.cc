@@ -18,9 +18,9 @@ namespace {
 // The Kafka protocol's API keys the faults are useful for.
 const std::map<std::string, int16_t>& ApiKeys() {
   static const std::map<std::string, int16_t> keys = {
-      {"Produce", 0},         {"Fetch", 1},      {"ListOffsets", 2},     {"Metadata", 3},
-      {"OffsetCommit", 8},    {"OffsetFetch", 9}, {"FindCoordinator", 10}, {"JoinGroup", 11},
-      {"Heartbeat", 12},      {"LeaveGroup", 13}, {"SyncGroup", 14},       {"InitProducerId", 22},
+      {"Produce", 0},      {"Fetch", 1},       {"ListOffsets", 2},      {"Metadata", 3},
+      {"OffsetCommit", 8}, {"OffsetFetch", 9}, {"FindCoordinator", 10}, {"JoinGroup", 11},
+      {"Heartbeat", 12},   {"LeaveGroup", 13}, {"SyncGroup", 14},       {"InitProducerId", 22},
   };
   return keys;
 }

@@ -18,8 +18,8 @@ void DataCompleteness::Judge(const Inputs& in, int64_t wall_ms) {
     const UnreachablePartition& p = in.unreachable.front();
     kind = "unreachable";
     detail = fmt::format(
-        "{}/{}: its leader (broker {}) is {}; its records wait there ({} partition(s) so)",
-        p.topic, p.partition, p.leader, p.broker_state, in.unreachable.size());
+        "{}/{}: its leader (broker {}) is {}; its records wait there ({} partition(s) so)", p.topic,
+        p.partition, p.leader, p.broker_state, in.unreachable.size());
   }
   if (kind.empty() && o.max_lag_records > 0 && in.high_watermark) {
     for (const auto& name : in.assigned) {

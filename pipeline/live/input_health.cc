@@ -9,8 +9,7 @@
 
 namespace promowatch {
 
-void InputHealth::Mark(WatermarkTracker& watermarks, const std::string& topic,
-                       int32_t partition) {
+void InputHealth::Mark(WatermarkTracker& watermarks, const std::string& topic, int32_t partition) {
   if (topic == ignored_topic_) return;
   held_.push_back(watermarks.Slot(TopicPartition{topic, partition}.Format()));
   watermarks.SetBehind(held_.back(), true);

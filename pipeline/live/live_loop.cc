@@ -146,8 +146,7 @@ void LiveRunner::Impl::PublishPartials(bool force) {
       [this](int t) { return engine_->task_live(t); }, [&w](int t) { return w.task_current(t); },
       [this](int t) { return InputPosition(next_offsets_, t, config_.kafka.partials_topic); },
       MonotonicNow(), force);
-  marks_->Publish([this](int t) { return engine_->task_live(t); }, w,
-                  MonotonicNow(), force);
+  marks_->Publish([this](int t) { return engine_->task_live(t); }, w, MonotonicNow(), force);
 }
 
 absl::Status LiveRunner::Impl::Checkpoint(bool wait) {
@@ -194,8 +193,7 @@ absl::Status LiveRunner::Impl::Checkpoint(bool wait) {
     }
     source_->CommitForMonitoring(owned);
   }
-  last_checkpoint_ms_ =
-      MillisSince(start);
+  last_checkpoint_ms_ = MillisSince(start);
   // The duration is the pause in processing; the watermark gauge follows
   // durable checkpoints only (UpdateGauges).
   const uint64_t state_bytes = backend_->ApproximateSizeBytes();
@@ -364,7 +362,8 @@ void LiveRunner::Impl::SampleStatus() {
   for (const auto& [topic, census] : engine_->placement()) {
     StatusSample::Placement& p = s.placement[topic];
     p.checked = census.checked;
-    for (const auto& [name, by] : kInputPartitionerNames) p.match[std::string(name)] = census.ratio(by);
+    for (const auto& [name, by] : kInputPartitionerNames)
+      p.match[std::string(name)] = census.ratio(by);
   }
   s.partials_sent = global_->partials_sent();
   s.partials_rejected = global_->rejected();

@@ -171,8 +171,7 @@ int64_t LiveRunner::Impl::OnAssigned(const TopicPartition& p) {
   const auto start = MonotonicNow();
   if (!tasks_->Owned(p.partition) && !state_failed_) AssignTask(p.partition);
   ++assigned_since_sample_;
-  assign_ms_since_sample_ +=
-      MillisSince(start);
+  assign_ms_since_sample_ += MillisSince(start);
   if (p.topic == config_.kafka.partials_topic) {  // (no events: no watermark of its own)
     assigned_.insert(name);
     auto it = next_offsets_.find(name);
@@ -218,8 +217,7 @@ void LiveRunner::Impl::OnRevoking(const std::vector<TopicPartition>& partitions,
   for (const auto& p : partitions) {
     assigned_.erase(p.Format());
     if (p.topic == config_.kafka.partials_topic) continue;
-    engine_->watermarks().SetAssigned(
-        engine_->watermarks().Slot(p.Format()), false, clock_());
+    engine_->watermarks().SetAssigned(engine_->watermarks().Slot(p.Format()), false, clock_());
   }
   // A task none of whose partitions stay here goes: its state is in its
   // changelog (and local copy) for whoever gets it.
@@ -241,9 +239,8 @@ void LiveRunner::Impl::OnRevoking(const std::vector<TopicPartition>& partitions,
     }
   }
   UpdateTaskStateGauges();
-  status_.Rebalance(
-      clock_(), lost ? "lost" : "revoked", static_cast<int>(partitions.size()),
-      MillisSince(start));
+  status_.Rebalance(clock_(), lost ? "lost" : "revoked", static_cast<int>(partitions.size()),
+                    MillisSince(start));
 }
 
 void LiveRunner::Impl::AssignTask(int task) {

@@ -57,8 +57,8 @@ absl::StatusOr<std::unique_ptr<TaskOwner>> TaskOwner::Open(const KafkaOptions& k
       return absl::FailedPreconditionError(
           "the " + std::string(key) + " topic " + topic + " has " + std::to_string(*r) +
           " partitions, the inputs " + std::to_string(owner->tasks_) + " (" + counts +
-          "): create it with as many (kafka-topics --create --topic " + topic +
-          " --partitions " + std::to_string(owner->tasks_) + "), or set kafka.topics." + key);
+          "): create it with as many (kafka-topics --create --topic " + topic + " --partitions " +
+          std::to_string(owner->tasks_) + "), or set kafka.topics." + key);
     }
   }
   auto n = owner->changelog_->PartitionCount(kafka.changelog_topic, kMetadataTimeoutMs);
@@ -78,8 +78,8 @@ absl::StatusOr<std::unique_ptr<TaskOwner>> TaskOwner::Open(const KafkaOptions& k
 TaskOwner::~TaskOwner() = default;
 
 int TaskOwner::owned() const {
-  return static_cast<int>(std::count_if(state_.begin(), state_.end(),
-                                        [](const Task& t) { return t.owned; }));
+  return static_cast<int>(
+      std::count_if(state_.begin(), state_.end(), [](const Task& t) { return t.owned; }));
 }
 
 bool TaskOwner::Owned(int task) const {
@@ -97,9 +97,9 @@ absl::Status TaskOwner::Assign(int task, Engine& engine, RocksStateBackend& back
   if (!last.ok()) return last.status();
   int64_t generation = local.generation;
   int64_t sequence = local.sequence;
-  const bool at_once = !t.rebuild && last->has_value() && ((*last)->sequence == 0 ||
-                                             ((*last)->sequence == local.sequence &&
-                                              (*last)->generation == local.generation));
+  const bool at_once = !t.rebuild && last->has_value() &&
+                       ((*last)->sequence == 0 || ((*last)->sequence == local.sequence &&
+                                                   (*last)->generation == local.generation));
   // One batch ahead: typically this instance's own, appended just before
   // it crashed and before its local commit. The local copy is a consistent
   // state too (its offsets with it: the records after them are read again)
@@ -144,8 +144,7 @@ absl::Status TaskOwner::Assign(int task, Engine& engine, RocksStateBackend& back
       if (auto s = backend.Commit(*batch); !s.ok()) return s;
       sequence = restored->sequence;
     }
-    const double seconds =
-        std::chrono::duration<double>(MonotonicNow() - start).count();
+    const double seconds = std::chrono::duration<double>(MonotonicNow() - start).count();
     probe_->TaskRestored(*read, seconds);
     spdlog::info(
         "msg=\"task restored from changelog\" task={} records={} batches_applied={} "
@@ -180,8 +179,8 @@ StateWriter* TaskOwner::Also(int task, TaskPosition* position) {
   p.task = task;
   p.position = *position;
   p.state = std::make_unique<TaskStateReader>(backend_, task);
-  p.writer = std::make_unique<ChangelogBatchWriter>(task, t.generation, t.sequence + 1,
-                                                    t.next_full, p.state.get());
+  p.writer = std::make_unique<ChangelogBatchWriter>(task, t.generation, t.sequence + 1, t.next_full,
+                                                    p.state.get());
   if (t.next_full) {
     // The local state as of the last checkpoint, then this one's writes.
     if (auto s = p.writer->PutAll(*p.state, tables_); !s.ok()) {

@@ -59,8 +59,7 @@ class TaskOwner final : public TaskCheckpointer {
   // (from the local copy in `backend`, or rebuilt from the changelog) and
   // returns its position (the offsets to seek to). An error means the task
   // cannot start.
-  absl::Status Assign(int task, Engine& engine, RocksStateBackend& backend,
-                      TaskPosition* position);
+  absl::Status Assign(int task, Engine& engine, RocksStateBackend& backend, TaskPosition* position);
   // Task `task` went elsewhere (after its last checkpoint here). With
   // `rebuild_next_time` (it was lost: this member was out of the group), its
   // local copy is not trusted when it comes back: a write of this member

@@ -24,8 +24,8 @@ TaskProfiles::TaskProfiles(const PipelineConfig& config, int tasks,
 
 Engine::EnricherFactory TaskProfiles::Factory() {
   return [this](int task) {
-    auto op = std::make_unique<UserProfileOperator>(
-        rules_, publish_, in_memory_per_task_, checkpoint_every_per_task_);
+    auto op = std::make_unique<UserProfileOperator>(rules_, publish_, in_memory_per_task_,
+                                                    checkpoint_every_per_task_);
     by_task_[static_cast<size_t>(task)] = op.get();
     return op;
   };

@@ -496,9 +496,9 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait,
     // elsewhere from the changelog is at least where this state says.
     absl::Status s = tasks != nullptr ? tasks->BeforeCommit() : absl::OkStatus();
     if (s.ok()) s = backend->Commit(*pending);
-    inflight_commit_us_.store(std::chrono::duration_cast<std::chrono::microseconds>(
-                                  MonotonicNow() - inflight_started_)
-                                  .count());
+    inflight_commit_us_.store(
+        std::chrono::duration_cast<std::chrono::microseconds>(MonotonicNow() - inflight_started_)
+            .count());
     return s;
   });
   if (!wait) return absl::OkStatus();

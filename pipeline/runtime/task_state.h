@@ -26,11 +26,12 @@ class TaskStateReader final : public StateReader {
   TaskStateReader(const StateReader* in, int task) : in_(in), prefix_(TaskKeyPrefix(task)) {}
   absl::Status Scan(std::string_view table, const Visitor& visit) const override {
     absl::Status status;
-    absl::Status scanned = in_->ScanFrom(table, prefix_, [&](std::string_view k, std::string_view v) {
-      if (k.substr(0, prefix_.size()) != prefix_) return false;
-      status = visit(k.substr(prefix_.size()), v);
-      return status.ok();
-    });
+    absl::Status scanned =
+        in_->ScanFrom(table, prefix_, [&](std::string_view k, std::string_view v) {
+          if (k.substr(0, prefix_.size()) != prefix_) return false;
+          status = visit(k.substr(prefix_.size()), v);
+          return status.ok();
+        });
     return status.ok() ? scanned : status;
   }
   absl::Status Get(std::string_view table, std::string_view key,

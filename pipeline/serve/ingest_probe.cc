@@ -149,8 +149,7 @@ void IngestProbe::RecordsRepartitioned(const std::string& topic, int64_t n) {
 void IngestProbe::SetPlacement(const std::string& topic, const PlacementCensus& census) {
   if (census.checked == 0) return;
   for (const auto& [name, p] : kInputPartitionerNames) {
-    placement_->Add({{"topic", topic}, {"partitioner", std::string(name)}})
-        .Set(census.ratio(p));
+    placement_->Add({{"topic", topic}, {"partitioner", std::string(name)}}).Set(census.ratio(p));
   }
 }
 

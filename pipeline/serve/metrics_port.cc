@@ -34,7 +34,8 @@ absl::StatusOr<std::unique_ptr<MetricsPort>> MetricsPort::Start(const std::strin
   });
   port->http_->Route("/readyz", [self](const HttpServer::Request&) {
     std::lock_guard lock(self->mu_);
-    return HttpServer::Reply{self->ready_ ? 200 : 503, self->ready_reason_ + "\n", "text/plain", ""};
+    return HttpServer::Reply{self->ready_ ? 200 : 503, self->ready_reason_ + "\n", "text/plain",
+                             ""};
   });
   return port;
 }

@@ -63,25 +63,27 @@ std::optional<Reply> QueryApi::Elsewhere(bool user, const std::string& id,
   const Placement p = locate_(user, id);
   if (p.here) return std::nullopt;
   if (p.address.empty()) {
-    return JsonError(503, std::string("the task of this ") + (user ? "user" : "campaign") +
-                          " is moving to another instance (a rebalance): retry in a few seconds");
+    return JsonError(503,
+                     std::string("the task of this ") + (user ? "user" : "campaign") +
+                         " is moving to another instance (a rebalance): retry in a few seconds");
   }
   Reply r = JsonError(307, "served by the instance running this " +
-                           std::string(user ? "user" : "campaign") + "'s task: " + p.address);
+                               std::string(user ? "user" : "campaign") + "'s task: " + p.address);
   r.location = options_.redirect_scheme + "://" + p.address + path;
   return r;
 }
 
 Reply QueryApi::Handle(const std::string& path, const std::string& authorization) const {
   if (!CarriesApiToken(authorization, options_.token)) {
-    return JsonError(401,
-                 "send Authorization: Bearer <api.token> (reads of user data are personal data)");
+    return JsonError(
+        401, "send Authorization: Bearer <api.token> (reads of user data are personal data)");
   }
   auto rest = [&](const std::string& head) { return path.substr(head.size()); };
   const bool about_users = path.rfind("/v1/users/", 0) == 0 || path.rfind("/v1/tags/", 0) == 0;
   if (about_users && profiles_ == nullptr) {
-    return JsonError(404, "user profiles are off on this instance: set profiles.enabled: true to "
-                      "keep them (the campaigns route works without)");
+    return JsonError(404,
+                     "user profiles are off on this instance: set profiles.enabled: true to "
+                     "keep them (the campaigns route works without)");
   }
   if (path.rfind("/v1/users/", 0) == 0) {
     const std::string id = rest("/v1/users/");
@@ -139,7 +141,8 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
             nlohmann::json({{"tag", tag}, {"users", it == counts.end() ? 0 : it->second}}).dump(),
             "application/json", ""};
   }
-  return JsonError(404, "unknown path: GET /v1/users/{id}, /v1/campaigns/{id} or /v1/tags/{tag}/count");
+  return JsonError(404,
+                   "unknown path: GET /v1/users/{id}, /v1/campaigns/{id} or /v1/tags/{tag}/count");
 }
 
 }  // namespace promowatch

@@ -1,12 +1,11 @@
 #include "pipeline/serve/results_probe.h"
 
+#include <fmt/format.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
-
-#include <fmt/format.h>
 
 #include <array>
 #include <limits>
@@ -75,11 +74,11 @@ ResultsProbe::ResultsProbe(prometheus::Registry& r, const MetricsOptions& option
   for (size_t i = 0; i < std::size(kRatioFields); ++i) {
     const RatioField& f = kRatioFields[i];
     if (!f.in_results) continue;
-    f_->ratios[i] = &BuildGauge()
-                         .Name(fmt::format("promowatch_window_{}_ratio", f.name))
-                         .Help(fmt::format("{} of the latest final window (NaN when undefined)",
-                                           f.help))
-                         .Register(r);
+    f_->ratios[i] =
+        &BuildGauge()
+             .Name(fmt::format("promowatch_window_{}_ratio", f.name))
+             .Help(fmt::format("{} of the latest final window (NaN when undefined)", f.help))
+             .Register(r);
   }
   f_->gmv = &BuildGauge()
                  .Name("promowatch_window_gmv")

@@ -4,8 +4,8 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
-#include "operators/event_record.h"
 #include "operators/encoding.h"
+#include "operators/event_record.h"
 #include "operators/keys.h"
 
 namespace promowatch {
@@ -218,15 +218,15 @@ json StatusBoard::InputJson() const {
     history.push_back({{"wall_ms", t}, {"total", sum}, {"by_topic", by_topic}});
   }
   return {{"records_read", s.read},
-                  {"accepted", s.accepted},
-                  {"duplicates", s.duplicates},
-                  {"late", s.late},
-                  {"records_per_s", Round(total_rate, 1)},
-                  {"input_partitioner", s.input_partitioner},
-                  {"placement", PlacementJson(s.placement)},
-                  {"partitions", partitions},
-                  {"lag_history", history},
-                  {"lag_history_step_s", kLagStepMs / 1000}};
+          {"accepted", s.accepted},
+          {"duplicates", s.duplicates},
+          {"late", s.late},
+          {"records_per_s", Round(total_rate, 1)},
+          {"input_partitioner", s.input_partitioner},
+          {"placement", PlacementJson(s.placement)},
+          {"partitions", partitions},
+          {"lag_history", history},
+          {"lag_history_step_s", kLagStepMs / 1000}};
 }
 
 // "event_time": watermarks, of the instance and of each task.
@@ -243,12 +243,12 @@ json StatusBoard::EventTimeJson() const {
                      {"held_by", HeldBy(t.held_by)}});
   }
   return {{"watermark_ms", Ms(s.watermark_ms)},
-                       {"watermark_delay_s", DelaySeconds(s.wall_ms, s.watermark_ms)},
-                       {"global_watermark_ms", Ms(s.global_watermark_ms)},
-                       {"global_watermark_delay_s", DelaySeconds(s.wall_ms, s.global_watermark_ms)},
-                       {"complete", s.incomplete_reason.empty()},
-                       {"incomplete_reason", s.incomplete_reason},
-                       {"tasks", tasks}};
+          {"watermark_delay_s", DelaySeconds(s.wall_ms, s.watermark_ms)},
+          {"global_watermark_ms", Ms(s.global_watermark_ms)},
+          {"global_watermark_delay_s", DelaySeconds(s.wall_ms, s.global_watermark_ms)},
+          {"complete", s.incomplete_reason.empty()},
+          {"incomplete_reason", s.incomplete_reason},
+          {"tasks", tasks}};
 }
 
 // "checkpoints": the recent ones, and the changelog appended.
@@ -265,13 +265,12 @@ json StatusBoard::CheckpointsJson() const {
          {"state_bytes", it->state_bytes},
          {"outcome", it->outcome}});
   }
-  return {
-      {"recent", recent},
-      {"changelog",
-       {{"records_appended", options_.tasks ? options_.tasks->changelog_records() : 0},
-        {"bytes_appended", options_.tasks ? options_.tasks->changelog_bytes() : 0},
-        {"partials_sent", s.partials_sent},
-        {"partials_rejected", s.partials_rejected}}}};
+  return {{"recent", recent},
+          {"changelog",
+           {{"records_appended", options_.tasks ? options_.tasks->changelog_records() : 0},
+            {"bytes_appended", options_.tasks ? options_.tasks->changelog_bytes() : 0},
+            {"partials_sent", s.partials_sent},
+            {"partials_rejected", s.partials_rejected}}}};
 }
 
 // "alerts": what fires and is pending here, as the alerts output writes an
@@ -338,9 +337,9 @@ json StatusBoard::RejectionsJson() const {
                        {"offset", it->offset}});
   }
   return {{"total", rejected_total},
-                       {"by_reason", by_reason},
-                       {"dead_letters_total", dead_letter_count_},
-                       {"recent_dead_letters", letters}};
+          {"by_reason", by_reason},
+          {"dead_letters_total", dead_letter_count_},
+          {"recent_dead_letters", letters}};
 }
 
 std::string StatusBoard::Json(int64_t now_ms) const {

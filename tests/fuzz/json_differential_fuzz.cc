@@ -3,8 +3,8 @@
 // the same bytes and produce the same message.
 
 #include <cstdint>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 #include "json_differential.h"

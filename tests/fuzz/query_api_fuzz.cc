@@ -3,13 +3,13 @@
 // as the status page's browser sends it, base64-decoded). Every answer is
 // one of the documented statuses with a JSON body; nothing crashes.
 
-#include <nlohmann/json.hpp>
 #include <prometheus/registry.h>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "operators/user_profiles.h"
@@ -54,8 +54,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const size_t nl = input.find('\n');
   const std::string path = input.substr(0, nl);
   // A valid token half the time, so the routes behind it are reached.
-  const std::string auth = nl == std::string::npos ? "Bearer fuzz-token-0123456789"
-                                                   : input.substr(nl + 1);
+  const std::string auth =
+      nl == std::string::npos ? "Bearer fuzz-token-0123456789" : input.substr(nl + 1);
   const HttpServer::Reply r = f.api->Handle(path, auth);
   const bool documented = r.status == 200 || r.status == 307 || r.status == 400 ||
                           r.status == 401 || r.status == 404 || r.status == 503;

@@ -68,7 +68,8 @@ TEST(Admission, ExpiredIdsLeaveInBoundedSlicesWithoutChangingOutcomes) {
   EventAdmission a({});
   constexpr size_t kIds = 100'000;
   for (size_t i = 0; i < kIds; ++i) {
-    ASSERT_EQ(a.Admit(At("old" + std::to_string(i), kMidnight, kNoWatermark)), Admission::kAccepted);
+    ASSERT_EQ(a.Admit(At("old" + std::to_string(i), kMidnight, kNoWatermark)),
+              Admission::kAccepted);
     if (i % 1000 == 999) a.OnWatermark(kMidnight);  // batches of 1,000; the pane is open
   }
   ASSERT_EQ(a.remembered_ids(), kIds);
@@ -86,7 +87,8 @@ TEST(Admission, ExpiredIdsLeaveInBoundedSlicesWithoutChangingOutcomes) {
     a.OnWatermark(wm);
     ++calls;
   }
-  EXPECT_EQ(calls, (kIds + EventAdmission::kMinForgetPerCall - 1) / EventAdmission::kMinForgetPerCall);
+  EXPECT_EQ(calls,
+            (kIds + EventAdmission::kMinForgetPerCall - 1) / EventAdmission::kMinForgetPerCall);
   EXPECT_EQ(a.remembered_ids(), calls - 1) << "only the new ids remain";
 }
 

@@ -1,17 +1,18 @@
 #include "operators/alert_engine.h"
-#include "operators/encoding.h"
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
+
+#include "operators/encoding.h"
 
 namespace promowatch {
 namespace {
 
 constexpr int64_t kMin = 60'000;
 
-v1::WindowResult Window(const std::string& channel, int64_t impressions, int64_t clicks, int64_t end,
-                        const std::string& campaign = "c1") {
+v1::WindowResult Window(const std::string& channel, int64_t impressions, int64_t clicks,
+                        int64_t end, const std::string& campaign = "c1") {
   v1::WindowResult r;
   r.set_window("1m");
   r.set_campaign_id(campaign);
@@ -53,7 +54,7 @@ struct Recorder {
 TEST(AlertEngine, FiresOnceResolvesOnceAndRespectsMinVolume) {
   Recorder rec;
   AlertEngine alerts({LowCtr()}, nullptr, rec.cb());
-  alerts.Emit(Window("douyin", 500, 1, 1 * kMin));   // too little volume
+  alerts.Emit(Window("douyin", 500, 1, 1 * kMin));    // too little volume
   alerts.Emit(Window("douyin", 2000, 10, 2 * kMin));  // 0.5%: fires
   alerts.Emit(Window("douyin", 2000, 12, 3 * kMin));  // still low: no new event
   alerts.Emit(Window("*", 2000, 1, 3 * kMin));        // rollup: not this rule's scope
@@ -63,7 +64,10 @@ TEST(AlertEngine, FiresOnceResolvesOnceAndRespectsMinVolume) {
   EXPECT_EQ(rec.events[0].active_since_ms, 2 * kMin);
   EXPECT_TRUE(alerts.Firing().empty());
   // The contract's key order: log greps and consumers read rule and state first.
-  EXPECT_EQ(AlertToJson(rec.events[0]).rfind(R"({"rule":"low_ctr","state":"firing","campaign_id":"c1","channel":"douyin")", 0), 0u)
+  EXPECT_EQ(
+      AlertToJson(rec.events[0])
+          .rfind(R"({"rule":"low_ctr","state":"firing","campaign_id":"c1","channel":"douyin")", 0),
+      0u)
       << AlertToJson(rec.events[0]);
 }
 
@@ -98,7 +102,8 @@ TEST(AlertEngine, HysteresisFiresOnceForAValueHoveringAroundTheLine) {
   AlertEngine plain({LowCtr()}, nullptr, flappy.cb());
   t = 0;
   for (double v : values) plain.Emit(Ctr(v, ++t * kMin));
-  EXPECT_EQ(flappy.states(), "firing@1 resolved@2 firing@3 resolved@4 firing@5 resolved@6 firing@7 resolved@8 ");
+  EXPECT_EQ(flappy.states(),
+            "firing@1 resolved@2 firing@3 resolved@4 firing@5 resolved@6 firing@7 resolved@8 ");
 }
 
 TEST(AlertEngine, KeepFiringForNeedsTheClearToLast) {
@@ -128,7 +133,8 @@ TEST(AlertEngine, CampaignListScopeAndTemplatedAnnotations) {
   AlertRule rule = LowCtr();
   rule.campaigns = {"c2"};
   rule.labels = {{"team", "growth"}};
-  rule.annotations = {{"summary", "CTR of {{campaign}} on {{channel}} is {{value}} (< {{threshold}}, {{window}})"}};
+  rule.annotations = {
+      {"summary", "CTR of {{campaign}} on {{channel}} is {{value}} (< {{threshold}}, {{window}})"}};
   Recorder rec;
   AlertEngine alerts({rule}, nullptr, rec.cb());
   alerts.Emit(Ctr(1.0, 1 * kMin, "c1"));  // not in the list
@@ -217,8 +223,8 @@ TEST(AlertEngine, IncompleteDataIsNotJudgedAndReportedOncePerInstance) {
   AlertEngine alerts({rule}, nullptr, rec.cb());
   alerts.Emit(Ctr(1.0, 1 * kMin));  // pending
   alerts.SetDataIncomplete("lagging: orders/0 is 200000 records behind");
-  alerts.Emit(Ctr(1.0, 2 * kMin));  // would fire: not judged
-  alerts.Emit(Ctr(1.0, 3 * kMin));  // still incomplete: reported once
+  alerts.Emit(Ctr(1.0, 2 * kMin));        // would fire: not judged
+  alerts.Emit(Ctr(1.0, 3 * kMin));        // still incomplete: reported once
   alerts.Emit(Ctr(0.5, 3 * kMin, "c2"));  // another instance: its own report
   EXPECT_EQ(rec.states(), "pending@1 data_incomplete@2 data_incomplete@3 ");
   EXPECT_EQ(rec.events[1].annotations.at("data_incomplete_reason"),
@@ -266,7 +272,7 @@ TEST(AlertEngine, RelativeDropAgainstTheSameWindowEarlier) {
   AlertEngine alerts({GmvDrop()}, nullptr, rec.cb());
   // No baseline for the first 3 minutes: a zero GMV is not a drop yet.
   alerts.Emit(Gmv(1000, 1 * kMin));
-  alerts.Emit(Gmv(50, 2 * kMin));   // baseline would be minute -1: missing
+  alerts.Emit(Gmv(50, 2 * kMin));  // baseline would be minute -1: missing
   alerts.Emit(Gmv(1000, 3 * kMin));
   EXPECT_TRUE(rec.events.empty()) << rec.states();
   alerts.Emit(Gmv(500, 4 * kMin));  // against minute 1 (1000): exactly half -> fires
@@ -316,7 +322,7 @@ TEST(AlertEngine, PacingProjectsTheCumulativeRateToTheDeadline) {
     r.set_window_start_ms(0);
     return r;
   };
-  alerts.Emit(cumulative("c1", 10, 5 * kMin));     // too early to project
+  alerts.Emit(cumulative("c1", 10, 5 * kMin));      // too early to project
   alerts.Emit(cumulative("c1", 1'000, 20 * kMin));  // 1000 in 20 min -> 5000 at 100: < 7000, fires
   alerts.Emit(cumulative("c2", 1'000, 20 * kMin));  // c2's own target 4000: 5000 >= 2800, fine
   alerts.Emit(cumulative("c1", 4'000, 50 * kMin));  // -> 8000: back on pace
@@ -339,7 +345,7 @@ TEST(AlertEngine, NoDataFiresForASilentCampaignWhileOthersFlow) {
   Recorder rec;
   AlertEngine alerts({rule}, nullptr, rec.cb());
   for (int m = 1; m <= 20; ++m) {
-    alerts.Emit(Window("douyin", 100, 1, m * kMin, "c1"));            // the clock
+    alerts.Emit(Window("douyin", 100, 1, m * kMin, "c1"));  // the clock
     if (m <= 2 || (m >= 8 && m <= 9)) alerts.Emit(Window("jd", 100, 1, m * kMin, "c2"));
   }
   // c2/jd: data until 2, silent 3 min at 5 -> fires; data at 8 resolves;
@@ -414,7 +420,8 @@ TEST(AlertEngine, LateDataCorrectingTheWindowAnAlertFiredOnRejudgesIt) {
   corrected.set_revision(2);
   alerts.Emit(corrected);
   ASSERT_EQ(rec.states(), "firing@1 firing@1 resolved@1 ");
-  EXPECT_EQ(rec.events[2].annotations.at("resolved_by"), "late data corrected the window it fired on");
+  EXPECT_EQ(rec.events[2].annotations.at("resolved_by"),
+            "late data corrected the window it fired on");
   EXPECT_TRUE(alerts.Firing().empty());
   EXPECT_EQ(AlertToJson(rec.events[1]).find("\"correction\":true") != std::string::npos, true);
 }

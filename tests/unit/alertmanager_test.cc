@@ -1,9 +1,9 @@
 #include "pipeline/io/alertmanager.h"
 
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <mutex>
+#include <nlohmann/json.hpp>
 
 namespace promowatch {
 namespace {
@@ -68,10 +68,22 @@ TEST(Alertmanager, LabelsIdentifyTheAlertAndAnnotationsCarryTheValue) {
 }
 
 struct CountingProbe final : NotifierProbe {
-  void AlertsSent(const std::string&, int n) override { std::lock_guard l(mu); sent += n; }
-  void AlertsFailed(const std::string&, int n) override { std::lock_guard l(mu); failed += n; }
-  void AlertsDropped(const std::string&, int n) override { std::lock_guard l(mu); dropped += n; }
-  void QueueLength(const std::string&, int n) override { std::lock_guard l(mu); queue = n; }
+  void AlertsSent(const std::string&, int n) override {
+    std::lock_guard l(mu);
+    sent += n;
+  }
+  void AlertsFailed(const std::string&, int n) override {
+    std::lock_guard l(mu);
+    failed += n;
+  }
+  void AlertsDropped(const std::string&, int n) override {
+    std::lock_guard l(mu);
+    dropped += n;
+  }
+  void QueueLength(const std::string&, int n) override {
+    std::lock_guard l(mu);
+    queue = n;
+  }
   std::mutex mu;
   int sent = 0, failed = 0, dropped = 0, queue = 0;
 };

@@ -63,7 +63,8 @@ TEST(ChangelogTopic, BatchesRoundTripThroughKafka) {
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->sequence, 2);
   EXPECT_EQ(p->offsets.at("clickstream/2"), 20);
-  for (const auto& t : kTopicTables) EXPECT_EQ(TableContents(restored, t), TableContents(state, t)) << t;
+  for (const auto& t : kTopicTables)
+    EXPECT_EQ(TableContents(restored, t), TableContents(state, t)) << t;
   EXPECT_EQ(restorer.next_generation(), 2);
 
   // Another task's partition is empty: a new task.

@@ -4,8 +4,8 @@
 
 #include <fstream>
 
-#include "unit/test_util.h"
 #include "operators/encoding.h"
+#include "unit/test_util.h"
 
 namespace promowatch {
 namespace {
@@ -105,7 +105,8 @@ ReadOut ReadWithProblems(const std::string& path, size_t batch) {
 
 TEST(FileRecordReader, AnOverlongJsonLineIsSkippedAndReadingGoesOn) {
   testing::TempDir dir;
-  const std::string huge = "{\"click\":\"" + std::string(FileRecordReader::kMaxRecord + 10, 'x') + "\"}";
+  const std::string huge =
+      "{\"click\":\"" + std::string(FileRecordReader::kMaxRecord + 10, 'x') + "\"}";
   Write(dir.file("a.jsonl"), "{\"a\":1}\n" + huge + "\n{\"b\":2}\n{\"c\":3}");
   for (size_t batch : {1, 7}) {
     const ReadOut o = ReadWithProblems(dir.file("a.jsonl"), batch);
@@ -156,9 +157,13 @@ TEST(ResultJson, MatchesTheDocumentedShape) {
   r.set_clicks(23);
   r.set_ctr(23.0 / 812);
   const std::string j = WindowResultToJson(r);
-  EXPECT_EQ(j.rfind("{\"window\":\"1m\",\"window_start_ms\":1762790400000,"
-                    "\"window_end_ms\":1762790460000,\"campaign_id\":\"c\\\"1\",\"channel\":\"douyin\","
-                    "\"impressions\":812,\"clicks\":23,", 0), 0u) << j;
+  EXPECT_EQ(
+      j.rfind("{\"window\":\"1m\",\"window_start_ms\":1762790400000,"
+              "\"window_end_ms\":1762790460000,\"campaign_id\":\"c\\\"1\",\"channel\":\"douyin\","
+              "\"impressions\":812,\"clicks\":23,",
+              0),
+      0u)
+      << j;
   EXPECT_NE(j.find("\"cvr\":null"), std::string::npos) << j;
   EXPECT_NE(j.find("\"ctr\":0.02832512315270936"), std::string::npos) << j;
 }

@@ -30,7 +30,9 @@ std::pair<std::string, ValueType> Bare(const std::string& envelope) {
   if (!j.is_object() || j.size() != 1) return {envelope, ValueType::kClick};
   const auto it = j.begin();
   const std::string& k = it.key();
-  const ValueType t = k == "order" ? ValueType::kOrder : k == "spend" ? ValueType::kSpend : ValueType::kClick;
+  const ValueType t = k == "order"   ? ValueType::kOrder
+                      : k == "spend" ? ValueType::kSpend
+                                     : ValueType::kClick;
   return {it.value().dump(), t};
 }
 
@@ -55,14 +57,14 @@ TEST(JsonFastPath, HandlesTheCommonShapesLikeProtobuf) {
 
 TEST(JsonFastPath, StepsAsideOnEverythingElse) {
   const std::vector<std::string> hand_over = {
-      R"({"click":{"eventId":"e1","event_id":"e2"}})",           // the same field twice
-      R"({"click":{"eventId":null}})",                           // null
-      R"({"click":{"eventTimeMs":1.5}})",                        // a float
-      R"({"click":{"eventTimeMs":"1e3"}})",                      // not plain digits
-      R"({"click":{"eventTimeMs":"99999999999999999999"}})",     // out of range
-      R"({"click":{"type":"EVENT_TYPE_NOPE"}})",                 // unknown enum name
-      R"({"click":{"type":"ORDER_STATUS_PAID"}})",               // another enum's name
-      R"({"click":{"eventId":"e"},"order":{"eventId":"o"}})",    // two payloads
+      R"({"click":{"eventId":"e1","event_id":"e2"}})",         // the same field twice
+      R"({"click":{"eventId":null}})",                         // null
+      R"({"click":{"eventTimeMs":1.5}})",                      // a float
+      R"({"click":{"eventTimeMs":"1e3"}})",                    // not plain digits
+      R"({"click":{"eventTimeMs":"99999999999999999999"}})",   // out of range
+      R"({"click":{"type":"EVENT_TYPE_NOPE"}})",               // unknown enum name
+      R"({"click":{"type":"ORDER_STATUS_PAID"}})",             // another enum's name
+      R"({"click":{"eventId":"e"},"order":{"eventId":"o"}})",  // two payloads
       R"({"click":{"eventId":"e"}} trailing)",
       R"({"click":{"eventId":"e"})",
       R"({"click":5})",
@@ -74,7 +76,8 @@ TEST(JsonFastPath, StepsAsideOnEverythingElse) {
       R"({"":1,"click":{"eventId":"e1"}})",
   };
   for (const auto& line : hand_over) {
-    EXPECT_FALSE(CompareWithProtobuf(line).fast) << "the fast path should leave this to protobuf: " << line;
+    EXPECT_FALSE(CompareWithProtobuf(line).fast)
+        << "the fast path should leave this to protobuf: " << line;
   }
 }
 
@@ -86,9 +89,12 @@ TEST(JsonFastPath, TypedTopicsTakeBareValuesAndEnvelopesLikeProtobuf) {
   };
   const std::vector<Case> cases = {
       // Bare values of each type, both spellings.
-      {R"({"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":"EVENT_TYPE_CLICK","event_time_ms":1762790400720})", ValueType::kClick, true},
-      {R"({"eventId":"e","orderId":"o","userId":"u","campaignId":"c","channel":"jd","status":2,"amountCents":"100","eventTimeMs":5})", ValueType::kOrder, true},
-      {R"({"event_id":"s","campaign_id":"c","channel":"x","cost_cents":99,"event_time_ms":7})", ValueType::kSpend, true},
+      {R"({"event_id":"e1","user_id":"u1","campaign_id":"c1","channel":"douyin","type":"EVENT_TYPE_CLICK","event_time_ms":1762790400720})",
+       ValueType::kClick, true},
+      {R"({"eventId":"e","orderId":"o","userId":"u","campaignId":"c","channel":"jd","status":2,"amountCents":"100","eventTimeMs":5})",
+       ValueType::kOrder, true},
+      {R"({"event_id":"s","campaign_id":"c","channel":"x","cost_cents":99,"event_time_ms":7})",
+       ValueType::kSpend, true},
       // An envelope on a typed topic, also of another type.
       {R"({"click":{"eventId":"e"}})", ValueType::kClick, true},
       {R"({"order":{"eventId":"e","status":2}})", ValueType::kClick, true},
@@ -157,9 +163,15 @@ TEST(JsonFastPath, AgreesWithProtobufOnGeneratedAndMutatedRecords) {
       const size_t pos = rng() % m.size();
       const char c = alphabet[rng() % alphabet.size()];
       switch (rng() % 3) {
-        case 0: m.insert(pos, 1, c); break;
-        case 1: m.erase(pos, 1); break;
-        default: m[pos] = c; break;
+        case 0:
+          m.insert(pos, 1, c);
+          break;
+        case 1:
+          m.erase(pos, 1);
+          break;
+        default:
+          m[pos] = c;
+          break;
       }
     }
     ExpectAgreement(m);

@@ -32,8 +32,8 @@ inline EventRecord Click(std::string id, std::string user, std::string campaign,
 
 inline EventRecord Order(std::string id, std::string user, std::string campaign,
                          std::string channel, int32_t status, int64_t amount, int64_t t_ms) {
-  EventRecord e = Click(std::move(id), std::move(user), std::move(campaign), std::move(channel),
-                        0, t_ms);
+  EventRecord e =
+      Click(std::move(id), std::move(user), std::move(campaign), std::move(channel), 0, t_ms);
   e.kind = EventKind::kOrder;
   e.code = status;
   e.amount_cents = amount;

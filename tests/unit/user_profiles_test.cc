@@ -6,8 +6,8 @@
 #include <map>
 #include <memory>
 
-#include "operators/state.h"
 #include "operators/encoding.h"
+#include "operators/state.h"
 
 namespace promowatch {
 namespace {
@@ -37,8 +37,12 @@ struct Harness {
     op.EnrichBatch(std::span<EventRecord* const>(&p, 1));
   }
   void Click(const std::string& user, int64_t t) { Event(EventKind::kClick, kClick, user, t); }
-  void Paid(const std::string& user, int64_t t, int64_t yuan) { Event(EventKind::kOrder, kPaid, user, t, yuan * 100); }
-  void Refund(const std::string& user, int64_t t, int64_t yuan) { Event(EventKind::kOrder, kRefunded, user, t, yuan * 100); }
+  void Paid(const std::string& user, int64_t t, int64_t yuan) {
+    Event(EventKind::kOrder, kPaid, user, t, yuan * 100);
+  }
+  void Refund(const std::string& user, int64_t t, int64_t yuan) {
+    Event(EventKind::kOrder, kRefunded, user, t, yuan * 100);
+  }
   // The latest value of `tag` for `user` ("false"/"" if it never changed).
   std::string Tag(const std::string& user, const std::string& tag) const {
     std::string v = tag == "rfm" || tag == "tier" ? "" : "false";
@@ -74,7 +78,7 @@ TEST(UserProfiles, ActiveAtExactlyTwoPaidOrdersWithTheAverageAboveTheLine) {
   Harness h;
   h.Paid("u1", kDayStart, 200);
   EXPECT_EQ(h.Tag("u1", "active"), "false");  // one order
-  h.Paid("u1", kDayStart + kDay, 101);             // two, AOV 150.5 > 150
+  h.Paid("u1", kDayStart + kDay, 101);        // two, AOV 150.5 > 150
   EXPECT_EQ(h.Tag("u1", "active"), "true");
   Harness low;
   low.Paid("u2", kDayStart, 150);
@@ -206,7 +210,8 @@ TEST(UserProfiles, OrdersWithoutACampaignGoToTheLastClickWithin24Hours) {
   EXPECT_EQ(a.campaign_id, "c2");
   EXPECT_EQ(a.channel, "jd");
   EXPECT_TRUE(a.attributed);
-  const EventRecord& b = order(kDayStart + 3'600'000 + 24 * 3'600'000 + 1);  // 24 h and 1 ms after it
+  const EventRecord& b =
+      order(kDayStart + 3'600'000 + 24 * 3'600'000 + 1);  // 24 h and 1 ms after it
   EXPECT_EQ(b.campaign_id, UserProfileOperator::kUnattributed);
   EXPECT_FALSE(b.attributed);
   EXPECT_EQ(h.op.attributed(), 1);
@@ -363,7 +368,8 @@ TEST(UserProfiles, ARestartReadsOnlyTotalsAndLoadsUsersAndTimersOnDemand) {
   const Workload restarted = RunWorkload(40, 10'000);
   ASSERT_EQ(restarted.changes.size(), all.changes.size());
   for (size_t i = 0; i < all.changes.size(); ++i) {
-    ASSERT_EQ(TagChangeToJson(restarted.changes[i]), TagChangeToJson(all.changes[i])) << "change " << i;
+    ASSERT_EQ(TagChangeToJson(restarted.changes[i]), TagChangeToJson(all.changes[i]))
+        << "change " << i;
   }
   EXPECT_EQ(restarted.users, all.users);
   EXPECT_EQ(restarted.counts, all.counts);

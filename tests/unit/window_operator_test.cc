@@ -1,7 +1,8 @@
 #include "operators/window_operator.h"
 
-#include <map>
 #include <gtest/gtest.h>
+
+#include <map>
 
 #include "operators/aggregate.h"
 #include "operators/time_util.h"
@@ -98,8 +99,8 @@ TEST(WindowOperator, RollupsAndMetrics) {
   WindowOperator w(o, &sink);
   const int64_t t = kMidnight + 1'000;
   for (int i = 0; i < 4; ++i) {
-    w.Add(Click("i" + std::to_string(i), "u" + std::to_string(i % 2), "c1", "douyin",
-                kImpression, t));
+    w.Add(Click("i" + std::to_string(i), "u" + std::to_string(i % 2), "c1", "douyin", kImpression,
+                t));
   }
   w.Add(Click("k1", "u0", "c1", "douyin", kClick, t));
   w.Add(Click("k2", "u9", "c1", "jd", kClick, t));
@@ -255,8 +256,7 @@ TEST(WindowOperator, SnapshotRestoreContinuesExactly) {
     for (int i = 0; i < 400; ++i) {
       const int64_t t = kMidnight - 3 * kMin + i * 1'700;
       v.push_back(Click("e" + std::to_string(i), "u" + std::to_string(i % 37),
-                        "c" + std::to_string(i % 3), i % 2 ? "douyin" : "jd",
-                        1 + i % 4, t));
+                        "c" + std::to_string(i % 3), i % 2 ? "douyin" : "jd", 1 + i % 4, t));
     }
     return v;
   }();
@@ -323,7 +323,8 @@ TEST(Ratios, EachInResultsIsAnOptionalDoubleUnderItsName) {
   c.paid_orders = 2;
   c.clicks = 4;
   std::map<std::string_view, std::optional<double>> value;
-  for (const RatioField& f : kRatioFields) value[f.name] = RatioOf(f, c.*f.numerator, c.*f.denominator);
+  for (const RatioField& f : kRatioFields)
+    value[f.name] = RatioOf(f, c.*f.numerator, c.*f.denominator);
   EXPECT_FALSE(value.at("ctr")) << "no impressions";
   EXPECT_DOUBLE_EQ(value.at("cvr").value(), 0.5);
   EXPECT_DOUBLE_EQ(value.at("aov").value(), 61.725);
