@@ -34,8 +34,7 @@ M=60000
 # produce FILE FROM_MS TO_MS: the file's events with event time in [FROM, TO)
 # to their topics, clicks keyed by user id.
 produce() {
-  awk -v from="$2" -v to="$3" 'match($0, /"eventTimeMs":"[0-9]+"/) {
-      t = substr($0, RSTART + 15, RLENGTH - 16) + 0; if (t >= from && t < to) print }' "$1" > part.jsonl
+  events_between "$1" "$2" "$3" > part.jsonl
   grep '"click"' part.jsonl | awk '{ k = ""; if (match($0, /"userId":"[^"]*"/)) k = substr($0, RSTART + 10, RLENGTH - 11);
          print k "\t" $0 }' | kcat -b "$BROKERS" -P -t clickstream -K '\t'
   grep '"order"' part.jsonl | kcat -b "$BROKERS" -P -t orders
@@ -44,25 +43,7 @@ produce() {
   PRODUCED_TOTAL=$(( ${PRODUCED_TOTAL:-0} + $(wc -l < part.jsonl) ))
 }
 
-cat > rules.yaml <<'YAML'
-rules:
-  - name: low_ctr
-    kind: threshold
-    metric: ctr
-    window: 1m
-    scope: campaign_channel
-    campaigns: [c0]
-    op: "<"
-    threshold: 0.015
-    min_volume: 300
-    for: 1m
-    severity: page
-    labels:
-      team: growth
-    annotations:
-      summary: "CTR of {{campaign}} on {{channel}} is {{value}}, below {{threshold}}"
-      runbook_url: https://runbooks.example/low_ctr
-YAML
+cp "$TESTS_DIR/fixtures/rules/low-ctr-c0.yaml" rules.yaml
 cat > live.yaml <<YAML
 watermark:
   idle_timeout: 1s
@@ -84,7 +65,6 @@ METRICS=127.0.0.1:$(free_port)
 # start_am_run LOG: `promowatch run` on live.yaml, logging to LOG.
 start_am_run() { RUN_LOG=$1; start_run live.yaml amtest --metrics-address "$METRICS"; }
 alive() { kill -0 $RUN_PID 2>/dev/null || fail "promowatch run died: $(tail -5 "$RUN_LOG")"; }
-am_alerts() { curl -sf "$AM/api/v2/alerts" > am_alerts.json || echo '[]' > am_alerts.json; }
 # am_has CHANNEL: Alertmanager lists low_ctr for c0 on CHANNEL as active.
 am_has() {
   alive; am_alerts

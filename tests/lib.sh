@@ -16,6 +16,14 @@ trap cleanup EXIT
 [ -n "${KEEP_WORK:-}" ] && trap 'for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done; echo "kept $WORK"' EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
 pass() { echo "PASS: $*"; }
+# The value of key $1 in check.out, the key|value lines the SQL checks print.
+val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' check.out; }
+# sql_insert TABLE: each line of stdin as an INSERT of one text column
+# (JSON lines into SQLite, where the checks compute their reference).
+sql_insert() { sed "s/'/''/g; s/.*/INSERT INTO $1 VALUES('&');/"; }
+# Alertmanager's current alerts (at $AM) into am_alerts.json ([] when down).
+am_alerts() { curl -sf "$AM/api/v2/alerts" > am_alerts.json || echo '[]' > am_alerts.json; }
+
 # The value of key=... in the "replay finished" log line of file $1.
 summary_value() { grep 'msg="replay finished"' "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 

@@ -35,6 +35,13 @@ produce_keyed() {
          print k "\t" $0 }' | kcat -b "$BROKERS" ${KCAT_PARTITIONER:+-X partitioner=$KCAT_PARTITIONER} -P -t "$1" -K '\t'
 }
 
+# events_between FILE FROM_MS TO_MS: the lines of gen's JSON output whose
+# event time is in [FROM, TO) (the slice of a sale a test produces next).
+events_between() {
+  awk -v from="$2" -v to="$3" 'match($0, /"eventTimeMs":"[0-9]+"/) {
+      t = substr($0, RSTART + 15, RLENGTH - 16) + 0; if (t >= from && t < to) print }' "$1"
+}
+
 # The embedded cluster keeps the newest 5 MiB of each partition (librdkafka's
 # mock limit) and deletes older records, as Kafka retention would: a test
 # whose input outgrows that would lose records before anyone reads them.
@@ -57,9 +64,9 @@ check_against_sql() {
   rm -f db.sqlite
   {
     echo "BEGIN; CREATE TABLE raw(seq INTEGER PRIMARY KEY, line TEXT);"
-    sed "s/'/''/g; s/.*/INSERT INTO raw(line) VALUES('&');/" events.jsonl
+    sql_insert "raw(line)" < events.jsonl
     echo "CREATE TABLE got_raw(line TEXT);"
-    sort -u "$results" | sed "s/'/''/g; s/.*/INSERT INTO got_raw(line) VALUES('&');/"
+    sort -u "$results" | sql_insert "got_raw(line)"
     # (Windows past it may be out already, from a global task ahead.)
     echo "DELETE FROM got_raw WHERE json_extract(line, '\$.window_end_ms') > $watermark;"
     echo "COMMIT;"
@@ -79,7 +86,6 @@ SQL
   [ "$(val rows_expected)" = "$(val rows_got)" ] || fail "row counts differ: SQL $(val rows_expected), promowatch $(val rows_got) distinct"
   [ "$(val bad_ratios)" = 0 ] || fail "ctr/cvr/roi inconsistent with their counts"
 }
-val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' check.out; }
 
 # The watermark in the last "stopped" report of a run log.
 final_watermark() { grep 'msg="stopped"' "$1" | tr ' ' '\n' | sed -n 's/^watermark_ms=//p' | tail -1; }
@@ -110,8 +116,8 @@ check_tags_against_sql() {
   rm -f db.sqlite
   {
     echo "BEGIN; CREATE TABLE raw(line TEXT); CREATE TABLE got(line TEXT); CREATE TABLE w_override(w INTEGER);"
-    sed "s/'/''/g; s/.*/INSERT INTO raw VALUES('&');/" year.jsonl
-    sed "s/'/''/g; s/.*/INSERT INTO got VALUES('&');/" "$1"
+    sql_insert raw < year.jsonl
+    sql_insert got < "$1"
     echo "INSERT INTO w_override VALUES($(final_watermark "$2"));"
     echo "COMMIT;"
   } > load.sql

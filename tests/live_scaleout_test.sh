@@ -46,8 +46,7 @@ grep '"click"' events.jsonl > clicks.jsonl
 # values (JSON); clicks keyed by user id, orders by order id, spend by
 # event id, placed by kcat's default partitioner.
 produce() {
-  awk -v from="$1" -v to="$2" 'match($0, /"eventTimeMs":"[0-9]+"/) {
-      t = substr($0, RSTART + 15, RLENGTH - 16) + 0; if (t >= from && t < to) print }' events.jsonl > part.jsonl
+  events_between events.jsonl "$1" "$2" > part.jsonl
   [ -s part.jsonl ] || fail "no events in [$1, $2)"
   # (The topics together, as live producers send: a partition silent for
   # watermark.idle_timeout while its topic's records are still to come
@@ -63,20 +62,8 @@ produce() {
 }
 PRODUCED=0
 
-cat > rules.yaml <<'YAML'
-rules:
-  - name: low_ctr
-    kind: threshold
-    metric: ctr
-    window: 1m
-    scope: campaign_channel
-    campaigns: [c0]
-    op: "<"
-    threshold: 0.015
-    min_volume: 100
-    for: 1m
-    severity: page
-YAML
+# (Its sale is smaller than the Alertmanager tests': a lower min_volume.)
+sed 's/min_volume: 300/min_volume: 100/' "$TESTS_DIR/fixtures/rules/low-ctr-c0.yaml" > rules.yaml
 cat > live.yaml <<YAML
 watermark:
   idle_timeout: 10s
@@ -156,7 +143,6 @@ wait_for 60 "the tasks of the killed instance to run on the others and the new o
 # Phase 2 (the anomaly fires), then c leaves.
 produce $((T0 + 5 * M)) $((T0 + 10 * M))
 wait_for 90 "the instances to read phase 2 ($PRODUCED records)" read_all
-am_alerts() { curl -sf "$AM/api/v2/alerts" > am_alerts.json || echo '[]' > am_alerts.json; }
 am_douyin() {
   am_alerts
   jq -e 'any(.[]; .labels.alertname == "low_ctr" and .labels.campaign == "c0" and .labels.channel == "douyin"
@@ -209,7 +195,7 @@ got=$(curl -s -o api.json -w '%{http_code}' -H "Authorization: Bearer test-token
 rm -f db.sqlite
 {
   echo "BEGIN; CREATE TABLE raw(seq INTEGER PRIMARY KEY, line TEXT);"
-  sed "s/'/''/g; s/.*/INSERT INTO raw(line) VALUES('&');/" events.jsonl
+  sql_insert "raw(line)" < events.jsonl
   echo "COMMIT;"
 } > load.sql
 sqlite3 db.sqlite < load.sql

@@ -26,14 +26,13 @@ jq -e -s 'any(.[]; .tag == "dormant" and .to == "true" and .reason == "time pass
 
 {
   echo "BEGIN; CREATE TABLE raw(line TEXT); CREATE TABLE got(line TEXT); CREATE TABLE w_override(w INTEGER);"
-  sed "s/'/''/g; s/.*/INSERT INTO raw VALUES('&');/" year.jsonl
-  sed "s/'/''/g; s/.*/INSERT INTO got VALUES('&');/" tags.jsonl
+  sql_insert raw < year.jsonl
+  sql_insert got < tags.jsonl
   echo "COMMIT;"
 } > load.sql
 sqlite3 db.sqlite < load.sql
 sqlite3 db.sqlite < "$TESTS_DIR/sql/profiles.sql" > check.out
 cat check.out
-val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' check.out; }
 [ "$(val users)" = 2000 ] || fail "SQL sees $(val users) users, want 2000"
 [ "$(val paid_orders)" -gt 1000 ] || fail "too few paid orders for a meaningful test: $(val paid_orders)"
 [ "$(val tags_differ)" = 0 ] || fail "$(val tags_differ) users' final tags differ from SQL: $(grep differ_example check.out)"
@@ -57,7 +56,7 @@ pass "profiles: final tags of 2000 users and new/dormant change counts match SQL
 {
   echo "BEGIN; CREATE TABLE win(line TEXT);"
   grep '"window":"1m"' windows.jsonl | grep -v '"campaign_id":"\*"' | grep -v '"channel":"\*"' |
-    sed "s/'/''/g; s/.*/INSERT INTO win VALUES('&');/"
+    sql_insert win
   echo "COMMIT;"
 } > win.sql
 sqlite3 db.sqlite < win.sql
@@ -99,9 +98,9 @@ awk '/"order"/ { n++; if (n % 3 == 0) { sub(/"campaignId":"[^"]*",/, ""); sub(/"
 [ "$(summary_value month.log rejected)" = 0 ] || fail "orders without a campaign were rejected with profiles on"
 {
   echo "BEGIN; CREATE TABLE mraw(line TEXT); CREATE TABLE mwin(line TEXT);"
-  sed "s/'/''/g; s/.*/INSERT INTO mraw VALUES('&');/" month_blank.jsonl
+  sql_insert mraw < month_blank.jsonl
   grep '"window":"1m"' mw.jsonl | grep -v '"campaign_id":"\*"' | grep -v '"channel":"\*"' |
-    sed "s/'/''/g; s/.*/INSERT INTO mwin VALUES('&');/"
+    sql_insert mwin
   echo "COMMIT;"
 } > month.sql
 sqlite3 attr.sqlite < month.sql

@@ -42,11 +42,11 @@ tail -n +20001 gen.jsonl >> events.jsonl
 # Load events (one row per non-blank line, in file order) and results.
 {
   echo "BEGIN; CREATE TABLE raw(seq INTEGER PRIMARY KEY, line TEXT);"
-  grep -v '^[[:space:]]*$' events.jsonl | sed "s/'/''/g; s/.*/INSERT INTO raw(line) VALUES('&');/"
+  grep -v '^[[:space:]]*$' events.jsonl | sql_insert "raw(line)"
   echo "CREATE TABLE got_raw(line TEXT);"
-  sed "s/'/''/g; s/.*/INSERT INTO got_raw(line) VALUES('&');/" results.jsonl
+  sql_insert "got_raw(line)" < results.jsonl
   echo "CREATE TABLE dead_raw(line TEXT);"
-  sed "s/'/''/g; s/.*/INSERT INTO dead_raw(line) VALUES('&');/" dead.jsonl
+  sql_insert "dead_raw(line)" < dead.jsonl
   echo "COMMIT;"
 } > load.sql
 sqlite3 db.sqlite < load.sql
@@ -58,7 +58,6 @@ sqlite3 db.sqlite > check.out <<SQL
 SQL
 
 cat check.out
-val() { awk -F'|' -v k="$1" '$1 == k { print $2 }' check.out; }
 [ "$(val rows_expected)" -gt 1000 ] || fail "too few expected rows: the test input is too small"
 [ "$(val rows_missing)" = 0 ] || fail "$(val rows_missing) window rows computed by SQL are missing or differ in promowatch's output"
 [ "$(val rows_unexpected)" = 0 ] || fail "$(val rows_unexpected) rows in promowatch's output are not in the SQL result"

@@ -54,21 +54,7 @@ wait_for 30 "Prometheus to be ready" curl -sf "$PROM/-/ready" -o /dev/null
 
 # Kafka, the pipeline, and a sale whose event time runs 20x the wall clock.
 start_mock_kafka --partitions 8
-cat > rules.yaml <<'YAML'
-rules:
-  - name: low_ctr
-    kind: threshold
-    metric: ctr
-    window: 1m
-    scope: campaign_channel
-    campaigns: [c0]
-    op: "<"
-    threshold: 0.015
-    min_volume: 300
-    for: 1m
-    severity: page
-    labels: {team: growth}
-YAML
+cp "$TESTS_DIR/fixtures/rules/low-ctr-c0.yaml" rules.yaml
 cat > live.yaml <<YAML
 profiles:
   enabled: true

@@ -12,18 +12,13 @@
 
 #include "operators/state.h"
 #include "promowatch/v1/state.pb.h"
+#include "unit/test_util.h"
 
 namespace promowatch {
 namespace {
 
 constexpr int64_t kMin = 60'000;
 constexpr int kTasks = 3;
-
-struct Recorder final : WindowResultSink {
-  std::vector<std::string> alerts;  // "state campaign/channel@minute"
-  int windows = 0;
-  void Emit(const v1::WindowResult&) override { ++windows; }
-};
 
 class GlobalStageJudges : public ::testing::Test {
  protected:
@@ -37,8 +32,8 @@ class GlobalStageJudges : public ::testing::Test {
     config_.operators.window_minutes = {1};
     GlobalStage::Callbacks on;
     on.on_alert = [this](const AlertEvent& a) {
-      out_.alerts.push_back(a.state + " " + a.campaign_id + "/" + a.channel + "@" +
-                            std::to_string(a.window_end_ms / kMin));
+      alerts_.push_back(a.state + " " + a.campaign_id + "/" + a.channel + "@" +
+                        std::to_string(a.window_end_ms / kMin));
     };
     stage_ = std::make_unique<GlobalStage>(config_, kTasks, nullptr, &out_, std::move(on),
                                            "127.0.0.1:1");
@@ -76,7 +71,8 @@ class GlobalStageJudges : public ::testing::Test {
   }
 
   PipelineConfig config_;
-  Recorder out_;
+  testing::CollectingSink out_;
+  std::vector<std::string> alerts_;  // "state campaign/channel@minute"
   std::unique_ptr<GlobalStage> stage_;
   int owner_ = 0;
   int64_t version_ = 0;
@@ -100,15 +96,15 @@ TEST_F(GlobalStageJudges, AnIncompleteSourceHoldsTheJudgesOfEveryGlobalTask) {
   for (int s = 0; s < kTasks; ++s)
     Send(s, 3 * kMin, s == 1 ? "lagging: clickstream/1 is 90000 records behind" : "", 2 * kMin,
          t0_);
-  EXPECT_EQ(out_.windows, 1);
-  ASSERT_EQ(out_.alerts, std::vector<std::string>{"data_incomplete c1/douyin@2"});
+  EXPECT_EQ(out_.results.size(), 1u);
+  ASSERT_EQ(alerts_, std::vector<std::string>{"data_incomplete c1/douyin@2"});
 
   // Complete again: the next low minute fires.
   for (int s = 0; s < kTasks; ++s) Send(s, 3 * kMin, "", 0, t0_);
   stage_->JudgeSources(t0_);
   EXPECT_EQ(stage_->incomplete_count(), 0);
   for (int s = 0; s < kTasks; ++s) Send(s, 4 * kMin, "", 3 * kMin, t0_);
-  EXPECT_EQ(out_.alerts.back(), "firing c1/douyin@3");
+  EXPECT_EQ(alerts_.back(), "firing c1/douyin@3");
 }
 
 TEST_F(GlobalStageJudges, ASilentSourceHoldsTheJudgesAfterItsBound) {

@@ -13,14 +13,10 @@
 #include "operators/admission.h"
 #include "operators/state.h"
 #include "operators/time_util.h"
+#include "unit/test_util.h"
 
 namespace promowatch {
 namespace {
-
-struct Capture final : WindowResultSink {
-  std::vector<std::string> rows;
-  void Emit(const v1::WindowResult& r) override { rows.push_back(r.SerializeAsString()); }
-};
 
 // A sale: users, campaigns and channels skewed, out-of-order times, some
 // records behind the watermark (late, or within the allowed lateness).
@@ -65,7 +61,7 @@ std::vector<EventRecord> Sale(uint64_t seed, int n) {
 // and the merger; returns the serialized windows in emission order.
 std::vector<std::string> Run(const std::vector<EventRecord>& events, OperatorOptions options,
                              int tasks) {
-  Capture out;
+  testing::CollectingSink out;
   EventAdmission admission(options);
   std::vector<std::unique_ptr<WindowOperator>> ops;
   std::unique_ptr<PartialMerger> merger;
@@ -108,7 +104,7 @@ std::vector<std::string> Run(const std::vector<EventRecord>& events, OperatorOpt
   }
   for (auto& op : ops) op->OnEndOfInput();
   if (merger) merger->Flush(kNoWatermark, /*end_of_input=*/true);
-  return out.rows;
+  return out.Serialized();
 }
 
 void ExpectSplitEqualsWhole(OperatorOptions options, uint64_t seed) {
@@ -146,7 +142,7 @@ TEST(PartialMerge, SplitByUserEqualsOneOperatorCorrectingLateRecords) {
 
 TEST(PartialMerge, ForgetsWindowsNoLateRecordCanReach) {
   OperatorOptions options;
-  Capture out;
+  testing::CollectingSink out;
   PartialMerger merger(options, 2, &out);
   WindowOperator a(options, merger.task_sink(0));
   EventRecord e;
@@ -176,7 +172,7 @@ TEST(PartialMerge, ATaskAheadWaitsForTheMergedWatermark) {
   options.cumulative = false;
   OperatorOptions task_options = options;
   task_options.emit_partial_updates = true;
-  Capture out;
+  testing::CollectingSink out;
   auto merger = std::make_unique<PartialMerger>(options, 2, &out);
   WindowOperator ahead(task_options, merger->task_sink(0));
   WindowOperator behind(task_options, merger->task_sink(1));
@@ -200,7 +196,7 @@ TEST(PartialMerge, ATaskAheadWaitsForTheMergedWatermark) {
   ahead.OnWatermark(t0 + 3 * kMinuteMs);  // fires [t0, t0 + 1m)
   behind.OnWatermark(t0 + 30'000);
   merger->Flush(t0 + 30'000);  // the merged watermark: the lower one
-  EXPECT_TRUE(out.rows.empty()) << "published before every task passed the window's end";
+  EXPECT_TRUE(out.results.empty()) << "published before every task passed the window's end";
   EXPECT_EQ(merger->held(), 3u) << "the window and its two rollups";
 
   // A checkpoint while the partial waits, and a restart.
@@ -213,9 +209,9 @@ TEST(PartialMerge, ATaskAheadWaitsForTheMergedWatermark) {
   behind_again.ProcessBatch(std::span<const EventRecord* const>(&pb, 1));
   behind_again.OnWatermark(t0 + 3 * kMinuteMs);
   merger->Flush(t0 + 3 * kMinuteMs);
-  ASSERT_EQ(out.rows.size(), 3u) << "one window (and its two rollups), published once";
+  ASSERT_EQ(out.results.size(), 3u) << "one window (and its two rollups), published once";
   v1::WindowResult r;
-  ASSERT_TRUE(r.ParseFromString(out.rows[2]));  // (keys in byte order: "*", "c/*", "c/jd")
+  r = out.results[2];  // (keys in byte order: "*", "c/*", "c/jd")
   EXPECT_EQ(r.channel(), "jd");
   EXPECT_EQ(r.window_start_ms(), t0);
   EXPECT_EQ(r.impressions(), 2) << "both tasks' partials";
@@ -232,7 +228,7 @@ TEST(PartialMerge, OfferedPartialsAreIdempotent) {
   OperatorOptions options;
   options.window_minutes = {1};
   options.cumulative = false;
-  Capture out;
+  testing::CollectingSink out;
   PartialMerger merger(options, 2, &out);
   const int64_t t0 = 1'794'326'400'000;
   auto partial = [&](int64_t impressions) {
@@ -249,16 +245,16 @@ TEST(PartialMerge, OfferedPartialsAreIdempotent) {
   ASSERT_TRUE(merger.Offer(0, partial(3), 10));
   ASSERT_TRUE(merger.Offer(1, partial(4), 7));
   merger.Flush(t0 + kMinuteMs);
-  ASSERT_EQ(out.rows.size(), 1u);
+  ASSERT_EQ(out.results.size(), 1u);
   v1::WindowResult r;
-  ASSERT_TRUE(r.ParseFromString(out.rows[0]));
+  r = out.results[0];
   EXPECT_EQ(r.impressions(), 7);
   EXPECT_EQ(r.uv(), 7);
 
   // Task 0 again, as after a crash: the same partial, a later position.
   EXPECT_TRUE(merger.Offer(0, partial(3), 12));
   merger.Flush(t0 + kMinuteMs);
-  EXPECT_EQ(out.rows.size(), 1u) << "a re-publication that changes nothing published again";
+  EXPECT_EQ(out.results.size(), 1u) << "a re-publication that changes nothing published again";
   // An older version of task 1 (its previous owner's, arriving late): dropped.
   EXPECT_FALSE(merger.Offer(1, partial(1), 6));
   // A late record at task 1: a correction with both tasks' values.
@@ -266,8 +262,8 @@ TEST(PartialMerge, OfferedPartialsAreIdempotent) {
   late.set_revision(1);
   EXPECT_TRUE(merger.Offer(1, late, 9));
   merger.Flush(t0 + kMinuteMs);
-  ASSERT_EQ(out.rows.size(), 2u);
-  ASSERT_TRUE(r.ParseFromString(out.rows[1]));
+  ASSERT_EQ(out.results.size(), 2u);
+  r = out.results[1];
   EXPECT_EQ(r.impressions(), 8);
   EXPECT_EQ(r.revision(), 1);
 
@@ -288,7 +284,7 @@ TEST(PartialMerge, OfferedPartialsAreIdempotent) {
 TEST(PartialMerge, ARestoredTasksEarlierDayTotalDoesNotReplaceALaterOne) {
   OperatorOptions options;
   options.window_minutes = {1};
-  Capture out;
+  testing::CollectingSink out;
   PartialMerger merger(options, 2, &out);
   const int64_t t0 = 1'794'326'400'000, day = t0;  // (a day's first minutes)
   auto total = [&](int64_t end, int64_t impressions) {
@@ -307,12 +303,12 @@ TEST(PartialMerge, ARestoredTasksEarlierDayTotalDoesNotReplaceALaterOne) {
   ASSERT_TRUE(merger.Offer(0, total(t0 + 2 * kMinuteMs, 30), 200));
   ASSERT_TRUE(merger.Offer(1, total(t0 + 2 * kMinuteMs, 7), 70));
   merger.Flush(t0 + 2 * kMinuteMs);
-  ASSERT_EQ(out.rows.size(), 2u);
+  ASSERT_EQ(out.results.size(), 2u);
   // Task 1's next owner, restored at its first minute, re-fires it at a
   // later position: dropped; its later end is taken as usual.
   EXPECT_FALSE(merger.Offer(1, total(t0 + kMinuteMs, 5), 90));
   merger.Flush(t0 + 2 * kMinuteMs);
-  EXPECT_EQ(out.rows.size(), 2u) << "an earlier end re-published with later totals";
+  EXPECT_EQ(out.results.size(), 2u) << "an earlier end re-published with later totals";
   EXPECT_TRUE(merger.Offer(1, total(t0 + 2 * kMinuteMs, 7), 95));
   EXPECT_TRUE(merger.Offer(1, total(t0 + 3 * kMinuteMs, 9), 96));
   // And across a restore of the merger itself.

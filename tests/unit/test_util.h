@@ -41,9 +41,16 @@ inline EventRecord Order(std::string id, std::string user, std::string campaign,
   return e;
 }
 
+// The one result recorder of the unit tests: every window emitted, in order.
 class CollectingSink final : public WindowResultSink {
  public:
   void Emit(const v1::WindowResult& r) override { results.push_back(r); }
+  // Each result's bytes, for comparing whole runs byte for byte.
+  std::vector<std::string> Serialized() const {
+    std::vector<std::string> rows;
+    for (const auto& r : results) rows.push_back(r.SerializeAsString());
+    return rows;
+  }
   std::vector<v1::WindowResult> Find(std::string_view window, std::string_view campaign,
                                      std::string_view channel) const {
     std::vector<v1::WindowResult> out;
