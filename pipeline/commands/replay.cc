@@ -33,6 +33,7 @@
 #include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/engine.h"
 #include "pipeline/runtime/fault_injection.h"
+#include "pipeline/runtime/topology.h"
 
 namespace promowatch {
 namespace {
@@ -412,25 +413,23 @@ int RunReplay(const ReplayArgs& args) {
     return 1;
   }
   ReplayOutputs outputs(args);
-  // Alert rules judge the final windows on their way out (the same engine
-  // as live); transitions go to --alerts-output, the log and args.on_alert.
-  AlertEngine alerts(config.alert_rules, outputs.results(), [&](const AlertEvent& a) {
+  // The alert rules judge the final windows on their way out (the same
+  // engine as live); transitions go to --alerts-output, the log and
+  // args.on_alert; tag changes (profiles on) to --tags-output.
+  TopologySinks sinks;
+  sinks.results = outputs.results();
+  sinks.dead_letters = outputs.dead_letters();
+  sinks.late = outputs.late();
+  sinks.on_alert = [&](const AlertEvent& a) {
     outputs.WriteAlert(a);
     if (a.state == kAlertFiring) spdlog::debug("msg=\"alert firing\" alert={}", AlertToJson(a));
     if (args.on_alert) args.on_alert(a);
-  });
+  };
+  sinks.on_tag_change = [&](const TagChange& c) { outputs.WriteTagChange(c); };
   EngineOptions engine_options = EngineOptions::From(config);
   engine_options.tasks = args.tasks;
-  Engine engine(engine_options, &alerts, outputs.dead_letters(), outputs.late());
-  engine.Attach(&alerts);
-  std::unique_ptr<UserProfileOperator> profiles;
-  if (config.profiles_enabled) {
-    profiles = std::make_unique<UserProfileOperator>(
-        config.tag_rules, [&](const TagChange& c) { outputs.WriteTagChange(c); },
-        static_cast<size_t>(config.profiles_max_users_in_memory),
-        static_cast<size_t>(config.profiles_checkpoint_every_changed));
-    engine.SetEnricher(profiles.get());
-  }
+  Topology topology(config, engine_options, std::move(sinks));
+  Engine& engine = topology.engine();
   auto backend = RocksStateBackend::Open(state_dir->path(), engine.StateTables(), config.state);
   if (!backend.ok()) {
     spdlog::error("msg=\"cannot open state\" error=\"{}\"",
@@ -473,13 +472,7 @@ int RunReplay(const ReplayArgs& args) {
   if (!ReadInputs(args, config, first_input, first_offset, engine, checkpoints, kill_point)) {
     return 1;
   }
-  // The end of input closes every open window; those ending after the
-  // newest event are cut short (the data stops, it did not drop) and are
-  // not judged by alert rules.
-  int64_t newest = std::numeric_limits<int64_t>::min();
-  for (const auto& [name, t] : engine.watermarks().Snapshot()) newest = std::max(newest, t);
-  alerts.SetDataIncomplete("end of input: the window ends after the newest event", newest);
-  engine.Finish();
+  topology.Finish();
   if (!checkpoints.Take(args.inputs.size(), 0, /*wait=*/true)) return 1;
 
   const auto& c = engine.counters();
@@ -504,7 +497,7 @@ int RunReplay(const ReplayArgs& args) {
       static_cast<double>(usage.ru_maxrss) / 1024.0, (*backend)->ApproximateSizeBytes(),
       c.checkpoints, checkpoints.PauseSummary(), outputs.alert_transitions(),
       checkpoints.skipped_bytes(), args.output, outputs.dead_letter_path(),
-      ProfileSummary(profiles.get(), outputs.tag_changes()));
+      ProfileSummary(topology.profiles(), outputs.tag_changes()));
   if (checkpoints.skipped_bytes() > 0) {
     spdlog::error(
         "msg=\"input was skipped unread\" skipped_bytes={} hint=\"see the dead-letter "

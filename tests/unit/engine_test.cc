@@ -8,6 +8,7 @@
 #include "pipeline/generator/generator.h"
 #include "pipeline/io/file_io.h"
 #include "unit/test_util.h"
+#include "unit/topology_driver.h"
 
 namespace promowatch {
 namespace {
@@ -34,46 +35,25 @@ std::vector<std::string> Generate(int64_t n) {
   return out;
 }
 
-// Runs the engine over `records` in batches of `batch`, checkpointing to
-// RocksDB and restarting from it every `restart_every` batches (0: never).
+// Runs the topology over `records` in batches of `batch`, checkpointing
+// and restarting from disk every `restart_every` batches (0: never).
 std::vector<std::string> RunEngine(const std::vector<std::string>& records, size_t batch,
                                    size_t restart_every, EngineCounters* counters) {
-  testing::TempDir dir;
-  testing::CollectingSink results;
-  CountingRecords dead;
-  PipelineConfig config;
-  auto engine = std::make_unique<Engine>(EngineOptions::From(config), &results, &dead, &dead);
-  auto db = RocksStateBackend::Open(dir.path(), engine->StateTables());
-  EXPECT_TRUE(db.ok());
-  EXPECT_TRUE(engine->Restore(db->get(), nullptr).ok());
-  std::vector<RawRecord> raw;
-  size_t batches = 0;
-  for (size_t i = 0; i < records.size(); i += batch) {
-    raw.clear();
-    for (size_t j = i; j < std::min(records.size(), i + batch); ++j) {
-      raw.push_back(RawRecord{records[j], static_cast<int64_t>(j), 0});
-    }
-    engine->Process(raw, "test", std::nullopt);
-    if (restart_every != 0 && ++batches % restart_every == 0) {
-      SourcePosition p;
-      p.offsets["next"] = static_cast<int64_t>(i + batch);
-      EXPECT_TRUE(engine->Checkpoint(p).ok());
-      // A new engine and a reopened database: everything comes from disk.
-      engine.reset();
-      db->reset();
-      engine = std::make_unique<Engine>(EngineOptions::From(config), &results, &dead, &dead);
-      db = RocksStateBackend::Open(dir.path(), engine->StateTables());
-      EXPECT_TRUE(db.ok());
-      SourcePosition restored;
-      EXPECT_TRUE(engine->Restore(db->get(), &restored).ok());
-      EXPECT_TRUE(restored.restored);
-      EXPECT_EQ(restored.offsets["next"], static_cast<int64_t>(i + batch));
-    }
-  }
-  engine->Finish();
-  *counters = engine->counters();
+  testing::TopologyTestDriver driver{PipelineConfig{}};
+  driver.Pipe(records, batch,
+              InputFormat{ValueType::kEvent, ValueFraming::kAuto, std::nullopt, "input"},
+              [&](size_t batches) {
+                if (restart_every == 0 || batches % restart_every != 0) return;
+                SourcePosition p;
+                p.offsets["next"] = static_cast<int64_t>(batches * batch);
+                const SourcePosition restored = driver.Restart(p);
+                EXPECT_TRUE(restored.restored);
+                EXPECT_EQ(restored.offsets.at("next"), static_cast<int64_t>(batches * batch));
+              });
+  driver.EndOfInput();
+  *counters = driver.counters();
   std::vector<std::string> out;
-  for (const auto& r : results.results) out.push_back(WindowResultToJson(r));
+  for (const auto& r : driver.results()) out.push_back(WindowResultToJson(r));
   return out;
 }
 
@@ -98,22 +78,18 @@ TEST(Engine, ResultsDoNotDependOnBatchingOrRestarts) {
 }
 
 TEST(Engine, BadRecordsAreKeptAndTheirNeighboursCounted) {
-  testing::CollectingSink results;
-  CountingRecords dead;
-  Engine engine(EngineOptions{}, &results, &dead, &dead);
-  ASSERT_TRUE(engine.Restore(nullptr, nullptr).ok());
+  testing::TopologyTestDriver driver{PipelineConfig{}};
   const std::string good1 =
       R"({"click":{"event_id":"e1","user_id":"u","campaign_id":"c","channel":"x","type":1,"event_time_ms":1794326400000}})";
   const std::string bad = "{\"click\": garbage";
   const std::string good2 =
       R"({"click":{"event_id":"e2","user_id":"u","campaign_id":"c","channel":"x","type":2,"event_time_ms":1794326400001}})";
-  std::vector<RawRecord> batch = {{good1, 0, 0}, {bad, 1, 0}, {good2, 2, 0}};
-  engine.Process(batch, "t", std::nullopt);
-  engine.Finish();
-  ASSERT_EQ(dead.kept.size(), 1u);
-  EXPECT_EQ(dead.kept[0].first, "decode_error");
-  EXPECT_EQ(dead.kept[0].second, bad) << "original bytes";
-  auto r = results.Find("1m", "c", "x");
+  driver.Pipe({good1, bad, good2});
+  driver.EndOfInput();
+  ASSERT_EQ(driver.dead_letters().size(), 1u);
+  EXPECT_EQ(driver.dead_letters()[0].reason, "decode_error");
+  EXPECT_EQ(driver.dead_letters()[0].bytes, bad) << "original bytes";
+  auto r = driver.Find("1m", "c", "x");
   ASSERT_EQ(r.size(), 1u);
   EXPECT_EQ(r[0].impressions(), 1);
   EXPECT_EQ(r[0].clicks(), 1);
@@ -135,47 +111,25 @@ struct GuardRun {
   int64_t max_watermark = kNoWatermark;
 };
 
-// `records` through an engine in batches of `batch` with the clock-skew
+// `records` through the topology in batches of `batch` with the clock-skew
 // guard against `reference`, the wall clock standing at `wall_ms`; with
-// `restart_at` > 0, a checkpoint and a new engine after that many batches.
+// `restart_at` > 0, a checkpoint and a restart after that many batches.
 GuardRun RunGuard(const std::vector<std::string>& records, size_t batch,
                   PipelineConfig::SkewReference reference, int64_t wall_ms, size_t restart_at = 0) {
-  testing::TempDir dir;
-  testing::CollectingSink results;
-  CountingRecords dead;
   PipelineConfig config;
   config.future_skew_reference = reference;
-  auto make = [&] {
-    return std::make_unique<Engine>(EngineOptions::From(config), &results, &dead, &dead,
-                                    [wall_ms] { return wall_ms; });
-  };
-  auto engine = make();
-  auto db = RocksStateBackend::Open(dir.path(), engine->StateTables());
-  EXPECT_TRUE(db.ok());
-  EXPECT_TRUE(engine->Restore(db->get(), nullptr).ok());
+  testing::TopologyTestDriver driver(config, wall_ms);
+  driver.Pipe(records, batch,
+              InputFormat{ValueType::kClick, ValueFraming::kAuto, std::nullopt, "input"},
+              [&](size_t batches) {
+                if (restart_at != 0 && batches == restart_at) driver.Restart();
+              });
+  driver.EndOfInput();
   GuardRun run;
-  size_t batches = 0;
-  for (size_t i = 0; i < records.size(); i += batch) {
-    std::vector<RawRecord> raw;
-    for (size_t j = i; j < std::min(records.size(), i + batch); ++j) {
-      raw.push_back(RawRecord{records[j], static_cast<int64_t>(j), 0});
-    }
-    engine->Process(raw, "clickstream",
-                    InputFormat{ValueType::kClick, ValueFraming::kAuto, std::nullopt, "input"});
-    run.max_watermark = std::max(run.max_watermark, engine->watermark_ms());
-    if (restart_at != 0 && ++batches == restart_at) {
-      EXPECT_TRUE(engine->Checkpoint(SourcePosition{}).ok());
-      engine.reset();
-      db->reset();
-      engine = make();
-      db = RocksStateBackend::Open(dir.path(), engine->StateTables());
-      EXPECT_TRUE(engine->Restore(db->get(), nullptr).ok());
-    }
-  }
-  engine->Finish();
-  run.counters = engine->counters();
-  run.kept = dead.kept;
-  for (const auto& r : results.Find("1m", "c", "x")) run.impressions += r.impressions();
+  run.counters = driver.counters();
+  for (const auto& k : driver.dead_letters()) run.kept.emplace_back(k.reason, k.bytes);
+  run.max_watermark = driver.max_watermark();
+  for (const auto& r : driver.Find("1m", "c", "x")) run.impressions += r.impressions();
   return run;
 }
 
