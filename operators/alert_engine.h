@@ -33,6 +33,7 @@
 
 #include "absl/status/status.h"
 #include "operators/names.h"
+#include "operators/operator.h"
 #include "operators/state.h"
 #include "operators/window_operator.h"
 
@@ -139,12 +140,13 @@ struct AlertEvent {
 // Its encoders, JSON and protobuf: operators/encoding.h.
 
 // Evaluates every rule on every emitted window and forwards the window.
-class AlertEngine final : public WindowResultSink, public Checkpointed {
+class AlertEngine final : public WindowResultSink, public Operator {
  public:
   static constexpr std::string_view kStateTable = "alerts";
   static constexpr std::string_view kHistoryTable = "alert_history";
   using AlertCallback = std::function<void(const AlertEvent&)>;
   AlertEngine(std::vector<AlertRule> rules, WindowResultSink* next, AlertCallback on_alert);
+  std::string_view name() const override { return "alerts"; }
   void Emit(const v1::WindowResult& r) override;
 
   // Whether the windows emitted from now on have complete inputs. While a

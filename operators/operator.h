@@ -1,5 +1,10 @@
 #pragma once
-// The contract between the runtime (pipeline/) and an operator.
+// The contract between the runtime (pipeline/) and an operator: the one kind
+// of operator there is. The windows, the enrichment step (user profiles),
+// the alert judge on the final windows and the partial merge of tasks'
+// windows all are one; an operator of events gets batches, one of results
+// gets them as the WindowResultSink it also is; each has its own state
+// tables, restored and snapshotted with every other's in one atomic commit.
 //
 // Lifecycle, all on the pipeline thread:
 //   Restore(state)            once, before the first batch (state may be empty);
@@ -39,10 +44,12 @@ class Operator {
   // Names of the state tables this operator reads and writes.
   virtual std::vector<std::string> StateTables() const = 0;
   virtual absl::Status Restore(const StateReader& in) = 0;
-  virtual void ProcessBatch(std::span<const EventRecord* const> events) = 0;
-  virtual void OnWatermark(int64_t watermark_ms) = 0;
-  virtual void OnEndOfInput() = 0;
   virtual void Snapshot(StateWriter& out) = 0;
+  // Events and time (an operator of results, like the alert judge, takes
+  // neither: its input is the results it is given).
+  virtual void ProcessBatch(std::span<const EventRecord* const> /*events*/) {}
+  virtual void OnWatermark(int64_t /*watermark_ms*/) {}
+  virtual void OnEndOfInput() {}
   // True when the operator needs a checkpoint soon to stay within its
   // memory bound (only checkpointed state can be evicted); the runtime
   // checkpoints after the current batch.

@@ -32,13 +32,14 @@
 #include <vector>
 
 #include "operators/aggregate.h"
+#include "operators/operator.h"
 #include "operators/options.h"
 #include "operators/state.h"
 #include "operators/window_operator.h"
 
 namespace promowatch {
 
-class PartialMerger final : public Checkpointed {
+class PartialMerger final : public Operator {
  public:
   static constexpr std::string_view kTable = "merged_windows";
   static constexpr std::string_view kHeldTable = "merged_held";
@@ -70,6 +71,7 @@ class PartialMerger final : public Checkpointed {
 
   // Every window held, rewritten at each checkpoint (they are few: the open
   // windows of the active keys). Call between steps.
+  std::string_view name() const override { return "partial_merge"; }
   std::vector<std::string> StateTables() const override {
     return {std::string(kTable), std::string(kHeldTable)};
   }

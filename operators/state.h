@@ -52,16 +52,6 @@ class StateReader {
                                 const RangeVisitor& visit) const = 0;
 };
 
-// Something besides the operators whose state is checkpointed with theirs in
-// the same atomic write (alert instances): the runtime restores it after the
-// operators and snapshots it at every checkpoint.
-class Checkpointed {
- public:
-  virtual ~Checkpointed() = default;
-  virtual std::vector<std::string> StateTables() const = 0;
-  virtual absl::Status Restore(const StateReader& in) = 0;
-  virtual void Snapshot(StateWriter& out) = 0;
-};
 
 // In-memory state for operator tests: applies writes immediately.
 class MemoryState final : public StateWriter, public StateReader {

@@ -69,9 +69,6 @@ std::vector<std::string> Engine::StateTables() const {
     tables = windows_.StateTables();
   }
   if (!by_partition_) tables.emplace_back(EventAdmission::kIdsTable);
-  for (const Checkpointed* a : attached_) {
-    for (auto& t : a->StateTables()) tables.push_back(std::move(t));
-  }
   for (const Operator* op : operators_) {
     for (auto& t : op->StateTables()) tables.push_back(std::move(t));
   }
@@ -96,9 +93,6 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
     // The merged windows and what is attached; each task's own state when
     // its partitions are assigned (RestoreTask).
     if (s = merger_->Restore(*backend); !s.ok()) return s;
-    for (Checkpointed* a : attached_) {
-      if (s = a->Restore(*backend); !s.ok()) return s;
-    }
     for (Operator* op : operators_) {
       if (s = op->Restore(*backend); !s.ok()) return s;
     }
@@ -123,9 +117,6 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
     if (s = merger_->Restore(*backend); !s.ok()) return s;
   } else if (s = windows_.Restore(*backend); !s.ok()) {
     return s;
-  }
-  for (Checkpointed* a : attached_) {
-    if (s = a->Restore(*backend); !s.ok()) return s;
   }
   for (Operator* op : operators_) {
     if (s = op->Restore(*backend); !s.ok()) return s;
@@ -466,7 +457,6 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait,
     admission_.Snapshot(*batch);
     windows_.Snapshot(*batch);
   }
-  for (Checkpointed* a : attached_) a->Snapshot(*batch);
   for (Operator* op : operators_) op->Snapshot(*batch);
   v1::OperatorMeta meta;
   ++counters_.checkpoints;

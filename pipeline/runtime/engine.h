@@ -212,12 +212,10 @@ class Engine {
   Engine(const EngineOptions& options, WindowResultSink* results, RecordSink* dead_letters,
          RecordSink* late, Clock wall_clock_ms = nullptr);
 
-  // State checkpointed together with the operators' (call before
-  // StateTables and Restore; `state` must outlive the Engine).
-  void Attach(Checkpointed* state) { attached_.push_back(state); }
   // More operators, fed the admitted events before the windows, given the
-  // watermark after them, checkpointed with them. Call before StateTables
-  // and Restore; `op` must outlive the Engine.
+  // watermark after them, checkpointed with them (an operator of results,
+  // like the alert judge, takes its input as the results sink instead).
+  // Call before StateTables and Restore; `op` must outlive the Engine.
   void AddOperator(Operator* op) { operators_.push_back(op); }
   // The enrichment step (user profiles: attribution, first paid order): an
   // operator as above that sees each batch first, mutable. One at most.
@@ -465,7 +463,6 @@ class Engine {
   std::string detail_;
   Clock wall_clock_ms_;
   uint64_t last_checkpoint_bytes_ = 0;
-  std::vector<Checkpointed*> attached_;
   std::vector<Operator*> operators_;
   EnrichingOperator* enricher_ = nullptr;
 

@@ -12,7 +12,7 @@ Topology::Topology(const PipelineConfig& config, const EngineOptions& options, T
   engine_ = std::make_unique<Engine>(options, alerts_.get(), sinks_.dead_letters,
                                      sinks_.late != nullptr ? sinks_.late : sinks_.dead_letters,
                                      std::move(wall_clock));
-  engine_->Attach(alerts_.get());
+  engine_->AddOperator(alerts_.get());  // (its input: the results the engine emits)
   if (config.profiles_enabled) {
     profiles_ = std::make_unique<UserProfileOperator>(
         config.tag_rules, sinks_.on_tag_change,
