@@ -52,7 +52,6 @@ class StateReader {
                                 const RangeVisitor& visit) const = 0;
 };
 
-
 // In-memory state for operator tests: applies writes immediately.
 class MemoryState final : public StateWriter, public StateReader {
  public:
