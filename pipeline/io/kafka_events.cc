@@ -86,10 +86,10 @@ std::vector<UnreachablePartition> Reachability::Read(const std::string& json, in
           auto before = unknown_since_ms_.find({topic, partition});
           unknown[{topic, partition}] = before != unknown_since_ms_.end() ? before->second : now_ms;
           if (before != unknown_since_ms_.end()) {
-            out.push_back({topic, partition, leader, "unknown", now_ms - before->second});
+            out.push_back({{topic, partition}, leader, "unknown", now_ms - before->second});
           }
         } else if (s->second != "UP" && s->second != "UPDATE" && s->second != "INIT") {
-          out.push_back({topic, partition, leader, s->second, now_ms - last_up_ms_[leader]});
+          out.push_back({{topic, partition}, leader, s->second, now_ms - last_up_ms_[leader]});
         }
       }
     }

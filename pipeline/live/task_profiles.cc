@@ -5,27 +5,17 @@
 #include <string>
 
 namespace promowatch {
-namespace {
-
-// A bound shared out among the tasks (0: none).
-size_t Share(int64_t bound, int tasks) {
-  return bound <= 0 ? size_t{0} : static_cast<size_t>(std::max<int64_t>(1, bound / tasks));
-}
-
-}  // namespace
 
 TaskProfiles::TaskProfiles(const PipelineConfig& config, int tasks,
                            std::function<void(const TagChange&)> publish)
-    : rules_(config.tag_rules),
-      in_memory_per_task_(Share(config.profiles_max_users_in_memory, tasks)),
-      checkpoint_every_per_task_(Share(config.profiles_checkpoint_every_changed, tasks)),
+    : config_(config),
+      tasks_(tasks),
       publish_(std::move(publish)),
       by_task_(static_cast<size_t>(tasks), nullptr) {}
 
 Engine::EnricherFactory TaskProfiles::Factory() {
   return [this](int task) {
-    auto op = std::make_unique<UserProfileOperator>(rules_, publish_, in_memory_per_task_,
-                                                    checkpoint_every_per_task_);
+    auto op = MakeUserProfiles(config_, publish_, tasks_);
     by_task_[static_cast<size_t>(task)] = op.get();
     return op;
   };

@@ -3,8 +3,9 @@
 // reach one task (co-partitioned by user, else through the repartition
 // topic), so its profile, tag timers and tag counts live in that task, run
 // on the task's watermark, go to its changelog and follow it when it moves.
-// One UserProfileOperator per task, made by the engine whenever a task is
-// created or dropped; the memory bound is shared out equally.
+// One UserProfileOperator per task (runtime/topology.h MakeUserProfiles),
+// made by the engine whenever a task is created or dropped; the memory
+// bound is shared out equally.
 
 #include <functional>
 #include <memory>
@@ -13,6 +14,7 @@
 #include "operators/user_profiles.h"
 #include "pipeline/config/config.h"
 #include "pipeline/runtime/engine.h"
+#include "pipeline/runtime/topology.h"
 #include "pipeline/serve/profiles_probe.h"
 
 namespace promowatch {
@@ -28,9 +30,8 @@ class TaskProfiles {
   void UpdateGauges(const Engine& engine, ProfilesProbe* probe) const;
 
  private:
-  TagRules rules_;
-  size_t in_memory_per_task_;
-  size_t checkpoint_every_per_task_;
+  const PipelineConfig config_;
+  const int tasks_;
   std::function<void(const TagChange&)> publish_;
   std::vector<const UserProfileOperator*> by_task_;  // (the engine owns them)
 };

@@ -4,6 +4,21 @@
 #include <limits>
 
 namespace promowatch {
+namespace {
+
+// A bound shared out among the tasks (0: none).
+size_t Share(int64_t bound, int tasks) {
+  return bound <= 0 ? size_t{0} : static_cast<size_t>(std::max<int64_t>(1, bound / tasks));
+}
+
+}  // namespace
+
+std::unique_ptr<UserProfileOperator> MakeUserProfiles(
+    const PipelineConfig& config, std::function<void(const TagChange&)> on_change, int tasks) {
+  return std::make_unique<UserProfileOperator>(
+      config.tag_rules, std::move(on_change), Share(config.profiles_max_users_in_memory, tasks),
+      Share(config.profiles_checkpoint_every_changed, tasks));
+}
 
 Topology::Topology(const PipelineConfig& config, const EngineOptions& options, TopologySinks sinks,
                    Clock wall_clock)
@@ -14,10 +29,7 @@ Topology::Topology(const PipelineConfig& config, const EngineOptions& options, T
                                      std::move(wall_clock));
   engine_->AddOperator(alerts_.get());  // (its input: the results the engine emits)
   if (config.profiles_enabled) {
-    profiles_ = std::make_unique<UserProfileOperator>(
-        config.tag_rules, sinks_.on_tag_change,
-        static_cast<size_t>(config.profiles_max_users_in_memory),
-        static_cast<size_t>(config.profiles_checkpoint_every_changed));
+    profiles_ = MakeUserProfiles(config, sinks_.on_tag_change);
     engine_->SetEnricher(profiles_.get());
   }
 }

@@ -30,6 +30,11 @@ struct TopologySinks {
   std::function<void(const TagChange&)> on_tag_change;  // with profiles on
 };
 
+// The user-profile operator as the config says (profiles.*), its memory
+// bounds shared out equally among `tasks` (live: one per task).
+std::unique_ptr<UserProfileOperator> MakeUserProfiles(
+    const PipelineConfig& config, std::function<void(const TagChange&)> on_change, int tasks = 1);
+
 class Topology {
  public:
   // `options` as EngineOptions::From(config) gives them, amended by the job

@@ -39,16 +39,17 @@ TEST(KafkaEvents, PartitionsOfABrokerNotUpAreUnreachableSinceItWasLastUp) {
   Reachability r;
   EXPECT_EQ(r.Update(Statistics("INIT"), 0), Partitions{});  // (the unknown leader: once so far)
   EXPECT_EQ(r.Update(Statistics("UP"), 1000),
-            (Partitions{{"clickstream", 3, -1, "unknown", 1000}}));
-  EXPECT_EQ(r.Update(Statistics("DOWN"), 2000), (Partitions{{"clickstream", 1, 2, "DOWN", 1000},
-                                                            {"clickstream", 3, -1, "unknown", 2000},
-                                                            {"orders", 0, 2, "DOWN", 1000}}));
+            (Partitions{{{"clickstream", 3}, -1, "unknown", 1000}}));
+  EXPECT_EQ(r.Update(Statistics("DOWN"), 2000),
+            (Partitions{{{"clickstream", 1}, 2, "DOWN", 1000},
+                        {{"clickstream", 3}, -1, "unknown", 2000},
+                        {{"orders", 0}, 2, "DOWN", 1000}}));
   EXPECT_EQ(r.Update(Statistics("CONNECT"), 4500),
-            (Partitions{{"clickstream", 1, 2, "CONNECT", 3500},
-                        {"clickstream", 3, -1, "unknown", 4500},
-                        {"orders", 0, 2, "CONNECT", 3500}}));
+            (Partitions{{{"clickstream", 1}, 2, "CONNECT", 3500},
+                        {{"clickstream", 3}, -1, "unknown", 4500},
+                        {{"orders", 0}, 2, "CONNECT", 3500}}));
   EXPECT_EQ(r.Update(Statistics("UP"), 5000),
-            (Partitions{{"clickstream", 3, -1, "unknown", 5000}}));
+            (Partitions{{{"clickstream", 3}, -1, "unknown", 5000}}));
 }
 
 TEST(KafkaEvents, StatisticsThatDoNotParseNameNothing) {
