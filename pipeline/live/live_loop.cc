@@ -288,7 +288,7 @@ void LiveRunner::Impl::UpdateGauges() {
     firing_gauges_dirty_ = false;
     metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
   }
-  if (profiles_) profiles_->UpdateGauges(*engine_, metrics_->profiles.get());
+  UpdateProfileGauges();
   metrics_->tasks->SetPartials(global_->partials_sent(), global_->rejected());
   metrics_->ingest->SetOutput(sink_->truncated_dead_letters(), sink_->failed_by_topic());
   if (source_ == nullptr) return;

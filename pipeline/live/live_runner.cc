@@ -41,9 +41,19 @@ absl::Status LiveRunner::Impl::CreateEngine() {
   EngineOptions options = EngineOptions::From(config_);
   options.tasks = tasks_->tasks();
   options.task_per_partition = true;
-  engine_ = std::make_unique<Engine>(options, &metered_, &dead_letters_, &dead_letters_, clock_);
-  router_ = std::make_unique<PolledRouter>(config_.kafka.partials_topic, engine_.get(),
-                                           metrics_->ingest.get());
+  // The job's topology (runtime/topology.h): the engine with a task per
+  // partition, user profiles as task state. (Tag changes are at-least-once:
+  // after a crash the records after the last checkpoint are read again,
+  // possibly in another interleaving of a task's partitions; the state,
+  // read by the query API, is exact.)
+  TopologySinks sinks;
+  sinks.results = &metered_;
+  sinks.dead_letters = &dead_letters_;
+  sinks.on_tag_change = [this](const TagChange& c) { PublishTagChange(c); };
+  topology_ = std::make_unique<Topology>(config_, options, std::move(sinks), clock_);
+  engine_ = &topology_->engine();
+  router_ =
+      std::make_unique<PolledRouter>(config_.kafka.partials_topic, engine_, metrics_->ingest.get());
   // Forwarded records hold their task's watermark wherever it runs: every
   // task sends its mark to the others (watermarks.h, "Forwarders").
   engine_->watermarks().EnableForwarders(config_.forwarder_timeout_ms);
@@ -72,14 +82,6 @@ absl::Status LiveRunner::Impl::CreateEngine() {
   engine_->SetTaskResults([g = global_.get()](int task) { return g->SourceSink(task); });
   engine_->AttachTaskState(global_.get());
   UpdateTaskStateGauges();
-  if (config_.profiles_enabled) {
-    // (Changes are at-least-once: after a crash the records after the
-    // last checkpoint are read again, possibly in another interleaving of
-    // a task's partitions; the state, read by the query API, is exact.)
-    profiles_ = std::make_unique<TaskProfiles>(config_, options.tasks,
-                                               [this](const TagChange& c) { PublishTagChange(c); });
-    engine_->SetTaskEnricher(profiles_->Factory());
-  }
   engine_->SetForwarder(sink_);
   repartitioned_upto_.assign(static_cast<size_t>(tasks_->tasks()), {});
   spdlog::info("msg=\"tasks\" tasks={} changelog={}", tasks_->tasks(),

@@ -25,7 +25,6 @@
 #include "pipeline/live/polled_router.h"
 #include "pipeline/live/rule_reload.h"
 #include "pipeline/live/task_owner.h"
-#include "pipeline/live/task_profiles.h"
 #include "pipeline/runtime/checkpoint_schedule.h"
 #include "pipeline/runtime/clock.h"
 #include "pipeline/runtime/engine.h"
@@ -33,6 +32,7 @@
 #include "pipeline/runtime/signals.h"
 #include "pipeline/runtime/task_state.h"
 #include "pipeline/runtime/topic_partition.h"
+#include "pipeline/runtime/topology.h"
 #include "pipeline/serve/metrics.h"
 #include "pipeline/serve/query_api.h"
 #include "pipeline/serve/status_board.h"
@@ -162,7 +162,13 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   void UpdateTaskStateGauges() {
     firing_gauges_dirty_ = false;
     metrics_->alerts->SetAlertsFiring(global_->FiringCounts());
-    if (profiles_) profiles_->UpdateGauges(*engine_, metrics_->profiles.get());
+    UpdateProfileGauges();
+  }
+  void UpdateProfileGauges() {
+    const TaskProfiles* profiles = topology_ ? topology_->task_profiles() : nullptr;
+    if (profiles == nullptr) return;
+    const TaskProfiles::Totals t = profiles->Tally(*engine_);
+    metrics_->profiles->SetUserTags(t.users, t.in_memory, t.tags);
   }
   bool firing_gauges_dirty_ = false;
 
@@ -218,9 +224,9 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   bool state_failed_ = false;                   // a checkpoint could not be written: stop
   bool output_lost_ = false;                    // (why: Kafka refused output)
   std::unique_ptr<TaskOwner> tasks_;            // (before engine_: the engine's commits use it)
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Topology> topology_;
+  Engine* engine_ = nullptr;  // topology_'s
   KafkaSource* source_ = nullptr;
-  std::unique_ptr<TaskProfiles> profiles_;
   std::unique_ptr<QueryApi> api_;
   RuleWatcher rules_;
   PolledBatch pending_;
