@@ -1,8 +1,8 @@
 #pragma once
 // The aggregate of one window and key, in the shape of DuckDB's aggregate
 // functions: Update with one event, Combine partials (panes into a sliding
-// window, panes into a day), Finalize into a result with ratios that are
-// null when their denominator is zero.
+// window, panes into a day), and the ratios of a result (RatioOf: null when
+// their denominator is zero; window_operator.cc FillWindowResult finalizes).
 
 #include <cstdint>
 #include <iterator>
