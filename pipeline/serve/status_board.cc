@@ -357,7 +357,8 @@ std::string StatusBoard::Json(int64_t now_ms) const {
   out["alerts"] = AlertsJson();
   out["campaigns"] = CampaignsJson();
   out["rejections"] = RejectionsJson();
-  return out.dump();
+  // (A campaign id that is not UTF-8 must not throw on an HTTP thread.)
+  return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace promowatch

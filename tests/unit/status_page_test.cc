@@ -146,6 +146,28 @@ TEST(StatusBoard, DeadLettersKeepReasonSourceAndOffsetOnly) {
                                                {"offset", 111}}));
 }
 
+TEST(StatusBoard, AlertsCarryTheAlertsOutputsFieldsAndSurviveBadUtf8) {
+  StatusBoard board({"0.1.0", "g", "a", "", nullptr}, 0);
+  StatusSample s = At(1'000, {});
+  AlertEvent a;
+  a.rule = "low_ctr";
+  a.state = kAlertFiring;
+  a.campaign_id = "c\xff";  // not UTF-8
+  a.channel = "douyin";
+  a.active_since_ms = 42;
+  a.annotations["summary"] = "CTR low";
+  s.alerts.push_back(a);
+  board.Sample(s);
+  json j;
+  ASSERT_NO_THROW(j = json::parse(board.Json(2'000)));
+  const json& alert = j["alerts"][0];
+  EXPECT_EQ(alert["rule"], "low_ctr");
+  EXPECT_EQ(alert["state"], "firing");
+  EXPECT_EQ(alert["campaign_id"], "c\xEF\xBF\xBD") << "replaced, not thrown";
+  EXPECT_EQ(alert["active_since_ms"], 42);
+  EXPECT_EQ(alert["summary"], "CTR low");
+}
+
 // --- Who may see the page (status_page.h).
 
 struct Served {
