@@ -422,7 +422,10 @@ int RunReplay(const ReplayArgs& args) {
   sinks.late = outputs.late();
   sinks.on_alert = [&](const AlertEvent& a) {
     outputs.WriteAlert(a);
-    if (a.state == kAlertFiring) spdlog::debug("msg=\"alert firing\" alert={}", AlertToJson(a));
+    // (Encoded again only when the debug log is on: backtests fire thousands.)
+    if (a.state == kAlertFiring && spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("msg=\"alert firing\" alert={}", AlertToJson(a));
+    }
     if (args.on_alert) args.on_alert(a);
   };
   sinks.on_tag_change = [&](const TagChange& c) { outputs.WriteTagChange(c); };
