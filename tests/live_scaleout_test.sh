@@ -10,7 +10,8 @@
 # another instance (a hot campaign with 60% of the traffic; douyin's CTR
 # collapses in the middle); between phases one
 # instance is killed with SIGKILL, a new one joins with an empty state dir
-# (its tasks come back from the changelog), and one leaves with SIGTERM.
+# (its tasks come back from the changelog), and one leaves with SIGTERM;
+# one stalls (SIGSTOP) while a phase is produced.
 # The product runs with its shipped Kafka settings (offsets committed for
 # lag tools) but a short session timeout (the mock's rebalances wait for it).
 # Then:
@@ -140,8 +141,18 @@ RUNNING=(a c)
 start_instance d
 wait_for 60 "the tasks of the killed instance to run on the others and the new one" all_run_tasks
 
-# Phase 2 (the anomaly fires), then c leaves.
+# Phase 2 (the anomaly fires), then c leaves. While it is produced, c
+# stalls (SIGSTOP: a long GC pause, a starved CPU) after its partitions
+# went idle with the pause: the others read their share first, and the
+# "idle" c said before must not let their tasks pass what c forwards next.
+read_by_others() { echo $(( $(metric a "$READ") + $(metric d "$READ") )); }
+READ='promowatch_task_records\{.*outcome="read"'
+others_before=$(read_by_others)
+kill -STOP "$PID_c"
 produce $((T0 + 5 * M)) $((T0 + 10 * M))
+others_read() { [ "$(read_by_others)" -gt "$others_before" ]; }
+wait_for 30 "a and d to read phase 2 while c is stopped" others_read
+kill -CONT "$PID_c"
 wait_for 90 "the instances to read phase 2 ($PRODUCED records)" read_all
 am_douyin() {
   am_alerts

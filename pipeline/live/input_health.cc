@@ -9,25 +9,26 @@
 
 namespace promowatch {
 
-void InputHealth::Mark(WatermarkTracker& watermarks, const std::string& topic, int32_t partition) {
+void InputHealth::Mark(WatermarkTracker& watermarks, const std::string& topic, int32_t partition,
+                       int64_t wall_ms) {
   if (topic == ignored_topic_) return;
   held_.push_back(watermarks.Slot(TopicPartition{topic, partition}.Format()));
-  watermarks.SetBehind(held_.back(), true);
+  watermarks.SetBehind(held_.back(), true, wall_ms);
 }
 
 void InputHealth::Update(KafkaSource& source, const std::set<std::string>& assigned,
-                         WatermarkTracker& watermarks) {
+                         WatermarkTracker& watermarks, int64_t wall_ms) {
   const auto now = MonotonicNow();
   if (now - checked_ < std::chrono::milliseconds(100)) return;
   checked_ = now;
-  for (uint32_t slot : held_) watermarks.SetBehind(slot, false);
+  for (uint32_t slot : held_) watermarks.SetBehind(slot, false, wall_ms);
   held_.clear();
-  for (const TopicPartition& p : source.Behind()) Mark(watermarks, p.topic, p.partition);
+  for (const TopicPartition& p : source.Behind()) Mark(watermarks, p.topic, p.partition, wall_ms);
 
   std::vector<UnreachablePartition> unreachable = source.Unreachable();
   std::set<std::string> held;
   for (const UnreachablePartition& p : unreachable) {
-    Mark(watermarks, p.topic, p.partition);
+    Mark(watermarks, p.topic, p.partition, wall_ms);
     held.insert(p.Format());
   }
   for (const std::string& name : held_unreachable_) {
@@ -42,7 +43,7 @@ void InputHealth::Update(KafkaSource& source, const std::set<std::string>& assig
       it = recovering_until_.erase(it);
       continue;
     }
-    Mark(watermarks, tp->topic, tp->partition);
+    Mark(watermarks, tp->topic, tp->partition, wall_ms);
     ++it;
   }
   std::erase_if(unreachable, [](const auto& p) { return p.down_ms < kReportAfterMs; });

@@ -29,9 +29,10 @@ class InputHealth {
       : ignored_topic_(std::move(ignored_topic)), probe_(probe) {}
 
   // Asks the source (at most every 100 ms) and marks the tracker's
-  // partitions. `assigned`: the partitions owned now (TopicPartition names).
+  // partitions. `assigned`: the partitions owned now (TopicPartition names);
+  // `wall_ms`: the tracker's wall time.
   void Update(KafkaSource& source, const std::set<std::string>& assigned,
-              WatermarkTracker& watermarks);
+              WatermarkTracker& watermarks, int64_t wall_ms);
   // Unreachable for kReportAfterMs or longer, as of the last Update.
   const std::vector<UnreachablePartition>& unreachable() const { return unreachable_; }
 
@@ -42,7 +43,8 @@ class InputHealth {
   static constexpr int64_t kRecoveryHoldMs = 30'000;
 
  private:
-  void Mark(WatermarkTracker& watermarks, const std::string& topic, int32_t partition);
+  void Mark(WatermarkTracker& watermarks, const std::string& topic, int32_t partition,
+            int64_t wall_ms);
 
   const std::string ignored_topic_;
   IngestProbe* probe_;

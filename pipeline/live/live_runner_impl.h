@@ -128,7 +128,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
 
   // Partitions that may hold unread records are not idle (input_health.h).
   void MarkBehind() {
-    if (source_ != nullptr) input_health_.Update(*source_, assigned_, engine_->watermarks());
+    if (source_ != nullptr)
+      input_health_.Update(*source_, assigned_, engine_->watermarks(), clock_());
   }
 
   // Whether windows emitted now have complete inputs (completeness.h).

@@ -55,12 +55,33 @@ void WatermarkTracker::SetForwarderMark(int task, int source, int64_t mark_ms, i
   f.mark_ms = mark_ms;
   f.vanished = false;
   f.stale = false;
+  // (A time does not lift a doubt: it may be old news from the backlog, and
+  // so may an "idle" after it.)
+}
+
+void WatermarkTracker::DoubtIdleForwarders(int64_t wall_ms) {
+  if (idle_timeout_ms_ <= 0) return;  // nothing is ever idle
+  for (auto& row : forwarders_) {
+    for (Forwarder& f : row) {
+      if (f.vanished || f.doubted) continue;
+      f.doubted = true;
+      f.doubted_since_wall_ms = wall_ms;
+      dirty_ = true;
+    }
+  }
 }
 
 void WatermarkTracker::RestoreForwarderMarks(int task, const std::map<int, int64_t>& marks,
                                              int64_t wall_ms) {
   if (static_cast<size_t>(task) >= forwarders_.size()) return;
-  for (Forwarder& f : forwarders_[static_cast<size_t>(task)]) f = Forwarder{kNoWatermark, wall_ms};
+  // Each doubted from the start: an "idle" stored or read from the backlog
+  // is old news, and the one read first may predate its input's resume.
+  const bool doubt = idle_timeout_ms_ > 0;
+  for (Forwarder& f : forwarders_[static_cast<size_t>(task)]) {
+    f = Forwarder{kNoWatermark, wall_ms};
+    f.doubted = doubt;
+    f.doubted_since_wall_ms = wall_ms;
+  }
   for (const auto& [source, mark] : marks) {
     if (source >= 0 && static_cast<size_t>(source) < forwarders_.size())
       forwarders_[static_cast<size_t>(task)][static_cast<size_t>(source)].mark_ms = mark;
@@ -88,7 +109,7 @@ std::vector<WatermarkTracker::ForwarderView> WatermarkTracker::Forwarders(int ta
     if (static_cast<int>(s) == task) continue;
     out.push_back(ForwarderView{static_cast<int>(s), row[s].mark_ms,
                                 std::max<int64_t>(0, wall_ms - row[s].heard_wall_ms),
-                                row[s].vanished});
+                                row[s].vanished, row[s].doubted});
   }
   return out;
 }
@@ -103,7 +124,8 @@ int64_t WatermarkTracker::ForwardersLow(size_t task) const {
       // Idle only while it keeps saying so: an idle forwarder whose
       // instance died may have records waiting for its next owner, which
       // would all be late here had the task run ahead meanwhile.
-      if (!row[s].stale) continue;
+      // Nor while its input may have resumed unseen (DoubtIdleForwarders).
+      if (!row[s].stale && !row[s].doubted) continue;
       return kNoWatermark;  // holds, until it speaks again or vanishes
     }
     if (row[s].mark_ms == kNoWatermark) return kNoWatermark;  // never heard of: holds
@@ -122,6 +144,11 @@ void WatermarkTracker::CheckIdle(int64_t wall_ms) {
         }
         if (!f.vanished && wall_ms - f.heard_wall_ms >= forwarder_timeout_ms_) {
           f.vanished = true;
+          dirty_ = true;
+        }
+        // Idle for a full idle timeout since the resume: idle indeed.
+        if (f.doubted && wall_ms - f.doubted_since_wall_ms >= idle_timeout_ms_) {
+          f.doubted = false;
           dirty_ = true;
         }
       }

@@ -42,7 +42,15 @@
 // of (a new task, no mark yet), or idle but silent past kForwarderStaleMs
 // (its instance died: records may wait for its next owner), holds until it
 // sends; one silent for `forwarder_timeout_ms` (the group has not moved
-// its task yet) stops holding.
+// its task yet) stops holding. When this instance's input resumes (a
+// partition of it returns from idle: delivers, or is known to be behind),
+// every forwarder's "idle" is doubted: its input most likely resumed too,
+// but its instance may not have fetched it yet, and its "idle", true when
+// sent, would let the task run ahead of the records it is about to forward.
+// Likewise when a task starts here (restored or new): what it stored or
+// reads first from its backlog is old news. For a full idle timeout after
+// that (as a newly assigned partition gets one) an idle forwarder holds the
+// task; a forwarder that sends times holds it by its times, as always.
 // Marks are task state: checkpointed with the receiving task, consistent
 // with its repartition offset, so records forwarded before a crash and read
 // after it are held for too.
@@ -97,6 +105,7 @@ class WatermarkTracker {
     int64_t mark_ms = kNoWatermark;  // kForwarderIdle: idle
     int64_t silent_ms = 0;           // since its last mark
     bool vanished = false;           // silent past forwarder_timeout: not waited for
+    bool doubted = false;            // an "idle" from it holds (this input resumed)
   };
   std::vector<ForwarderView> Forwarders(int task, int64_t wall_ms) const;
 
@@ -108,6 +117,7 @@ class WatermarkTracker {
     Partition& p = parts_[slot];
     p.last_record_wall_ms = wall_ms;
     if (p.idle || !p.assigned) {
+      if (p.idle && !p.excluded) DoubtIdleForwarders(wall_ms);
       p.idle = false;
       p.assigned = true;  // a partition that delivers is assigned
       dirty_ = true;
@@ -127,9 +137,10 @@ class WatermarkTracker {
     dirty_ = true;
   }
   // Whether Kafka holds records of the partition not delivered yet.
-  void SetBehind(uint32_t slot, bool behind) {
+  void SetBehind(uint32_t slot, bool behind, int64_t wall_ms) {
     Partition& p = parts_[slot];
     if (behind && p.idle) {
+      if (!p.excluded) DoubtIdleForwarders(wall_ms);
       p.idle = false;
       dirty_ = true;
     }
@@ -199,7 +210,12 @@ class WatermarkTracker {
     int64_t heard_wall_ms = 0;
     bool stale = false;  // silent for kForwarderStaleMs: its "idle" no longer holds
     bool vanished = false;
+    // For an idle timeout since this instance's input resumed or the task
+    // started here: an "idle" from it holds the task.
+    bool doubted = false;
+    int64_t doubted_since_wall_ms = 0;
   };
+  void DoubtIdleForwarders(int64_t wall_ms);
   void Recompute();
   void RecomputeTasks();
   // The lowest mark of task `task`'s forwarders: INT64_MAX when none holds

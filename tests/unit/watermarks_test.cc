@@ -76,14 +76,14 @@ TEST(Watermarks, APartitionBehindIsSlowNotIdle) {
   const uint32_t a = w.Slot("a"), b = w.Slot("b");
   w.Observe(a, 1'000, 0);
   w.Observe(b, 50'000, 0);
-  w.SetBehind(a, true);  // Kafka holds records of "a" the consumer has not fetched yet
+  w.SetBehind(a, true, 0);  // Kafka holds records of "a" the consumer has not fetched yet
   w.CheckIdle(60'000);
   EXPECT_EQ(w.idle_partitions(), 1u) << "only b, caught up and silent, is idle";
   EXPECT_EQ(w.current(), 1'000) << "a still holds the watermark: its records would be late";
-  w.SetBehind(a, false);
+  w.SetBehind(a, false, 60'000);
   w.CheckIdle(60'000);
   EXPECT_EQ(w.current(), 50'000) << "caught up and silent: idle";
-  w.SetBehind(a, true);
+  w.SetBehind(a, true, 60'000);
   EXPECT_EQ(w.idle_partitions(), 1u) << "records arrived in Kafka: not idle any more";
   w.Observe(a, 3'000, 61'000);
   EXPECT_EQ(w.current(), 50'000) << "and the watermark never goes back";
@@ -164,17 +164,22 @@ TEST(Watermarks, AForwarderBehindHoldsTheTaskItForwardsTo) {
   w.SetForwarderMark(1, 0, 50'000, 0);
   EXPECT_EQ(w.task_current(1), kNoWatermark) << "task 2 is not heard of yet";
   w.SetForwarderMark(1, 2, WatermarkTracker::kForwarderIdle, 0);
+  EXPECT_EQ(w.task_current(1), kNoWatermark) << "an idle mark at the task's start is doubted";
+  w.Observe(c1, 100'000, 9'000);
+  w.SetForwarderMark(1, 0, 50'000, 9'000);
+  w.SetForwarderMark(1, 2, WatermarkTracker::kForwarderIdle, 9'000);
+  w.CheckIdle(10'000);  // idle for an idle timeout since the start: idle
   EXPECT_EQ(w.task_current(1), 45'000) << "task 0 is behind: its forwards may still come";
-  w.SetForwarderMark(1, 0, 80'000, 100);
+  w.SetForwarderMark(1, 0, 80'000, 10'100);
   EXPECT_EQ(w.task_current(1), 75'000);
-  w.SetForwarderMark(1, 2, 60'000, 100);
+  w.SetForwarderMark(1, 2, 60'000, 10'100);
   EXPECT_EQ(w.task_current(1), 75'000) << "never back, even when an idle forwarder wakes behind";
-  w.SetForwarderMark(1, 2, 90'000, 100);
-  w.SetForwarderMark(1, 0, 200'000, 100);
+  w.SetForwarderMark(1, 2, 90'000, 10'100);
+  w.SetForwarderMark(1, 0, 200'000, 10'100);
   EXPECT_EQ(w.task_current(1), 85'000);
   EXPECT_EQ(w.current(), 95'000) << "marks hold tasks, not the instance's own partitions";
-  w.Observe(c1, 300'000, 200);
-  w.SetForwarderMark(1, 2, 400'000, 200);
+  w.Observe(c1, 300'000, 10'200);
+  w.SetForwarderMark(1, 2, 400'000, 10'200);
   EXPECT_EQ(w.task_current(1), 195'000) << "the lowest of its own partitions and every forwarder";
 }
 
@@ -237,6 +242,59 @@ TEST(Watermarks, AnIdleForwarderThatFallsSilentHoldsAgain) {
   w.CheckIdle(6'000 + 60'000);  // vanished: holds nobody
   w.Observe(c1, 400'000, 70'000);
   EXPECT_EQ(w.task_current(1), 400'000);
+}
+
+// A sale paused longer than the idle timeout resumes on every instance at
+// once, but each fetches it in its own time: an idle forwarder whose
+// instance has not fetched yet would let the task run ahead of the records
+// it is about to forward (the scale-out test's member paused while a phase
+// of the sale was produced). Doubted, it holds until it sends a time, or
+// for an idle timeout.
+TEST(Watermarks, AnIdleForwarderIsDoubtedWhenTheInputResumes) {
+  WatermarkTracker w(0, 10'000);
+  w.EnableTasks(2);
+  w.EnableForwarders(60'000);
+  const uint32_t c1 = w.Slot("clicks/1");
+  w.RestoreForwarderMarks(1, {}, 0);
+  w.Observe(c1, 100'000, 0);
+  w.SetForwarderMark(1, 0, WatermarkTracker::kForwarderIdle, 0);
+  EXPECT_EQ(w.task_current(1), kNoWatermark) << "at the task's start an idle mark is old news";
+  w.SetForwarderMark(1, 0, WatermarkTracker::kForwarderIdle, 9'000);
+  w.Observe(c1, 100'000, 9'000);
+  w.CheckIdle(10'000);
+  EXPECT_EQ(w.task_current(1), 100'000) << "idle for an idle timeout since the start: idle";
+  w.CheckIdle(19'000);  // the sale pauses: clicks/1 idle
+  w.SetForwarderMark(1, 0, WatermarkTracker::kForwarderIdle, 19'500);
+  EXPECT_EQ(w.task_current(1), 100'000);
+  EXPECT_FALSE(w.Forwarders(1, 19'500)[0].doubted);
+
+  w.Observe(c1, 400'000, 20'000);                                      // it resumes here first
+  w.SetForwarderMark(1, 0, WatermarkTracker::kForwarderIdle, 20'200);  // sent before it fetched
+  EXPECT_EQ(w.task_current(1), 100'000) << "the forwarder's input resumed too, unseen yet";
+  EXPECT_TRUE(w.Forwarders(1, 20'200)[0].doubted);
+  w.SetForwarderMark(1, 0, 300'000, 20'500);  // it fetched: its time
+  EXPECT_EQ(w.task_current(1), 300'000) << "its records are on time";
+  w.SetForwarderMark(1, 0, WatermarkTracker::kForwarderIdle, 20'550);
+  EXPECT_EQ(w.task_current(1), 300'000) << "an idle after a time is still doubted (the backlog)";
+  w.SetForwarderMark(1, 0, 500'000, 20'600);
+  EXPECT_EQ(w.task_current(1), 400'000);
+  w.SetForwarderMark(1, 0, WatermarkTracker::kForwarderIdle, 29'000);
+  w.CheckIdle(29'999);
+  EXPECT_EQ(w.task_current(1), 400'000);
+
+  // A forwarder idle for good holds for an idle timeout after each resume.
+  w.CheckIdle(30'000);  // clicks/1 idle again; the doubt since 20'000 is over
+  EXPECT_EQ(w.task_current(1), 400'000);
+  EXPECT_FALSE(w.Forwarders(1, 30'000)[0].doubted);
+  w.SetBehind(c1, true, 30'500);  // Kafka has records of it: resumed
+  w.Observe(c1, 600'000, 30'600);
+  w.SetForwarderMark(1, 0, WatermarkTracker::kForwarderIdle, 31'000);
+  EXPECT_EQ(w.task_current(1), 400'000);
+  w.SetForwarderMark(1, 0, WatermarkTracker::kForwarderIdle, 40'000);
+  w.CheckIdle(30'500 + 10'000 - 1);
+  EXPECT_EQ(w.task_current(1), 400'000) << "idle for less than the idle timeout since the resume";
+  w.CheckIdle(30'500 + 10'000);
+  EXPECT_EQ(w.task_current(1), 600'000) << "idle for the idle timeout after the resume: idle";
 }
 
 TEST(Watermarks, MarksRoundTripAndHoldARestartedTask) {
