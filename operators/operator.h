@@ -22,6 +22,18 @@
 //                             wrote may now be dropped from memory and read
 //                             back (Flink's notifyCheckpointComplete)
 //   OnEndOfInput()            replay/backtest only: every open window is final
+//   Close()                   live, an operator of a task: the task went to
+//                             another instance; let go of what it holds here
+//                             (its state stays on disk, and in the changelog)
+//
+// Its runtime context (Flink's KeyedProcessFunction, Kafka Streams'
+// Processor): state by table name through the reader and writer the
+// runtime hands it - an operator of a task (task_per_partition) sees only
+// that task's keys, and its writes go to the task's changelog too, without
+// knowing either; event time through OnWatermark, the one timer (an
+// operator keeps its timers by due time and fires those the watermark
+// passed: windows, dedup horizons, tag expiries); outputs through the
+// sinks it was made with (the Collector).
 // An operator emits through the sinks it was constructed with; it never
 // blocks on I/O and never sees Kafka or RocksDB.
 
@@ -50,6 +62,7 @@ class Operator {
   virtual void ProcessBatch(std::span<const EventRecord* const> /*events*/) {}
   virtual void OnWatermark(int64_t /*watermark_ms*/) {}
   virtual void OnEndOfInput() {}
+  virtual void Close() {}
   // True when the operator needs a checkpoint soon to stay within its
   // memory bound (only checkpointed state can be evicted); the runtime
   // checkpoints after the current batch.

@@ -354,6 +354,24 @@ void GlobalStage::CheckTopicSilence(const std::map<std::string, int64_t>& silent
   if (g.alerts != nullptr) g.alerts->CheckTopicSilence(silent_ms, wall_ms);
 }
 
+class GlobalStage::Part final : public Operator {
+ public:
+  Part(GlobalStage* stage, int task) : stage_(stage), task_(task) {}
+  std::string_view name() const override { return "global"; }
+  std::vector<std::string> StateTables() const override { return stage_->StateTables(); }
+  absl::Status Restore(const StateReader& in) override { return stage_->RestoreTask(task_, in); }
+  void Snapshot(StateWriter& out) override { stage_->SnapshotTask(task_, out); }
+  void Close() override { stage_->DropTask(task_); }
+
+ private:
+  GlobalStage* stage_;
+  int task_;
+};
+
+std::unique_ptr<Operator> GlobalStage::TaskPart(int task) {
+  return std::make_unique<Part>(this, task);
+}
+
 std::vector<std::string> GlobalStage::StateTables() const {
   std::vector<std::string> tables = PartialMerger(operators_, tasks_, nullptr).StateTables();
   tables.emplace_back(kSourcesTable);

@@ -56,7 +56,7 @@ int64_t InputPosition(const std::map<std::string, int64_t>& next_offsets, int ta
 // else metrics.address with the host name for 0.0.0.0).
 std::string AdvertisedAddress(const PipelineConfig& config);
 
-class GlobalStage final : public TaskState {
+class GlobalStage final {
  public:
   static constexpr std::string_view kSourcesTable = "global_sources";
 
@@ -80,7 +80,7 @@ class GlobalStage final : public TaskState {
   // tasks' partials).
   GlobalStage(const PipelineConfig& config, int tasks, KafkaSink* sink, WindowResultSink* results,
               Callbacks callbacks, std::string address);
-  ~GlobalStage() override;
+  ~GlobalStage();
 
   int tasks() const { return tasks_; }
   // The global task of a campaign's results and alerts; the overall scope
@@ -152,13 +152,18 @@ class GlobalStage final : public TaskState {
   // no_data rules on input topics: judged by the overall scope's owner.
   void CheckTopicSilence(const std::map<std::string, int64_t>& silent_ms, int64_t wall_ms);
 
-  // TaskState: task g's global part.
-  std::vector<std::string> StateTables() const override;
-  absl::Status RestoreTask(int task, const StateReader& in) override;
-  void SnapshotTask(int task, StateWriter& out) override;
-  void DropTask(int task) override;
+  // Task g's global part (its merge, its alert judges and what its source
+  // tasks said), an operator of task g (Engine::AddTaskOperator): loaded
+  // when g comes here, snapshotted with g's state, closed when g goes.
+  std::unique_ptr<Operator> TaskPart(int task);
 
  private:
+  class Part;
+  std::vector<std::string> StateTables() const;
+  absl::Status RestoreTask(int task, const StateReader& in);
+  void SnapshotTask(int task, StateWriter& out);
+  void DropTask(int task);
+
   class SourceBuffer;
   struct Global {
     std::unique_ptr<AlertEngine> alerts;

@@ -80,7 +80,7 @@ absl::Status LiveRunner::Impl::CreateEngine() {
   global_ = std::make_unique<GlobalStage>(config_, options.tasks, sink_, &metered_, std::move(on),
                                           AdvertisedAddress(config_));
   engine_->SetTaskResults([g = global_.get()](int task) { return g->SourceSink(task); });
-  engine_->AttachTaskState(global_.get());
+  engine_->AddTaskOperator([g = global_.get()](int task) { return g->TaskPart(task); });
   UpdateTaskStateGauges();
   engine_->SetForwarder(sink_);
   repartitioned_upto_.assign(static_cast<size_t>(tasks_->tasks()), {});

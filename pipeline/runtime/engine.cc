@@ -40,21 +40,11 @@ Engine::Engine(const EngineOptions& options, WindowResultSink* results, RecordSi
   by_partition_ = options.task_per_partition;
   if (options.tasks > 1 || by_partition_) {
     merger_ = std::make_unique<PartialMerger>(options.operators, options.tasks, results);
-    OperatorOptions task_options = options.operators;
-    task_options.emit_partial_updates = true;
-    for (int t = 0; t < options.tasks; ++t) {
-      task_windows_.push_back(
-          std::make_unique<WindowOperator>(task_options, merger_->task_sink(t)));
-    }
+    tasks_.resize(static_cast<size_t>(options.tasks));
+    for (int t = 0; t < options.tasks; ++t) ResetTask(t);
     routed_.resize(static_cast<size_t>(options.tasks));
   }
-  if (by_partition_) {
-    watermark_.EnableTasks(options.tasks);
-    for (int t = 0; t < options.tasks; ++t)
-      task_admission_.push_back(std::make_unique<EventAdmission>(options.operators));
-    task_counters_.resize(static_cast<size_t>(options.tasks));
-    task_live_.resize(static_cast<size_t>(options.tasks), 0);
-  }
+  if (by_partition_) watermark_.EnableTasks(options.tasks);
 }
 
 std::vector<std::string> Engine::StateTables() const {
@@ -110,8 +100,8 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
   }
   if (s = admission_.Restore(*backend); !s.ok()) return s;
   if (merger_) {
-    for (size_t t = 0; t < task_windows_.size(); ++t) {
-      if (s = task_windows_[t]->Restore(TaskStateReader(backend, static_cast<int>(t))); !s.ok())
+    for (size_t t = 0; t < tasks_.size(); ++t) {
+      if (s = tasks_[t].windows->Restore(TaskStateReader(backend, static_cast<int>(t))); !s.ok())
         return s;
     }
     if (s = merger_->Restore(*backend); !s.ok()) return s;
@@ -211,8 +201,10 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
 
 void Engine::RunOperators() {
   if (enricher_ != nullptr) enricher_->EnrichBatch(accepted_);
-  if (!task_enrichers_.empty())
-    task_enrichers_[static_cast<size_t>(current_task_)]->EnrichBatch(accepted_);
+  if (by_partition_) {
+    if (auto* e = tasks_[static_cast<size_t>(current_task_)].enricher.get())
+      e->EnrichBatch(accepted_);
+  }
   const std::span<const EventRecord* const> admitted(accepted_.data(), accepted_.size());
   for (Operator* op : operators_) op->ProcessBatch(admitted);
   if (!merger_) {
@@ -220,19 +212,21 @@ void Engine::RunOperators() {
     return;
   }
   if (by_partition_) {  // the caller's task: its partition
-    task_windows_[static_cast<size_t>(current_task_)]->ProcessBatch(admitted);
+    Task& task = tasks_[static_cast<size_t>(current_task_)];
+    task.windows->ProcessBatch(admitted);
+    for (auto& op : task.operators) op->ProcessBatch(admitted);
     return;
   }
   // By user, as the producers' partitioner would place a record keyed by
   // its user id; spend (no user) by its event id.
-  const int32_t tasks = static_cast<int32_t>(task_windows_.size());
+  const int32_t tasks = static_cast<int32_t>(tasks_.size());
   for (auto& r : routed_) r.clear();
   for (const EventRecord* e : admitted) {
     const std::string& key = e->user_id.empty() ? e->event_id : e->user_id;
     routed_[static_cast<size_t>(PartitionOfKey(key, tasks, options_.input_partitioner))].push_back(
         e);
   }
-  for (size_t t = 0; t < task_windows_.size(); ++t) task_windows_[t]->ProcessBatch(routed_[t]);
+  for (size_t t = 0; t < tasks_.size(); ++t) tasks_[t].windows->ProcessBatch(routed_[t]);
 }
 
 void Engine::Admit(EventRecord& rec, const RawRecord& raw, std::string_view source,
@@ -329,8 +323,8 @@ void Engine::WindowsOnWatermark(int64_t watermark_ms) {
     windows_.OnWatermark(watermark_ms);
     return;
   }
-  for (size_t t = 0; t < task_windows_.size(); ++t)
-    task_windows_[t]->OnWatermark(watermark_.task_current(static_cast<int>(t)));
+  for (size_t t = 0; t < tasks_.size(); ++t)
+    tasks_[t].windows->OnWatermark(watermark_.task_current(static_cast<int>(t)));
   // One step: every task saw the batch and its watermark; what every task
   // has passed is final. (Or the job merges: the live global stage.)
   if (!task_results_) merger_->Flush(watermark_ms);
@@ -343,12 +337,10 @@ Engine::StateMemory Engine::state_memory() const {
     m.window_user_bytes += (s.pane_users + s.day_users) * sizeof(uint64_t);
   };
   add_windows(windows_);
-  for (const auto& w : task_windows_) {
-    if (w) add_windows(*w);
-  }
   m.dedup_bytes = admission_.memory_bytes();
-  for (const auto& a : task_admission_) {
-    if (a) m.dedup_bytes += a->memory_bytes();
+  for (const Task& t : tasks_) {
+    add_windows(*t.windows);
+    if (t.admission) m.dedup_bytes += t.admission->memory_bytes();
   }
   return m;
 }
@@ -356,8 +348,8 @@ Engine::StateMemory Engine::state_memory() const {
 WindowOperator::Stats Engine::window_stats() const {
   if (!merger_) return windows_.stats();
   WindowOperator::Stats sum;
-  for (const auto& w : task_windows_) {
-    const WindowOperator::Stats s = w->stats();
+  for (const Task& t : tasks_) {
+    const WindowOperator::Stats s = t.windows->stats();
     sum.keys += s.keys;
     sum.panes += s.panes;
     sum.days += s.days;
@@ -408,9 +400,10 @@ void Engine::CollectCommit(bool block) {
   spare_batch_ = std::move(inflight_batch_);
   committed_watermark_ms_ = inflight_watermark_ms_;
   for (Operator* op : operators_) op->OnCheckpointCommitted();
-  for (size_t t = 0; t < task_in_commit_.size(); ++t) {
-    if (task_in_commit_[t] && task_live_[t]) task_enrichers_[t]->OnCheckpointCommitted();
-    task_in_commit_[t] = 0;
+  for (Task& t : tasks_) {
+    if (t.in_commit && t.live)
+      ForEachTaskOperator(t, [](Operator* op) { op->OnCheckpointCommitted(); });
+    t.in_commit = false;
   }
 }
 
@@ -448,9 +441,9 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait,
     if (!task_results_) merger_->Snapshot(*batch);
   } else if (merger_) {
     admission_.Snapshot(*batch);
-    for (size_t t = 0; t < task_windows_.size(); ++t) {
+    for (size_t t = 0; t < tasks_.size(); ++t) {
       TaskStateWriter out(batch.get(), static_cast<int>(t));
-      task_windows_[t]->Snapshot(out);
+      tasks_[t].windows->Snapshot(out);
     }
     merger_->Snapshot(*batch);
   } else {
@@ -508,7 +501,7 @@ void Engine::Finish() {
     for (Operator* op : operators_) op->OnWatermark(wm);
   }
   if (merger_) {
-    for (auto& w : task_windows_) w->OnEndOfInput();
+    for (Task& t : tasks_) ForEachTaskOperator(t, [](Operator* op) { op->OnEndOfInput(); });
     merger_->Flush(kNoWatermark, /*end_of_input=*/true);
   } else {
     windows_.OnEndOfInput();

@@ -148,7 +148,9 @@ struct TaskPosition {
 };
 
 // What a checkpoint does for each task beyond the local state
-// (task_per_partition): the runner's changelog.
+// (task_per_partition): the runner's changelog. The runtime's side of a
+// task's state, as Kafka Streams' state manager is: operators never see
+// it (their writes reach the changelog through the writer they are given).
 class TaskCheckpointer {
  public:
   virtual ~TaskCheckpointer() = default;
@@ -160,22 +162,6 @@ class TaskCheckpointer {
   // On the commit thread, before the local state is committed: what the
   // local state must never be ahead of (the changelog append).
   virtual absl::Status BeforeCommit() = 0;
-};
-
-// More state of each task (task_per_partition), kept by the job: the live
-// global stage's merge and alert state are task g's, so they are loaded,
-// checkpointed (with the task's offsets, into its changelog) and dropped
-// with task g.
-class TaskState {
- public:
-  virtual ~TaskState() = default;
-  virtual std::vector<std::string> StateTables() const = 0;
-  // Task `task` runs here from now on; `in` holds what was checkpointed
-  // for it (nothing: a new task).
-  virtual absl::Status RestoreTask(int task, const StateReader& in) = 0;
-  virtual void SnapshotTask(int task, StateWriter& out) = 0;
-  // The task went elsewhere: forget it (its state on disk stays).
-  virtual void DropTask(int task) = 0;
 };
 
 // What the engine takes from the config: the operators' settings and the
@@ -230,11 +216,17 @@ class Engine {
   using EnricherFactory = std::function<std::unique_ptr<EnrichingOperator>(int task)>;
   void SetTaskEnricher(EnricherFactory make);
   // task_per_partition: where each task's windows go instead of the
-  // engine's own merge (the live global stage: through Kafka), and state
-  // the job keeps per task. Call before StateTables; both must outlive the
-  // engine.
+  // engine's own merge (the live global stage: through Kafka). Call before
+  // StateTables; the sinks must outlive the engine.
   void SetTaskResults(std::function<WindowResultSink*(int task)> sink_of);
-  void AttachTaskState(TaskState* state) { task_states_.push_back(state); }
+  // task_per_partition: one more operator in every task, made by `make`
+  // when the task is created or dropped (the live global stage's part of
+  // task g: its merge and alert judges). Like the task's windows and
+  // enrichment it is restored from the task's state when the task comes
+  // here, snapshotted with it (into its changelog too), and closed when
+  // the task goes. Call before StateTables.
+  using TaskOperatorFactory = std::function<std::unique_ptr<Operator>(int task)>;
+  void AddTaskOperator(TaskOperatorFactory make);
 
   // Every state table the engine, its operators and attached state use.
   std::vector<std::string> StateTables() const;
@@ -297,10 +289,11 @@ class Engine {
   std::vector<std::string> TaskTables() const;
   // What task `task`'s records came to (zeros when it does not run here).
   const EngineCounters& task_counters(int task) const {
-    return task_counters_[static_cast<size_t>(task)];
+    return tasks_[static_cast<size_t>(task)].counters;
   }
   bool task_live(int task) const {
-    return task >= 0 && static_cast<size_t>(task) < task_live_.size() && task_live_[task];
+    return task >= 0 && static_cast<size_t>(task) < tasks_.size() &&
+           tasks_[static_cast<size_t>(task)].live;
   }
   // Waits for the commit in flight, if any: OK once every checkpoint taken
   // is durable (an error sticks: later checkpoints are refused).
@@ -374,31 +367,47 @@ class Engine {
   RecordSink* late_;
   EventDecoder decoder_;
   EventAdmission admission_;
-  WindowOperator windows_;  // the only windows without tasks
-  // task_per_partition: per task, its dedup ids, counters, and whether it runs here.
-  bool by_partition_ = false;
+  WindowOperator windows_;     // the only windows without tasks
+  bool by_partition_ = false;  // task_per_partition
   bool defer_watermark_ = false;
   int current_task_ = 0;
-  std::vector<std::unique_ptr<EventAdmission>> task_admission_;
+  // With tasks: each task's operators and bookkeeping, made afresh when
+  // the task is created or dropped, restored and snapshotted through the
+  // task's view of the state (task_state.h). Its windows are merged by
+  // merger_ (or by the job: task_results_).
+  struct Task {
+    std::unique_ptr<WindowOperator> windows;
+    std::unique_ptr<EventAdmission> admission;         // task_per_partition: its dedup ids
+    std::unique_ptr<EnrichingOperator> enricher;       // SetTaskEnricher
+    std::vector<std::unique_ptr<Operator>> operators;  // AddTaskOperator, in order
+    std::unique_ptr<StateReader> reader;               // (operators read state on demand)
+    EngineCounters counters;                           // what its records came to
+    bool live = false;                                 // it runs here
+    bool in_commit = false;                            // snapshotted in the commit in flight
+  };
+  std::vector<Task> tasks_;
+  void ResetTask(int task);
+  // A task's operators, all of the one contract: windows, enrichment, the job's.
+  template <typename T, typename F>
+  static void ForEachTaskOperator(T& task, F&& f) {
+    f(task.windows.get());
+    if (task.enricher) f(task.enricher.get());
+    for (auto& op : task.operators) f(op.get());
+  }
   EnricherFactory make_enricher_;
+  std::vector<TaskOperatorFactory> make_task_operators_;
   std::function<WindowResultSink*(int task)> task_results_;  // unset: merger_
-  std::vector<TaskState*> task_states_;
   WindowResultSink* TaskSink(int task) {
     return task_results_ ? task_results_(task) : merger_->task_sink(task);
   }
-  std::vector<std::unique_ptr<EnrichingOperator>> task_enrichers_;
-  std::vector<std::unique_ptr<StateReader>> task_readers_;  // (enrichers read state on demand)
-  std::vector<char> task_in_commit_;                        // snapshotted in the commit in flight
-  // Every operator: the engine's, then the live tasks' enrichers.
+  // Every operator: the engine's, then those of the tasks that run here.
   template <typename F>
   void ForEachOperator(F&& f) const {
     for (Operator* op : operators_) f(op);
-    for (size_t t = 0; t < task_enrichers_.size(); ++t) {
-      if (task_live_[t] && task_enrichers_[t]) f(task_enrichers_[t].get());
+    for (const Task& t : tasks_) {
+      if (t.live) ForEachTaskOperator(t, f);
     }
   }
-  std::vector<EngineCounters> task_counters_;
-  std::vector<char> task_live_;
   RecordForwarder* forwarder_ = nullptr;
   std::map<std::string, PlacementCensus, std::less<>> placement_;
   PlacementCensus* census_ = nullptr;  // of the batch at hand's topic
@@ -417,15 +426,15 @@ class Engine {
   bool Forwarded(const EventRecord& rec, const RawRecord& raw, std::string_view source,
                  int64_t wall_ms);
   EventAdmission& AdmissionOf(int task) {
-    return by_partition_ ? *task_admission_[static_cast<size_t>(task)] : admission_;
+    return by_partition_ ? *tasks_[static_cast<size_t>(task)].admission : admission_;
   }
   void TasksOnWatermark(int64_t watermark_ms);
   absl::StatusOr<bool> ReadTaskMeta(int task, v1::OperatorMeta* meta, TaskPosition* position) const;
   void SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition& position,
                      TaskCheckpointer* tasks);
-  // With tasks: a window operator per task, merged.
+  // With tasks (replay's split by user, or task_per_partition): the merge
+  // of the tasks' windows.
   std::unique_ptr<PartialMerger> merger_;
-  std::vector<std::unique_ptr<WindowOperator>> task_windows_;
   std::vector<std::vector<const EventRecord*>> routed_;  // of the batch at hand, by task
   void WindowsOnWatermark(int64_t watermark_ms);
   WatermarkTracker watermark_;

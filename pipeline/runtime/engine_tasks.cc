@@ -76,35 +76,44 @@ EngineCounters LoadCounters(const v1::OperatorMeta& meta) {
 }
 
 std::vector<std::string> Engine::TaskTables() const {
-  std::vector<std::string> tables = windows_.StateTables();
+  // (Every task has the same operators: task 0's tables are every task's.)
+  std::vector<std::string> tables;
+  ForEachTaskOperator(tasks_[0], [&](const Operator* op) {
+    for (auto& t : op->StateTables()) tables.push_back(std::move(t));
+  });
   tables.emplace_back(EventAdmission::kIdsTable);
   tables.emplace_back(kTaskPositionTable);
-  if (!task_enrichers_.empty()) {
-    for (auto& t : task_enrichers_[0]->StateTables()) tables.push_back(std::move(t));
-  }
-  for (const TaskState* s : task_states_) {
-    for (auto& t : s->StateTables()) tables.push_back(std::move(t));
-  }
   return tables;
+}
+
+void Engine::ResetTask(int task) {
+  Task& t = tasks_[static_cast<size_t>(task)];
+  OperatorOptions task_options = options_.operators;
+  task_options.emit_partial_updates = true;
+  t.windows = std::make_unique<WindowOperator>(task_options, TaskSink(task));
+  if (by_partition_) t.admission = std::make_unique<EventAdmission>(options_.operators);
+  t.enricher = make_enricher_ ? make_enricher_(task) : nullptr;
+  t.operators.clear();
+  for (const TaskOperatorFactory& make : make_task_operators_) t.operators.push_back(make(task));
+  t.reader.reset();
+  t.counters = EngineCounters();
+  t.live = false;
+  t.in_commit = false;
 }
 
 void Engine::SetTaskResults(std::function<WindowResultSink*(int task)> sink_of) {
   task_results_ = std::move(sink_of);
-  OperatorOptions task_options = options_.operators;
-  task_options.emit_partial_updates = true;
-  for (size_t t = 0; t < task_windows_.size(); ++t) {
-    task_windows_[t] =
-        std::make_unique<WindowOperator>(task_options, TaskSink(static_cast<int>(t)));
-  }
+  for (size_t t = 0; t < tasks_.size(); ++t) ResetTask(static_cast<int>(t));
 }
 
 void Engine::SetTaskEnricher(EnricherFactory make) {
   make_enricher_ = std::move(make);
-  task_enrichers_.clear();
-  for (size_t t = 0; t < task_admission_.size(); ++t)
-    task_enrichers_.push_back(make_enricher_(static_cast<int>(t)));
-  task_readers_.resize(task_admission_.size());
-  task_in_commit_.assign(task_admission_.size(), 0);
+  for (size_t t = 0; t < tasks_.size(); ++t) ResetTask(static_cast<int>(t));
+}
+
+void Engine::AddTaskOperator(TaskOperatorFactory make) {
+  make_task_operators_.push_back(std::move(make));
+  for (size_t t = 0; t < tasks_.size(); ++t) ResetTask(static_cast<int>(t));
 }
 
 void Engine::ProcessTask(int task, std::span<const RawRecord> batch, std::string_view source,
@@ -121,7 +130,7 @@ void Engine::ProcessTask(int task, std::span<const RawRecord> batch, std::string
   // What this batch counted is the task's: its counters move with it.
   EngineCounters delta = counters_;
   Subtract(&delta, before);
-  Add(&task_counters_[static_cast<size_t>(task)], delta);
+  Add(&tasks_[static_cast<size_t>(task)].counters, delta);
 }
 
 bool Engine::Forwarded(const EventRecord& rec, const RawRecord& raw, std::string_view source,
@@ -129,7 +138,7 @@ bool Engine::Forwarded(const EventRecord& rec, const RawRecord& raw, std::string
   // By user; an event without one (spend) by its event id: every copy of
   // an event meets in one task, where it is counted once.
   const std::string& key = rec.user_id.empty() ? rec.event_id : rec.user_id;
-  const auto tasks = static_cast<int32_t>(task_windows_.size());
+  const auto tasks = static_cast<int32_t>(tasks_.size());
   int32_t home = current_task_;
   for (const auto& [name, p] : kInputPartitionerNames) {
     const int32_t there = PartitionOfKey(key, tasks, p);
@@ -155,7 +164,7 @@ bool Engine::Forwarded(const EventRecord& rec, const RawRecord& raw, std::string
   // Its partition delivered it: that partition's time moves on (the record
   // itself holds the watermark until it is back, below).
   watermark_.Observe(raw.partition, rec.event_time_ms, wall_ms);
-  if (task_live_[static_cast<size_t>(home)]) {
+  if (tasks_[static_cast<size_t>(home)].live) {
     // (A task elsewhere reads it on its own watermark.)
     const auto [it, inserted] =
         in_flight_.try_emplace(fmt::format("{}/{}@{}", source, raw.source_partition, raw.offset),
@@ -185,24 +194,28 @@ void Engine::TasksOnWatermark(int64_t watermark_ms) {
     admission_.OnWatermark(watermark_ms);
     return;
   }
-  // Each task on its own watermark: its dedup ids, its enrichment's timers.
-  for (size_t t = 0; t < task_admission_.size(); ++t) {
-    if (!task_live_[t]) continue;
+  // Each task on its own watermark: its dedup ids, its enrichment's timers
+  // (its windows: WindowsOnWatermark).
+  for (size_t t = 0; t < tasks_.size(); ++t) {
+    Task& task = tasks_[t];
+    if (!task.live) continue;
     const int64_t wm = watermark_.task_current(static_cast<int>(t));
-    task_admission_[t]->OnWatermark(wm);
-    if (!task_enrichers_.empty()) task_enrichers_[t]->OnWatermark(wm);
+    task.admission->OnWatermark(wm);
+    if (task.enricher) task.enricher->OnWatermark(wm);
+    for (auto& op : task.operators) op->OnWatermark(wm);
   }
 }
 
 void Engine::SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition& position,
                            TaskCheckpointer* tasks) {
   const std::map<std::string, int64_t> max_times = watermark_.Snapshot();
-  for (size_t t = 0; t < task_windows_.size(); ++t) {
+  for (size_t t = 0; t < tasks_.size(); ++t) {
     const int task = static_cast<int>(t);
-    if (!task_live_[t] || (tasks != nullptr && !tasks->Owned(task))) continue;
+    Task& slot = tasks_[t];
+    if (!slot.live || (tasks != nullptr && !tasks->Owned(task))) continue;
     TaskPosition where;
     v1::OperatorMeta meta;
-    StoreCounters(task_counters_[t], &meta);
+    StoreCounters(slot.counters, &meta);
     for (const auto& [name, time] : max_times) {
       if (PartitionOf(name) != task) continue;
       (*meta.mutable_counters())[std::string(kMaxTimePrefix) + name] = time;
@@ -219,13 +232,9 @@ void Engine::SnapshotTasks(RocksStateBackend::Batch& batch, const SourcePosition
     StateWriter* also = tasks != nullptr ? tasks->Also(task, &where) : nullptr;
     TaskStateWriter local(&batch, task);
     TeeStateWriter out(&local, also);
-    task_windows_[t]->Snapshot(out);
-    task_admission_[t]->Snapshot(out);
-    if (!task_enrichers_.empty()) {
-      task_enrichers_[t]->Snapshot(out);
-      task_in_commit_[t] = 1;
-    }
-    for (TaskState* s : task_states_) s->SnapshotTask(task, out);
+    ForEachTaskOperator(slot, [&](Operator* op) { op->Snapshot(out); });
+    slot.admission->Snapshot(out);
+    slot.in_commit = true;
     (*meta.mutable_counters())["changelog_sequence"] = where.sequence;
     (*meta.mutable_counters())["changelog_generation"] = where.generation;
     for (const auto& [name, next] : where.offsets) (*meta.mutable_source_offsets())[name] = next;
@@ -272,7 +281,8 @@ absl::Status Engine::ReadTaskPosition(int task, TaskPosition* position) const {
 absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
   const size_t t = static_cast<size_t>(task);
   DropTask(task);
-  task_live_[t] = 1;
+  Task& slot = tasks_[t];
+  slot.live = true;
   v1::OperatorMeta meta;
   auto found = ReadTaskMeta(task, &meta, position);
   if (!found.ok()) return found.status();
@@ -287,20 +297,9 @@ absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
     }
   }
   watermark_.RestoreForwarderMarks(task, marks, wall_clock_ms_());
-  if (!task_enrichers_.empty() && backend_ != nullptr) {
-    // (Reads what it needs when it needs it: the reader stays.)
-    task_readers_[t] = std::make_unique<TaskStateReader>(backend_, task);
-    if (absl::Status s = task_enrichers_[t]->Restore(*task_readers_[t]); !s.ok()) return s;
-  }
-  const TaskStateReader in(backend_, task);
-  for (TaskState* s : backend_ == nullptr ? std::vector<TaskState*>() : task_states_) {
-    // (A new task reads nothing: its tables hold no key of its prefix.)
-    if (absl::Status st = s->RestoreTask(task, in); !st.ok()) return st;
-  }
-  if (!*found) return absl::OkStatus();  // a new task
   // Its users are those of its partitioner: another one would split them.
   if (auto it = meta.counters().find(std::string(kInputPartitioner));
-      it != meta.counters().end() &&
+      *found && it != meta.counters().end() &&
       it->second != static_cast<int64_t>(options_.input_partitioner)) {
     const auto was = it->second == static_cast<int64_t>(InputPartitioner::kConsistent)
                          ? InputPartitioner::kConsistent
@@ -313,11 +312,22 @@ absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
         task, InputPartitionerName(was), InputPartitionerName(options_.input_partitioner),
         InputPartitionerName(was)));
   }
-  if (absl::Status s = task_windows_[t]->Restore(in); !s.ok()) return s;
-  if (absl::Status s = task_admission_[t]->Restore(in); !s.ok()) return s;
-  task_counters_[t] = LoadCounters(meta);
-  task_counters_[t].checkpoints = 0;
-  Add(&counters_, task_counters_[t]);
+  if (backend_ != nullptr) {
+    // Its operators, each through the task's view of the state (a new task
+    // reads nothing: its tables hold no key of its prefix). The reader
+    // stays: state larger than memory is read when needed.
+    slot.reader = std::make_unique<TaskStateReader>(backend_, task);
+    absl::Status restored;
+    ForEachTaskOperator(slot, [&](Operator* op) {
+      if (restored.ok()) restored = op->Restore(*slot.reader);
+    });
+    if (!restored.ok()) return restored;
+    if (absl::Status s = slot.admission->Restore(*slot.reader); !s.ok()) return s;
+  }
+  if (!*found) return absl::OkStatus();  // a new task
+  slot.counters = LoadCounters(meta);
+  slot.counters.checkpoints = 0;
+  Add(&counters_, slot.counters);
   std::map<std::string, int64_t> max_times;
   for (const auto& [k, v] : meta.counters()) {
     if (k.rfind(kMaxTimePrefix, 0) == 0) max_times[k.substr(kMaxTimePrefix.size())] = v;
@@ -329,19 +339,10 @@ absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
 }
 
 void Engine::DropTask(int task) {
-  const size_t t = static_cast<size_t>(task);
-  Subtract(&counters_, task_counters_[t]);
-  task_counters_[t] = EngineCounters();
-  OperatorOptions task_options = options_.operators;
-  task_options.emit_partial_updates = true;
-  task_windows_[t] = std::make_unique<WindowOperator>(task_options, TaskSink(task));
-  for (TaskState* s : task_states_) s->DropTask(task);
-  task_admission_[t] = std::make_unique<EventAdmission>(options_.operators);
-  if (make_enricher_) {
-    task_enrichers_[t] = make_enricher_(task);
-    task_in_commit_[t] = 0;
-  }
-  task_live_[t] = 0;
+  Task& slot = tasks_[static_cast<size_t>(task)];
+  Subtract(&counters_, slot.counters);
+  ForEachTaskOperator(slot, [](Operator* op) { op->Close(); });
+  ResetTask(task);
   // What was on its way to the task is now its next owner's to wait for.
   for (auto it = in_flight_.begin(); it != in_flight_.end();) {
     if (it->second.task == task) {

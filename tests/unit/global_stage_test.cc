@@ -38,7 +38,10 @@ class GlobalStageJudges : public ::testing::Test {
     stage_ = std::make_unique<GlobalStage>(config_, kTasks, nullptr, &out_, std::move(on),
                                            "127.0.0.1:1");
     MemoryState empty;
-    for (int g = 0; g < kTasks; ++g) ASSERT_TRUE(stage_->RestoreTask(g, empty).ok());
+    for (int g = 0; g < kTasks; ++g) {
+      parts_.push_back(stage_->TaskPart(g));
+      ASSERT_TRUE(parts_.back()->Restore(empty).ok());
+    }
     owner_ = stage_->OwnerOf("c1");
     t0_ = std::chrono::steady_clock::now();
   }
@@ -74,6 +77,7 @@ class GlobalStageJudges : public ::testing::Test {
   testing::CollectingSink out_;
   std::vector<std::string> alerts_;  // "state campaign/channel@minute"
   std::unique_ptr<GlobalStage> stage_;
+  std::vector<std::unique_ptr<Operator>> parts_;  // task g's global part, all here
   int owner_ = 0;
   int64_t version_ = 0;
   std::chrono::steady_clock::time_point t0_;
