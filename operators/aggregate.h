@@ -36,6 +36,7 @@ struct Counters {
   int64_t spend_cents = 0;          // sum of spend costs
   int64_t new_customer_orders = 0;  // PAID orders that were the user's first (profiles on)
   int64_t attributed_orders = 0;    // PAID orders attributed to the user's last click
+  int64_t reactivated_buyers = 0;   // PAID orders from users dormant just before (profiles on)
 
   // Called once per accepted event per key it counts toward.
   void Update(const EventRecord& e) {
@@ -68,6 +69,7 @@ struct Counters {
             AddSaturating(gmv_cents, e.amount_cents);
             new_customer_orders += e.first_paid_order ? 1 : 0;
             attributed_orders += e.attributed ? 1 : 0;
+            reactivated_buyers += e.reactivated ? 1 : 0;
             break;
           case kRefunded:
             ++refunded_orders;
@@ -136,6 +138,8 @@ inline constexpr CounterField kCounterFields[] = {
     {"attributed_orders", &Counters::attributed_orders, "attributed_orders", false, false, true,
      "Paid orders without campaign or channel, attributed to the user's last click "
      "(profiles.enabled)"},
+    {"reactivated_buyers", &Counters::reactivated_buyers, "reactivated_buyers", false, false, true,
+     "Users whose paid order ended their dormancy: dormant just before it (profiles.enabled)"},
 };
 
 // A ratio of two counters, null (absent) when the denominator is zero. The

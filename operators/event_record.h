@@ -38,7 +38,10 @@ struct EventRecord {
   // Written by the enrichment step only (false without one):
   // a PAID order that is the user's first paid order;
   bool first_paid_order = false;
-  // the campaign and channel came from the user's last click.
+  // the campaign and channel came from the user's last click;
+  // a PAID order from a user who was dormant just before it (the tag as of
+  // the order: 90 days or more since the user's last paid order).
+  bool reactivated = false;
   bool attributed = false;
 };
 

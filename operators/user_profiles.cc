@@ -274,6 +274,9 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
   } else if (e.kind == EventKind::kOrder && e.code == kPaid) {
     reason = "paid order";
     e.first_paid_order = p.lifetime_paid_orders() == 0;  // for the windows' new_customer_orders
+    // Dormant as of this order (timers due by then fired above), before the
+    // order wakes the user: the windows' reactivated_buyers.
+    e.reactivated = p.tag_dormant();
     if (p.first_paid_ms() == 0 || t < p.first_paid_ms()) p.set_first_paid_ms(t);
     p.set_last_paid_ms(std::max(p.last_paid_ms(), t));
     p.set_lifetime_paid_orders(p.lifetime_paid_orders() + 1);

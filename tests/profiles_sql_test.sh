@@ -52,7 +52,8 @@ done
 pass "profiles: final tags of 2000 users and new/dormant change counts match SQL"
 
 # new_customer_orders in the 1-minute windows: each user's first paid order,
-# counted in its campaign, channel and minute (SQL), against the results.
+# counted in its campaign, channel and minute (SQL), against the results;
+# reactivated_buyers likewise: each paid order of a user dormant before it.
 {
   echo "BEGIN; CREATE TABLE win(line TEXT);"
   grep '"window":"1m"' windows.jsonl | grep -v '"campaign_id":"\*"' | grep -v '"channel":"\*"' |
@@ -64,8 +65,10 @@ sqlite3 db.sqlite > nc.out <<'SQL'
 CREATE TABLE firsts AS
 SELECT json_extract(line, '$.order.campaignId') AS c, json_extract(line, '$.order.channel') AS ch,
        CAST(json_extract(line, '$.order.eventTimeMs') AS INTEGER) / 60000 * 60000 + 60000 AS wend,
-       json_extract(line, '$.order.userId') AS u, CAST(json_extract(line, '$.order.eventTimeMs') AS INTEGER) AS t
+       json_extract(line, '$.order.userId') AS u, CAST(json_extract(line, '$.order.eventTimeMs') AS INTEGER) AS t,
+       rowid AS seq
 FROM raw WHERE json_extract(line, '$.order.status') = 'ORDER_STATUS_PAID';
+CREATE INDEX firsts_by_user ON firsts(u, seq);
 CREATE TABLE want AS
 SELECT c, ch, wend, COUNT(*) AS n FROM firsts f
 WHERE t = (SELECT MIN(t) FROM firsts f2 WHERE f2.u = f.u) GROUP BY c, ch, wend;
@@ -78,6 +81,21 @@ SELECT 'want|' || COALESCE(SUM(n), 0) FROM want;
 SELECT 'have|' || COALESCE(SUM(n), 0) FROM have;
 SELECT 'differ|' || COUNT(*) FROM want w LEFT JOIN have h USING (c, ch, wend) WHERE h.n IS NULL OR h.n != w.n;
 SELECT 'bad_share|' || COUNT(*) FROM have WHERE abs(share - CAST(n AS REAL) / paid) > 1e-9;
+-- Reactivated buyers: a paid order whose user's previous paid order is 90
+-- days or more before it (dormant just before it, DOMAIN.md).
+CREATE TABLE react_want AS
+SELECT c, ch, wend, COUNT(*) AS n FROM firsts f
+WHERE (SELECT p.t FROM firsts p WHERE p.u = f.u AND p.seq < f.seq ORDER BY p.seq DESC LIMIT 1)
+      <= f.t - 90 * 86400000
+GROUP BY c, ch, wend;
+CREATE TABLE react_have AS
+SELECT json_extract(line, '$.campaign_id') AS c, json_extract(line, '$.channel') AS ch,
+       json_extract(line, '$.window_end_ms') AS wend, json_extract(line, '$.reactivated_buyers') AS n
+FROM win WHERE json_extract(line, '$.reactivated_buyers') > 0;
+SELECT 'react_want|' || COALESCE(SUM(n), 0) FROM react_want;
+SELECT 'react_have|' || COALESCE(SUM(n), 0) FROM react_have;
+SELECT 'react_differ|' || COUNT(*) FROM react_want w LEFT JOIN react_have h USING (c, ch, wend)
+WHERE h.n IS NULL OR h.n != w.n;
 SQL
 ncval() { awk -F'|' -v k="$1" '$1 == k { print $2 }' nc.out; }
 [ "$(ncval want)" -gt 1000 ] || fail "too few first paid orders: $(ncval want)"
@@ -85,6 +103,11 @@ ncval() { awk -F'|' -v k="$1" '$1 == k { print $2 }' nc.out; }
 [ "$(ncval differ)" = 0 ] || fail "$(ncval differ) windows differ on new_customer_orders"
 [ "$(ncval bad_share)" = 0 ] || fail "new_customer_share inconsistent with its counts"
 pass "new_customer_orders in $(ncval want) first paid orders match SQL by campaign, channel and minute"
+[ "$(ncval react_want)" -gt 0 ] || fail "no paid order from a dormant user: the input does not exercise it"
+[ "$(ncval react_want)" = "$(ncval react_have)" ] ||
+  fail "reactivated_buyers: SQL $(ncval react_want), windows $(ncval react_have)"
+[ "$(ncval react_differ)" = 0 ] || fail "$(ncval react_differ) windows differ on reactivated_buyers"
+pass "reactivated_buyers: $(ncval react_want) paid orders of dormant users match SQL by campaign, channel and minute"
 
 # Attribution: a month in which every third order event lost its campaign
 # and channel; each goes to the user's last click within 24 h (SQL), and the

@@ -5,6 +5,8 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <string>
+#include <utility>
 
 #include "operators/encoding.h"
 #include "operators/state.h"
@@ -89,6 +91,32 @@ TEST(UserProfiles, ActiveAtExactlyTwoPaidOrdersWithTheAverageAboveTheLine) {
   EXPECT_EQ(h.Tag("u1", "active"), "true");
   h.op.OnWatermark(kDayStart + 30 * kDay);
   EXPECT_EQ(h.Tag("u1", "active"), "false");
+}
+
+// A paid order is judged as of itself: a user dormant just before it is a
+// reactivated buyer, however far the watermark is behind (the dormant
+// timer due before the order fires first), and then no longer dormant.
+TEST(UserProfiles, APaidOrderOfADormantUserIsAReactivation) {
+  const auto reactivated = [](int64_t gap_ms) {
+    Harness h;
+    h.Paid("u1", kDayStart, 300);
+    h.Paid("u1", kDayStart + gap_ms, 50);
+    return std::make_pair(h.records.back().reactivated, h.Tag("u1", "dormant"));
+  };
+  EXPECT_EQ(reactivated(89 * kDay), std::make_pair(false, std::string("false")));
+  EXPECT_EQ(reactivated(90 * kDay - 1), std::make_pair(false, std::string("false")));
+  EXPECT_EQ(reactivated(90 * kDay), std::make_pair(true, std::string("false")));
+  EXPECT_EQ(reactivated(91 * kDay), std::make_pair(true, std::string("false")));
+  Harness h;
+  h.Paid("u1", kDayStart, 300);
+  EXPECT_FALSE(h.records.back().reactivated) << "a first paid order is new, not reactivated";
+  h.Click("u1", kDayStart + 95 * kDay);  // dormant as of the click: clicks do not wake
+  EXPECT_FALSE(h.records.back().reactivated);
+  h.Paid("u1", kDayStart + 96 * kDay, 50);
+  EXPECT_TRUE(h.records.back().reactivated);
+  h.Paid("u1", kDayStart + 97 * kDay, 50);
+  EXPECT_FALSE(h.records.back().reactivated) << "awake since the order before";
+  EXPECT_EQ(h.Count("u1", "dormant", "true"), 1);
 }
 
 TEST(UserProfiles, DormantAtExactlyNinetyDaysOnce) {
