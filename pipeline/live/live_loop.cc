@@ -339,7 +339,7 @@ void LiveRunner::Impl::SampleStatus() {
     for (const auto& f : forwarders) {
       const bool idle = f.mark_ms == WatermarkTracker::kForwarderIdle;
       if ((!f.vanished && !idle && f.mark_ms == lowest) || f.silent_ms >= 3'000 || f.doubted)
-        task.held_by.push_back({f.source, f.mark_ms, idle, f.silent_ms, f.vanished});
+        task.held_by.push_back({f.source, f.mark_ms, idle, f.silent_ms, f.vanished, f.doubted});
     }
     task.global_here = global_->owned(t);
     if (task.global_here) {

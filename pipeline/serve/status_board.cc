@@ -26,7 +26,8 @@ json HeldBy(const std::vector<StatusSample::Task::Forwarder>& forwarders) {
                    {"mark_ms", f.idle ? json(nullptr) : Ms(f.mark_ms)},
                    {"idle", f.idle},
                    {"silent_s", static_cast<double>(f.silent_ms) / 1000.0},
-                   {"vanished", f.vanished}});
+                   {"vanished", f.vanished},
+                   {"doubted", f.doubted}});
   }
   return out;
 }

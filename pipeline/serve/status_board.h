@@ -53,6 +53,7 @@ struct StatusSample {
       bool idle = false;
       int64_t silent_ms = 0;
       bool vanished = false;
+      bool doubted = false;  // idle, but held for: the input here resumed (watermarks.h)
     };
     std::vector<Forwarder> held_by;
   };
