@@ -7,6 +7,8 @@
 #include <limits>
 #include <string>
 
+#include "operators/segment.h"
+
 namespace promowatch {
 
 enum class EventKind : uint8_t { kClick = 1, kOrder = 2, kSpend = 3 };
@@ -43,6 +45,8 @@ struct EventRecord {
   // the order: 90 days or more since the user's last paid order).
   bool reactivated = false;
   bool attributed = false;
+  // the user's segment just before the event (segment.h; clicks and orders).
+  Segment segment = Segment::kNone;
 };
 
 }  // namespace promowatch

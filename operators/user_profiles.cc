@@ -238,6 +238,19 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
       entry->profile.timer_ms() <= t) {
     FireDue(e.user_id, t);
   }
+  // Its segment just before this event, as of its time (segment.h): a user
+  // not seen before is seen now, so new when nothing else holds first.
+  if (entry != nullptr && !entry->gone) {
+    e.segment = SegmentOf(entry->profile, rules_.segment_precedence);
+  } else if (!status_.ok()) {
+    e.segment = Segment::kUnknown;  // its profile could not be read
+  } else {
+    e.segment = rules_.new_for_ms > 0 && std::find(rules_.segment_precedence.begin(),
+                                                   rules_.segment_precedence.end(),
+                                                   Segment::kNew) != rules_.segment_precedence.end()
+                    ? Segment::kNew
+                    : Segment::kOther;
+  }
   if (entry == nullptr) {
     entry = &cache_.try_emplace(e.user_id).first->second;
     ++users_;

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <optional>
@@ -37,6 +38,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/node_hash_map.h"
 #include "operators/operator.h"
+#include "operators/segment.h"
 #include "operators/time_util.h"
 #include "promowatch/v1/results.pb.h"
 #include "promowatch/v1/state.pb.h"
@@ -96,7 +98,34 @@ struct TagRules {
   // most this long before it (last-click attribution); with none, to
   // campaign and channel "(unattributed)".
   int64_t attribution_window_ms = 24 * 3'600'000LL;
+  // Segments (segment.h): the tags in order of precedence.
+  std::vector<Segment> segment_precedence{std::begin(kDefaultSegmentPrecedence),
+                                          std::end(kDefaultSegmentPrecedence)};
 };
+
+// Whether the profile holds the tag of segment `s` (other and unknown: no).
+inline bool HasSegmentTag(const v1::UserProfile& p, Segment s) {
+  switch (s) {
+    case Segment::kHighValue:
+      return p.tag_high_value();
+    case Segment::kActive:
+      return p.tag_active();
+    case Segment::kDormant:
+      return p.tag_dormant();
+    case Segment::kNew:
+      return p.tag_new();
+    default:
+      return false;
+  }
+}
+// The profile's segment: the first of `precedence` whose tag it holds.
+template <typename Precedence>
+Segment SegmentOf(const v1::UserProfile& p, const Precedence& precedence) {
+  for (Segment s : precedence) {
+    if (HasSegmentTag(p, s)) return s;
+  }
+  return Segment::kOther;
+}
 
 struct TagChange {
   std::string user_id;

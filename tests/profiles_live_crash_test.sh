@@ -56,10 +56,13 @@ api_up() {
     curl -sf -o /dev/null -H "Authorization: Bearer test-token-0123456789" "http://$METRICS/v1/users/$(head -1 users.txt)"
 }
 wait_for 60 "the query API of the restarted run, with all $PARTITIONS tasks" api_up
+# (Each user's segment is the first of its tags in the default precedence.)
 while read -r u; do
-  curl -sf -H "Authorization: Bearer test-token-0123456789" "http://$METRICS/v1/users/$u" \
-    | jq -c --arg u "$u" '.tags | to_entries[] | {user_id: $u, tag: .key, from: "", to: (.value | tostring)}' \
-    || fail "GET /v1/users/$u failed"
+  curl -sf -H "Authorization: Bearer test-token-0123456789" "http://$METRICS/v1/users/$u" > user.json ||
+    fail "GET /v1/users/$u failed"
+  jq -e '.segment == (first(("high_value", "active", "dormant", "new") as $t | select(.tags[$t]) | $t) // "other")' \
+    user.json > /dev/null || fail "GET /v1/users/$u: segment against its tags: $(cat user.json)"
+  jq -c --arg u "$u" '.tags | to_entries[] | {user_id: $u, tag: .key, from: "", to: (.value | tostring)}' user.json
 done < users.txt > state.jsonl
 check_tags_against_sql state.jsonl run.log
 [ "$(val tags_differ)" = 0 ] || fail "after $kills kills, $(val tags_differ) users' tags in the state differ from SQL: $(grep differ_example check.out)"

@@ -104,8 +104,12 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
     (void)google::protobuf::util::MessageToJsonString(p, &profile, o);
     nlohmann::json tags = {{kRfmTag, p.tag_rfm()}, {kTierTag, p.tag_tier()}};
     for (const FlagTag& tag : kFlagTags) tags[std::string(tag.name)] = (p.*tag.get)();
-    nlohmann::json j = {
-        {"user_id", id}, {"tags", tags}, {"profile", nlohmann::json::parse(profile)}};
+    // (The default precedence: segments.precedence is not a setting yet.)
+    const std::string_view segment = NameOf(kSegmentNames, SegmentOf(p, kDefaultSegmentPrecedence));
+    nlohmann::json j = {{"user_id", id},
+                        {"tags", tags},
+                        {"segment", segment},
+                        {"profile", nlohmann::json::parse(profile)}};
     return {200, j.dump(), "application/json", ""};
   }
   if (path.rfind("/v1/campaigns/", 0) == 0) {

@@ -119,6 +119,61 @@ TEST(UserProfiles, APaidOrderOfADormantUserIsAReactivation) {
   EXPECT_EQ(h.Count("u1", "dormant", "true"), 1);
 }
 
+// Each click and order carries its user's segment just before it, as of
+// its time: the first tag of the precedence that holds, else other.
+TEST(UserProfiles, EachEventCarriesItsUsersSegmentJustBeforeIt) {
+  Harness h;
+  const auto segment = [&h] { return NameOf(kSegmentNames, h.records.back().segment); };
+  h.Click("u1", kDayStart);
+  EXPECT_EQ(segment(), "new") << "a user seen for the first time is new";
+  h.Paid("u1", kDayStart + kDay, 200);
+  EXPECT_EQ(segment(), "new") << "the order that ends it is a new user's";
+  h.Click("u1", kDayStart + kDay + 1);
+  EXPECT_EQ(segment(), "other");
+  h.Paid("u1", kDayStart + 2 * kDay, 200);
+  EXPECT_EQ(segment(), "other") << "the order that makes the user active";
+  h.Click("u1", kDayStart + 2 * kDay + 1);
+  EXPECT_EQ(segment(), "active");
+  // Dormant as of the order, though no watermark passed 90 days: its
+  // order is a dormant user's, then the user is awake.
+  h.Paid("u1", kDayStart + 92 * kDay, 6'000);
+  EXPECT_EQ(segment(), "dormant");
+  EXPECT_TRUE(h.records.back().reactivated);
+  h.Click("u1", kDayStart + 92 * kDay + 1);
+  EXPECT_EQ(segment(), "high_value") << "high_value (spend over 5,000 yuan) comes first";
+
+  TagRules dormant_first;
+  dormant_first.segment_precedence = {Segment::kDormant, Segment::kHighValue};
+  Harness d(dormant_first);
+  d.Paid("u2", kDayStart, 6'000);
+  EXPECT_EQ(NameOf(kSegmentNames, d.records.back().segment), "other")
+      << "new is not in this precedence";
+  d.Click("u2", kDayStart + 1);
+  EXPECT_EQ(NameOf(kSegmentNames, d.records.back().segment), "high_value");
+  d.Click("u2", kDayStart + 90 * kDay);
+  EXPECT_EQ(NameOf(kSegmentNames, d.records.back().segment), "dormant");
+}
+
+// A profile that cannot be read leaves the segment unknown, not guessed.
+TEST(UserProfiles, ASegmentIsUnknownWhenTheProfileCannotBeRead) {
+  class Unreadable final : public StateReader {
+   public:
+    absl::Status Scan(std::string_view, const Visitor&) const override { return absl::OkStatus(); }
+    absl::Status Get(std::string_view table, std::string_view, std::string*) const override {
+      if (table == UserProfileOperator::kTable) return absl::UnavailableError("disk gone");
+      return absl::NotFoundError("");
+    }
+    absl::Status ScanFrom(std::string_view, std::string_view, const RangeVisitor&) const override {
+      return absl::OkStatus();
+    }
+  } unreadable;
+  Harness h;
+  ASSERT_TRUE(h.op.Restore(unreadable).ok());
+  h.Click("u1", kDayStart);
+  EXPECT_EQ(NameOf(kSegmentNames, h.records.back().segment), "unknown");
+  EXPECT_FALSE(h.op.status().ok());
+}
+
 TEST(UserProfiles, DormantAtExactlyNinetyDaysOnce) {
   Harness h;
   h.Paid("u1", kDayStart, 300);
