@@ -284,6 +284,9 @@ void AlertEngine::CheckTopicSilence(const std::map<std::string, int64_t>& silent
 
 void AlertEngine::Emit(const v1::WindowResult& r) {
   if (next_ != nullptr) next_->Emit(r);
+  // Rules judge the rows of all users; a segment's rows (segments.enabled)
+  // are not theirs (rules by segment: not yet).
+  if (!r.segment().empty()) return;
   for (const AlertRule& rule : rules_) {
     if (!rule.topic.empty()) continue;  // judged in wall time, CheckTopicSilence
     const bool incomplete = !incomplete_reason_.empty() && r.window_end_ms() > incomplete_after_ms_;

@@ -45,6 +45,8 @@ void AppendWindowResultJson(const v1::WindowResult& r, std::string* out) {
                  "\"campaign_id\":{},\"channel\":{}",
                  r.window(), r.window_start_ms(), r.window_end_ms(),
                  nlohmann::json(r.campaign_id()).dump(), nlohmann::json(r.channel()).dump());
+  if (!r.segment().empty())
+    fmt::format_to(std::back_inserter(*out), ",\"segment\":\"{}\"", r.segment());
   AppendMetricsJson(r, /*profiles_only=*/false, out);
   fmt::format_to(std::back_inserter(*out), ",\"uv\":{},\"revision\":{}", r.uv(), r.revision());
   if (HasProfileCounters(r)) AppendMetricsJson(r, /*profiles_only=*/true, out);

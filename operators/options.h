@@ -46,6 +46,19 @@ struct OperatorOptions {
   // new day total as a partial update (revision kPartialUpdate) for the
   // merger, which publishes nothing for it. Default: false.
   bool emit_partial_updates = false;
+  // Segments (segments.enabled): windows of these sizes (and the
+  // cumulative one with `segment_cumulative`) are also split by the
+  // events' user segment (segment.h), beside the rows of all users.
+  // Empty: no split. Default: empty.
+  std::vector<int> segment_window_minutes;
+  bool segment_cumulative = false;
+  bool segments() const { return !segment_window_minutes.empty() || segment_cumulative; }
+  bool SegmentWindow(int minutes) const {
+    for (int m : segment_window_minutes) {
+      if (m == minutes) return true;
+    }
+    return false;
+  }
 
   int max_window_minutes() const {
     int m = 1;

@@ -7,6 +7,22 @@
 #include "promowatch/v1/state.pb.h"
 
 namespace promowatch {
+namespace {
+
+// As the window operator's keys sort: campaign '\0' channel ('\0' segment).
+std::string MergeKey(const std::string& campaign, const std::string& channel,
+                     const std::string& segment) {
+  std::string key = campaign;
+  key.push_back('\0');
+  key.append(channel);
+  if (!segment.empty()) {
+    key.push_back('\0');
+    key.append(segment);
+  }
+  return key;
+}
+
+}  // namespace
 
 class PartialMerger::TaskSink final : public WindowResultSink {
  public:
@@ -33,9 +49,7 @@ WindowResultSink* PartialMerger::task_sink(int task) { return sinks_.at(task).ge
 
 bool PartialMerger::Offer(int task, const v1::WindowResult& r, int64_t version) {
   if (task < 0 || task >= tasks_) return false;
-  std::string key = r.campaign_id();
-  key.push_back('\0');
-  key.append(r.channel());
+  std::string key = MergeKey(r.campaign_id(), r.channel(), r.segment());
   auto it = windows_.find(WindowKey{r.window(), r.window_start_ms(), key});
   if (it != windows_.end()) {
     const auto t = static_cast<size_t>(task);
@@ -49,9 +63,7 @@ bool PartialMerger::Offer(int task, const v1::WindowResult& r, int64_t version) 
 }
 
 void PartialMerger::Take(int task, const v1::WindowResult& r, int64_t version) {
-  std::string key = r.campaign_id();
-  key.push_back('\0');
-  key.append(r.channel());
+  std::string key = MergeKey(r.campaign_id(), r.channel(), r.segment());
   auto [it, inserted] =
       windows_.try_emplace(WindowKey{r.window(), r.window_start_ms(), std::move(key)});
   if (inserted) {
@@ -60,6 +72,7 @@ void PartialMerger::Take(int task, const v1::WindowResult& r, int64_t version) {
     w.start_ms = r.window_start_ms();
     w.campaign = r.campaign_id();
     w.channel = r.channel();
+    w.segment = r.segment();
     w.partials.resize(static_cast<size_t>(tasks_));
     w.offered.resize(static_cast<size_t>(tasks_));
     w.offered_end.resize(static_cast<size_t>(tasks_));
@@ -97,7 +110,7 @@ void PartialMerger::Publish(Window& w, int64_t end_ms, bool correction) {
   // (the first is 1, whether the window fired before or not); windows fire
   // with 0.
   const int32_t revision = correction ? (w.revision > 0 ? w.revision + 1 : 1) : 0;
-  FillWindowResult(w.name, w.start_ms, end_ms, w.campaign, w.channel, sum, uv, revision,
+  FillWindowResult(w.name, w.start_ms, end_ms, w.campaign, w.channel, w.segment, sum, uv, revision,
                    options_.count_new_customers, &result_);
   out_->Emit(result_);
   ++(revision > 0 ? corrected_ : emitted_);
@@ -191,6 +204,7 @@ void PartialMerger::Snapshot(StateWriter& out) {
     state.set_start_ms(w.start_ms);
     state.set_campaign_id(w.campaign);
     state.set_channel(w.channel);
+    state.set_segment(w.segment);
     state.set_revision(w.revision);
     for (size_t t = 0; t < w.partials.size(); ++t) {
       CountersToMessage(w.partials[t].counters, state.add_partials());
@@ -210,8 +224,9 @@ void PartialMerger::Snapshot(StateWriter& out) {
   v1::Partial held;
   for (const Arrival& a : held_) {
     const Window& w = a.window->second;
-    FillWindowResult(w.name, w.start_ms, a.end_ms, w.campaign, w.channel, a.partial.counters,
-                     a.partial.uv, a.revision, options_.count_new_customers, &result_);
+    FillWindowResult(w.name, w.start_ms, a.end_ms, w.campaign, w.channel, w.segment,
+                     a.partial.counters, a.partial.uv, a.revision, options_.count_new_customers,
+                     &result_);
     key.clear();
     AppendBigEndian64(&key, static_cast<int64_t>(a.seq));
     AppendBigEndian64(&key, a.task);
@@ -232,14 +247,13 @@ absl::Status PartialMerger::Restore(const StateReader& in) {
       return absl::DataLossError(
           "merged_windows: undecodable, or written by a run with another number of tasks");
     }
-    std::string key = state.campaign_id();
-    key.push_back('\0');
-    key.append(state.channel());
+    std::string key = MergeKey(state.campaign_id(), state.channel(), state.segment());
     Window& w = windows_[WindowKey{state.window(), state.start_ms(), std::move(key)}];
     w.name = state.window();
     w.start_ms = state.start_ms();
     w.campaign = state.campaign_id();
     w.channel = state.channel();
+    w.segment = state.segment();
     w.revision = state.revision();
     w.partials.resize(static_cast<size_t>(tasks_));
     w.offered.resize(static_cast<size_t>(tasks_));

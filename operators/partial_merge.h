@@ -91,6 +91,7 @@ class PartialMerger final : public Operator {
     int64_t start_ms = 0;
     std::string campaign;
     std::string channel;
+    std::string segment;            // empty: all users
     std::vector<Partial> partials;  // by task
     std::vector<int64_t> offered;   // by task: the newest version offered (Offer)
     // By task, cumulative windows (one per day and key, published at many

@@ -33,15 +33,19 @@ std::vector<std::string> WindowOperator::StateTables() const {
           std::string(kDayUsersTable), std::string(kMetaTable)};
 }
 
-WindowOperator::KeyId WindowOperator::InternKey(std::string_view campaign,
-                                                std::string_view channel) {
+WindowOperator::KeyId WindowOperator::InternKey(std::string_view campaign, std::string_view channel,
+                                                Segment segment) {
   scratch_key_.assign(campaign);
   scratch_key_.push_back('\0');
   scratch_key_.append(channel);
+  if (segment != Segment::kNone) {
+    scratch_key_.push_back('\0');
+    scratch_key_.append(NameOf(kSegmentNames, segment));
+  }
   auto it = key_ids_.find(scratch_key_);
   if (it != key_ids_.end()) return it->second;
   const KeyId id = static_cast<KeyId>(keys_.size());
-  keys_.push_back(Key{std::string(campaign), std::string(channel), scratch_key_});
+  keys_.push_back(Key{std::string(campaign), std::string(channel), segment, scratch_key_});
   key_ids_.emplace(scratch_key_, id);
   return id;
 }
@@ -112,16 +116,21 @@ void WindowOperator::Add(const EventRecord& e) {
   // pane whose windows were already emitted. They are emitted again, and the
   // day total (which already folded this pane in) is updated directly.
   const bool correction = last_fired_ != INT64_MIN && pane + 1 <= last_fired_;
-  const KeyId keys[3] = {InternKey(e.campaign_id, e.channel), InternKey(e.campaign_id, kRollupKey),
-                         0};
-  for (KeyId k : keys) {
+  KeyId keys[6] = {InternKey(e.campaign_id, e.channel), InternKey(e.campaign_id, kRollupKey), 0};
+  size_t n = 3;
+  if (e.segment != Segment::kNone && options_.segments()) {
+    keys[n++] = InternKey(e.campaign_id, e.channel, e.segment);
+    keys[n++] = InternKey(e.campaign_id, kRollupKey, e.segment);
+    keys[n++] = InternKey(kRollupKey, kRollupKey, e.segment);
+  }
+  for (KeyId k : std::span<const KeyId>(keys, n)) {
     Aggregate& p = PaneFor(pane, k);
     p.counters.Update(e);
     p.AddUser(e.user_hash);
     p.dirty = true;
     if (correction) {
       corrections_.insert(Slot(pane, k));
-      if (options_.cumulative) {
+      if (options_.cumulative && Emits(k, 0)) {
         Aggregate& d = DayFor(DayOf(e.event_time_ms, options_.day_utc_offset_ms), k);
         d.counters.Update(e);
         d.AddUser(e.user_hash);
@@ -176,7 +185,9 @@ void WindowOperator::FireBoundary(int64_t boundary) {
     }
     SortByKey(&keys);
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    for (KeyId k : keys) EmitWindow(minutes, boundary, k, 0);
+    for (KeyId k : keys) {
+      if (Emits(k, minutes)) EmitWindow(minutes, boundary, k, 0);
+    }
   }
   if (!options_.cumulative) return;
   auto it = pane_keys_.find(boundary - 1);
@@ -186,6 +197,7 @@ void WindowOperator::FireBoundary(int64_t boundary) {
   const int64_t pane_start = (boundary - 1) * kMinuteMs;
   const int64_t day = DayOf(pane_start, options_.day_utc_offset_ms);
   for (KeyId k : keys) {
+    if (!Emits(k, 0)) continue;
     Aggregate& p = panes_.at(Slot(boundary - 1, k));
     Aggregate& d = DayFor(day, k);
     d.counters.Combine(p.counters);
@@ -218,14 +230,16 @@ void WindowOperator::EmitWindow(int minutes, int64_t boundary, KeyId key, int32_
 }
 
 void FillWindowResult(std::string_view window, int64_t start_ms, int64_t end_ms,
-                      std::string_view campaign, std::string_view channel, const Counters& c,
-                      int64_t uv, int32_t revision, bool count_new_customers, v1::WindowResult* r) {
+                      std::string_view campaign, std::string_view channel, std::string_view segment,
+                      const Counters& c, int64_t uv, int32_t revision, bool count_new_customers,
+                      v1::WindowResult* r) {
   r->Clear();
   r->set_window(std::string(window));
   r->set_window_start_ms(start_ms);
   r->set_window_end_ms(end_ms);
   r->set_campaign_id(std::string(campaign));
   r->set_channel(std::string(channel));
+  if (!segment.empty()) r->set_segment(std::string(segment));
   const auto& fields = CounterDescriptors<v1::WindowResult>();
   const auto* reflection = r->GetReflection();
   for (size_t i = 0; i < fields.size(); ++i) {
@@ -246,7 +260,9 @@ void FillWindowResult(std::string_view window, int64_t start_ms, int64_t end_ms,
 
 void WindowOperator::Emit(std::string_view window, int64_t start_ms, int64_t end_ms, KeyId key,
                           const Counters& c, int64_t uv, int32_t revision) {
-  FillWindowResult(window, start_ms, end_ms, keys_[key].campaign, keys_[key].channel, c, uv,
+  const Key& k = keys_[key];
+  FillWindowResult(window, start_ms, end_ms, k.campaign, k.channel,
+                   k.segment == Segment::kNone ? "" : NameOf(kSegmentNames, k.segment), c, uv,
                    revision, options_.count_new_customers, &result_);
   if (revision > 0) {
     ++emitted_.corrections_emitted;
@@ -264,6 +280,7 @@ void WindowOperator::EmitCorrections() {
     const int64_t pane = static_cast<int64_t>(slot >> 32);
     const KeyId key = static_cast<KeyId>(slot & 0xffffffffu);
     for (int minutes : options_.window_minutes) {
+      if (!Emits(key, minutes)) continue;
       for (int64_t e = pane + 1; e <= pane + minutes && e <= last_fired_; ++e) {
         windows.emplace_back(minutes, e, key);
       }
@@ -399,7 +416,15 @@ absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_vie
     if (sep == std::string_view::npos) {
       return absl::DataLossError(std::string(table) + ": key without channel");
     }
-    const KeyId k = InternKey(encoded.substr(0, sep), encoded.substr(sep + 1));
+    std::string_view channel = encoded.substr(sep + 1);
+    Segment segment = Segment::kNone;
+    if (const size_t seg = channel.find('\0'); seg != std::string_view::npos) {
+      const auto named = FromName(kSegmentNames, channel.substr(seg + 1));
+      if (!named) return absl::DataLossError(std::string(table) + ": unknown segment");
+      segment = *named;
+      channel = channel.substr(0, seg);
+    }
+    const KeyId k = InternKey(encoded.substr(0, sep), channel, segment);
     v1::AggregateState state;
     if (!state.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
       return absl::DataLossError(std::string(table) + ": undecodable aggregate");

@@ -50,9 +50,11 @@ inline constexpr int32_t kPartialUpdate = -1;
 
 // A window result from its counters: ratios null without a denominator,
 // the counters of user profiles only with `count_new_customers`.
+// `segment`: empty for the rows of all users.
 void FillWindowResult(std::string_view window, int64_t start_ms, int64_t end_ms,
-                      std::string_view campaign, std::string_view channel, const Counters& c,
-                      int64_t uv, int32_t revision, bool count_new_customers, v1::WindowResult* r);
+                      std::string_view campaign, std::string_view channel, std::string_view segment,
+                      const Counters& c, int64_t uv, int32_t revision, bool count_new_customers,
+                      v1::WindowResult* r);
 
 class WindowOperator final : public Operator {
  public:
@@ -99,8 +101,16 @@ class WindowOperator final : public Operator {
   struct Key {
     std::string campaign;
     std::string channel;
-    std::string encoded;  // campaign '\0' channel: the state key suffix
+    Segment segment = Segment::kNone;  // kNone: all users
+    // campaign '\0' channel ('\0' segment): the state key suffix
+    std::string encoded;
   };
+  // Whether a key's rows of windows of `minutes` (0: cumulative) are emitted:
+  // a segment's only for the sizes split by segment.
+  bool Emits(KeyId key, int minutes) const {
+    if (keys_[key].segment == Segment::kNone) return true;
+    return minutes == 0 ? options_.segment_cumulative : options_.SegmentWindow(minutes);
+  }
   struct Aggregate {  // a pane or a day total of one key
     Counters counters;
     UserSet users;
@@ -115,7 +125,8 @@ class WindowOperator final : public Operator {
   static uint64_t Slot(int64_t index, KeyId key) {
     return (static_cast<uint64_t>(index) << 32) | key;
   }
-  KeyId InternKey(std::string_view campaign, std::string_view channel);
+  KeyId InternKey(std::string_view campaign, std::string_view channel,
+                  Segment segment = Segment::kNone);
   Aggregate& PaneFor(int64_t pane, KeyId key);
   Aggregate& DayFor(int64_t day, KeyId key);
   int64_t NextBoundary() const;  // INT64_MAX when nothing is left to fire

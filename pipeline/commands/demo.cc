@@ -46,6 +46,7 @@ class DemoView final : public WindowResultSink {
   }
   void Emit(const v1::WindowResult& r) override {
     std::lock_guard lock(mu_);
+    if (!r.segment().empty()) return;  // the view is of all users
     if (!IsRollup(r.channel()) || IsRollup(r.campaign_id())) {
       if (IsRollup(r.campaign_id()) && IsRollup(r.channel()) && r.window() == kCumulativeWindow)
         total_ = r;

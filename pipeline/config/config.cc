@@ -12,6 +12,7 @@ namespace promowatch {
 using config_internal::ParseAlertsSection;
 using config_internal::ParseKafkaSection;
 using config_internal::ParseProfilesSection;
+using config_internal::ParseSegmentsSection;
 using config_internal::ParseYaml;
 using config_internal::Reader;
 using config_internal::ReadWholeFile;
@@ -257,6 +258,7 @@ constexpr Section kSections[] = {
     {"metrics", ParseMetricsSection},
     {"api", ParseApiSection},
     {"profiles", ParseProfilesSection},
+    {"segments", ParseSegmentsSection},  // (after windows, cumulative and profiles)
     {"alerts", ParseAlertsSection},
 };
 

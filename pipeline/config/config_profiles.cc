@@ -1,6 +1,8 @@
 // The profiles section of a config file: user profiles and the thresholds
 // of their tags (operators/user_profiles.h TagRules).
 
+#include <algorithm>
+
 #include "pipeline/config/parse.h"
 
 namespace promowatch::config_internal {
@@ -95,6 +97,68 @@ absl::Status ParseProfilesSection(const Reader& r, const YAML::Node& pr, Pipelin
   if (auto n = pr["attribution_window"])
     PW_RETURN_IF_ERROR(r.Duration(n, &t.attribution_window_ms));
   if (auto tags = pr["tags"]) PW_RETURN_IF_ERROR(ParseTagRules(r, tags, &t));
+  return absl::OkStatus();
+}
+
+// segments: campaign windows split by the user segment of each event
+// (operators/segment.h): which sizes, and the tags' precedence.
+absl::Status ParseSegmentsSection(const Reader& r, const YAML::Node& s, PipelineConfig* out) {
+  PipelineConfig& config = *out;
+  PW_RETURN_IF_ERROR(r.CheckKeys(s, "segments", {"enabled", "windows", "precedence"}));
+  bool enabled = false;
+  if (auto n = s["enabled"]) PW_RETURN_IF_ERROR(r.Bool(n, &enabled));
+  if (enabled && !config.profiles_enabled) {
+    return r.Error(s["enabled"],
+                   "segments come from user tags: set profiles.enabled: true, or remove "
+                   "segments.enabled");
+  }
+  OperatorOptions& op = config.operators;
+  std::vector<int> minutes = {5};
+  bool cumulative = true;
+  if (auto n = s["windows"]) {
+    if (!n.IsSequence() || n.size() == 0)
+      return r.Error(n, "windows must be a list like [5m, cumulative]");
+    minutes.clear();
+    cumulative = false;
+    for (const auto& item : n) {
+      if (item.IsScalar() && item.Scalar() == kCumulativeWindow) {
+        if (!op.cumulative) return r.Error(item, "cumulative is off (cumulative.enabled: false)");
+        cumulative = true;
+        continue;
+      }
+      int64_t ms = 0;
+      PW_RETURN_IF_ERROR(r.Duration(item, &ms));
+      const int m = static_cast<int>(ms / 60'000);
+      if (ms % 60'000 != 0 || std::find(op.window_minutes.begin(), op.window_minutes.end(), m) ==
+                                  op.window_minutes.end()) {
+        return r.Error(item, fmt::format("{} is not one of windows.sizes", item.Scalar()));
+      }
+      minutes.push_back(m);
+    }
+  } else if (std::find(op.window_minutes.begin(), op.window_minutes.end(), 5) ==
+             op.window_minutes.end()) {
+    minutes.clear();  // the default's 5m is not computed: the cumulative day only
+  }
+  if (auto n = s["precedence"]) {
+    if (!n.IsSequence() || n.size() == 0)
+      return r.Error(n, "precedence must be a list like [high_value, active, dormant, new]");
+    std::vector<Segment> order;
+    for (const auto& item : n) {
+      const auto seg = item.IsScalar() ? FromName(kSegmentNames, item.Scalar()) : std::nullopt;
+      if (!seg || *seg == Segment::kOther || *seg == Segment::kUnknown) {
+        return r.Error(item,
+                       "a segment of the precedence is one of: high_value, active, "
+                       "dormant, new (other is what none of them holds)");
+      }
+      if (std::find(order.begin(), order.end(), *seg) != order.end())
+        return r.Error(item, fmt::format("{} is listed twice", item.Scalar()));
+      order.push_back(*seg);
+    }
+    config.tag_rules.segment_precedence = std::move(order);
+  }
+  if (!enabled) return absl::OkStatus();
+  op.segment_window_minutes = std::move(minutes);
+  op.segment_cumulative = cumulative;
   return absl::OkStatus();
 }
 

@@ -124,6 +124,7 @@ class Reader {
 // in the order they are read: alert rules check windows.sizes).
 absl::Status ParseKafkaSection(const Reader& r, const YAML::Node& k, PipelineConfig* out);
 absl::Status ParseProfilesSection(const Reader& r, const YAML::Node& pr, PipelineConfig* out);
+absl::Status ParseSegmentsSection(const Reader& r, const YAML::Node& s, PipelineConfig* out);
 absl::Status ParseAlertsSection(const Reader& r, const YAML::Node& a, PipelineConfig* out);
 
 // The YAML document, or the line at which it stops being YAML.

@@ -192,7 +192,8 @@ void ResultsProbe::ForgetCampaigns(const std::function<bool(const std::string&)>
 
 void MeteredResultSink::Emit(const v1::WindowResult& r) {
   next_->Emit(r);
-  probe_->ResultEmitted(r, clock_());
+  // The campaign series are of all users (segment series: not yet).
+  if (r.segment().empty()) probe_->ResultEmitted(r, clock_());
 }
 
 }  // namespace promowatch

@@ -124,7 +124,7 @@ void StatusBoard::DeadLetter(int64_t wall_ms, const std::string& reason, const s
 }
 
 void StatusBoard::ResultPublished(const v1::WindowResult& r) {
-  if (!IsRollup(r.channel()) || IsRollup(r.campaign_id())) return;
+  if (!IsRollup(r.channel()) || IsRollup(r.campaign_id()) || !r.segment().empty()) return;
   const bool cumulative = r.window() == "cumulative";
   if (!cumulative && r.window() != "1m") return;
   std::lock_guard<std::mutex> lock(mu_);

@@ -275,6 +275,36 @@ TEST(Config, ProfilesAndTagThresholds) {
   EXPECT_TRUE(api->api.enabled);
 }
 
+TEST(Config, SegmentsNeedProfilesAndComputedWindows) {
+  auto c = ParseConfig("profiles:\n  enabled: true\nsegments:\n  enabled: true\n", "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->operators.segment_window_minutes, std::vector<int>{5});
+  EXPECT_TRUE(c->operators.segment_cumulative);
+  auto d = ParseConfig(
+      "windows:\n  sizes: [1m, 15m]\nprofiles:\n  enabled: true\nsegments:\n  enabled: true\n"
+      "  windows: [15m]\n  precedence: [dormant, new]\n",
+      "x.yaml");
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(d->operators.segment_window_minutes, std::vector<int>{15});
+  EXPECT_FALSE(d->operators.segment_cumulative);
+  EXPECT_EQ(d->tag_rules.segment_precedence,
+            (std::vector<Segment>{Segment::kDormant, Segment::kNew}));
+  auto off = ParseConfig("profiles:\n  enabled: true\n", "x.yaml");
+  ASSERT_TRUE(off.ok());
+  EXPECT_FALSE(off->operators.segments());
+  ExpectError("segments:\n  enabled: true\n", "bad.yaml:2: segments come from user tags");
+  ExpectError("profiles:\n  enabled: true\nsegments:\n  enabled: true\n  windows: [15m]\n",
+              "bad.yaml:5: 15m is not one of windows.sizes");
+  ExpectError(
+      "cumulative:\n  enabled: false\nprofiles:\n  enabled: true\nsegments:\n  enabled: true\n"
+      "  windows: [cumulative]\n",
+      "bad.yaml:7: cumulative is off");
+  ExpectError("profiles:\n  enabled: true\nsegments:\n  precedence: [new, vip]\n",
+              "bad.yaml:4: a segment of the precedence is one of");
+  ExpectError("profiles:\n  enabled: true\nsegments:\n  precedence: [new, new]\n",
+              "bad.yaml:4: new is listed twice");
+}
+
 // What a hostile or careless config did before it was bounded.
 TEST(Config, NumbersAndDurationsAreBounded) {
   EXPECT_FALSE(ParseDuration("9999999999999999d").ok());
