@@ -4,7 +4,8 @@
 # in the segment its user was in just before it (the first of high_value,
 # active, dormant, new that holds, else other), as of the event, so users
 # cross segments inside the sale (new -> buyer, dormant -> reactivated).
-# A clean, time-ordered year of 100 users; the 5m windows are split.
+# A clean, time-ordered year of 100 users; the default split (5m and the
+# cumulative day).
 source "$(dirname "$0")/lib.sh"
 command -v sqlite3 >/dev/null || fail "sqlite3 is not installed (scripts/install-deps.sh installs it)"
 cd "$WORK"
@@ -14,19 +15,16 @@ cd "$WORK"
 cat > config.yaml <<'YAML'
 windows:
   sizes: [1m, 5m]
-cumulative:
-  enabled: false
 profiles:
   enabled: true
 segments:
   enabled: true
-  windows: [5m]
 YAML
 "$PROMOWATCH" replay -c config.yaml -i year.jsonl -o windows.jsonl --dead-letter dead.jsonl 2> replay.log ||
   fail "replay failed: $(tail -3 replay.log)"
 # With segments off, the rows of all users are the same, byte for byte.
 grep -v '"segment":' windows.jsonl > all_users.jsonl
-printf 'windows:\n  sizes: [1m, 5m]\ncumulative:\n  enabled: false\nprofiles:\n  enabled: true\n' > off.yaml
+printf 'windows:\n  sizes: [1m, 5m]\nprofiles:\n  enabled: true\n' > off.yaml
 "$PROMOWATCH" replay -c off.yaml -i year.jsonl -o off.jsonl 2> off.log || fail "replay without segments failed"
 cmp -s off.jsonl all_users.jsonl || fail "segments on changed the rows of all users: $(diff off.jsonl all_users.jsonl | head -3)"
 
@@ -46,7 +44,8 @@ grep '^seg_' check.out
 [ "$(val seg_rows_missing)" = 0 ] || fail "$(val seg_rows_missing) segment rows of SQL are missing or differ: $(grep seg_missing_example check.out)"
 [ "$(val seg_rows_unexpected)" = 0 ] || fail "$(val seg_rows_unexpected) segment rows are not SQL's: $(grep seg_unexpected_example check.out)"
 [ "$(val seg_windows_other_than_5m)" = 0 ] || fail "segment rows of windows not in segments.windows"
+[ "$(val seg_cumulative_rows)" -gt 1000 ] || fail "too few cumulative segment rows: $(val seg_cumulative_rows)"
 for s in new active dormant high_value other; do
   grep -q "^seg_events|.*$s=" check.out || fail "no event in segment $s: the input does not exercise it"
 done
-pass "segments: $(val seg_rows_got) rows of 5m windows by (campaign, channel, segment) equal SQL ($(val seg_events)); the rows of all users unchanged"
+pass "segments: $(val seg_rows_got) rows of 5m and cumulative windows by (campaign, channel, segment) equal SQL ($(val seg_events)); the rows of all users unchanged"

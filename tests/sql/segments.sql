@@ -6,7 +6,7 @@
 -- earlier events: the first of high_value, active, dormant, new that
 -- holds, else other; a user never seen before is new. Output:
 -- expected_seg(w, wstart, wend, c, ch, seg, counters..., uv) for the 5m
--- windows.
+-- and cumulative windows.
 CREATE TABLE ue AS
 SELECT seq, user_id AS u, t, kind, code, amount, campaign, channel FROM accepted
 WHERE kind IN ('click', 'order');
@@ -55,6 +55,22 @@ SELECT '5m' AS w, wend - 300000 AS wstart, wend, c, ch, seg,
   SUM(CASE WHEN kind = 'order' AND code = 3 THEN amount ELSE 0 END) AS refund_cents,
   COUNT(DISTINCT user_id) AS uv
 FROM assigned GROUP BY wend, c, ch, seg;
+-- Cumulative: for each key and each minute it had events, everything of
+-- that key since local midnight (UTC+8) up to the end of that minute.
+INSERT INTO expected_seg
+SELECT 'cumulative', (m.day * 86400000) - 28800000, m.wend, m.c, m.ch, m.seg,
+  SUM(kind = 'click' AND code = 1), SUM(kind = 'click' AND code = 2),
+  SUM(kind = 'click' AND code = 3), SUM(kind = 'click' AND code = 4),
+  SUM(kind = 'order' AND code = 1), SUM(kind = 'order' AND code = 2),
+  SUM(kind = 'order' AND code = 4), SUM(kind = 'order' AND code = 3),
+  SUM(CASE WHEN kind = 'order' AND code = 2 THEN amount ELSE 0 END),
+  SUM(CASE WHEN kind = 'order' AND code = 3 THEN amount ELSE 0 END),
+  COUNT(DISTINCT user_id)
+FROM (SELECT DISTINCT c, ch, seg, (t / 60000 + 1) * 60000 AS wend, (t + 28800000) / 86400000 AS day
+      FROM keyed_seg) m
+JOIN keyed_seg e ON e.c = m.c AND e.ch = m.ch AND e.seg = m.seg
+  AND (e.t + 28800000) / 86400000 = m.day AND e.t < m.wend
+GROUP BY m.c, m.ch, m.seg, m.wend, m.day;
 CREATE TABLE got_seg AS
 SELECT json_extract(line, '$.window') AS w, json_extract(line, '$.window_start_ms') AS wstart,
   json_extract(line, '$.window_end_ms') AS wend, json_extract(line, '$.campaign_id') AS c,
@@ -70,7 +86,8 @@ SELECT 'seg_rows_expected', COUNT(*) FROM expected_seg;
 SELECT 'seg_rows_got', COUNT(*) FROM got_seg;
 SELECT 'seg_rows_missing', COUNT(*) FROM (SELECT * FROM expected_seg EXCEPT SELECT * FROM got_seg);
 SELECT 'seg_rows_unexpected', COUNT(*) FROM (SELECT * FROM got_seg EXCEPT SELECT * FROM expected_seg);
-SELECT 'seg_windows_other_than_5m', COUNT(*) FROM got_seg WHERE w != '5m';
+SELECT 'seg_windows_other_than_5m', COUNT(*) FROM got_seg WHERE w NOT IN ('5m', 'cumulative');
+SELECT 'seg_cumulative_rows', COUNT(*) FROM got_seg WHERE w = 'cumulative';
 SELECT 'seg_events', group_concat(seg || '=' || n, ' ') FROM
   (SELECT seg, COUNT(*) AS n FROM seg GROUP BY seg ORDER BY seg);
 SELECT 'seg_missing_example', * FROM (SELECT * FROM expected_seg EXCEPT SELECT * FROM got_seg) LIMIT 3;
