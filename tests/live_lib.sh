@@ -89,9 +89,15 @@ SQL
 
 # The watermark in the last "stopped" report of a run log.
 final_watermark() { grep 'msg="stopped"' "$1" | tr ' ' '\n' | sed -n 's/^watermark_ms=//p' | tail -1; }
-# The lowest watermark of the global tasks in the last "stopped" report of a
-# run log: windows ending at or before it are final on promowatch-metrics.
-final_results_watermark() { grep 'msg="stopped"' "$1" | tr ' ' '\n' | sed -n 's/^global_watermark_ms=//p' | tail -1; }
+# The highest watermark of the global tasks a run log reported: windows
+# ending at or before it are final on promowatch-metrics. (Not the last
+# report's: a rebalance just before the stop - a killed member's session
+# expiring - reloads the global tasks, which report none until their source
+# tasks speak again, though everything before was published.)
+final_results_watermark() {
+  grep -E 'msg="(progress|stopped)"' "$1" | tr ' ' '\n' | sed -n 's/^global_watermark_ms=//p' |
+    grep -v '^-' | sort -n | tail -1
+}
 
 # produce_year N RATE USERS: a clean generated year (no duplicates, disorder,
 # lateness or malformed records, so that SQL sees what promowatch sees) in
