@@ -55,6 +55,7 @@ std::string Render(std::string text, const AlertEvent& a) {
       {"{{rule}}", a.rule},
       {"{{campaign}}", a.campaign_id},
       {"{{channel}}", a.channel},
+      {"{{segment}}", a.labels.count("segment") ? a.labels.at("segment") : std::string("all")},
       {"{{metric}}", a.metric},
       {"{{value}}", FormatNumber(a.value)},
       {"{{threshold}}", FormatNumber(a.threshold)},
@@ -89,7 +90,7 @@ AlertEngine::AlertEngine(std::vector<AlertRule> rules, WindowResultSink* next,
 }
 
 bool AlertEngine::InScope(const AlertRule& rule, const v1::WindowResult& r) const {
-  if (r.window() != rule.window) return false;
+  if (r.window() != rule.window || r.segment() != rule.segment) return false;
   const bool overall = IsRollup(r.campaign_id());
   const bool campaign_rollup = !overall && IsRollup(r.channel());
   using S = AlertRule::Scope;
@@ -124,6 +125,7 @@ AlertEvent AlertEngine::MakeEvent(const AlertRule& rule, const v1::WindowResult&
   a.active_since_ms = since_ms;
   a.labels = rule.labels;
   if (!rule.topic.empty()) a.labels["topic"] = rule.topic;
+  if (!rule.segment.empty()) a.labels["segment"] = rule.segment;
   for (const auto& [k, v] : rule.annotations) a.annotations[k] = Render(v, a);
   return a;
 }
@@ -284,13 +286,14 @@ void AlertEngine::CheckTopicSilence(const std::map<std::string, int64_t>& silent
 
 void AlertEngine::Emit(const v1::WindowResult& r) {
   if (next_ != nullptr) next_->Emit(r);
-  // Rules judge the rows of all users; a segment's rows (segments.enabled)
-  // are not theirs (rules by segment: not yet).
-  if (!r.segment().empty()) return;
+  // A segment's rows (segments.enabled) are judged by the rules of that
+  // segment only (InScope); the rows of all users move no_data's clock.
+  const bool all_users = r.segment().empty();
   for (const AlertRule& rule : rules_) {
     if (!rule.topic.empty()) continue;  // judged in wall time, CheckTopicSilence
     const bool incomplete = !incomplete_reason_.empty() && r.window_end_ms() > incomplete_after_ms_;
-    if (rule.kind == AlertRule::Kind::kNoData && r.window() == rule.window && !incomplete) {
+    if (rule.kind == AlertRule::Kind::kNoData && r.window() == rule.window && !incomplete &&
+        all_users) {
       // Any window of the rule's size moves event time: check the silent
       // scopes once per window end.
       int64_t& checked = silence_checked_[rule.name];

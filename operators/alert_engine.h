@@ -57,6 +57,9 @@ struct AlertRule {
   std::string window = "5m";
   enum class Scope { kOverall, kCampaign, kCampaignChannel } scope = Scope::kCampaignChannel;
   std::set<std::string> campaigns;  // empty: every campaign
+  // Judges the rows of one user segment (segments.enabled; "dormant", ...)
+  // instead of the rows of all users; its alerts carry the label `segment`.
+  std::string segment;
   enum class Op { kLess, kLessEqual, kGreater, kGreaterEqual } op = Op::kLess;
   double threshold = 0;
   std::optional<double> resolve_threshold;  // hysteresis; unset: threshold
@@ -67,7 +70,8 @@ struct AlertRule {
   std::string severity = "warning";
   // Extra labels (team, ...) and annotations (summary, description,
   // runbook_url, dashboard); annotation values are templates: {{rule}}
-  // {{campaign}} {{channel}} {{metric}} {{value}} {{threshold}} {{window}}.
+  // {{campaign}} {{channel}} {{segment}} {{metric}} {{value}} {{threshold}}
+  // {{window}}.
   std::map<std::string, std::string> labels;
   std::map<std::string, std::string> annotations;
   // Per-campaign overrides of `threshold` (threshold kind) or `target`

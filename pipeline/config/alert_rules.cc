@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "operators/keys.h"
+#include "operators/segment.h"
 #include "pipeline/config/parse.h"
 
 namespace promowatch {
@@ -184,6 +185,30 @@ absl::Status ParseRuleTarget(const Reader& r, const YAML::Node& n, const Pipelin
   if (auto sc = n["scope"]) {
     PW_RETURN_IF_ERROR(r.Enum(sc, "scope", AlertRule::kScopeNames, &rule.scope));
   }
+  if (auto sg = n["segment"]) {
+    // A segment's rows exist only where segments split the rule's window.
+    const OperatorOptions& op = config.operators;
+    const auto minutes = WindowMinutes(rule.window);
+    const bool split = rule.window == kCumulativeWindow ? op.segment_cumulative
+                                                        : minutes && op.SegmentWindow(*minutes);
+    if (!op.segments()) {
+      return r.Error(sg, "segment: needs segments.enabled: true (and profiles.enabled: true)");
+    }
+    if (rule.kind == Kind::kNoData || rule.kind == Kind::kPacing) {
+      return r.Error(sg, "segment: is for threshold and relative_drop rules");
+    }
+    if (!split) {
+      return r.Error(sg, fmt::format("window '{}' is not split by segment: add it to "
+                                     "segments.windows",
+                                     rule.window));
+    }
+    const auto seg = sg.IsScalar() ? FromName(kSegmentNames, sg.Scalar()) : std::nullopt;
+    if (!seg) {
+      return r.Error(sg, "segment must be one of: high_value, active, dormant, new, other, "
+                         "unknown");
+    }
+    rule.segment = sg.Scalar();
+  }
   if (auto cs = n["campaigns"]) {
     if (!cs.IsSequence() || cs.size() == 0)
       return r.Error(cs, "campaigns must be a non-empty list of campaign ids");
@@ -255,7 +280,7 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
   // Keys every kind takes, and each kind's own.
   const std::set<std::string> common = {
       "name",      "kind",        "metric",   "window",          "scope",
-      "campaigns", "min_volume",  "for",      "keep_firing_for", "severity",
+      "campaigns", "segment", "min_volume",  "for",      "keep_firing_for", "severity",
       "labels",    "annotations", "overrides"};
   const std::map<Kind, std::set<std::string>> kind_keys = {
       {Kind::kThreshold, {"op", "threshold", "resolve_threshold"}},

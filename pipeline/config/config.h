@@ -152,6 +152,9 @@ struct ApiOptions {
   std::string advertised_address;
   // Of those redirects: https with metrics.tls (set from it, not parsed).
   std::string redirect_scheme = "http";
+  // The segment /v1/users reports (set from segments.precedence).
+  std::vector<Segment> segment_precedence{std::begin(kDefaultSegmentPrecedence),
+                                          std::end(kDefaultSegmentPrecedence)};
 };
 
 struct PipelineConfig {

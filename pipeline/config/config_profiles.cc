@@ -154,6 +154,7 @@ absl::Status ParseSegmentsSection(const Reader& r, const YAML::Node& s, Pipeline
         return r.Error(item, fmt::format("{} is listed twice", item.Scalar()));
       order.push_back(*seg);
     }
+    config.api.segment_precedence = order;
     config.tag_rules.segment_precedence = std::move(order);
   }
   if (!enabled) return absl::OkStatus();

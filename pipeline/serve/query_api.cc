@@ -104,8 +104,8 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
     (void)google::protobuf::util::MessageToJsonString(p, &profile, o);
     nlohmann::json tags = {{kRfmTag, p.tag_rfm()}, {kTierTag, p.tag_tier()}};
     for (const FlagTag& tag : kFlagTags) tags[std::string(tag.name)] = (p.*tag.get)();
-    // (The default precedence: segments.precedence is not a setting yet.)
-    const std::string_view segment = NameOf(kSegmentNames, SegmentOf(p, kDefaultSegmentPrecedence));
+    const std::string_view segment =
+        NameOf(kSegmentNames, SegmentOf(p, options_.segment_precedence));
     nlohmann::json j = {{"user_id", id},
                         {"tags", tags},
                         {"segment", segment},
@@ -113,12 +113,19 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
     return {200, j.dump(), "application/json", ""};
   }
   if (path.rfind("/v1/campaigns/", 0) == 0) {
-    const std::string id = rest("/v1/campaigns/");
+    std::string id = rest("/v1/campaigns/");
+    constexpr std::string_view kSegments = "/segments";
+    const bool segments = id.size() > kSegments.size() && id.ends_with(kSegments);
+    if (segments) id.resize(id.size() - kSegments.size());
     if (!ValidId(id))
       return JsonError(400, "a campaign id is 1-128 characters of [A-Za-z0-9_.:-] (or * for all)");
     if (auto r = Elsewhere(false, id, path)) return *r;
-    const auto windows = results_->LatestWindows(id);
-    if (windows.empty()) return JsonError(404, "no recent windows for this campaign");
+    const auto windows = results_->LatestWindows(id, segments);
+    if (windows.empty()) {
+      return JsonError(404, segments ? "no recent segment windows for this campaign (segments "
+                                       "need segments.enabled: true)"
+                                     : "no recent windows for this campaign");
+    }
     std::string body = "{\"campaign_id\":" + nlohmann::json(id).dump() + ",\"windows\":[";
     for (size_t i = 0; i < windows.size(); ++i) {
       if (i > 0) body.push_back(',');
@@ -146,7 +153,8 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
             "application/json", ""};
   }
   return JsonError(404,
-                   "unknown path: GET /v1/users/{id}, /v1/campaigns/{id} or /v1/tags/{tag}/count");
+                   "unknown path: GET /v1/users/{id}, /v1/campaigns/{id}, "
+                   "/v1/campaigns/{id}/segments or /v1/tags/{tag}/count");
 }
 
 }  // namespace promowatch

@@ -2,6 +2,7 @@
 // The query API on the /metrics server (off by default):
 //   GET /v1/users/{user_id}     profile and tags (personal data)
 //   GET /v1/campaigns/{id}      the latest final windows of a campaign
+//   GET /v1/campaigns/{id}/segments   the same by user segment (segments.enabled)
 //   GET /v1/tags/{tag}/count    users carrying a tag ("new", ..., or "tier:gold")
 // Every request needs "Authorization: Bearer <api.token>" (401 without);
 // a malformed id is 400, an unknown user or campaign 404. With several

@@ -25,6 +25,33 @@ std::string CampaignCounterHelp(const CounterField& f) {
   return fmt::format("{}{}, final 1m windows", f.help, f.cents ? " in currency units (yuan)" : "");
 }
 
+// What a segment's row says per campaign beside its ratios: who came, who
+// paid, what they paid.
+struct SegmentGauge {
+  const char* name;
+  const char* help;
+};
+constexpr SegmentGauge kSegmentGauges[] = {
+    {"promowatch_segment_window_uv", "Distinct users of the segment in the latest final window"},
+    {"promowatch_segment_window_clicks", "Clicks of the segment's users in the latest final window"},
+    {"promowatch_segment_window_paid_orders",
+     "Paid orders of the segment's users in the latest final window"},
+    {"promowatch_segment_window_gmv",
+     "GMV in currency units (yuan) of the segment's users in the latest final window"},
+};
+double SegmentGaugeValue(size_t i, const v1::WindowResult& r) {
+  switch (i) {
+    case 0:
+      return static_cast<double>(r.uv());
+    case 1:
+      return static_cast<double>(r.clicks());
+    case 2:
+      return static_cast<double>(r.paid_orders());
+    default:
+      return Yuan(r.gmv_cents());
+  }
+}
+
 }  // namespace
 
 struct ResultsProbe::Families {
@@ -33,6 +60,9 @@ struct ResultsProbe::Families {
   std::array<prometheus::Family<prometheus::Counter>*, std::size(kCounterFields)> counters;
   std::array<prometheus::Family<prometheus::Gauge>*, std::size(kRatioFields)> ratios{};
   prometheus::Family<prometheus::Gauge>* gmv;
+  // The rows of user segments (segments.enabled), per campaign (channel "*").
+  std::array<prometheus::Family<prometheus::Gauge>*, std::size(kRatioFields)> segment_ratios{};
+  std::array<prometheus::Family<prometheus::Gauge>*, std::size(kSegmentGauges)> segment_counts{};
 };
 
 // Every series of one campaign label, so that they can be removed together.
@@ -80,6 +110,21 @@ ResultsProbe::ResultsProbe(prometheus::Registry& r, const MetricsOptions& option
              .Help(fmt::format("{} of the latest final window (NaN when undefined)", f.help))
              .Register(r);
   }
+  for (size_t i = 0; i < std::size(kRatioFields); ++i) {
+    const RatioField& f = kRatioFields[i];
+    if (!f.in_results) continue;
+    f_->segment_ratios[i] =
+        &BuildGauge()
+             .Name(fmt::format("promowatch_segment_window_{}_ratio", f.name))
+             .Help(fmt::format("{} of the segment's users in the latest final window (NaN when "
+                               "undefined)",
+                               f.help))
+             .Register(r);
+  }
+  for (size_t i = 0; i < std::size(kSegmentGauges); ++i) {
+    f_->segment_counts[i] =
+        &BuildGauge().Name(kSegmentGauges[i].name).Help(kSegmentGauges[i].help).Register(r);
+  }
   f_->gmv = &BuildGauge()
                  .Name("promowatch_window_gmv")
                  .Help("GMV in currency units (yuan) of the latest final window")
@@ -90,12 +135,15 @@ ResultsProbe::~ResultsProbe() = default;
 
 void ResultsProbe::ResultPublished(double seconds) { f_->result_publish->Observe(seconds); }
 
-std::vector<v1::WindowResult> ResultsProbe::LatestWindows(const std::string& campaign_id) const {
+std::vector<v1::WindowResult> ResultsProbe::LatestWindows(const std::string& campaign_id,
+                                                          bool segments) const {
   std::lock_guard lock(mu_);
   std::vector<v1::WindowResult> out;
   auto it = latest_.find(campaign_id);
   if (it == latest_.end()) return out;
-  for (const auto& [key, r] : it->second) out.push_back(r);
+  for (const auto& [key, r] : it->second) {
+    if (r.segment().empty() != segments) out.push_back(r);
+  }
   return out;
 }
 
@@ -112,6 +160,42 @@ std::string ResultsProbe::ChannelLabel(const std::string& channel) {
   return channel;
 }
 
+void ResultsProbe::SegmentEmitted(const v1::WindowResult& r, const std::string& campaign,
+                                  CampaignSeries& s) {
+  if (campaign == "other") return;
+  {
+    std::lock_guard lock(mu_);
+    latest_[r.campaign_id()][r.channel() + "|" + r.window() + "|" + r.segment()] = r;
+  }
+  // Series per campaign, not per channel: segments x windows per campaign
+  // is bounded; channels' segments are in the results and the query API.
+  if (!IsRollup(r.channel())) return;
+  auto gauge = [&](prometheus::Family<prometheus::Gauge>* fam, double v) {
+    const std::string key = fam->GetName() + "|" + r.segment() + "|" + r.window();
+    auto it = s.gauge_by_key.find(key);
+    if (it == s.gauge_by_key.end()) {
+      auto* g = &fam->Add({{"campaign", campaign},
+                           {"channel", r.channel()},
+                           {"segment", r.segment()},
+                           {"window", r.window()}});
+      it = s.gauge_by_key.emplace(key, g).first;
+      s.gauges.emplace_back(fam, g);
+    }
+    it->second->Set(v);
+  };
+  const auto& ratios = RatioDescriptors<v1::WindowResult>();
+  const auto* reflection = r.GetReflection();
+  for (size_t i = 0; i < ratios.size(); ++i) {
+    if (f_->segment_ratios[i] == nullptr) continue;
+    gauge(f_->segment_ratios[i], reflection->HasField(r, ratios[i])
+                                     ? reflection->GetDouble(r, ratios[i])
+                                     : std::numeric_limits<double>::quiet_NaN());
+  }
+  for (size_t i = 0; i < std::size(kSegmentGauges); ++i) {
+    gauge(f_->segment_counts[i], SegmentGaugeValue(i, r));
+  }
+}
+
 void ResultsProbe::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
   const std::string campaign = CampaignLabel(r.campaign_id());
   const std::string channel = ChannelLabel(r.channel());
@@ -119,6 +203,7 @@ void ResultsProbe::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
   if (!series) series = std::make_unique<CampaignSeries>();
   CampaignSeries& s = *series;
   s.last_seen_wall_ms = wall_ms;
+  if (!r.segment().empty()) return SegmentEmitted(r, campaign, s);
   f_->result_latency->Observe(static_cast<double>(wall_ms - r.window_end_ms()) / 1000.0);
   if (campaign != "other") {
     // For the query API (bounded like the series: capped campaigns, expired with them).
@@ -192,8 +277,7 @@ void ResultsProbe::ForgetCampaigns(const std::function<bool(const std::string&)>
 
 void MeteredResultSink::Emit(const v1::WindowResult& r) {
   next_->Emit(r);
-  // The campaign series are of all users (segment series: not yet).
-  if (r.segment().empty()) probe_->ResultEmitted(r, clock_());
+  probe_->ResultEmitted(r, clock_());
 }
 
 }  // namespace promowatch

@@ -7,7 +7,9 @@
 // Cardinality: campaign and channel label values are capped (the rest is
 // folded into "other") so that a bad producer cannot explode the series, and
 // the series of a campaign with no results for `campaign_ttl_ms` are
-// removed. No user ids are ever labels.
+// removed. User segments (segments.enabled) add gauges per campaign only
+// (channel "*"): at most 6 segments x the windows split per campaign. No
+// user ids are ever labels.
 
 #include <cstdint>
 #include <functional>
@@ -39,14 +41,17 @@ class ResultsProbe {
   // Removes the series of the campaigns `gone` says (their global task
   // moved to another instance, which exports them from now on).
   void ForgetCampaigns(const std::function<bool(const std::string& campaign)>& gone);
-  // The latest final windows of a campaign (every channel and size),
-  // copies; any thread.
-  std::vector<v1::WindowResult> LatestWindows(const std::string& campaign_id) const;
+  // The latest final windows of a campaign (every channel and size), of
+  // all users or (`segments`) of its user segments; copies; any thread.
+  std::vector<v1::WindowResult> LatestWindows(const std::string& campaign_id,
+                                              bool segments = false) const;
 
  private:
   struct Families;
   struct CampaignSeries;
   std::string CampaignLabel(const std::string& campaign);
+  // A row of one user segment (segments.enabled): gauges per campaign.
+  void SegmentEmitted(const v1::WindowResult& r, const std::string& campaign, CampaignSeries& s);
   std::string ChannelLabel(const std::string& channel);
 
   MetricsOptions options_;

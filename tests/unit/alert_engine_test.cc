@@ -145,6 +145,41 @@ TEST(AlertEngine, CampaignListScopeAndTemplatedAnnotations) {
   EXPECT_EQ(rec.events[0].annotations.at("summary"), "CTR of c2 on douyin is 0.01 (< 0.015, 1m)");
 }
 
+TEST(AlertEngine, ASegmentRuleJudgesThatSegmentsRowsOnly) {
+  Recorder rec;
+  AlertRule dormant = LowCtr();
+  dormant.name = "dormant_low_ctr";
+  dormant.segment = "dormant";
+  dormant.annotations["summary"] = "{{segment}} users on {{channel}}";
+  AlertRule everyone = LowCtr();
+  AlertEngine alerts({dormant, everyone}, nullptr, rec.cb());
+  auto of = [](v1::WindowResult r, const std::string& segment) {
+    r.set_segment(segment);
+    return r;
+  };
+  // Dormant users stop clicking; the channel as a whole does not.
+  alerts.Emit(Ctr(3.0, 1 * kMin));
+  alerts.Emit(of(Ctr(0.5, 1 * kMin), "dormant"));
+  alerts.Emit(of(Ctr(0.4, 1 * kMin), "active"));  // no rule of the active segment
+  ASSERT_EQ(rec.events.size(), 1u) << rec.states();
+  const AlertEvent& a = rec.events[0];
+  EXPECT_EQ(a.rule, "dormant_low_ctr");
+  EXPECT_EQ(a.state, kAlertFiring);
+  EXPECT_EQ(a.channel, "douyin");
+  EXPECT_DOUBLE_EQ(a.value, 0.005);
+  EXPECT_EQ(a.labels.at("segment"), "dormant");
+  EXPECT_EQ(a.annotations.at("summary"), "dormant users on douyin");
+  // The rule of all users judges the rows of all users: its CTR falls now.
+  alerts.Emit(Ctr(1.0, 2 * kMin));
+  alerts.Emit(of(Ctr(2.0, 2 * kMin), "dormant"));
+  ASSERT_EQ(rec.events.size(), 3u) << rec.states();
+  EXPECT_EQ(rec.events[1].rule, "low_ctr");
+  EXPECT_EQ(rec.events[1].state, kAlertFiring);
+  EXPECT_EQ(rec.events[1].labels.count("segment"), 0u);
+  EXPECT_EQ(rec.events[2].rule, "dormant_low_ctr");
+  EXPECT_EQ(rec.events[2].state, kAlertResolved);
+}
+
 TEST(AlertEngine, StateSurvivesARestartWithoutRepeatingANotification) {
   AlertRule rule = LowCtr();
   rule.for_ms = kMin;

@@ -305,6 +305,22 @@ TEST(Config, SegmentsNeedProfilesAndComputedWindows) {
               "bad.yaml:4: new is listed twice");
 }
 
+TEST(Config, ASegmentRuleNeedsItsWindowSplitBySegment) {
+  const std::string on = "profiles:\n  enabled: true\nsegments:\n  enabled: true\n";
+  const std::string rule =
+      "alerts:\n  rules:\n    - name: dormant_cvr\n      metric: cvr\n      op: \"<\"\n"
+      "      threshold: 0.02\n      min_volume: 200\n";
+  auto c = ParseConfig(on + rule + "      window: 5m\n      segment: dormant\n", "x.yaml");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->alert_rules.at(0).segment, "dormant");
+  ExpectError(rule + "      window: 5m\n      segment: dormant\n",
+              "bad.yaml:9: segment: needs segments.enabled: true");
+  ExpectError(on + rule + "      window: 1m\n      segment: dormant\n",
+              "bad.yaml:13: window '1m' is not split by segment: add it to segments.windows");
+  ExpectError(on + rule + "      window: 5m\n      segment: vip\n",
+              "bad.yaml:13: segment must be one of");
+}
+
 // What a hostile or careless config did before it was bounded.
 TEST(Config, NumbersAndDurationsAreBounded) {
   EXPECT_FALSE(ParseDuration("9999999999999999d").ok());
