@@ -204,8 +204,9 @@ absl::Status ParseRuleTarget(const Reader& r, const YAML::Node& n, const Pipelin
     }
     const auto seg = sg.IsScalar() ? FromName(kSegmentNames, sg.Scalar()) : std::nullopt;
     if (!seg) {
-      return r.Error(sg, "segment must be one of: high_value, active, dormant, new, other, "
-                         "unknown");
+      return r.Error(sg,
+                     "segment must be one of: high_value, active, dormant, new, other, "
+                     "unknown");
     }
     rule.segment = sg.Scalar();
   }
@@ -279,9 +280,8 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
   if (!rules.IsSequence()) return r.Error(rules, "rules must be a list");
   // Keys every kind takes, and each kind's own.
   const std::set<std::string> common = {
-      "name",      "kind",        "metric",   "window",          "scope",
-      "campaigns", "segment", "min_volume",  "for",      "keep_firing_for", "severity",
-      "labels",    "annotations", "overrides"};
+      "name",       "kind", "metric",          "window",   "scope",  "campaigns",   "segment",
+      "min_volume", "for",  "keep_firing_for", "severity", "labels", "annotations", "overrides"};
   const std::map<Kind, std::set<std::string>> kind_keys = {
       {Kind::kThreshold, {"op", "threshold", "resolve_threshold"}},
       {Kind::kRelativeDrop, {"against", "median_of", "drop", "resolve_drop", "min_baseline"}},

@@ -33,7 +33,8 @@ struct SegmentGauge {
 };
 constexpr SegmentGauge kSegmentGauges[] = {
     {"promowatch_segment_window_uv", "Distinct users of the segment in the latest final window"},
-    {"promowatch_segment_window_clicks", "Clicks of the segment's users in the latest final window"},
+    {"promowatch_segment_window_clicks",
+     "Clicks of the segment's users in the latest final window"},
     {"promowatch_segment_window_paid_orders",
      "Paid orders of the segment's users in the latest final window"},
     {"promowatch_segment_window_gmv",
