@@ -240,8 +240,12 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
   }
   // Its segment just before this event, as of its time (segment.h): a user
   // not seen before is seen now, so new when nothing else holds first.
+  bool paid_before = false, dormant_before = false;
   if (entry != nullptr && !entry->gone) {
-    e.segment = SegmentOf(entry->profile, rules_.segment_precedence);
+    const UserAsOf then = UserAsOfTime(rules_, entry->profile, t, rules_.segment_precedence);
+    e.segment = then.segment;
+    paid_before = then.paid_before;
+    dormant_before = then.dormant;
   } else if (!status_.ok()) {
     e.segment = Segment::kUnknown;  // its profile could not be read
   } else {
@@ -286,10 +290,12 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
     while (clicks->size() > static_cast<int>(kLastClicks)) clicks->RemoveLast();
   } else if (e.kind == EventKind::kOrder && e.code == kPaid) {
     reason = "paid order";
-    e.first_paid_order = p.lifetime_paid_orders() == 0;  // for the windows' new_customer_orders
-    // Dormant as of this order (timers due by then fired above), before the
-    // order wakes the user: the windows' reactivated_buyers.
-    e.reactivated = p.tag_dormant();
+    // As of this order (timers due by then fired above; newer orders
+    // applied first taken out): the windows' new_customer_orders, and
+    // reactivated_buyers (dormant just before the order wakes the user).
+    e.first_paid_order = !paid_before;
+    e.reactivated = dormant_before;
+    RememberMoney(e, p, true);
     if (p.first_paid_ms() == 0 || t < p.first_paid_ms()) p.set_first_paid_ms(t);
     p.set_last_paid_ms(std::max(p.last_paid_ms(), t));
     p.set_lifetime_paid_orders(p.lifetime_paid_orders() + 1);
@@ -299,6 +305,7 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
     b->set_spend_cents(Sum(b->spend_cents(), e.amount_cents));
   } else if (e.kind == EventKind::kOrder && e.code == kRefunded) {
     reason = "refund";
+    RememberMoney(e, p, false);
     p.set_refunds(p.refunds() + 1);
     p.set_refund_cents(Sum(p.refund_cents(), e.amount_cents));
     p.set_lifetime_spend_cents(Sum(p.lifetime_spend_cents(), -e.amount_cents));
@@ -309,6 +316,35 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
     reason = "order";
   }
   Evaluate(*it, std::max(t, p.evaluated_ms()), reason);
+}
+
+void UserProfileOperator::RememberMoney(const EventRecord& e, v1::UserProfile& p, bool paid) {
+  auto* recent = p.mutable_recent_money();
+  if (recent->empty() && p.paid_before_recent_ms() == 0) {
+    p.set_paid_before_recent_ms(p.last_paid_ms());  // (a profile kept before the list was)
+  }
+  // What no accepted event can come before any more: older than the
+  // watermark less the lateness bound (admission refuses anything older).
+  if (e.watermark_ms != kNoWatermark) {
+    const int64_t horizon = e.watermark_ms - rules_.reorder_horizon_ms;
+    int drop = 0;
+    while (drop < recent->size() && recent->Get(drop).time_ms() < horizon) {
+      if (recent->Get(drop).paid())
+        p.set_paid_before_recent_ms(
+            std::max(p.paid_before_recent_ms(), recent->Get(drop).time_ms()));
+      ++drop;
+    }
+    if (drop > 0) recent->DeleteSubrange(0, drop);
+  }
+  v1::UserProfile::Money m;
+  m.set_time_ms(e.event_time_ms);
+  m.set_cents(e.amount_cents);
+  m.set_paid(paid);
+  recent->Add(std::move(m));
+  for (int i = recent->size() - 1; i > 0 && recent->Get(i - 1).time_ms() > recent->Get(i).time_ms();
+       --i) {
+    recent->SwapElements(i, i - 1);  // oldest first
+  }
 }
 
 void UserProfileOperator::Attribute(EventRecord& e, const v1::UserProfile& p) {
@@ -327,6 +363,30 @@ void UserProfileOperator::Attribute(EventRecord& e, const v1::UserProfile& p) {
   ++unattributed_;
 }
 
+SegmentFlags SegmentFlagsAt(const TagRules& rules, const v1::UserProfile& p, int64_t t) {
+  const int32_t today = Day(t);
+  int64_t orders30 = 0, cents30 = 0;
+  SegmentFlags f;
+  for (const auto& d : p.days()) {
+    // (Days after t: an out-of-order judgement time.)
+    if (d.day() > today || d.day() <= today - kHighValueDays) continue;
+    f.orders365 += d.paid_orders();
+    f.cents365 += d.spend_cents();
+    if (d.day() > today - rules.active_days) {
+      orders30 += d.paid_orders();
+      cents30 += d.spend_cents();
+    }
+  }
+  const bool paid = p.last_paid_ms() > 0;
+  f.is_new = !paid && t < p.first_seen_ms() + rules.new_for_ms;
+  f.active = orders30 >= rules.active_min_paid_orders && orders30 > 0 &&
+             cents30 > rules.active_min_aov_cents * orders30;
+  f.dormant = paid && t >= p.last_paid_ms() + rules.dormant_after_ms;
+  f.high_value = f.cents365 > rules.high_value_spend_cents ||
+                 f.orders365 - 1 >= rules.high_value_repeat_orders;
+  return f;
+}
+
 void UserProfileOperator::Evaluate(Cache::value_type& node, int64_t t, const char* reason) {
   const std::string& user = node.first;
   v1::UserProfile& p = node.second.profile;
@@ -337,23 +397,9 @@ void UserProfileOperator::Evaluate(Cache::value_type& node, int64_t t, const cha
   int drop = 0;
   while (drop < days->size() && days->Get(drop).day() <= today - kHighValueDays) ++drop;
   if (drop > 0) days->DeleteSubrange(0, drop);
-  int64_t orders30 = 0, cents30 = 0, orders365 = 0, cents365 = 0;
-  for (const auto& d : *days) {
-    if (d.day() > today) continue;  // (an out-of-order judgement time)
-    orders365 += d.paid_orders();
-    cents365 += d.spend_cents();
-    if (d.day() > today - rules_.active_days) {
-      orders30 += d.paid_orders();
-      cents30 += d.spend_cents();
-    }
-  }
+  const SegmentFlags f = SegmentFlagsAt(rules_, p, t);
+  const int64_t orders365 = f.orders365, cents365 = f.cents365;
   const bool paid = p.last_paid_ms() > 0;
-  const bool is_new = !paid && t < p.first_seen_ms() + rules_.new_for_ms;
-  const bool active = orders30 >= rules_.active_min_paid_orders && orders30 > 0 &&
-                      cents30 > rules_.active_min_aov_cents * orders30;
-  const bool dormant = paid && t >= p.last_paid_ms() + rules_.dormant_after_ms;
-  const bool high_value =
-      cents365 > rules_.high_value_spend_cents || orders365 - 1 >= rules_.high_value_repeat_orders;
   std::string rfm;
   if (paid) {
     const int64_t days_since = (t - p.last_paid_ms()) / kDayMs;
@@ -369,7 +415,7 @@ void UserProfileOperator::Evaluate(Cache::value_type& node, int64_t t, const cha
   else if (cents365 >= rules_.tier_silver_cents)
     tier = "silver";
 
-  const bool flags[] = {is_new, active, dormant, high_value};  // in kFlagTags' order
+  const bool flags[] = {f.is_new, f.active, f.dormant, f.high_value};  // in kFlagTags' order
   static_assert(std::size(flags) == std::size(kFlagTags));
   for (size_t i = 0; i < std::size(kFlagTags); ++i) {
     const FlagTag& tag = kFlagTags[i];

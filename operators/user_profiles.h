@@ -98,6 +98,11 @@ struct TagRules {
   // most this long before it (last-click attribution); with none, to
   // campaign and channel "(unattributed)".
   int64_t attribution_window_ms = 24 * 3'600'000LL;
+  // How far an accepted event's time may lie behind the watermark (allowed
+  // lateness and its minute pane): paid orders and refunds that recent are
+  // kept so that an event arriving after newer ones gets its segment as of
+  // its own time.
+  int64_t reorder_horizon_ms = 60'000;
   // Segments (segment.h): the tags in order of precedence.
   std::vector<Segment> segment_precedence{std::begin(kDefaultSegmentPrecedence),
                                           std::end(kDefaultSegmentPrecedence)};
@@ -118,6 +123,29 @@ inline bool HasSegmentTag(const v1::UserProfile& p, Segment s) {
       return false;
   }
 }
+// The segment tags a profile holds at `t` >= its evaluation (what
+// Evaluate sets), from its fields; high_value on 365 days, active on
+// rules.active_days.
+struct SegmentFlags {
+  bool is_new = false, active = false, dormant = false, high_value = false;
+  int64_t orders365 = 0, cents365 = 0;
+};
+SegmentFlags SegmentFlagsAt(const TagRules& rules, const v1::UserProfile& p, int64_t t);
+
+// What the windows need of a user just before an event at `t`, as of `t`
+// (not as of the newest event applied: events arrive out of order across
+// topics and tasks): its segment, whether it had paid before, whether it
+// was dormant. `p` holds the events applied so far; those newer than `t`
+// are taken out through its recent_money.
+struct UserAsOf {
+  Segment segment = Segment::kOther;
+  bool paid_before = false;
+  bool dormant = false;
+};
+template <typename Precedence>
+UserAsOf UserAsOfTime(const TagRules& rules, const v1::UserProfile& p, int64_t t,
+                      const Precedence& precedence);
+
 // The profile's segment: the first of `precedence` whose tag it holds.
 template <typename Precedence>
 Segment SegmentOf(const v1::UserProfile& p, const Precedence& precedence) {
@@ -125,6 +153,47 @@ Segment SegmentOf(const v1::UserProfile& p, const Precedence& precedence) {
     if (HasSegmentTag(p, s)) return s;
   }
   return Segment::kOther;
+}
+
+template <typename Precedence>
+UserAsOf UserAsOfTime(const TagRules& rules, const v1::UserProfile& p, int64_t t,
+                      const Precedence& precedence) {
+  UserAsOf out;
+  if (t >= p.evaluated_ms()) {  // in order: the tags as evaluated
+    out.segment = SegmentOf(p, precedence);
+    out.paid_before = p.lifetime_paid_orders() > 0;
+    out.dormant = p.tag_dormant();
+    return out;
+  }
+  // Newer events were applied first: the profile without them, at t.
+  v1::UserProfile then;
+  then.set_first_seen_ms(p.first_seen_ms());
+  // (A profile kept before recent_money was: nothing to take out.)
+  then.set_last_paid_ms(p.recent_money().empty() ? p.last_paid_ms() : p.paid_before_recent_ms());
+  then.mutable_days()->CopyFrom(p.days());
+  int64_t paid_after = 0;
+  for (const auto& m : p.recent_money()) {
+    if (m.time_ms() <= t) {
+      if (m.paid()) then.set_last_paid_ms(std::max(then.last_paid_ms(), m.time_ms()));
+      continue;
+    }
+    paid_after += m.paid() ? 1 : 0;
+    const auto day = static_cast<int32_t>(DayOf(m.time_ms(), /*utc_offset_ms=*/0));
+    for (auto& d : *then.mutable_days()) {
+      if (d.day() != day) continue;
+      if (m.paid()) d.set_paid_orders(d.paid_orders() - 1);
+      d.set_spend_cents(d.spend_cents() + (m.paid() ? -m.cents() : m.cents()));
+    }
+  }
+  const SegmentFlags f = SegmentFlagsAt(rules, then, t);
+  then.set_tag_new(f.is_new);
+  then.set_tag_active(f.active);
+  then.set_tag_dormant(f.dormant);
+  then.set_tag_high_value(f.high_value);
+  out.segment = SegmentOf(then, precedence);
+  out.paid_before = p.lifetime_paid_orders() - paid_after > 0;
+  out.dormant = f.dormant;
+  return out;
 }
 
 struct TagChange {
@@ -208,6 +277,8 @@ class UserProfileOperator final : public EnrichingOperator {
   void Attribute(EventRecord& e, const v1::UserProfile& p);
   // Judges every tag as of `t`, emits the changes, sets the next timer.
   void Evaluate(Cache::value_type& node, int64_t t, const char* reason);
+  // Keeps a paid order or refund in the profile's recent_money (UserAsOfTime).
+  void RememberMoney(const EventRecord& e, v1::UserProfile& p, bool paid);
   int64_t NextTimer(const v1::UserProfile& p, int64_t t) const;
   // Fires `user`'s timers due at or before `upto`, in time order.
   void FireDue(const std::string& user, int64_t upto);

@@ -85,6 +85,9 @@ absl::Status ParseProfilesSection(const Reader& r, const YAML::Node& pr, Pipelin
                                  {"enabled", "max_users_in_memory", "checkpoint_every_changed",
                                   "expire_after", "attribution_window", "tags"}));
   TagRules& t = config.tag_rules;
+  // (lateness is parsed before: how far behind the watermark an accepted
+  // event may be - its allowed lateness and its minute pane.)
+  t.reorder_horizon_ms = config.operators.effective_lateness_ms() + 60'000;
   if (auto n = pr["enabled"]) PW_RETURN_IF_ERROR(r.Bool(n, &config.profiles_enabled));
   config.operators.count_new_customers = config.profiles_enabled;
   if (auto n = pr["max_users_in_memory"]) {

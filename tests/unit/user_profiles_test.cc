@@ -154,6 +154,38 @@ TEST(UserProfiles, EachEventCarriesItsUsersSegmentJustBeforeIt) {
   EXPECT_EQ(NameOf(kSegmentNames, d.records.back().segment), "dormant");
 }
 
+// Events arrive out of order (across topics, through the repartition
+// topic): one that arrives after a newer paid order of its user is stamped
+// as of its own time, without that order.
+TEST(UserProfiles, AnEventArrivingAfterANewerOrderIsStampedAsOfItsTime) {
+  Harness h;
+  const auto segment = [&h] { return NameOf(kSegmentNames, h.records.back().segment); };
+  h.Paid("u1", kDayStart, 100);
+  const int64_t wake = kDayStart + 100 * kDay;
+  h.Paid("u1", wake, 100);  // dormant until this order
+  EXPECT_TRUE(h.records.back().reactivated);
+  h.Click("u1", wake - 1'000);  // arrives after it, happened before it
+  EXPECT_EQ(segment(), "dormant");
+  h.Paid("u1", wake - 500, 100);  // an older order arriving late: still dormant then
+  EXPECT_EQ(segment(), "dormant");
+  EXPECT_TRUE(h.records.back().reactivated);
+  EXPECT_FALSE(h.records.back().first_paid_order);
+  h.Click("u1", wake + 1'000);
+  EXPECT_EQ(segment(), "other") << "in order again: awake, two orders under 150 yuan (not active)";
+  // A user's first event arriving after a newer one: new as of its time.
+  h.Click("u2", kDayStart + 10 * kDay);
+  h.Paid("u2", kDayStart + 10 * kDay + 1'000, 100);
+  EXPECT_TRUE(h.records.back().first_paid_order);
+  h.Click("u2", kDayStart + 10 * kDay + 500);
+  EXPECT_EQ(segment(), "new") << "no paid order before it";
+  // What the watermark leaves behind (older than it less the lateness
+  // bound) is no longer kept to be taken out.
+  h.Event(EventKind::kOrder, kPaid, "u3", kDayStart, 10'000, kDayStart);
+  h.Event(EventKind::kOrder, kPaid, "u3", kDayStart + kDay, 10'000, kDayStart + kDay);
+  EXPECT_EQ(h.op.Lookup("u3")->recent_money_size(), 1);
+  EXPECT_EQ(h.op.Lookup("u3")->paid_before_recent_ms(), kDayStart);
+}
+
 // A profile that cannot be read leaves the segment unknown, not guessed.
 TEST(UserProfiles, ASegmentIsUnknownWhenTheProfileCannotBeRead) {
   class Unreadable final : public StateReader {
