@@ -58,6 +58,8 @@ cp "$TESTS_DIR/fixtures/rules/low-ctr-c0.yaml" rules.yaml
 cat > live.yaml <<YAML
 profiles:
   enabled: true
+segments:
+  enabled: true  # (the war room's segment row)
 watermark:
   idle_timeout: 2s
 state:

@@ -123,8 +123,27 @@ void StatusBoard::DeadLetter(int64_t wall_ms, const std::string& reason, const s
   while (dead_letters_.size() > kDeadLetters) dead_letters_.pop_front();
 }
 
+void StatusBoard::SegmentPublished(const v1::WindowResult& r) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Campaign::Segment& s = campaigns_[r.campaign_id()].segments[r.segment()];
+  if (r.window() == "cumulative") {
+    if (r.window_start_ms() >= s.day_start_ms) {
+      s.day_start_ms = r.window_start_ms();
+      s.gmv_cents = r.gmv_cents();
+    }
+    return;
+  }
+  // The smallest size split, then the newest window of it.
+  const int minutes = WindowMinutes(r.window()).value_or(0);
+  const int held =
+      s.latest.window().empty() ? INT32_MAX : WindowMinutes(s.latest.window()).value_or(0);
+  if (minutes < held || (minutes == held && r.window_end_ms() >= s.latest.window_end_ms()))
+    s.latest = r;
+}
+
 void StatusBoard::ResultPublished(const v1::WindowResult& r) {
-  if (!IsRollup(r.channel()) || IsRollup(r.campaign_id()) || !r.segment().empty()) return;
+  if (!IsRollup(r.channel()) || IsRollup(r.campaign_id())) return;
+  if (!r.segment().empty()) return SegmentPublished(r);
   const bool cumulative = r.window() == "cumulative";
   if (!cumulative && r.window() != "1m") return;
   std::lock_guard<std::mutex> lock(mu_);
@@ -292,6 +311,24 @@ json StatusBoard::AlertsJson() const {
   return alerts;
 }
 
+// A campaign's "segments": one row per user segment seen.
+json StatusBoard::SegmentsJson(const Campaign& c) {
+  json out = json::array();
+  for (const auto& [name, s] : c.segments) {
+    const v1::WindowResult& w = s.latest;
+    const bool has = !w.window().empty();
+    out.push_back({{"segment", name},
+                   {"gmv_cents", s.gmv_cents},
+                   {"window", has ? json(w.window()) : json()},
+                   {"window_end_ms", has ? Ms(w.window_end_ms()) : json()},
+                   {"uv", w.uv()},
+                   {"clicks", w.clicks()},
+                   {"paid_orders", w.paid_orders()},
+                   {"cvr", has && w.has_cvr() ? json(w.cvr()) : json()}});
+  }
+  return out;
+}
+
 // "campaigns": the ten leading by GMV since midnight.
 json StatusBoard::CampaignsJson() const {
   std::vector<std::pair<std::string, const Campaign*>> top;
@@ -315,7 +352,8 @@ json StatusBoard::CampaignsJson() const {
                          {"impressions", c.minute.impressions()},
                          {"clicks", c.minute.clicks()},
                          {"paid_orders", c.minute.paid_orders()},
-                         {"gmv_cents_by_minute", spark}});
+                         {"gmv_cents_by_minute", spark},
+                         {"segments", SegmentsJson(c)}});
   }
   return campaigns;
 }

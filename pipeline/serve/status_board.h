@@ -103,7 +103,8 @@ class StatusBoard {
   void DeadLetter(int64_t wall_ms, const std::string& reason, const std::string& topic,
                   int32_t partition, int64_t offset);
   // Every published window (the campaigns table: cumulative GMV and the
-  // latest minute of each campaign over all channels).
+  // latest minute of each campaign over all channels; with segments, the
+  // same by user segment).
   void ResultPublished(const v1::WindowResult& r);
 
   // --- HTTP threads.
@@ -152,7 +153,18 @@ class StatusBoard {
     int64_t day_start_ms = 0;
     v1::WindowResult minute;                   // the latest 1m window, all channels
     std::map<int64_t, int64_t> gmv_by_minute;  // window start -> GMV cents (last kSparkMinutes)
+    // By user segment (segments.enabled), over all channels: GMV since
+    // midnight and the latest window of the smallest size split.
+    struct Segment {
+      int64_t gmv_cents = 0;
+      int64_t day_start_ms = 0;
+      v1::WindowResult latest;
+    };
+    std::map<std::string, Segment> segments;
   };
+  static nlohmann::json SegmentsJson(const Campaign& c);
+  // A row of one user segment (ResultPublished).
+  void SegmentPublished(const v1::WindowResult& r);
   // Positions of a partition over the last kRateWindowMs.
   struct Positions {
     std::deque<std::tuple<int64_t, int64_t, int64_t>> seen;  // wall ms, next, end

@@ -1,7 +1,8 @@
 // The status page in Debian's Chromium, headless (tests/demo_test.sh runs
 // it against a live `promowatch demo`): it renders with no console errors,
 // shows the assigned partitions, a moving watermark, the firing alert of the
-// demo's injected anomaly and the top campaigns; a screenshot is kept.
+// demo's injected anomaly, the top campaigns and the leading one's user
+// segments; a screenshot is kept.
 // Usage: node status_page.mjs URL SCREENSHOT.png [SECONDS]
 import { chromium } from "playwright-core";
 
@@ -40,7 +41,8 @@ try {
     const rows = [...document.querySelectorAll("#campaigns tbody tr")].map(r => r.innerText);
     return { updated: document.body.dataset.updated !== undefined, input: text("#input"),
              tile: text('[data-tile="Input"]'), watermark: text("#eventtime .kv").split("\n")[1] || "",
-             alerts: text("#alerts"), campaigns: rows, checkpoints: text("#checkpoints") };
+             alerts: text("#alerts"), campaigns: rows, checkpoints: text("#checkpoints"),
+             segments: [...document.querySelectorAll("#segments tbody tr")].map(r => r.innerText) };
   });
   const conditions = {
     "data from /v1/status": v => v.updated,
@@ -52,6 +54,8 @@ try {
     "the top campaigns (c0 among them, with CTR and CVR)": v =>
       v.campaigns.length >= 3 && v.campaigns.some(r => r.startsWith("c0")) && /\d\.\d\d%/.test(v.campaigns[0]),
     "a committed checkpoint": v => /\bok\b/.test(v.checkpoints),
+    "the leading campaign by user segment (new users, with CVR)": v =>
+      v.segments.some(r => r.startsWith("new") && /\d\.\d\d%/.test(r)),
   };
   const seen = new Set();
   let firstWatermark = null, moving = false, shot = false;

@@ -67,7 +67,7 @@ const PIPELINE = { uid: 'promowatch-pipeline', title: 'promowatch: pipeline heal
 function warRoom() {
   const b = new DashboardBuilder(WAR_ROOM.title).uid(WAR_ROOM.uid).tags(['promowatch', 'generated'])
     .refresh('30s').time({ from: 'now-3h', to: 'now' }).timezone('browser')
-    .description('Live sale: GMV against target, GMV per minute, CTR/CVR by channel and campaign, new-customer share, top campaigns, firing alerts. Built by deploy/grafana/src/build.mjs.');
+    .description('Live sale: GMV against target, GMV per minute, CTR/CVR by channel and campaign, new-customer share, top campaigns, firing alerts, the same by user segment. Built by deploy/grafana/src/build.mjs.');
   variables(b);
   b.withVariable(new CustomVariableBuilder('target').label('GMV target (yuan)').values('50000000'));
   links(PIPELINE).forEach((l) => b.link(l));
@@ -101,6 +101,22 @@ function warRoom() {
     .description('promowatch rules firing now (promowatch_alerts_firing), and Prometheus alerts on the pipeline (ALERTS).')
     .withTarget(query('sum by (rule, severity) (promowatch_alerts_firing) > 0', '{{rule}}').instant(true).format('table'))
     .withTarget(query('ALERTS{alertstate="firing"}', '{{alertname}}', 'B').instant(true).format('table')));
+  // segments.enabled: the campaigns' windows by the segment each event's
+  // user was in just before it (new, active, dormant, high_value, other).
+  const SEG = 'campaign=~"$campaign", channel="*"';
+  b.withRow(new RowBuilder('By user segment').id(102).gridPos(grid(0, 31, 24, 1)));
+  b.withPanel(series(10, 'CVR by segment', 'percentunit', grid(0, 32, 12, 8),
+    [[`promowatch_segment_window_cvr_ratio{${SEG}, window="5m"}`, '{{campaign}} {{segment}}']],
+    'Paid orders / clicks of the latest final 5m window, per campaign and segment of the user just before each event (needs segments.enabled). A win-back offer that stops converting shows here while the campaign as a whole looks fine.'));
+  b.withPanel(series(11, 'GMV today by segment', 'currencyCNY', grid(12, 32, 12, 8),
+    [[`sum by (segment) (promowatch_segment_window_gmv{${SEG}, window="cumulative"})`, '{{segment}}']],
+    'GMV since local midnight of the selected campaigns, by the segment the buyer was in when paying.'));
+  b.withPanel(series(12, 'Paid orders by segment (5m)', 'short', grid(0, 40, 12, 8),
+    [[`sum by (segment) (promowatch_segment_window_paid_orders{${SEG}, window="5m"})`, '{{segment}}']],
+    'Who is buying: paid orders of the latest final 5m window by segment (dormant: win-back orders).'));
+  b.withPanel(series(13, 'Visitors by segment (5m)', 'short', grid(12, 40, 12, 8),
+    [[`sum by (segment) (promowatch_segment_window_uv{${SEG}, window="5m"})`, '{{segment}}']],
+    'Distinct users of the latest final 5m window by segment.'));
   return b;
 }
 
