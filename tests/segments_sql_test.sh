@@ -52,8 +52,8 @@ grep '^seg_' check.out
 [ "$(val seg_rows_unexpected)" = 0 ] || fail "$(val seg_rows_unexpected) segment rows are not SQL's: $(grep seg_unexpected_example check.out)"
 [ "$(val seg_windows_other_than_5m)" = 0 ] || fail "segment rows of windows not in segments.windows"
 [ "$(val seg_cumulative_rows)" -gt 1000 ] || fail "too few cumulative segment rows: $(val seg_cumulative_rows)"
-[ "$(val seg_out_of_order)" -gt 30 ] || fail "too few events arriving after a newer paid order of their user ($(val seg_out_of_order)): the input does not test the order"
+[ "$(val seg_out_of_order)" -gt 30 ] || fail "too few events out of order with a paid order of their user ($(val seg_out_of_order)): the input does not test the order"
 for s in new active dormant high_value other; do
   grep -q "^seg_events|.*$s=" check.out || fail "no event in segment $s: the input does not exercise it"
 done
-pass "segments: $(val seg_rows_got) rows of 5m and cumulative windows by (campaign, channel, segment) equal SQL ($(val seg_events); $(val seg_out_of_order) after a newer paid order of their user); the rows of all users unchanged"
+pass "segments: $(val seg_rows_got) rows of 5m and cumulative windows by (campaign, channel, segment) equal SQL ($(val seg_events); $(val seg_out_of_order) out of order with a paid order of their user); the rows of all users unchanged"

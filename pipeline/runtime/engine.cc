@@ -200,21 +200,44 @@ void Engine::Process(std::span<const RawRecord> batch, std::string_view source,
 }
 
 void Engine::RunOperators() {
-  if (enricher_ != nullptr) enricher_->EnrichBatch(accepted_);
-  if (by_partition_) {
-    if (auto* e = tasks_[static_cast<size_t>(current_task_)].enricher.get())
-      e->EnrichBatch(accepted_);
+  EventTimeOrder* order = OrderOf(current_task_);
+  if (order == nullptr) return Deliver(current_task_, accepted_);
+  // Held until the watermark passes them (ReleaseOrdered); a record behind
+  // what was released already (late, within the allowed lateness) goes on now.
+  now_.clear();
+  for (EventRecord* e : accepted_) {
+    if (!order->Hold(*e)) now_.push_back(e);
   }
-  const std::span<const EventRecord* const> admitted(accepted_.data(), accepted_.size());
+  if (!now_.empty()) Deliver(current_task_, now_);
+}
+
+void Engine::ReleaseOrdered(int task, int64_t watermark_ms, bool all) {
+  EventTimeOrder* order = OrderOf(task);
+  if (order == nullptr) return;
+  const std::span<EventRecord* const> released =
+      all ? order->ReleaseAll() : order->Release(watermark_ms);
+  if (released.empty()) return;
+  const int caller = current_task_;
+  current_task_ = task;
+  Deliver(task, released);
+  current_task_ = caller;
+}
+
+void Engine::Deliver(int task, std::span<EventRecord* const> records) {
+  if (enricher_ != nullptr) enricher_->EnrichBatch(records);
+  if (by_partition_) {
+    if (auto* e = tasks_[static_cast<size_t>(task)].enricher.get()) e->EnrichBatch(records);
+  }
+  const std::span<const EventRecord* const> admitted(records.data(), records.size());
   for (Operator* op : operators_) op->ProcessBatch(admitted);
   if (!merger_) {
     windows_.ProcessBatch(admitted);
     return;
   }
   if (by_partition_) {  // the caller's task: its partition
-    Task& task = tasks_[static_cast<size_t>(current_task_)];
-    task.windows->ProcessBatch(admitted);
-    for (auto& op : task.operators) op->ProcessBatch(admitted);
+    Task& slot = tasks_[static_cast<size_t>(task)];
+    slot.windows->ProcessBatch(admitted);
+    for (auto& op : slot.operators) op->ProcessBatch(admitted);
     return;
   }
   // By user, as the producers' partitioner would place a record keyed by
@@ -499,6 +522,14 @@ void Engine::Finish() {
     TasksOnWatermark(wm);
     WindowsOnWatermark(wm);
     for (Operator* op : operators_) op->OnWatermark(wm);
+  }
+  // The end of the input: what the order still holds goes on (in order).
+  if (by_partition_) {
+    for (size_t t = 0; t < tasks_.size(); ++t) {
+      if (tasks_[t].live) ReleaseOrdered(static_cast<int>(t), kNoWatermark, /*all=*/true);
+    }
+  } else {
+    ReleaseOrdered(0, kNoWatermark, /*all=*/true);
   }
   if (merger_) {
     for (Task& t : tasks_) ForEachTaskOperator(t, [](Operator* op) { op->OnEndOfInput(); });

@@ -32,6 +32,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "operators/admission.h"
+#include "operators/event_order.h"
 #include "operators/operator.h"
 #include "operators/partial_merge.h"
 #include "operators/window_operator.h"
@@ -205,8 +206,12 @@ class Engine {
   void AddOperator(Operator* op) { operators_.push_back(op); }
   // The enrichment step (user profiles: attribution, first paid order): an
   // operator as above that sees each batch first, mutable. One at most.
+  // Records reach it in event-time order (operators/event_order.h: held
+  // until the watermark passes them, checkpointed with the operators).
   void SetEnricher(EnrichingOperator* op) {
     enricher_ = op;
+    order_ = std::make_unique<EventTimeOrder>();
+    AddOperator(order_.get());
     AddOperator(op);
   }
   // task_per_partition: the enrichment step is task state (profiles: a
@@ -379,6 +384,7 @@ class Engine {
     std::unique_ptr<WindowOperator> windows;
     std::unique_ptr<EventAdmission> admission;         // task_per_partition: its dedup ids
     std::unique_ptr<EnrichingOperator> enricher;       // SetTaskEnricher
+    std::unique_ptr<EventTimeOrder> order;             // with an enricher: its input's order
     std::vector<std::unique_ptr<Operator>> operators;  // AddTaskOperator, in order
     std::unique_ptr<StateReader> reader;               // (operators read state on demand)
     EngineCounters counters;                           // what its records came to
@@ -391,6 +397,7 @@ class Engine {
   template <typename T, typename F>
   static void ForEachTaskOperator(T& task, F&& f) {
     f(task.windows.get());
+    if (task.order) f(task.order.get());
     if (task.enricher) f(task.enricher.get());
     for (auto& op : task.operators) f(op.get());
   }
@@ -452,6 +459,16 @@ class Engine {
   // The admitted records of the batch at hand through the enrichment step,
   // the operators and the windows.
   void RunOperators();
+  // The admitted records of a batch of task `task` (or of the engine
+  // without tasks) to the enrichment step and the operators.
+  void Deliver(int task, std::span<EventRecord* const> records);
+  // The order of task `task`'s enrichment (null: none); the engine's own without tasks.
+  EventTimeOrder* OrderOf(int task) {
+    if (!by_partition_) return order_.get();
+    return tasks_[static_cast<size_t>(task)].order.get();
+  }
+  // Hands on what the watermark passed (every held record with `all`).
+  void ReleaseOrdered(int task, int64_t watermark_ms, bool all = false);
   void Admit(EventRecord& rec, const RawRecord& raw, std::string_view source, int64_t wall_ms);
   // The clock-skew guard; true when `rec` was taken (held or rejected).
   bool GuardFutureTime(EventRecord& rec, const RawRecord& raw, std::string_view source,
@@ -474,6 +491,8 @@ class Engine {
   uint64_t last_checkpoint_bytes_ = 0;
   std::vector<Operator*> operators_;
   EnrichingOperator* enricher_ = nullptr;
+  std::unique_ptr<EventTimeOrder> order_;  // with enricher_
+  std::vector<EventRecord*> now_;          // RunOperators: admitted and not held
 
   // Collects the background commit if it is done (or `block`): operators
   // hear of it, an error sticks in commit_error_.

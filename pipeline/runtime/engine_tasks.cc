@@ -93,6 +93,7 @@ void Engine::ResetTask(int task) {
   t.windows = std::make_unique<WindowOperator>(task_options, TaskSink(task));
   if (by_partition_) t.admission = std::make_unique<EventAdmission>(options_.operators);
   t.enricher = make_enricher_ ? make_enricher_(task) : nullptr;
+  t.order = t.enricher ? std::make_unique<EventTimeOrder>() : nullptr;
   t.operators.clear();
   for (const TaskOperatorFactory& make : make_task_operators_) t.operators.push_back(make(task));
   t.reader.reset();
@@ -192,6 +193,7 @@ void Engine::CapWatermark() {
 void Engine::TasksOnWatermark(int64_t watermark_ms) {
   if (!by_partition_) {
     admission_.OnWatermark(watermark_ms);
+    ReleaseOrdered(0, watermark_ms);  // (before the windows fire at it)
     return;
   }
   // Each task on its own watermark: its dedup ids, its enrichment's timers
@@ -201,6 +203,7 @@ void Engine::TasksOnWatermark(int64_t watermark_ms) {
     if (!task.live) continue;
     const int64_t wm = watermark_.task_current(static_cast<int>(t));
     task.admission->OnWatermark(wm);
+    ReleaseOrdered(static_cast<int>(t), wm);  // (before its timers and windows)
     if (task.enricher) task.enricher->OnWatermark(wm);
     for (auto& op : task.operators) op->OnWatermark(wm);
   }

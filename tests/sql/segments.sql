@@ -2,12 +2,10 @@
 -- contract (operators/segment.h, README "User tags", DOMAIN.md thresholds),
 -- not from the code. Run after reference.sql (its `accepted` table: no
 -- duplicate, no late record). Each click and order gets its user's
--- segment just before it in event time, from the user's events that
--- arrived before it and are not newer than it (a click arriving after a
--- newer paid order is stamped as before that order; an older event
--- arriving later cannot change a stamp already made): the first of
--- high_value, active, dormant, new that holds, else other; a user never
--- seen before is new. Output:
+-- segment just before it in event time, whatever order the events arrived
+-- in (same-millisecond events: in arrival order), from the user's own
+-- earlier events: the first of high_value, active, dormant, new that
+-- holds, else other; a user never seen before is new. Output:
 -- expected_seg(w, wstart, wend, c, ch, seg, counters..., uv) for the 5m
 -- and cumulative windows.
 CREATE TABLE ue AS
@@ -22,16 +20,16 @@ FROM ue WHERE kind = 'order' AND code IN (2, 3);
 CREATE INDEX money_by_user ON money(u, t, seq);
 CREATE TABLE before_event AS
 SELECT e.seq, e.t,
-  (SELECT MIN(p.t) FROM ue p WHERE p.u = e.u AND p.seq < e.seq AND p.t <= e.t) AS first_seen,
-  (SELECT MAX(m.t) FROM money m WHERE m.u = e.u AND m.seq < e.seq AND m.t <= e.t AND m.o = 1) AS last_paid,
+  (SELECT MIN(p.t) FROM ue p WHERE p.u = e.u AND (p.t < e.t OR (p.t = e.t AND p.seq < e.seq))) AS first_seen,
+  (SELECT MAX(m.t) FROM money m WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND m.seq < e.seq)) AND m.o = 1) AS last_paid,
   (SELECT COALESCE(SUM(m.o), 0) FROM money m
-     WHERE m.u = e.u AND m.seq < e.seq AND m.t <= e.t AND m.d > e.t / 86400000 - 30) AS o30,
+     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND m.seq < e.seq)) AND m.d > e.t / 86400000 - 30) AS o30,
   (SELECT COALESCE(SUM(m.cents), 0) FROM money m
-     WHERE m.u = e.u AND m.seq < e.seq AND m.t <= e.t AND m.d > e.t / 86400000 - 30) AS c30,
+     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND m.seq < e.seq)) AND m.d > e.t / 86400000 - 30) AS c30,
   (SELECT COALESCE(SUM(m.o), 0) FROM money m
-     WHERE m.u = e.u AND m.seq < e.seq AND m.t <= e.t AND m.d > e.t / 86400000 - 365) AS o365,
+     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND m.seq < e.seq)) AND m.d > e.t / 86400000 - 365) AS o365,
   (SELECT COALESCE(SUM(m.cents), 0) FROM money m
-     WHERE m.u = e.u AND m.seq < e.seq AND m.t <= e.t AND m.d > e.t / 86400000 - 365) AS c365
+     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND m.seq < e.seq)) AND m.d > e.t / 86400000 - 365) AS c365
 FROM ue e;
 CREATE TABLE seg AS
 SELECT seq, CASE
@@ -91,9 +89,10 @@ SELECT 'seg_rows_missing', COUNT(*) FROM (SELECT * FROM expected_seg EXCEPT SELE
 SELECT 'seg_rows_unexpected', COUNT(*) FROM (SELECT * FROM got_seg EXCEPT SELECT * FROM expected_seg);
 SELECT 'seg_windows_other_than_5m', COUNT(*) FROM got_seg WHERE w NOT IN ('5m', 'cumulative');
 SELECT 'seg_cumulative_rows', COUNT(*) FROM got_seg WHERE w = 'cumulative';
--- Events that arrived after a newer paid order or refund of their user.
+-- Events that arrived out of order with a paid order or refund of their
+-- user (after a newer one, or before an older one).
 SELECT 'seg_out_of_order', COUNT(*) FROM ue e
-WHERE EXISTS (SELECT 1 FROM money m WHERE m.u = e.u AND m.seq < e.seq AND m.t > e.t);
+WHERE EXISTS (SELECT 1 FROM money m WHERE m.u = e.u AND m.seq <> e.seq AND (m.seq < e.seq) <> (m.t <= e.t));
 SELECT 'seg_events', group_concat(seg || '=' || n, ' ') FROM
   (SELECT seg, COUNT(*) AS n FROM seg GROUP BY seg ORDER BY seg);
 SELECT 'seg_missing_example', * FROM (SELECT * FROM expected_seg EXCEPT SELECT * FROM got_seg) LIMIT 3;

@@ -1,0 +1,87 @@
+#include "operators/event_order.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "operators/state.h"
+
+namespace promowatch {
+namespace {
+
+EventRecord At(int64_t t, const std::string& id) {
+  EventRecord r;
+  r.kind = EventKind::kOrder;
+  r.code = kPaid;
+  r.event_time_ms = t;
+  r.amount_cents = 1234;
+  r.event_id = id;
+  r.user_id = "u1";
+  r.campaign_id = "c1";
+  r.channel = "sms";
+  r.order_id = "o-" + id;
+  r.event_id_hash = 7;
+  r.user_hash = 9;
+  r.watermark_ms = t - 5000;
+  return r;
+}
+
+std::string Ids(std::span<EventRecord* const> records) {
+  std::string s;
+  for (const EventRecord* r : records) s += r->event_id + " ";
+  return s;
+}
+
+TEST(EventTimeOrder, ReleasesWhatTheWatermarkPassedInEventTimeOrder) {
+  EventTimeOrder order;
+  ASSERT_TRUE(order.Hold(At(300, "c")));
+  ASSERT_TRUE(order.Hold(At(100, "a")));
+  ASSERT_TRUE(order.Hold(At(200, "b1")));
+  ASSERT_TRUE(order.Hold(At(200, "b2")));  // the same time: arrival order
+  EXPECT_EQ(Ids(order.Release(kNoWatermark)), "");
+  EXPECT_EQ(Ids(order.Release(200)), "a b1 b2 ");
+  EXPECT_EQ(order.held(), 1u);
+  // Behind what went on already: not held, the caller takes it now.
+  EXPECT_FALSE(order.Hold(At(150, "late")));
+  EXPECT_EQ(Ids(order.Release(100)), "") << "a watermark going back releases nothing";
+  ASSERT_TRUE(order.Hold(At(250, "d")));
+  EXPECT_EQ(Ids(order.ReleaseAll()), "d c ");
+  EXPECT_EQ(order.released_upto(), 300) << "after the end, the newest released";
+}
+
+TEST(EventTimeOrder, HeldRecordsSurviveARestoreIncrementally) {
+  MemoryState state;
+  EventTimeOrder order;
+  order.Hold(At(100, "a"));
+  order.Hold(At(300, "c"));
+  order.Snapshot(state);
+  EXPECT_EQ(state.size(EventTimeOrder::kTable), 2u);
+  EXPECT_EQ(Ids(order.Release(150)), "a ");
+  order.Hold(At(200, "b"));
+  order.Snapshot(state);  // a deleted, b written, c kept; the released mark
+  EXPECT_EQ(state.size(EventTimeOrder::kTable), 3u);
+
+  EventTimeOrder restored;
+  ASSERT_TRUE(restored.Restore(state).ok());
+  EXPECT_EQ(restored.held(), 2u);
+  EXPECT_EQ(restored.released_upto(), 150);
+  EXPECT_FALSE(restored.Hold(At(120, "late")));
+  restored.Hold(At(200, "b2"));  // after b: a new arrival number
+  const auto out = restored.Release(400);
+  EXPECT_EQ(Ids(out), "b b2 c ");
+  const EventRecord& b = *out[0];
+  EXPECT_EQ(b.kind, EventKind::kOrder);
+  EXPECT_EQ(b.code, kPaid);
+  EXPECT_EQ(b.amount_cents, 1234);
+  EXPECT_EQ(b.user_id, "u1");
+  EXPECT_EQ(b.campaign_id, "c1");
+  EXPECT_EQ(b.channel, "sms");
+  EXPECT_EQ(b.order_id, "o-b");
+  EXPECT_EQ(b.event_id_hash, 7u);
+  EXPECT_EQ(b.user_hash, 9u);
+  EXPECT_EQ(b.watermark_ms, 200 - 5000);
+}
+
+}  // namespace
+}  // namespace promowatch
