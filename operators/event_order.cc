@@ -50,24 +50,43 @@ std::string EventTimeOrder::Key(int64_t time, uint64_t seq) {
   return k;
 }
 
+uint32_t EventTimeOrder::TakeSlot() {
+  FreeReleased();
+  if (free_slots_.empty()) {
+    slots_.emplace_back();
+    return static_cast<uint32_t>(slots_.size() - 1);
+  }
+  const uint32_t slot = free_slots_.back();
+  free_slots_.pop_back();
+  return slot;
+}
+
+void EventTimeOrder::FreeReleased() {
+  free_slots_.insert(free_slots_.end(), released_slots_.begin(), released_slots_.end());
+  released_slots_.clear();
+  released_ptrs_.clear();
+}
+
 bool EventTimeOrder::Hold(const EventRecord& r) {
   if (released_upto_ != kNoWatermark && r.event_time_ms <= released_upto_) return false;
-  heap_.push_back({r.event_time_ms, next_seq_++, r});
+  const uint32_t slot = TakeSlot();
+  slots_[slot] = r;  // (copy-assigned: the slot's strings keep their capacity)
+  heap_.push_back({r.event_time_ms, next_seq_++, slot});
   std::push_heap(heap_.begin(), heap_.end(), Later);
   return true;
 }
 
 std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
-  released_.clear();
-  released_ptrs_.clear();
+  FreeReleased();
   if (watermark_ms == kNoWatermark) return {};
   if (released_upto_ == kNoWatermark || watermark_ms > released_upto_) released_upto_ = watermark_ms;
   while (!heap_.empty() && heap_.front().time <= released_upto_) {
     std::pop_heap(heap_.begin(), heap_.end(), Later);
-    released_.push_back(std::move(heap_.back().record));
+    released_slots_.push_back(heap_.back().slot);
     heap_.pop_back();
   }
-  for (EventRecord& r : released_) released_ptrs_.push_back(&r);
+  // (Pointers after the loop: slots_ does not grow while releasing.)
+  for (uint32_t slot : released_slots_) released_ptrs_.push_back(&slots_[slot]);
   return released_ptrs_;
 }
 
@@ -91,7 +110,7 @@ void EventTimeOrder::Snapshot(StateWriter& out) {
   std::string value;
   for (const Held& h : heap_) {
     if (h.seq < saved_below_seq_) continue;
-    ToProto(h.record, &p);
+    ToProto(slots_[h.slot], &p);
     p.SerializeToString(&value);
     out.Put(kTable, Key(h.time, h.seq), value);
   }
@@ -100,6 +119,10 @@ void EventTimeOrder::Snapshot(StateWriter& out) {
 
 absl::Status EventTimeOrder::Restore(const StateReader& in) {
   heap_.clear();
+  slots_.clear();
+  free_slots_.clear();
+  released_slots_.clear();
+  released_ptrs_.clear();
   next_seq_ = 0;
   released_upto_ = kNoWatermark;
   v1::HeldEvent p;
@@ -114,10 +137,11 @@ absl::Status EventTimeOrder::Restore(const StateReader& in) {
       return absl::DataLossError("event_order: undecodable held record");
     }
     Held h{ReadBigEndian64(key.substr(1, 8)),
-           static_cast<uint64_t>(ReadBigEndian64(key.substr(9, 8))), EventRecord()};
-    FromProto(p, &h.record);
+           static_cast<uint64_t>(ReadBigEndian64(key.substr(9, 8))),
+           static_cast<uint32_t>(slots_.size())};
+    FromProto(p, &slots_.emplace_back());
     next_seq_ = std::max(next_seq_, h.seq + 1);
-    heap_.push_back(std::move(h));
+    heap_.push_back(h);
     return absl::OkStatus();
   });
   if (!s.ok()) return s;

@@ -52,19 +52,26 @@ class EventTimeOrder final : public Operator {
   int64_t released_upto() const { return released_upto_; }
 
  private:
+  // The heap orders small entries; the records stay in their slots (a
+  // record is copied once in and handed out by pointer: no string moves
+  // per heap step, and a slot's strings keep their capacity for the next).
   struct Held {
     int64_t time;
-    uint64_t seq;  // arrival order
-    EventRecord record;
+    uint64_t seq;   // arrival order
+    uint32_t slot;  // in slots_
   };
   // A min-heap on (time, seq) through std::push_heap with this "later".
   static bool Later(const Held& a, const Held& b) {
     return a.time != b.time ? a.time > b.time : a.seq > b.seq;
   }
   static std::string Key(int64_t time, uint64_t seq);
+  uint32_t TakeSlot();
+  void FreeReleased();  // the slots handed out by the last Release
 
   std::vector<Held> heap_;
-  std::vector<EventRecord> released_;
+  std::vector<EventRecord> slots_;
+  std::vector<uint32_t> free_slots_;
+  std::vector<uint32_t> released_slots_;
   std::vector<EventRecord*> released_ptrs_;
   uint64_t next_seq_ = 0;
   uint64_t saved_below_seq_ = 0;  // held records with seq >= this are not on disk yet

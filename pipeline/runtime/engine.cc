@@ -203,10 +203,11 @@ void Engine::RunOperators() {
   EventTimeOrder* order = OrderOf(current_task_);
   if (order == nullptr) return Deliver(current_task_, accepted_);
   // Held until the watermark passes them (ReleaseOrdered); a record behind
-  // what was released already (late, within the allowed lateness) goes on now.
+  // what was released already (late, within the allowed lateness) goes on
+  // now, and so does spend (no user: nothing for the enrichment to order).
   now_.clear();
   for (EventRecord* e : accepted_) {
-    if (!order->Hold(*e)) now_.push_back(e);
+    if (e->user_id.empty() || !order->Hold(*e)) now_.push_back(e);
   }
   if (!now_.empty()) Deliver(current_task_, now_);
 }

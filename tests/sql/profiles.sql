@@ -5,7 +5,10 @@
 -- whole UTC day, day(t) = t / 86400000; "the last N days" at T are the days
 -- day(T)-N+1 .. day(T). Each user is judged as of T_u = max(W, the user's
 -- last event), W the final watermark (max event time - 5 s in replay).
-CREATE TABLE e AS
+-- Live (W in w_override), events after W are not applied yet: the profile
+-- step takes a user's events in event-time order, once the watermark
+-- passes them (replay applies the rest at the end of its input).
+CREATE TABLE e_all AS
 SELECT json_extract(line, '$.click.userId') AS u, CAST(json_extract(line, '$.click.eventTimeMs') AS INTEGER) AS t,
        'click' AS kind, 0 AS amount
 FROM raw WHERE json_type(line, '$.click') = 'object'
@@ -14,7 +17,9 @@ SELECT json_extract(line, '$.order.userId'), CAST(json_extract(line, '$.order.ev
        json_extract(line, '$.order.status'), CAST(json_extract(line, '$.order.amountCents') AS INTEGER)
 FROM raw WHERE json_type(line, '$.order') = 'object';
 -- W: the final watermark; the caller may state it in w_override (live).
-CREATE TABLE w AS SELECT COALESCE((SELECT MAX(w) FROM w_override), MAX(t) - 5000) AS w FROM e;
+CREATE TABLE w AS SELECT COALESCE((SELECT MAX(w) FROM w_override), MAX(t) - 5000) AS w FROM e_all;
+CREATE TABLE e AS SELECT * FROM e_all
+WHERE NOT EXISTS (SELECT 1 FROM w_override) OR t <= (SELECT w FROM w);
 CREATE TABLE users AS
 SELECT u, MIN(t) AS first_seen, MAX(MAX(t), (SELECT w FROM w)) AS tu,
        MAX(CASE WHEN kind = 'ORDER_STATUS_PAID' THEN t END) AS last_paid,
