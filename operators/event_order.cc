@@ -79,7 +79,8 @@ bool EventTimeOrder::Hold(const EventRecord& r) {
 std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
   FreeReleased();
   if (watermark_ms == kNoWatermark) return {};
-  if (released_upto_ == kNoWatermark || watermark_ms > released_upto_) released_upto_ = watermark_ms;
+  if (released_upto_ == kNoWatermark || watermark_ms > released_upto_)
+    released_upto_ = watermark_ms;
   while (!heap_.empty() && heap_.front().time <= released_upto_) {
     std::pop_heap(heap_.begin(), heap_.end(), Later);
     released_slots_.push_back(heap_.back().slot);
