@@ -229,3 +229,46 @@ start_am() {
   disown $AM_PID
   wait_for 30 "Alertmanager to be ready on $AM" curl -sf "$AM/-/ready" -o /dev/null
 }
+
+# Instances of one group (the scale-out tests): start_instance NAME runs
+# `promowatch run` (config ${INSTANCE_CONFIG:-live.yaml}, group
+# ${GROUP:-scale}) on state-NAME, log NAME.log, /metrics on METRICS_NAME;
+# RUNNING lists the running ones, PARTITIONS the tasks, PRODUCED the records.
+# start_instance NAME: `promowatch run` on state-NAME, log NAME.log, /metrics on METRICS_NAME.
+start_instance() {
+  local port
+  port=127.0.0.1:$(free_port)
+  printf -v "METRICS_$1" '%s' "$port"
+  "$PROMOWATCH" run -c "${INSTANCE_CONFIG:-live.yaml}" --brokers "$BROKERS" --group "${GROUP:-scale}" --state-dir "state-$1" \
+    --results-format json --metrics-address "$port" 2>> "$1.log" &
+  printf -v "PID_$1" '%s' $!
+  PIDS+=($!)
+  RUNNING+=("$1")
+}
+# metric NAME REGEX: the sum of the samples matching REGEX on NAME's /metrics (0 when down).
+metric() {
+  local var="METRICS_$1"
+  curl -sf "http://${!var}/metrics" 2>/dev/null | awk -v re="$2" '$0 ~ re && $1 !~ /^#/ { s += $NF } END { printf "%d", s }'
+}
+# over_running REGEX: the sum over the running instances.
+over_running() {
+  local n total=0
+  for n in "${RUNNING[@]}"; do total=$(( total + $(metric "$n" "$1") )); done
+  echo "$total"
+}
+# Every running instance runs tasks, every task runs somewhere, each once.
+all_run_tasks() {
+  local n
+  for n in "${RUNNING[@]}"; do [ "$(metric "$n" '^promowatch_tasks_owned ')" -ge 1 ] || return 1; done
+  [ "$(over_running '^promowatch_tasks_owned ')" = $PARTITIONS ] &&
+    [ "$(over_running '^promowatch_global_tasks_owned ')" = $PARTITIONS ]
+}
+read_all() { [ "$(over_running 'promowatch_task_records\{.*outcome="read"')" = "$PRODUCED" ]; }
+stop_instance() {
+  local pid="PID_$1"
+  kill -TERM "${!pid}"
+  wait "${!pid}" || fail "instance $1 did not exit 0 on SIGTERM: $(tail -3 "$1.log")"
+  RUNNING=("${RUNNING[@]/$1}")
+  RUNNING=(${RUNNING[@]})
+}
+

@@ -3,8 +3,8 @@
 # windows into N tasks by user, as Kafka partitions a topic keyed by user
 # id, and merges them (operators/partial_merge.h). Its results and alert
 # transitions must equal one task's byte for byte - with late records
-# corrected (revisions, day totals) and through SIGKILLs and resumes, the
-# merger's state being in the checkpoint.
+# corrected (revisions, day totals), with user profiles and segments, and
+# through SIGKILLs and resumes, the merger's state being in the checkpoint.
 source "$(dirname "$0")/lib.sh"
 cd "$WORK"
 
@@ -38,6 +38,18 @@ for n in 2 7 7c; do
   cmp -s one.alerts.jsonl "t$n.alerts.jsonl" || fail "--tasks $n: alert transitions differ from one task"
   cmp -s one.dead.jsonl "t$n.dead.jsonl" || fail "--tasks $n: dead letters differ from one task"
 done
+
+# With user profiles and segments (the profile step is one, ahead of the
+# split: each task gets its users' records stamped): results and tag
+# changes equal one task's.
+printf 'profiles:\n  enabled: true\nsegments:\n  enabled: true\n' | cat config.yaml - > segments.yaml
+for n in 1 3; do
+  "$PROMOWATCH" replay -i events.jsonl -o "s$n.jsonl" -c segments.yaml --tasks $n --tags-output "s$n.tags.jsonl" \
+    2>"s$n.log" || { cat "s$n.log"; fail "replay --tasks $n with segments failed"; }
+done
+grep -q '"segment":"dormant"\|"segment":"new"' s1.jsonl || fail "no segment rows with segments on"
+cmp -s s1.jsonl s3.jsonl || fail "--tasks 3 with segments: results differ from one task: $(cmp s1.jsonl s3.jsonl | head -1)"
+cmp -s s1.tags.jsonl s3.tags.jsonl || fail "--tasks 3 with segments: tag changes differ from one task"
 
 # Killed and resumed on the same state directory (its tables per task, and
 # the merger's partials, come back from the checkpoint). Late records are

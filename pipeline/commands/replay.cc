@@ -221,12 +221,6 @@ bool ReplayConfig(const ReplayArgs& args, PipelineConfig* config) {
   // User profiles and tags: profiles.enabled, or asked for by --tags-output.
   if (!args.tags_output.empty()) config->profiles_enabled = true;
   config->operators.count_new_customers = config->profiles_enabled;
-  if (args.tasks > 1 && config->profiles_enabled) {
-    spdlog::error(
-        "msg=\"--tasks with user profiles is not supported yet\" hint=\"drop --tasks (or "
-        "--tags-output and profiles.enabled): results are the same with one task\"");
-    return false;
-  }
   if (args.input_partitioner) config->kafka.input_partitioner = *args.input_partitioner;
   return true;
 }

@@ -1,4 +1,5 @@
--- Compares got_raw(line) (promowatch's JSON results) with expected.
+-- Compares got_raw(line) (promowatch's JSON results: the rows of all users)
+-- with expected.
 -- Prints key|value lines that the test scripts check.
 -- 5. What promowatch wrote. The columns of `expected` after its key (w,
 -- wstart, wend, c, ch) are named as promowatch's JSON names them: `got` and
@@ -14,7 +15,8 @@ SELECT 'CREATE TABLE got AS SELECT json_extract(line, ''$.window'') AS w, '
     || 'json_extract(line, ''$.window_start_ms'') AS wstart, json_extract(line, ''$.window_end_ms'') AS wend, '
     || 'json_extract(line, ''$.campaign_id'') AS c, json_extract(line, ''$.channel'') AS ch, ' || got
     || ', json_extract(line, ''$.ctr'') AS ctr, json_extract(line, ''$.cvr'') AS cvr, '
-    || 'json_extract(line, ''$.roi'') AS roi FROM got_raw;' || char(10)
+    || 'json_extract(line, ''$.roi'') AS roi FROM got_raw '
+    || 'WHERE json_extract(line, ''$.segment'') IS NULL;' || char(10)
     || 'CREATE VIEW got_rows AS SELECT w, wstart, wend, c, ch, ' || names || ' FROM got;' || char(10)
     || 'CREATE VIEW expected_rows AS SELECT w, wstart, wend, c, ch, ' || names || ' FROM expected;'
 FROM list;
