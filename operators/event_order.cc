@@ -72,7 +72,7 @@ bool EventTimeOrder::Hold(const EventRecord& r) {
   const uint32_t slot = TakeSlot();
   slots_[slot] = r;  // (copy-assigned: the slot's strings keep their capacity)
   heap_.push_back({r.event_time_ms, next_seq_++, slot});
-  std::push_heap(heap_.begin(), heap_.end(), Later);
+  std::push_heap(heap_.begin(), heap_.end(), later());
   return true;
 }
 
@@ -82,7 +82,7 @@ std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
   if (released_upto_ == kNoWatermark || watermark_ms > released_upto_)
     released_upto_ = watermark_ms;
   while (!heap_.empty() && heap_.front().time <= released_upto_) {
-    std::pop_heap(heap_.begin(), heap_.end(), Later);
+    std::pop_heap(heap_.begin(), heap_.end(), later());
     released_slots_.push_back(heap_.back().slot);
     heap_.pop_back();
   }
@@ -146,7 +146,7 @@ absl::Status EventTimeOrder::Restore(const StateReader& in) {
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  std::make_heap(heap_.begin(), heap_.end(), Later);
+  std::make_heap(heap_.begin(), heap_.end(), later());
   saved_below_seq_ = next_seq_;
   deleted_upto_ = released_upto_;
   return absl::OkStatus();

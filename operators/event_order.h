@@ -1,8 +1,9 @@
 #pragma once
 // Event-time order for the enrichment step (Flink's event-time temporal
 // join holds its input the same way): admitted records are held until the
-// watermark passes them, then handed on sorted by event time (ties: in
-// arrival order), so that the profile step applies each user's clicks and
+// watermark passes them, then handed on sorted by event time (the same
+// millisecond: clicks before orders, then by event id - never by arrival,
+// which differs between runs), so that the profile step applies each user's clicks and
 // orders in the order they happened, whatever order two topics or the
 // repartition topic delivered them in - and a segment, a first paid order,
 // an attribution, is the same in every run over the same events. Windows
@@ -57,13 +58,22 @@ class EventTimeOrder final : public Operator {
   // per heap step, and a slot's strings keep their capacity for the next).
   struct Held {
     int64_t time;
-    uint64_t seq;   // arrival order
+    uint64_t seq;   // arrival order: the state key's
     uint32_t slot;  // in slots_
   };
-  // A min-heap on (time, seq) through std::push_heap with this "later".
-  static bool Later(const Held& a, const Held& b) {
-    return a.time != b.time ? a.time > b.time : a.seq > b.seq;
-  }
+  // A min-heap on (time, kind, event id) through std::push_heap with this
+  // "later" (admission let one record per event id through).
+  struct Later {
+    const std::vector<EventRecord>* slots;
+    bool operator()(const Held& a, const Held& b) const {
+      if (a.time != b.time) return a.time > b.time;
+      const EventRecord& x = (*slots)[a.slot];
+      const EventRecord& y = (*slots)[b.slot];
+      if (x.kind != y.kind) return x.kind > y.kind;
+      return x.event_id > y.event_id;
+    }
+  };
+  Later later() const { return Later{&slots_}; }
   static std::string Key(int64_t time, uint64_t seq);
   uint32_t TakeSlot();
   void FreeReleased();  // the slots handed out by the last Release

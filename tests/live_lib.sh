@@ -56,11 +56,12 @@ assert_all_retained() {
   done
 }
 
-# check_against_sql WATERMARK RESULTS_FILE: the distinct results against the
-# SQL reference over events.jsonl, limited to windows final at WATERMARK.
-# Fails on any difference; leaves check.out for val().
+# check_against_sql WATERMARK RESULTS_FILE [AFTER_MS]: the distinct results
+# against the SQL reference over events.jsonl, limited to windows final at
+# WATERMARK (and ending after AFTER_MS). Fails on any difference; leaves
+# check.out for val() and db.sqlite.
 check_against_sql() {
-  local watermark=$1 results=$2
+  local watermark=$1 results=$2 after=${3:-0}
   rm -f db.sqlite
   {
     echo "BEGIN; CREATE TABLE raw(seq INTEGER PRIMARY KEY, line TEXT);"
@@ -68,14 +69,15 @@ check_against_sql() {
     echo "CREATE TABLE got_raw(line TEXT);"
     sort -u "$results" | sql_insert "got_raw(line)"
     # (Windows past it may be out already, from a global task ahead.)
-    echo "DELETE FROM got_raw WHERE json_extract(line, '\$.window_end_ms') > $watermark;"
+    echo "DELETE FROM got_raw WHERE json_extract(line, '\$.window_end_ms') > $watermark"
+    echo "  OR json_extract(line, '\$.window_end_ms') <= $after;"
     echo "COMMIT;"
   } > load.sql
   sqlite3 db.sqlite < load.sql
   sqlite3 db.sqlite > check.out <<SQL
 .read $TESTS_DIR/sql/reference.sql
 -- Live windows are emitted once the watermark passes their end.
-DELETE FROM expected WHERE wend > $watermark;
+DELETE FROM expected WHERE wend > $watermark OR wend <= $after;
 .read $TESTS_DIR/sql/compare.sql
 SQL
   [ "$(val late)" = 0 ] || fail "the test input should have no late events"

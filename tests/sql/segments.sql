@@ -3,33 +3,33 @@
 -- not from the code. Run after reference.sql (its `accepted` table: no
 -- duplicate, no late record). Each click and order gets its user's
 -- segment just before it in event time, whatever order the events arrived
--- in (same-millisecond events: in arrival order), from the user's own
+-- in (the same millisecond: clicks before orders, then by event id), from the user's own
 -- earlier events: the first of high_value, active, dormant, new that
 -- holds, else other; a user never seen before is new. Output:
 -- expected_seg(w, wstart, wend, c, ch, seg, counters..., uv) for the 5m
 -- and cumulative windows.
 CREATE TABLE ue AS
-SELECT seq, user_id AS u, t, kind, code, amount, campaign, channel FROM accepted
+SELECT seq, user_id AS u, t, kind, code, amount, campaign, channel, event_id FROM accepted
 WHERE kind IN ('click', 'order');
-CREATE INDEX ue_by_user ON ue(u, t, seq);
+CREATE INDEX ue_by_user ON ue(u, t);
 -- Paid orders count +1 and add their amount; refunds subtract theirs.
 CREATE TABLE money AS
-SELECT seq, u, t, t / 86400000 AS d, CASE WHEN code = 2 THEN 1 ELSE 0 END AS o,
+SELECT seq, u, t, kind, event_id, t / 86400000 AS d, CASE WHEN code = 2 THEN 1 ELSE 0 END AS o,
        CASE WHEN code = 2 THEN amount ELSE -amount END AS cents
 FROM ue WHERE kind = 'order' AND code IN (2, 3);
-CREATE INDEX money_by_user ON money(u, t, seq);
+CREATE INDEX money_by_user ON money(u, t);
 CREATE TABLE before_event AS
 SELECT e.seq, e.t,
-  (SELECT MIN(p.t) FROM ue p WHERE p.u = e.u AND (p.t < e.t OR (p.t = e.t AND p.seq < e.seq))) AS first_seen,
-  (SELECT MAX(m.t) FROM money m WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND m.seq < e.seq)) AND m.o = 1) AS last_paid,
+  (SELECT MIN(p.t) FROM ue p WHERE p.u = e.u AND (p.t < e.t OR (p.t = e.t AND (p.kind < e.kind OR (p.kind = e.kind AND p.event_id < e.event_id))))) AS first_seen,
+  (SELECT MAX(m.t) FROM money m WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND (m.kind < e.kind OR (m.kind = e.kind AND m.event_id < e.event_id)))) AND m.o = 1) AS last_paid,
   (SELECT COALESCE(SUM(m.o), 0) FROM money m
-     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND m.seq < e.seq)) AND m.d > e.t / 86400000 - 30) AS o30,
+     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND (m.kind < e.kind OR (m.kind = e.kind AND m.event_id < e.event_id)))) AND m.d > e.t / 86400000 - 30) AS o30,
   (SELECT COALESCE(SUM(m.cents), 0) FROM money m
-     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND m.seq < e.seq)) AND m.d > e.t / 86400000 - 30) AS c30,
+     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND (m.kind < e.kind OR (m.kind = e.kind AND m.event_id < e.event_id)))) AND m.d > e.t / 86400000 - 30) AS c30,
   (SELECT COALESCE(SUM(m.o), 0) FROM money m
-     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND m.seq < e.seq)) AND m.d > e.t / 86400000 - 365) AS o365,
+     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND (m.kind < e.kind OR (m.kind = e.kind AND m.event_id < e.event_id)))) AND m.d > e.t / 86400000 - 365) AS o365,
   (SELECT COALESCE(SUM(m.cents), 0) FROM money m
-     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND m.seq < e.seq)) AND m.d > e.t / 86400000 - 365) AS c365
+     WHERE m.u = e.u AND (m.t < e.t OR (m.t = e.t AND (m.kind < e.kind OR (m.kind = e.kind AND m.event_id < e.event_id)))) AND m.d > e.t / 86400000 - 365) AS c365
 FROM ue e;
 CREATE TABLE seg AS
 SELECT seq, CASE

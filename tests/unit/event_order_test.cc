@@ -37,8 +37,8 @@ TEST(EventTimeOrder, ReleasesWhatTheWatermarkPassedInEventTimeOrder) {
   EventTimeOrder order;
   ASSERT_TRUE(order.Hold(At(300, "c")));
   ASSERT_TRUE(order.Hold(At(100, "a")));
-  ASSERT_TRUE(order.Hold(At(200, "b1")));
-  ASSERT_TRUE(order.Hold(At(200, "b2")));  // the same time: arrival order
+  ASSERT_TRUE(order.Hold(At(200, "b2")));  // the same time: by event id,
+  ASSERT_TRUE(order.Hold(At(200, "b1")));  // not by arrival
   EXPECT_EQ(Ids(order.Release(kNoWatermark)), "");
   EXPECT_EQ(Ids(order.Release(200)), "a b1 b2 ");
   EXPECT_EQ(order.held(), 1u);
@@ -48,6 +48,16 @@ TEST(EventTimeOrder, ReleasesWhatTheWatermarkPassedInEventTimeOrder) {
   ASSERT_TRUE(order.Hold(At(250, "d")));
   EXPECT_EQ(Ids(order.ReleaseAll()), "d c ");
   EXPECT_EQ(order.released_upto(), 300) << "after the end, the newest released";
+}
+
+TEST(EventTimeOrder, TheSameMillisecondIsClicksFirstWhateverArrivedFirst) {
+  EventTimeOrder order;
+  order.Hold(At(100, "o"));  // a paid order
+  EventRecord click = At(100, "z");
+  click.kind = EventKind::kClick;
+  click.code = kImpression;
+  order.Hold(click);
+  EXPECT_EQ(Ids(order.Release(100)), "z o ");
 }
 
 TEST(EventTimeOrder, HeldRecordsSurviveARestoreIncrementally) {
