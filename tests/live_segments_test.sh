@@ -17,7 +17,8 @@
 #     whichever topic or instance delivered it first;
 #   - the rule `segment: dormant` (CVR below 3% on c0's channels) fired once,
 #     for douyin, and the same rule over all users fired nowhere;
-#   - GET /v1/campaigns/c0/segments answers with segment rows.
+#   - GET /v1/campaigns/c0/segments answers with segment rows, and /metrics
+#     has c0's segment series (promtool checks them).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 command -v sqlite3 >/dev/null || fail "sqlite3 is not installed (scripts/install-deps.sh installs it)"
@@ -154,6 +155,12 @@ done
 [ -n "$got" ] || fail "no instance answers GET /v1/campaigns/c0/segments: $(cat reply.json)"
 jq -e '.windows | length > 0 and all(.[]; .segment != null and .campaign_id == "c0")' api.json >/dev/null ||
   fail "/v1/campaigns/c0/segments: $(head -c 300 api.json)"
+# ... and its segment series on /metrics, valid for promtool.
+var="METRICS_$got"
+curl -sf "http://${!var}/metrics" > metrics.txt || fail "no /metrics from $got"
+promtool check metrics < metrics.txt > promtool.out 2>&1 || fail "promtool check metrics: $(cat promtool.out)"
+grep -q '^promowatch_segment_window_cvr_ratio{campaign="c0",channel="\*",segment="dormant",window="5m"}' metrics.txt ||
+  fail "no dormant CVR series of c0: $(grep -m3 '^promowatch_segment' metrics.txt)"
 
 for n in "${RUNNING[@]}"; do stop_instance "$n"; done
 wm=$(for n in a b c d; do final_results_watermark "$n.log"; done | sort -n | tail -1)
