@@ -71,8 +71,7 @@ bool EventTimeOrder::Hold(const EventRecord& r) {
   if (released_upto_ != kNoWatermark && r.event_time_ms <= released_upto_) return false;
   const uint32_t slot = TakeSlot();
   slots_[slot] = r;  // (copy-assigned: the slot's strings keep their capacity)
-  heap_.push_back({r.event_time_ms, next_seq_++, slot});
-  std::push_heap(heap_.begin(), heap_.end(), later());
+  held_.emplace(std::make_pair(r.event_time_ms, next_seq_++), slot);
   return true;
 }
 
@@ -81,10 +80,25 @@ std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
   if (watermark_ms == kNoWatermark) return {};
   if (released_upto_ == kNoWatermark || watermark_ms > released_upto_)
     released_upto_ = watermark_ms;
-  while (!heap_.empty() && heap_.front().time <= released_upto_) {
-    std::pop_heap(heap_.begin(), heap_.end(), later());
-    released_slots_.push_back(heap_.back().slot);
-    heap_.pop_back();
+  auto end = held_.begin();
+  for (; end != held_.end() && end->first.first <= released_upto_; ++end)
+    released_slots_.push_back(end->second);
+  held_.erase(held_.begin(), end);
+  // The same millisecond: clicks before orders, then by event id (arrival
+  // order differs between runs; admission let one record per id through).
+  const auto first = [this](uint32_t a, uint32_t b) {
+    const EventRecord& x = slots_[a];
+    const EventRecord& y = slots_[b];
+    if (x.event_time_ms != y.event_time_ms) return x.event_time_ms < y.event_time_ms;
+    if (x.kind != y.kind) return x.kind < y.kind;
+    return x.event_id < y.event_id;
+  };
+  for (size_t i = 0; i < released_slots_.size();) {
+    size_t j = i + 1;
+    const int64_t t = slots_[released_slots_[i]].event_time_ms;
+    while (j < released_slots_.size() && slots_[released_slots_[j]].event_time_ms == t) ++j;
+    if (j - i > 1) std::sort(released_slots_.begin() + i, released_slots_.begin() + j, first);
+    i = j;
   }
   // (Pointers after the loop: slots_ does not grow while releasing.)
   for (uint32_t slot : released_slots_) released_ptrs_.push_back(&slots_[slot]);
@@ -93,7 +107,10 @@ std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
 
 std::span<EventRecord* const> EventTimeOrder::ReleaseAll() {
   int64_t newest = released_upto_;
-  for (const Held& h : heap_) newest = newest == kNoWatermark ? h.time : std::max(newest, h.time);
+  if (!held_.empty()) {
+    const int64_t last = held_.rbegin()->first.first;
+    newest = newest == kNoWatermark ? last : std::max(newest, last);
+  }
   return Release(newest);
 }
 
@@ -106,27 +123,43 @@ void EventTimeOrder::Snapshot(StateWriter& out) {
     out.Put(kTable, kReleasedKey, upto);
     deleted_upto_ = released_upto_;
   }
-  // Held since the last checkpoint: onto it.
-  v1::HeldEvent p;
+  // Held since the last checkpoint: onto it, in chunks of records in time
+  // order, each keyed by its newest (a range delete takes a chunk once
+  // everything in it was released).
+  v1::HeldEvents chunk;
   std::string value;
-  for (const Held& h : heap_) {
-    if (h.seq < saved_below_seq_) continue;
-    ToProto(slots_[h.slot], &p);
-    p.SerializeToString(&value);
-    out.Put(kTable, Key(h.time, h.seq), value);
+  int64_t newest = 0;
+  uint64_t newest_seq = 0;
+  const auto put = [&] {
+    if (chunk.events_size() == 0) return;
+    chunk.SerializeToString(&value);
+    out.Put(kTable, Key(newest, newest_seq), value);
+    chunk.Clear();
+  };
+  for (auto it = held_.begin(); it != held_.end(); ++it) {
+    const auto [time, seq] = it->first;
+    if (seq < saved_below_seq_) continue;
+    v1::HeldEvent* p = chunk.add_events();
+    ToProto(slots_[it->second], p);
+    p->set_seq(seq);
+    newest = time;
+    newest_seq = seq;
+    if (chunk.events_size() == kChunkRecords) put();
   }
+  put();
   saved_below_seq_ = next_seq_;
 }
 
 absl::Status EventTimeOrder::Restore(const StateReader& in) {
-  heap_.clear();
+  held_.clear();
   slots_.clear();
   free_slots_.clear();
   released_slots_.clear();
   released_ptrs_.clear();
   next_seq_ = 0;
   released_upto_ = kNoWatermark;
-  v1::HeldEvent p;
+  v1::HeldEvents chunk;
+  // (The released mark is read first: "m" sorts before "r".)
   absl::Status s = in.Scan(kTable, [&](std::string_view key, std::string_view value) {
     if (key == kReleasedKey) {
       if (value.size() != 8) return absl::DataLossError("event_order: malformed released mark");
@@ -134,19 +167,20 @@ absl::Status EventTimeOrder::Restore(const StateReader& in) {
       return absl::OkStatus();
     }
     if (key.size() != 17 || key[0] != kRecordPrefix ||
-        !p.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
-      return absl::DataLossError("event_order: undecodable held record");
+        !chunk.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+      return absl::DataLossError("event_order: undecodable held records");
     }
-    Held h{ReadBigEndian64(key.substr(1, 8)),
-           static_cast<uint64_t>(ReadBigEndian64(key.substr(9, 8))),
-           static_cast<uint32_t>(slots_.size())};
-    FromProto(p, &slots_.emplace_back());
-    next_seq_ = std::max(next_seq_, h.seq + 1);
-    heap_.push_back(h);
+    for (const v1::HeldEvent& p : chunk.events()) {
+      // A chunk outlives its oldest records: those released are skipped.
+      if (released_upto_ != kNoWatermark && p.event_time_ms() <= released_upto_) continue;
+      FromProto(p, &slots_.emplace_back());
+      held_.emplace(std::make_pair(p.event_time_ms(), p.seq()),
+                    static_cast<uint32_t>(slots_.size() - 1));
+      next_seq_ = std::max(next_seq_, p.seq() + 1);
+    }
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  std::make_heap(heap_.begin(), heap_.end(), later());
   saved_below_seq_ = next_seq_;
   deleted_upto_ = released_upto_;
   return absl::OkStatus();

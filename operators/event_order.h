@@ -14,7 +14,8 @@
 // step judges it as of its own time (user_profiles.h, UserAsOfTime).
 //
 // Held records are state: a checkpoint writes the ones held since the last
-// one and range-deletes the released ones (table "event_order"), so that a
+// one, in chunks of kChunkRecords (a value each), and range-deletes the
+// chunks whose records were all released (table "event_order"), so that a
 // record admitted before a checkpoint and held across it is neither lost
 // (its input position is behind the checkpoint) nor counted twice.
 //
@@ -25,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/container/btree_map.h"
 #include "operators/event_record.h"
 #include "operators/operator.h"
 
@@ -33,6 +35,7 @@ namespace promowatch {
 class EventTimeOrder final : public Operator {
  public:
   static constexpr std::string_view kTable = "event_order";
+  static constexpr int kChunkRecords = 512;  // held records per state value
 
   std::string_view name() const override { return "event_order"; }
   std::vector<std::string> StateTables() const override { return {std::string(kTable)}; }
@@ -49,36 +52,21 @@ class EventTimeOrder final : public Operator {
   // is held again behind the newest one released.
   std::span<EventRecord* const> ReleaseAll();
 
-  size_t held() const { return heap_.size(); }
+  size_t held() const { return held_.size(); }
   int64_t released_upto() const { return released_upto_; }
 
  private:
-  // The heap orders small entries; the records stay in their slots (a
-  // record is copied once in and handed out by pointer: no string moves
-  // per heap step, and a slot's strings keep their capacity for the next).
-  struct Held {
-    int64_t time;
-    uint64_t seq;   // arrival order: the state key's
-    uint32_t slot;  // in slots_
-  };
-  // A min-heap on (time, kind, event id) through std::push_heap with this
-  // "later" (admission let one record per event id through).
-  struct Later {
-    const std::vector<EventRecord>* slots;
-    bool operator()(const Held& a, const Held& b) const {
-      if (a.time != b.time) return a.time > b.time;
-      const EventRecord& x = (*slots)[a.slot];
-      const EventRecord& y = (*slots)[b.slot];
-      if (x.kind != y.kind) return x.kind > y.kind;
-      return x.event_id > y.event_id;
-    }
-  };
-  Later later() const { return Later{&slots_}; }
+  // Held records in (time, arrival) order in a B-tree (cache-friendly, and
+  // a release is one erase of its front); records of the same millisecond
+  // are put in their final order (kind, event id) when released. The
+  // records stay in their slots (a record is copied once in and handed out
+  // by pointer; a slot's strings keep their capacity for the next).
+  using Order = absl::btree_map<std::pair<int64_t, uint64_t>, uint32_t>;  // (time, seq) -> slot
   static std::string Key(int64_t time, uint64_t seq);
   uint32_t TakeSlot();
   void FreeReleased();  // the slots handed out by the last Release
 
-  std::vector<Held> heap_;
+  Order held_;
   std::vector<EventRecord> slots_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> released_slots_;

@@ -220,7 +220,10 @@ void Engine::ReleaseOrdered(int task, int64_t watermark_ms, bool all) {
   if (released.empty()) return;
   const int caller = current_task_;
   current_task_ = task;
-  Deliver(task, released);
+  // In slices: what the enrichment just read is still in cache for the windows.
+  constexpr size_t kSlice = 256;
+  for (size_t i = 0; i < released.size(); i += kSlice)
+    Deliver(task, released.subspan(i, std::min(kSlice, released.size() - i)));
   current_task_ = caller;
 }
 

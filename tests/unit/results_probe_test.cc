@@ -63,7 +63,8 @@ TEST(ResultsProbe, SegmentSeriesAreCappedPerCampaignAndExpireWithIt) {
   std::set<std::string> campaigns;
   for (const std::string& s : cvr) {
     EXPECT_NE(s.find("channel=*,"), std::string::npos) << s;
-    EXPECT_EQ(s.find("campaign=other"), std::string::npos) << "folded campaigns have no segment series";
+    EXPECT_EQ(s.find("campaign=other"), std::string::npos)
+        << "folded campaigns have no segment series";
     campaigns.insert(s.substr(0, s.find(',')));
   }
   EXPECT_EQ(campaigns.size(), 5u);
