@@ -44,6 +44,18 @@ std::optional<double> MetricValue(const v1::WindowResult& r, const std::string& 
     *volume = INT64_MAX;
     return Count(r.uv());
   }
+  // Distinct paying users, and the first-time buyers' share of them
+  // (profiles on): like uv, not counters of the aggregate.
+  if (metric == "buyers") {
+    *volume = INT64_MAX;
+    if (!r.has_buyers()) return std::nullopt;
+    return Count(r.buyers());
+  }
+  if (metric == "new_buyer_share") {
+    *volume = r.buyers();
+    if (!r.has_new_buyer_share()) return std::nullopt;
+    return r.new_buyer_share();
+  }
   for (size_t i = 0; i < std::size(kRatioFields); ++i) {
     if (metric == kRatioFields[i].name) return RatioValue(r, i, volume);
   }
@@ -66,6 +78,8 @@ const std::vector<std::string>& AlertMetricNames() {
     std::vector<std::string> n;
     for (const RatioField& f : kRatioFields) n.emplace_back(f.name);
     n.emplace_back("uv");
+    n.emplace_back("buyers");
+    n.emplace_back("new_buyer_share");
     for (const CounterField& f : kCounterFields) n.emplace_back(f.metric);
     return n;
   }();

@@ -50,6 +50,14 @@ void AppendWindowResultJson(const v1::WindowResult& r, std::string* out) {
   AppendMetricsJson(r, /*profiles_only=*/false, out);
   fmt::format_to(std::back_inserter(*out), ",\"uv\":{},\"revision\":{}", r.uv(), r.revision());
   if (HasProfileCounters(r)) AppendMetricsJson(r, /*profiles_only=*/true, out);
+  if (r.has_buyers()) {
+    fmt::format_to(std::back_inserter(*out), ",\"buyers\":{}", r.buyers());
+    if (r.has_new_buyer_share()) {
+      fmt::format_to(std::back_inserter(*out), ",\"new_buyer_share\":{}", r.new_buyer_share());
+    } else {
+      out->append(",\"new_buyer_share\":null");
+    }
+  }
   out->push_back('}');
 }
 

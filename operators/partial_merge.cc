@@ -88,6 +88,7 @@ void PartialMerger::Take(int task, const v1::WindowResult& r, int64_t version) {
   a.revision = r.revision();
   a.partial.counters = CountersFromMessage(r);
   a.partial.uv = r.uv();
+  a.partial.buyers = r.buyers();
   a.partial.version = version;
   a.seq = next_seq_++;
 }
@@ -101,17 +102,18 @@ int PartialMerger::WindowOrder(const std::string& name) const {
 
 void PartialMerger::Publish(Window& w, int64_t end_ms, bool correction) {
   Counters sum;
-  int64_t uv = 0;
+  DistinctUsers users;  // (each user lives in one task: the sums are exact)
   for (const Partial& p : w.partials) {
     sum.Combine(p.counters);
-    uv += p.uv;
+    users.uv += p.uv;
+    users.buyers += p.buyers;
   }
   // As the operator numbers them: a correction is one more than the last
   // (the first is 1, whether the window fired before or not); windows fire
   // with 0.
   const int32_t revision = correction ? (w.revision > 0 ? w.revision + 1 : 1) : 0;
-  FillWindowResult(w.name, w.start_ms, end_ms, w.campaign, w.channel, w.segment, sum, uv, revision,
-                   options_.count_new_customers, &result_);
+  FillWindowResult(w.name, w.start_ms, end_ms, w.campaign, w.channel, w.segment, sum, users,
+                   revision, options_.count_new_customers, &result_);
   out_->Emit(result_);
   ++(revision > 0 ? corrected_ : emitted_);
   w.revision = revision;
@@ -209,6 +211,7 @@ void PartialMerger::Snapshot(StateWriter& out) {
     for (size_t t = 0; t < w.partials.size(); ++t) {
       CountersToMessage(w.partials[t].counters, state.add_partials());
       state.add_uv(w.partials[t].uv);
+      state.add_buyers(w.partials[t].buyers);
       state.add_versions(std::max(w.partials[t].version, w.offered[t]));
       state.add_offered_end_ms(w.offered_end[t]);
     }
@@ -225,8 +228,8 @@ void PartialMerger::Snapshot(StateWriter& out) {
   for (const Arrival& a : held_) {
     const Window& w = a.window->second;
     FillWindowResult(w.name, w.start_ms, a.end_ms, w.campaign, w.channel, w.segment,
-                     a.partial.counters, a.partial.uv, a.revision, options_.count_new_customers,
-                     &result_);
+                     a.partial.counters, DistinctUsers{a.partial.uv, a.partial.buyers}, a.revision,
+                     options_.count_new_customers, &result_);
     key.clear();
     AppendBigEndian64(&key, static_cast<int64_t>(a.seq));
     AppendBigEndian64(&key, a.task);
@@ -264,6 +267,7 @@ absl::Status PartialMerger::Restore(const StateReader& in) {
       Partial& p = w.partials[static_cast<size_t>(t)];
       p.counters = CountersFromMessage(state.partials(t));
       p.uv = state.uv(t);
+      if (t < state.buyers_size()) p.buyers = state.buyers(t);
       if (t < state.versions_size())
         p.version = w.offered[static_cast<size_t>(t)] = state.versions(t);
     }

@@ -83,8 +83,11 @@ class PartialMerger final : public Operator {
   struct Partial {
     Counters counters;
     int64_t uv = 0;
+    int64_t buyers = 0;
     int64_t version = 0;  // Offer's; 0 for task_sink's
-    bool operator==(const Partial& o) const { return uv == o.uv && counters == o.counters; }
+    bool operator==(const Partial& o) const {
+      return uv == o.uv && buyers == o.buyers && counters == o.counters;
+    }
   };
   struct Window {
     std::string name;  // "1m", "5m", "cumulative"

@@ -28,9 +28,18 @@ WindowOperator::WindowOperator(OperatorOptions options, WindowResultSink* sink)
   InternKey(kRollupKey, kRollupKey);  // id 0 is ("*", "*")
 }
 
+namespace {
+// The chunks of each aggregate's user sets: all users, then buyers.
+constexpr std::string_view kPaneSetTables[2] = {WindowOperator::kPaneUsersTable,
+                                                WindowOperator::kPaneBuyersTable};
+constexpr std::string_view kDaySetTables[2] = {WindowOperator::kDayUsersTable,
+                                               WindowOperator::kDayBuyersTable};
+}  // namespace
+
 std::vector<std::string> WindowOperator::StateTables() const {
-  return {std::string(kPanesTable), std::string(kPaneUsersTable), std::string(kDaysTable),
-          std::string(kDayUsersTable), std::string(kMetaTable)};
+  return {std::string(kPanesTable), std::string(kPaneUsersTable), std::string(kPaneBuyersTable),
+          std::string(kDaysTable),  std::string(kDayUsersTable),  std::string(kDayBuyersTable),
+          std::string(kMetaTable)};
 }
 
 WindowOperator::KeyId WindowOperator::InternKey(std::string_view campaign, std::string_view channel,
@@ -126,14 +135,14 @@ void WindowOperator::Add(const EventRecord& e) {
   for (KeyId k : std::span<const KeyId>(keys, n)) {
     Aggregate& p = PaneFor(pane, k);
     p.counters.Update(e);
-    p.AddUser(e.user_hash);
+    AddUsers(p, e);
     p.dirty = true;
     if (correction) {
       corrections_.insert(Slot(pane, k));
       if (options_.cumulative && Emits(k, 0)) {
         Aggregate& d = DayFor(DayOf(e.event_time_ms, options_.day_utc_offset_ms), k);
         d.counters.Update(e);
-        d.AddUser(e.user_hash);
+        AddUsers(d, e);
         d.dirty = true;
       }
     }
@@ -202,37 +211,50 @@ void WindowOperator::FireBoundary(int64_t boundary) {
     Aggregate& d = DayFor(day, k);
     d.counters.Combine(p.counters);
     d.users.MergeSorted(p.users.Sorted());
+    d.buyers.MergeSorted(p.buyers.Sorted());
     d.dirty = true;
+    Aggregate* day_total = &d;
     Emit(kCumulativeWindow, DayStartMs(day, options_.day_utc_offset_ms), boundary * kMinuteMs, k,
-         d.counters, static_cast<int64_t>(d.users.CountDistinct()), 0);
+         d.counters, DistinctOf({&day_total, 1}), 0);
   }
 }
 
 void WindowOperator::EmitWindow(int minutes, int64_t boundary, KeyId key, int32_t revision) {
   Counters sum;
-  size_t uv = 0;
-  if (minutes == 1) {
-    Aggregate& p = panes_.at(Slot(boundary - 1, key));
-    sum = p.counters;
-    uv = p.users.CountDistinct();
-  } else {
-    scratch_sets_.clear();
-    for (int64_t pane = boundary - minutes; pane < boundary; ++pane) {
-      auto it = panes_.find(Slot(pane, key));
-      if (it == panes_.end()) continue;
-      sum.Combine(it->second.counters);
-      scratch_sets_.push_back(it->second.users.Sorted());
-    }
-    uv = CountDistinctUnion(scratch_sets_, &scratch_users_, &scratch_users2_);
+  scratch_aggs_.clear();
+  for (int64_t pane = boundary - minutes; pane < boundary; ++pane) {
+    auto it = panes_.find(Slot(pane, key));
+    if (it == panes_.end()) continue;
+    sum.Combine(it->second.counters);
+    scratch_aggs_.push_back(&it->second);
   }
   Emit(WindowName(minutes), (boundary - minutes) * kMinuteMs, boundary * kMinuteMs, key, sum,
-       static_cast<int64_t>(uv), revision);
+       DistinctOf(scratch_aggs_), revision);
+}
+
+DistinctUsers WindowOperator::DistinctOf(std::span<Aggregate* const> aggs) {
+  DistinctUsers d;
+  if (aggs.size() == 1) {
+    d.uv = static_cast<int64_t>(aggs[0]->users.CountDistinct());
+    d.buyers = static_cast<int64_t>(aggs[0]->buyers.CountDistinct());
+    return d;
+  }
+  scratch_sets_.clear();
+  for (Aggregate* a : aggs) scratch_sets_.push_back(a->users.Sorted());
+  d.uv = static_cast<int64_t>(CountDistinctUnion(scratch_sets_, &scratch_users_, &scratch_users2_));
+  if (options_.count_new_customers) {
+    scratch_sets_.clear();
+    for (Aggregate* a : aggs) scratch_sets_.push_back(a->buyers.Sorted());
+    d.buyers =
+        static_cast<int64_t>(CountDistinctUnion(scratch_sets_, &scratch_users_, &scratch_users2_));
+  }
+  return d;
 }
 
 void FillWindowResult(std::string_view window, int64_t start_ms, int64_t end_ms,
                       std::string_view campaign, std::string_view channel, std::string_view segment,
-                      const Counters& c, int64_t uv, int32_t revision, bool count_new_customers,
-                      v1::WindowResult* r) {
+                      const Counters& c, DistinctUsers users, int32_t revision,
+                      bool count_new_customers, v1::WindowResult* r) {
   r->Clear();
   r->set_window(std::string(window));
   r->set_window_start_ms(start_ms);
@@ -254,15 +276,20 @@ void FillWindowResult(std::string_view window, int64_t start_ms, int64_t end_ms,
       reflection->SetDouble(r, ratios[i], *v);
     }
   }
-  r->set_uv(uv);
+  r->set_uv(users.uv);
   r->set_revision(revision);
+  if (count_new_customers) {
+    r->set_buyers(users.buyers);
+    if (auto share = Counters::Ratio(c.new_customer_orders, users.buyers))
+      r->set_new_buyer_share(*share);
+  }
 }
 
 void WindowOperator::Emit(std::string_view window, int64_t start_ms, int64_t end_ms, KeyId key,
-                          const Counters& c, int64_t uv, int32_t revision) {
+                          const Counters& c, DistinctUsers users, int32_t revision) {
   const Key& k = keys_[key];
   FillWindowResult(window, start_ms, end_ms, k.campaign, k.channel,
-                   k.segment == Segment::kNone ? "" : NameOf(kSegmentNames, k.segment), c, uv,
+                   k.segment == Segment::kNone ? "" : NameOf(kSegmentNames, k.segment), c, users,
                    revision, options_.count_new_customers, &result_);
   if (revision > 0) {
     ++emitted_.corrections_emitted;
@@ -316,9 +343,9 @@ void WindowOperator::EmitPartialDayUpdates(std::vector<std::pair<int64_t, KeyId>
   for (const auto& [day, key] : days) {
     auto it = days_.find(Slot(day, key));
     if (it == days_.end()) continue;
+    Aggregate* day_total = &it->second;
     Emit(kCumulativeWindow, DayStartMs(day, options_.day_utc_offset_ms), last_fired_ * kMinuteMs,
-         key, it->second.counters, static_cast<int64_t>(it->second.users.CountDistinct()),
-         kPartialUpdate);
+         key, it->second.counters, DistinctOf({&day_total, 1}), kPartialUpdate);
   }
 }
 
@@ -354,7 +381,7 @@ void WindowOperator::Expire(int64_t watermark_ms) {
 }
 
 void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
-                                   std::string_view users_table,
+                                   const std::string_view (&users_tables)[2],
                                    absl::node_hash_map<uint64_t, Aggregate>& aggs,
                                    int64_t delete_below, int64_t* deleted_below) {
   std::string key;
@@ -364,7 +391,7 @@ void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
     AppendBigEndian64(&begin, INT64_MIN);
     AppendBigEndian64(&end, delete_below);
     out.DeleteRange(table, begin, end);
-    out.DeleteRange(users_table, begin, end);
+    for (std::string_view users_table : users_tables) out.DeleteRange(users_table, begin, end);
     *deleted_below = delete_below;
   }
   v1::AggregateState state;
@@ -373,19 +400,24 @@ void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
     key.clear();
     AppendBigEndian64(&key, static_cast<int64_t>(slot >> 32));
     key.append(keys_[slot & 0xffffffffu].encoded);
-    agg.users.TakeFresh(&fresh_users_);
-    if (!fresh_users_.empty()) {
+    // New hashes of each set: one more chunk (key: the aggregate's, '\0', chunk number).
+    const auto save = [&](UserSet& set, uint32_t& chunks, std::string_view users_table) {
+      set.TakeFresh(&fresh_users_);
+      if (fresh_users_.empty()) return;
       const size_t base = key.size();
       key.push_back('\0');
-      AppendBigEndian32(&key, agg.user_chunks++);
+      AppendBigEndian32(&key, chunks++);
       value.clear();
       AppendHashes(&value, fresh_users_.data(), fresh_users_.size());
       out.Put(users_table, key, value);
       key.resize(base);
-    }
+    };
+    save(agg.users, agg.user_chunks, users_tables[0]);
+    save(agg.buyers, agg.buyer_chunks, users_tables[1]);
     state.Clear();
     CountersToMessage(agg.counters, &state);
     state.set_user_chunks(agg.user_chunks);
+    state.set_buyer_chunks(agg.buyer_chunks);
     state.SerializeToString(&value);
     out.Put(table, key, value);
     agg.dirty = false;
@@ -393,9 +425,9 @@ void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
 }
 
 void WindowOperator::Snapshot(StateWriter& out) {
-  SnapshotTable(out, kPanesTable, kPaneUsersTable, panes_, panes_expired_below_,
+  SnapshotTable(out, kPanesTable, kPaneSetTables, panes_, panes_expired_below_,
                 &panes_deleted_below_);
-  SnapshotTable(out, kDaysTable, kDayUsersTable, days_, days_expired_below_, &days_deleted_below_);
+  SnapshotTable(out, kDaysTable, kDaySetTables, days_, days_expired_below_, &days_deleted_below_);
   v1::OperatorMeta meta;
   meta.set_watermark_ms(watermark_ms_);
   meta.set_last_fired_minute(last_fired_);
@@ -403,7 +435,7 @@ void WindowOperator::Snapshot(StateWriter& out) {
 }
 
 absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_view table,
-                                          std::string_view users_table,
+                                          const std::string_view (&users_tables)[2],
                                           absl::node_hash_map<uint64_t, Aggregate>& aggs,
                                           std::map<int64_t, std::vector<KeyId>>& index) {
   aggs.clear();
@@ -433,35 +465,43 @@ absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_vie
     if (inserted) index[at].push_back(k);
     it->second.counters = CountersFromMessage(state);
     it->second.user_chunks = state.user_chunks();
+    it->second.buyer_chunks = state.buyer_chunks();
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  s = in.Scan(users_table, [&](std::string_view key, std::string_view value) {
-    if (key.size() < 8 + 1 + 1 + 4) {
-      return absl::DataLossError(std::string(users_table) + ": malformed key");
-    }
-    const int64_t at = ReadBigEndian64(key.substr(0, 8));
-    const std::string_view encoded = key.substr(8, key.size() - 8 - 5);
-    auto id = key_ids_.find(absl::string_view(encoded.data(), encoded.size()));
-    if (id == key_ids_.end()) {
-      return absl::DataLossError(std::string(users_table) + ": users of an unknown key");
-    }
-    auto it = aggs.find(Slot(at, id->second));
-    if (it == aggs.end()) {
-      return absl::DataLossError(std::string(users_table) + ": users of an unknown aggregate");
-    }
-    ForEachHash(value, [&](uint64_t h) { it->second.users.Add(h); });
-    return absl::OkStatus();
-  });
-  if (!s.ok()) return s;
-  for (auto& [slot, agg] : aggs) agg.users.MarkSaved();  // all of it is on disk already
+  for (int set = 0; set < 2; ++set) {
+    const std::string_view users_table = users_tables[set];
+    UserSet Aggregate::*const member = set == 0 ? &Aggregate::users : &Aggregate::buyers;
+    s = in.Scan(users_table, [&](std::string_view key, std::string_view value) {
+      if (key.size() < 8 + 1 + 1 + 4) {
+        return absl::DataLossError(std::string(users_table) + ": malformed key");
+      }
+      const int64_t at = ReadBigEndian64(key.substr(0, 8));
+      const std::string_view encoded = key.substr(8, key.size() - 8 - 5);
+      auto id = key_ids_.find(absl::string_view(encoded.data(), encoded.size()));
+      if (id == key_ids_.end()) {
+        return absl::DataLossError(std::string(users_table) + ": users of an unknown key");
+      }
+      auto it = aggs.find(Slot(at, id->second));
+      if (it == aggs.end()) {
+        return absl::DataLossError(std::string(users_table) + ": users of an unknown aggregate");
+      }
+      ForEachHash(value, [&](uint64_t h) { (it->second.*member).Add(h); });
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
+  for (auto& [slot, agg] : aggs) {  // all of it is on disk already
+    agg.users.MarkSaved();
+    agg.buyers.MarkSaved();
+  }
   return absl::OkStatus();
 }
 
 absl::Status WindowOperator::Restore(const StateReader& in) {
-  absl::Status s = RestoreTable(in, kPanesTable, kPaneUsersTable, panes_, pane_keys_);
+  absl::Status s = RestoreTable(in, kPanesTable, kPaneSetTables, panes_, pane_keys_);
   if (!s.ok()) return s;
-  s = RestoreTable(in, kDaysTable, kDayUsersTable, days_, day_keys_);
+  s = RestoreTable(in, kDaysTable, kDaySetTables, days_, day_keys_);
   if (!s.ok()) return s;
   std::string bytes;
   s = in.Get(kMetaTable, "windows", &bytes);

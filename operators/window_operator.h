@@ -48,13 +48,20 @@ class WindowResultSink {
 // The revision of a partial update (OperatorOptions::emit_partial_updates).
 inline constexpr int32_t kPartialUpdate = -1;
 
+// The distinct users of a window: every one (uv) and those who paid
+// (buyers, with user profiles on).
+struct DistinctUsers {
+  int64_t uv = 0;
+  int64_t buyers = 0;
+};
+
 // A window result from its counters: ratios null without a denominator,
-// the counters of user profiles only with `count_new_customers`.
+// the counters of user profiles (and buyers) only with `count_new_customers`.
 // `segment`: empty for the rows of all users.
 void FillWindowResult(std::string_view window, int64_t start_ms, int64_t end_ms,
                       std::string_view campaign, std::string_view channel, std::string_view segment,
-                      const Counters& c, int64_t uv, int32_t revision, bool count_new_customers,
-                      v1::WindowResult* r);
+                      const Counters& c, DistinctUsers users, int32_t revision,
+                      bool count_new_customers, v1::WindowResult* r);
 
 class WindowOperator final : public Operator {
  public:
@@ -62,6 +69,9 @@ class WindowOperator final : public Operator {
   static constexpr std::string_view kPaneUsersTable = "window_pane_users";
   static constexpr std::string_view kDaysTable = "cumulative_days";
   static constexpr std::string_view kDayUsersTable = "cumulative_day_users";
+  // Paying users' hashes (buyers), with user profiles on.
+  static constexpr std::string_view kPaneBuyersTable = "window_pane_buyers";
+  static constexpr std::string_view kDayBuyersTable = "cumulative_day_buyers";
   static constexpr std::string_view kMetaTable = "meta";
 
   WindowOperator(OperatorOptions options, WindowResultSink* sink);
@@ -114,13 +124,24 @@ class WindowOperator final : public Operator {
   struct Aggregate {  // a pane or a day total of one key
     Counters counters;
     UserSet users;
+    UserSet buyers;  // users with a paid order (count_new_customers)
     uint32_t user_chunks = 0;
+    uint32_t buyer_chunks = 0;
     bool dirty = false;
 
     void AddUser(uint64_t h) {
       if (h != 0) users.Add(h);  // spend events have no user
     }
   };
+  // Where Add puts an event's user in an aggregate.
+  void AddUsers(Aggregate& a, const EventRecord& e) const {
+    a.AddUser(e.user_hash);
+    if (options_.count_new_customers && e.kind == EventKind::kOrder && e.code == kPaid &&
+        e.user_hash != 0)
+      a.buyers.Add(e.user_hash);
+  }
+  // What the windows of a set of aggregates count as distinct users.
+  DistinctUsers DistinctOf(std::span<Aggregate* const> aggs);
 
   static uint64_t Slot(int64_t index, KeyId key) {
     return (static_cast<uint64_t>(index) << 32) | key;
@@ -135,14 +156,16 @@ class WindowOperator final : public Operator {
   void EmitPartialDayUpdates(std::vector<std::pair<int64_t, KeyId>> days);
   void EmitWindow(int minutes, int64_t boundary, KeyId key, int32_t revision);
   void Emit(std::string_view window, int64_t start_ms, int64_t end_ms, KeyId key, const Counters& c,
-            int64_t uv, int32_t revision);
+            DistinctUsers users, int32_t revision);
   void Expire(int64_t watermark_ms);
   void SortByKey(std::vector<KeyId>* keys) const;
-  void SnapshotTable(StateWriter& out, std::string_view table, std::string_view users_table,
+  // `users_tables`: the users' chunks, then the buyers'.
+  void SnapshotTable(StateWriter& out, std::string_view table,
+                     const std::string_view (&users_tables)[2],
                      absl::node_hash_map<uint64_t, Aggregate>& aggs, int64_t delete_below,
                      int64_t* deleted_below);
   absl::Status RestoreTable(const StateReader& in, std::string_view table,
-                            std::string_view users_table,
+                            const std::string_view (&users_tables)[2],
                             absl::node_hash_map<uint64_t, Aggregate>& aggs,
                             std::map<int64_t, std::vector<KeyId>>& index);
 
@@ -174,6 +197,7 @@ class WindowOperator final : public Operator {
 
   std::vector<uint64_t> scratch_users_, scratch_users2_;
   std::vector<std::span<const uint64_t>> scratch_sets_;
+  std::vector<Aggregate*> scratch_aggs_;
   std::vector<uint64_t> fresh_users_;
   std::string snapshot_value_;  // kept: a boundary's chunks reach tens of MB
   v1::WindowResult result_;

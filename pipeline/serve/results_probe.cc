@@ -39,6 +39,8 @@ constexpr SegmentGauge kSegmentGauges[] = {
      "Paid orders of the segment's users in the latest final window"},
     {"promowatch_segment_window_gmv",
      "GMV in currency units (yuan) of the segment's users in the latest final window"},
+    {"promowatch_segment_window_buyers",
+     "Distinct paying users of the segment in the latest final window"},
 };
 double SegmentGaugeValue(size_t i, const v1::WindowResult& r) {
   switch (i) {
@@ -48,8 +50,10 @@ double SegmentGaugeValue(size_t i, const v1::WindowResult& r) {
       return static_cast<double>(r.clicks());
     case 2:
       return static_cast<double>(r.paid_orders());
-    default:
+    case 3:
       return Yuan(r.gmv_cents());
+    default:
+      return static_cast<double>(r.buyers());
   }
 }
 

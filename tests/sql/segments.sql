@@ -6,7 +6,7 @@
 -- in (the same millisecond: clicks before orders, then by event id), from the user's own
 -- earlier events: the first of high_value, active, dormant, new that
 -- holds, else other; a user never seen before is new. Output:
--- expected_seg(w, wstart, wend, c, ch, seg, counters..., uv) for the 5m
+-- expected_seg(w, wstart, wend, c, ch, seg, counters..., uv, buyers) for the 5m
 -- and cumulative windows.
 CREATE TABLE ue AS
 SELECT seq, user_id AS u, t, kind, code, amount, campaign, channel, event_id FROM accepted
@@ -54,7 +54,8 @@ SELECT '5m' AS w, wend - 300000 AS wstart, wend, c, ch, seg,
   SUM(kind = 'order' AND code = 4) AS cancelled_orders, SUM(kind = 'order' AND code = 3) AS refunded_orders,
   SUM(CASE WHEN kind = 'order' AND code = 2 THEN amount ELSE 0 END) AS gmv_cents,
   SUM(CASE WHEN kind = 'order' AND code = 3 THEN amount ELSE 0 END) AS refund_cents,
-  COUNT(DISTINCT user_id) AS uv
+  COUNT(DISTINCT user_id) AS uv,
+  COUNT(DISTINCT CASE WHEN kind = 'order' AND code = 2 THEN user_id END) AS buyers
 FROM assigned GROUP BY wend, c, ch, seg;
 -- Cumulative: for each key and each minute it had events, everything of
 -- that key since local midnight (UTC+8) up to the end of that minute.
@@ -66,7 +67,8 @@ SELECT 'cumulative', (m.day * 86400000) - 28800000, m.wend, m.c, m.ch, m.seg,
   SUM(kind = 'order' AND code = 4), SUM(kind = 'order' AND code = 3),
   SUM(CASE WHEN kind = 'order' AND code = 2 THEN amount ELSE 0 END),
   SUM(CASE WHEN kind = 'order' AND code = 3 THEN amount ELSE 0 END),
-  COUNT(DISTINCT user_id)
+  COUNT(DISTINCT user_id),
+  COUNT(DISTINCT CASE WHEN kind = 'order' AND code = 2 THEN user_id END)
 FROM (SELECT DISTINCT c, ch, seg, (t / 60000 + 1) * 60000 AS wend, (t + 28800000) / 86400000 AS day
       FROM keyed_seg) m
 JOIN keyed_seg e ON e.c = m.c AND e.ch = m.ch AND e.seg = m.seg
@@ -81,7 +83,8 @@ SELECT json_extract(line, '$.window') AS w, json_extract(line, '$.window_start_m
   json_extract(line, '$.orders') AS orders, json_extract(line, '$.paid_orders') AS paid_orders,
   json_extract(line, '$.cancelled_orders') AS cancelled_orders,
   json_extract(line, '$.refunded_orders') AS refunded_orders, json_extract(line, '$.gmv_cents') AS gmv_cents,
-  json_extract(line, '$.refund_cents') AS refund_cents, json_extract(line, '$.uv') AS uv
+  json_extract(line, '$.refund_cents') AS refund_cents, json_extract(line, '$.uv') AS uv,
+  json_extract(line, '$.buyers') AS buyers
 FROM got_raw WHERE json_extract(line, '$.segment') IS NOT NULL;
 SELECT 'seg_rows_expected', COUNT(*) FROM expected_seg;
 SELECT 'seg_rows_got', COUNT(*) FROM got_seg;
