@@ -166,6 +166,39 @@ TEST(WindowOperator, SlidingUvIsTheUnionNotTheSum) {
   EXPECT_EQ(r[2].uv(), 2);
 }
 
+// buyers: distinct users with a paid order (profiles on), the union over
+// panes and days as uv; their chunks survive a restore.
+TEST(WindowOperator, BuyersAreDistinctPayingUsersAcrossPanesAndRestores) {
+  OperatorOptions o;
+  o.count_new_customers = true;  // profiles on
+  CollectingSink sink;
+  MemoryState state;
+  auto w = std::make_unique<WindowOperator>(o, &sink);
+  w->Add(Order("o1", "u1", "c1", "douyin", kPaid, 10'000, kMidnight));
+  w->Add(Order("o2", "u1", "c1", "douyin", kPaid, 10'000, kMidnight + kMin));  // the same buyer
+  w->Add(Order("o3", "u2", "c1", "douyin", kCreated, 10'000, kMidnight + kMin));  // not paid
+  w->Snapshot(state);
+  w = std::make_unique<WindowOperator>(o, &sink);
+  ASSERT_TRUE(w->Restore(state).ok());
+  w->Add(Order("o4", "u2", "c1", "douyin", kPaid, 10'000, kMidnight + 2 * kMin));
+  w->OnEndOfInput();
+  const auto five = sink.Find("5m", "c1", "douyin");
+  ASSERT_GE(five.size(), 3u);
+  EXPECT_EQ(five[2].window_end_ms(), kMidnight + 3 * kMin);
+  EXPECT_EQ(five[2].paid_orders(), 3);
+  EXPECT_EQ(five[2].buyers(), 2);
+  EXPECT_EQ(five[2].uv(), 2);
+  const auto day = sink.Find("cumulative", "c1", "douyin");
+  ASSERT_FALSE(day.empty());
+  EXPECT_EQ(day.back().buyers(), 2);
+  // Without profiles: no buyers field.
+  CollectingSink plain_sink;
+  WindowOperator plain(OperatorOptions{}, &plain_sink);
+  plain.Add(Order("o1", "u1", "c1", "douyin", kPaid, 10'000, kMidnight));
+  plain.OnEndOfInput();
+  EXPECT_FALSE(plain_sink.results.at(0).has_buyers());
+}
+
 TEST(WindowOperator, CumulativeRestartsAtLocalMidnight) {
   CollectingSink sink;
   OperatorOptions o;
