@@ -175,7 +175,7 @@ TEST(WindowOperator, BuyersAreDistinctPayingUsersAcrossPanesAndRestores) {
   MemoryState state;
   auto w = std::make_unique<WindowOperator>(o, &sink);
   w->Add(Order("o1", "u1", "c1", "douyin", kPaid, 10'000, kMidnight));
-  w->Add(Order("o2", "u1", "c1", "douyin", kPaid, 10'000, kMidnight + kMin));  // the same buyer
+  w->Add(Order("o2", "u1", "c1", "douyin", kPaid, 10'000, kMidnight + kMin));     // the same buyer
   w->Add(Order("o3", "u2", "c1", "douyin", kCreated, 10'000, kMidnight + kMin));  // not paid
   w->Snapshot(state);
   w = std::make_unique<WindowOperator>(o, &sink);
