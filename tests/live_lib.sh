@@ -273,4 +273,10 @@ stop_instance() {
   RUNNING=("${RUNNING[@]/$1}")
   RUNNING=(${RUNNING[@]})
 }
-
+# caught_up: every running instance's global watermark has passed $target (ms).
+caught_up() {
+  local n
+  for n in "${RUNNING[@]}"; do
+    [ "$(metric "$n" '^promowatch_global_watermark_timestamp_seconds ')" -ge $(( target / 1000 )) ] || return 1
+  done
+}
