@@ -286,16 +286,14 @@ void AlertEngine::CheckTopicSilence(const std::map<std::string, int64_t>& silent
 
 void AlertEngine::Emit(const v1::WindowResult& r) {
   if (next_ != nullptr) next_->Emit(r);
-  // A segment's rows (segments.enabled) are judged by the rules of that
-  // segment only (InScope); the rows of all users move no_data's clock.
-  const bool all_users = r.segment().empty();
+  // Segment rows: judged by their segment's rules only (InScope).
   for (const AlertRule& rule : rules_) {
     if (!rule.topic.empty()) continue;  // judged in wall time, CheckTopicSilence
     const bool incomplete = !incomplete_reason_.empty() && r.window_end_ms() > incomplete_after_ms_;
     if (rule.kind == AlertRule::Kind::kNoData && r.window() == rule.window && !incomplete &&
-        all_users) {
-      // Any window of the rule's size moves event time: check the silent
-      // scopes once per window end.
+        r.segment().empty()) {
+      // Any window of its size (all users) moves event time: check the
+      // silent scopes once per window end.
       int64_t& checked = silence_checked_[rule.name];
       if (r.window_end_ms() > checked) {
         checked = r.window_end_ms();

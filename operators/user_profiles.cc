@@ -18,7 +18,6 @@ int64_t Sum(int64_t a, int64_t b) {
 }
 
 constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
-constexpr int kHighValueDays = 365;
 constexpr size_t kLastClicks = 4;
 constexpr std::string_view kTotalsKey = "totals";
 
@@ -242,7 +241,7 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
   // not seen before is seen now, so new when nothing else holds first.
   bool paid_before = false, dormant_before = false;
   if (entry != nullptr && !entry->gone) {
-    const UserAsOf then = UserAsOfTime(rules_, entry->profile, t, rules_.segment_precedence);
+    const UserAsOf then = UserAsOfTime(rules_, entry->profile, t);
     e.segment = then.segment;
     paid_before = then.paid_before;
     dormant_before = then.dormant;
@@ -361,30 +360,6 @@ void UserProfileOperator::Attribute(EventRecord& e, const v1::UserProfile& p) {
   e.campaign_id = kUnattributed;
   e.channel = kUnattributed;
   ++unattributed_;
-}
-
-SegmentFlags SegmentFlagsAt(const TagRules& rules, const v1::UserProfile& p, int64_t t) {
-  const int32_t today = Day(t);
-  int64_t orders30 = 0, cents30 = 0;
-  SegmentFlags f;
-  for (const auto& d : p.days()) {
-    // (Days after t: an out-of-order judgement time.)
-    if (d.day() > today || d.day() <= today - kHighValueDays) continue;
-    f.orders365 += d.paid_orders();
-    f.cents365 += d.spend_cents();
-    if (d.day() > today - rules.active_days) {
-      orders30 += d.paid_orders();
-      cents30 += d.spend_cents();
-    }
-  }
-  const bool paid = p.last_paid_ms() > 0;
-  f.is_new = !paid && t < p.first_seen_ms() + rules.new_for_ms;
-  f.active = orders30 >= rules.active_min_paid_orders && orders30 > 0 &&
-             cents30 > rules.active_min_aov_cents * orders30;
-  f.dormant = paid && t >= p.last_paid_ms() + rules.dormant_after_ms;
-  f.high_value = f.cents365 > rules.high_value_spend_cents ||
-                 f.orders365 - 1 >= rules.high_value_repeat_orders;
-  return f;
 }
 
 void UserProfileOperator::Evaluate(Cache::value_type& node, int64_t t, const char* reason) {

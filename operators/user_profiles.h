@@ -67,6 +67,9 @@ inline std::string TierCountName(std::string_view tier) {
   return tier.empty() ? std::string() : "tier:" + std::string(tier);
 }
 
+// The longest window of the tags: high_value and tier look at 365 days.
+inline constexpr int kHighValueDays = 365;
+
 // Thresholds of the tags (../shared/DOMAIN.md's examples as defaults).
 struct TagRules {
   // new: first seen less than this long ago and no paid order yet.
@@ -142,9 +145,8 @@ struct UserAsOf {
   bool paid_before = false;
   bool dormant = false;
 };
-template <typename Precedence>
-UserAsOf UserAsOfTime(const TagRules& rules, const v1::UserProfile& p, int64_t t,
-                      const Precedence& precedence);
+// (The segment by rules.segment_precedence.)
+UserAsOf UserAsOfTime(const TagRules& rules, const v1::UserProfile& p, int64_t t);
 
 // The profile's segment: the first of `precedence` whose tag it holds.
 template <typename Precedence>
@@ -153,47 +155,6 @@ Segment SegmentOf(const v1::UserProfile& p, const Precedence& precedence) {
     if (HasSegmentTag(p, s)) return s;
   }
   return Segment::kOther;
-}
-
-template <typename Precedence>
-UserAsOf UserAsOfTime(const TagRules& rules, const v1::UserProfile& p, int64_t t,
-                      const Precedence& precedence) {
-  UserAsOf out;
-  if (t >= p.evaluated_ms()) {  // in order: the tags as evaluated
-    out.segment = SegmentOf(p, precedence);
-    out.paid_before = p.lifetime_paid_orders() > 0;
-    out.dormant = p.tag_dormant();
-    return out;
-  }
-  // Newer events were applied first: the profile without them, at t.
-  v1::UserProfile then;
-  then.set_first_seen_ms(p.first_seen_ms());
-  // (A profile kept before recent_money was: nothing to take out.)
-  then.set_last_paid_ms(p.recent_money().empty() ? p.last_paid_ms() : p.paid_before_recent_ms());
-  then.mutable_days()->CopyFrom(p.days());
-  int64_t paid_after = 0;
-  for (const auto& m : p.recent_money()) {
-    if (m.time_ms() <= t) {
-      if (m.paid()) then.set_last_paid_ms(std::max(then.last_paid_ms(), m.time_ms()));
-      continue;
-    }
-    paid_after += m.paid() ? 1 : 0;
-    const auto day = static_cast<int32_t>(DayOf(m.time_ms(), /*utc_offset_ms=*/0));
-    for (auto& d : *then.mutable_days()) {
-      if (d.day() != day) continue;
-      if (m.paid()) d.set_paid_orders(d.paid_orders() - 1);
-      d.set_spend_cents(d.spend_cents() + (m.paid() ? -m.cents() : m.cents()));
-    }
-  }
-  const SegmentFlags f = SegmentFlagsAt(rules, then, t);
-  then.set_tag_new(f.is_new);
-  then.set_tag_active(f.active);
-  then.set_tag_dormant(f.dormant);
-  then.set_tag_high_value(f.high_value);
-  out.segment = SegmentOf(then, precedence);
-  out.paid_before = p.lifetime_paid_orders() - paid_after > 0;
-  out.dormant = f.dormant;
-  return out;
 }
 
 struct TagChange {
