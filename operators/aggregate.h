@@ -37,11 +37,20 @@ struct Counters {
   int64_t new_customer_orders = 0;  // PAID orders that were the user's first (profiles on)
   int64_t attributed_orders = 0;    // PAID orders attributed to the user's last click
   int64_t reactivated_buyers = 0;   // PAID orders from users dormant just before (profiles on)
+  int64_t new_users = 0;            // events that began a user's profile (profiles on)
+  // A planned campaign's reactivation cohort (plan_cohort.h): users dormant
+  // at its start, counted when it first reaches them, and those of them
+  // who paid within the plan's bound (period rows only: credited to the
+  // campaign that reached them, in the minute of their payment).
+  int64_t dormant_reached = 0;
+  int64_t dormant_repurchased = 0;
 
   // Called once per accepted event per key it counts toward.
   void Update(const EventRecord& e) {
+    new_users += e.new_user ? 1 : 0;
     switch (e.kind) {
       case EventKind::kClick:
+        dormant_reached += e.cohort_reached ? 1 : 0;
         switch (e.code) {
           case kImpression:
             ++impressions;
@@ -140,6 +149,12 @@ inline constexpr CounterField kCounterFields[] = {
      "(profiles.enabled)"},
     {"reactivated_buyers", &Counters::reactivated_buyers, "reactivated_buyers", false, false, true,
      "Users whose paid order ended their dormancy: dormant just before it (profiles.enabled)"},
+    {"new_users", &Counters::new_users, "new_users", false, false, true,
+     "Users first seen: events that began a profile (profiles.enabled)"},
+    {"dormant_reached", &Counters::dormant_reached, "dormant_reached", false, false, true,
+     "Users dormant at a planned campaign's start whom it reached (plan reactivation cohort)"},
+    {"dormant_repurchased", &Counters::dormant_repurchased, "dormant_repurchased", false, false,
+     true, "Of dormant_reached, users who paid within the plan's bound (period rows)"},
 };
 
 // A ratio of two counters, null (absent) when the denominator is zero. The
@@ -161,6 +176,10 @@ inline constexpr RatioField kRatioFields[] = {
      true, "New customers' paid orders / paid orders"},
     {"aov", &Counters::gmv_cents, &Counters::paid_orders, true, false, false,
      "Average paid order value in yuan"},
+    {"reactivation_rate", &Counters::dormant_repurchased, &Counters::dormant_reached, false, true,
+     true, "Reached dormant users who paid within the plan's bound / those reached"},
+    {"cac", &Counters::spend_cents, &Counters::new_customer_orders, true, false, true,
+     "Spend per first-time buyer in yuan (customer acquisition cost)"},
 };
 
 // Cents as currency units (yuan): what alert rules, Prometheus and people read.

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "operators/plan_rules.h"
 #include "promowatch/v1/state.pb.h"
 
 namespace promowatch {
@@ -61,7 +62,10 @@ std::string Render(std::string text, const AlertEvent& a) {
       {"{{threshold}}", FormatNumber(a.threshold)},
       {"{{window}}", a.window},
       {"{{severity}}", a.severity},
-      {"{{baseline}}", a.baseline ? FormatNumber(*a.baseline) : std::string("none")}};
+      {"{{baseline}}", a.baseline ? FormatNumber(*a.baseline) : std::string("none")},
+      {"{{target}}", a.baseline ? FormatNumber(*a.baseline) : std::string("none")},
+      {"{{projected}}", a.projected ? FormatNumber(*a.projected) : std::string("none")},
+      {"{{time_left}}", FormatTimeLeft(a.time_left_ms)}};
   for (const auto& [name, value] : vars) {
     for (size_t at = text.find(name); at != std::string::npos;
          at = text.find(name, at + value.size())) {
@@ -126,6 +130,7 @@ AlertEvent AlertEngine::MakeEvent(const AlertRule& rule, const v1::WindowResult&
   a.labels = rule.labels;
   if (!rule.topic.empty()) a.labels["topic"] = rule.topic;
   if (!rule.segment.empty()) a.labels["segment"] = rule.segment;
+  if (rule.kind == AlertRule::Kind::kTarget) DescribeTarget(rule, r, &a);
   for (const auto& [k, v] : rule.annotations) a.annotations[k] = Render(v, a);
   return a;
 }
@@ -209,6 +214,15 @@ AlertEngine::Judgement AlertEngine::Judge(const AlertRule& rule, const v1::Windo
       const double remaining = static_cast<double>(std::max<int64_t>(0, rule.deadline_ms - end));
       j.value = j.value + j.value / static_cast<double>(elapsed) * remaining;
       j.breach = j.value <= j.line;
+      j.clear = !j.breach;
+      return j;
+    }
+    case K::kTarget: {
+      const TargetJudgement t = JudgeTarget(rule, r);
+      j.judged = t.judged;
+      j.value = t.actual;
+      j.line = t.line;
+      j.breach = t.judged && t.breach;
       j.clear = !j.breach;
       return j;
     }

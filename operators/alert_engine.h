@@ -25,6 +25,7 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -34,6 +35,7 @@
 #include "absl/status/status.h"
 #include "operators/names.h"
 #include "operators/operator.h"
+#include "operators/plan.h"
 #include "operators/state.h"
 #include "operators/window_operator.h"
 
@@ -52,7 +54,10 @@ struct AlertRule {
   //   time (judged on every window of its size, so the stream must flow).
   //   With `topic` set: the input topic delivered no record for
   //   `silence_ms` of wall time (live only; see CheckTopicSilence).
-  enum class Kind { kThreshold, kRelativeDrop, kPacing, kNoData } kind = Kind::kThreshold;
+  // target: a KPI of the plan (`kpi`) on the period rows of its campaigns,
+  //   against the plan's target (operators/plan_rules.h: made from the plan,
+  //   never written in a rules file).
+  enum class Kind { kThreshold, kRelativeDrop, kPacing, kNoData, kTarget } kind = Kind::kThreshold;
   std::string metric = "ctr";  // see MetricValue
   std::string window = "5m";
   enum class Scope { kOverall, kCampaign, kCampaignChannel } scope = Scope::kCampaignChannel;
@@ -93,12 +98,16 @@ struct AlertRule {
   int64_t silence_ms = 0;
   int64_t forget_after_ms = 6 * 3'600'000;  // a scope silent this long ended: resolved, forgotten
   std::string topic;                        // no_data on an input topic, in wall time
+  // target
+  std::shared_ptr<const Plan> plan;
+  const KpiField* kpi = nullptr;
 
   // Names in rules files.
   static constexpr Named<Kind> kKindNames[] = {{"threshold", Kind::kThreshold},
                                                {"relative_drop", Kind::kRelativeDrop},
                                                {"pacing", Kind::kPacing},
-                                               {"no_data", Kind::kNoData}};
+                                               {"no_data", Kind::kNoData},
+                                               {"target", Kind::kTarget}};
   static constexpr Named<Scope> kScopeNames[] = {{"overall", Scope::kOverall},
                                                  {"campaign", Scope::kCampaign},
                                                  {"campaign_channel", Scope::kCampaignChannel}};
@@ -130,7 +139,10 @@ struct AlertEvent {
   std::string metric;
   double value = 0;
   double threshold = 0;            // the line the value was judged against
-  std::optional<double> baseline;  // relative_drop: the baseline; pacing: the target
+  std::optional<double> baseline;  // relative_drop: the baseline; pacing, target: the target
+  // target: the KPI projected to its period's end, and the time left then.
+  std::optional<double> projected;
+  int64_t time_left_ms = 0;
   std::string window;
   int64_t window_end_ms = 0;  // event time of the judgement
   std::string severity;

@@ -82,6 +82,8 @@ v1::Alert AlertToProto(const AlertEvent& a) {
   p.set_active_since_ms(a.active_since_ms);
   p.set_correction(a.correction);
   if (a.baseline) p.set_baseline(*a.baseline);
+  if (a.projected) p.set_projected(*a.projected);
+  p.set_time_left_ms(a.time_left_ms);
   p.mutable_labels()->insert(a.labels.begin(), a.labels.end());
   p.mutable_annotations()->insert(a.annotations.begin(), a.annotations.end());
   return p;
@@ -107,6 +109,10 @@ nlohmann::ordered_json AlertJson(const AlertEvent& a) {
                               {"active_since_ms", a.active_since_ms}};
   if (a.correction) j["correction"] = true;
   if (a.baseline) j["baseline"] = *a.baseline;  // relative_drop's baseline, pacing's target
+  if (a.projected) {                            // target rules (the plan)
+    j["projected"] = *a.projected;
+    j["time_left_ms"] = a.time_left_ms;
+  }
   if (!a.labels.empty()) j["labels"] = a.labels;
   if (!a.annotations.empty()) j["annotations"] = a.annotations;
   return j;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "operators/segment.h"
 
@@ -47,6 +48,18 @@ struct EventRecord {
   bool attributed = false;
   // the user's segment just before the event (segment.h; clicks and orders).
   Segment segment = Segment::kNone;
+  // the event began the user's profile (a user first seen);
+  bool new_user = false;
+  // a click or impression of a planned campaign that first reached a user
+  // dormant at the campaign's start (plan_cohort.h);
+  bool cohort_reached = false;
+  // a paid order within the plan's bound of such a reach: the campaigns
+  // (and channels) that reached the user, credited a repurchase each.
+  struct CohortCredit {
+    std::string campaign_id;
+    std::string channel;
+  };
+  std::vector<CohortCredit> cohort_credits;
 };
 
 }  // namespace promowatch

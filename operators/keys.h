@@ -19,6 +19,12 @@ inline bool IsRollup(std::string_view key) { return key == kRollupKey; }
 
 // The day so far, in the configured day's offset.
 inline constexpr std::string_view kCumulativeWindow = "cumulative";
+// A planned campaign's period so far (operators/plan.h): its KPIs' rows.
+inline constexpr std::string_view kPeriodWindow = "period";
+// Windows that grow from a fixed start, emitted again as they grow.
+inline bool IsRunningTotal(std::string_view name) {
+  return name == kCumulativeWindow || name == kPeriodWindow;
+}
 
 // "5m" for a window of 5 minutes.
 inline std::string WindowName(int minutes) { return std::to_string(minutes) + "m"; }
@@ -35,7 +41,7 @@ inline std::optional<int> WindowMinutes(std::string_view name) {
 
 // Whether a window of this name is computed, given windows.sizes.
 inline bool IsComputedWindow(std::string_view name, const std::vector<int>& window_minutes) {
-  if (name == kCumulativeWindow) return true;
+  if (name == kCumulativeWindow || name == kPeriodWindow) return true;  // (period: with a plan)
   const auto minutes = WindowMinutes(name);
   return minutes &&
          std::find(window_minutes.begin(), window_minutes.end(), *minutes) != window_minutes.end();

@@ -3,6 +3,8 @@
 // pipeline/config/config.h reads them from YAML and checks them.
 
 #include <cstdint>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "operators/names.h"
@@ -20,6 +22,16 @@ enum class LatePolicy : uint8_t {
 };
 inline constexpr Named<LatePolicy> kLatePolicyNames[] = {{"drop", LatePolicy::kDrop},
                                                          {"correct", LatePolicy::kCorrect}};
+
+// A planned campaign's period (plan.h): its "period" rows run from the
+// start; events count until the end, reactivation repurchases until
+// `tail_ms` after it.
+struct CampaignPeriod {
+  std::string campaign;
+  int64_t start_ms = 0;  // on a minute
+  int64_t end_ms = 0;    // on a minute
+  int64_t tail_ms = 0;
+};
 
 struct OperatorOptions {
   // Bounded out-of-orderness: watermark = max event time seen - this.
@@ -58,6 +70,16 @@ struct OperatorOptions {
       if (m == minutes) return true;
     }
     return false;
+  }
+
+  // The plan's campaign periods (plan.file): each gets "period" rows.
+  // Default: none.
+  std::vector<CampaignPeriod> periods;
+  const CampaignPeriod* PeriodOf(std::string_view campaign) const {
+    for (const CampaignPeriod& p : periods) {
+      if (p.campaign == campaign) return &p;
+    }
+    return nullptr;
   }
 
   int max_window_minutes() const {

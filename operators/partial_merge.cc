@@ -54,7 +54,7 @@ bool PartialMerger::Offer(int task, const v1::WindowResult& r, int64_t version) 
   if (it != windows_.end()) {
     const auto t = static_cast<size_t>(task);
     if (version < it->second.offered[t]) return false;
-    if (r.window() == kCumulativeWindow && r.revision() != kPartialUpdate &&
+    if (IsRunningTotal(r.window()) && r.revision() != kPartialUpdate &&
         r.window_end_ms() < it->second.offered_end[t])
       return false;
   }
@@ -95,6 +95,7 @@ void PartialMerger::Take(int task, const v1::WindowResult& r, int64_t version) {
 
 int PartialMerger::WindowOrder(const std::string& name) const {
   if (name == kCumulativeWindow) return static_cast<int>(options_.window_minutes.size());
+  if (name == kPeriodWindow) return static_cast<int>(options_.window_minutes.size()) + 1;
   const int minutes = WindowMinutes(name).value_or(0);
   const auto& sizes = options_.window_minutes;
   return static_cast<int>(std::lower_bound(sizes.begin(), sizes.end(), minutes) - sizes.begin());
@@ -143,9 +144,12 @@ void PartialMerger::Flush(int64_t watermark_ms, bool end_of_input) {
       options_.max_window_minutes() * kMinuteMs + options_.effective_lateness_ms();
   for (auto it = windows_.begin(); it != windows_.end();) {
     const Window& w = it->second;
-    const int64_t end = w.name == kCumulativeWindow
-                            ? w.start_ms + 24 * 3'600'000
-                            : w.start_ms + WindowMinutes(w.name).value_or(0) * kMinuteMs;
+    int64_t end = w.start_ms + WindowMinutes(w.name).value_or(0) * kMinuteMs;
+    if (w.name == kCumulativeWindow) end = w.start_ms + 24 * 3'600'000;
+    if (w.name == kPeriodWindow) {
+      const CampaignPeriod* p = options_.PeriodOf(w.campaign);
+      end = p == nullptr ? w.start_ms : p->end_ms + p->tail_ms;
+    }
     const bool needed =
         std::any_of(held_.begin(), held_.end(), [&](const Arrival& a) { return a.window == it; });
     if (end + reach < watermark_ms && !needed) {
@@ -190,7 +194,7 @@ void PartialMerger::Apply(std::vector<Arrival>& ready) {
     if (!changed && w.revision >= 0) publish = false;
     // A task behind (moved here with older data) fires a window the others
     // fired long ago: for the merged window, that is a correction.
-    if (w.name != kCumulativeWindow && w.revision >= 0) correction = true;
+    if (!IsRunningTotal(w.name) && w.revision >= 0) correction = true;
     if (publish) Publish(w, ready[i].end_ms, correction);
     i = j;
   }

@@ -254,6 +254,7 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
                     ? Segment::kNew
                     : Segment::kOther;
   }
+  const bool known = entry != nullptr && !entry->gone;
   if (entry == nullptr) {
     entry = &cache_.try_emplace(e.user_id).first->second;
     ++users_;
@@ -261,10 +262,12 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
     entry->gone = false;
     ++users_;
   }
+  e.new_user = !known;
   auto it = cache_.find(e.user_id);
   MarkDirty(*it);
   v1::UserProfile& p = entry->profile;
   if (e.kind == EventKind::kOrder && (e.campaign_id.empty() || e.channel.empty())) Attribute(e, p);
+  TrackCohorts(rules_, known, p, e);
   if (p.first_seen_ms() == 0 || t < p.first_seen_ms()) p.set_first_seen_ms(t);
   p.set_last_seen_ms(std::max(p.last_seen_ms(), t));
   const char* reason = "click";

@@ -38,6 +38,7 @@
 #include "absl/container/btree_set.h"
 #include "absl/container/node_hash_map.h"
 #include "operators/operator.h"
+#include "operators/plan_cohort.h"
 #include "operators/segment.h"
 #include "operators/time_util.h"
 #include "promowatch/v1/results.pb.h"
@@ -109,6 +110,8 @@ struct TagRules {
   // Segments (segment.h): the tags in order of precedence.
   std::vector<Segment> segment_precedence{std::begin(kDefaultSegmentPrecedence),
                                           std::end(kDefaultSegmentPrecedence)};
+  // The plan's reactivation cohorts (plan_cohort.h). Default: none.
+  std::vector<CohortSpec> cohorts;
 };
 
 // Whether the profile holds the tag of segment `s` (other and unknown: no).

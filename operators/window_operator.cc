@@ -9,8 +9,6 @@
 #include "promowatch/v1/state.pb.h"
 
 namespace promowatch {
-namespace {}  // namespace
-
 namespace {
 OperatorOptions Normalized(OperatorOptions o) {
   std::sort(o.window_minutes.begin(), o.window_minutes.end());
@@ -37,9 +35,11 @@ constexpr std::string_view kDaySetTables[2] = {WindowOperator::kDayUsersTable,
 }  // namespace
 
 std::vector<std::string> WindowOperator::StateTables() const {
-  return {std::string(kPanesTable), std::string(kPaneUsersTable), std::string(kPaneBuyersTable),
-          std::string(kDaysTable),  std::string(kDayUsersTable),  std::string(kDayBuyersTable),
-          std::string(kMetaTable)};
+  return {std::string(kPanesTable),        std::string(kPaneUsersTable),
+          std::string(kPaneBuyersTable),   std::string(kDaysTable),
+          std::string(kDayUsersTable),     std::string(kDayBuyersTable),
+          std::string(kPeriodsTable),      std::string(kPeriodUsersTable),
+          std::string(kPeriodBuyersTable), std::string(kMetaTable)};
 }
 
 WindowOperator::KeyId WindowOperator::InternKey(std::string_view campaign, std::string_view channel,
@@ -54,7 +54,13 @@ WindowOperator::KeyId WindowOperator::InternKey(std::string_view campaign, std::
   auto it = key_ids_.find(scratch_key_);
   if (it != key_ids_.end()) return it->second;
   const KeyId id = static_cast<KeyId>(keys_.size());
-  keys_.push_back(Key{std::string(campaign), std::string(channel), segment, scratch_key_});
+  int period = -1;
+  if (segment == Segment::kNone && !IsRollup(campaign)) {
+    for (size_t i = 0; i < options_.periods.size(); ++i) {
+      if (options_.periods[i].campaign == campaign) period = static_cast<int>(i);
+    }
+  }
+  keys_.push_back(Key{std::string(campaign), std::string(channel), segment, period, scratch_key_});
   key_ids_.emplace(scratch_key_, id);
   return id;
 }
@@ -145,8 +151,10 @@ void WindowOperator::Add(const EventRecord& e) {
         AddUsers(d, e);
         d.dirty = true;
       }
+      AddLateToPeriod(e, k, pane);
     }
   }
+  if (!e.cohort_credits.empty()) AddCredits(e, pane, correction);
 }
 
 int64_t WindowOperator::NextBoundary() const {
@@ -198,25 +206,27 @@ void WindowOperator::FireBoundary(int64_t boundary) {
       if (Emits(k, minutes)) EmitWindow(minutes, boundary, k, 0);
     }
   }
-  if (!options_.cumulative) return;
   auto it = pane_keys_.find(boundary - 1);
   if (it == pane_keys_.end()) return;
   keys = it->second;
   SortByKey(&keys);
-  const int64_t pane_start = (boundary - 1) * kMinuteMs;
-  const int64_t day = DayOf(pane_start, options_.day_utc_offset_ms);
-  for (KeyId k : keys) {
-    if (!Emits(k, 0)) continue;
-    Aggregate& p = panes_.at(Slot(boundary - 1, k));
-    Aggregate& d = DayFor(day, k);
-    d.counters.Combine(p.counters);
-    d.users.MergeSorted(p.users.Sorted());
-    d.buyers.MergeSorted(p.buyers.Sorted());
-    d.dirty = true;
-    Aggregate* day_total = &d;
-    Emit(kCumulativeWindow, DayStartMs(day, options_.day_utc_offset_ms), boundary * kMinuteMs, k,
-         d.counters, DistinctOf({&day_total, 1}), 0);
+  if (options_.cumulative) {
+    const int64_t pane_start = (boundary - 1) * kMinuteMs;
+    const int64_t day = DayOf(pane_start, options_.day_utc_offset_ms);
+    for (KeyId k : keys) {
+      if (!Emits(k, 0)) continue;
+      Aggregate& p = panes_.at(Slot(boundary - 1, k));
+      Aggregate& d = DayFor(day, k);
+      d.counters.Combine(p.counters);
+      d.users.MergeSorted(p.users.Sorted());
+      d.buyers.MergeSorted(p.buyers.Sorted());
+      d.dirty = true;
+      Aggregate* day_total = &d;
+      Emit(kCumulativeWindow, DayStartMs(day, options_.day_utc_offset_ms), boundary * kMinuteMs, k,
+           d.counters, DistinctOf({&day_total, 1}), 0);
+    }
   }
+  FoldPeriods(boundary, keys);  // (after the day: the merger's order, partial_merge.cc)
 }
 
 void WindowOperator::EmitWindow(int minutes, int64_t boundary, KeyId key, int32_t revision) {
@@ -314,6 +324,10 @@ void WindowOperator::EmitCorrections() {
     }
   }
   std::vector<std::pair<int64_t, KeyId>> days;
+  std::vector<uint64_t> corrected;
+  if (options_.emit_partial_updates && !options_.periods.empty()) {
+    corrected.assign(corrections_.begin(), corrections_.end());
+  }
   if (options_.emit_partial_updates && options_.cumulative) {
     for (uint64_t slot : corrections_) {
       const int64_t pane_start = static_cast<int64_t>(slot >> 32) * kMinuteMs;
@@ -332,6 +346,7 @@ void WindowOperator::EmitCorrections() {
     EmitWindow(std::get<0>(w), std::get<1>(w), std::get<2>(w), ++revisions_[w]);
   }
   EmitPartialDayUpdates(std::move(days));
+  EmitPartialPeriodUpdates(corrected);
 }
 
 void WindowOperator::EmitPartialDayUpdates(std::vector<std::pair<int64_t, KeyId>> days) {
@@ -373,6 +388,7 @@ void WindowOperator::Expire(int64_t watermark_ms) {
       day_keys_.erase(it);
     }
   }
+  if (last_fired_ != INT64_MIN) ExpirePeriods(watermark_ms);
   if (!revisions_.empty()) {
     absl::erase_if(revisions_, [&](const auto& kv) {
       return std::get<1>(kv.first) * kMinuteMs + lateness_ms_ <= watermark_ms;
@@ -428,6 +444,7 @@ void WindowOperator::Snapshot(StateWriter& out) {
   SnapshotTable(out, kPanesTable, kPaneSetTables, panes_, panes_expired_below_,
                 &panes_deleted_below_);
   SnapshotTable(out, kDaysTable, kDaySetTables, days_, days_expired_below_, &days_deleted_below_);
+  SnapshotPeriods(out);
   v1::OperatorMeta meta;
   meta.set_watermark_ms(watermark_ms_);
   meta.set_last_fired_minute(last_fired_);
@@ -503,6 +520,25 @@ absl::Status WindowOperator::Restore(const StateReader& in) {
   if (!s.ok()) return s;
   s = RestoreTable(in, kDaysTable, kDaySetTables, days_, day_keys_);
   if (!s.ok()) return s;
+  static constexpr std::string_view kPeriodSetTables[2] = {kPeriodUsersTable, kPeriodBuyersTable};
+  s = RestoreTable(in, kPeriodsTable, kPeriodSetTables, periods_, period_keys_);
+  if (!s.ok()) return s;
+  // A period the plan no longer has (or with another start) is forgotten.
+  for (auto& [start, keys] : period_keys_) {
+    const int64_t at = start;
+    const auto gone = [&](KeyId k) {
+      const int period = keys_[k].period;
+      if (period >= 0 && PaneOf(options_.periods[static_cast<size_t>(period)].start_ms) == at)
+        return false;
+      std::string key;
+      AppendBigEndian64(&key, at);
+      key.append(keys_[k].encoded);
+      expired_periods_.push_back(std::move(key));
+      periods_.erase(Slot(at, k));
+      return true;
+    };
+    keys.erase(std::remove_if(keys.begin(), keys.end(), gone), keys.end());
+  }
   std::string bytes;
   s = in.Get(kMetaTable, "windows", &bytes);
   if (absl::IsNotFound(s)) return absl::OkStatus();
@@ -519,6 +555,7 @@ WindowOperator::Stats WindowOperator::stats() const {
   s.keys = keys_.size();
   s.panes = panes_.size();
   s.days = days_.size();
+  s.periods = periods_.size();
   for (const auto& [slot, p] : panes_) {
     s.pane_users += p.users.raw_size();
     s.pane_users_unsorted += p.users.unsorted();

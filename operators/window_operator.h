@@ -9,7 +9,10 @@
 //     key with a pane in that range, combining those panes (uv: exact union
 //     of the panes' 64-bit user hashes);
 //   - the cumulative window folds the pane [E - 1m, E) into the key's day
-//     total and emits [day start, E) for each key active in that minute.
+//     total and emits [day start, E) for each key active in that minute;
+//   - a planned campaign's period (options.periods, plan.h) is folded the
+//     same way: "period" rows [period start, E) of (campaign, channel) and
+//     (campaign, "*"), for panes in the period (window_periods.cc).
 // Panes live until no window or late record can need them, then leave memory
 // and, at the next Snapshot, RocksDB (range deletes by time prefix).
 //
@@ -73,6 +76,10 @@ class WindowOperator final : public Operator {
   static constexpr std::string_view kPaneBuyersTable = "window_pane_buyers";
   static constexpr std::string_view kDayBuyersTable = "cumulative_day_buyers";
   static constexpr std::string_view kMetaTable = "meta";
+  // A planned campaign's running total over its period (options.periods).
+  static constexpr std::string_view kPeriodsTable = "campaign_periods";
+  static constexpr std::string_view kPeriodUsersTable = "campaign_period_users";
+  static constexpr std::string_view kPeriodBuyersTable = "campaign_period_buyers";
 
   WindowOperator(OperatorOptions options, WindowResultSink* sink);
 
@@ -98,6 +105,7 @@ class WindowOperator final : public Operator {
     size_t keys = 0;
     size_t panes = 0;
     size_t days = 0;
+    size_t periods = 0;
     size_t pane_users = 0;           // user hashes held in panes
     size_t day_users = 0;            // user hashes held in day totals
     size_t pane_users_unsorted = 0;  // of pane_users: appended since their set's last compaction
@@ -112,6 +120,7 @@ class WindowOperator final : public Operator {
     std::string campaign;
     std::string channel;
     Segment segment = Segment::kNone;  // kNone: all users
+    int period = -1;  // its campaign's in options_.periods (rows of all users only)
     // campaign '\0' channel ('\0' segment): the state key suffix
     std::string encoded;
   };
@@ -150,6 +159,21 @@ class WindowOperator final : public Operator {
                   Segment segment = Segment::kNone);
   Aggregate& PaneFor(int64_t pane, KeyId key);
   Aggregate& DayFor(int64_t day, KeyId key);
+  // Periods (window_periods.cc). What of a pane at `pane_start` counts in
+  // key's period: all of it, only reactivation repurchases (the tail after
+  // the end), or nothing.
+  enum class PeriodShare { kNone, kAll, kRepurchases };
+  PeriodShare PeriodShareOf(KeyId key, int64_t pane_start) const;
+  Aggregate& PeriodFor(KeyId key);
+  // Reactivation repurchases credited to the campaigns that reached the
+  // user (EventRecord::cohort_credits) in the minute of the payment.
+  void AddCredits(const EventRecord& e, int64_t pane, bool correction);
+  // A late record (correction) into the period totals directly.
+  void AddLateToPeriod(const EventRecord& e, KeyId key, int64_t pane);
+  void FoldPeriods(int64_t boundary, const std::vector<KeyId>& sorted_keys);
+  void EmitPartialPeriodUpdates(const std::vector<uint64_t>& corrected_slots);
+  void ExpirePeriods(int64_t watermark_ms);
+  void SnapshotPeriods(StateWriter& out);
   int64_t NextBoundary() const;  // INT64_MAX when nothing is left to fire
   void FireBoundary(int64_t boundary);
   void EmitCorrections();
@@ -182,6 +206,9 @@ class WindowOperator final : public Operator {
   std::map<int64_t, std::vector<KeyId>> pane_keys_;  // pane -> keys with a pane there
   absl::node_hash_map<uint64_t, Aggregate> days_;    // Slot(day, key)
   std::map<int64_t, std::vector<KeyId>> day_keys_;
+  absl::node_hash_map<uint64_t, Aggregate> periods_;  // Slot(period start minute, key)
+  std::map<int64_t, std::vector<KeyId>> period_keys_;
+  std::vector<std::string> expired_periods_;  // their state keys, deleted at the next Snapshot
 
   int64_t last_fired_ = INT64_MIN;   // windows ending at boundary <= this are emitted
   int64_t newest_pane_ = INT64_MIN;  // the newest event's minute

@@ -294,6 +294,11 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
       PW_RETURN_IF_ERROR(r.Enum(k, "kind", AlertRule::kKindNames, &rule.kind));
     std::set<std::string> allowed = common;
     allowed.insert(kind_keys.at(rule.kind).begin(), kind_keys.at(rule.kind).end());
+    if (rule.kind == Kind::kTarget) {
+      return r.Error(n["kind"],
+                     "kind target is made from the plan (plan.file: a campaign's targets), "
+                     "not written as a rule");
+    }
     PW_RETURN_IF_ERROR(r.CheckKeys(
         n, fmt::format("alerts.rules[] of kind {}", NameOf(AlertRule::kKindNames, rule.kind)),
         allowed));
@@ -310,6 +315,8 @@ absl::Status ParseAlertRules(const Reader& r, const YAML::Node& rules, PipelineC
         break;
       case Kind::kNoData:
         PW_RETURN_IF_ERROR(ParseNoDataKeys(r, n, config, rule));
+        break;
+      case Kind::kTarget:
         break;
     }
     PW_RETURN_IF_ERROR(ParseRuleFiring(r, n, rule));
@@ -361,7 +368,10 @@ absl::Status ParseAlertRulesFileOrThrow(std::string_view yaml, std::string_view 
 absl::Status LoadAlertRules(const std::string& path, PipelineConfig* config) {
   auto text = ReadWholeFile(path, "rules file", "--rules");
   if (!text.ok()) return text.status();
-  return ParseAlertRulesFile(*text, path, config);
+  PW_RETURN_IF_ERROR(ParseAlertRulesFile(*text, path, config));
+  // The plan's rules stay: they are its targets, not the file's.
+  for (AlertRule& rule : PlanRules(config->plan)) config->alert_rules.push_back(std::move(rule));
+  return absl::OkStatus();
 }
 
 }  // namespace promowatch

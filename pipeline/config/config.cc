@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "pipeline/config/parse.h"
+#include "pipeline/config/plan_file.h"
 
 namespace promowatch {
 
@@ -241,6 +242,21 @@ absl::Status ParseApiSection(const Reader& r, const YAML::Node& api, PipelineCon
   return absl::OkStatus();
 }
 
+// plan: the campaign plan's file (read by LoadConfig: plan_file.h).
+absl::Status ParsePlanSection(const Reader& r, const YAML::Node& p, PipelineConfig* out) {
+  PW_RETURN_IF_ERROR(r.CheckKeys(p, "plan", {"file"}));
+  const YAML::Node f = p["file"];
+  if (!f || !f.IsScalar() || f.Scalar().empty()) return r.Error(p, "plan.file must be a path");
+  out->plan_file = f.Scalar();
+  // Relative to the config file, as alerts.rules_file.
+  if (out->plan_file[0] != '/') {
+    const size_t slash = r.file().find_last_of('/');
+    out->plan_file =
+        (slash == std::string::npos ? "" : r.file().substr(0, slash + 1)) + out->plan_file;
+  }
+  return absl::OkStatus();
+}
+
 // The sections in the order they are read (alert rules check the windows,
 // profiles decide whether results count new customers).
 struct Section {
@@ -260,6 +276,7 @@ constexpr Section kSections[] = {
     {"profiles", ParseProfilesSection},
     {"segments", ParseSegmentsSection},  // (after windows, cumulative and profiles)
     {"alerts", ParseAlertsSection},
+    {"plan", ParsePlanSection},
 };
 
 absl::StatusOr<PipelineConfig> ParseConfigOrThrow(std::string_view yaml,
@@ -295,10 +312,17 @@ absl::StatusOr<PipelineConfig> LoadConfig(const std::string& path) {
   auto text = ReadWholeFile(path, "config file", "--config");
   if (!text.ok()) return text.status();
   auto config = ParseConfig(*text, path);
-  if (!config.ok() || config->alert_rules_file.empty()) return config;
-  auto rules = ReadWholeFile(config->alert_rules_file, "rules file", "alerts.rules_file");
-  if (!rules.ok()) return rules.status();
-  PW_RETURN_IF_ERROR(ParseAlertRulesFile(*rules, config->alert_rules_file, &*config));
+  if (!config.ok()) return config;
+  if (!config->alert_rules_file.empty()) {
+    auto rules = ReadWholeFile(config->alert_rules_file, "rules file", "alerts.rules_file");
+    if (!rules.ok()) return rules.status();
+    PW_RETURN_IF_ERROR(ParseAlertRulesFile(*rules, config->alert_rules_file, &*config));
+  }
+  if (!config->plan_file.empty()) {  // (its rules after the rules file's)
+    auto plan = LoadPlan(config->plan_file);
+    if (!plan.ok()) return plan.status();
+    PW_RETURN_IF_ERROR(ApplyPlan(std::move(*plan), &*config));
+  }
   return config;
 }
 

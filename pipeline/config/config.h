@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +13,8 @@
 #include "absl/status/statusor.h"
 #include "operators/alert_engine.h"
 #include "operators/options.h"
+#include "operators/plan.h"
+#include "operators/plan_rules.h"
 #include "operators/user_profiles.h"
 #include "pipeline/decode/framing.h"
 #include "pipeline/decode/partitioner.h"
@@ -212,12 +215,17 @@ struct PipelineConfig {
   // profiles.tags: the thresholds of the tags.
   TagRules tag_rules;
   ApiOptions api;
+  // plan.file: the campaign plan (operators/plan.h), re-read with the alert
+  // rules; its periods need a restart. Default: none.
+  std::string plan_file;
+  std::shared_ptr<const Plan> plan;
 };
 
 absl::StatusOr<PipelineConfig> ParseConfig(std::string_view yaml, std::string_view file_name);
 absl::StatusOr<PipelineConfig> LoadConfig(const std::string& path);
 // A rules file (top-level `rules:`, the alerts.rules contract) replaces
-// config->alert_rules; window sizes are checked against *config.
+// config->alert_rules (LoadAlertRules keeps the plan's); window sizes are
+// checked against *config.
 absl::Status ParseAlertRulesFile(std::string_view yaml, std::string_view file_name,
                                  PipelineConfig* config);
 absl::Status LoadAlertRules(const std::string& path, PipelineConfig* config);

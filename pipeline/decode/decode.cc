@@ -413,6 +413,10 @@ v1::RejectReason EventDecoder::Decode(std::string_view bytes, const InputFormat&
   // Records are reused across batches: annotations of the last use go.
   out->first_paid_order = false;
   out->attributed = false;
+  out->reactivated = false;
+  out->new_user = false;
+  out->cohort_reached = false;
+  out->cohort_credits.clear();
   return v1::REJECT_REASON_UNSPECIFIED;
 }
 

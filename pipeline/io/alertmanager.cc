@@ -85,6 +85,10 @@ std::string AlertmanagerAlertJson(const AlertEvent& a, int64_t ends_at_ms,
   }
   if (a.baseline && !annotations.contains("baseline"))
     annotations["baseline"] = Number(*a.baseline);
+  if (a.projected && !annotations.contains("projected")) {  // the plan's target rules
+    annotations["projected"] = Number(*a.projected);
+    annotations["time_left_ms"] = std::to_string(a.time_left_ms);
+  }
   if (!annotations.contains("summary")) {
     annotations["summary"] = a.rule + ": " + a.metric + " " + Number(a.value) + " (threshold " +
                              Number(a.threshold) + ") on " + a.campaign_id + "/" + a.channel +

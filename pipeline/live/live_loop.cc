@@ -227,6 +227,7 @@ void LiveRunner::Impl::ReloadRules(const char* why) {
                 [this](RuleWatcher::Rules& loaded) {
                   config_.alert_rules = loaded.rules;
                   config_.alert_rules_file = loaded.rules_file;
+                  config_.plan = loaded.plan;
                   global_->ReplaceRules(std::move(loaded.rules), engine_->watermark_ms());
                   UpdateTaskStateGauges();
                   return global_->Firing().size();

@@ -79,7 +79,8 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
   // The config file whose alert rules (inline or its alerts.rules_file) are
   // reloaded on SIGHUP or when either file changes.
   void WatchRules(const std::string& config_path) {
-    rules_.Watch(config_path, config_.alert_rules_file);
+    rules_.Watch(config_path, config_.alert_rules_file, config_.plan_file,
+                 config_.operators.periods);
   }
   const EngineCounters& counters() const { return engine_->counters(); }
 

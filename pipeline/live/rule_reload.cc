@@ -21,14 +21,18 @@ int64_t MtimeNs(const std::string& path) {
 
 }  // namespace
 
-void RuleWatcher::Watch(std::string config_path, std::string rules_file) {
+void RuleWatcher::Watch(std::string config_path, std::string rules_file, std::string plan_file,
+                        std::vector<CampaignPeriod> periods) {
   config_path_ = std::move(config_path);
   rules_file_ = std::move(rules_file);
+  plan_file_ = std::move(plan_file);
+  periods_ = std::move(periods);
   mtime_ = Mtime();
 }
 
 int64_t RuleWatcher::Mtime() const {
-  return MtimeNs(config_path_) ^ (rules_file_.empty() ? 0 : MtimeNs(rules_file_));
+  return MtimeNs(config_path_) ^ (rules_file_.empty() ? 0 : MtimeNs(rules_file_)) ^
+         (plan_file_.empty() ? 0 : MtimeNs(plan_file_) * 3);
 }
 
 bool RuleWatcher::Changed() const { return watching() && Mtime() != mtime_; }
@@ -49,9 +53,22 @@ absl::StatusOr<RuleWatcher::Rules> RuleWatcher::Load(const std::vector<int>& win
                       rule.name, rule.window));
     }
   }
+  // The plan's targets reload; its periods are the windows' state.
+  const auto& periods = loaded->operators.periods;
+  const bool same = periods.size() == periods_.size() &&
+                    std::equal(periods.begin(), periods.end(), periods_.begin(),
+                               [](const CampaignPeriod& a, const CampaignPeriod& b) {
+                                 return a.campaign == b.campaign && a.start_ms == b.start_ms &&
+                                        a.end_ms == b.end_ms && a.tail_ms == b.tail_ms;
+                               });
+  if (!same) {
+    return absl::FailedPreconditionError(
+        "the plan's campaigns or periods changed: that needs a restart (targets reload)");
+  }
   rules_file_ = loaded->alert_rules_file;
+  plan_file_ = loaded->plan_file;
   mtime_ = Mtime();
-  return Rules{std::move(loaded->alert_rules), loaded->alert_rules_file};
+  return Rules{std::move(loaded->alert_rules), loaded->alert_rules_file, loaded->plan};
 }
 
 bool RuleWatcher::Reload(const char* why, const std::vector<int>& window_minutes,

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,14 +20,18 @@ class RuleWatcher {
  public:
   struct Rules {
     std::vector<AlertRule> rules;
-    std::string rules_file;  // where they came from (alerts.rules_file), if not inline
+    std::string rules_file;            // where they came from (alerts.rules_file), if not inline
+    std::shared_ptr<const Plan> plan;  // the plan's new targets (its rules are in `rules`)
   };
 
   // Watches nothing until Watch.
   RuleWatcher() = default;
   // `config_path`: the config whose rules (inline or its alerts.rules_file,
   // `rules_file`) are reloaded.
-  void Watch(std::string config_path, std::string rules_file);
+  // `plan_file` and `periods`: the plan's (its targets reload; a change of
+  // its campaigns' periods is rejected: a restart).
+  void Watch(std::string config_path, std::string rules_file, std::string plan_file = "",
+             std::vector<CampaignPeriod> periods = {});
   bool watching() const { return !config_path_.empty(); }
   // Whether either file changed since Watch or the last Load.
   bool Changed() const;
@@ -45,6 +50,8 @@ class RuleWatcher {
 
   std::string config_path_;
   std::string rules_file_;
+  std::string plan_file_;
+  std::vector<CampaignPeriod> periods_;
   int64_t mtime_ = 0;
 };
 
