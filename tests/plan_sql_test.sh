@@ -117,10 +117,11 @@ YAML
 
 {
   echo "BEGIN; CREATE TABLE raw(seq INTEGER PRIMARY KEY, line TEXT); CREATE TABLE got_raw(line TEXT);"
-  echo "CREATE TABLE plan(c TEXT, pstart INTEGER, pend INTEGER, within INTEGER);"
+  echo "CREATE TABLE plan(c TEXT, pstart INTEGER, pend INTEGER, within INTEGER); CREATE TABLE alerts_raw(line TEXT);"
   echo "INSERT INTO plan VALUES('c0', $S, $((S + 14 * day)), 0), ('sms_winback', $S, $((S + 7 * day)), $((30 * day))), ('launch', $S, $((S + 14 * day)), 0);"
   sql_insert "raw(line)" < year.jsonl
   sql_insert "got_raw(line)" < windows.jsonl
+  sql_insert "alerts_raw(line)" < alerts.jsonl
   echo "COMMIT;"
 } > load.sql
 sqlite3 db.sqlite < load.sql
@@ -148,4 +149,26 @@ expected_transitions=$(printf '["plan_new_customer_share","firing","launch","*",
   fail "the plan's rules: expected only the launch's shortfall to fire and resolve, got: $(head -5 transitions.txt)"
 grep -q '"summary":"launch new_customer_share is 0.384615 against a target of 0.4 (11d23h left)"' alerts.jsonl ||
   fail "the firing alert does not say actual and target: $(grep -m1 firing alerts.jsonl)"
+# The daily sheet: its CSV, as sqlite's .import reads it, equals SQL's.
+"$PROMOWATCH" report --plan plan.yaml --results windows.jsonl --alerts alerts.jsonl --output-dir report \
+  2> report.log || fail "report failed: $(cat report.log)"
+head -1 report/daily.csv | grep -qx 'date,campaign,channel,orders,gmv,aov,cost,roi,notes' ||
+  fail "daily.csv does not have the documented columns: $(head -1 report/daily.csv)"
+sqlite3 db.sqlite > daily.out <<SQL
+.import --csv report/daily.csv got_daily
+SELECT 'daily_rows|' || COUNT(*) FROM expected_daily;
+SELECT 'daily_got|' || COUNT(*) FROM got_daily;
+SELECT 'daily_missing|' || COUNT(*) FROM (SELECT * FROM expected_daily EXCEPT SELECT * FROM got_daily);
+SELECT 'daily_unexpected|' || COUNT(*) FROM (SELECT * FROM got_daily EXCEPT SELECT * FROM expected_daily);
+SELECT 'daily_missing_example|' || json_array(date, campaign, channel, orders, gmv, aov, cost, roi, notes) FROM (SELECT * FROM expected_daily EXCEPT SELECT * FROM got_daily) LIMIT 2;
+SELECT 'daily_unexpected_example|' || json_array(date, campaign, channel, orders, gmv, aov, cost, roi, notes) FROM (SELECT * FROM got_daily EXCEPT SELECT * FROM expected_daily) LIMIT 2;
+SELECT 'daily_notes|' || COUNT(*) FROM got_daily WHERE notes != '';
+SQL
+cat daily.out >> check.out
+[ "$(val daily_rows)" -ge 15 ] || fail "too few rows in SQL's daily sheet: $(val daily_rows)"
+[ "$(val daily_missing)" = 0 ] && [ "$(val daily_unexpected)" = 0 ] ||
+  fail "the daily sheet differs from SQL: $(grep '_example' daily.out)"
+[ "$(val daily_notes)" = 1 ] || fail "the fired alert is not the one note of the sheet: $(val daily_notes)"
+grep -q '^launch,\*,new_customer_share,0.4,' report/kpis.csv || fail "kpis.csv lacks the launch's target: $(cat report/kpis.csv)"
+pass "plan: $(val daily_rows) rows of the daily sheet equal SQL"
 pass "plan: $(val period_rows_got) period rows of 3 planned campaigns equal SQL ($(grep '^cohort|' check.out | tr '\n' ' '))"

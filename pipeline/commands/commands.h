@@ -35,6 +35,7 @@ Subcommand AddCheckConfigCommand(CLI::App& app);
 Subcommand AddRunCommand(CLI::App& app);
 Subcommand AddMockKafkaCommand(CLI::App& app);
 Subcommand AddDemoCommand(CLI::App& app);
+Subcommand AddReportCommand(CLI::App& app);
 
 // Flags that replay and backtest share: --format (auto, json, binary) and
 // --input-type (event, click, order, spend), parsed after the command line.

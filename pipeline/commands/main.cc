@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
       promowatch::AddReplayCommand(app), promowatch::AddBacktestCommand(app),
       promowatch::AddGenCommand(app),    promowatch::AddCheckConfigCommand(app),
       promowatch::AddRunCommand(app),    promowatch::AddMockKafkaCommand(app),
-      promowatch::AddDemoCommand(app),
+      promowatch::AddDemoCommand(app),   promowatch::AddReportCommand(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (const promowatch::Subcommand& command : commands) {

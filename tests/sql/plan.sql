@@ -97,3 +97,28 @@ SELECT 'period_unexpected|' || COUNT(*) FROM got_period g
 WHERE NOT EXISTS (SELECT 1 FROM expected_period e WHERE e.c = g.c AND e.ch = g.ch);
 SELECT 'cohort|' || c || ' reached=' || (SELECT COUNT(*) FROM reach r WHERE r.c = plan.c)
   || ' repurchased=' || (SELECT COUNT(*) FROM repurchase r WHERE r.c = plan.c) FROM plan;
+-- The daily sheet (promowatch report): per planned campaign, day of its
+-- period (in +08:00, the test plan's zone) and channel (and '*'), with
+-- orders or cost that day, or an alert fired on it then.
+CREATE TABLE day_rows AS
+SELECT date((t + 8 * 3600000) / 1000, 'unixepoch') AS date, c AS campaign, ch AS channel,
+  SUM(kind = 'order' AND code = 2) AS orders,
+  SUM(CASE WHEN kind = 'order' AND code = 2 THEN amount ELSE 0 END) AS gmv,
+  SUM(CASE WHEN kind = 'spend' THEN amount ELSE 0 END) AS cost
+FROM pkeyed GROUP BY 1, 2, 3;
+CREATE TABLE fired AS
+SELECT date((json_extract(line, '$.event_time_ms') + 8 * 3600000) / 1000, 'unixepoch') AS date,
+  json_extract(line, '$.campaign_id') AS campaign, json_extract(line, '$.channel') AS channel,
+  json_extract(line, '$.rule') || ' ' || strftime('%H:%M', (json_extract(line, '$.event_time_ms') + 8 * 3600000) / 1000, 'unixepoch') AS note
+FROM alerts_raw WHERE json_extract(line, '$.state') = 'firing'
+  AND json_extract(line, '$.campaign_id') IN (SELECT c FROM plan);
+CREATE TABLE expected_daily AS
+SELECT k.date, k.campaign, k.channel, CAST(COALESCE(d.orders, 0) AS TEXT) AS orders,
+  printf('%.2f', COALESCE(d.gmv, 0) / 100.0) AS gmv,
+  CASE WHEN d.orders > 0 THEN printf('%.2f', (d.gmv / d.orders) / 100.0) ELSE '' END AS aov,
+  printf('%.2f', COALESCE(d.cost, 0) / 100.0) AS cost,
+  CASE WHEN d.cost > 0 THEN printf('%.4f', d.gmv * 1.0 / d.cost) ELSE '' END AS roi,
+  COALESCE((SELECT group_concat(note, '; ') FROM fired f WHERE f.date = k.date AND f.campaign = k.campaign AND f.channel = k.channel), '') AS notes
+FROM (SELECT date, campaign, channel FROM day_rows WHERE orders > 0 OR cost > 0
+      UNION SELECT date, campaign, channel FROM fired) k
+LEFT JOIN day_rows d USING (date, campaign, channel);

@@ -1,0 +1,218 @@
+// promowatch report: the daily sheet of a plan's campaigns and their KPIs
+// against target, from the results and alerts replay wrote (JSON lines),
+// as CSV (sqlite's .import reads it) and Markdown.
+
+#include <fmt/format.h>
+#include <google/protobuf/util/json_util.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <tuple>
+
+#include "operators/alert_engine.h"
+#include "operators/plan_rules.h"
+#include "operators/time_util.h"
+#include "pipeline/commands/commands.h"
+#include "pipeline/config/plan_file.h"
+
+namespace promowatch {
+namespace {
+
+struct ReportArgs {
+  std::string plan;
+  std::string results;
+  std::string alerts;
+  std::string output_dir;
+};
+
+// "2026-11-11" of a time, in a zone `offset_ms` ahead of UTC.
+std::string Date(int64_t t, int64_t offset_ms) {
+  const std::time_t s = static_cast<std::time_t>(FloorDiv(t + offset_ms, 1000));
+  std::tm tm{};
+  gmtime_r(&s, &tm);
+  return fmt::format("{:04}-{:02}-{:02}", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+}
+std::string Hhmm(int64_t t, int64_t offset_ms) {
+  const int64_t minute = FloorDiv(t + offset_ms, 60'000) % (24 * 60);
+  return fmt::format("{:02}:{:02}", minute / 60, minute % 60);
+}
+
+std::string Csv(const std::string& cell) {
+  if (cell.find_first_of(",\"\n") == std::string::npos) return cell;
+  std::string quoted = "\"";
+  for (char c : cell) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+std::string Money(int64_t cents) { return fmt::format("{:.2f}", static_cast<double>(cents) / 100); }
+
+struct Day {
+  int64_t orders = 0, gmv_cents = 0, spend_cents = 0;
+  std::vector<std::string> notes;
+};
+using DayKey = std::tuple<std::string, std::string, std::string>;  // date, campaign, channel
+
+bool ReadLines(const std::string& path, const std::function<void(const nlohmann::json&)>& take) {
+  std::ifstream in(path);
+  if (!in) {
+    spdlog::error("msg=\"cannot read\" file={} hint=\"give replay's --output / --alerts-output\"",
+                  path);
+    return false;
+  }
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.empty()) continue;
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      spdlog::error("msg=\"not a JSON object\" file={} line={}", path, n);
+      return false;
+    }
+    take(j);
+  }
+  return true;
+}
+
+int RunReport(const ReportArgs& args) {
+  auto plan = LoadPlan(args.plan);
+  if (!plan.ok()) {
+    spdlog::error("msg=\"bad plan\" error=\"{}\"", std::string(plan.status().message()));
+    return 2;
+  }
+  // The latest revision of every 1m row of a planned campaign in its period,
+  // and the latest period row per key.
+  std::map<std::tuple<std::string, std::string, int64_t>, std::pair<int32_t, nlohmann::json>>
+      minutes;
+  std::map<std::pair<std::string, std::string>, nlohmann::json> periods;
+  const bool read = ReadLines(args.results, [&](const nlohmann::json& j) {
+    if (j.contains("segment")) return;
+    const std::string campaign = j.value("campaign_id", "");
+    const CampaignPlan* c = plan->Find(campaign);
+    if (c == nullptr) return;
+    const std::string window = j.value("window", "");
+    const std::string channel = j.value("channel", "");
+    const int64_t start = j.value("window_start_ms", int64_t{0});
+    const int32_t revision = j.value("revision", 0);
+    if (window == "1m" && start >= c->start_ms && start < c->end_ms) {
+      auto& slot = minutes[{campaign, channel, start}];
+      if (slot.second.is_null() || revision >= slot.first) slot = {revision, j};
+    } else if (window == kPeriodWindow) {
+      nlohmann::json& latest = periods[{campaign, channel}];
+      const auto end = j.value("window_end_ms", int64_t{0});
+      if (latest.is_null() || end > latest.value("window_end_ms", int64_t{0}) ||
+          (end == latest.value("window_end_ms", int64_t{0}) &&
+           revision >= latest.value("revision", 0))) {
+        latest = j;
+      }
+    }
+  });
+  if (!read) return 1;
+  std::map<DayKey, Day> days;
+  for (const auto& [key, row] : minutes) {
+    const auto& [campaign, channel, start] = key;
+    Day& d = days[{Date(start, plan->Find(campaign)->utc_offset_ms), campaign, channel}];
+    d.orders += row.second.value("paid_orders", int64_t{0});
+    d.gmv_cents += row.second.value("gmv_cents", int64_t{0});
+    d.spend_cents += row.second.value("spend_cents", int64_t{0});
+  }
+  for (auto it = days.begin(); it != days.end();) {  // a sheet of orders and cost
+    it = it->second.orders == 0 && it->second.spend_cents == 0 ? days.erase(it) : std::next(it);
+  }
+  if (!args.alerts.empty() && !ReadLines(args.alerts, [&](const nlohmann::json& j) {
+        if (j.value("state", "") != kAlertFiring) return;
+        const CampaignPlan* c = plan->Find(j.value("campaign_id", ""));
+        if (c == nullptr) return;
+        const int64_t t = j.value("event_time_ms", int64_t{0});
+        days[{Date(t, c->utc_offset_ms), c->campaign, j.value("channel", "")}].notes.push_back(
+            j.value("rule", "") + " " + Hhmm(t, c->utc_offset_ms));
+      })) {
+    return 1;
+  }
+  std::filesystem::create_directories(args.output_dir);
+  std::ofstream csv(args.output_dir + "/daily.csv"), md(args.output_dir + "/daily.md");
+  csv << "date,campaign,channel,orders,gmv,aov,cost,roi,notes\n";
+  md << "| date | campaign | channel | orders | GMV | AOV | cost | ROI | notes |\n"
+     << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n";
+  for (const auto& [key, d] : days) {
+    const auto& [date, campaign, channel] = key;
+    const std::string aov = d.orders > 0 ? Money(d.gmv_cents / d.orders) : "";
+    const std::string roi = d.spend_cents > 0
+                                ? fmt::format("{:.4f}", static_cast<double>(d.gmv_cents) /
+                                                            static_cast<double>(d.spend_cents))
+                                : "";
+    std::string notes;
+    for (const std::string& n : d.notes) notes += (notes.empty() ? "" : "; ") + n;
+    csv << fmt::format("{},{},{},{},{},{},{},{},{}\n", date, Csv(campaign), Csv(channel), d.orders,
+                       Money(d.gmv_cents), aov, Money(d.spend_cents), roi, Csv(notes));
+    md << fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", date, campaign, channel,
+                      d.orders, Money(d.gmv_cents), aov, Money(d.spend_cents), roi, notes);
+  }
+  // Each target against the latest period row of its key.
+  std::ofstream kcsv(args.output_dir + "/kpis.csv"), kmd(args.output_dir + "/kpis.md");
+  kcsv << "campaign,channel,kpi,target,actual,projected,status,as_of\n";
+  kmd << "| campaign | channel | KPI | target | actual | projected | status | as of |\n"
+      << "| --- | --- | --- | ---: | ---: | ---: | --- | --- |\n";
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  for (const CampaignPlan& c : plan->campaigns) {
+    for (const PlanTarget& t : c.targets) {
+      const std::string channel = t.channel.empty() ? "*" : t.channel;
+      std::string actual, projected, status = "no data", as_of;
+      if (auto it = periods.find({c.campaign, channel}); it != periods.end()) {
+        v1::WindowResult r;
+        (void)google::protobuf::util::JsonStringToMessage(it->second.dump(), &r, options);
+        int64_t volume = 0;
+        if (auto v = MetricValue(r, std::string(t.kpi->metric), &volume)) {
+          const double p = *ProjectKpi(*t.kpi, *v, c.start_ms, r.window_end_ms(), c.end_ms, 0);
+          actual = fmt::format("{:.6g}", *v);
+          projected = fmt::format("{:.6g}", p);
+          const bool ok = t.kpi->goal == KpiGoal::kCeiling ? p <= t.value : p >= t.value;
+          status = ok ? (t.kpi->goal == KpiGoal::kCeiling ? "within" : "met")
+                      : (t.kpi->goal == KpiGoal::kCeiling ? "over" : "short");
+        }
+        as_of = fmt::format("{} {}", Date(r.window_end_ms() - 1, c.utc_offset_ms),
+                            Hhmm(r.window_end_ms(), c.utc_offset_ms));
+      }
+      kcsv << fmt::format("{},{},{},{:.6g},{},{},{},{}\n", Csv(c.campaign), Csv(channel),
+                          t.kpi->name, t.value, actual, projected, status, as_of);
+      kmd << fmt::format("| {} | {} | {} | {:.6g} | {} | {} | {} | {} |\n", c.campaign, channel,
+                         t.kpi->name, t.value, actual, projected, status, as_of);
+    }
+  }
+  spdlog::info("msg=\"report written\" dir={} daily_rows={} targets={}", args.output_dir,
+               days.size(), [&] {
+                 size_t n = 0;
+                 for (const CampaignPlan& c : plan->campaigns) n += c.targets.size();
+                 return n;
+               }());
+  return 0;
+}
+
+}  // namespace
+
+Subcommand AddReportCommand(CLI::App& app) {
+  auto args = std::make_shared<ReportArgs>();
+  CLI::App* cmd = app.add_subcommand(
+      "report",
+      "Write a plan's daily sheet (date, campaign, channel, orders, GMV, AOV, cost, ROI, the "
+      "alerts fired as notes) and its KPIs against target, as CSV and Markdown, from replay's "
+      "results and alerts");
+  cmd->add_option("--plan", args->plan, "The plan file (YAML or .csv), as plan.file")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--results", args->results, "Window results, JSON lines (replay --output)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--alerts", args->alerts, "Alert transitions, JSON lines (--alerts-output)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--output-dir", args->output_dir,
+                  "Where daily.csv, daily.md, kpis.csv and kpis.md go")
+      ->required();
+  return {cmd, [args] { return RunReport(*args); }};
+}
+
+}  // namespace promowatch
