@@ -105,6 +105,27 @@ void DescribeTarget(const AlertRule& rule, const v1::WindowResult& r, AlertEvent
   if (!a->projected) a->projected = a->value;
 }
 
+std::vector<KpiValue> CampaignKpis(
+    const CampaignPlan& c,
+    const std::function<const v1::WindowResult*(const std::string& channel)>& latest) {
+  std::vector<KpiValue> out;
+  for (const PlanTarget& t : c.targets) {
+    KpiValue& k = out.emplace_back();
+    k.target = &t;
+    const v1::WindowResult* r = latest(t.channel.empty() ? std::string(kRollupKey) : t.channel);
+    if (r == nullptr) continue;
+    k.as_of_ms = r->window_end_ms();
+    int64_t volume = 0;
+    k.actual = MetricValue(*r, std::string(t.kpi->metric), &volume);
+    if (!k.actual) continue;
+    k.projected = ProjectKpi(*t.kpi, *k.actual, c.start_ms, r->window_end_ms(), c.end_ms, 0);
+    const bool ceiling = t.kpi->goal == KpiGoal::kCeiling;
+    const bool ok = ceiling ? *k.projected <= t.value : *k.projected >= t.value;
+    k.status = ceiling ? (ok ? "within" : "over") : (ok ? "met" : "short");
+  }
+  return out;
+}
+
 std::string FormatTimeLeft(int64_t ms) {
   const int64_t minutes = std::max<int64_t>(0, ms) / kMinuteMs;
   const int64_t days = minutes / (24 * 60), hours = minutes / 60 % 24, mins = minutes % 60;

@@ -159,28 +159,30 @@ int RunReport(const ReportArgs& args) {
   google::protobuf::util::JsonParseOptions options;
   options.ignore_unknown_fields = true;
   for (const CampaignPlan& c : plan->campaigns) {
-    for (const PlanTarget& t : c.targets) {
-      const std::string channel = t.channel.empty() ? "*" : t.channel;
-      std::string actual, projected, status = "no data", as_of;
-      if (auto it = periods.find({c.campaign, channel}); it != periods.end()) {
-        v1::WindowResult r;
-        (void)google::protobuf::util::JsonStringToMessage(it->second.dump(), &r, options);
-        int64_t volume = 0;
-        if (auto v = MetricValue(r, std::string(t.kpi->metric), &volume)) {
-          const double p = *ProjectKpi(*t.kpi, *v, c.start_ms, r.window_end_ms(), c.end_ms, 0);
-          actual = fmt::format("{:.6g}", *v);
-          projected = fmt::format("{:.6g}", p);
-          const bool ok = t.kpi->goal == KpiGoal::kCeiling ? p <= t.value : p >= t.value;
-          status = ok ? (t.kpi->goal == KpiGoal::kCeiling ? "within" : "met")
-                      : (t.kpi->goal == KpiGoal::kCeiling ? "over" : "short");
-        }
-        as_of = fmt::format("{} {}", Date(r.window_end_ms() - 1, c.utc_offset_ms),
-                            Hhmm(r.window_end_ms(), c.utc_offset_ms));
-      }
+    std::map<std::string, v1::WindowResult> rows;
+    for (const auto& [key, j] : periods) {
+      if (key.first != c.campaign) continue;
+      (void)google::protobuf::util::JsonStringToMessage(j.dump(), &rows[key.second], options);
+    }
+    const auto latest = [&](const std::string& channel) -> const v1::WindowResult* {
+      auto it = rows.find(channel);
+      return it == rows.end() ? nullptr : &it->second;
+    };
+    for (const KpiValue& k : CampaignKpis(c, latest)) {
+      const std::string channel = k.target->channel.empty() ? "*" : k.target->channel;
+      const auto number = [](std::optional<double> v) {
+        return v ? fmt::format("{:.6g}", *v) : std::string();
+      };
+      const std::string as_of = k.as_of_ms == 0
+                                    ? ""
+                                    : fmt::format("{} {}", Date(k.as_of_ms - 1, c.utc_offset_ms),
+                                                  Hhmm(k.as_of_ms, c.utc_offset_ms));
       kcsv << fmt::format("{},{},{},{:.6g},{},{},{},{}\n", Csv(c.campaign), Csv(channel),
-                          t.kpi->name, t.value, actual, projected, status, as_of);
+                          k.target->kpi->name, k.target->value, number(k.actual),
+                          number(k.projected), k.status, as_of);
       kmd << fmt::format("| {} | {} | {} | {:.6g} | {} | {} | {} | {} |\n", c.campaign, channel,
-                         t.kpi->name, t.value, actual, projected, status, as_of);
+                         k.target->kpi->name, k.target->value, number(k.actual),
+                         number(k.projected), k.status, as_of);
     }
   }
   spdlog::info("msg=\"report written\" dir={} daily_rows={} targets={}", args.output_dir,

@@ -228,6 +228,7 @@ void LiveRunner::Impl::ReloadRules(const char* why) {
                   config_.alert_rules = loaded.rules;
                   config_.alert_rules_file = loaded.rules_file;
                   config_.plan = loaded.plan;
+                  metrics_->results->SetPlan(loaded.plan);
                   global_->ReplaceRules(std::move(loaded.rules), engine_->watermark_ms());
                   UpdateTaskStateGauges();
                   return global_->Firing().size();

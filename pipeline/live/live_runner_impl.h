@@ -68,6 +68,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
         input_health_(config.kafka.partials_topic, metrics->ingest.get()) {
     sink_->OnResultPublished(
         [probe = metrics->results.get()](double seconds) { probe->ResultPublished(seconds); });
+    metrics->results->SetPlan(config.plan);
   }
 
   ~Impl();

@@ -114,6 +114,14 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
   }
   if (path.rfind("/v1/campaigns/", 0) == 0) {
     std::string id = rest("/v1/campaigns/");
+    constexpr std::string_view kKpisPath = "/kpis";
+    if (id.size() > kKpisPath.size() && id.ends_with(kKpisPath)) {
+      id.resize(id.size() - kKpisPath.size());
+      if (!ValidId(id))
+        return JsonError(400, "a campaign id is 1-128 characters of [A-Za-z0-9_.:-]");
+      if (auto r = Elsewhere(false, id, path)) return *r;
+      return CampaignKpisJson(id);
+    }
     constexpr std::string_view kSegments = "/segments";
     const bool segments = id.size() > kSegments.size() && id.ends_with(kSegments);
     if (segments) id.resize(id.size() - kSegments.size());
@@ -154,7 +162,37 @@ Reply QueryApi::Handle(const std::string& path, const std::string& authorization
   }
   return JsonError(404,
                    "unknown path: GET /v1/users/{id}, /v1/campaigns/{id}, "
-                   "/v1/campaigns/{id}/segments or /v1/tags/{tag}/count");
+                   "/v1/campaigns/{id}/segments, /v1/campaigns/{id}/kpis or "
+                   "/v1/tags/{tag}/count");
+}
+
+HttpServer::Reply QueryApi::CampaignKpisJson(const std::string& id) const {
+  const ResultsProbe::CampaignKpiView view = results_->Kpis(id);
+  if (view.campaign == nullptr) {
+    return JsonError(404, view.plan == nullptr
+                              ? "no plan: set plan.file in the config (README, The plan)"
+                              : "this campaign is not in the plan (" + view.plan->file + ")");
+  }
+  const CampaignPlan& c = *view.campaign;
+  nlohmann::json kpis = nlohmann::json::array();
+  for (const KpiValue& k : view.kpis) {
+    nlohmann::json j = {{"kpi", k.target->kpi->name},
+                        {"channel", k.target->channel.empty() ? "*" : k.target->channel},
+                        {"target", k.target->value},
+                        {"status", k.status}};
+    j["actual"] = k.actual ? nlohmann::json(*k.actual) : nlohmann::json();
+    j["projected"] = k.projected ? nlohmann::json(*k.projected) : nlohmann::json();
+    if (k.as_of_ms > 0) {
+      j["as_of_ms"] = k.as_of_ms;
+      j["time_left_ms"] = std::max<int64_t>(0, c.end_ms - k.as_of_ms);
+    }
+    kpis.push_back(std::move(j));
+  }
+  const nlohmann::json body = {{"campaign_id", id},
+                               {"period_start_ms", c.start_ms},
+                               {"period_end_ms", c.end_ms},
+                               {"kpis", kpis}};
+  return {200, body.dump(), "application/json", ""};
 }
 
 }  // namespace promowatch

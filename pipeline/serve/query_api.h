@@ -67,6 +67,8 @@ class QueryApi {
   // A redirect (or 503) when the id's task runs elsewhere; nullopt: here.
   std::optional<HttpServer::Reply> Elsewhere(bool user, const std::string& id,
                                              const std::string& path) const;
+  // GET /v1/campaigns/{id}/kpis: the plan's targets of the campaign.
+  HttpServer::Reply CampaignKpisJson(const std::string& id) const;
 };
 
 }  // namespace promowatch

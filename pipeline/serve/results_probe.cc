@@ -68,6 +68,8 @@ struct ResultsProbe::Families {
   // The rows of user segments (segments.enabled), per campaign (channel "*").
   std::array<prometheus::Family<prometheus::Gauge>*, std::size(kRatioFields)> segment_ratios{};
   std::array<prometheus::Family<prometheus::Gauge>*, std::size(kSegmentGauges)> segment_counts{};
+  // The plan's KPIs: actual, target, projected to the period's end.
+  std::array<prometheus::Family<prometheus::Gauge>*, 3> kpi{};
 };
 
 // Every series of one campaign label, so that they can be removed together.
@@ -129,6 +131,15 @@ ResultsProbe::ResultsProbe(prometheus::Registry& r, const MetricsOptions& option
   for (size_t i = 0; i < std::size(kSegmentGauges); ++i) {
     f_->segment_counts[i] =
         &BuildGauge().Name(kSegmentGauges[i].name).Help(kSegmentGauges[i].help).Register(r);
+  }
+  constexpr std::pair<const char*, const char*> kKpiFamilies[] = {
+      {"promowatch_campaign_kpi",
+       "A planned campaign's KPI over its period so far (plan.file; amounts in yuan)"},
+      {"promowatch_campaign_kpi_target", "The plan's target of the KPI"},
+      {"promowatch_campaign_kpi_projected",
+       "The KPI projected to the period's end (totals at the rate so far; rates as they are)"}};
+  for (size_t i = 0; i < f_->kpi.size(); ++i) {
+    f_->kpi[i] = &BuildGauge().Name(kKpiFamilies[i].first).Help(kKpiFamilies[i].second).Register(r);
   }
   f_->gmv = &BuildGauge()
                  .Name("promowatch_window_gmv")
@@ -201,6 +212,52 @@ void ResultsProbe::SegmentEmitted(const v1::WindowResult& r, const std::string& 
   }
 }
 
+void ResultsProbe::SetPlan(std::shared_ptr<const Plan> plan) {
+  std::lock_guard lock(mu_);
+  plan_ = std::move(plan);
+}
+
+ResultsProbe::CampaignKpiView ResultsProbe::Kpis(const std::string& campaign_id) const {
+  std::lock_guard lock(mu_);
+  CampaignKpiView view;
+  view.plan = plan_;
+  if (plan_ == nullptr || (view.campaign = plan_->Find(campaign_id)) == nullptr) return view;
+  auto rows = latest_.find(campaign_id);
+  view.kpis =
+      CampaignKpis(*view.campaign, [&](const std::string& channel) -> const v1::WindowResult* {
+        if (rows == latest_.end()) return nullptr;
+        auto it = rows->second.find(channel + "|" + std::string(kPeriodWindow));
+        return it == rows->second.end() ? nullptr : &it->second;
+      });
+  return view;
+}
+
+void ResultsProbe::PeriodEmitted(const v1::WindowResult& r, const std::string& campaign,
+                                 CampaignSeries& s) {
+  const CampaignKpiView view = Kpis(r.campaign_id());
+  if (view.campaign == nullptr || campaign == "other") return;
+  for (const KpiValue& k : view.kpis) {
+    const std::string channel = k.target->channel.empty() ? "*" : k.target->channel;
+    if (channel != r.channel()) continue;
+    const double values[3] = {k.actual.value_or(std::numeric_limits<double>::quiet_NaN()),
+                              k.target->value,
+                              k.projected.value_or(std::numeric_limits<double>::quiet_NaN())};
+    for (size_t i = 0; i < f_->kpi.size(); ++i) {
+      const std::string key =
+          f_->kpi[i]->GetName() + "|" + channel + "|" + std::string(k.target->kpi->name);
+      auto it = s.gauge_by_key.find(key);
+      if (it == s.gauge_by_key.end()) {
+        auto* g = &f_->kpi[i]->Add({{"campaign", campaign},
+                                    {"channel", channel},
+                                    {"kpi", std::string(k.target->kpi->name)}});
+        it = s.gauge_by_key.emplace(key, g).first;
+        s.gauges.emplace_back(f_->kpi[i], g);
+      }
+      it->second->Set(values[i]);
+    }
+  }
+}
+
 void ResultsProbe::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
   const std::string campaign = CampaignLabel(r.campaign_id());
   const std::string channel = ChannelLabel(r.channel());
@@ -215,6 +272,7 @@ void ResultsProbe::ResultEmitted(const v1::WindowResult& r, int64_t wall_ms) {
     std::lock_guard lock(mu_);
     latest_[r.campaign_id()][r.channel() + "|" + r.window()] = r;
   }
+  if (r.window() == kPeriodWindow && r.revision() >= 0) PeriodEmitted(r, campaign, s);
 
   auto gauge = [&](prometheus::Family<prometheus::Gauge>* fam, double v) {
     const std::string key = fam->GetName() + "|" + channel + "|" + r.window();

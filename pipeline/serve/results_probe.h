@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "operators/plan_rules.h"
 #include "operators/window_operator.h"
 #include "pipeline/config/config.h"
 #include "pipeline/runtime/clock.h"
@@ -46,19 +47,35 @@ class ResultsProbe {
   std::vector<v1::WindowResult> LatestWindows(const std::string& campaign_id,
                                               bool segments = false) const;
 
+  // The campaign plan (plan.file; a reload replaces it): its campaigns'
+  // period rows set promowatch_campaign_kpi{campaign,channel,kpi}, its
+  // _target and _projected.
+  void SetPlan(std::shared_ptr<const Plan> plan);
+  // A planned campaign's targets against its latest period rows (`plan`
+  // keeps what `kpis` point into); campaign nullptr: not planned. Any thread.
+  struct CampaignKpiView {
+    std::shared_ptr<const Plan> plan;
+    const CampaignPlan* campaign = nullptr;
+    std::vector<KpiValue> kpis;
+  };
+  CampaignKpiView Kpis(const std::string& campaign_id) const;
+
  private:
   struct Families;
   struct CampaignSeries;
   std::string CampaignLabel(const std::string& campaign);
   // A row of one user segment (segments.enabled): gauges per campaign.
   void SegmentEmitted(const v1::WindowResult& r, const std::string& campaign, CampaignSeries& s);
+  // A period row of a planned campaign: its KPI gauges.
+  void PeriodEmitted(const v1::WindowResult& r, const std::string& campaign, CampaignSeries& s);
   std::string ChannelLabel(const std::string& channel);
 
   MetricsOptions options_;
   std::unique_ptr<Families> f_;
   std::map<std::string, std::unique_ptr<CampaignSeries>> campaigns_;  // by campaign label
   std::map<std::string, bool> channels_;
-  mutable std::mutex mu_;  // latest_ (read by HTTP threads)
+  mutable std::mutex mu_;  // latest_ and plan_ (read by HTTP threads)
+  std::shared_ptr<const Plan> plan_;
   std::map<std::string, std::map<std::string, v1::WindowResult>>
       latest_;  // campaign -> channel|window
 };

@@ -1,9 +1,11 @@
 // The plan file (pipeline/config/plan_file.h) and its target rules
 // (operators/plan_rules.h).
 #include <gtest/gtest.h>
+#include <prometheus/registry.h>
 
 #include "operators/plan_rules.h"
 #include "pipeline/config/plan_file.h"
+#include "pipeline/serve/results_probe.h"
 
 namespace promowatch {
 namespace {
@@ -157,6 +159,45 @@ TEST(PlanRules, ReachProjectsToTheEndAndFloorsJudgeTheRate) {
   j = JudgeTarget(roi, PeriodRow("douyin", kNov1 + day, 80'000, 100'000));
   EXPECT_TRUE(j.judged && j.breach);
   EXPECT_FALSE(JudgeTarget(roi, PeriodRow("tmall", kNov1 + day, 80'000, 100'000)).judged);
+}
+
+}  // namespace
+}  // namespace promowatch
+
+namespace promowatch {
+namespace {
+
+// The plan's KPIs in /metrics and the API's view: from the latest period
+// row of each key, targets without a row reported as "no data".
+TEST(PlanKpis, PeriodRowsSetTheKpiSeries) {
+  auto plan = ParsePlan(kYaml, "plan.yaml");
+  ASSERT_TRUE(plan.ok());
+  prometheus::Registry registry;
+  ResultsProbe probe(registry, MetricsOptions{});
+  probe.SetPlan(std::make_shared<const Plan>(*plan));
+  const int64_t day = 86'400'000;
+  probe.ResultEmitted(PeriodRow("*", kNov1 + day, 40'000'000, 0), 0);
+  probe.ResultEmitted(PeriodRow("douyin", kNov1 + day, 80'000, 100'000), 0);
+  std::map<std::string, double> kpi, target;
+  for (const auto& f : registry.Collect()) {
+    for (const auto& m : f.metric) {
+      std::string labels;
+      for (const auto& l : m.label) labels += l.name + "=" + l.value + ",";
+      if (f.name == "promowatch_campaign_kpi") kpi[labels] = m.gauge.value;
+      if (f.name == "promowatch_campaign_kpi_target") target[labels] = m.gauge.value;
+    }
+  }
+  EXPECT_EQ(kpi["campaign=double11,channel=*,kpi=gmv,"], 400'000);
+  EXPECT_EQ(target["campaign=double11,channel=*,kpi=gmv,"], 5'000'000);
+  EXPECT_DOUBLE_EQ(kpi["campaign=double11,channel=douyin,kpi=roi,"], 0.8);
+  EXPECT_EQ(target["campaign=double11,channel=douyin,kpi=budget,"], 200'000);
+  const ResultsProbe::CampaignKpiView view = probe.Kpis("double11");
+  ASSERT_NE(view.campaign, nullptr);
+  ASSERT_EQ(view.kpis.size(), 5u);
+  EXPECT_EQ(view.kpis[0].status, "short");  // gmv: 4.4M projected of 5M
+  EXPECT_DOUBLE_EQ(*view.kpis[0].projected, 4'400'000);
+  EXPECT_EQ(view.kpis[1].status, "no data");  // new_customer_share: the row has no buyers
+  EXPECT_EQ(probe.Kpis("elsewhere").campaign, nullptr);
 }
 
 }  // namespace
