@@ -18,7 +18,12 @@
 #   - the rule `segment: dormant` (CVR below 3% on c0's channels) fired once,
 #     for douyin, and the same rule over all users fired nowhere;
 #   - GET /v1/campaigns/c0/segments answers with segment rows, and /metrics
-#     has c0's segment series (promtool checks them).
+#     has c0's segment series (promtool checks them);
+#   - c0 is planned (README "The plan"): its period rows - running totals
+#     from the sale's start, with new users and the reactivation cohort of
+#     the users dormant at the start, kept in profiles that moved between
+#     instances - equal tests/sql/plan.sql; GET /v1/campaigns/c0/kpis and
+#     promowatch_campaign_kpi report its targets.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 command -v sqlite3 >/dev/null || fail "sqlite3 is not installed (scripts/install-deps.sh installs it)"
@@ -100,10 +105,21 @@ api:
   token: test-token-0123456789
 alerts:
   rules_file: rules.yaml
+plan:
+  file: plan.yaml
 kafka:
   properties:
     session.timeout.ms: "6000"
     heartbeat.interval.ms: "500"
+YAML
+# c0's targets are met (its rules never fire: judged after an hour).
+cat > plan.yaml <<YAML
+campaigns:
+  - campaign: c0
+    start: $(date -u -d @$((S / 1000)) +%Y-%m-%dT%H:%M:%SZ)
+    end: $(date -u -d @$((S / 1000 + 86400)) +%Y-%m-%dT%H:%M:%SZ)
+    targets: {gmv: 1, reactivation_rate: 0}
+    reactivation_within: 30d
 YAML
 GROUP=segments
 
@@ -155,6 +171,12 @@ curl -sf "http://${!var}/metrics" > metrics.txt || fail "no /metrics from $got"
 promtool check metrics < metrics.txt > promtool.out 2>&1 || fail "promtool check metrics: $(cat promtool.out)"
 grep -q '^promowatch_segment_window_cvr_ratio{campaign="c0",channel="\*",segment="dormant",window="5m"}' metrics.txt ||
   fail "no dormant CVR series of c0: $(grep -m3 '^promowatch_segment' metrics.txt)"
+grep -q '^promowatch_campaign_kpi_target{campaign="c0",channel="\*",kpi="gmv"} 1$' metrics.txt ||
+  fail "no KPI series of the plan: $(grep -m3 '^promowatch_campaign_kpi' metrics.txt)"
+curl -sf -H "Authorization: Bearer test-token-0123456789" "http://${!var}/v1/campaigns/c0/kpis" > kpis.json ||
+  fail "GET /v1/campaigns/c0/kpis failed"
+jq -e '[.kpis[] | .status] == ["met", "met"] and .kpis[1].kpi == "reactivation_rate"' kpis.json >/dev/null ||
+  fail "/v1/campaigns/c0/kpis: $(cat kpis.json)"
 
 for n in "${RUNNING[@]}"; do stop_instance "$n"; done
 wm=$(for n in a b c d; do final_results_watermark "$n.log"; done | sort -n | tail -1)
@@ -186,6 +208,21 @@ cmpval() { grep "^$1|" segcmp.out | head -1 | cut -d'|' -f2; }
 [ "$(cmpval unexpected)" = 0 ] || fail "$(cmpval unexpected) segment rows are not SQL's: $(grep example segcmp.out)"
 grep -q '^seg_events|.*dormant=' seg.out || fail "no event of a dormant user"
 
+# c0's period rows final at wm (their events: before wm's minute) against SQL.
+sqlite3 db.sqlite > plan.out <<SQL
+DELETE FROM accepted WHERE t >= $(( wm / M * M ));
+CREATE TABLE plan(c TEXT, pstart INTEGER, pend INTEGER, within INTEGER);
+INSERT INTO plan VALUES('c0', $S, $((S + 86400000)), $((30 * 86400000)));
+CREATE TABLE alerts_raw(line TEXT);
+.read $TESTS_DIR/sql/plan.sql
+SQL
+planval() { grep "^$1|" plan.out | head -1 | cut -d'|' -f2-; }
+[ "$(planval period_rows_expected)" -ge 5 ] || fail "too few period rows in SQL: $(planval period_rows_expected)"
+[ "$(planval period_rows_differ)" = 0 ] || fail "$(planval period_rows_differ) period rows differ from SQL: $(grep period_diff_example plan.out)"
+[ "$(planval period_unexpected)" = 0 ] || fail "period rows that SQL does not have: $(planval period_unexpected)"
+reached=$(planval cohort | sed -n 's/.*reached=\([0-9]*\).*/\1/p')
+[ "${reached:-0}" -gt 10 ] || fail "too few dormant users reached by c0 to test the cohort: $(planval cohort)"
+
 # One scope fired: the dormant users' CVR on c0/douyin; none over all users.
 kcat -b "$BROKERS" -C -t promowatch-alerts -e -q > alerts.jsonl
 fired=$(jq -c 'select(.state == "firing") | [.rule, .campaign_id, .channel, .labels.segment]' alerts.jsonl | sort | uniq -c)
@@ -197,3 +234,4 @@ lost=$(cat ./*.log | grep -c 'msg="partitions lost' || true)
 [ "$lost" = 0 ] || fail "members lost their partitions $lost times: $(grep -h 'partitions lost' ./*.log | head -3)"
 
 pass "segments live at three instances (one killed, one new on an empty disk, one left): $(cmpval rows) segment rows and $all_rows rows of all users equal SQL ($(segval seg_events)); dormant_cvr_low fired once for c0/douyin, the rule over all users never"
+pass "plan live: c0's $(planval period_rows_got) period rows equal SQL (cohort: $(planval cohort | cut -d' ' -f2-))"

@@ -16,7 +16,7 @@ SELECT 'CREATE TABLE got AS SELECT json_extract(line, ''$.window'') AS w, '
     || 'json_extract(line, ''$.campaign_id'') AS c, json_extract(line, ''$.channel'') AS ch, ' || got
     || ', json_extract(line, ''$.ctr'') AS ctr, json_extract(line, ''$.cvr'') AS cvr, '
     || 'json_extract(line, ''$.roi'') AS roi FROM got_raw '
-    || 'WHERE json_extract(line, ''$.segment'') IS NULL;' || char(10)
+    || 'WHERE json_extract(line, ''$.segment'') IS NULL AND json_extract(line, ''$.window'') != ''period'';' || char(10)
     || 'CREATE VIEW got_rows AS SELECT w, wstart, wend, c, ch, ' || names || ' FROM got;' || char(10)
     || 'CREATE VIEW expected_rows AS SELECT w, wstart, wend, c, ch, ' || names || ' FROM expected;'
 FROM list;
