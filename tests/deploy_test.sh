@@ -56,6 +56,7 @@ mkdir -p "$WORK/dashboards" && cp "$DEPLOY"/grafana/dashboards/*.json "$WORK/das
 (cd "$SRC" && node build.mjs --check) || fail "dashboards differ from deploy/grafana/src/build.mjs"
 [ "$(jq -r .uid "$DEPLOY/grafana/dashboards/war-room.json")" = promowatch-war-room ] || fail "war-room uid changed"
 [ "$(jq -r .uid "$DEPLOY/grafana/dashboards/pipeline.json")" = promowatch-pipeline ] || fail "pipeline uid changed"
+[ "$(jq -r .uid "$DEPLOY/grafana/dashboards/plan.json")" = promowatch-plan ] || fail "plan uid changed"
 panel=$(grep 'promowatch-war-room' "$DEPLOY/prometheus/rules/alerts.yml" | grep -o 'viewPanel=[0-9]*' | sed 's/.*=//')
 [ -n "$panel" ] || fail "PromowatchChannelCtrLow has no dashboard link with viewPanel"
 [ "$(jq -r --argjson p "$panel" '.panels[] | select(.id == $p) | .title' "$DEPLOY/grafana/dashboards/war-room.json")" = "CTR by channel" ] \

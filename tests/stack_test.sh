@@ -55,6 +55,18 @@ wait_for 30 "Prometheus to be ready" curl -sf "$PROM/-/ready" -o /dev/null
 # Kafka, the pipeline, and a sale whose event time runs 20x the wall clock.
 start_mock_kafka --partitions 8
 cp "$TESTS_DIR/fixtures/rules/low-ctr-c0.yaml" rules.yaml
+# The plan dashboard's data: c0 planned from this minute for a day (its
+# rules judge nothing in the first hour).
+now_minute=$(( $(date +%s) / 60 * 60 ))
+cat > plan.yaml <<YAML
+campaigns:
+  - campaign: c0
+    start: $(date -u -d @$now_minute +%Y-%m-%dT%H:%M:%SZ)
+    end: $(date -u -d @$((now_minute + 86400)) +%Y-%m-%dT%H:%M:%SZ)
+    targets: {gmv: 5000000, orders: 20000}
+    channels:
+      douyin: {roi: 0.5}
+YAML
 cat > live.yaml <<YAML
 profiles:
   enabled: true
@@ -67,6 +79,8 @@ state:
 kafka:
   properties:
     session.timeout.ms: "6000"
+plan:
+  file: plan.yaml
 alerts:
   rules_file: rules.yaml
   alertmanager:

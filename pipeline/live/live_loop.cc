@@ -229,6 +229,7 @@ void LiveRunner::Impl::ReloadRules(const char* why) {
                   config_.alert_rules_file = loaded.rules_file;
                   config_.plan = loaded.plan;
                   metrics_->results->SetPlan(loaded.plan);
+                  status_.SetPlan(loaded.plan);
                   global_->ReplaceRules(std::move(loaded.rules), engine_->watermark_ms());
                   UpdateTaskStateGauges();
                   return global_->Firing().size();

@@ -69,6 +69,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     sink_->OnResultPublished(
         [probe = metrics->results.get()](double seconds) { probe->ResultPublished(seconds); });
     metrics->results->SetPlan(config.plan);
+    status_.SetPlan(config.plan);
   }
 
   ~Impl();

@@ -141,7 +141,19 @@ void StatusBoard::SegmentPublished(const v1::WindowResult& r) {
     s.latest = r;
 }
 
+void StatusBoard::SetPlan(std::shared_ptr<const Plan> plan) {
+  std::lock_guard<std::mutex> lock(mu_);
+  plan_ = std::move(plan);
+}
+
 void StatusBoard::ResultPublished(const v1::WindowResult& r) {
+  if (r.window() == kPeriodWindow && r.segment().empty() && r.revision() >= 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (plan_ == nullptr || plan_->Find(r.campaign_id()) == nullptr) return;
+    v1::WindowResult& latest = periods_[r.campaign_id()][r.channel()];
+    if (r.window_end_ms() >= latest.window_end_ms()) latest = r;
+    return;
+  }
   if (!IsRollup(r.channel()) || IsRollup(r.campaign_id())) return;
   if (!r.segment().empty()) return SegmentPublished(r);
   const bool cumulative = r.window() == "cumulative";
@@ -311,6 +323,34 @@ json StatusBoard::AlertsJson() const {
   return alerts;
 }
 
+// "plan": each planned campaign's targets against its latest period rows.
+json StatusBoard::PlanJson() const {
+  json out = json::array();
+  if (plan_ == nullptr) return out;
+  for (const CampaignPlan& c : plan_->campaigns) {
+    const auto rows = periods_.find(c.campaign);
+    json kpis = json::array();
+    for (const KpiValue& k :
+         CampaignKpis(c, [&](const std::string& channel) -> const v1::WindowResult* {
+           if (rows == periods_.end()) return nullptr;
+           auto it = rows->second.find(channel);
+           return it == rows->second.end() ? nullptr : &it->second;
+         })) {
+      kpis.push_back({{"kpi", k.target->kpi->name},
+                      {"channel", k.target->channel.empty() ? "*" : k.target->channel},
+                      {"target", k.target->value},
+                      {"actual", k.actual ? json(*k.actual) : json()},
+                      {"projected", k.projected ? json(*k.projected) : json()},
+                      {"status", k.status}});
+    }
+    out.push_back({{"campaign", c.campaign},
+                   {"period_start_ms", Ms(c.start_ms)},
+                   {"period_end_ms", Ms(c.end_ms)},
+                   {"kpis", kpis}});
+  }
+  return out;
+}
+
 // A campaign's "segments": one row per user segment seen.
 json StatusBoard::SegmentsJson(const Campaign& c) {
   json out = json::array();
@@ -395,6 +435,7 @@ std::string StatusBoard::Json(int64_t now_ms) const {
   out["checkpoints"] = CheckpointsJson();
   out["alerts"] = AlertsJson();
   out["campaigns"] = CampaignsJson();
+  out["plan"] = PlanJson();
   out["rejections"] = RejectionsJson();
   // (A campaign id that is not UTF-8 must not throw on an HTTP thread.)
   return out.dump(-1, ' ', false, json::error_handler_t::replace);

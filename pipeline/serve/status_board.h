@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "operators/alert_engine.h"
+#include "operators/plan_rules.h"
 #include "pipeline/runtime/topic_partition.h"
 #include "pipeline/serve/task_probe.h"
 #include "promowatch/v1/results.pb.h"
@@ -106,6 +108,9 @@ class StatusBoard {
   // latest minute of each campaign over all channels; with segments, the
   // same by user segment).
   void ResultPublished(const v1::WindowResult& r);
+  // The campaign plan (plan.file): "plan" holds each planned campaign's
+  // targets against its latest period rows.
+  void SetPlan(std::shared_ptr<const Plan> plan);
 
   // --- HTTP threads.
   std::string Json(int64_t now_ms) const;
@@ -127,6 +132,7 @@ class StatusBoard {
   nlohmann::json AlertsJson() const;
   nlohmann::json CampaignsJson() const;
   nlohmann::json RejectionsJson() const;
+  nlohmann::json PlanJson() const;
 
   struct Checkpoint {
     int64_t sequence = 0;
@@ -173,6 +179,9 @@ class StatusBoard {
   Options options_;
   int64_t started_ms_;
   mutable std::mutex mu_;
+  std::shared_ptr<const Plan> plan_;
+  // The latest period row of each planned campaign and channel.
+  std::map<std::string, std::map<std::string, v1::WindowResult>> periods_;
   StatusSample sample_;
   std::map<std::string, Positions> positions_;  // by "topic/partition"
   std::deque<std::pair<int64_t, std::map<std::string, int64_t>>> lag_history_;  // by topic

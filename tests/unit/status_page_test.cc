@@ -133,6 +133,32 @@ TEST(StatusBoard, CampaignsAreRankedByTheDaysGmvWithTheirLatestMinute) {
   EXPECT_EQ(c[1]["gmv_cents"], 9'000);
 }
 
+// The plan section: each target with its KPI from the latest period row
+// (rows of unplanned campaigns are not kept).
+TEST(StatusBoard, PlanShowsEachTargetAgainstItsLatestPeriodRow) {
+  StatusBoard board({"0.1.0", "g", "a", "", nullptr}, 0);
+  auto plan = std::make_shared<Plan>();
+  CampaignPlan& c = plan->campaigns.emplace_back();
+  c.campaign = "c1";
+  c.start_ms = 0;
+  c.end_ms = 10 * 60'000;
+  c.targets.push_back({FindKpi("gmv"), "", 1'000, 1});
+  board.SetPlan(plan);
+  v1::WindowResult r = Window("c1", "*", "period", 0, 30'000);  // 300 yuan
+  r.set_window_end_ms(2 * 60'000);
+  board.ResultPublished(r);
+  r.set_window_end_ms(60'000);  // an older row changes nothing
+  board.ResultPublished(r);
+  board.ResultPublished(Window("c9", "*", "period", 0, 1));
+  const json p = json::parse(board.Json(0))["plan"];
+  ASSERT_EQ(p.size(), 1u);
+  EXPECT_EQ(p[0]["campaign"], "c1");
+  ASSERT_EQ(p[0]["kpis"].size(), 1u);
+  EXPECT_EQ(p[0]["kpis"][0]["actual"], 300);
+  EXPECT_EQ(p[0]["kpis"][0]["projected"], 1'500);  // 300 in 2 of 10 minutes
+  EXPECT_EQ(p[0]["kpis"][0]["status"], "met");
+}
+
 TEST(StatusBoard, DeadLettersKeepReasonSourceAndOffsetOnly) {
   StatusBoard board({"0.1.0", "g", "a", "", nullptr}, 0);
   for (int i = 0; i < 12; ++i) board.DeadLetter(i, "decode_error", "clickstream", 2, 100 + i);

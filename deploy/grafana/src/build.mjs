@@ -63,6 +63,7 @@ const links = (other) => [
 
 const WAR_ROOM = { uid: 'promowatch-war-room', title: 'promowatch: war room' };
 const PIPELINE = { uid: 'promowatch-pipeline', title: 'promowatch: pipeline health' };
+const PLAN = { uid: 'promowatch-plan', title: 'promowatch: plan vs actual' };
 
 function warRoom() {
   const b = new DashboardBuilder(WAR_ROOM.title).uid(WAR_ROOM.uid).tags(['promowatch', 'generated'])
@@ -165,7 +166,36 @@ function pipeline() {
   return b;
 }
 
-const dashboards = { 'war-room.json': warRoom(), 'pipeline.json': pipeline() };
+// The campaign plan (plan.file, README "The plan"): each target against
+// its KPI over the campaign's period, and where the period's pace takes it.
+function plan() {
+  const b = new DashboardBuilder(PLAN.title).uid(PLAN.uid).tags(['promowatch', 'generated'])
+    .refresh('1m').time({ from: 'now-24h', to: 'now' }).timezone('browser')
+    .description('The plan\'s targets against their KPIs over each campaign\'s period (promowatch_campaign_kpi, _target, _projected). Built by deploy/grafana/src/build.mjs.');
+  variables(b, { channel: false });
+  links(WAR_ROOM).forEach((l) => b.link(l));
+  const C = 'campaign=~"$campaign"';
+  b.withPanel(single(1, 'Plan alerts firing', 'short', grid(0, 0, 6, 6),
+    'sum(promowatch_alerts_firing{rule=~"plan_.*"}) or vector(0)',
+    'Alerts of the plan\'s target rules (plan_<kpi>, plan_<kpi>_by_channel) firing now.'));
+  b.withPanel(series(2, 'Actual / target', 'percentunit', grid(6, 0, 18, 10),
+    [[`promowatch_campaign_kpi{${C}} / promowatch_campaign_kpi_target{${C}}`, '{{campaign}} {{channel}} {{kpi}}']],
+    'Each KPI over its period so far as a share of its target (100%: met; budget and cac are ceilings: under 100% is good).'));
+  b.withPanel(series(3, 'Projected / target at the period\'s end', 'percentunit', grid(0, 10, 24, 9),
+    [[`promowatch_campaign_kpi_projected{${C}} / promowatch_campaign_kpi_target{${C}}`, '{{campaign}} {{channel}} {{kpi}}']],
+    'Totals (gmv, orders, new users, budget) at the rate since the period started; rates as they stand. Under 100% on a total: the plan will be missed at this pace.'));
+  b.withPanel(series(4, 'GMV: actual, projected and target', 'currencyCNY', grid(0, 19, 12, 9),
+    [[`promowatch_campaign_kpi{${C}, kpi="gmv", channel="*"}`, '{{campaign}} actual'],
+     [`promowatch_campaign_kpi_projected{${C}, kpi="gmv", channel="*"}`, '{{campaign}} projected'],
+     [`promowatch_campaign_kpi_target{${C}, kpi="gmv", channel="*"}`, '{{campaign}} target']]));
+  b.withPanel(series(5, 'ROI by channel against its floor', 'short', grid(12, 19, 12, 9),
+    [[`promowatch_campaign_kpi{${C}, kpi="roi", channel!="*"}`, '{{campaign}} {{channel}}'],
+     [`promowatch_campaign_kpi_target{${C}, kpi="roi", channel!="*"}`, '{{campaign}} {{channel}} floor']],
+    'GMV / spend over the period per channel: a platform under its floor for long is one to pause.'));
+  return b;
+}
+
+const dashboards = { 'war-room.json': warRoom(), 'pipeline.json': pipeline(), 'plan.json': plan() };
 // Grafana needs unique panel ids; alert links (viewPanel=N) rely on them.
 for (const [file, b] of Object.entries(dashboards)) {
   const ids = b.build().panels.map((p) => p.id);
