@@ -19,9 +19,21 @@ cp "$TESTS_DIR/browser/package.json" "$TESTS_DIR/browser/package-lock.json" \
 npm ci --no-audit --no-fund --loglevel=error > npm.log 2>&1 &
 npm_pid=$!
 
+# The demo's config with a plan for c0 (the status page's plan section):
+# its period from this minute for two days covers the demo's event time
+# (its rules judge nothing in the first hour: no alert beside the anomaly's).
+now_minute=$(( $(date +%s) / 60 * 60 ))
+cat > plan.yaml <<YAML
+campaigns:
+  - campaign: c0
+    start: $(date -u -d @$now_minute +%Y-%m-%dT%H:%M:%SZ)
+    end: $(date -u -d @$((now_minute + 2 * 86400)) +%Y-%m-%dT%H:%M:%SZ)
+    targets: {gmv: 5000000, new_customer_share: 0.4}
+YAML
+{ cat "$TESTS_DIR/fixtures/demo.yaml"; printf 'plan:\n  file: plan.yaml\n'; } > demo-plan.yaml
 METRICS="127.0.0.1:$(free_port)"
 timeout 150 "$PROMOWATCH" demo --duration 40 --speed 10 --rate 6000 --anomaly-after 3 \
-  --config "$TESTS_DIR/fixtures/demo.yaml" --metrics-address "$METRICS" > demo.out 2> demo.err &
+  --config demo-plan.yaml --metrics-address "$METRICS" > demo.out 2> demo.err &
 demo_pid=$!
 PIDS+=($demo_pid)
 wait "$npm_pid" || fail "npm ci of tests/browser: $(tail -5 npm.log)"

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -132,10 +133,12 @@ struct Instance {
   int rc = 0;
 };
 
-// The demo's own settings over the config: a rule if there is none, quick
-// checkpoints and idleness, no clock-skew guard.
+// The demo's own settings over the config: a rule if there is none (the
+// plan's target rules aside), quick checkpoints and idleness, no
+// clock-skew guard.
 void ApplyDemoDefaults(PipelineConfig* config) {
-  if (config->alert_rules.empty()) {
+  if (std::all_of(config->alert_rules.begin(), config->alert_rules.end(),
+                  [](const AlertRule& r) { return r.kind == AlertRule::Kind::kTarget; })) {
     AlertRule rule;  // the planning sheet's "Douyin CTR >= 1.5%"
     rule.name = "low_ctr";
     rule.metric = "ctr";

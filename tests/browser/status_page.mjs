@@ -1,8 +1,8 @@
 // The status page in Debian's Chromium, headless (tests/demo_test.sh runs
 // it against a live `promowatch demo`): it renders with no console errors,
 // shows the assigned partitions, a moving watermark, the firing alert of the
-// demo's injected anomaly, the top campaigns and the leading one's user
-// segments; a screenshot is kept.
+// demo's injected anomaly, the top campaigns, the leading one's user
+// segments and the plan's targets; a screenshot is kept.
 // Usage: node status_page.mjs URL SCREENSHOT.png [SECONDS]
 import { chromium } from "playwright-core";
 
@@ -42,7 +42,8 @@ try {
     return { updated: document.body.dataset.updated !== undefined, input: text("#input"),
              tile: text('[data-tile="Input"]'), watermark: text("#eventtime .kv").split("\n")[1] || "",
              alerts: text("#alerts"), campaigns: rows, checkpoints: text("#checkpoints"),
-             segments: [...document.querySelectorAll("#segments tbody tr")].map(r => r.innerText) };
+             segments: [...document.querySelectorAll("#segments tbody tr")].map(r => r.innerText),
+             plan: [...document.querySelectorAll("#plan tbody tr")].map(r => r.innerText) };
   });
   const conditions = {
     "data from /v1/status": v => v.updated,
@@ -56,6 +57,8 @@ try {
     "a committed checkpoint": v => /\bok\b/.test(v.checkpoints),
     "the leading campaign by user segment (new users, with CVR)": v =>
       v.segments.some(r => r.startsWith("new") && /\d\.\d\d%/.test(r)),
+    "the plan's targets (c0's GMV: actual, projected, share of target)": v =>
+      v.plan.some(r => r.startsWith("c0") && r.includes("gmv") && /[0-9][0-9,.]*\s+[0-9][0-9,.]*\s+\d+\.\d\d%/.test(r)),
   };
   const seen = new Set();
   let firstWatermark = null, moving = false, shot = false;
