@@ -21,6 +21,31 @@ set -e
 grep -q "bad.yaml:4: unknown key 'polcy' in 'lateness'" err.txt || fail "config error does not name the line: $(cat err.txt)"
 [ ! -s out.jsonl ] || fail "a bad config must fail before any work is done"
 
+# A bad plan file: run refuses to start, naming the plan's line; so does
+# check-config; a plan CSV the same way.
+printf 'plan:\n  file: plan.yaml\n' > planned.yaml
+printf 'campaigns:\n  - campaign: c0\n    start: 2026-11-01\n    end: 2026-11-11\n    targets:\n      cvr: 8\n' > plan.yaml
+set +e
+"$PROMOWATCH" run -c planned.yaml --brokers 127.0.0.1:1 --state-dir run-state 2> err.txt; rc=$?
+set -e
+[ "$rc" = 2 ] || fail "run with a bad plan should exit 2, got $rc"
+grep -q "plan.yaml:6: cvr is a share: write 0.4 for 40% (got 8)" err.txt || fail "plan error does not name the line: $(cat err.txt)"
+[ ! -d run-state ] || fail "run with a bad plan must not start"
+printf 'plan:\n  file: plan.csv\n' > planned.yaml
+printf 'campaign,start,end,time_zone,kpi,channel,target,within\nc0,2026-11-01,2026-11-11,+08:00,gmv,,5000000,\nc0,,,,reactivation_rate,,0.25,\n' > plan.csv
+set +e
+"$PROMOWATCH" check-config -c planned.yaml > err.txt 2>&1; rc=$?
+set -e
+[ "$rc" = 2 ] || fail "check-config with a bad plan should exit 2, got $rc"
+grep -q "plan.csv:2: reactivation_rate needs reactivation_within" err.txt || fail "plan CSV error: $(cat err.txt)"
+"$PROMOWATCH" report --help | grep -q -- "--output-dir" || fail "report --help does not document --output-dir"
+# The README's worked plan (with profiles on) is valid, and gives its rules.
+awk '/^```yaml$/ { inblock = 1; next } /^```$/ { inblock = 0 } inblock' "$TESTS_DIR/../README.md" |
+  awk '/^# plan.yaml$/ { keep = 1; next } /^[a-z_#]/ && !/^(judge|campaigns):/ { keep = 0 } keep' > plan.yaml
+printf 'profiles:\n  enabled: true\nplan:\n  file: plan.yaml\n' > planned.yaml
+"$PROMOWATCH" check-config -c planned.yaml > cc.txt 2>&1 || fail "the README's plan does not load: $(cat cc.txt)"
+grep -q "valid (10 alert rules" cc.txt || fail "the README's plan should give 10 rules (6 KPIs of the campaign, 4 of channels): $(cat cc.txt)"
+
 set +e
 "$PROMOWATCH" replay -i missing.jsonl -o out.jsonl 2> err.txt; rc=$?
 set -e
@@ -69,7 +94,7 @@ grep -q "bad_rules.yaml:6: op '='" err.txt || fail "the rules error does not nam
 sed -i 's/op: "="/op: ">="/' bad_rules.yaml
 # The README's rule file for a real sale is valid and every rule is judged.
 awk '/^```yaml$/ { inblock = 1; next } /^```$/ { inblock = 0 } inblock' "$TESTS_DIR/../README.md" |
-  awk '/^rules:$/ { keep = 1 } keep' > readme_rules.yaml
+  awk '/^rules:$/ { keep = 1; print; next } /^[a-z_#]/ { keep = 0 } keep' > readme_rules.yaml
 grep -q '^  - name: gmv_pacing' readme_rules.yaml || fail "could not extract the README's rule file"
 printf 'windows:\n  sizes: [1m, 5m, 15m]\n' > w15.yaml
 "$PROMOWATCH" backtest -c w15.yaml --rules readme_rules.yaml -i events.jsonl > readme_bt.txt 2> err.txt ||
@@ -105,4 +130,4 @@ run_unreachable --state-dir "$WORK/st-run" --metrics-address "127.0.0.1:$(cat he
 [ "$rc" = 2 ] || fail "a metrics address in use should exit 2 at once, got $rc: $(tail -2 err.txt)"
 grep -q 'is the port in use' err.txt || fail "the metrics error does not say what to do: $(cat err.txt)"
 
-pass "help, config errors with line numbers, input and state errors, empty input"
+pass "help, config and plan errors with line numbers, input and state errors, empty input"
