@@ -23,7 +23,8 @@
 #     from the sale's start, with new users and the reactivation cohort of
 #     the users dormant at the start, kept in profiles that moved between
 #     instances - equal tests/sql/plan.sql; GET /v1/campaigns/c0/kpis and
-#     promowatch_campaign_kpi report its targets.
+#     promowatch_campaign_kpi report its targets, and `report --brokers`
+#     writes the daily sheet from the topics.
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/live_lib.sh"
 command -v sqlite3 >/dev/null || fail "sqlite3 is not installed (scripts/install-deps.sh installs it)"
@@ -229,6 +230,18 @@ fired=$(jq -c 'select(.state == "firing") | [.rule, .campaign_id, .channel, .lab
 [ "$(echo "$fired" | awk '{ print $2 }')" = '["dormant_cvr_low","c0","douyin","dormant"]' ] ||
   fail "the alerts topic should have one scope firing (dormant_cvr_low c0 douyin), has: $fired"
 [ "$(echo "$fired" | awk '{ print $1 }')" = 1 ] || fail "dormant_cvr_low fired more than once: $fired"
+
+# The daily sheet read from the topics themselves equals the one from
+# their copies in files (whose report tests/plan_sql_test.sh checks
+# against SQL); the alert that fired is the note of c0/douyin's day.
+"$PROMOWATCH" report --plan plan.yaml --brokers "$BROKERS" --output-dir kreport 2> kreport.log ||
+  fail "report --brokers failed: $(cat kreport.log)"
+"$PROMOWATCH" report --plan plan.yaml --results results.jsonl --alerts alerts.jsonl --output-dir freport \
+  2> freport.log || fail "report from files failed: $(cat freport.log)"
+cmp -s kreport/daily.csv freport/daily.csv && cmp -s kreport/kpis.csv freport/kpis.csv ||
+  fail "report from Kafka differs from report from files: $(diff kreport/daily.csv freport/daily.csv | head -3)"
+grep -q '^[0-9-]*,c0,douyin,.*,dormant_cvr_low [0-9:]*$' kreport/daily.csv ||
+  fail "the daily sheet lacks the fired alert on c0/douyin: $(cat kreport/daily.csv)"
 
 lost=$(cat ./*.log | grep -c 'msg="partitions lost' || true)
 [ "$lost" = 0 ] || fail "members lost their partitions $lost times: $(grep -h 'partitions lost' ./*.log | head -3)"

@@ -14,10 +14,12 @@
 #include <tuple>
 
 #include "operators/alert_engine.h"
+#include "operators/encoding.h"
 #include "operators/plan_rules.h"
 #include "operators/time_util.h"
 #include "pipeline/commands/commands.h"
 #include "pipeline/config/plan_file.h"
+#include "pipeline/io/topic_reader.h"
 
 namespace promowatch {
 namespace {
@@ -26,6 +28,9 @@ struct ReportArgs {
   std::string plan;
   std::string results;
   std::string alerts;
+  std::string brokers;  // else files
+  std::string results_topic = "promowatch-metrics";
+  std::string alerts_topic = "promowatch-alerts";
   std::string output_dir;
 };
 
@@ -55,6 +60,29 @@ struct Day {
 };
 using DayKey = std::tuple<std::string, std::string, std::string>;  // date, campaign, channel
 
+// A value of the results or alerts topic as the JSON replay writes: JSON
+// as it is, protobuf (WindowResult or Alert) through the same encoders.
+nlohmann::json FromTopic(std::string_view value, bool alerts) {
+  if (!value.empty() && value.front() == '{') return nlohmann::json::parse(value, nullptr, false);
+  std::string json;
+  if (alerts) {
+    v1::Alert a;
+    if (!a.ParseFromArray(value.data(), static_cast<int>(value.size()))) return {};
+    google::protobuf::util::JsonPrintOptions o;
+    o.preserve_proto_field_names = true;
+    (void)google::protobuf::util::MessageToJsonString(a, &json, o);
+  } else {
+    v1::WindowResult r;
+    if (!r.ParseFromArray(value.data(), static_cast<int>(value.size()))) return {};
+    AppendWindowResultJson(r, &json);
+  }
+  return nlohmann::json::parse(json, nullptr, false);
+}
+
+// From Kafka (`brokers`: the topic to its end) or a file of JSON lines.
+bool ReadFrom(const ReportArgs& args, bool alerts,
+              const std::function<void(const nlohmann::json&)>& take);
+
 bool ReadLines(const std::string& path, const std::function<void(const nlohmann::json&)>& take) {
   std::ifstream in(path);
   if (!in) {
@@ -77,6 +105,33 @@ bool ReadLines(const std::string& path, const std::function<void(const nlohmann:
   return true;
 }
 
+bool ReadFrom(const ReportArgs& args, bool alerts,
+              const std::function<void(const nlohmann::json&)>& take) {
+  if (args.brokers.empty()) {
+    const std::string& path = alerts ? args.alerts : args.results;
+    return path.empty() || ReadLines(path, take);
+  }
+  KafkaOptions kafka;
+  kafka.brokers = args.brokers;
+  const std::string& topic = alerts ? args.alerts_topic : args.results_topic;
+  int64_t undecodable = 0;
+  auto read = ReadTopicToEnd(kafka, topic, 60'000, [&](std::string_view value) {
+    const nlohmann::json j = FromTopic(value, alerts);
+    if (j.is_object()) {
+      take(j);
+    } else {
+      ++undecodable;
+    }
+  });
+  if (!read.ok()) {
+    spdlog::error("msg=\"cannot read the topic\" topic={} error=\"{}\"", topic,
+                  std::string(read.status().message()));
+    return false;
+  }
+  spdlog::info("msg=\"topic read\" topic={} records={} undecodable={}", topic, *read, undecodable);
+  return true;
+}
+
 int RunReport(const ReportArgs& args) {
   auto plan = LoadPlan(args.plan);
   if (!plan.ok()) {
@@ -88,7 +143,7 @@ int RunReport(const ReportArgs& args) {
   std::map<std::tuple<std::string, std::string, int64_t>, std::pair<int32_t, nlohmann::json>>
       minutes;
   std::map<std::pair<std::string, std::string>, nlohmann::json> periods;
-  const bool read = ReadLines(args.results, [&](const nlohmann::json& j) {
+  const bool read = ReadFrom(args, false, [&](const nlohmann::json& j) {
     if (j.contains("segment")) return;
     const std::string campaign = j.value("campaign_id", "");
     const CampaignPlan* c = plan->Find(campaign);
@@ -122,7 +177,7 @@ int RunReport(const ReportArgs& args) {
   for (auto it = days.begin(); it != days.end();) {  // a sheet of orders and cost
     it = it->second.orders == 0 && it->second.spend_cents == 0 ? days.erase(it) : std::next(it);
   }
-  if (!args.alerts.empty() && !ReadLines(args.alerts, [&](const nlohmann::json& j) {
+  if (!ReadFrom(args, true, [&](const nlohmann::json& j) {
         if (j.value("state", "") != kAlertFiring) return;
         const CampaignPlan* c = plan->Find(j.value("campaign_id", ""));
         if (c == nullptr) return;
@@ -206,11 +261,24 @@ Subcommand AddReportCommand(CLI::App& app) {
   cmd->add_option("--plan", args->plan, "The plan file (YAML or .csv), as plan.file")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--results", args->results, "Window results, JSON lines (replay --output)")
-      ->required()
-      ->check(CLI::ExistingFile);
+  auto* results =
+      cmd->add_option("--results", args->results, "Window results, JSON lines (replay --output)")
+          ->check(CLI::ExistingFile);
   cmd->add_option("--alerts", args->alerts, "Alert transitions, JSON lines (--alerts-output)")
       ->check(CLI::ExistingFile);
+  auto* brokers = cmd->add_option("--brokers", args->brokers,
+                                  "Read the live job's results and alerts topics from Kafka "
+                                  "(to their end) instead of files")
+                      ->excludes(results);
+  results->excludes(brokers);
+  cmd->add_option("--results-topic", args->results_topic, "With --brokers (kafka.topics.results)")
+      ->capture_default_str();
+  cmd->add_option("--alerts-topic", args->alerts_topic, "With --brokers (kafka.topics.alerts)")
+      ->capture_default_str();
+  cmd->callback([args] {
+    if (args->brokers.empty() && args->results.empty())
+      throw CLI::ValidationError("--results", "give --results FILE or --brokers HOST:PORT");
+  });
   cmd->add_option("--output-dir", args->output_dir,
                   "Where daily.csv, daily.md, kpis.csv and kpis.md go")
       ->required();
