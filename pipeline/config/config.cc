@@ -244,6 +244,7 @@ absl::Status ParseApiSection(const Reader& r, const YAML::Node& api, PipelineCon
 
 // plan: the campaign plan's file (read by LoadConfig: plan_file.h).
 absl::Status ParsePlanSection(const Reader& r, const YAML::Node& p, PipelineConfig* out) {
+  if (p.IsNull()) return absl::OkStatus();  // (a section of comments: no plan)
   PW_RETURN_IF_ERROR(r.CheckKeys(p, "plan", {"file"}));
   const YAML::Node f = p["file"];
   if (!f || !f.IsScalar() || f.Scalar().empty()) return r.Error(p, "plan.file must be a path");
