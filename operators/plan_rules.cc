@@ -54,6 +54,12 @@ std::vector<AlertRule> PlanRules(std::shared_ptr<const Plan> plan) {
 }
 
 namespace {
+// What breaches: below it (reach, floor) or above it (ceiling); a total to
+// reach is allowed `below_target` short of its target.
+double TargetLine(const AlertRule& rule, const PlanTarget& t) {
+  return rule.kpi->goal == KpiGoal::kReach ? (1 - rule.below_target) * t.value : t.value;
+}
+
 const PlanTarget* TargetOf(const AlertRule& rule, const CampaignPlan& c,
                            const v1::WindowResult& r) {
   return c.Target(rule.kpi->name, IsRollup(r.channel()) ? std::string_view() : r.channel());
@@ -80,13 +86,13 @@ TargetJudgement JudgeTarget(const AlertRule& rule, const v1::WindowResult& r) {
         ProjectKpi(kpi, *v, c->start_ms, r.window_end_ms(), c->end_ms, rule.min_elapsed_ms);
     if (!projected) return j;
     j.judged = true;
-    j.line = kpi.goal == KpiGoal::kReach ? (1 - rule.below_target) * t->value : t->value;
+    j.line = TargetLine(rule, *t);
     j.breach = kpi.goal == KpiGoal::kReach ? *projected < j.line : *projected > j.line;
     return j;
   }
   if (volume < rule.min_volume) return j;
   j.judged = true;
-  j.line = t->value;
+  j.line = TargetLine(rule, *t);
   j.breach = kpi.goal == KpiGoal::kCeiling ? *v > t->value : *v < t->value;
   return j;
 }
@@ -98,7 +104,7 @@ void DescribeTarget(const AlertRule& rule, const v1::WindowResult& r, AlertEvent
   const PlanTarget* t = TargetOf(rule, *c, r);
   if (t == nullptr) return;
   a->baseline = t->value;
-  a->threshold = rule.kpi->goal == KpiGoal::kReach ? (1 - rule.below_target) * t->value : t->value;
+  a->threshold = TargetLine(rule, *t);
   a->time_left_ms = std::max<int64_t>(0, c->end_ms - r.window_end_ms());
   a->projected = ProjectKpi(*rule.kpi, a->value, c->start_ms, r.window_end_ms(), c->end_ms,
                             rule.min_elapsed_ms);

@@ -79,10 +79,6 @@ nlohmann::json FromTopic(std::string_view value, bool alerts) {
   return nlohmann::json::parse(json, nullptr, false);
 }
 
-// From Kafka (`brokers`: the topic to its end) or a file of JSON lines.
-bool ReadFrom(const ReportArgs& args, bool alerts,
-              const std::function<void(const nlohmann::json&)>& take);
-
 bool ReadLines(const std::string& path, const std::function<void(const nlohmann::json&)>& take) {
   std::ifstream in(path);
   if (!in) {
@@ -105,6 +101,7 @@ bool ReadLines(const std::string& path, const std::function<void(const nlohmann:
   return true;
 }
 
+// From Kafka (`brokers`: the topic to its end) or a file of JSON lines.
 bool ReadFrom(const ReportArgs& args, bool alerts,
               const std::function<void(const nlohmann::json&)>& take) {
   if (args.brokers.empty()) {
@@ -132,6 +129,67 @@ bool ReadFrom(const ReportArgs& args, bool alerts,
   return true;
 }
 
+using Periods = std::map<std::pair<std::string, std::string>, nlohmann::json>;
+
+// daily.csv and daily.md: a row per day, campaign and channel.
+void WriteDailySheet(const std::string& dir, const std::map<DayKey, Day>& days) {
+  std::ofstream csv(dir + "/daily.csv"), md(dir + "/daily.md");
+  csv << "date,campaign,channel,orders,gmv,aov,cost,roi,notes\n";
+  md << "| date | campaign | channel | orders | GMV | AOV | cost | ROI | notes |\n"
+     << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n";
+  for (const auto& [key, d] : days) {
+    const auto& [date, campaign, channel] = key;
+    const std::string aov = d.orders > 0 ? Money(d.gmv_cents / d.orders) : "";
+    const std::string roi = d.spend_cents > 0
+                                ? fmt::format("{:.4f}", static_cast<double>(d.gmv_cents) /
+                                                            static_cast<double>(d.spend_cents))
+                                : "";
+    std::string notes;
+    for (const std::string& n : d.notes) notes += (notes.empty() ? "" : "; ") + n;
+    csv << fmt::format("{},{},{},{},{},{},{},{},{}\n", date, Csv(campaign), Csv(channel), d.orders,
+                       Money(d.gmv_cents), aov, Money(d.spend_cents), roi, Csv(notes));
+    md << fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", date, campaign, channel,
+                      d.orders, Money(d.gmv_cents), aov, Money(d.spend_cents), roi, notes);
+  }
+}
+
+// kpis.csv and kpis.md: each target against the latest period row of its key.
+void WriteKpis(const std::string& dir, const Plan& plan, const Periods& periods) {
+  std::ofstream kcsv(dir + "/kpis.csv"), kmd(dir + "/kpis.md");
+  kcsv << "campaign,channel,kpi,target,actual,projected,status,as_of\n";
+  kmd << "| campaign | channel | KPI | target | actual | projected | status | as of |\n"
+      << "| --- | --- | --- | ---: | ---: | ---: | --- | --- |\n";
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  for (const CampaignPlan& c : plan.campaigns) {
+    std::map<std::string, v1::WindowResult> rows;
+    for (const auto& [key, j] : periods) {
+      if (key.first != c.campaign) continue;
+      (void)google::protobuf::util::JsonStringToMessage(j.dump(), &rows[key.second], options);
+    }
+    const auto latest = [&](const std::string& channel) -> const v1::WindowResult* {
+      auto it = rows.find(channel);
+      return it == rows.end() ? nullptr : &it->second;
+    };
+    for (const KpiValue& k : CampaignKpis(c, latest)) {
+      const std::string channel = k.target->channel.empty() ? "*" : k.target->channel;
+      const auto number = [](std::optional<double> v) {
+        return v ? fmt::format("{:.6g}", *v) : std::string();
+      };
+      const std::string as_of = k.as_of_ms == 0
+                                    ? ""
+                                    : fmt::format("{} {}", Date(k.as_of_ms - 1, c.utc_offset_ms),
+                                                  Hhmm(k.as_of_ms, c.utc_offset_ms));
+      kcsv << fmt::format("{},{},{},{:.6g},{},{},{},{}\n", Csv(c.campaign), Csv(channel),
+                          k.target->kpi->name, k.target->value, number(k.actual),
+                          number(k.projected), k.status, as_of);
+      kmd << fmt::format("| {} | {} | {} | {:.6g} | {} | {} | {} | {} |\n", c.campaign, channel,
+                         k.target->kpi->name, k.target->value, number(k.actual),
+                         number(k.projected), k.status, as_of);
+    }
+  }
+}
+
 int RunReport(const ReportArgs& args) {
   auto plan = LoadPlan(args.plan);
   if (!plan.ok()) {
@@ -142,7 +200,7 @@ int RunReport(const ReportArgs& args) {
   // and the latest period row per key.
   std::map<std::tuple<std::string, std::string, int64_t>, std::pair<int32_t, nlohmann::json>>
       minutes;
-  std::map<std::pair<std::string, std::string>, nlohmann::json> periods;
+  Periods periods;
   const bool read = ReadFrom(args, false, [&](const nlohmann::json& j) {
     if (j.contains("segment")) return;
     const std::string campaign = j.value("campaign_id", "");
@@ -188,58 +246,8 @@ int RunReport(const ReportArgs& args) {
     return 1;
   }
   std::filesystem::create_directories(args.output_dir);
-  std::ofstream csv(args.output_dir + "/daily.csv"), md(args.output_dir + "/daily.md");
-  csv << "date,campaign,channel,orders,gmv,aov,cost,roi,notes\n";
-  md << "| date | campaign | channel | orders | GMV | AOV | cost | ROI | notes |\n"
-     << "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | --- |\n";
-  for (const auto& [key, d] : days) {
-    const auto& [date, campaign, channel] = key;
-    const std::string aov = d.orders > 0 ? Money(d.gmv_cents / d.orders) : "";
-    const std::string roi = d.spend_cents > 0
-                                ? fmt::format("{:.4f}", static_cast<double>(d.gmv_cents) /
-                                                            static_cast<double>(d.spend_cents))
-                                : "";
-    std::string notes;
-    for (const std::string& n : d.notes) notes += (notes.empty() ? "" : "; ") + n;
-    csv << fmt::format("{},{},{},{},{},{},{},{},{}\n", date, Csv(campaign), Csv(channel), d.orders,
-                       Money(d.gmv_cents), aov, Money(d.spend_cents), roi, Csv(notes));
-    md << fmt::format("| {} | {} | {} | {} | {} | {} | {} | {} | {} |\n", date, campaign, channel,
-                      d.orders, Money(d.gmv_cents), aov, Money(d.spend_cents), roi, notes);
-  }
-  // Each target against the latest period row of its key.
-  std::ofstream kcsv(args.output_dir + "/kpis.csv"), kmd(args.output_dir + "/kpis.md");
-  kcsv << "campaign,channel,kpi,target,actual,projected,status,as_of\n";
-  kmd << "| campaign | channel | KPI | target | actual | projected | status | as of |\n"
-      << "| --- | --- | --- | ---: | ---: | ---: | --- | --- |\n";
-  google::protobuf::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  for (const CampaignPlan& c : plan->campaigns) {
-    std::map<std::string, v1::WindowResult> rows;
-    for (const auto& [key, j] : periods) {
-      if (key.first != c.campaign) continue;
-      (void)google::protobuf::util::JsonStringToMessage(j.dump(), &rows[key.second], options);
-    }
-    const auto latest = [&](const std::string& channel) -> const v1::WindowResult* {
-      auto it = rows.find(channel);
-      return it == rows.end() ? nullptr : &it->second;
-    };
-    for (const KpiValue& k : CampaignKpis(c, latest)) {
-      const std::string channel = k.target->channel.empty() ? "*" : k.target->channel;
-      const auto number = [](std::optional<double> v) {
-        return v ? fmt::format("{:.6g}", *v) : std::string();
-      };
-      const std::string as_of = k.as_of_ms == 0
-                                    ? ""
-                                    : fmt::format("{} {}", Date(k.as_of_ms - 1, c.utc_offset_ms),
-                                                  Hhmm(k.as_of_ms, c.utc_offset_ms));
-      kcsv << fmt::format("{},{},{},{:.6g},{},{},{},{}\n", Csv(c.campaign), Csv(channel),
-                          k.target->kpi->name, k.target->value, number(k.actual),
-                          number(k.projected), k.status, as_of);
-      kmd << fmt::format("| {} | {} | {} | {:.6g} | {} | {} | {} | {} |\n", c.campaign, channel,
-                         k.target->kpi->name, k.target->value, number(k.actual),
-                         number(k.projected), k.status, as_of);
-    }
-  }
+  WriteDailySheet(args.output_dir, days);
+  WriteKpis(args.output_dir, *plan, periods);
   spdlog::info("msg=\"report written\" dir={} daily_rows={} targets={}", args.output_dir,
                days.size(), [&] {
                  size_t n = 0;
