@@ -5,6 +5,14 @@
 
 namespace promowatch {
 
+void StateReader::MultiGet(std::string_view table, std::span<const std::string_view> keys,
+                           std::vector<std::string>* values,
+                           std::vector<absl::Status>* statuses) const {
+  values->resize(keys.size());
+  statuses->resize(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) (*statuses)[i] = Get(table, keys[i], &(*values)[i]);
+}
+
 void MemoryState::Put(std::string_view table, std::string_view key, std::string_view value) {
   tables_[std::string(table)][std::string(key)] = std::string(value);
 }

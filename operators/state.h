@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -50,6 +51,11 @@ class StateReader {
   using RangeVisitor = std::function<bool(std::string_view key, std::string_view value)>;
   virtual absl::Status ScanFrom(std::string_view table, std::string_view begin,
                                 const RangeVisitor& visit) const = 0;
+  // Reads `keys` at once (RocksDB: one MultiGet, batching the block reads):
+  // values[i] and statuses[i] (NotFound when absent) for keys[i].
+  virtual void MultiGet(std::string_view table, std::span<const std::string_view> keys,
+                        std::vector<std::string>* values,
+                        std::vector<absl::Status>* statuses) const;
 };
 
 // In-memory state for operator tests: applies writes immediately.

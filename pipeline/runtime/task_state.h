@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "operators/state.h"
 
@@ -45,6 +46,18 @@ class TaskStateReader final : public StateReader {
       return visit(k.substr(prefix_.size()), v);
     });
   }
+  void MultiGet(std::string_view table, std::span<const std::string_view> keys,
+                std::vector<std::string>* values,
+                std::vector<absl::Status>* statuses) const override {
+    keys_.resize(keys.size());
+    views_.resize(keys.size());
+    for (size_t i = 0; i < keys.size(); ++i) {
+      keys_[i].assign(prefix_);
+      keys_[i].append(keys[i]);
+      views_[i] = keys_[i];
+    }
+    in_->MultiGet(table, views_, values, statuses);
+  }
 
  private:
   std::string_view Key(std::string_view key) const {
@@ -55,6 +68,8 @@ class TaskStateReader final : public StateReader {
   const StateReader* in_;
   std::string prefix_;
   mutable std::string key_;  // reused across calls
+  mutable std::vector<std::string> keys_;
+  mutable std::vector<std::string_view> views_;
 };
 
 class TaskStateWriter final : public StateWriter {
