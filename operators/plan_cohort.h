@@ -24,11 +24,11 @@
 #include <string>
 
 #include "operators/event_record.h"
-#include "promowatch/v1/state.pb.h"
 
 namespace promowatch {
 
 struct TagRules;
+struct ProfileRecord;
 
 // A campaign whose plan sets a reactivation target.
 struct CohortSpec {
@@ -42,6 +42,6 @@ struct CohortSpec {
 // (cohort_reached, cohort_credits). Called before `p` takes the event in
 // (its last_seen_ms is still the previous event's); `known`: the user had
 // a profile before this event.
-void TrackCohorts(const TagRules& rules, bool known, v1::UserProfile& p, EventRecord& e);
+void TrackCohorts(const TagRules& rules, bool known, ProfileRecord& p, EventRecord& e);
 
 }  // namespace promowatch

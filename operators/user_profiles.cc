@@ -1,8 +1,8 @@
 #include "operators/user_profiles.h"
 
 #include <algorithm>
+#include <cstring>
 #include <limits>
-#include <nlohmann/json.hpp>
 
 #include "operators/aggregate.h"
 #include "operators/state.h"
@@ -17,11 +17,9 @@ int64_t Sum(int64_t a, int64_t b) {
   return a;
 }
 
-constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
-constexpr size_t kLastClicks = 4;
 constexpr std::string_view kTotalsKey = "totals";
 
-int32_t Day(int64_t t) { return static_cast<int32_t>(DayOf(t, /*utc_offset_ms=*/0)); }
+int32_t UtcDay(int64_t t) { return static_cast<int32_t>(DayOf(t, /*utc_offset_ms=*/0)); }
 
 // Score 1-5 by ascending cut points; `higher_is_better` false for recency.
 int Score(int64_t v, const std::vector<int64_t>& cuts, bool higher_is_better) {
@@ -32,38 +30,29 @@ int Score(int64_t v, const std::vector<int64_t>& cuts, bool higher_is_better) {
 
 const char* Bool(bool b) { return b ? "true" : "false"; }
 
-v1::UserProfile::DayBucket* BucketFor(v1::UserProfile& p, int32_t day) {
-  auto* days = p.mutable_days();
-  for (int i = days->size() - 1; i >= 0; --i) {
-    if (days->Get(i).day() == day) return days->Mutable(i);
-    if (days->Get(i).day() < day) break;
-  }
-  // Insert in order (events are nearly ordered: usually at the end).
-  auto* b = days->Add();
-  b->set_day(day);
-  for (int i = days->size() - 1; i > 0 && days->Get(i - 1).day() > day; --i)
-    days->SwapElements(i, i - 1);
-  for (auto& d : *days) {
-    if (d.day() == day) return &d;
-  }
-  return b;
+ProfileDay& BucketFor(std::vector<ProfileDay>& days, int32_t day) {
+  // Events are nearly ordered: the day is usually the last or after it.
+  size_t i = days.size();
+  while (i > 0 && days[i - 1].day > day) --i;
+  if (i > 0 && days[i - 1].day == day) return days[i - 1];
+  return *days.insert(days.begin() + static_cast<std::ptrdiff_t>(i), ProfileDay{day, 0, 0});
 }
 
 }  // namespace
 
 UserProfileOperator::UserProfileOperator(TagRules rules, ChangeCallback on_change,
-                                         size_t max_users_in_memory,
-                                         size_t checkpoint_every_changed)
+                                         size_t memory_budget, size_t checkpoint_every_changed)
     : rules_(std::move(rules)),
       on_change_(std::move(on_change)),
-      capacity_(max_users_in_memory),
+      budget_(memory_budget),
       checkpoint_every_changed_(checkpoint_every_changed) {}
 
 std::optional<v1::UserProfile> UserProfileOperator::Lookup(const std::string& user_id) const {
-  auto it = cache_.find(user_id);
-  if (it != cache_.end()) {
-    if (it->second.gone) return std::nullopt;
-    return it->second.profile;
+  if (const uint32_t h = store_.Find(user_id); h != ProfileStore::kNone) {
+    if (store_.at(h).gone) return std::nullopt;
+    v1::UserProfile p;
+    ToProto(store_.at(h), names_, &p);
+    return p;
   }
   std::string bytes;
   v1::UserProfile p;
@@ -74,56 +63,51 @@ std::optional<v1::UserProfile> UserProfileOperator::Lookup(const std::string& us
   return p;
 }
 
-UserProfileOperator::Entry* UserProfileOperator::Load(const std::string& user) {
-  auto it = cache_.find(user);
-  if (it != cache_.end()) {
-    it->second.referenced = true;
-    return &it->second;
-  }
-  if (state_ == nullptr) return nullptr;
-  const absl::Status s = state_->Get(kTable, user, &buffer_);
-  if (absl::IsNotFound(s)) return nullptr;
-  v1::UserProfile p;
-  if (s.ok() && !p.ParseFromString(buffer_)) {
+uint32_t UserProfileOperator::Adopt(std::string_view user, std::string_view bytes) {
+  scratch_.Clear();
+  const uint32_t h = store_.Add(user);
+  ProfileRecord& r = store_.at(h);
+  if (!scratch_.ParseFromArray(bytes.data(), static_cast<int>(bytes.size())) ||
+      !FromProto(scratch_, names_, &r)) {
+    r.purchases.reset();  // (not counted yet)
+    store_.Remove(h);
     if (status_.ok()) status_ = absl::DataLossError("profiles: undecodable profile of a user");
-    return nullptr;
+    return ProfileStore::kNone;
   }
-  if (!s.ok()) {
-    if (status_.ok()) status_ = s;
-    return nullptr;
-  }
-  auto [pos, inserted] = cache_.try_emplace(user);
-  Entry& e = pos->second;
-  e.profile = std::move(p);
-  e.stored = true;
-  e.stored_timer_ms = e.profile.timer_ms();  // due in the index, ahead of its cursor
-  return &e;
+  store_.HeapChanged(0, r.heap_bytes());
+  r.stored = true;
+  r.referenced = true;
+  r.stored_timer_ms = r.timer_ms;
+  if (r.timer_ms != 0) timers_.Add(r.timer_ms, h);
+  return h;
 }
 
-void UserProfileOperator::MarkDirty(Cache::value_type& node) {
-  if (node.second.dirty) return;
-  node.second.dirty = true;
-  dirty_.push_back(&node);
+void UserProfileOperator::LoadAll(const std::vector<std::string_view>& users) {
+  if (users.empty()) return;
+  std::vector<std::string> values;
+  std::vector<absl::Status> statuses;
+  state_->MultiGet(kTable, users, &values, &statuses);
+  for (size_t i = 0; i < users.size(); ++i) {
+    if (statuses[i].ok()) {
+      if (store_.Find(users[i]) == ProfileStore::kNone) Adopt(users[i], values[i]);
+    } else if (!absl::IsNotFound(statuses[i]) && status_.ok()) {
+      status_ = statuses[i];
+    }
+  }
+}
+
+void UserProfileOperator::MarkDirty(uint32_t handle) {
+  ProfileRecord& r = store_.at(handle);
+  if (r.dirty) return;
+  r.dirty = true;
+  dirty_.push_back(handle);
 }
 
 void UserProfileOperator::OnCheckpointCommitted() {
   commit_pending_ = false;
-  if (state_ != nullptr) {
-    // The index holds these timers now (due after the watermark of the
-    // snapshot, so ahead of its cursor): memory need not, unless they
-    // changed since.
-    for (Cache::value_type* node : written_timers_) {
-      Entry& e = node->second;
-      if (e.dirty || e.gone || !e.timer_in_memory || e.profile.timer_ms() != e.stored_timer_ms)
-        continue;
-      next_stored_timer_ = std::min(next_stored_timer_, e.stored_timer_ms);
-      Untrack(*node);
-    }
-  }
-  written_timers_.clear();
-  for (Cache::value_type* node : written_gone_) {
-    if (node->second.gone && !node->second.dirty)
-      cache_.erase(std::string(node->first));  // (not back since)
+  for (uint32_t h : written_gone_) {
+    const ProfileRecord& r = store_.at(h);
+    if (r.in_use && r.gone && !r.dirty) store_.Remove(h);  // (not back since)
   }
   written_gone_.clear();
   Evict();
@@ -136,74 +120,44 @@ bool UserProfileOperator::WantsCheckpoint() const {
 }
 
 bool UserProfileOperator::NeedsCheckpoint() const {
-  return state_ != nullptr && capacity_ != 0 && dirty_.size() >= capacity_ / 2;
+  if (state_ == nullptr || budget_ == 0 || store_.size() == 0) return false;
+  // (Changed profiles at the average bytes of a profile held.)
+  return dirty_.size() * (store_.bytes() / store_.size()) >= budget_ / 2;
+}
+
+void UserProfileOperator::Drop(uint32_t handle) {
+  const ProfileRecord& r = store_.at(handle);
+  // Its timer is in a run now (clean: written and committed); if the run
+  // is of the minute being passed, read already, the timer joins it here.
+  if (const int64_t at = r.stored_timer_ms; at != 0) {
+    next_stored_timer_ = std::min(next_stored_timer_, at);
+    MinuteTimers& now = minute_timers_;
+    if (now.valid && ProfileTimers::Minute(at) == now.minute) {
+      auto pos = std::upper_bound(now.due.begin() + static_cast<std::ptrdiff_t>(now.next),
+                                  now.due.end(), std::make_pair(at, r.user_id));
+      now.due.emplace(pos, at, r.user_id);
+    }
+  }
+  store_.Remove(handle);
+  may_be_in_state_ = true;
 }
 
 void UserProfileOperator::Evict() {
-  if (capacity_ == 0 || state_ == nullptr || commit_pending_ || cache_.size() <= capacity_) return;
-  const size_t target = capacity_ - capacity_ / 10;
-  // Two passes: the first clears the reference bits it passes.
-  for (int pass = 0; pass < 2 && cache_.size() > target; ++pass) {
-    for (auto it = cache_.begin(); it != cache_.end() && cache_.size() > target;) {
-      Entry& e = it->second;
-      if (e.dirty) {
-        ++it;
-      } else if (e.referenced) {
-        e.referenced = false;
-        ++it;
-      } else {
-        Untrack(*it);
-        cache_.erase(it++);
-      }
+  if (budget_ == 0 || state_ == nullptr || commit_pending_ || store_.bytes() <= budget_) return;
+  const size_t target = budget_ - budget_ / 10;
+  // Two rounds at most: the first clears the reference bits it passes.
+  const uint64_t steps = 2 * static_cast<uint64_t>(store_.end());
+  for (uint64_t step = 0; step < steps && store_.bytes() > target; ++step) {
+    if (clock_hand_ >= store_.end()) clock_hand_ = 1;
+    const uint32_t h = clock_hand_++;
+    ProfileRecord& r = store_.at(h);
+    if (!r.in_use || r.dirty || r.gone) continue;
+    if (r.referenced) {
+      r.referenced = false;
+      continue;
     }
+    Drop(h);
   }
-}
-
-void UserProfileOperator::PullStoredTimers(int64_t upto) {
-  if (state_ == nullptr || next_stored_timer_ > upto) return;
-  std::vector<std::pair<int64_t, std::string>> due;
-  int64_t next = kNever;
-  std::string last;
-  const absl::Status s =
-      state_->ScanFrom(kTimersTable, stored_cursor_, [&](std::string_view key, std::string_view) {
-        if (key.size() < 8) return true;
-        const int64_t at = ReadBigEndian64(key.substr(0, 8));
-        if (at > upto) {
-          next = at;
-          return false;
-        }
-        due.emplace_back(at, key.substr(8));
-        last.assign(key);
-        return true;
-      });
-  if (!s.ok()) {
-    if (status_.ok()) status_ = s;
-    return;
-  }
-  if (!last.empty()) stored_cursor_ = last + '\0';
-  next_stored_timer_ = next;
-  // An index entry is current when it matches the profile's timer and that
-  // timer is not in memory already; else it is stale until the next
-  // checkpoint rewrites it.
-  for (const auto& [at, user] : due) {
-    Entry* e = Load(user);
-    if (e == nullptr || e->gone || e->timer_in_memory || e->profile.timer_ms() != at) continue;
-    Track(*cache_.find(user));
-  }
-}
-
-void UserProfileOperator::Track(Cache::value_type& node) {
-  Entry& e = node.second;
-  if (e.timer_in_memory || e.profile.timer_ms() == 0) return;
-  timers_.emplace(e.profile.timer_ms(), node.first);
-  e.timer_in_memory = true;
-}
-
-void UserProfileOperator::Untrack(Cache::value_type& node) {
-  Entry& e = node.second;
-  if (!e.timer_in_memory) return;
-  timers_.erase({e.profile.timer_ms(), node.first});
-  e.timer_in_memory = false;
 }
 
 void UserProfileOperator::Count(const std::string& key, int delta) {
@@ -214,34 +168,56 @@ void UserProfileOperator::Count(const std::string& key, int delta) {
 
 void UserProfileOperator::EnrichBatch(std::span<EventRecord* const> events) {
   Evict();  // (between batches: the last checkpoint is committed)
-  for (EventRecord* e : events) {
+  if (state_ != nullptr && may_be_in_state_) {
+    // The batch's users not in memory, read at once (never a read per event).
+    missing_.clear();
+    for (const EventRecord* e : events) {
+      if (e->kind == EventKind::kSpend || e->user_id.empty()) continue;
+      if (store_.Find(e->user_id) == ProfileStore::kNone) missing_.push_back(e->user_id);
+    }
+    std::sort(missing_.begin(), missing_.end());
+    missing_.erase(std::unique(missing_.begin(), missing_.end()), missing_.end());
+    LoadAll(missing_);
+  }
+  // The users' table entries, then their records, into the CPU cache
+  // before the events need them (a record is a cache miss or two, and
+  // fetching a batch's at once overlaps them).
+  hashes_.resize(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    hashes_[i] = store_.Hash(events[i]->user_id);
+    store_.PrefetchEntry(hashes_[i]);
+  }
+  for (size_t i = 0; i < events.size(); ++i) store_.PrefetchRecord(hashes_[i]);
+  for (size_t i = 0; i < events.size(); ++i) {
+    EventRecord* e = events[i];
     // Timers fire at the watermark in force when each record arrived, not
     // at batch ends: the order of changes does not depend on batching (a
     // resumed replay writes the same bytes).
     if (e->watermark_ms != kNoWatermark &&
-        ((!timers_.empty() && timers_.begin()->first <= e->watermark_ms) ||
-         next_stored_timer_ <= e->watermark_ms)) {
-      OnWatermark(e->watermark_ms);
+        (timers_.earliest() <= e->watermark_ms || next_stored_timer_ <= e->watermark_ms)) {
+      FireTimers(e->watermark_ms);
     }
     if (e->kind == EventKind::kSpend || e->user_id.empty()) continue;
-    OnEvent(*e);
+    OnEvent(*e, hashes_[i]);
   }
 }
 
-void UserProfileOperator::OnEvent(EventRecord& e) {
+void UserProfileOperator::OnEvent(EventRecord& e, uint64_t user_hash) {
   const int64_t t = e.event_time_ms;
-  Entry* entry = Load(e.user_id);
+  // (Users of the batch not in memory were read from state: absent means new.)
+  uint32_t h = store_.Find(user_hash, e.user_id);
   // Changes that time made before this event happened first, at their own
   // time (the watermark may not have passed them yet).
-  if (entry != nullptr && !entry->gone && entry->profile.timer_ms() != 0 &&
-      entry->profile.timer_ms() <= t) {
-    FireDue(e.user_id, t);
+  if (h != ProfileStore::kNone && !store_.at(h).gone && store_.at(h).timer_ms != 0 &&
+      store_.at(h).timer_ms <= t) {
+    FireDue(h, t);
   }
+  const bool known = h != ProfileStore::kNone && !store_.at(h).gone;
   // Its segment just before this event, as of its time (segment.h): a user
   // not seen before is seen now, so new when nothing else holds first.
   bool paid_before = false, dormant_before = false;
-  if (entry != nullptr && !entry->gone) {
-    const UserAsOf then = UserAsOfTime(rules_, entry->profile, t);
+  if (known) {
+    const UserAsOf then = UserAsOfTime(rules_, store_.at(h), t);
     e.segment = then.segment;
     paid_before = then.paid_before;
     dormant_before = then.dormant;
@@ -254,42 +230,47 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
                     ? Segment::kNew
                     : Segment::kOther;
   }
-  const bool known = entry != nullptr && !entry->gone;
-  if (entry == nullptr) {
-    entry = &cache_.try_emplace(e.user_id).first->second;
+  if (h == ProfileStore::kNone) {
+    h = store_.Add(e.user_id);
     ++users_;
-  } else if (entry->gone) {  // expired earlier in this checkpoint interval: a new profile
-    entry->gone = false;
+  } else if (store_.at(h).gone) {  // expired earlier in this checkpoint interval: a new profile
+    store_.at(h).gone = false;
     ++users_;
   }
   e.new_user = !known;
-  auto it = cache_.find(e.user_id);
-  MarkDirty(*it);
-  v1::UserProfile& p = entry->profile;
+  MarkDirty(h);
+  ProfileRecord& p = store_.at(h);
+  p.referenced = true;
+  const size_t heap_before = p.heap_bytes();
   if (e.kind == EventKind::kOrder && (e.campaign_id.empty() || e.channel.empty())) Attribute(e, p);
   TrackCohorts(rules_, known, p, e);
-  if (p.first_seen_ms() == 0 || t < p.first_seen_ms()) p.set_first_seen_ms(t);
-  p.set_last_seen_ms(std::max(p.last_seen_ms(), t));
+  if (p.first_seen_ms == 0 || t < p.first_seen_ms) p.first_seen_ms = t;
+  p.last_seen_ms = std::max(p.last_seen_ms, t);
   const char* reason = "click";
   if (e.kind == EventKind::kClick && e.code == kClick && !e.campaign_id.empty()) {
-    // Last clicks per campaign/channel, newest first (attribution).
-    auto* clicks = p.mutable_last_clicks();
-    for (int i = 0; i < clicks->size(); ++i) {
-      if (clicks->Get(i).campaign_id() == e.campaign_id && clicks->Get(i).channel() == e.channel) {
-        clicks->DeleteSubrange(i, 1);
-        break;
-      }
+    // Last clicks per campaign/channel, newest first (attribution): this
+    // one replaces its pair's, goes before every older click, and the
+    // oldest beyond kProfileLastClicks leaves.
+    const uint32_t pair = names_.Intern(e.campaign_id, e.channel);
+    int n = 0;
+    int64_t times[kProfileLastClicks + 1];
+    uint32_t pairs[kProfileLastClicks + 1];
+    for (int i = 0; i < p.clicks; ++i) {
+      if (p.click_pair[i] == pair) continue;
+      times[n] = p.click_time_ms[i];
+      pairs[n++] = p.click_pair[i];
     }
-    v1::UserProfile::LastClick c;
-    c.set_campaign_id(e.campaign_id);
-    c.set_channel(e.channel);
-    c.set_time_ms(t);
-    clicks->Add(std::move(c));
-    for (int i = clicks->size() - 1;
-         i > 0 && clicks->Get(i - 1).time_ms() < clicks->Get(i).time_ms(); --i) {
-      clicks->SwapElements(i, i - 1);
+    int at = n;
+    while (at > 0 && times[at - 1] < t) --at;
+    for (int i = n; i > at; --i) {
+      times[i] = times[i - 1];
+      pairs[i] = pairs[i - 1];
     }
-    while (clicks->size() > static_cast<int>(kLastClicks)) clicks->RemoveLast();
+    times[at] = t;
+    pairs[at] = pair;
+    p.clicks = static_cast<uint8_t>(std::min(n + 1, kProfileLastClicks));
+    std::copy(times, times + p.clicks, p.click_time_ms);
+    std::copy(pairs, pairs + p.clicks, p.click_pair);
   } else if (e.kind == EventKind::kOrder && e.code == kPaid) {
     reason = "paid order";
     // As of this order (timers due by then fired above; newer orders
@@ -297,65 +278,64 @@ void UserProfileOperator::OnEvent(EventRecord& e) {
     // reactivated_buyers (dormant just before the order wakes the user).
     e.first_paid_order = !paid_before;
     e.reactivated = dormant_before;
-    RememberMoney(e, p, true);
-    if (p.first_paid_ms() == 0 || t < p.first_paid_ms()) p.set_first_paid_ms(t);
-    p.set_last_paid_ms(std::max(p.last_paid_ms(), t));
-    p.set_lifetime_paid_orders(p.lifetime_paid_orders() + 1);
-    p.set_lifetime_spend_cents(Sum(p.lifetime_spend_cents(), e.amount_cents));
-    auto* b = BucketFor(p, Day(t));
-    b->set_paid_orders(b->paid_orders() + 1);
-    b->set_spend_cents(Sum(b->spend_cents(), e.amount_cents));
+    ProfilePurchases& m = p.mutable_purchases();
+    RememberMoney(e, m, true);
+    if (m.first_paid_ms == 0 || t < m.first_paid_ms) m.first_paid_ms = t;
+    m.last_paid_ms = std::max(m.last_paid_ms, t);
+    m.lifetime_paid_orders += 1;
+    m.lifetime_spend_cents = Sum(m.lifetime_spend_cents, e.amount_cents);
+    ProfileDay& b = BucketFor(m.days, UtcDay(t));
+    b.paid_orders += 1;
+    b.spend_cents = Sum(b.spend_cents, e.amount_cents);
   } else if (e.kind == EventKind::kOrder && e.code == kRefunded) {
     reason = "refund";
-    RememberMoney(e, p, false);
-    p.set_refunds(p.refunds() + 1);
-    p.set_refund_cents(Sum(p.refund_cents(), e.amount_cents));
-    p.set_lifetime_spend_cents(Sum(p.lifetime_spend_cents(), -e.amount_cents));
+    ProfilePurchases& m = p.mutable_purchases();
+    RememberMoney(e, m, false);
+    m.refunds += 1;
+    m.refund_cents = Sum(m.refund_cents, e.amount_cents);
+    m.lifetime_spend_cents = Sum(m.lifetime_spend_cents, -e.amount_cents);
     // The refund lowers the spend of the day it happens (orders keep their count).
-    auto* b = BucketFor(p, Day(t));
-    b->set_spend_cents(Sum(b->spend_cents(), -e.amount_cents));
+    ProfileDay& b = BucketFor(m.days, UtcDay(t));
+    b.spend_cents = Sum(b.spend_cents, -e.amount_cents);
   } else if (e.kind == EventKind::kOrder) {
     reason = "order";
   }
-  Evaluate(*it, std::max(t, p.evaluated_ms()), reason);
+  Evaluate(h, std::max(t, p.evaluated_ms), reason);
+  store_.HeapChanged(heap_before, p.heap_bytes());
 }
 
-void UserProfileOperator::RememberMoney(const EventRecord& e, v1::UserProfile& p, bool paid) {
-  auto* recent = p.mutable_recent_money();
-  if (recent->empty() && p.paid_before_recent_ms() == 0) {
-    p.set_paid_before_recent_ms(p.last_paid_ms());  // (a profile kept before the list was)
+void UserProfileOperator::RememberMoney(const EventRecord& e, ProfilePurchases& p, bool paid) {
+  std::vector<ProfileMoney>& recent = p.recent_money;
+  if (recent.empty() && p.paid_before_recent_ms == 0) {
+    p.paid_before_recent_ms = p.last_paid_ms;  // (a profile kept before the list was)
   }
   // What no accepted event can come before any more: older than the
   // watermark less the lateness bound (admission refuses anything older).
   if (e.watermark_ms != kNoWatermark) {
     const int64_t horizon = e.watermark_ms - rules_.reorder_horizon_ms;
-    int drop = 0;
-    while (drop < recent->size() && recent->Get(drop).time_ms() < horizon) {
-      if (recent->Get(drop).paid())
-        p.set_paid_before_recent_ms(
-            std::max(p.paid_before_recent_ms(), recent->Get(drop).time_ms()));
+    size_t drop = 0;
+    while (drop < recent.size() && recent[drop].time_ms < horizon) {
+      if (recent[drop].paid)
+        p.paid_before_recent_ms = std::max(p.paid_before_recent_ms, recent[drop].time_ms);
       ++drop;
     }
-    if (drop > 0) recent->DeleteSubrange(0, drop);
+    recent.erase(recent.begin(), recent.begin() + static_cast<std::ptrdiff_t>(drop));
   }
-  v1::UserProfile::Money m;
-  m.set_time_ms(e.event_time_ms);
-  m.set_cents(e.amount_cents);
-  m.set_paid(paid);
-  recent->Add(std::move(m));
-  for (int i = recent->size() - 1; i > 0 && recent->Get(i - 1).time_ms() > recent->Get(i).time_ms();
-       --i) {
-    recent->SwapElements(i, i - 1);  // oldest first
-  }
+  // Oldest first: after every entry not newer than this one.
+  size_t at = recent.size();
+  while (at > 0 && recent[at - 1].time_ms > e.event_time_ms) --at;
+  recent.insert(recent.begin() + static_cast<std::ptrdiff_t>(at),
+                ProfileMoney{e.event_time_ms, e.amount_cents, paid});
 }
 
-void UserProfileOperator::Attribute(EventRecord& e, const v1::UserProfile& p) {
-  // last_clicks is newest first: the first one not after the order wins.
-  for (const auto& c : p.last_clicks()) {
-    if (c.time_ms() > e.event_time_ms) continue;
-    if (e.event_time_ms - c.time_ms() > rules_.attribution_window_ms) break;
-    e.campaign_id = c.campaign_id();
-    e.channel = c.channel();
+void UserProfileOperator::Attribute(EventRecord& e, const ProfileRecord& p) {
+  // Last clicks are newest first: the first one not after the order wins.
+  for (int i = 0; i < p.clicks; ++i) {
+    const int64_t time = p.click_time_ms[i];
+    if (time > e.event_time_ms) continue;
+    if (e.event_time_ms - time > rules_.attribution_window_ms) break;
+    e.campaign_id = names_.campaign(p.click_pair[i]);
+    e.channel = names_.channel(p.click_pair[i]);
     e.attributed = true;
     ++attributed_;
     return;
@@ -365,127 +345,64 @@ void UserProfileOperator::Attribute(EventRecord& e, const v1::UserProfile& p) {
   ++unattributed_;
 }
 
-void UserProfileOperator::Evaluate(Cache::value_type& node, int64_t t, const char* reason) {
-  const std::string& user = node.first;
-  v1::UserProfile& p = node.second.profile;
-  p.set_evaluated_ms(t);
-  const int32_t today = Day(t);
+void UserProfileOperator::Evaluate(uint32_t handle, int64_t t, const char* reason) {
+  ProfileRecord& p = store_.at(handle);
+  const std::string& user = p.user_id;
+  p.evaluated_ms = t;
+  const int32_t today = UtcDay(t);
   // Forget days that left the longest window.
-  auto* days = p.mutable_days();
-  int drop = 0;
-  while (drop < days->size() && days->Get(drop).day() <= today - kHighValueDays) ++drop;
-  if (drop > 0) days->DeleteSubrange(0, drop);
+  if (p.purchases) {
+    auto& days = p.purchases->days;
+    size_t drop = 0;
+    while (drop < days.size() && days[drop].day <= today - kHighValueDays) ++drop;
+    days.erase(days.begin(), days.begin() + static_cast<std::ptrdiff_t>(drop));
+  }
   const SegmentFlags f = SegmentFlagsAt(rules_, p, t);
   const int64_t orders365 = f.orders365, cents365 = f.cents365;
-  const bool paid = p.last_paid_ms() > 0;
-  std::string rfm;
-  if (paid) {
+  char rfm[3] = {};
+  if (p.last_paid_ms() > 0) {
     const int64_t days_since = (t - p.last_paid_ms()) / kDayMs;
-    rfm = "R" + std::to_string(Score(days_since, rules_.rfm_recency_days, false)) + "F" +
-          std::to_string(Score(orders365, rules_.rfm_frequency, true)) + "M" +
-          std::to_string(Score(cents365, rules_.rfm_monetary_cents, true));
+    rfm[0] = static_cast<char>('0' + Score(days_since, rules_.rfm_recency_days, false));
+    rfm[1] = static_cast<char>('0' + Score(orders365, rules_.rfm_frequency, true));
+    rfm[2] = static_cast<char>('0' + Score(cents365, rules_.rfm_monetary_cents, true));
   }
-  std::string tier;  // kTiers
+  uint8_t tier = 0;  // 1 + index in kTiers
   if (cents365 >= rules_.tier_diamond_cents)
-    tier = "diamond";
+    tier = 3;
   else if (cents365 >= rules_.tier_gold_cents)
-    tier = "gold";
+    tier = 2;
   else if (cents365 >= rules_.tier_silver_cents)
-    tier = "silver";
+    tier = 1;
 
   const bool flags[] = {f.is_new, f.active, f.dormant, f.high_value};  // in kFlagTags' order
   static_assert(std::size(flags) == std::size(kFlagTags));
   for (size_t i = 0; i < std::size(kFlagTags); ++i) {
-    const FlagTag& tag = kFlagTags[i];
-    const bool before = (p.*tag.get)();
+    const bool before = p.flag(static_cast<int>(i));
     if (flags[i] == before) continue;
-    (p.*tag.set)(flags[i]);
-    const std::string name(tag.name);
+    p.set_flag(static_cast<int>(i), flags[i]);
+    const std::string name(kFlagTags[i].name);
     Count(name, flags[i] ? 1 : -1);
     if (on_change_) on_change_({user, name, Bool(before), Bool(flags[i]), reason, t});
   }
-  if (rfm != p.tag_rfm()) {
-    if (on_change_) on_change_({user, std::string(kRfmTag), p.tag_rfm(), rfm, reason, t});
-    p.set_tag_rfm(rfm);
+  if (std::memcmp(rfm, p.rfm, sizeof(rfm)) != 0) {
+    if (on_change_)
+      on_change_({user, std::string(kRfmTag), RfmString(p.rfm), RfmString(rfm), reason, t});
+    std::memcpy(p.rfm, rfm, sizeof(rfm));
   }
-  if (tier != p.tag_tier()) {
-    Count(TierCountName(p.tag_tier()), -1);
-    Count(TierCountName(tier), 1);
-    if (on_change_) on_change_({user, std::string(kTierTag), p.tag_tier(), tier, reason, t});
-    p.set_tag_tier(tier);
+  if (tier != p.tier) {
+    Count(TierCountName(TierName(p.tier)), -1);
+    Count(TierCountName(TierName(tier)), 1);
+    if (on_change_)
+      on_change_({user, std::string(kTierTag), std::string(TierName(p.tier)),
+                  std::string(TierName(tier)), reason, t});
+    p.tier = tier;
   }
-  SetTimer(node, NextTimer(p, t));
-}
-
-// The earliest time after `t` at which a tag may change with no event.
-int64_t UserProfileOperator::NextTimer(const v1::UserProfile& p, int64_t t) const {
-  int64_t next = kNever;
-  auto consider = [&](int64_t at) {
-    if (at > t) next = std::min(next, at);
-  };
-  if (p.tag_new()) consider(p.first_seen_ms() + rules_.new_for_ms);
-  if (p.last_paid_ms() > 0) {
-    consider(p.last_paid_ms() + rules_.dormant_after_ms);
-    for (int64_t d : rules_.rfm_recency_days) consider(p.last_paid_ms() + d * kDayMs);
-  }
-  // A day leaves the 30- or 365-day window at the start of day + N.
-  const int32_t today = Day(t);
-  for (const auto& d : p.days()) {
-    if (d.day() > today - rules_.active_days)
-      consider(static_cast<int64_t>(d.day() + rules_.active_days) * kDayMs);
-    consider(static_cast<int64_t>(d.day() + kHighValueDays) * kDayMs);
-  }
-  consider(p.last_seen_ms() + rules_.expire_after_ms);
-  return next == kNever ? 0 : next;
-}
-
-void UserProfileOperator::SetTimer(Cache::value_type& node, int64_t at) {
-  v1::UserProfile& p = node.second.profile;
-  if (p.timer_ms() == at) return;
-  Untrack(node);
-  p.set_timer_ms(at);
-  Track(node);  // in memory until a checkpoint writes it to the index
+  SetTimer(handle, NextTimer(p, t));
 }
 
 void UserProfileOperator::OnWatermark(int64_t watermark_ms) {
-  PullStoredTimers(watermark_ms);
-  while (!timers_.empty() && timers_.begin()->first <= watermark_ms) {
-    const auto due = *timers_.begin();
-    FireDue(due.second, watermark_ms);
-    if (!timers_.empty() && *timers_.begin() == due) {  // (cannot happen: FireDue untracks it)
-      timers_.erase(timers_.begin());
-      if (auto it = cache_.find(due.second); it != cache_.end()) it->second.timer_in_memory = false;
-    }
-  }
+  FireTimers(watermark_ms);
   Evict();  // users loaded for timers that did not change
-}
-
-void UserProfileOperator::FireDue(const std::string& user_ref, int64_t upto) {
-  const std::string user = user_ref;  // the reference may point into timers_
-  while (true) {
-    auto it = cache_.find(user);
-    if (it == cache_.end() || it->second.gone) return;
-    Entry& e = it->second;
-    v1::UserProfile& p = e.profile;
-    const int64_t at = p.timer_ms();
-    if (at == 0 || at > upto) return;
-    Untrack(*it);
-    p.set_timer_ms(0);
-    MarkDirty(*it);
-    if (at >= p.last_seen_ms() + rules_.expire_after_ms) {
-      // Unseen for the expiry time: forgotten, its tags with it (no change
-      // events: the user is gone, not re-segmented).
-      for (const FlagTag& tag : kFlagTags) {
-        if ((p.*tag.get)()) Count(std::string(tag.name), -1);
-      }
-      Count(TierCountName(p.tag_tier()), -1);
-      p.Clear();
-      e.gone = true;  // deleted from state at the next checkpoint
-      --users_;
-      return;
-    }
-    Evaluate(*it, std::max(at, p.evaluated_ms()), "time passed");
-  }
 }
 
 absl::Status UserProfileOperator::Restore(const StateReader& in) {
@@ -498,10 +415,12 @@ absl::Status UserProfileOperator::Restore(const StateReader& in) {
   v1::ProfileTotals totals;
   if (!totals.ParseFromString(bytes)) return absl::DataLossError("profile_totals: undecodable");
   users_ = totals.users();
+  timer_runs_ = totals.timer_runs();
   attributed_ = totals.attributed();
   unattributed_ = totals.unattributed();
   counts_.clear();
   for (const auto& [tag, n] : totals.tag_counts()) counts_[tag] = n;
+  may_be_in_state_ = users_ > 0;
   return absl::OkStatus();
 }
 
@@ -513,60 +432,40 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
   // A new snapshot comes only after the previous one is durable (the
   // runtime waits for it); a caller that commits synchronously may not say so.
   if (commit_pending_) OnCheckpointCommitted();
+  WriteTimerRuns(out);
   // No sorting here: the state writer puts the writes in key order on the
   // committing thread; this runs while the pipeline waits.
-  std::string key;
-  const auto write_timer = [&](int64_t at, const std::string& user, bool put) {
-    key.clear();
-    AppendBigEndian64(&key, at);
-    key.append(user);
-    if (put) {
-      out.Put(kTimersTable, key, "");
-    } else {
-      out.Delete(kTimersTable, key);
-    }
-  };
   for (size_t i = 0; i < dirty_.size(); ++i) {
-    // The changed profiles are scattered over the cache: fetch the ones a
+    // The changed profiles are scattered over the store: fetch the ones a
     // few places ahead while this one is written.
     if (i + kSnapshotPrefetch < dirty_.size()) {
-      const char* ahead = reinterpret_cast<const char*>(dirty_[i + kSnapshotPrefetch]);
-      for (size_t line = 0; line < sizeof(Cache::value_type); line += 64) {
+      const char* ahead = reinterpret_cast<const char*>(&store_.at(dirty_[i + kSnapshotPrefetch]));
+      for (size_t line = 0; line < sizeof(ProfileRecord); line += 64)
         __builtin_prefetch(ahead + line);
-      }
     }
-    Cache::value_type* node = dirty_[i];
-    const std::string& user = node->first;
-    Entry& e = node->second;
-    const int64_t timer = e.gone ? 0 : e.profile.timer_ms();
-    if (timer != e.stored_timer_ms) {
-      // A delete and a put never share a key (the times differ).
-      if (e.stored_timer_ms != 0) write_timer(e.stored_timer_ms, user, false);
-      if (timer != 0) {
-        write_timer(timer, user, true);
-        if (state_ != nullptr) next_stored_timer_ = std::min(next_stored_timer_, timer);
-      }
-    }
-    if (e.gone) {
-      if (e.stored) out.Delete(kTable, user);
-      e.stored = false;
-      e.stored_timer_ms = 0;
-      e.dirty = false;
-      written_gone_.push_back(node);  // forgotten once the delete is durable
+    ProfileRecord& r = store_.at(dirty_[i]);
+    const int64_t timer = r.gone ? 0 : r.timer_ms;
+    r.dirty = false;
+    if (r.gone) {
+      if (r.stored) out.Delete(kTable, r.user_id);
+      r.stored = false;
+      r.stored_timer_ms = 0;
+      written_gone_.push_back(dirty_[i]);  // forgotten once the delete is durable
       continue;
     }
+    scratch_.Clear();
+    ToProto(r, names_, &scratch_);
     buffer_.clear();
-    e.profile.SerializeToString(&buffer_);
-    out.Put(kTable, user, buffer_);
-    e.stored = true;
-    e.stored_timer_ms = timer;
-    e.dirty = false;
-    if (timer != 0 && e.timer_in_memory) written_timers_.push_back(node);
+    scratch_.SerializeToString(&buffer_);
+    out.Put(kTable, r.user_id, buffer_);
+    r.stored = true;
+    r.stored_timer_ms = timer;
   }
   commit_pending_ = true;
   dirty_.clear();
   v1::ProfileTotals totals;
   totals.set_users(users_);
+  totals.set_timer_runs(timer_runs_);
   totals.set_attributed(attributed_);
   totals.set_unattributed(unattributed_);
   for (const auto& [tag, n] : counts_) (*totals.mutable_tag_counts())[tag] = n;

@@ -17,10 +17,13 @@
 // time already judged).
 //
 // Every change goes to a callback as a TagChange; profiles are state
-// (table "profiles", only changed ones written at a checkpoint). Memory is
-// bounded: profiles live in a cache of at most `max_users_in_memory`
-// users with the state backend (RocksDB) behind it, and the timers of
-// users not in memory live in an index table ordered by due time, read
+// (table "profiles", only changed ones written at a checkpoint). In memory
+// a profile is a compact record (profile_record.h) in a hash table
+// (profile_store.h) within `profiles.memory_budget` bytes; RocksDB holds
+// every profile as of the last checkpoint and, past the budget, those
+// dropped from memory, read back for a whole batch at once (MultiGet).
+// Timers of users in memory are in minute buckets (profile_timers.h),
+// those of users not in memory in an index table ordered by due time, read
 // from the position of the last due timer on as the watermark passes it
 // (as Flink's RocksDB timer service keeps them).
 
@@ -35,10 +38,11 @@
 #include <utility>
 #include <vector>
 
-#include "absl/container/btree_set.h"
-#include "absl/container/node_hash_map.h"
 #include "operators/operator.h"
 #include "operators/plan_cohort.h"
+#include "operators/profile_record.h"
+#include "operators/profile_store.h"
+#include "operators/profile_timers.h"
 #include "operators/segment.h"
 #include "operators/time_util.h"
 #include "promowatch/v1/results.pb.h"
@@ -63,6 +67,10 @@ inline constexpr FlagTag kFlagTags[] = {
 inline constexpr std::string_view kRfmTag = "rfm";
 inline constexpr std::string_view kTierTag = "tier";
 inline constexpr std::string_view kTiers[] = {"silver", "gold", "diamond"};
+// A record's tier (ProfileRecord::tier: 0 none, else 1 + its index) by name.
+inline std::string_view TierName(uint8_t tier) {
+  return tier == 0 ? std::string_view() : kTiers[tier - 1];
+}
 // What the users per tag count a tier as: "tier:gold" ("" for none).
 inline std::string TierCountName(std::string_view tier) {
   return tier.empty() ? std::string() : "tier:" + std::string(tier);
@@ -136,7 +144,7 @@ struct SegmentFlags {
   bool is_new = false, active = false, dormant = false, high_value = false;
   int64_t orders365 = 0, cents365 = 0;
 };
-SegmentFlags SegmentFlagsAt(const TagRules& rules, const v1::UserProfile& p, int64_t t);
+SegmentFlags SegmentFlagsAt(const TagRules& rules, const ProfileRecord& p, int64_t t);
 
 // What the windows need of a user just before an event at `t`, as of `t`
 // (not as of the newest event applied: events arrive out of order across
@@ -149,13 +157,38 @@ struct UserAsOf {
   bool dormant = false;
 };
 // (The segment by rules.segment_precedence.)
-UserAsOf UserAsOfTime(const TagRules& rules, const v1::UserProfile& p, int64_t t);
+UserAsOf UserAsOfTime(const TagRules& rules, const ProfileRecord& p, int64_t t);
 
 // The profile's segment: the first of `precedence` whose tag it holds.
 template <typename Precedence>
 Segment SegmentOf(const v1::UserProfile& p, const Precedence& precedence) {
   for (Segment s : precedence) {
     if (HasSegmentTag(p, s)) return s;
+  }
+  return Segment::kOther;
+}
+
+// The flag index (kFlagTags) of a segment's tag, or -1.
+constexpr int SegmentFlagIndex(Segment s) {
+  switch (s) {
+    case Segment::kNew:
+      return 0;
+    case Segment::kActive:
+      return 1;
+    case Segment::kDormant:
+      return 2;
+    case Segment::kHighValue:
+      return 3;
+    default:
+      return -1;
+  }
+}
+// SegmentOf for a record's flags.
+template <typename Precedence>
+Segment SegmentOfFlags(uint8_t flags, const Precedence& precedence) {
+  for (Segment s : precedence) {
+    const int i = SegmentFlagIndex(s);
+    if (i >= 0 && ((flags >> i) & 1)) return s;
   }
   return Segment::kOther;
 }
@@ -172,18 +205,21 @@ struct TagChange {
 
 class UserProfileOperator final : public EnrichingOperator {
  public:
-  static constexpr std::string_view kTable = "profiles";              // user id -> UserProfile
-  static constexpr std::string_view kTimersTable = "profile_timers";  // BE64(time) + user id -> ""
+  static constexpr std::string_view kTable = "profiles";  // user id -> UserProfile
+  // BE64(minute's first ms) + BE64(run) -> ProfileTimerRun (state.proto);
+  // state written before runs has BE64(time) + user id -> "", read alike.
+  static constexpr std::string_view kTimersTable = "profile_timers";
   static constexpr std::string_view kTotalsTable = "profile_totals";  // "totals" -> ProfileTotals
   static constexpr const char* kUnattributed = "(unattributed)";
   using ChangeCallback = std::function<void(const TagChange&)>;
-  // `max_users_in_memory` bounds the profiles held in memory (0: no bound);
-  // the rest stay in the state backend and are read back on demand. Only
-  // checkpointed profiles can be dropped, so past half the bound in changed
-  // profiles the operator asks for a checkpoint (WantsCheckpoint); also
-  // once `checkpoint_every_changed` profiles changed (0: no such limit), as
-  // the pause of a checkpoint grows with the profiles it writes.
-  UserProfileOperator(TagRules rules, ChangeCallback on_change, size_t max_users_in_memory = 0,
+  // `memory_budget` bounds the bytes of the profiles held in memory (0: no
+  // bound); past it, unchanged profiles least recently used leave memory
+  // and are read back from the state backend when their user shows up.
+  // Only checkpointed profiles can leave, so past half the budget in
+  // changed profiles the operator asks for a checkpoint (NeedsCheckpoint);
+  // also once `checkpoint_every_changed` profiles changed (0: no such
+  // limit), as the pause of a checkpoint grows with the profiles it writes.
+  UserProfileOperator(TagRules rules, ChangeCallback on_change, size_t memory_budget = 0,
                       size_t checkpoint_every_changed = 0);
 
   std::string_view name() const override { return "profiles"; }
@@ -194,7 +230,8 @@ class UserProfileOperator final : public EnrichingOperator {
   absl::Status Restore(const StateReader& in) override;
   // Updates the profiles and annotates the records: orders without a
   // campaign get the last click's (or kUnattributed), paid orders whether
-  // they are the user's first.
+  // they are the user's first. Users of the batch not in memory are read
+  // from the state backend first, in one MultiGet.
   void EnrichBatch(std::span<EventRecord* const> events) override;
   void OnWatermark(int64_t watermark_ms) override;
   void OnEndOfInput() override {}
@@ -202,19 +239,20 @@ class UserProfileOperator final : public EnrichingOperator {
   // index entries and the totals.
   void Snapshot(StateWriter& out) override;
   bool WantsCheckpoint() const override;
-  // Past half the memory bound in changed profiles.
+  // Past half the memory budget in changed profiles.
   bool NeedsCheckpoint() const override;
   // Until then, what the last Snapshot wrote may not be readable yet: no
-  // profile leaves memory and its timers stay in `timers_`.
+  // profile leaves memory.
   void OnCheckpointCommitted() override;
   absl::Status status() const override { return status_; }
 
   // Users per segment tag and tier (never ids): "new", "active", "dormant",
   // "high_value", "tier:silver", ...
   const std::map<std::string, int64_t>& tag_counts() const { return counts_; }
-  // Profiles in all, and those held in memory now.
+  // Profiles in all, and those held in memory now (and their bytes).
   int64_t users() const { return users_; }
-  size_t users_in_memory() const { return cache_.size(); }
+  size_t users_in_memory() const { return store_.size(); }
+  size_t memory_bytes() const { return store_.bytes(); }
   // A user's profile as the operator sees it now (memory, else state).
   std::optional<v1::UserProfile> Lookup(const std::string& user_id) const;
   const TagRules& rules() const { return rules_; }
@@ -223,66 +261,80 @@ class UserProfileOperator final : public EnrichingOperator {
   int64_t unattributed() const { return unattributed_; }
 
  private:
-  // A profile held in memory.
-  struct Entry {
-    v1::UserProfile profile;
-    int64_t stored_timer_ms = 0;  // its timer as of the last checkpoint (index key)
-    bool stored = false;          // in the state backend as of the last checkpoint
-    bool dirty = false;           // changed since the last checkpoint: cannot be dropped
-    bool gone = false;            // expired; deleted at the next checkpoint
-    bool referenced = true;       // used since the eviction sweep last passed (CLOCK)
-    // The timer is in `timers_`; else it is the index entry written by the
-    // last checkpoint (stored_timer_ms), found when the watermark reaches it.
-    bool timer_in_memory = false;
-  };
-  using Cache = absl::node_hash_map<std::string, Entry>;
-
-  void OnEvent(EventRecord& e);
-  void Attribute(EventRecord& e, const v1::UserProfile& p);
+  // `user_hash`: store_.Hash of the event's user id.
+  void OnEvent(EventRecord& e, uint64_t user_hash);
+  void Attribute(EventRecord& e, const ProfileRecord& p);
   // Judges every tag as of `t`, emits the changes, sets the next timer.
-  void Evaluate(Cache::value_type& node, int64_t t, const char* reason);
+  void Evaluate(uint32_t handle, int64_t t, const char* reason);
   // Keeps a paid order or refund in the profile's recent_money (UserAsOfTime).
-  void RememberMoney(const EventRecord& e, v1::UserProfile& p, bool paid);
-  int64_t NextTimer(const v1::UserProfile& p, int64_t t) const;
-  // Fires `user`'s timers due at or before `upto`, in time order.
-  void FireDue(const std::string& user, int64_t upto);
-  void SetTimer(Cache::value_type& node, int64_t at);
-  // A user's timer into / out of `timers_` (else the index holds it).
-  void Track(Cache::value_type& node);
-  void Untrack(Cache::value_type& node);
+  void RememberMoney(const EventRecord& e, ProfilePurchases& p, bool paid);
+  int64_t NextTimer(const ProfileRecord& p, int64_t t) const;
+  // Fires the timers of the users in memory due at or before `upto`, in
+  // (time, user id) order, each user's all at once.
+  void FireTimers(int64_t upto);
+  // Fires `handle`'s timers due at or before `upto`, in time order.
+  void FireDue(uint32_t handle, int64_t upto);
+  void SetTimer(uint32_t handle, int64_t at);
   void Count(const std::string& key, int delta);
-  // The user's entry from memory or state (loading it); nullptr if the
-  // user has no profile. A gone entry is returned as is.
-  Entry* Load(const std::string& user);
-  void MarkDirty(Cache::value_type& node);
-  // Loads the users whose checkpointed timers are due at `upto`, so that
-  // every due timer is in `timers_`.
+  // Reads the profiles of `users` (not in memory) from the state backend
+  // into memory, in one MultiGet.
+  void LoadAll(const std::vector<std::string_view>& users);
+  // Takes a profile read from state into memory: its handle, or kNone.
+  uint32_t Adopt(std::string_view user, std::string_view bytes);
+  void MarkDirty(uint32_t handle);
+  // Loads the users not in memory whose checkpointed timers are due at
+  // `upto` (their timers go to timers_).
   void PullStoredTimers(int64_t upto);
+  // Writes the timers that changed since the last checkpoint as runs by
+  // due minute, and deletes the runs of minutes the watermark passed.
+  void WriteTimerRuns(StateWriter& out);
   // Drops unchanged profiles least recently used (CLOCK) down to 90% of
-  // the bound.
+  // the budget.
   void Evict();
+  // Drops a record from memory (it is in state, or gone from it).
+  void Drop(uint32_t handle);
 
   TagRules rules_;
   ChangeCallback on_change_;
-  size_t capacity_;
+  size_t budget_;
   size_t checkpoint_every_changed_;
   const StateReader* state_ = nullptr;  // from Restore; nullptr: everything stays in memory
+  // Some profile in state is not in memory (restored, or evicted): users
+  // not in memory must be looked up there.
+  bool may_be_in_state_ = false;
   absl::Status status_;
-  Cache cache_;
-  // Due times of the timers set since the last checkpoint and of those
-  // read back from kTimersTable as due (the others are only there), in
-  // firing order.
-  absl::btree_set<std::pair<int64_t, std::string>> timers_;
-  std::vector<Cache::value_type*> dirty_;  // in cache_ (nodes do not move in a node map)
+  ProfileNames names_;
+  ProfileStore store_;
+  ProfileTimers timers_;
+  std::vector<uint32_t> dirty_;  // handles changed since the last checkpoint
   // Written by the last Snapshot, acted on when its commit is durable:
-  // timers now in the index, expired users to forget.
+  // expired users to forget.
   bool commit_pending_ = false;
-  std::vector<Cache::value_type*> written_timers_;
-  std::vector<Cache::value_type*> written_gone_;
-  std::string stored_cursor_;  // kTimersTable keys before this were loaded
-  int64_t next_stored_timer_ =
-      std::numeric_limits<int64_t>::max();  // earliest checkpointed timer at or after the cursor
+  std::vector<uint32_t> written_gone_;
+  uint32_t clock_hand_ = 1;
+  // The checkpointed timers of the minute being passed (of the last
+  // PullStoredTimers), read once from its runs, in due order; `next` is
+  // the first not due yet, `beyond` the first key after the minute.
+  struct MinuteTimers {
+    bool valid = false;
+    int64_t minute = 0;
+    std::vector<std::pair<int64_t, std::string>> due;
+    size_t next = 0;
+    int64_t beyond = std::numeric_limits<int64_t>::max();
+  };
+  MinuteTimers minute_timers_;
+  int64_t scan_from_ms_ = 0;  // runs of earlier minutes were all read
+  // The earliest checkpointed timer of a user not in memory (a bound).
+  int64_t next_stored_timer_ = std::numeric_limits<int64_t>::max();
+  int64_t fired_upto_ = 0;        // the latest watermark timers fired at
+  int64_t deleted_below_ms_ = 0;  // runs of minutes before this were deleted
+  uint64_t timer_runs_ = 0;       // runs written (the next one's number)
+  // Reused buffers.
   std::string buffer_;
+  v1::UserProfile scratch_;
+  std::vector<uint32_t> due_;
+  std::vector<uint64_t> hashes_;
+  std::vector<std::string_view> missing_;
   std::map<std::string, int64_t> counts_;
   int64_t users_ = 0;
   int64_t attributed_ = 0;

@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -191,8 +192,14 @@ TEST(UserProfiles, ASegmentIsUnknownWhenTheProfileCannotBeRead) {
   class Unreadable final : public StateReader {
    public:
     absl::Status Scan(std::string_view, const Visitor&) const override { return absl::OkStatus(); }
-    absl::Status Get(std::string_view table, std::string_view, std::string*) const override {
+    absl::Status Get(std::string_view table, std::string_view, std::string* value) const override {
       if (table == UserProfileOperator::kTable) return absl::UnavailableError("disk gone");
+      if (table == UserProfileOperator::kTotalsTable) {  // profiles are there
+        v1::ProfileTotals totals;
+        totals.set_users(1);
+        *value = totals.SerializeAsString();
+        return absl::OkStatus();
+      }
       return absl::NotFoundError("");
     }
     absl::Status ScanFrom(std::string_view, std::string_view, const RangeVisitor&) const override {
@@ -362,13 +369,15 @@ struct Workload {
 // every profile and timer in memory, the reference.
 // `ack_late`: each checkpoint is acknowledged only after the next batch, as
 // when the runtime commits in the background while processing goes on.
-Workload RunWorkload(size_t max_users_in_memory, size_t restart_at = 0, bool stateless = false,
+// `users_in_memory`: the memory budget, in records of the fixed size.
+Workload RunWorkload(size_t users_in_memory, size_t restart_at = 0, bool stateless = false,
                      bool ack_late = false) {
   Workload w;
   MemoryState state;
   auto make = [&] {
     auto op = std::make_unique<UserProfileOperator>(
-        TagRules{}, [&](const TagChange& c) { w.changes.push_back(c); }, max_users_in_memory);
+        TagRules{}, [&](const TagChange& c) { w.changes.push_back(c); },
+        users_in_memory * ProfileStore::kRecordBytes);
     if (!stateless) {
       EXPECT_TRUE(op->Restore(state).ok());
     }
@@ -488,6 +497,74 @@ TEST(UserProfiles, ARestartReadsOnlyTotalsAndLoadsUsersAndTimersOnDemand) {
   }
   EXPECT_EQ(restarted.users, all.users);
   EXPECT_EQ(restarted.counts, all.counts);
+}
+
+// Users not in memory are read for a whole batch at once, never per event.
+TEST(UserProfiles, UsersNotInMemoryAreReadOncePerBatch) {
+  class Counting final : public StateReader {
+   public:
+    explicit Counting(const MemoryState& in) : in_(in) {}
+    absl::Status Scan(std::string_view t, const Visitor& v) const override {
+      return in_.Scan(t, v);
+    }
+    absl::Status Get(std::string_view t, std::string_view k, std::string* v) const override {
+      if (t == UserProfileOperator::kTable) ++gets;
+      return in_.Get(t, k, v);
+    }
+    absl::Status ScanFrom(std::string_view t, std::string_view b,
+                          const RangeVisitor& v) const override {
+      return in_.ScanFrom(t, b, v);
+    }
+    void MultiGet(std::string_view t, std::span<const std::string_view> keys,
+                  std::vector<std::string>* values,
+                  std::vector<absl::Status>* statuses) const override {
+      ++multi_gets;
+      keys_read += keys.size();
+      StateReader::MultiGet(t, keys, values, statuses);  // (by Get: not counted apart)
+    }
+    mutable int gets = 0, multi_gets = 0;
+    mutable size_t keys_read = 0;
+    const MemoryState& in_;
+  };
+  MemoryState state;
+  {
+    UserProfileOperator first(TagRules{}, nullptr);
+    ASSERT_TRUE(first.Restore(state).ok());
+    std::vector<EventRecord> records(3);
+    std::vector<EventRecord*> ptrs;
+    for (int i = 0; i < 3; ++i) {
+      records[i].user_id = "u" + std::to_string(i);
+      records[i].event_time_ms = kDayStart + i;
+      records[i].kind = EventKind::kClick;
+      records[i].code = kClick;
+      ptrs.push_back(&records[i]);
+    }
+    first.EnrichBatch(ptrs);
+    first.Snapshot(state);
+    first.OnCheckpointCommitted();
+  }
+  Counting counting(state);
+  UserProfileOperator op(TagRules{}, nullptr);
+  ASSERT_TRUE(op.Restore(counting).ok());
+  // Ten events of four users (three in state, one new), one batch.
+  std::vector<EventRecord> records(10);
+  std::vector<EventRecord*> ptrs;
+  for (int i = 0; i < 10; ++i) {
+    records[i].user_id = "u" + std::to_string(i % 4);
+    records[i].event_time_ms = kDayStart + 1'000 + i;
+    records[i].kind = EventKind::kClick;
+    records[i].code = kClick;
+    records[i].campaign_id = "c1";
+    records[i].channel = "douyin";
+    ptrs.push_back(&records[i]);
+  }
+  op.EnrichBatch(ptrs);
+  EXPECT_EQ(counting.multi_gets, 1);
+  EXPECT_EQ(counting.keys_read, 4u);  // each user once
+  EXPECT_EQ(counting.gets, 4);        // (the default MultiGet's, none of its own)
+  EXPECT_TRUE(records[0].new_user == false && records[3].new_user == true);
+  EXPECT_EQ(op.users(), 4);
+  EXPECT_EQ(op.users_in_memory(), 4u);
 }
 
 }  // namespace
