@@ -71,7 +71,15 @@ bool EventTimeOrder::Hold(const EventRecord& r) {
   if (released_upto_ != kNoWatermark && r.event_time_ms <= released_upto_) return false;
   const uint32_t slot = TakeSlot();
   slots_[slot] = r;  // (copy-assigned: the slot's strings keep their capacity)
-  held_.emplace(std::make_pair(r.event_time_ms, next_seq_++), slot);
+  // Records arrive nearly in time order: most go at the end, without a
+  // search from the root.
+  const auto key = std::make_pair(r.event_time_ms, next_seq_++);
+  if (held_.empty() || held_.rbegin()->first < key) {
+    held_.emplace_hint(held_.end(), key, slot);
+  } else {
+    held_.emplace(key, slot);
+  }
+  unsaved_.push_back({key, slot});
   return true;
 }
 
@@ -136,18 +144,22 @@ void EventTimeOrder::Snapshot(StateWriter& out) {
     out.Put(kTable, Key(newest, newest_seq), value);
     chunk.Clear();
   };
-  for (auto it = held_.begin(); it != held_.end(); ++it) {
-    const auto [time, seq] = it->first;
-    if (seq < saved_below_seq_) continue;
+  // Held since the last checkpoint and not released yet (released: every
+  // record up to released_upto_), in (time, seq) order; not a walk over
+  // everything held.
+  std::sort(unsaved_.begin(), unsaved_.end());
+  for (const auto& [key, slot] : unsaved_) {
+    const auto [time, seq] = key;
+    if (released_upto_ != kNoWatermark && time <= released_upto_) continue;
     v1::HeldEvent* p = chunk.add_events();
-    ToProto(slots_[it->second], p);
+    ToProto(slots_[slot], p);
     p->set_seq(seq);
     newest = time;
     newest_seq = seq;
     if (chunk.events_size() == kChunkRecords) put();
   }
   put();
-  saved_below_seq_ = next_seq_;
+  unsaved_.clear();
 }
 
 absl::Status EventTimeOrder::Restore(const StateReader& in) {
@@ -157,6 +169,7 @@ absl::Status EventTimeOrder::Restore(const StateReader& in) {
   released_slots_.clear();
   released_ptrs_.clear();
   next_seq_ = 0;
+  unsaved_.clear();
   released_upto_ = kNoWatermark;
   v1::HeldEvents chunk;
   // (The released mark is read first: "m" sorts before "r".)
@@ -181,7 +194,6 @@ absl::Status EventTimeOrder::Restore(const StateReader& in) {
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  saved_below_seq_ = next_seq_;
   deleted_upto_ = released_upto_;
   return absl::OkStatus();
 }

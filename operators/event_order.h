@@ -72,7 +72,8 @@ class EventTimeOrder final : public Operator {
   std::vector<uint32_t> released_slots_;
   std::vector<EventRecord*> released_ptrs_;
   uint64_t next_seq_ = 0;
-  uint64_t saved_below_seq_ = 0;  // held records with seq >= this are not on disk yet
+  // Records held since the last checkpoint (not on disk yet), as held.
+  std::vector<std::pair<std::pair<int64_t, uint64_t>, uint32_t>> unsaved_;
   int64_t released_upto_ = kNoWatermark;
   int64_t deleted_upto_ = kNoWatermark;  // released records removed from disk up to here
 };
