@@ -162,16 +162,19 @@ aval() { awk -F'|' -v k="$1" '$1 == k { print $2 }' attr.out; }
 [ "$(aval differ)" = 0 ] && [ "$(aval extra)" = 0 ] || fail "$(aval differ) windows differ, $(aval extra) extra, on attributed paid orders"
 pass "attribution: $(aval want_attr) paid orders without a campaign counted at the user's last click, as SQL says"
 
-# Memory bound: with at most 1,000 of the 2,000 profiles in memory (the rest
-# read back from RocksDB, timers from the timer index), the same changes.
-printf 'windows:\n  sizes: [1m]\ncumulative:\n  enabled: false\nstate:\n  checkpoint_every_records: 40000\nprofiles:\n  max_users_in_memory: 1000\n' > bounded.yaml
+# Memory bound: with 256 KiB for profiles (under half of these users, who
+# pay every few days; the rest read back from RocksDB a batch at a time,
+# timers from the timer index), the same changes.
+printf 'windows:\n  sizes: [1m]\ncumulative:\n  enabled: false\nstate:\n  checkpoint_every_records: 40000\nprofiles:\n  memory_budget: 256KiB\n' > bounded.yaml
 "$PROMOWATCH" replay -c bounded.yaml -i year.jsonl -o wb.jsonl --dead-letter db.jsonl --tags-output tags_bounded.jsonl \
   2> bounded.log || fail "bounded replay failed: $(tail -3 bounded.log)"
-cmp -s tags.jsonl tags_bounded.jsonl || fail "tag changes with max_users_in_memory 1000 differ from all in memory ($(wc -l < tags.jsonl) vs $(wc -l < tags_bounded.jsonl) lines)"
-cmp -s windows.jsonl wb.jsonl || fail "windows with max_users_in_memory 1000 differ from all in memory"
+cmp -s tags.jsonl tags_bounded.jsonl || fail "tag changes with memory_budget 256KiB differ from all in memory ($(wc -l < tags.jsonl) vs $(wc -l < tags_bounded.jsonl) lines)"
+cmp -s windows.jsonl wb.jsonl || fail "windows with memory_budget 256KiB differ from all in memory"
 [ "$(summary_value bounded.log checkpoints)" -gt "$(summary_value replay.log checkpoints)" ] ||
   fail "the bounded run took no early checkpoints ($(summary_value bounded.log checkpoints))"
-pass "profiles: half the users in memory, the rest in RocksDB: identical tag changes and windows"
+[ "$(summary_value bounded.log users_in_memory)" -lt 1000 ] ||
+  fail "the bounded run holds $(summary_value bounded.log users_in_memory) users in memory, want under half of 2000"
+pass "profiles: $(summary_value bounded.log users_in_memory) of 2000 users in memory, the rest in RocksDB: identical tag changes and windows"
 
 # Crash consistency: kill -9 at several points, resume, same tag changes
 # (with the memory bound: evicted profiles and timers come back from state).

@@ -19,6 +19,7 @@ bool LoadConfigForCommand(const std::string& path, PipelineConfig* config) {
     return false;
   }
   *config = *loaded;
+  for (const std::string& w : config->warnings) spdlog::warn("msg=\"config\" warning=\"{}\"", w);
   return true;
 }
 

@@ -286,21 +286,24 @@ class ReplayCheckpoints {
     return true;
   }
 
-  // "checkpoint_p50_ms=... checkpoint_total_ms=..." (nearest-rank quantiles).
+  // How long the engine took for a batch of input (a checkpoint's pause
+  // apart): its latency, in the summary's quantiles.
+  void BatchTook(double ms) { batches_ms_.push_back(ms); }
+
+  // "checkpoint_p50_ms=... checkpoint_total_ms=... batch_p99_ms=..."
+  // (nearest-rank quantiles).
   std::string PauseSummary() const {
     std::vector<double> sorted = pauses_ms_;
     std::sort(sorted.begin(), sorted.end());
-    const auto quantile = [&](double q) {
-      if (sorted.empty()) return 0.0;
-      const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-      return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-    };
     double total = 0;
     for (double ms : sorted) total += ms;
+    std::vector<double> batches = batches_ms_;
+    std::sort(batches.begin(), batches.end());
     return fmt::format(
         "checkpoint_p50_ms={:.0f} checkpoint_p99_ms={:.0f} checkpoint_max_ms={:.0f} "
-        "checkpoint_total_ms={:.0f}",
-        quantile(0.5), quantile(0.99), sorted.empty() ? 0.0 : sorted.back(), total);
+        "checkpoint_total_ms={:.0f} batch_p50_ms={:.2f} batch_p99_ms={:.2f}",
+        Quantile(sorted, 0.5), Quantile(sorted, 0.99), sorted.empty() ? 0.0 : sorted.back(), total,
+        Quantile(batches, 0.5), Quantile(batches, 0.99));
   }
 
  private:
@@ -311,6 +314,13 @@ class ReplayCheckpoints {
   CheckpointSchedule schedule_;
   int64_t skipped_bytes_;
   std::vector<double> pauses_ms_;
+  std::vector<double> batches_ms_;
+
+  static double Quantile(const std::vector<double>& sorted, double q) {
+    if (sorted.empty()) return 0.0;
+    const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+    return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
+  }
 };
 
 int64_t FileSize(const std::string& path) {
@@ -365,7 +375,9 @@ bool ReadInputs(const ReplayArgs& args, const PipelineConfig& config, size_t fir
             args.inputs[i], tail.offset, RejectReasonName(problem->reason), problem->skipped_bytes,
             problem->detail);
       } else {
+        const auto started = MonotonicNow();
         engine.Process(batch, args.inputs[i], input_format);
+        checkpoints.BatchTook(MillisSince(started));
       }
       checkpoints.schedule().Counted(static_cast<int64_t>(batch.size()));
       kill_point.AfterRecords(engine.counters().read - read_at_start);
@@ -384,10 +396,10 @@ bool ReadInputs(const ReplayArgs& args, const PipelineConfig& config, size_t fir
 std::string ProfileSummary(const UserProfileOperator* profiles, int64_t tag_changes) {
   if (profiles == nullptr) return "";
   std::string summary = fmt::format(
-      " users={} users_in_memory={} tag_changes={} attributed_order_events={} "
-      "unattributed_order_events={}",
-      profiles->users(), profiles->users_in_memory(), tag_changes, profiles->attributed(),
-      profiles->unattributed());
+      " users={} users_in_memory={} profile_memory_bytes={} tag_changes={} "
+      "attributed_order_events={} unattributed_order_events={}",
+      profiles->users(), profiles->users_in_memory(), profiles->memory_bytes(), tag_changes,
+      profiles->attributed(), profiles->unattributed());
   for (const auto& [tag, n] : profiles->tag_counts())
     summary += fmt::format(" users_{}={}", tag, n);
   // "tier:gold" -> users_tier_gold

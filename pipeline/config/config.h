@@ -206,15 +206,19 @@ struct PipelineConfig {
   // profiles.enabled: per-user profiles and tags in RocksDB. Default: false
   // (replay --tags-output turns them on).
   bool profiles_enabled = false;
-  // profiles.max_users_in_memory: profiles held in memory; the rest are read
-  // back from RocksDB when their user shows up. Default: 1,000,000.
-  int64_t profiles_max_users_in_memory = 1'000'000;
+  // profiles.memory_budget: bytes of the profiles held in memory; past it
+  // the least recently used leave and are read back from RocksDB when their
+  // user shows up. Default: 4 GiB (10M users with room to spare).
+  int64_t profiles_memory_budget = int64_t{4} << 30;
   // profiles.checkpoint_every_changed: a checkpoint once this many profiles
   // changed since the last one (bounds its pause). Default: 100,000.
   int64_t profiles_checkpoint_every_changed = 100'000;
   // profiles.tags: the thresholds of the tags.
   TagRules tag_rules;
   ApiOptions api;
+  // What the config asked that still works but is to be changed, with the
+  // file and line (logged as warnings at start-up).
+  std::vector<std::string> warnings;
   // plan.file: the campaign plan (operators/plan.h), re-read with the alert
   // rules; its periods need a restart. Default: none.
   std::string plan_file;

@@ -8,6 +8,10 @@
 namespace promowatch::config_internal {
 namespace {
 
+// What the old profiles.max_users_in_memory is taken to mean in bytes: a
+// user held with a paid order's part (BENCHMARKS.md section 5).
+constexpr int64_t kProfileBytesPerUser = 256;
+
 // An amount in yuan, as cents.
 absl::Status Yuan(const Reader& r, const YAML::Node& n, int64_t* cents) {
   double v = 0;
@@ -81,17 +85,31 @@ absl::Status ParseTagRules(const Reader& r, const YAML::Node& tags, TagRules* ou
 // profiles: user profiles and the thresholds of their tags.
 absl::Status ParseProfilesSection(const Reader& r, const YAML::Node& pr, PipelineConfig* out) {
   PipelineConfig& config = *out;
-  PW_RETURN_IF_ERROR(r.CheckKeys(pr, "profiles",
-                                 {"enabled", "max_users_in_memory", "checkpoint_every_changed",
-                                  "expire_after", "attribution_window", "tags"}));
+  PW_RETURN_IF_ERROR(
+      r.CheckKeys(pr, "profiles",
+                  {"enabled", "memory_budget", "max_users_in_memory", "checkpoint_every_changed",
+                   "expire_after", "attribution_window", "tags"}));
   TagRules& t = config.tag_rules;
   // (lateness is parsed before: how far behind the watermark an accepted
   // event may be - its allowed lateness and its minute pane.)
   t.reorder_horizon_ms = config.operators.effective_lateness_ms() + 60'000;
   if (auto n = pr["enabled"]) PW_RETURN_IF_ERROR(r.Bool(n, &config.profiles_enabled));
   config.operators.count_new_customers = config.profiles_enabled;
+  if (pr["memory_budget"] && pr["max_users_in_memory"]) {
+    return r.Error(pr["max_users_in_memory"],
+                   "max_users_in_memory is replaced by memory_budget: keep only memory_budget");
+  }
+  if (auto n = pr["memory_budget"]) {
+    PW_RETURN_IF_ERROR(r.Bytes(n, int64_t{64} << 10, &config.profiles_memory_budget));
+  }
   if (auto n = pr["max_users_in_memory"]) {
-    PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1000, &config.profiles_max_users_in_memory));
+    int64_t users = 0;
+    PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1000, &users));
+    config.profiles_memory_budget = users * kProfileBytesPerUser;
+    config.warnings.push_back(fmt::format(
+        "{}: profiles.max_users_in_memory is replaced by profiles.memory_budget (bytes); {} "
+        "users taken as memory_budget: {}MiB ({} bytes a user)",
+        r.Where(n), users, config.profiles_memory_budget >> 20, kProfileBytesPerUser));
   }
   if (auto n = pr["checkpoint_every_changed"]) {
     PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1000, &config.profiles_checkpoint_every_changed));

@@ -29,6 +29,35 @@ class Reader {
     return absl::InvalidArgumentError(fmt::format("{}:{}: {}", file_, node.Mark().line + 1, what));
   }
 
+  // "file:line" of a node (for warnings).
+  std::string Where(const YAML::Node& node) const {
+    return fmt::format("{}:{}", file_, node.Mark().line + 1);
+  }
+
+  // A size in bytes: a number, or one with a unit (KiB, MiB, GiB).
+  absl::Status Bytes(const YAML::Node& node, int64_t min, int64_t* out) const {
+    if (!node.IsScalar()) return Error(node, "expected a size like 2GiB or 512MiB");
+    const std::string& text = node.Scalar();
+    size_t digits = 0;
+    while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') ++digits;
+    const std::string unit = text.substr(digits);
+    int shift = -1;
+    if (unit.empty() || unit == "B") shift = 0;
+    if (unit == "KiB") shift = 10;
+    if (unit == "MiB") shift = 20;
+    if (unit == "GiB") shift = 30;
+    if (digits == 0 || digits > 12 || shift < 0) {
+      return Error(node,
+                   fmt::format("expected a size like 2GiB or 512MiB (units B, KiB, MiB, GiB), "
+                               "got '{}'",
+                               text));
+    }
+    const int64_t v = std::stoll(text.substr(0, digits)) << shift;
+    if (v < min) return Error(node, fmt::format("must be at least {} bytes", min));
+    *out = v;
+    return absl::OkStatus();
+  }
+
   // Fails on keys outside `allowed`, naming the ones that are.
   absl::Status CheckKeys(const YAML::Node& map, std::string_view section,
                          const std::set<std::string>& allowed) const {

@@ -172,7 +172,7 @@ class LiveRunner::Impl final : public KafkaSource::Listener {
     const TaskProfiles* profiles = topology_ ? topology_->task_profiles() : nullptr;
     if (profiles == nullptr) return;
     const TaskProfiles::Totals t = profiles->Tally(*engine_);
-    metrics_->profiles->SetUserTags(t.users, t.in_memory, t.tags);
+    metrics_->profiles->SetUserTags(t.users, t.in_memory, t.memory_bytes, t.tags);
   }
   bool firing_gauges_dirty_ = false;
 

@@ -16,7 +16,7 @@ size_t Share(int64_t bound, int tasks) {
 std::unique_ptr<UserProfileOperator> MakeUserProfiles(
     const PipelineConfig& config, std::function<void(const TagChange&)> on_change, int tasks) {
   return std::make_unique<UserProfileOperator>(
-      config.tag_rules, std::move(on_change), Share(config.profiles_max_users_in_memory, tasks),
+      config.tag_rules, std::move(on_change), Share(config.profiles_memory_budget, tasks),
       Share(config.profiles_checkpoint_every_changed, tasks));
 }
 
@@ -41,6 +41,7 @@ TaskProfiles::Totals TaskProfiles::Tally(const Engine& engine) const {
     if (!engine.task_live(static_cast<int>(t)) || by_task_[t] == nullptr) continue;
     totals.users += by_task_[t]->users();
     totals.in_memory += by_task_[t]->users_in_memory();
+    totals.memory_bytes += by_task_[t]->memory_bytes();
     for (const auto& [tag, n] : by_task_[t]->tag_counts()) totals.tags[tag] += n;
   }
   return totals;

@@ -53,6 +53,7 @@ class TaskProfiles {
   struct Totals {
     int64_t users = 0;
     size_t in_memory = 0;
+    size_t memory_bytes = 0;  // of the profiles held in memory
     std::map<std::string, int64_t> tags;
   };
   Totals Tally(const Engine& engine) const;

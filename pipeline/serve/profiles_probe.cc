@@ -25,12 +25,19 @@ ProfilesProbe::ProfilesProbe(prometheus::Registry& r) {
                 .Add({});
   in_memory_ = &BuildGauge()
                     .Name("promowatch_user_profiles_in_memory")
-                    .Help("User profiles held in memory (bounded by profiles.max_users_in_memory)")
+                    .Help("User profiles held in memory")
                     .Register(r)
                     .Add({});
+  memory_bytes_ = &BuildGauge()
+                       .Name("promowatch_user_profiles_memory_bytes")
+                       .Help(
+                           "Bytes of the user profiles held in memory (bounded by "
+                           "profiles.memory_budget)")
+                       .Register(r)
+                       .Add({});
 }
 
-void ProfilesProbe::SetUserTags(int64_t users, size_t in_memory,
+void ProfilesProbe::SetUserTags(int64_t users, size_t in_memory, size_t memory_bytes,
                                 const std::map<std::string, int64_t>& counts) {
   {
     std::lock_guard lock(mu_);
@@ -38,6 +45,7 @@ void ProfilesProbe::SetUserTags(int64_t users, size_t in_memory,
   }
   users_->Set(static_cast<double>(users));
   in_memory_->Set(static_cast<double>(in_memory));
+  memory_bytes_->Set(static_cast<double>(memory_bytes));
   for (const char* tag : {"new", "active", "dormant", "high_value"}) {
     auto it = counts.find(tag);
     by_tag_->Add({{"tag", tag}}).Set(it == counts.end() ? 0 : static_cast<double>(it->second));

@@ -18,7 +18,8 @@ class ProfilesProbe {
   explicit ProfilesProbe(prometheus::Registry& registry);
 
   // Users kept, held in memory, and per tag / tier (profiles.enabled).
-  void SetUserTags(int64_t users, size_t in_memory, const std::map<std::string, int64_t>& counts);
+  void SetUserTags(int64_t users, size_t in_memory, size_t memory_bytes,
+                   const std::map<std::string, int64_t>& counts);
   // Users per tag as last reported ("new", "tier:gold", ...); any thread.
   std::map<std::string, int64_t> UserTagCounts() const;
 
@@ -27,6 +28,7 @@ class ProfilesProbe {
   prometheus::Family<prometheus::Gauge>* by_tier_;
   prometheus::Gauge* users_;
   prometheus::Gauge* in_memory_;
+  prometheus::Gauge* memory_bytes_;
   mutable std::mutex mu_;  // tag_counts_ (read by HTTP threads)
   std::map<std::string, int64_t> tag_counts_;
 };
