@@ -21,6 +21,20 @@ set -e
 grep -q "bad.yaml:4: unknown key 'polcy' in 'lateness'" err.txt || fail "config error does not name the line: $(cat err.txt)"
 [ ! -s out.jsonl ] || fail "a bad config must fail before any work is done"
 
+# profiles.memory_budget takes a size; the old max_users_in_memory still
+# loads, with a warning naming its line and the budget it stands for.
+printf 'profiles:\n  enabled: true\n  memory_budget: 2GB\n' > badmem.yaml
+set +e
+"$PROMOWATCH" check-config -c badmem.yaml > err.txt 2>&1; rc=$?
+set -e
+[ "$rc" = 2 ] || fail "check-config with memory_budget: 2GB should exit 2, got $rc"
+grep -q "badmem.yaml:3: expected a size like 2GiB or 512MiB" err.txt || fail "memory_budget error: $(cat err.txt)"
+printf 'profiles:\n  enabled: true\n  max_users_in_memory: 100000\n' > oldmem.yaml
+"$PROMOWATCH" check-config -c oldmem.yaml > cc.txt 2>&1 || fail "max_users_in_memory no longer loads: $(cat cc.txt)"
+grep -q 'level=warn.*oldmem.yaml:3: profiles.max_users_in_memory is replaced by profiles.memory_budget.*memory_budget: 24MiB' cc.txt ||
+  fail "no warning for max_users_in_memory: $(cat cc.txt)"
+pass "config: memory_budget sizes checked; max_users_in_memory loads with a warning"
+
 # A bad plan file: run refuses to start, naming the plan's line; so does
 # check-config; a plan CSV the same way.
 printf 'plan:\n  file: plan.yaml\n' > planned.yaml

@@ -18,6 +18,7 @@ cd "$WORK"
 # and with profiles on they are a large share of the instructions.
 printf 'windows:\n  sizes: [1m, 5m]\nstate:\n  checkpoint_interval: 1h\n  checkpoint_every_records: 20000\n' > plain.yaml
 printf 'windows:\n  sizes: [1m, 5m]\nstate:\n  checkpoint_interval: 1h\n  checkpoint_every_records: 20000\nprofiles:\n  enabled: true\n' > profiles.yaml
+printf 'segments:\n  enabled: true\n' | cat profiles.yaml - > segments.yaml
 
 # instructions CONFIG INPUT: every instruction the replay executed (all threads).
 instructions() {
@@ -32,7 +33,7 @@ instructions() {
 }
 
 updated=()
-for path in plain profiles; do
+for path in plain profiles segments; do
   small=$(instructions $path.yaml small.bin)
   big=$(instructions $path.yaml big.bin)
   per_event=$(( (big - small) / 60000 ))

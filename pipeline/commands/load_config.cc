@@ -54,6 +54,8 @@ Subcommand AddCheckConfigCommand(CLI::App& app) {
           spdlog::error("msg=\"bad config\" error=\"{}\"", std::string(loaded.status().message()));
           return 2;
         }
+        for (const std::string& w : loaded->warnings)
+          spdlog::warn("msg=\"config\" warning=\"{}\"", w);
         std::printf("%s: valid (%zu alert rules%s%s)\n", path->c_str(), loaded->alert_rules.size(),
                     loaded->alert_rules_file.empty() ? "" : " from ",
                     loaded->alert_rules_file.c_str());
