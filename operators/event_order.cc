@@ -88,6 +88,11 @@ std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
   if (watermark_ms == kNoWatermark) return {};
   if (released_upto_ == kNoWatermark || watermark_ms > released_upto_)
     released_upto_ = watermark_ms;
+  // Without checkpoints (a run with no state) nothing empties unsaved_:
+  // forget what was released once it outgrows what is held.
+  if (unsaved_.size() > 2 * held_.size() + 4096) {
+    std::erase_if(unsaved_, [this](const auto& u) { return u.first.first <= released_upto_; });
+  }
   auto end = held_.begin();
   for (; end != held_.end() && end->first.first <= released_upto_; ++end)
     released_slots_.push_back(end->second);
