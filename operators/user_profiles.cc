@@ -168,17 +168,6 @@ void UserProfileOperator::Count(const std::string& key, int delta) {
 
 void UserProfileOperator::EnrichBatch(std::span<EventRecord* const> events) {
   Evict();  // (between batches: the last checkpoint is committed)
-  if (state_ != nullptr && may_be_in_state_) {
-    // The batch's users not in memory, read at once (never a read per event).
-    missing_.clear();
-    for (const EventRecord* e : events) {
-      if (e->kind == EventKind::kSpend || e->user_id.empty()) continue;
-      if (store_.Find(e->user_id) == ProfileStore::kNone) missing_.push_back(e->user_id);
-    }
-    std::sort(missing_.begin(), missing_.end());
-    missing_.erase(std::unique(missing_.begin(), missing_.end()), missing_.end());
-    LoadAll(missing_);
-  }
   // The users' table entries, then their records, into the CPU cache
   // before the events need them (a record is a cache miss or two, and
   // fetching a batch's at once overlaps them).
@@ -186,6 +175,19 @@ void UserProfileOperator::EnrichBatch(std::span<EventRecord* const> events) {
   for (size_t i = 0; i < events.size(); ++i) {
     hashes_[i] = store_.Hash(events[i]->user_id);
     store_.PrefetchEntry(hashes_[i]);
+  }
+  if (state_ != nullptr && may_be_in_state_) {
+    // The batch's users not in memory, read at once (never a read per event).
+    missing_.clear();
+    for (size_t i = 0; i < events.size(); ++i) {
+      const EventRecord* e = events[i];
+      if (e->kind == EventKind::kSpend || e->user_id.empty()) continue;
+      if (store_.Find(hashes_[i], e->user_id) == ProfileStore::kNone)
+        missing_.push_back(e->user_id);
+    }
+    std::sort(missing_.begin(), missing_.end());
+    missing_.erase(std::unique(missing_.begin(), missing_.end()), missing_.end());
+    LoadAll(missing_);
   }
   for (size_t i = 0; i < events.size(); ++i) store_.PrefetchRecord(hashes_[i]);
   for (size_t i = 0; i < events.size(); ++i) {
