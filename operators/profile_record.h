@@ -30,6 +30,11 @@ class ProfileNames {
   std::string_view campaign(uint32_t pair) const { return pairs_[pair].campaign; }
   std::string_view channel(uint32_t pair) const { return pairs_[pair].channel; }
   size_t size() const { return pairs_.size(); }
+  // Appends the pairs `from` has beyond this one's (a copy kept in step).
+  void CopyNew(const ProfileNames& from) {
+    for (size_t i = pairs_.size(); i < from.pairs_.size(); ++i)
+      Intern(from.pairs_[i].campaign, from.pairs_[i].channel);
+  }
 
  private:
   struct Pair {
@@ -104,6 +109,9 @@ struct ProfileRecord {
   bool dirty = false;       // changed since the last checkpoint: cannot be dropped
   bool gone = false;        // expired; deleted at the next checkpoint
   bool referenced = false;  // used since the eviction sweep last passed (CLOCK)
+  // In the snapshot being written (profile_snapshot.h) unless changed
+  // since (then copied); the pipeline's own flag, beside the claim byte.
+  bool in_snapshot = false;
 
   bool flag(int i) const { return (flags >> i) & 1; }
   void set_flag(int i, bool v) {

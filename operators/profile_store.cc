@@ -162,7 +162,7 @@ uint32_t ProfileStore::Add(std::string_view user_id) {
   } else {
     handle = next_++;
     if ((handle >> kChunkBits) >= chunks_.size()) {
-      chunks_.push_back(std::make_unique<ProfileRecord[]>(size_t{1} << kChunkBits));
+      chunks_.push_back(std::make_unique<Chunk>());
     }
   }
   ProfileRecord& r = at(handle);
@@ -200,7 +200,7 @@ void ProfileStore::Remove(uint32_t handle) {
   r.user_id.shrink_to_fit();
   r.stored_timer_ms = 0;
   r.next_same_hash = kNone;
-  r.in_use = r.stored = r.dirty = r.gone = r.referenced = false;
+  r.in_use = r.stored = r.dirty = r.gone = r.referenced = r.in_snapshot = false;
   free_.push_back(handle);
   --size_;
 }

@@ -14,6 +14,7 @@
 // profile step keeps it under profiles.memory_budget by dropping clean
 // records least recently used (CLOCK) once the budget is passed.
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -29,8 +30,8 @@ class ProfileStore {
  public:
   static constexpr uint32_t kNone = 0;
   // What one record costs besides its heap part: the record, its table
-  // entry (at the table's fill) and a timer wheel entry.
-  static constexpr size_t kRecordBytes = sizeof(ProfileRecord) + 24 + 8;
+  // entry (at the table's fill), a timer wheel entry and its claim byte.
+  static constexpr size_t kRecordBytes = sizeof(ProfileRecord) + 24 + 8 + 1;
 
   // `hash` replaces the hash of user ids (tests: collisions on purpose).
   using HashFunction = uint64_t (*)(std::string_view);
@@ -50,9 +51,17 @@ class ProfileStore {
   // Removes the record (its handle may be reused).
   void Remove(uint32_t handle);
 
-  ProfileRecord& at(uint32_t handle) { return chunks_[handle >> kChunkBits][handle & kChunkMask]; }
+  ProfileRecord& at(uint32_t handle) {
+    return chunks_[handle >> kChunkBits]->records[handle & kChunkMask];
+  }
   const ProfileRecord& at(uint32_t handle) const {
-    return chunks_[handle >> kChunkBits][handle & kChunkMask];
+    return chunks_[handle >> kChunkBits]->records[handle & kChunkMask];
+  }
+  // The record's claim byte for a checkpoint being written
+  // (profile_snapshot.h); beside the records, not in them, so that a
+  // record stays a plain struct.
+  std::atomic<uint8_t>& claim(uint32_t handle) {
+    return chunks_[handle >> kChunkBits]->claims[handle & kChunkMask];
   }
   // Handles ever given: records are at handles 1 .. end() - 1 (some unused).
   uint32_t end() const { return next_; }
@@ -67,8 +76,12 @@ class ProfileStore {
   static constexpr int kChunkBits = 16;
   static constexpr uint32_t kChunkMask = (1u << kChunkBits) - 1;
 
+  struct Chunk {
+    ProfileRecord records[size_t{1} << kChunkBits];
+    std::atomic<uint8_t> claims[size_t{1} << kChunkBits];  // (zero: C++20 value-initialises)
+  };
   HashFunction hash_;
-  std::vector<std::unique_ptr<ProfileRecord[]>> chunks_;
+  std::vector<std::unique_ptr<Chunk>> chunks_;
   std::vector<uint32_t> free_;
   uint32_t next_ = 1;  // handle 0 is kNone
   size_t size_ = 0;

@@ -35,6 +35,15 @@ class StateWriter {
   // decode far below), so one range up to kEndOfKeys covers them all.
   static constexpr std::string_view kEndOfKeys = "\xff";
   void Clear(std::string_view table) { DeleteRange(table, std::string_view(), kEndOfKeys); }
+
+  // Writes a snapshot leaves for later, so that the pipeline does not wait
+  // for them: `write` runs on the thread that commits the checkpoint,
+  // before anything of it is committed, and writes through the writer it
+  // is given (this one's counterpart there). What it reads must not change
+  // until it has run (user_profiles.h: copy on write). A writer that cannot
+  // defer runs it at once (this default).
+  using DeferredWrite = std::function<void(StateWriter& out)>;
+  virtual void Defer(DeferredWrite write) { write(*this); }
 };
 
 class StateReader {

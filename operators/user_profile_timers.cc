@@ -12,13 +12,6 @@
 #include "operators/user_profiles.h"
 
 namespace promowatch {
-namespace {
-
-// Timers per run value (a changelog record stays far under Kafka's 1 MB).
-constexpr int kTimersPerRun = 4096;
-
-}  // namespace
-
 // The earliest time after `t` at which a tag may change with no event.
 int64_t UserProfileOperator::NextTimer(const ProfileRecord& p, int64_t t) const {
   int64_t next = ProfileTimers::kNever;
@@ -85,6 +78,7 @@ void UserProfileOperator::FireTimers(int64_t upto) {
 }
 
 void UserProfileOperator::FireDue(uint32_t handle, int64_t upto) {
+  snapshot_.BeforeChange(handle);
   while (true) {
     ProfileRecord& p = store_.at(handle);
     if (!p.in_use || p.gone) return;
@@ -169,30 +163,7 @@ void UserProfileOperator::PullStoredTimers(int64_t upto) {
   LoadAll(users);  // (their timers go to timers_)
 }
 
-void UserProfileOperator::WriteTimerRuns(StateWriter& out) {
-  // Only changed timers: an unchanged one is in a run already. The old
-  // entry of a changed one stays, stale, until its minute is passed.
-  std::map<int64_t, std::vector<uint32_t>> by_minute;
-  for (uint32_t h : dirty_) {
-    const ProfileRecord& r = store_.at(h);
-    if (r.gone || r.timer_ms == 0 || r.timer_ms == r.stored_timer_ms) continue;
-    by_minute[ProfileTimers::Minute(r.timer_ms)].push_back(h);
-  }
-  v1::ProfileTimerRun run;
-  std::string key;
-  for (const auto& [minute, handles] : by_minute) {
-    for (size_t i = 0; i < handles.size(); i += kTimersPerRun) {
-      run.Clear();
-      for (size_t j = i; j < handles.size() && j < i + kTimersPerRun; ++j) {
-        run.add_due_ms(store_.at(handles[j]).timer_ms);
-        run.add_user_id(store_.at(handles[j]).user_id);
-      }
-      key.clear();
-      AppendBigEndian64(&key, minute * 60'000);
-      AppendBigEndian64(&key, static_cast<int64_t>(timer_runs_++));
-      out.Put(kTimersTable, key, run.SerializeAsString());
-    }
-  }
+void UserProfileOperator::DeletePassedTimerRuns(StateWriter& out) {
   // Runs of minutes before the watermark's: every timer in them fired or
   // was pulled (or is stale).
   const int64_t below = ProfileTimers::Minute(fired_upto_) * 60'000;

@@ -104,6 +104,7 @@ void UserProfileOperator::MarkDirty(uint32_t handle) {
 }
 
 void UserProfileOperator::OnCheckpointCommitted() {
+  snapshot_.Committed();
   commit_pending_ = false;
   for (uint32_t h : written_gone_) {
     const ProfileRecord& r = store_.at(h);
@@ -208,6 +209,7 @@ void UserProfileOperator::OnEvent(EventRecord& e, uint64_t user_hash) {
   const int64_t t = e.event_time_ms;
   // (Users of the batch not in memory were read from state: absent means new.)
   uint32_t h = store_.Find(user_hash, e.user_id);
+  if (h != ProfileStore::kNone) snapshot_.BeforeChange(h);
   // Changes that time made before this event happened first, at their own
   // time (the watermark may not have passed them yet).
   if (h != ProfileStore::kNone && !store_.at(h).gone && store_.at(h).timer_ms != 0 &&
@@ -434,35 +436,38 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
   // A new snapshot comes only after the previous one is durable (the
   // runtime waits for it); a caller that commits synchronously may not say so.
   if (commit_pending_) OnCheckpointCommitted();
-  WriteTimerRuns(out);
-  // No sorting here: the state writer puts the writes in key order on the
-  // committing thread; this runs while the pipeline waits.
+  // The pipeline waits for this part only: the changed profiles are marked
+  // and handed over, and serialised on the committing thread
+  // (profile_snapshot.h); the deleted ones and the totals are written here.
+  snapshot_.Begin();
   for (size_t i = 0; i < dirty_.size(); ++i) {
     // The changed profiles are scattered over the store: fetch the ones a
-    // few places ahead while this one is written.
+    // few places ahead while this one is marked.
     if (i + kSnapshotPrefetch < dirty_.size()) {
       const char* ahead = reinterpret_cast<const char*>(&store_.at(dirty_[i + kSnapshotPrefetch]));
       for (size_t line = 0; line < sizeof(ProfileRecord); line += 64)
         __builtin_prefetch(ahead + line);
     }
-    ProfileRecord& r = store_.at(dirty_[i]);
-    const int64_t timer = r.gone ? 0 : r.timer_ms;
+    const uint32_t h = dirty_[i];
+    ProfileRecord& r = store_.at(h);
     r.dirty = false;
     if (r.gone) {
       if (r.stored) out.Delete(kTable, r.user_id);
       r.stored = false;
       r.stored_timer_ms = 0;
-      written_gone_.push_back(dirty_[i]);  // forgotten once the delete is durable
+      written_gone_.push_back(h);  // forgotten once the delete is durable
       continue;
     }
-    scratch_.Clear();
-    ToProto(r, names_, &scratch_);
-    buffer_.clear();
-    scratch_.SerializeToString(&buffer_);
-    out.Put(kTable, r.user_id, buffer_);
+    // Only changed timers go into runs: an unchanged one is in a run
+    // already. The old entry of a changed one stays, stale, until its
+    // minute is passed.
+    if (r.timer_ms != 0 && r.timer_ms != r.stored_timer_ms) snapshot_.AddTimer(h, r.timer_ms);
+    snapshot_.Add(h);
     r.stored = true;
-    r.stored_timer_ms = timer;
+    r.stored_timer_ms = r.timer_ms;
   }
+  DeletePassedTimerRuns(out);
+  timer_runs_ = snapshot_.Defer(out, timer_runs_);
   commit_pending_ = true;
   dirty_.clear();
   v1::ProfileTotals totals;

@@ -41,6 +41,7 @@
 #include "operators/operator.h"
 #include "operators/plan_cohort.h"
 #include "operators/profile_record.h"
+#include "operators/profile_snapshot.h"
 #include "operators/profile_store.h"
 #include "operators/profile_timers.h"
 #include "operators/segment.h"
@@ -285,9 +286,9 @@ class UserProfileOperator final : public EnrichingOperator {
   // Loads the users not in memory whose checkpointed timers are due at
   // `upto` (their timers go to timers_).
   void PullStoredTimers(int64_t upto);
-  // Writes the timers that changed since the last checkpoint as runs by
-  // due minute, and deletes the runs of minutes the watermark passed.
-  void WriteTimerRuns(StateWriter& out);
+  // Deletes the timer runs of minutes the watermark passed (the changed
+  // timers' runs are the snapshot's: profile_snapshot.h).
+  void DeletePassedTimerRuns(StateWriter& out);
   // Drops unchanged profiles least recently used (CLOCK) down to 90% of
   // the budget.
   void Evict();
@@ -305,6 +306,8 @@ class UserProfileOperator final : public EnrichingOperator {
   absl::Status status_;
   ProfileNames names_;
   ProfileStore store_;
+  // Written on the committing thread (copy on write).
+  ProfileSnapshot snapshot_{store_, names_, kTable, kTimersTable};
   ProfileTimers timers_;
   std::vector<uint32_t> dirty_;  // handles changed since the last checkpoint
   // Written by the last Snapshot, acted on when its commit is durable:
@@ -330,7 +333,6 @@ class UserProfileOperator final : public EnrichingOperator {
   int64_t deleted_below_ms_ = 0;  // runs of minutes before this were deleted
   uint64_t timer_runs_ = 0;       // runs written (the next one's number)
   // Reused buffers.
-  std::string buffer_;
   v1::UserProfile scratch_;
   std::vector<uint32_t> due_;
   std::vector<uint64_t> hashes_;

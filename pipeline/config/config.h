@@ -211,8 +211,10 @@ struct PipelineConfig {
   // user shows up. Default: 4 GiB (10M users with room to spare).
   int64_t profiles_memory_budget = int64_t{4} << 30;
   // profiles.checkpoint_every_changed: a checkpoint once this many profiles
-  // changed since the last one (bounds its pause). Default: 100,000.
-  int64_t profiles_checkpoint_every_changed = 100'000;
+  // changed since the last one. Default: 0, none (changed profiles are
+  // serialised on the committing thread, not in the pause: checkpoints
+  // follow state.checkpoint_interval / checkpoint_every_records).
+  int64_t profiles_checkpoint_every_changed = 0;
   // profiles.tags: the thresholds of the tags.
   TagRules tag_rules;
   ApiOptions api;

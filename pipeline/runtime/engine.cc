@@ -425,6 +425,7 @@ void Engine::CollectCommit(bool block) {
     return;
   }
   spare_batch_ = std::move(inflight_batch_);
+  last_checkpoint_bytes_ = inflight_bytes_.load();  // (with the deferred writes)
   committed_watermark_ms_ = inflight_watermark_ms_;
   for (Operator* op : operators_) op->OnCheckpointCommitted();
   for (Task& t : tasks_) {
@@ -502,6 +503,10 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait,
   inflight_checkpoint_ = counters_.checkpoints;
   inflight_started_ = MonotonicNow();
   inflight_ = std::async(std::launch::async, [this, backend, pending, tasks] {
+    // What operators left to this thread (StateWriter::Defer) first: it
+    // goes to the changelog as well.
+    pending->RunDeferred();
+    inflight_bytes_.store(pending->byte_size());
     // The local state is never ahead of the changelog: a task restored
     // elsewhere from the changelog is at least where this state says.
     absl::Status s = tasks != nullptr ? tasks->BeforeCommit() : absl::OkStatus();

@@ -506,6 +506,7 @@ class Engine {
   int64_t inflight_checkpoint_ = 0;
   std::chrono::steady_clock::time_point inflight_started_{};
   std::atomic<int64_t> inflight_commit_us_{0};  // set by the commit thread when it is done
+  std::atomic<uint64_t> inflight_bytes_{0};     // the batch's bytes, deferred writes included
   CommitReport last_commit_;
   std::future<absl::Status> inflight_;
   absl::Status commit_error_;

@@ -342,6 +342,9 @@ absl::Status Engine::RestoreTask(int task, TaskPosition* position) {
 }
 
 void Engine::DropTask(int task) {
+  // A commit in flight may still be writing what the task's operators
+  // left to it (StateWriter::Defer): it ends before they go.
+  (void)WaitForCommit();
   Task& slot = tasks_[static_cast<size_t>(task)];
   Subtract(&counters_, slot.counters);
   ForEachTaskOperator(slot, [](Operator* op) { op->Close(); });

@@ -74,7 +74,8 @@ class TaskStateReader final : public StateReader {
 
 class TaskStateWriter final : public StateWriter {
  public:
-  TaskStateWriter(StateWriter* out, int task) : out_(out), prefix_(TaskKeyPrefix(task)) {}
+  TaskStateWriter(StateWriter* out, int task)
+      : out_(out), task_(task), prefix_(TaskKeyPrefix(task)) {}
   void Put(std::string_view table, std::string_view key, std::string_view value) override {
     out_->Put(table, Key(key), value);
   }
@@ -85,6 +86,12 @@ class TaskStateWriter final : public StateWriter {
     const std::string from = prefix_ + std::string(begin);
     out_->DeleteRange(table, from, Key(end));
   }
+  void Defer(DeferredWrite write) override {
+    out_->Defer([task = task_, write = std::move(write)](StateWriter& out) {
+      TaskStateWriter there(&out, task);
+      write(there);
+    });
+  }
 
  private:
   std::string_view Key(std::string_view key) {
@@ -93,6 +100,7 @@ class TaskStateWriter final : public StateWriter {
     return key_;
   }
   StateWriter* out_;
+  int task_;
   std::string prefix_;
   std::string key_;  // reused across calls
 };
@@ -113,6 +121,15 @@ class TeeStateWriter final : public StateWriter {
   void DeleteRange(std::string_view table, std::string_view begin, std::string_view end) override {
     first_->DeleteRange(table, begin, end);
     if (second_ != nullptr) second_->DeleteRange(table, begin, end);
+  }
+  // Deferred once, on the first writer's side, writing to both there (the
+  // second must outlive the deferred write: the changelog batch is
+  // finished on the committing thread, after it).
+  void Defer(DeferredWrite write) override {
+    first_->Defer([second = second_, write = std::move(write)](StateWriter& out) {
+      TeeStateWriter there(&out, second);
+      write(there);
+    });
   }
 
  private:

@@ -279,6 +279,15 @@ void RocksStateBackend::Batch::Build(rocksdb::WriteBatch* out) {
   }
 }
 
+void RocksStateBackend::Batch::RunDeferred() {
+  // (A deferred write may defer again: run until none is left.)
+  while (!deferred_.empty()) {
+    std::vector<DeferredWrite> now;
+    now.swap(deferred_);
+    for (DeferredWrite& write : now) write(*this);
+  }
+}
+
 void RocksStateBackend::Batch::Clear() {
   for (Table& t : tables_) {  // keeps the memory for the next use
     t.bytes.clear();
@@ -287,9 +296,11 @@ void RocksStateBackend::Batch::Clear() {
   }
   bytes_ = 0;
   count_ = 0;
+  deferred_.clear();
 }
 
 absl::Status RocksStateBackend::Commit(Batch& batch) {
+  batch.RunDeferred();
   if (!batch.status_.ok()) return batch.status_;
   // Record headers: a tag, a column family id and two lengths each.
   rocksdb::WriteBatch write(batch.bytes_ + 16 * batch.count_ + 64);

@@ -81,6 +81,10 @@ class RocksStateBackend final : public StateReader {
     void Put(std::string_view table, std::string_view key, std::string_view value) override;
     void Delete(std::string_view table, std::string_view key) override;
     void DeleteRange(std::string_view table, std::string_view begin, std::string_view end) override;
+    // Kept for RunDeferred (Commit runs what is left).
+    void Defer(DeferredWrite write) override { deferred_.push_back(std::move(write)); }
+    // Runs the deferred writes into this batch (the committing thread).
+    void RunDeferred();
     // Bytes of keys and values staged.
     size_t byte_size() const { return bytes_; }
     // Writes staged.
@@ -116,6 +120,7 @@ class RocksStateBackend final : public StateReader {
     std::vector<Table> tables_;  // in order of first use; a handful
     size_t bytes_ = 0;
     size_t count_ = 0;
+    std::vector<DeferredWrite> deferred_;
     absl::Status status_;  // first error (an unknown table)
   };
 
