@@ -71,16 +71,19 @@ bool EventTimeOrder::Hold(const EventRecord& r) {
   if (released_upto_ != kNoWatermark && r.event_time_ms <= released_upto_) return false;
   const uint32_t slot = TakeSlot();
   slots_[slot] = r;  // (copy-assigned: the slot's strings keep their capacity)
-  // Records arrive nearly in time order: most go at the end, without a
-  // search from the root.
-  const auto key = std::make_pair(r.event_time_ms, next_seq_++);
-  if (held_.empty() || held_.rbegin()->first < key) {
-    held_.emplace_hint(held_.end(), key, slot);
-  } else {
-    held_.emplace(key, slot);
-  }
+  const HeldKey key(r.event_time_ms, next_seq_++);
+  Enter(key, slot);
   unsaved_.push_back({key, slot});
   return true;
+}
+
+void EventTimeOrder::Enter(HeldKey key, uint32_t slot) {
+  // (seq grows with arrival: not before the queue's last means after it.)
+  if (in_order_.empty() || in_order_.back().key.first <= key.first) {
+    in_order_.push_back({key, slot});
+  } else {
+    out_of_order_.emplace(key, slot);
+  }
 }
 
 std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
@@ -90,13 +93,24 @@ std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
     released_upto_ = watermark_ms;
   // Without checkpoints (a run with no state) nothing empties unsaved_:
   // forget what was released once it outgrows what is held.
-  if (unsaved_.size() > 2 * held_.size() + 4096) {
+  if (unsaved_.size() > 2 * held() + 4096) {
     std::erase_if(unsaved_, [this](const auto& u) { return u.first.first <= released_upto_; });
   }
-  auto end = held_.begin();
-  for (; end != held_.end() && end->first.first <= released_upto_; ++end)
-    released_slots_.push_back(end->second);
-  held_.erase(held_.begin(), end);
+  // The two fronts merged, in (time, seq) order.
+  auto end = out_of_order_.begin();
+  while (true) {
+    const bool queued = !in_order_.empty() && in_order_.front().key.first <= released_upto_;
+    const bool other = end != out_of_order_.end() && end->first.first <= released_upto_;
+    if (!queued && !other) break;
+    if (queued && (!other || in_order_.front().key < end->first)) {
+      released_slots_.push_back(in_order_.front().slot);
+      in_order_.pop_front();
+    } else {
+      released_slots_.push_back(end->second);
+      ++end;
+    }
+  }
+  out_of_order_.erase(out_of_order_.begin(), end);
   // The same millisecond: clicks before orders, then by event id (arrival
   // order differs between runs; admission let one record per id through).
   const auto first = [this](uint32_t a, uint32_t b) {
@@ -120,9 +134,10 @@ std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
 
 std::span<EventRecord* const> EventTimeOrder::ReleaseAll() {
   int64_t newest = released_upto_;
-  if (!held_.empty()) {
-    const int64_t last = held_.rbegin()->first.first;
-    newest = newest == kNoWatermark ? last : std::max(newest, last);
+  for (const int64_t last :
+       {in_order_.empty() ? kNoWatermark : in_order_.back().key.first,
+        out_of_order_.empty() ? kNoWatermark : out_of_order_.rbegin()->first.first}) {
+    if (last != kNoWatermark) newest = newest == kNoWatermark ? last : std::max(newest, last);
   }
   return Release(newest);
 }
@@ -168,7 +183,8 @@ void EventTimeOrder::Snapshot(StateWriter& out) {
 }
 
 absl::Status EventTimeOrder::Restore(const StateReader& in) {
-  held_.clear();
+  in_order_.clear();
+  out_of_order_.clear();
   slots_.clear();
   free_slots_.clear();
   released_slots_.clear();
@@ -192,8 +208,7 @@ absl::Status EventTimeOrder::Restore(const StateReader& in) {
       // A chunk outlives its oldest records: those released are skipped.
       if (released_upto_ != kNoWatermark && p.event_time_ms() <= released_upto_) continue;
       FromProto(p, &slots_.emplace_back());
-      held_.emplace(std::make_pair(p.event_time_ms(), p.seq()),
-                    static_cast<uint32_t>(slots_.size() - 1));
+      Enter(HeldKey(p.event_time_ms(), p.seq()), static_cast<uint32_t>(slots_.size() - 1));
       next_seq_ = std::max(next_seq_, p.seq() + 1);
     }
     return absl::OkStatus();

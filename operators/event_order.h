@@ -22,6 +22,7 @@
 // Threading: the pipeline thread.
 
 #include <cstdint>
+#include <deque>
 #include <span>
 #include <string>
 #include <vector>
@@ -52,28 +53,36 @@ class EventTimeOrder final : public Operator {
   // is held again behind the newest one released.
   std::span<EventRecord* const> ReleaseAll();
 
-  size_t held() const { return held_.size(); }
+  size_t held() const { return in_order_.size() + out_of_order_.size(); }
   int64_t released_upto() const { return released_upto_; }
 
  private:
-  // Held records in (time, arrival) order in a B-tree (cache-friendly, and
-  // a release is one erase of its front); records of the same millisecond
-  // are put in their final order (kind, event id) when released. The
-  // records stay in their slots (a record is copied once in and handed out
-  // by pointer; a slot's strings keep their capacity for the next).
-  using Order = absl::btree_map<std::pair<int64_t, uint64_t>, uint32_t>;  // (time, seq) -> slot
+  // Held records in (time, arrival) order: most arrive in time order and
+  // are appended to a queue (no search, no node splits); the others go to
+  // a B-tree; a release merges the two fronts. Records of the same
+  // millisecond are put in their final order (kind, event id) when
+  // released. The records stay in their slots (a record is copied once in
+  // and handed out by pointer; a slot's strings keep their capacity).
+  using HeldKey = std::pair<int64_t, uint64_t>;  // (time, seq)
+  struct InOrder {
+    HeldKey key;
+    uint32_t slot;
+  };
+  using Order = absl::btree_map<HeldKey, uint32_t>;  // -> slot
   static std::string Key(int64_t time, uint64_t seq);
   uint32_t TakeSlot();
   void FreeReleased();  // the slots handed out by the last Release
 
-  Order held_;
+  void Enter(HeldKey key, uint32_t slot);
+  std::deque<InOrder> in_order_;  // ascending
+  Order out_of_order_;
   std::vector<EventRecord> slots_;
   std::vector<uint32_t> free_slots_;
   std::vector<uint32_t> released_slots_;
   std::vector<EventRecord*> released_ptrs_;
   uint64_t next_seq_ = 0;
   // Records held since the last checkpoint (not on disk yet), as held.
-  std::vector<std::pair<std::pair<int64_t, uint64_t>, uint32_t>> unsaved_;
+  std::vector<std::pair<HeldKey, uint32_t>> unsaved_;
   int64_t released_upto_ = kNoWatermark;
   int64_t deleted_upto_ = kNoWatermark;  // released records removed from disk up to here
 };
