@@ -276,6 +276,7 @@ class ReplayCheckpoints {
     // commit of the previous one if it is still running). The wait for the
     // last commit, after the input, is not a pause.
     pauses_ms_.push_back(MillisSince(started));
+    commit_waits_ms_.push_back(engine_.last_commit_wait_ms());
     if (wait) {
       if (auto s = engine_.WaitForCommit(); !s.ok()) {
         spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
@@ -299,11 +300,21 @@ class ReplayCheckpoints {
     for (double ms : sorted) total += ms;
     std::vector<double> batches = batches_ms_;
     std::sort(batches.begin(), batches.end());
+    // The pause without the wait for the commit before it: the snapshot.
+    std::vector<double> snapshots;
+    double waited = 0;
+    for (size_t i = 0; i < pauses_ms_.size(); ++i) {
+      snapshots.push_back(std::max(0.0, pauses_ms_[i] - commit_waits_ms_[i]));
+      waited += commit_waits_ms_[i];
+    }
+    std::sort(snapshots.begin(), snapshots.end());
     return fmt::format(
         "checkpoint_p50_ms={:.0f} checkpoint_p99_ms={:.0f} checkpoint_max_ms={:.0f} "
-        "checkpoint_total_ms={:.0f} batch_p50_ms={:.2f} batch_p99_ms={:.2f}",
+        "checkpoint_total_ms={:.0f} snapshot_p50_ms={:.0f} snapshot_p99_ms={:.0f} "
+        "commit_wait_total_ms={:.0f} batch_p50_ms={:.2f} batch_p99_ms={:.2f}",
         Quantile(sorted, 0.5), Quantile(sorted, 0.99), sorted.empty() ? 0.0 : sorted.back(), total,
-        Quantile(batches, 0.5), Quantile(batches, 0.99));
+        Quantile(snapshots, 0.5), Quantile(snapshots, 0.99), waited, Quantile(batches, 0.5),
+        Quantile(batches, 0.99));
   }
 
  private:
@@ -314,6 +325,7 @@ class ReplayCheckpoints {
   CheckpointSchedule schedule_;
   int64_t skipped_bytes_;
   std::vector<double> pauses_ms_;
+  std::vector<double> commit_waits_ms_;  // of each pause, the wait for the commit before
   std::vector<double> batches_ms_;
 
   static double Quantile(const std::vector<double>& sorted, double q) {

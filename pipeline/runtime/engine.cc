@@ -455,7 +455,10 @@ absl::Status Engine::Checkpoint(const SourcePosition& position, bool wait,
   if (backend_ == nullptr) return absl::OkStatus();
   // Operators marked the previous snapshot's state clean: a failed commit of
   // it leaves memory and disk apart, so nothing is committed after it.
-  if (absl::Status s = WaitForCommit(); !s.ok()) return s;
+  const auto wait_started = MonotonicNow();
+  const absl::Status committed = WaitForCommit();
+  last_commit_wait_ms_ = MillisSince(wait_started);
+  if (!committed.ok()) return committed;
   // State an operator could not read: outputs since may be wrong; stop
   // before making them the committed truth.
   absl::Status unreadable;

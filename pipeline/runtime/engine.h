@@ -317,6 +317,9 @@ class Engine {
     bool ok = true;
   };
   CommitReport last_commit() const { return last_commit_; }
+  // How long the last Checkpoint waited for the commit before it (the rest
+  // of its pause is the snapshot itself).
+  double last_commit_wait_ms() const { return last_commit_wait_ms_; }
 
   // An operator needs a checkpoint to stay within its memory bound: the
   // caller should checkpoint after this batch.
@@ -508,6 +511,7 @@ class Engine {
   std::atomic<int64_t> inflight_commit_us_{0};  // set by the commit thread when it is done
   std::atomic<uint64_t> inflight_bytes_{0};     // the batch's bytes, deferred writes included
   CommitReport last_commit_;
+  double last_commit_wait_ms_ = 0;
   std::future<absl::Status> inflight_;
   absl::Status commit_error_;
   int64_t committed_watermark_ms_ = kNoWatermark;
