@@ -35,10 +35,10 @@ struct ProfileSnapshot::Job {
 
   // The committing thread.
   void Run(StateWriter& out);
-  // Never to run (its batch was dropped): what is pending is released.
-  void GiveUp();
-  // Until it is done; one not begun never begins.
-  void Cancel();
+  // Waits until it has run; one not begun never begins (its batch was
+  // dropped, or the caller moved on without committing it): what it left
+  // pending is released, so that no later change copies into it.
+  void Finish();
 };
 
 namespace {
@@ -53,12 +53,12 @@ void Serialise(const ProfileRecord& r, const ProfileNames& names, v1::UserProfil
   scratch->SerializeToString(out);
 }
 
-// Held by the deferred write: gives its job up if the write is dropped
+// Held by the deferred write: finishes its job if the write is dropped
 // without running (the batch of a failed checkpoint).
 struct Ticket {
   std::shared_ptr<ProfileSnapshot::Job> job;
   ~Ticket() {
-    if (job != nullptr) job->GiveUp();
+    if (job != nullptr) job->Finish();
   }
 };
 
@@ -126,20 +126,17 @@ void ProfileSnapshot::Job::Run(StateWriter& out) {
   copied.clear();
 }
 
-void ProfileSnapshot::Job::GiveUp() {
-  std::lock_guard lock(mu);
-  if (state != State::kWaiting) return;
-  state = State::kDone;
-  for (const Entry& e : records) {
-    uint8_t pending = kPending;
-    e.claim->compare_exchange_strong(pending, kIdle, std::memory_order_acq_rel);
-  }
-  done.notify_all();
-}
-
-void ProfileSnapshot::Job::Cancel() {
+void ProfileSnapshot::Job::Finish() {
   std::unique_lock lock(mu);
-  if (state == State::kWaiting) state = State::kDone;
+  if (state == State::kWaiting) {
+    state = State::kDone;
+    for (const Entry& e : records) {
+      uint8_t pending = kPending;
+      e.claim->compare_exchange_strong(pending, kIdle, std::memory_order_acq_rel);
+    }
+    done.notify_all();
+    return;
+  }
   done.wait(lock, [this] { return state == State::kDone; });
 }
 
@@ -151,25 +148,17 @@ ProfileSnapshot::ProfileSnapshot(ProfileStore& store, const ProfileNames& names,
       timers_table_(timers_table),
       names_copy_(std::make_shared<ProfileNames>()) {}
 
-ProfileSnapshot::~ProfileSnapshot() {
-  if (job_ != nullptr) job_->Cancel();
+ProfileSnapshot::~ProfileSnapshot() { Committed(); }
+
+void ProfileSnapshot::Committed() {
+  if (job_ == nullptr) return;
+  job_->Finish();  // (run by now when the commit says so: no wait)
+  job_.reset();
 }
 
 void ProfileSnapshot::Begin() {
-  if (job_ != nullptr) {
-    // Not committed (a caller that commits later, or never): whatever is
-    // still pending is copied now, so that its write stays as of its
-    // snapshot whatever happens to the records from here on.
-    for (const Job::Entry& e : job_->records) {
-      auto& r = const_cast<ProfileRecord&>(*e.record);
-      if (!r.in_snapshot) continue;
-      r.in_snapshot = false;
-      Copy(r, *e.claim);
-    }
-    // Done, or never to begin from here: the copy of the names is free.
-    job_->Cancel();
-    job_.reset();
-  }
+  // (A caller that did not say the last one was committed: it is over.)
+  Committed();
   names_copy_->CopyNew(names_);
   job_ = std::make_shared<Job>();
   job_->names = names_copy_;

@@ -49,8 +49,7 @@ class ProfileSnapshot {
   ProfileSnapshot(const ProfileSnapshot&) = delete;
   ProfileSnapshot& operator=(const ProfileSnapshot&) = delete;
 
-  // A new snapshot. (Whatever the last one left pending, if its write has
-  // not run, is copied first: that write stays right.)
+  // A new snapshot (the last one is over: see Committed).
   void Begin();
   // The record at `handle` goes into the snapshot as it is now.
   void Add(uint32_t handle);
@@ -68,8 +67,9 @@ class ProfileSnapshot {
     r.in_snapshot = false;
     if (job_ != nullptr) Copy(r, store_.claim(handle));
   }
-  // The checkpoint is committed: its write has run.
-  void Committed() { job_.reset(); }
+  // The checkpoint is committed: its write has run. (One that has not run
+  // by now never does: what it left pending is released.)
+  void Committed();
 
  private:
   // Copies the record if it is still pending in the write in flight.
