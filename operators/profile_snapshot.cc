@@ -82,11 +82,7 @@ void ProfileSnapshot::Job::Run(StateWriter& out) {
   v1::UserProfile scratch;
   std::string bytes;
   for (size_t i = 0; i < records.size(); ++i) {
-    if (i + kPrefetch < records.size()) {
-      const char* ahead = reinterpret_cast<const char*>(records[i + kPrefetch].record);
-      for (size_t line = 0; line < sizeof(ProfileRecord); line += 64)
-        __builtin_prefetch(ahead + line);
-    }
+    if (i + kPrefetch < records.size()) PrefetchProfile(*records[i + kPrefetch].record);
     const Entry& e = records[i];
     uint8_t pending = kPending;
     if (e.claim->compare_exchange_strong(pending, kWriting, std::memory_order_acq_rel,

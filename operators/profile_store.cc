@@ -141,8 +141,7 @@ uint64_t ProfileStore::Hash(std::string_view user_id) const {
 void ProfileStore::PrefetchRecord(uint64_t hash) const {
   auto it = index_.find(hash);
   if (it == index_.end()) return;
-  const char* r = reinterpret_cast<const char*>(&at(it->second));
-  for (size_t line = 0; line < sizeof(ProfileRecord); line += 64) __builtin_prefetch(r + line);
+  PrefetchProfile(at(it->second));
 }
 
 uint32_t ProfileStore::Find(uint64_t hash, std::string_view user_id) const {

@@ -443,11 +443,8 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
   for (size_t i = 0; i < dirty_.size(); ++i) {
     // The changed profiles are scattered over the store: fetch the ones a
     // few places ahead while this one is marked.
-    if (i + kSnapshotPrefetch < dirty_.size()) {
-      const char* ahead = reinterpret_cast<const char*>(&store_.at(dirty_[i + kSnapshotPrefetch]));
-      for (size_t line = 0; line < sizeof(ProfileRecord); line += 64)
-        __builtin_prefetch(ahead + line);
-    }
+    if (i + kSnapshotPrefetch < dirty_.size())
+      PrefetchProfile(store_.at(dirty_[i + kSnapshotPrefetch]));
     const uint32_t h = dirty_[i];
     ProfileRecord& r = store_.at(h);
     r.dirty = false;

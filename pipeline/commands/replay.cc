@@ -28,6 +28,7 @@
 #include "operators/user_profiles.h"
 #include "pipeline/commands/commands.h"
 #include "pipeline/commands/progress.h"
+#include "pipeline/commands/replay_pauses.h"
 #include "pipeline/io/file_io.h"
 #include "pipeline/runtime/checkpoint_schedule.h"
 #include "pipeline/runtime/clock.h"
@@ -275,8 +276,7 @@ class ReplayCheckpoints {
     // Processing stops while a checkpoint is taken (the snapshot; and the
     // commit of the previous one if it is still running). The wait for the
     // last commit, after the input, is not a pause.
-    pauses_ms_.push_back(MillisSince(started));
-    commit_waits_ms_.push_back(engine_.last_commit_wait_ms());
+    pauses_.Checkpoint(MillisSince(started), engine_.last_commit_wait_ms());
     if (wait) {
       if (auto s = engine_.WaitForCommit(); !s.ok()) {
         spdlog::error("msg=\"checkpoint failed\" error=\"{}\"", std::string(s.message()));
@@ -289,33 +289,9 @@ class ReplayCheckpoints {
 
   // How long the engine took for a batch of input (a checkpoint's pause
   // apart): its latency, in the summary's quantiles.
-  void BatchTook(double ms) { batches_ms_.push_back(ms); }
-
-  // "checkpoint_p50_ms=... checkpoint_total_ms=... batch_p99_ms=..."
-  // (nearest-rank quantiles).
-  std::string PauseSummary() const {
-    std::vector<double> sorted = pauses_ms_;
-    std::sort(sorted.begin(), sorted.end());
-    double total = 0;
-    for (double ms : sorted) total += ms;
-    std::vector<double> batches = batches_ms_;
-    std::sort(batches.begin(), batches.end());
-    // The pause without the wait for the commit before it: the snapshot.
-    std::vector<double> snapshots;
-    double waited = 0;
-    for (size_t i = 0; i < pauses_ms_.size(); ++i) {
-      snapshots.push_back(std::max(0.0, pauses_ms_[i] - commit_waits_ms_[i]));
-      waited += commit_waits_ms_[i];
-    }
-    std::sort(snapshots.begin(), snapshots.end());
-    return fmt::format(
-        "checkpoint_p50_ms={:.0f} checkpoint_p99_ms={:.0f} checkpoint_max_ms={:.0f} "
-        "checkpoint_total_ms={:.0f} snapshot_p50_ms={:.0f} snapshot_p99_ms={:.0f} "
-        "commit_wait_total_ms={:.0f} batch_p50_ms={:.2f} batch_p99_ms={:.2f}",
-        Quantile(sorted, 0.5), Quantile(sorted, 0.99), sorted.empty() ? 0.0 : sorted.back(), total,
-        Quantile(snapshots, 0.5), Quantile(snapshots, 0.99), waited, Quantile(batches, 0.5),
-        Quantile(batches, 0.99));
-  }
+  void BatchTook(double ms) { pauses_.Batch(ms); }
+  // "checkpoint_p50_ms=... snapshot_p99_ms=... batch_p99_ms=..."
+  std::string PauseSummary() const { return pauses_.Summary(); }
 
  private:
   Engine& engine_;
@@ -324,15 +300,7 @@ class ReplayCheckpoints {
   KillPoint& kill_point_;
   CheckpointSchedule schedule_;
   int64_t skipped_bytes_;
-  std::vector<double> pauses_ms_;
-  std::vector<double> commit_waits_ms_;  // of each pause, the wait for the commit before
-  std::vector<double> batches_ms_;
-
-  static double Quantile(const std::vector<double>& sorted, double q) {
-    if (sorted.empty()) return 0.0;
-    const size_t rank = static_cast<size_t>(std::ceil(q * static_cast<double>(sorted.size())));
-    return sorted[std::clamp<size_t>(rank, 1, sorted.size()) - 1];
-  }
+  ReplayPauses pauses_;
 };
 
 int64_t FileSize(const std::string& path) {
