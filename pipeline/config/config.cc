@@ -147,9 +147,10 @@ absl::Status ParseCumulativeSection(const Reader& r, const YAML::Node& c, Pipeli
 // state: where RocksDB keeps state and how often a checkpoint commits.
 absl::Status ParseStateSection(const Reader& r, const YAML::Node& s, PipelineConfig* out) {
   PipelineConfig& config = *out;
-  PW_RETURN_IF_ERROR(r.CheckKeys(s, "state",
-                                 {"dir", "checkpoint_every_records", "checkpoint_interval",
-                                  "block_cache_mb", "write_buffer_mb", "changelog_full_batch_mb"}));
+  PW_RETURN_IF_ERROR(
+      r.CheckKeys(s, "state",
+                  {"dir", "checkpoint_every_records", "checkpoint_interval", "block_cache_mb",
+                   "write_buffer_mb", "max_wal_mb", "changelog_full_batch_mb"}));
   if (auto n = s["dir"]) config.state_dir = n.Scalar();
   if (auto n = s["checkpoint_every_records"]) {
     PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &config.checkpoint_every_records));
@@ -166,6 +167,11 @@ absl::Status ParseStateSection(const Reader& r, const YAML::Node& s, PipelineCon
     int64_t mb = 0;
     PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &mb));
     config.state.write_buffer_bytes = static_cast<size_t>(mb) << 20;
+  }
+  if (auto n = s["max_wal_mb"]) {
+    int64_t mb = 0;
+    PW_RETURN_IF_ERROR(r.Number<int64_t>(n, 1, &mb));
+    config.state.max_wal_bytes = static_cast<size_t>(mb) << 20;
   }
   if (auto n = s["changelog_full_batch_mb"]) {
     int64_t mb = 0;

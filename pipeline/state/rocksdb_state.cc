@@ -105,6 +105,7 @@ absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
+  db_options.max_total_wal_size = options.max_wal_bytes;
 
   // Every table that exists on disk must be opened, plus the ones asked for.
   std::vector<std::string> names;
@@ -128,12 +129,17 @@ absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
       rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
   rocksdb::ColumnFamilyOptions lookup_cf_options = cf_options;
   lookup_cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(lookup_table_options));
+  rocksdb::ColumnFamilyOptions incompressible_cf_options = cf_options;
+  incompressible_cf_options.compression = rocksdb::kNoCompression;
+  const auto listed = [](const std::vector<std::string>& among, const std::string& name) {
+    return std::find(among.begin(), among.end(), name) != among.end();
+  };
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& n : names) {
-    const bool lookups =
-        std::find(options.point_lookup_tables.begin(), options.point_lookup_tables.end(), n) !=
-        options.point_lookup_tables.end();
-    descriptors.emplace_back(n, lookups ? lookup_cf_options : cf_options);
+    descriptors.emplace_back(n, listed(options.point_lookup_tables, n) ? lookup_cf_options
+                                : listed(options.incompressible_tables, n)
+                                    ? incompressible_cf_options
+                                    : cf_options);
   }
 
   std::unique_ptr<RocksStateBackend> backend(new RocksStateBackend());

@@ -10,7 +10,8 @@
 //
 // Tuning (see docs in README "State"): block cache `block_cache_bytes`, bloom
 // filters (10 bits/key) on every table and on memtables (whole keys), level compaction with dynamic
-// level sizes, LZ4 when available.
+// level sizes, LZ4 when available, the live write-ahead log bounded by
+// `max_wal_bytes` (what an open replays).
 
 #include <memory>
 #include <string>
@@ -34,10 +35,21 @@ struct RocksStateOptions {
   size_t block_cache_bytes = size_t{64} << 20;
   // Memtable size per column family. Default: 32 MiB.
   size_t write_buffer_bytes = size_t{32} << 20;
+  // The write-ahead log kept for memtables not flushed yet: beyond it, the
+  // tables holding its oldest file are flushed. A table written rarely (the
+  // input position, totals) otherwise keeps every log file since its last
+  // flush alive, and an open replays them all. Default: 256 MiB.
+  size_t max_wal_bytes = size_t{256} << 20;
   // Tables read by point lookups of keys that are often absent (the
   // profile step's users, operators/user_profiles.h): tuned for that in
   // Open.
   std::vector<std::string> point_lookup_tables = {"profiles"};
+  // Tables of 64-bit user hashes (the windows' distinct users,
+  // operators/user_set.h): random bytes, which LZ4 cannot shrink but still
+  // scans at every flush and compaction. Stored uncompressed.
+  std::vector<std::string> incompressible_tables = {
+      "window_pane_users",     "window_pane_buyers",    "cumulative_day_users",
+      "cumulative_day_buyers", "campaign_period_users", "campaign_period_buyers"};
 };
 
 class RocksStateBackend final : public StateReader {

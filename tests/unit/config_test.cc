@@ -34,6 +34,7 @@ state:
   checkpoint_every_records: 500
   checkpoint_interval: 250ms
   block_cache_mb: 8
+  max_wal_mb: 64
 pipeline:
   batch_size: 128
 )",
@@ -48,6 +49,7 @@ pipeline:
   EXPECT_EQ(c->checkpoint_every_records, 500);
   EXPECT_EQ(c->checkpoint_interval_ms, 250);
   EXPECT_EQ(c->state.block_cache_bytes, size_t{8} << 20);
+  EXPECT_EQ(c->state.max_wal_bytes, size_t{64} << 20);
   EXPECT_EQ(c->batch_size, 128);
 }
 

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "unit/test_util.h"
 
 namespace promowatch {
@@ -36,6 +38,55 @@ TEST(RocksState, BatchesAreInvisibleUntilCommitAndSurviveReopen) {
   ASSERT_TRUE((*db)->Get("b", "k1", &v).ok());
   EXPECT_EQ(v, "other table");
   EXPECT_TRUE(absl::IsNotFound((*db)->Get("a", "missing", &v)));
+}
+
+// The write-ahead log files in `dir` (what an open would replay).
+std::vector<std::string> LogFiles(const std::string& dir) {
+  std::vector<std::string> logs;
+  for (const auto& f : std::filesystem::directory_iterator(dir)) {
+    if (f.path().extension() == ".log") logs.push_back(f.path().filename());
+  }
+  return logs;
+}
+
+TEST(RocksState, ARarelyWrittenTableDoesNotKeepTheLogAlive) {
+  // The input position is written once, the profiles at every checkpoint:
+  // with memtables far from full, nothing would flush, and every log file
+  // since the position's write would stay for an open to replay.
+  testing::TempDir dir;
+  RocksStateOptions options;
+  options.write_buffer_bytes = size_t{256} << 20;
+  options.max_wal_bytes = size_t{1} << 20;
+  std::vector<std::string> first_logs;
+  {
+    auto db = RocksStateBackend::Open(dir.path(), {"position", "busy"}, options);
+    ASSERT_TRUE(db.ok()) << db.status();
+    auto first = (*db)->NewBatch();
+    first->Put("position", "input", "offset 0");
+    ASSERT_TRUE((*db)->Commit(*first).ok());
+    first_logs = LogFiles(dir.path());
+    ASSERT_FALSE(first_logs.empty());
+    const std::string value(1024, 'v');
+    for (int checkpoint = 0; checkpoint < 160; ++checkpoint) {
+      auto batch = (*db)->NewBatch();
+      for (int i = 0; i < 256; ++i)
+        batch->Put("busy", std::to_string(checkpoint * 1000 + i), value);
+      ASSERT_TRUE((*db)->Commit(*batch).ok());
+    }
+  }  // (closing waits for the flushes under way)
+  // 40 MiB written past a bound of 1 MiB: the log file that held the
+  // position was retired (its tables flushed) long before the end.
+  const std::vector<std::string> logs = LogFiles(dir.path());
+  for (const auto& f : first_logs) {
+    EXPECT_EQ(std::find(logs.begin(), logs.end(), f), logs.end())
+        << f << " holds the position's write and is still live: max_wal_bytes is not in force";
+  }
+  auto db = RocksStateBackend::Open(dir.path(), {"position", "busy"}, options);
+  ASSERT_TRUE(db.ok()) << db.status();
+  std::string v;
+  ASSERT_TRUE((*db)->Get("position", "input", &v).ok());
+  EXPECT_EQ(v, "offset 0");
+  EXPECT_EQ(ScanAll(**db, "busy").size(), 160u * 256u);
 }
 
 TEST(RocksState, RangeDeleteByTimePrefix) {
