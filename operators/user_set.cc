@@ -102,6 +102,15 @@ void UserSet::Compact() {
   MergeInto(tail, saved.empty() ? nullptr : saved.data());
 }
 
+void UserSet::RestoreSaved(std::vector<uint64_t>* hashes) {
+  SortHashesInto(*hashes, &items_);
+  items_.erase(std::unique(items_.begin(), items_.end()), items_.end());
+  items_.shrink_to_fit();
+  sorted_ = saved_upto_ = items_.size();
+  fresh_.clear();
+  compact_at_ = std::max<size_t>(256, 2 * sorted_);
+}
+
 void UserSet::MergeSorted(std::span<const uint64_t> other) {
   Compact();
   MergeInto(other);

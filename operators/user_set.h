@@ -47,6 +47,11 @@ class UserSet {
     Compact();
     fresh_.clear();
   }
+  // An empty set becomes the distinct hashes of `hashes` (in any order,
+  // repeats allowed), all saved already: a restore collects a set's chunks
+  // and sorts them once instead of adding them one by one (a merge per
+  // doubling, and every hash kept twice as fresh until MarkSaved).
+  void RestoreSaved(std::vector<uint64_t>* hashes);
 
   size_t memory_bytes() const { return items_.capacity() * sizeof(uint64_t); }
   // Hashes appended since the last compaction.

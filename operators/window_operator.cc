@@ -486,9 +486,16 @@ absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_vie
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
+  // A set's chunks are adjacent in key order: collected, then sorted once.
+  std::vector<uint64_t> collected;
   for (int set = 0; set < 2; ++set) {
     const std::string_view users_table = users_tables[set];
     UserSet Aggregate::*const member = set == 0 ? &Aggregate::users : &Aggregate::buyers;
+    Aggregate* collecting = nullptr;
+    const auto finish = [&] {
+      if (collecting != nullptr) (collecting->*member).RestoreSaved(&collected);
+      collected.clear();
+    };
     s = in.Scan(users_table, [&](std::string_view key, std::string_view value) {
       if (key.size() < 8 + 1 + 1 + 4) {
         return absl::DataLossError(std::string(users_table) + ": malformed key");
@@ -503,10 +510,15 @@ absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_vie
       if (it == aggs.end()) {
         return absl::DataLossError(std::string(users_table) + ": users of an unknown aggregate");
       }
-      ForEachHash(value, [&](uint64_t h) { (it->second.*member).Add(h); });
+      if (&it->second != collecting) {
+        finish();
+        collecting = &it->second;
+      }
+      ForEachHash(value, [&](uint64_t h) { collected.push_back(h); });
       return absl::OkStatus();
     });
     if (!s.ok()) return s;
+    finish();
   }
   for (auto& [slot, agg] : aggs) {  // all of it is on disk already
     agg.users.MarkSaved();
