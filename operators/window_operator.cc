@@ -65,6 +65,22 @@ WindowOperator::KeyId WindowOperator::InternKey(std::string_view campaign, std::
   return id;
 }
 
+WindowOperator::KeyRow& WindowOperator::RowOf(std::string_view campaign, std::string_view channel) {
+  static_assert(static_cast<size_t>(Segment::kUnknown) + 1 == kSegments);
+  scratch_key_.assign(campaign);
+  scratch_key_.push_back('\0');
+  scratch_key_.append(channel);
+  auto it = row_ids_.find(scratch_key_);
+  if (it != row_ids_.end()) return key_rows_[it->second];
+  row_ids_.emplace(scratch_key_, static_cast<uint32_t>(key_rows_.size()));
+  KeyRow row;
+  row.all[0] = InternKey(campaign, channel);
+  row.all[1] = InternKey(campaign, kRollupKey);
+  for (auto& keys : row.by_segment) std::fill(std::begin(keys), std::end(keys), kNoKey);
+  key_rows_.push_back(row);
+  return key_rows_.back();
+}
+
 WindowOperator::Aggregate& WindowOperator::PaneFor(int64_t pane, KeyId key) {
   auto [it, inserted] = panes_.try_emplace(Slot(pane, key));
   if (inserted) pane_keys_[pane].push_back(key);
@@ -131,12 +147,18 @@ void WindowOperator::Add(const EventRecord& e) {
   // pane whose windows were already emitted. They are emitted again, and the
   // day total (which already folded this pane in) is updated directly.
   const bool correction = last_fired_ != INT64_MIN && pane + 1 <= last_fired_;
-  KeyId keys[6] = {InternKey(e.campaign_id, e.channel), InternKey(e.campaign_id, kRollupKey), 0};
+  KeyRow& row = RowOf(e.campaign_id, e.channel);
+  KeyId keys[6] = {row.all[0], row.all[1], 0};
   size_t n = 3;
   if (e.segment != Segment::kNone && options_.segments()) {
-    keys[n++] = InternKey(e.campaign_id, e.channel, e.segment);
-    keys[n++] = InternKey(e.campaign_id, kRollupKey, e.segment);
-    keys[n++] = InternKey(kRollupKey, kRollupKey, e.segment);
+    KeyId(&by)[3] = row.by_segment[static_cast<size_t>(e.segment)];
+    if (by[0] == kNoKey) {
+      by[0] = InternKey(e.campaign_id, e.channel, e.segment);
+      by[1] = InternKey(e.campaign_id, kRollupKey, e.segment);
+      by[2] = InternKey(kRollupKey, kRollupKey, e.segment);
+    }
+    std::copy(std::begin(by), std::end(by), keys + n);
+    n += 3;
   }
   for (KeyId k : std::span<const KeyId>(keys, n)) {
     Aggregate& p = PaneFor(pane, k);

@@ -157,6 +157,17 @@ class WindowOperator final : public Operator {
   }
   KeyId InternKey(std::string_view campaign, std::string_view channel,
                   Segment segment = Segment::kNone);
+  // The keys an event of (campaign, channel) updates, found with one lookup
+  // per event instead of one per key (up to five): (campaign, channel) and
+  // (campaign, "*"), and per segment the same two and ("*", "*"), interned
+  // when first needed (kNoKey until then), in InternKey's order.
+  static constexpr KeyId kNoKey = UINT32_MAX;
+  static constexpr size_t kSegments = 7;  // Segment's values
+  struct KeyRow {
+    KeyId all[2];
+    KeyId by_segment[kSegments][3];
+  };
+  KeyRow& RowOf(std::string_view campaign, std::string_view channel);
   Aggregate& PaneFor(int64_t pane, KeyId key);
   Aggregate& DayFor(int64_t day, KeyId key);
   // Periods (window_periods.cc). What of a pane at `pane_start` counts in
@@ -199,7 +210,9 @@ class WindowOperator final : public Operator {
   WindowResultSink* const sink_;
 
   std::vector<Key> keys_;
-  absl::flat_hash_map<std::string, KeyId> key_ids_;  // encoded -> id
+  absl::flat_hash_map<std::string, KeyId> key_ids_;     // encoded -> id
+  absl::flat_hash_map<std::string, uint32_t> row_ids_;  // campaign '\0' channel -> key_rows_
+  std::vector<KeyRow> key_rows_;
   std::string scratch_key_;
 
   absl::node_hash_map<uint64_t, Aggregate> panes_;   // Slot(pane, key)
