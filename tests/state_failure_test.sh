@@ -40,7 +40,9 @@ if mount -t tmpfs -o size=4m tmpfs small 2> mount.err; then
     --state-dir small/state --results-format json --metrics-address 127.0.0.1:$(free_port) 2> full.log
   rc=$?
   set -e
-  [ "$rc" = 1 ] || fail "on a full disk, run exited $rc (expected 1): $(grep 'level=error' full.log | tail -3)"
+  # (The last lines too: an abort's own message is not a logfmt line.)
+  [ "$rc" = 1 ] || fail "on a full disk, run exited $rc (expected 1): $(grep 'level=error' full.log | tail -3)
+last lines of its log: $(tail -n 4 full.log)"
   grep -q 'No space left on device' full.log || fail "the error does not say the disk is full: $(grep 'level=error' full.log | tail -3)"
   grep -q 'msg="state could not be written; stopping without a final checkpoint"' full.log ||
     fail "no message saying the state could not be written: $(grep 'level=error' full.log | tail -3)"
