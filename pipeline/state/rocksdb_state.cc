@@ -15,6 +15,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "operators/window_operator.h"
+
 namespace promowatch {
 namespace {
 
@@ -131,15 +133,24 @@ absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
   lookup_cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(lookup_table_options));
   rocksdb::ColumnFamilyOptions incompressible_cf_options = cf_options;
   incompressible_cf_options.compression = rocksdb::kNoCompression;
+  // Tables of 64-bit user hashes (the windows' distinct users,
+  // operators/user_set.h): random bytes, which LZ4 cannot shrink but still
+  // scans at every flush and compaction. Stored uncompressed.
+  const std::vector<std::string> incompressible_tables = {
+      std::string(WindowOperator::kPaneUsersTable),
+      std::string(WindowOperator::kPaneBuyersTable),
+      std::string(WindowOperator::kDayUsersTable),
+      std::string(WindowOperator::kDayBuyersTable),
+      std::string(WindowOperator::kPeriodUsersTable),
+      std::string(WindowOperator::kPeriodBuyersTable)};
   const auto listed = [](const std::vector<std::string>& among, const std::string& name) {
     return std::find(among.begin(), among.end(), name) != among.end();
   };
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const auto& n : names) {
     descriptors.emplace_back(n, listed(options.point_lookup_tables, n) ? lookup_cf_options
-                                : listed(options.incompressible_tables, n)
-                                    ? incompressible_cf_options
-                                    : cf_options);
+                                : listed(incompressible_tables, n)     ? incompressible_cf_options
+                                                                       : cf_options);
   }
 
   std::unique_ptr<RocksStateBackend> backend(new RocksStateBackend());

@@ -44,12 +44,6 @@ struct RocksStateOptions {
   // profile step's users, operators/user_profiles.h): tuned for that in
   // Open.
   std::vector<std::string> point_lookup_tables = {"profiles"};
-  // Tables of 64-bit user hashes (the windows' distinct users,
-  // operators/user_set.h): random bytes, which LZ4 cannot shrink but still
-  // scans at every flush and compaction. Stored uncompressed.
-  std::vector<std::string> incompressible_tables = {
-      "window_pane_users",     "window_pane_buyers",    "cumulative_day_users",
-      "cumulative_day_buyers", "campaign_period_users", "campaign_period_buyers"};
 };
 
 class RocksStateBackend final : public StateReader {
