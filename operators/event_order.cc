@@ -78,12 +78,18 @@ bool EventTimeOrder::Hold(const EventRecord& r) {
 }
 
 void EventTimeOrder::Enter(HeldKey key, uint32_t slot) {
-  // (seq grows with arrival: not before the queue's last means after it.)
-  if (in_order_.empty() || in_order_.back().key.first <= key.first) {
-    in_order_.push_back({key, slot});
-  } else {
-    out_of_order_.emplace(key, slot);
+  const int64_t bucket = key.first >> kBucketShift;
+  if (bucket != last_bucket_ || last_held_ == nullptr) {
+    auto [it, added] = buckets_.try_emplace(bucket);
+    if (added && !spare_.empty()) {
+      it->second.swap(spare_.back());
+      spare_.pop_back();
+    }
+    last_bucket_ = bucket;
+    last_held_ = &it->second;
   }
+  last_held_->push_back({key, slot});
+  ++held_;
 }
 
 std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
@@ -96,34 +102,44 @@ std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
   if (unsaved_.size() > 2 * held() + 4096) {
     std::erase_if(unsaved_, [this](const auto& u) { return u.first.first <= released_upto_; });
   }
-  // The two fronts merged, in (time, seq) order.
-  auto end = out_of_order_.begin();
-  while (true) {
-    const bool queued = !in_order_.empty() && in_order_.front().key.first <= released_upto_;
-    const bool other = end != out_of_order_.end() && end->first.first <= released_upto_;
-    if (!queued && !other) break;
-    if (queued && (!other || in_order_.front().key < end->first)) {
-      released_slots_.push_back(in_order_.front().slot);
-      in_order_.pop_front();
+  // The buckets the watermark passed whole, then the part of the next one
+  // it reached.
+  releasing_.clear();
+  for (auto it = buckets_.begin(); it != buckets_.end();) {
+    const int64_t first_ms = it->first << kBucketShift;
+    if (first_ms > released_upto_) break;
+    std::vector<Held>& bucket = it->second;
+    if (first_ms + ((int64_t{1} << kBucketShift) - 1) > released_upto_) {
+      const auto kept = std::partition(bucket.begin(), bucket.end(), [this](const Held& h) {
+        return h.key.first > released_upto_;
+      });
+      releasing_.insert(releasing_.end(), kept, bucket.end());
+      bucket.erase(kept, bucket.end());
+      if (!bucket.empty()) break;
     } else {
-      released_slots_.push_back(end->second);
-      ++end;
+      releasing_.insert(releasing_.end(), bucket.begin(), bucket.end());
     }
+    bucket.clear();
+    spare_.push_back(std::move(bucket));
+    if (last_held_ == &it->second) last_held_ = nullptr;
+    it = buckets_.erase(it);
   }
-  out_of_order_.erase(out_of_order_.begin(), end);
+  held_ -= releasing_.size();
+  std::sort(releasing_.begin(), releasing_.end(),
+            [](const Held& x, const Held& y) { return x.key < y.key; });
+  for (const Held& h : releasing_) released_slots_.push_back(h.slot);
   // The same millisecond: clicks before orders, then by event id (arrival
   // order differs between runs; admission let one record per id through).
   const auto first = [this](uint32_t a, uint32_t b) {
     const EventRecord& x = slots_[a];
     const EventRecord& y = slots_[b];
-    if (x.event_time_ms != y.event_time_ms) return x.event_time_ms < y.event_time_ms;
     if (x.kind != y.kind) return x.kind < y.kind;
     return x.event_id < y.event_id;
   };
-  for (size_t i = 0; i < released_slots_.size();) {
+  for (size_t i = 0; i < releasing_.size();) {
     size_t j = i + 1;
-    const int64_t t = slots_[released_slots_[i]].event_time_ms;
-    while (j < released_slots_.size() && slots_[released_slots_[j]].event_time_ms == t) ++j;
+    const int64_t t = releasing_[i].key.first;
+    while (j < releasing_.size() && releasing_[j].key.first == t) ++j;
     if (j - i > 1) std::sort(released_slots_.begin() + i, released_slots_.begin() + j, first);
     i = j;
   }
@@ -134,10 +150,10 @@ std::span<EventRecord* const> EventTimeOrder::Release(int64_t watermark_ms) {
 
 std::span<EventRecord* const> EventTimeOrder::ReleaseAll() {
   int64_t newest = released_upto_;
-  for (const int64_t last :
-       {in_order_.empty() ? kNoWatermark : in_order_.back().key.first,
-        out_of_order_.empty() ? kNoWatermark : out_of_order_.rbegin()->first.first}) {
-    if (last != kNoWatermark) newest = newest == kNoWatermark ? last : std::max(newest, last);
+  if (!buckets_.empty()) {
+    for (const Held& h : buckets_.rbegin()->second) {
+      newest = newest == kNoWatermark ? h.key.first : std::max(newest, h.key.first);
+    }
   }
   return Release(newest);
 }
@@ -183,8 +199,10 @@ void EventTimeOrder::Snapshot(StateWriter& out) {
 }
 
 absl::Status EventTimeOrder::Restore(const StateReader& in) {
-  in_order_.clear();
-  out_of_order_.clear();
+  buckets_.clear();
+  last_bucket_ = kNoWatermark;
+  last_held_ = nullptr;
+  held_ = 0;
   slots_.clear();
   free_slots_.clear();
   released_slots_.clear();
