@@ -6,11 +6,17 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "operators/segment.h"
 
 namespace promowatch {
+
+// The 64-bit hash of an event or user id (XXH3-64): EventRecord's
+// event_id_hash and user_hash, the windows' user sets and the profile
+// store's key. One hash, so a user's is computed once, at decode.
+uint64_t HashId(std::string_view id);
 
 enum class EventKind : uint8_t { kClick = 1, kOrder = 2, kSpend = 3 };
 

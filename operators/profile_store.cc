@@ -2,7 +2,6 @@
 
 #include <cstdio>
 
-#include "absl/hash/hash.h"
 #include "operators/user_profiles.h"
 
 namespace promowatch {
@@ -135,7 +134,7 @@ bool FromProto(const v1::UserProfile& p, ProfileNames& names, ProfileRecord* r) 
 ProfileStore::ProfileStore(HashFunction hash) : hash_(hash) {}
 
 uint64_t ProfileStore::Hash(std::string_view user_id) const {
-  return hash_ != nullptr ? hash_(user_id) : absl::HashOf(user_id);
+  return hash_ != nullptr ? hash_(user_id) : HashId(user_id);
 }
 
 void ProfileStore::PrefetchRecord(uint64_t hash) const {

@@ -1,8 +1,8 @@
 #pragma once
 // The profiles held in memory: records in chunks that never move (a record
 // is named by a 32-bit handle for its life in memory), found through an
-// open-addressing table (Abseil's Swiss table) keyed by a 64-bit hash of
-// the user id.
+// open-addressing table (Abseil's Swiss table) keyed by the user id's
+// HashId (event_record.h: the hash every record carries as user_hash).
 //
 // Collisions: the table maps a hash to one record; records whose user ids
 // share a hash are chained through ProfileRecord::next_same_hash, and a
@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "operators/event_record.h"
 #include "operators/profile_record.h"
 
 namespace promowatch {
@@ -42,6 +43,11 @@ class ProfileStore {
   // The same with the id's Hash computed before.
   uint32_t Find(uint64_t hash, std::string_view user_id) const;
   uint64_t Hash(std::string_view user_id) const;
+  // The same for the user of `e`: the hash decode computed, unless the
+  // store was given its own function.
+  uint64_t Hash(const EventRecord& e) const {
+    return hash_ == nullptr && e.user_hash != 0 ? e.user_hash : Hash(e.user_id);
+  }
   // Fetches into the CPU cache, ahead of a Find: the table's entry for a
   // hash; then the record it names (without touching the record).
   void PrefetchEntry(uint64_t hash) const { index_.prefetch(hash); }

@@ -174,7 +174,7 @@ void UserProfileOperator::EnrichBatch(std::span<EventRecord* const> events) {
   // fetching a batch's at once overlaps them).
   hashes_.resize(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
-    hashes_[i] = store_.Hash(events[i]->user_id);
+    hashes_[i] = store_.Hash(*events[i]);
     store_.PrefetchEntry(hashes_[i]);
   }
   if (state_ != nullptr && may_be_in_state_) {

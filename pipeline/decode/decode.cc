@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
-#include <xxhash.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -12,8 +11,6 @@
 #include "pipeline/decode/json_fast_path.h"
 
 namespace promowatch {
-
-uint64_t HashId(std::string_view id) { return XXH3_64bits(id.data(), id.size()); }
 
 std::string_view RejectReasonName(v1::RejectReason reason) {
   switch (reason) {

@@ -45,8 +45,6 @@ std::string_view RejectReasonName(v1::RejectReason reason);
 // Every reason, for dense per-reason counters.
 inline constexpr int kRejectReasonCount = v1::RejectReason_ARRAYSIZE;
 
-uint64_t HashId(std::string_view id);
-
 // The validation rules of the event contract, on a decoded Event.
 // Returns REJECT_REASON_UNSPECIFIED when the event is valid.
 // `orders_may_lack_campaign`: an order with an empty campaign_id or channel
