@@ -444,7 +444,7 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
     // The changed profiles are scattered over the store: fetch the ones a
     // few places ahead while this one is marked.
     if (i + kSnapshotPrefetch < dirty_.size())
-      PrefetchProfile(store_.at(dirty_[i + kSnapshotPrefetch]));
+      PrefetchProfileHead(store_.at(dirty_[i + kSnapshotPrefetch]));
     const uint32_t h = dirty_[i];
     ProfileRecord& r = store_.at(h);
     r.dirty = false;
