@@ -58,10 +58,10 @@ class EventTimeOrder final : public Operator {
  private:
   // Held records by event time in buckets of 2^kBucketShift ms, each in
   // arrival order: a record goes to the back of its bucket (no search, no
-  // node split: a B-tree insert per out-of-order record was a fifth of the
-  // hold), and a release takes the buckets the watermark passed, the last
-  // one partly, and sorts what it took by (time, arrival) - a sort of a
-  // few thousand keys, mostly in order already, in cache. Records of the
+  // node split: the B-tree insert per out-of-order record this replaced
+  // missed the cache; BENCHMARKS.md section 5), and a release takes the
+  // buckets the watermark passed, the last one partly, and sorts what it
+  // took by (time, arrival), mostly in order already, in cache. Records of the
   // same millisecond are put in their final order (kind, event id) then.
   // The records stay in their slots (a record is copied once in and handed
   // out by pointer; a slot's strings keep their capacity).
