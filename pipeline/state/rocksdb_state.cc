@@ -16,6 +16,7 @@
 #include <ctime>
 
 #include "operators/window_operator.h"
+#include "pipeline/state/info_log.h"
 
 namespace promowatch {
 namespace {
@@ -108,6 +109,7 @@ absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
   db_options.max_background_jobs = 2;
   db_options.keep_log_file_num = 3;
   db_options.max_total_wal_size = options.max_wal_bytes;
+  db_options.info_log = StateInfoLog::Open(dir);  // (null: RocksDB's own)
 
   // Every table that exists on disk must be opened, plus the ones asked for.
   std::vector<std::string> names;
@@ -191,7 +193,14 @@ absl::StatusOr<std::string> RocksStateBackend::MoveAside(const std::string& dir)
 
 RocksStateBackend::~RocksStateBackend() {
   if (db_) {
-    if (flush_on_close_) {
+    // Not after a failed write or a background error: the flush would
+    // write the memtables' log buffer through a writer that failed, which
+    // RocksDB built with assertions (Debian's) aborts on. The state stays
+    // at its last durable checkpoint either way.
+    uint64_t background_errors = 0;
+    if (flush_on_close_ && !write_failed_.load() &&
+        db_->GetIntProperty(rocksdb::DB::Properties::kBackgroundErrors, &background_errors) &&
+        background_errors == 0) {
       rocksdb::FlushOptions flush;
       flush.wait = true;
       (void)db_->Flush(flush, handles_);  // (best effort)
@@ -325,6 +334,7 @@ absl::Status RocksStateBackend::Commit(Batch& batch) {
   rocksdb::WriteOptions wo;
   wo.sync = false;
   absl::Status s = FromRocks(db_->Write(wo, &write), "checkpoint write");
+  if (!s.ok()) write_failed_.store(true);
   batch.Clear();
   return s;
 }

@@ -13,6 +13,7 @@
 // level sizes, LZ4 when available, the live write-ahead log bounded by
 // `max_wal_bytes` (what an open replays).
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -158,6 +159,9 @@ class RocksStateBackend final : public StateReader {
   rocksdb::ColumnFamilyHandle* Table(std::string_view name) const;
 
   bool flush_on_close_ = false;
+  // A commit failed (a full disk, say): RocksDB's log writer may be in
+  // error, and the flush on close would switch memtables through it.
+  std::atomic<bool> write_failed_{false};
   std::string dir_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
