@@ -107,7 +107,6 @@ absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
   db_options.create_if_missing = true;
   db_options.create_missing_column_families = true;
   db_options.max_background_jobs = 2;
-  db_options.keep_log_file_num = 3;
   db_options.max_total_wal_size = options.max_wal_bytes;
   db_options.info_log = StateInfoLog::Open(dir);  // (null: RocksDB's own)
 
