@@ -126,8 +126,8 @@ wait_for 30 "all $PRODUCED_TOTAL records read and checkpointed with the watermar
 kill -9 $RUN_PID
 wait $RUN_PID 2>/dev/null || true
 start_am_run run2.log
-wait_for 60 "the restarted run to report the alert still firing" \
-  grep -q 'msg="alert still firing".*"channel":"xiaohongshu"' run2.log
+still_firing() { alive; grep -q 'msg="alert still firing".*"channel":"xiaohongshu"' run2.log; }
+wait_for 60 "the restarted run to report the alert still firing" still_firing
 sent_again() { alive; [ "$(metric '^promowatch_notifications_sent_total')" -ge 1 ]; }
 wait_for 30 "the restarted run to re-send the firing alert" sent_again
 am_has xiaohongshu || fail "the xiaohongshu alert left Alertmanager after the restart"

@@ -80,9 +80,13 @@ absl::Status Engine::Restore(RocksStateBackend* backend, SourcePosition* positio
   v1::OperatorMeta meta;
   if (!meta.ParseFromString(bytes)) return absl::DataLossError("meta/runtime: undecodable");
   if (by_partition_) {
-    // The merged windows and what is attached; each task's own state when
-    // its partitions are assigned (RestoreTask).
-    if (s = merger_->Restore(*backend); !s.ok()) return s;
+    // The merged windows (unless the job merges: then they are its global
+    // tasks' state, under their task prefixes, restored with those tasks)
+    // and what is attached; each task's own state when its partitions are
+    // assigned (RestoreTask).
+    if (!task_results_) {
+      if (s = merger_->Restore(*backend); !s.ok()) return s;
+    }
     for (Operator* op : operators_) {
       if (s = op->Restore(*backend); !s.ok()) return s;
     }
