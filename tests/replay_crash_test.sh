@@ -26,6 +26,11 @@ done
 "$PROMOWATCH" replay -i events.bin -o out.jsonl --dead-letter out.dead.jsonl -c config.yaml \
   --state-dir state 2>>crash.log || { cat crash.log; fail "final restart failed"; }
 grep -q 'resuming from checkpoint' crash.log || fail "no run resumed from a checkpoint"
+# A finished replay closes its state as `run` does: memtables in table
+# files, no write-ahead log left for the next open to replay.
+for wal in state/*.log; do
+  [ ! -s "$wal" ] || fail "the finished replay left $(stat -c %s "$wal") bytes of log in $wal"
+done
 
 [ -s ref.jsonl ] || fail "the reference produced no results"
 cmp -s ref.jsonl out.jsonl || fail "results after $kills kills differ from the uninterrupted run ($(wc -l < ref.jsonl) vs $(wc -l < out.jsonl) lines)"

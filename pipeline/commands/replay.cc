@@ -90,6 +90,8 @@ class StateDir {
     std::filesystem::remove_all(path_, ec);
   }
   const std::string& path() const { return path_; }
+  // Made for this run (no --state-dir): removed at its end.
+  bool temporary() const { return temporary_; }
 
  private:
   StateDir(std::string path, bool temporary) : path_(std::move(path)), temporary_(temporary) {}
@@ -425,6 +427,9 @@ int RunReplay(const ReplayArgs& args) {
                   std::string(backend.status().message()));
     return 1;
   }
+  // State kept for a later run is closed as `run` closes it: memtables
+  // flushed to table files, so that run replays no log when it opens.
+  if (!state_dir->temporary()) (*backend)->FlushOnClose();
   // A commit in flight finishes before the state closes, whatever the exit.
   struct CommitBeforeClose {
     Engine& engine;

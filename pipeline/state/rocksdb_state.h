@@ -67,9 +67,10 @@ class RocksStateBackend final : public StateReader {
   // Renames `dir` to "<dir>.corrupt-<UTC time>" (kept for inspection);
   // returns the new name.
   static absl::StatusOr<std::string> MoveAside(const std::string& dir);
-  // Memtables go to table files when the state closes (`run`: the restart
-  // replays no log, and start-up's checksum check covers all the state;
-  // not replay, whose state is usually deleted right after).
+  // Memtables go to table files when the state closes (`run`, and replay
+  // with a state dir of its own: the restart replays no log, and `run`'s
+  // start-up checksum check covers all the state; not replay's temporary
+  // state, deleted right after).
   void FlushOnClose() { flush_on_close_ = true; }
 
   // A batch of writes: nothing is visible until Commit.
