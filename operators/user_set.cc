@@ -103,12 +103,17 @@ void UserSet::Compact() {
 }
 
 void UserSet::RestoreSaved(std::vector<uint64_t>* hashes) {
-  SortHashesInto(*hashes, &items_);
-  items_.erase(std::unique(items_.begin(), items_.end()), items_.end());
+  // Kept as they came, all saved: the first read or doubling sorts them
+  // (Compact's path for taken hashes), so a set nobody reads again - a
+  // closed window waiting out its lateness, any set of a restart with
+  // nothing left to read - is never sorted.
+  items_.swap(*hashes);
+  hashes->clear();
   items_.shrink_to_fit();
-  sorted_ = saved_upto_ = items_.size();
+  sorted_ = 0;
+  saved_upto_ = items_.size();
   fresh_.clear();
-  compact_at_ = std::max<size_t>(256, 2 * sorted_);
+  compact_at_ = std::max<size_t>(256, 2 * items_.size());
 }
 
 void UserSet::MergeSorted(std::span<const uint64_t> other) {

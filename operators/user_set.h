@@ -44,13 +44,14 @@ class UserSet {
   // them without taking (after a restore).
   void TakeFresh(std::vector<uint64_t>* out);
   void MarkSaved() {
-    Compact();
     fresh_.clear();
+    saved_upto_ = items_.size();
   }
   // An empty set becomes the distinct hashes of `hashes` (in any order,
-  // repeats allowed), all saved already: a restore collects a set's chunks
-  // and sorts them once instead of adding them one by one (a merge per
-  // doubling, and every hash kept twice as fresh until MarkSaved).
+  // repeats allowed; left empty), all saved already: a restore collects a
+  // set's chunks and hands them over at once instead of adding them one by
+  // one (a merge per doubling, and every hash kept twice as fresh until
+  // MarkSaved). They are sorted when the set is first read or doubles.
   void RestoreSaved(std::vector<uint64_t>* hashes);
 
   size_t memory_bytes() const { return items_.capacity() * sizeof(uint64_t); }

@@ -469,7 +469,7 @@ absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_vie
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  // A set's chunks are adjacent in key order: collected, then sorted once.
+  // A set's chunks are adjacent in key order: collected, then handed over at once.
   std::vector<uint64_t> collected;
   for (int set = 0; set < 2; ++set) {
     const std::string_view users_table = users_tables[set];

@@ -140,6 +140,25 @@ TEST(UserSet, RestoredSetHoldsTheDistinctHashesAndNothingFresh) {
   EXPECT_EQ(fresh, std::vector<uint64_t>{42});
 }
 
+TEST(UserSet, ARestoredSetIsSortedOnlyWhenRead) {
+  std::vector<uint64_t> chunks = {9, 3, 9, 7, 3};
+  UserSet s;
+  s.RestoreSaved(&chunks);
+  EXPECT_TRUE(chunks.empty());
+  EXPECT_EQ(s.unsorted(), 5u) << "kept as restored until read (a restart with nothing to read)";
+  s.Add(3);   // restored before
+  s.Add(11);  // new
+  std::vector<uint64_t> fresh;
+  s.TakeFresh(&fresh);
+  EXPECT_EQ(fresh, (std::vector<uint64_t>{3, 11})) << "appended since the restore, as they are";
+  s.Add(1);
+  const auto sorted = s.Sorted();
+  EXPECT_EQ(std::vector<uint64_t>(sorted.begin(), sorted.end()),
+            (std::vector<uint64_t>{1, 3, 7, 9, 11}));
+  s.TakeFresh(&fresh);
+  EXPECT_EQ(fresh, std::vector<uint64_t>{1}) << "neither restored nor taken hashes are fresh again";
+}
+
 TEST(UserSet, UnionOfPanes) {
   std::vector<uint64_t> a = {1, 3, 5}, b = {2, 3}, c = {}, d = {5, 8};
   std::vector<std::span<const uint64_t>> sets = {a, b, c, d};
