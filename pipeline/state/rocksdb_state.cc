@@ -4,6 +4,7 @@
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <sys/stat.h>
@@ -31,6 +32,28 @@ absl::Status FromRocks(const rocksdb::Status& s, std::string_view what) {
 }
 
 rocksdb::Slice ToSlice(std::string_view v) { return rocksdb::Slice(v.data(), v.size()); }
+
+// The insert hint's domain (ColumnFamilyOptions::
+// memtable_insert_with_hint_prefix_extractor) on the point-lookup tables:
+// every key longer than kLongestHintFreeKey, all under one hint (a prefix
+// of no bytes). A checkpoint's writes reach each table in key order
+// (Batch::Build) between keys already in the memtable, so an insert with
+// the hint climbs the skiplist only as far as it must from the previous
+// one; without it, RocksDB searches from the top for every key (about a
+// third of a segments replay's instructions per event, BENCHMARKS.md 5).
+// Range deletes stay out of the domain: RocksDB 7.8 inserts one with the
+// hint of its prefix into the range-delete skiplist, which the point
+// inserts' hint does not bracket, and aborts on its own assertion.
+class OneInsertHint final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "promowatch.OneInsertHint"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), 0);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override {
+    return key.size() > RocksStateBackend::kLongestHintFreeKey;
+  }
+};
 
 }  // namespace
 
@@ -132,6 +155,7 @@ absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
       rocksdb::BlockBasedTableOptions::kDataBlockBinaryAndHash;
   rocksdb::ColumnFamilyOptions lookup_cf_options = cf_options;
   lookup_cf_options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(lookup_table_options));
+  lookup_cf_options.memtable_insert_with_hint_prefix_extractor = std::make_shared<OneInsertHint>();
   rocksdb::ColumnFamilyOptions incompressible_cf_options = cf_options;
   incompressible_cf_options.compression = rocksdb::kNoCompression;
   // Tables of 64-bit user hashes (the windows' distinct users,
@@ -163,7 +187,11 @@ absl::StatusOr<std::unique_ptr<RocksStateBackend>> RocksStateBackend::Open(
                         "cannot open state in " + dir + ": " + s.ToString() + OpenHint(s));
   }
   backend->db_.reset(db);
-  for (size_t i = 0; i < names.size(); ++i) backend->tables_[names[i]] = backend->handles_[i];
+  for (size_t i = 0; i < names.size(); ++i) {
+    backend->tables_[names[i]] = backend->handles_[i];
+    if (listed(options.point_lookup_tables, names[i]))
+      backend->hinted_.push_back(backend->handles_[i]);
+  }
   return backend;
 }
 
@@ -268,6 +296,18 @@ void RocksStateBackend::Batch::Delete(std::string_view table, std::string_view k
 
 void RocksStateBackend::Batch::DeleteRange(std::string_view table, std::string_view begin,
                                            std::string_view end) {
+  if (begin.size() > kLongestHintFreeKey) {
+    rocksdb::ColumnFamilyHandle* h = backend_->Table(table);
+    const auto& hinted = backend_->hinted_;
+    if (h != nullptr && std::find(hinted.begin(), hinted.end(), h) != hinted.end()) {
+      if (status_.ok()) {
+        status_ =
+            absl::InternalError("a range delete inside the insert hint's domain of table '" +
+                                std::string(table) + "' (RocksStateOptions::point_lookup_tables)");
+      }
+      return;
+    }
+  }
   Stage(table, Kind::kDeleteRange, begin, end);
 }
 

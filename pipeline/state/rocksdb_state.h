@@ -43,12 +43,20 @@ struct RocksStateOptions {
   size_t max_wal_bytes = size_t{256} << 20;
   // Tables read by point lookups of keys that are often absent (the
   // profile step's users, operators/user_profiles.h): tuned for that in
-  // Open.
+  // Open. Their range deletes may begin at keys of at most
+  // RocksStateBackend::kLongestHintFreeKey bytes only (Clear: the table's
+  // or a task's start); a batch with another one fails.
   std::vector<std::string> point_lookup_tables = {"profiles"};
 };
 
 class RocksStateBackend final : public StateReader {
  public:
+  // The point-lookup tables' memtables insert a checkpoint's keys from
+  // where the previous insert ended (RocksDB's insert hint) when they are
+  // longer than this: a task's key prefix (runtime/task_state.h), the
+  // longest start of a range delete on those tables (Open says why).
+  static constexpr size_t kLongestHintFreeKey = 4;
+
   // Whether `dir` could be opened, without opening it: it exists or can be
   // created, promowatch can write there, and no other process holds it. For
   // start-up, to say so before anything slow (like connecting to Kafka).
@@ -167,6 +175,7 @@ class RocksStateBackend final : public StateReader {
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   absl::flat_hash_map<std::string, rocksdb::ColumnFamilyHandle*> tables_;
+  std::vector<rocksdb::ColumnFamilyHandle*> hinted_;  // the point-lookup tables
 };
 
 }  // namespace promowatch

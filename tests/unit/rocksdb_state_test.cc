@@ -5,6 +5,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <map>
 
 #include "unit/test_util.h"
 
@@ -176,6 +177,58 @@ TEST(RocksState, CommitKeepsTheMeaningOfTheCallOrder) {
   };
   EXPECT_EQ(ScanAll(**db, "t"), want);
   EXPECT_EQ(ScanAll(**db, "u").size(), 1u);
+}
+
+// The point-lookup tables insert with RocksDB's memtable hint (Open):
+// checkpoints of interleaved keys, cleared (from the table's start and
+// from a task's 4-byte prefix, as Clear and a changelog restore do) and
+// written again in one batch, read back exactly, also after the log is
+// replayed by a reopen. (RocksDB 7.8 aborts on a range delete inside the
+// hint's domain: none reaches it.)
+TEST(RocksState, HintedTableKeepsClearsAndWritesInOrder) {
+  testing::TempDir dir;
+  const std::string task1("\0\0\0\1", 4);
+  std::map<std::string, std::string> truth;
+  {
+    auto db = RocksStateBackend::Open(dir.path(), {"profiles"});
+    ASSERT_TRUE(db.ok()) << db.status();
+    for (int checkpoint = 0; checkpoint < 6; ++checkpoint) {
+      auto batch = (*db)->NewBatch();
+      if (checkpoint == 2) {
+        static_cast<StateWriter&>(*batch).Clear("profiles");
+        truth.clear();
+      }
+      if (checkpoint == 4) {  // task 1's keys only
+        batch->DeleteRange("profiles", task1, std::string("\0\0\0\2", 4));
+        for (auto it = truth.begin(); it != truth.end();)
+          it = it->first.rfind(task1, 0) == 0 ? truth.erase(it) : std::next(it);
+      }
+      // Every third user of two tasks, shifted by checkpoint: between keys
+      // already in the memtable.
+      for (int user = checkpoint % 3; user < 3000; user += 3) {
+        for (int task = 0; task < 2; ++task) {
+          std::string key(4, '\0');
+          key[3] = static_cast<char>(task);
+          key += "user-" + std::to_string(user);
+          const std::string value = std::to_string(checkpoint);
+          batch->Put("profiles", key, value);
+          truth[key] = value;
+        }
+      }
+      ASSERT_TRUE((*db)->Commit(*batch).ok());
+    }
+    const auto got = ScanAll(**db, "profiles");
+    EXPECT_EQ((std::map<std::string, std::string>(got.begin(), got.end())), truth);
+  }
+  auto db = RocksStateBackend::Open(dir.path(), {"profiles"});  // (the log replayed)
+  ASSERT_TRUE(db.ok()) << db.status();
+  const auto got = ScanAll(**db, "profiles");
+  EXPECT_EQ((std::map<std::string, std::string>(got.begin(), got.end())), truth);
+  // A range delete that would reach the hint is refused, not committed.
+  auto batch = (*db)->NewBatch();
+  batch->DeleteRange("profiles", task1 + "user-1", task1 + "user-2");
+  const absl::Status refused = (*db)->Commit(*batch);
+  EXPECT_TRUE(absl::IsInternal(refused)) << refused;
 }
 
 TEST(RocksState, UnknownTableFailsTheCommitNotTheProcess) {
