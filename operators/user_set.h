@@ -40,18 +40,13 @@ class UserSet {
   // saved before: readers Add them back, which removes repeats). Sorting
   // them here would pause the pipeline at every checkpoint for a sort that
   // the next compaction does anyway (a sort of every set's tail: up to
-  // 200 ms at 200k events/s, BENCHMARKS.md section 4d). MarkSaved forgets
-  // them without taking (after a restore).
+  // 200 ms at 200k events/s, BENCHMARKS.md section 4d).
   void TakeFresh(std::vector<uint64_t>* out);
-  void MarkSaved() {
-    fresh_.clear();
-    saved_upto_ = items_.size();
-  }
   // An empty set becomes the distinct hashes of `hashes` (in any order,
   // repeats allowed; left empty), all saved already: a restore collects a
   // set's chunks and hands them over at once instead of adding them one by
-  // one (a merge per doubling, and every hash kept twice as fresh until
-  // MarkSaved). They are sorted when the set is first read or doubles.
+  // one (a merge per doubling, and every hash fresh). They are sorted when
+  // the set is first read or doubles.
   void RestoreSaved(std::vector<uint64_t>* hashes);
 
   size_t memory_bytes() const { return items_.capacity() * sizeof(uint64_t); }

@@ -503,10 +503,6 @@ absl::Status WindowOperator::RestoreTable(const StateReader& in, std::string_vie
     if (!s.ok()) return s;
     finish();
   }
-  for (auto& [slot, agg] : aggs) {  // all of it is on disk already
-    agg.users.MarkSaved();
-    agg.buyers.MarkSaved();
-  }
   return absl::OkStatus();
 }
 
