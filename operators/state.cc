@@ -91,13 +91,14 @@ uint32_t ReadBigEndian32(std::string_view in) {
 }
 
 void AppendHashes(std::string* out, const uint64_t* hashes, size_t n) {
+  if constexpr (std::endian::native == std::endian::little) {
+    // (An append, not a resize and a copy: no zero fill first.)
+    out->append(reinterpret_cast<const char*>(hashes), 8 * n);
+    return;
+  }
   const size_t base = out->size();
   out->resize(base + 8 * n);
   char* p = out->data() + base;
-  if constexpr (std::endian::native == std::endian::little) {
-    if (n != 0) std::memcpy(p, hashes, 8 * n);
-    return;
-  }
   for (size_t i = 0; i < n; ++i) {
     uint64_t h = hashes[i];
     for (int b = 0; b < 8; ++b) *p++ = static_cast<char>((h >> (8 * b)) & 0xff);

@@ -121,14 +121,6 @@ void UserSet::MergeSorted(std::span<const uint64_t> other) {
   MergeInto(other);
 }
 
-void UserSet::TakeFresh(std::vector<uint64_t>* out) {
-  out->swap(fresh_);
-  fresh_.clear();
-  const size_t from = std::max(sorted_, saved_upto_);
-  out->insert(out->end(), items_.begin() + static_cast<std::ptrdiff_t>(from), items_.end());
-  saved_upto_ = items_.size();
-}
-
 size_t CountDistinctUnion(std::span<const std::span<const uint64_t>> sets,
                           std::vector<uint64_t>* scratch, std::vector<uint64_t>* scratch2) {
   if (sets.empty()) return 0;

@@ -41,7 +41,22 @@ class UserSet {
   // them here would pause the pipeline at every checkpoint for a sort that
   // the next compaction does anyway (a sort of every set's tail: up to
   // 200 ms at 200k events/s, BENCHMARKS.md section 4d).
-  void TakeFresh(std::vector<uint64_t>* out);
+  void TakeFresh(std::vector<uint64_t>* out) {
+    out->clear();
+    TakeFresh([out](std::span<const uint64_t> part) {
+      out->insert(out->end(), part.begin(), part.end());
+    });
+  }
+  // The same, handed to `take` in at most two parts, without a copy (a
+  // checkpoint appends them straight to the value it writes).
+  template <class Take>
+  void TakeFresh(Take&& take) {
+    if (!fresh_.empty()) take(std::span<const uint64_t>(fresh_));
+    const size_t from = std::max(sorted_, saved_upto_);
+    if (from < items_.size()) take(std::span<const uint64_t>(items_).subspan(from));
+    fresh_.clear();
+    saved_upto_ = items_.size();
+  }
   // An empty set becomes the distinct hashes of `hashes` (in any order,
   // repeats allowed; left empty), all saved already: a restore collects a
   // set's chunks and hands them over at once instead of adding them one by

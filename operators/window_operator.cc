@@ -401,13 +401,14 @@ void WindowOperator::SnapshotTable(StateWriter& out, std::string_view table,
     key.append(keys_[slot & 0xffffffffu].encoded);
     // New hashes of each set: one more chunk (key: the aggregate's, '\0', chunk number).
     const auto save = [&](UserSet& set, uint32_t& chunks, std::string_view users_table) {
-      set.TakeFresh(&fresh_users_);
-      if (fresh_users_.empty()) return;
+      value.clear();
+      set.TakeFresh([&value](std::span<const uint64_t> part) {
+        AppendHashes(&value, part.data(), part.size());
+      });
+      if (value.empty()) return;
       const size_t base = key.size();
       key.push_back('\0');
       AppendBigEndian32(&key, chunks++);
-      value.clear();
-      AppendHashes(&value, fresh_users_.data(), fresh_users_.size());
       out.Put(users_table, key, value);
       key.resize(base);
     };

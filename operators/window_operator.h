@@ -238,7 +238,6 @@ class WindowOperator final : public Operator {
   std::vector<uint64_t> scratch_users_, scratch_users2_;
   std::vector<std::span<const uint64_t>> scratch_sets_;
   std::vector<Aggregate*> scratch_aggs_;
-  std::vector<uint64_t> fresh_users_;
   std::string snapshot_value_;  // kept: a boundary's chunks reach tens of MB
   v1::WindowResult result_;
   Stats emitted_;
