@@ -158,6 +158,10 @@ std::span<EventRecord* const> EventTimeOrder::ReleaseAll() {
   return Release(newest);
 }
 
+namespace {
+constexpr size_t kHeldPrefetch = 8;
+}  // namespace
+
 void EventTimeOrder::Snapshot(StateWriter& out) {
   // Released since the last checkpoint: off the disk by one range delete.
   if (released_upto_ != kNoWatermark && released_upto_ != deleted_upto_) {
@@ -184,7 +188,16 @@ void EventTimeOrder::Snapshot(StateWriter& out) {
   // record up to released_upto_), in (time, seq) order; not a walk over
   // everything held.
   std::sort(unsaved_.begin(), unsaved_.end());
-  for (const auto& [key, slot] : unsaved_) {
+  for (size_t i = 0; i < unsaved_.size(); ++i) {
+    // Held records are scattered over the slots and cold by now: fetch the
+    // ones a few places ahead while this one is encoded.
+    if (i + kHeldPrefetch < unsaved_.size()) {
+      const char* ahead =
+          reinterpret_cast<const char*>(&slots_[unsaved_[i + kHeldPrefetch].second]);
+      for (size_t line = 0; line < sizeof(EventRecord); line += 64)
+        __builtin_prefetch(ahead + line);
+    }
+    const auto& [key, slot] = unsaved_[i];
     const auto [time, seq] = key;
     if (released_upto_ != kNoWatermark && time <= released_upto_) continue;
     v1::HeldEvent* p = chunk.add_events();
