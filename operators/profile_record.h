@@ -86,10 +86,9 @@ struct ProfilePurchases {
 inline constexpr int kProfileLastClicks = 4;
 
 struct ProfileRecord {
-  // The store's bookkeeping and what a checkpoint's marking pass reads
-  // first, together at the front: that pass touches a changed record's
-  // first 32 bytes only (PrefetchProfileHead), a cache line, not the three
-  // a whole record spans.
+  // The store's bookkeeping first. dirty, stored and stored_timer_ms are
+  // settled by whichever thread claims the record for a checkpoint
+  // (profile_snapshot.h): the pipeline reads them after BeforeChange only.
   int64_t timer_ms = 0;         // next time a tag may change with no event (0: none)
   int64_t stored_timer_ms = 0;  // its timer as of the last checkpoint (index key)
   uint32_t next_same_hash = 0;  // the next record whose user id has the same hash (0: none)
@@ -104,9 +103,10 @@ struct ProfileRecord {
   bool dirty = false;       // changed since the last checkpoint: cannot be dropped
   bool gone = false;        // expired; deleted at the next checkpoint
   bool referenced = false;  // used since the eviction sweep last passed (CLOCK)
-  // In the snapshot being written (profile_snapshot.h) unless changed
-  // since (then copied); the pipeline's own flag, beside the claim byte.
-  bool in_snapshot = false;
+  // Settled for the checkpoint in flight with a changed timer (its
+  // stored_timer_ms goes into a run): set by the side that claimed it,
+  // read by the committing thread once the claim is idle.
+  bool timer_to_store = false;
   // The profile:
   std::string user_id;  // (ids up to 15 bytes stay in the string itself)
   int64_t first_seen_ms = 0;
@@ -139,14 +139,6 @@ inline void PrefetchProfile(const ProfileRecord& r) {
   const char* at = reinterpret_cast<const char*>(&r);
   for (size_t line = 0; line < sizeof(ProfileRecord); line += 64) __builtin_prefetch(at + line);
 }
-// Only the bookkeeping at its front (the 32 bytes before user_id), for the
-// marking pass: one cache line, two when a record's front straddles one.
-inline void PrefetchProfileHead(const ProfileRecord& r) {
-  const char* at = reinterpret_cast<const char*>(&r);
-  __builtin_prefetch(at);
-  __builtin_prefetch(at + 31);
-}
-
 // "R5F3M2" from the digits ("" for none).
 std::string RfmString(const char rfm[3]);
 

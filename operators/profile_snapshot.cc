@@ -13,16 +13,25 @@ namespace promowatch {
 
 struct ProfileSnapshot::Job {
   struct Entry {
-    const ProfileRecord* record;
+    ProfileRecord* record;
     std::atomic<uint8_t>* claim;
+    uint32_t handle;
   };
   struct Timer {
     int64_t minute;
     int64_t due_ms;
     const ProfileRecord* record;
   };
+  struct Copied {
+    std::string user_id;
+    std::string profile;  // (empty with erase)
+    bool erase;           // gone, and in state: deleted
+  };
   std::vector<Entry> records;
+  // Filled by the committing thread (the pipeline reads them once the
+  // write is over); the pipeline's gone ones go to copied_gone first.
   std::vector<Timer> timers;
+  std::vector<uint32_t> gone;
   uint64_t first_run = 0;
   std::shared_ptr<const ProfileNames> names;
   std::string table, timers_table;
@@ -30,14 +39,16 @@ struct ProfileSnapshot::Job {
   enum class State { kWaiting, kRunning, kDone };
   std::mutex mu;
   std::condition_variable done;
-  State state = State::kWaiting;                            // guarded by mu
-  std::vector<std::pair<std::string, std::string>> copied;  // guarded by mu: user id, profile
+  State state = State::kWaiting;  // guarded by mu
+  std::vector<Copied> copied;     // guarded by mu
+  std::vector<uint32_t> copied_gone;
 
   // The committing thread.
   void Run(StateWriter& out);
   // Waits until it has run; one not begun never begins (its batch was
   // dropped, or the caller moved on without committing it): what it left
-  // pending is released, so that no later change copies into it.
+  // pending is settled unwritten, so that no later change copies into it
+  // and the next snapshot sees what changes after.
   void Finish();
 };
 
@@ -51,6 +62,36 @@ void Serialise(const ProfileRecord& r, const ProfileNames& names, v1::UserProfil
   ToProto(r, names, scratch);
   out->clear();
   scratch->SerializeToString(out);
+}
+
+// What a changed record means for the checkpoint that holds it, as of
+// that checkpoint: its bookkeeping set as once the checkpoint is written
+// (clean; stored unless gone; its timer as stored), by the side that
+// claimed it.
+struct Settled {
+  bool write = false;  // the profile is written
+  bool erase = false;  // gone and in state: its key is deleted
+  bool gone = false;   // gone: forgotten once the checkpoint is durable
+};
+Settled Settle(ProfileRecord& r) {
+  Settled s;
+  r.dirty = false;
+  r.timer_to_store = false;
+  if (r.gone) {
+    s.erase = r.stored;
+    s.gone = true;
+    r.stored = false;
+    r.stored_timer_ms = 0;
+    return s;
+  }
+  // Only changed timers go into runs: an unchanged one is in a run
+  // already. The old entry of a changed one stays, stale, until its
+  // minute is passed.
+  r.timer_to_store = r.timer_ms != 0 && r.timer_ms != r.stored_timer_ms;
+  s.write = true;
+  r.stored = true;
+  r.stored_timer_ms = r.timer_ms;
+  return s;
 }
 
 // Held by the deferred write: finishes its job if the write is dropped
@@ -87,14 +128,28 @@ void ProfileSnapshot::Job::Run(StateWriter& out) {
     uint8_t pending = kPending;
     if (e.claim->compare_exchange_strong(pending, kWriting, std::memory_order_acq_rel,
                                          std::memory_order_acquire)) {
-      Serialise(*e.record, *names, &scratch, &bytes);
-      out.Put(table, e.record->user_id, bytes);
+      ProfileRecord& r = *e.record;
+      const Settled s = Settle(r);
+      if (s.gone) gone.push_back(e.handle);
+      if (s.erase) out.Delete(table, r.user_id);
+      if (s.write) {
+        Serialise(r, *names, &scratch, &bytes);
+        out.Put(table, r.user_id, bytes);
+      }
       e.claim->store(kIdle, std::memory_order_release);
-      continue;
+    } else {
+      // Copied by the pipeline (or being copied: it is in `copied` once idle).
+      while (e.claim->load(std::memory_order_acquire) != kIdle) std::this_thread::yield();
     }
-    // Copied by the pipeline (or being copied: it is in `copied` once idle).
-    while (e.claim->load(std::memory_order_acquire) != kIdle) std::this_thread::yield();
+    // Its timer as settled, whichever side settled it (settled fields do
+    // not change until the next snapshot): in the order of the changes.
+    const ProfileRecord& r = *e.record;
+    if (r.timer_to_store) {
+      timers.push_back({ProfileTimers::Minute(r.stored_timer_ms), r.stored_timer_ms, &r});
+    }
   }
+  std::lock_guard lock(mu);
+  gone.insert(gone.end(), copied_gone.begin(), copied_gone.end());
   // Timers by due minute, in runs of at most kTimersPerRun (the user ids
   // do not change while the snapshot is in flight).
   std::stable_sort(timers.begin(), timers.end(),
@@ -117,8 +172,13 @@ void ProfileSnapshot::Job::Run(StateWriter& out) {
     out.Put(timers_table, key, bytes);
     i = j;
   }
-  std::lock_guard lock(mu);
-  for (const auto& [user, profile] : copied) out.Put(table, user, profile);
+  for (const Copied& c : copied) {
+    if (c.erase) {
+      out.Delete(table, c.user_id);
+    } else {
+      out.Put(table, c.user_id, c.profile);
+    }
+  }
   copied.clear();
 }
 
@@ -128,8 +188,12 @@ void ProfileSnapshot::Job::Finish() {
     state = State::kDone;
     for (const Entry& e : records) {
       uint8_t pending = kPending;
-      e.claim->compare_exchange_strong(pending, kIdle, std::memory_order_acq_rel);
+      if (e.claim->compare_exchange_strong(pending, kWriting, std::memory_order_acq_rel)) {
+        if (Settle(*e.record).gone) gone.push_back(e.handle);
+        e.claim->store(kIdle, std::memory_order_release);
+      }
     }
+    gone.insert(gone.end(), copied_gone.begin(), copied_gone.end());
     done.notify_all();
     return;
   }
@@ -146,54 +210,62 @@ ProfileSnapshot::ProfileSnapshot(ProfileStore& store, const ProfileNames& names,
 
 ProfileSnapshot::~ProfileSnapshot() { Committed(); }
 
-void ProfileSnapshot::Committed() {
+void ProfileSnapshot::Committed(std::vector<uint32_t>* gone) {
   if (job_ == nullptr) return;
   job_->Finish();  // (run by now when the commit says so: no wait)
-  job_.reset();
+  if (gone != nullptr) gone->insert(gone->end(), job_->gone.begin(), job_->gone.end());
+  written_ = std::move(job_);
 }
 
-void ProfileSnapshot::Begin() {
+void ProfileSnapshot::Begin(size_t records) {
   // (A caller that did not say the last one was committed: it is over.)
   Committed();
   names_copy_->CopyNew(names_);
   job_ = std::make_shared<Job>();
+  if (written_ != nullptr) {  // (done: a ticket still holding it reads only its state)
+    job_->records.swap(written_->records);
+    job_->timers.swap(written_->timers);
+    job_->records.clear();
+    job_->timers.clear();
+    written_.reset();
+  }
+  job_->records.reserve(records);
   job_->names = names_copy_;
   job_->table = table_;
   job_->timers_table = timers_table_;
 }
 
 void ProfileSnapshot::Add(uint32_t handle) {
-  ProfileRecord& r = store_.at(handle);
   std::atomic<uint8_t>& claim = store_.claim(handle);
   claim.store(kPending, std::memory_order_relaxed);  // (published by the hand-over)
-  r.in_snapshot = true;
-  job_->records.push_back({&r, &claim});
-}
-
-void ProfileSnapshot::AddTimer(uint32_t handle, int64_t due_ms) {
-  job_->timers.push_back({ProfileTimers::Minute(due_ms), due_ms, &store_.at(handle)});
+  job_->records.push_back({&store_.at(handle), &claim, handle});
 }
 
 uint64_t ProfileSnapshot::Defer(StateWriter& out, uint64_t first_run) {
   job_->first_run = first_run;
-  const uint64_t next = first_run + job_->timers.size();
+  // (Runs are fewer than timers, timers at most one a record.)
+  const uint64_t next = first_run + job_->records.size();
   auto ticket = std::make_shared<Ticket>();
   ticket->job = job_;
   out.Defer([ticket](StateWriter& there) { ticket->job->Run(there); });
   return next;
 }
 
-void ProfileSnapshot::Copy(const ProfileRecord& r, std::atomic<uint8_t>& claim) {
+void ProfileSnapshot::Copy(uint32_t handle, std::atomic<uint8_t>& claim) {
+  ProfileRecord& r = store_.at(handle);
   uint8_t v = claim.load(std::memory_order_acquire);
   while (v != kIdle) {
     if (v == kPending) {
       if (!claim.compare_exchange_weak(v, kCopying, std::memory_order_acq_rel,
                                        std::memory_order_acquire))
         continue;
-      Serialise(r, names_, &scratch_, &buffer_);
+      const Settled s = Settle(r);
+      if (s.write) Serialise(r, names_, &scratch_, &buffer_);
       {
         std::lock_guard lock(job_->mu);
-        job_->copied.emplace_back(r.user_id, buffer_);
+        if (s.gone) job_->copied_gone.push_back(handle);
+        if (s.write || s.erase)
+          job_->copied.push_back({r.user_id, s.write ? buffer_ : std::string(), s.erase});
       }
       claim.store(kIdle, std::memory_order_release);
       return;

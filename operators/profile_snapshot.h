@@ -3,17 +3,21 @@
 // the checkpoint (StateWriter::Defer) instead of in the pipeline's pause:
 // copy on write, as Flink's heap state snapshots asynchronously.
 //
-// At the snapshot the pipeline only marks each changed record (its claim
-// byte: pending) and hands their list over; the committing thread then
-// claims each pending record in turn and writes it. A record the pipeline
-// is about to change while it is still pending is claimed by the pipeline
-// first and written as it is (into the snapshot's own list, written with
-// the rest), so the checkpoint holds every profile as of the snapshot,
-// never a later state of it.
+// At the snapshot the pipeline touches no record: it sets each changed
+// record's claim byte (pending; the bytes are dense, beside the records)
+// and hands their list over. The committing thread then claims each
+// pending record in turn, settles its bookkeeping as of the snapshot
+// (Settle: clean, stored, its timer and whether it is gone) and writes
+// it. A record the pipeline is about to change while it is still pending
+// is claimed by the pipeline first, settled and copied as it is (into the
+// snapshot's own list, written with the rest), so the checkpoint holds
+// every profile as of the snapshot, never a later state of it.
 //
 // A claim byte (ProfileStore::claim) goes pending -> writing (the
 // committing thread) or copying (the pipeline) -> idle; the side that finds
 // the other one at it waits for idle, one record's serialisation away.
+// The bookkeeping a claim settles (dirty, stored, stored_timer_ms) is read
+// by the pipeline only after BeforeChange, or once the write is over.
 // Records are not removed while a snapshot is in flight (the profile step
 // evicts only after the commit), so its pointers stay valid.
 //
@@ -26,6 +30,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "operators/profile_record.h"
 #include "operators/profile_store.h"
@@ -49,31 +54,34 @@ class ProfileSnapshot {
   ProfileSnapshot(const ProfileSnapshot&) = delete;
   ProfileSnapshot& operator=(const ProfileSnapshot&) = delete;
 
-  // A new snapshot (the last one is over: see Committed).
-  void Begin();
-  // The record at `handle` goes into the snapshot as it is now.
+  // A new snapshot of about `records` records (the last one is over: see
+  // Committed).
+  void Begin(size_t records = 0);
+  // The changed record at `handle` goes into the snapshot as it is now
+  // (without touching it: its claim byte only). A record is added once.
   void Add(uint32_t handle);
-  // And its timer, due at `due_ms`, into a run of its minute.
-  void AddTimer(uint32_t handle, int64_t due_ms);
   // Hands the snapshot's writes to `out` (deferred). Its timer runs are
-  // numbered from `first_run` on, at most one number a timer: returns the
+  // numbered from `first_run` on, at most one number a record: returns the
   // number after the last one it may use.
   uint64_t Defer(StateWriter& out, uint64_t first_run);
   // Before the pipeline changes the record at `handle`: one the write in
-  // flight has not written yet is written now, as it is.
+  // flight has not written yet is settled and copied now, as it is.
   void BeforeChange(uint32_t handle) {
-    ProfileRecord& r = store_.at(handle);
-    if (!r.in_snapshot) return;
-    r.in_snapshot = false;
-    if (job_ != nullptr) Copy(r, store_.claim(handle));
+    if (job_ == nullptr) return;
+    std::atomic<uint8_t>& claim = store_.claim(handle);
+    if (claim.load(std::memory_order_acquire) == kIdle) return;
+    Copy(handle, claim);
   }
   // The checkpoint is committed: its write has run. (One that has not run
-  // by now never does: what it left pending is released.)
-  void Committed();
+  // by now never does: what it left pending is settled unwritten, as a
+  // failed commit loses it.) The handles of the profiles it found gone
+  // (expired: deleted from state) are appended to `gone`.
+  void Committed(std::vector<uint32_t>* gone = nullptr);
 
  private:
-  // Copies the record if it is still pending in the write in flight.
-  void Copy(const ProfileRecord& r, std::atomic<uint8_t>& claim);
+  // Settles and copies the record if it is still pending in the write in
+  // flight.
+  void Copy(uint32_t handle, std::atomic<uint8_t>& claim);
 
   ProfileStore& store_;
   const ProfileNames& names_;  // the pipeline's
@@ -82,7 +90,10 @@ class ProfileSnapshot {
   // only between writes).
   std::shared_ptr<ProfileNames> names_copy_;
   std::shared_ptr<Job> job_;  // the snapshot being written, until committed
-  std::string buffer_;        // reused (the pipeline's copies)
+  // The last one, written: its lists' memory serves the next (a fresh list
+  // of a million entries is page faults in the pipeline's pause).
+  std::shared_ptr<Job> written_;
+  std::string buffer_;  // reused (the pipeline's copies)
   v1::UserProfile scratch_;
 };
 

@@ -198,7 +198,7 @@ void ProfileStore::Remove(uint32_t handle) {
   r.user_id.shrink_to_fit();
   r.stored_timer_ms = 0;
   r.next_same_hash = kNone;
-  r.in_use = r.stored = r.dirty = r.gone = r.referenced = r.in_snapshot = false;
+  r.in_use = r.stored = r.dirty = r.gone = r.referenced = r.timer_to_store = false;
   free_.push_back(handle);
   --size_;
 }

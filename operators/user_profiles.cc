@@ -104,7 +104,7 @@ void UserProfileOperator::MarkDirty(uint32_t handle) {
 }
 
 void UserProfileOperator::OnCheckpointCommitted() {
-  snapshot_.Committed();
+  snapshot_.Committed(&written_gone_);
   commit_pending_ = false;
   for (uint32_t h : written_gone_) {
     const ProfileRecord& r = store_.at(h);
@@ -428,41 +428,17 @@ absl::Status UserProfileOperator::Restore(const StateReader& in) {
   return absl::OkStatus();
 }
 
-namespace {
-constexpr size_t kSnapshotPrefetch = 8;
-}  // namespace
-
 void UserProfileOperator::Snapshot(StateWriter& out) {
   // A new snapshot comes only after the previous one is durable (the
   // runtime waits for it); a caller that commits synchronously may not say so.
   if (commit_pending_) OnCheckpointCommitted();
-  // The pipeline waits for this part only: the changed profiles are marked
-  // and handed over, and serialised on the committing thread
-  // (profile_snapshot.h); the deleted ones and the totals are written here.
-  snapshot_.Begin();
-  for (size_t i = 0; i < dirty_.size(); ++i) {
-    // The changed profiles are scattered over the store: fetch the ones a
-    // few places ahead while this one is marked.
-    if (i + kSnapshotPrefetch < dirty_.size())
-      PrefetchProfileHead(store_.at(dirty_[i + kSnapshotPrefetch]));
-    const uint32_t h = dirty_[i];
-    ProfileRecord& r = store_.at(h);
-    r.dirty = false;
-    if (r.gone) {
-      if (r.stored) out.Delete(kTable, r.user_id);
-      r.stored = false;
-      r.stored_timer_ms = 0;
-      written_gone_.push_back(h);  // forgotten once the delete is durable
-      continue;
-    }
-    // Only changed timers go into runs: an unchanged one is in a run
-    // already. The old entry of a changed one stays, stale, until its
-    // minute is passed.
-    if (r.timer_ms != 0 && r.timer_ms != r.stored_timer_ms) snapshot_.AddTimer(h, r.timer_ms);
-    snapshot_.Add(h);
-    r.stored = true;
-    r.stored_timer_ms = r.timer_ms;
-  }
+  // The pipeline waits for this part only: the changed profiles are handed
+  // over (their claim bytes set) and settled, serialised or deleted on the
+  // committing thread (profile_snapshot.h); the totals are written here.
+  snapshot_.Begin(dirty_.size());
+  // (No record is touched here: each is settled as of now when the
+  // committing thread, or a change before it, claims it.)
+  for (uint32_t h : dirty_) snapshot_.Add(h);
   DeletePassedTimerRuns(out);
   timer_runs_ = snapshot_.Defer(out, timer_runs_);
   commit_pending_ = true;

@@ -45,8 +45,9 @@ class DeferringState final : public StateWriter {
 };
 
 struct Feed {
+  explicit Feed(const TagRules& rules = TagRules{}) : op(rules, nullptr) {}
   std::deque<EventRecord> records;
-  UserProfileOperator op{TagRules{}, nullptr};
+  UserProfileOperator op;
 
   // Clicks and paid orders of `users` users from `t` on, one batch.
   void Batch(int users, int64_t t, int round) {
@@ -89,37 +90,59 @@ Tables Read(const MemoryState& state) {
 // `later` runs between the snapshot and its deferred write (on this
 // thread, or beside it on another when `beside` is set); the state must
 // equal a snapshot written at once by an operator fed the same events.
-void ExpectSnapshotAsOfItsTime(bool beside) {
-  Feed deferred, direct;
+// Round r sends users[r] users (the next round's batch runs while round
+// r's snapshot waits or is written). Returns the profiles in state after
+// each snapshot.
+std::vector<size_t> ExpectSnapshotAsOfItsTime(bool beside, const TagRules& rules = TagRules{},
+                                              const std::vector<int>& users = {400, 300, 400,
+                                                                               300}) {
+  std::vector<size_t> profiles;
+  Feed deferred(rules), direct(rules);
   MemoryState deferred_state, direct_state;
-  for (int round = 0; round < 3; ++round) {
+  for (int round = 0; round + 1 < static_cast<int>(users.size()); ++round) {
     const int64_t t = kStart + round * kDay;
-    deferred.Batch(400, t, round);
-    direct.Batch(400, t, round);
+    if (round == 0) {
+      deferred.Batch(users[0], t, round);
+      direct.Batch(users[0], t, round);
+    }
     DeferringState out(&deferred_state);
     deferred.op.Snapshot(out);
     direct.op.Snapshot(direct_state);
-    ASSERT_EQ(out.deferred(), 1u);
+    EXPECT_EQ(out.deferred(), 1u);
     // The reference is as of the snapshot: compared before it moves on.
     const Tables expected = Read(direct_state);
     // The next round's events change most of the profiles in the snapshot
     // while it waits (copied first) or while it is written (either side
     // may claim a profile first).
     const int64_t next = kStart + (round + 1) * kDay;
+    const int later = users[static_cast<size_t>(round) + 1];
     if (beside) {
       std::thread committer([&] { out.RunDeferred(); });
-      deferred.Batch(300, next, round + 1);
+      deferred.Batch(later, next, round + 1);
       committer.join();
     } else {
-      deferred.Batch(300, next, round + 1);
+      deferred.Batch(later, next, round + 1);
       out.RunDeferred();
     }
     EXPECT_EQ(Read(deferred_state), expected) << "round " << round;
+    profiles.push_back(expected.at(std::string(UserProfileOperator::kTable)).size());
     deferred.op.OnCheckpointCommitted();
     direct.op.OnCheckpointCommitted();
-    direct.Batch(300, next, round + 1);  // (the same events, after its snapshot)
+    direct.Batch(later, next, round + 1);  // (the same events, after its snapshot)
   }
+  return profiles;
 }
+
+// Users unseen for half a day expire: a snapshot holds profiles gone since
+// the last one (deleted from state), and the next round's batch brings
+// some of them back while that snapshot waits or is written (the pipeline
+// settles a gone profile before it begins anew).
+TagRules ExpiringInHalfADay() {
+  TagRules rules;
+  rules.expire_after_ms = kDay / 2;
+  return rules;
+}
+const std::vector<int> kComeAndGo = {400, 300, 400, 200, 400};
 
 TEST(ProfileSnapshot, AWriteAfterTheSnapshotHoldsTheProfilesAsOfIt) {
   ExpectSnapshotAsOfItsTime(/*beside=*/false);
@@ -127,6 +150,19 @@ TEST(ProfileSnapshot, AWriteAfterTheSnapshotHoldsTheProfilesAsOfIt) {
 
 TEST(ProfileSnapshot, AWriteOnAnotherThreadHoldsTheProfilesAsOfTheSnapshot) {
   ExpectSnapshotAsOfItsTime(/*beside=*/true);
+}
+
+// Each snapshot holds the users of the batch before it: the others expired.
+const std::vector<size_t> kComeAndGoInState = {400, 300, 400, 200};
+
+TEST(ProfileSnapshot, ProfilesGoneAndBackAreDeletedAsOfTheSnapshot) {
+  EXPECT_EQ(ExpectSnapshotAsOfItsTime(/*beside=*/false, ExpiringInHalfADay(), kComeAndGo),
+            kComeAndGoInState);
+}
+
+TEST(ProfileSnapshot, ProfilesGoneAndBackOnAnotherThreadAreDeletedAsOfTheSnapshot) {
+  EXPECT_EQ(ExpectSnapshotAsOfItsTime(/*beside=*/true, ExpiringInHalfADay(), kComeAndGo),
+            kComeAndGoInState);
 }
 
 TEST(ProfileSnapshot, AWriteNeverRunLeavesTheNextSnapshotWhole) {
