@@ -428,6 +428,11 @@ absl::Status UserProfileOperator::Restore(const StateReader& in) {
   return absl::OkStatus();
 }
 
+namespace {
+// Claim bytes fetched ahead of the snapshot's hand-over.
+constexpr size_t kClaimPrefetch = 16;
+}  // namespace
+
 void UserProfileOperator::Snapshot(StateWriter& out) {
   // A new snapshot comes only after the previous one is durable (the
   // runtime waits for it); a caller that commits synchronously may not say so.
@@ -438,7 +443,10 @@ void UserProfileOperator::Snapshot(StateWriter& out) {
   snapshot_.Begin(dirty_.size());
   // (No record is touched here: each is settled as of now when the
   // committing thread, or a change before it, claims it.)
-  for (uint32_t h : dirty_) snapshot_.Add(h);
+  for (size_t i = 0; i < dirty_.size(); ++i) {
+    if (i + kClaimPrefetch < dirty_.size()) store_.PrefetchClaim(dirty_[i + kClaimPrefetch]);
+    snapshot_.Add(dirty_[i]);
+  }
   DeletePassedTimerRuns(out);
   timer_runs_ = snapshot_.Defer(out, timer_runs_);
   commit_pending_ = true;
