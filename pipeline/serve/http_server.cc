@@ -208,7 +208,11 @@ absl::StatusOr<SSL_CTX*> NewTlsContext(const HttpTls& tls) {
 // When every thread is taken, a new connection makes room: `make_room`
 // ends the longest-idle connection (one waiting for a request), whose
 // thread then takes the new one - so 2,000 idle connections cannot keep a
-// liveness probe waiting behind them.
+// liveness probe waiting behind them. A freed thread takes the newest
+// queued connection (LIFO, as servers under overload do): taking the
+// oldest left a probe behind every connection accepted before it, each
+// held for its idle timeout, when the accepting thread ran ahead of the
+// connections' threads (one CPU).
 class ConnectionThreads : public httplib::TaskQueue {
  public:
   ConnectionThreads(size_t max, std::function<void()> make_room)
@@ -242,8 +246,8 @@ class ConnectionThreads : public httplib::TaskQueue {
         idle_.notify_all();
         return;
       }
-      fn = std::move(queued_.front());
-      queued_.pop_front();
+      fn = std::move(queued_.back());
+      queued_.pop_back();
     }
   }
 
