@@ -39,9 +39,9 @@ struct ProfileSnapshot::Job {
   enum class State { kWaiting, kRunning, kDone };
   std::mutex mu;
   std::condition_variable done;
-  State state = State::kWaiting;  // guarded by mu
-  std::vector<Copied> copied;     // guarded by mu
-  std::vector<uint32_t> copied_gone;
+  State state = State::kWaiting;      // guarded by mu
+  std::vector<Copied> copied;         // guarded by mu
+  std::vector<uint32_t> copied_gone;  // guarded by mu
 
   // The committing thread.
   void Run(StateWriter& out);

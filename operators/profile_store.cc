@@ -141,8 +141,7 @@ void ProfileStore::PrefetchRecord(uint64_t hash) const {
   auto it = index_.find(hash);
   if (it == index_.end()) return;
   PrefetchProfile(at(it->second));
-  // (Read before a change while a checkpoint's write is in flight.)
-  __builtin_prefetch(&chunks_[it->second >> kChunkBits]->claims[it->second & kChunkMask]);
+  PrefetchClaim(it->second);
 }
 
 uint32_t ProfileStore::Find(uint64_t hash, std::string_view user_id) const {

@@ -69,9 +69,12 @@ class ProfileStore {
   std::atomic<uint8_t>& claim(uint32_t handle) {
     return chunks_[handle >> kChunkBits]->claims[handle & kChunkMask];
   }
-  // Fetches the claim byte into the CPU cache, to be written (a snapshot
-  // sets a million of them, scattered).
-  void PrefetchClaim(uint32_t handle) { __builtin_prefetch(&claim(handle), 1); }
+  // Fetches the claim byte into the CPU cache (a snapshot sets a million
+  // of them, scattered; a change reads its record's while a write is in
+  // flight).
+  void PrefetchClaim(uint32_t handle) const {
+    __builtin_prefetch(&chunks_[handle >> kChunkBits]->claims[handle & kChunkMask], 1);
+  }
   // Handles ever given: records are at handles 1 .. end() - 1 (some unused).
   uint32_t end() const { return next_; }
 
